@@ -1,0 +1,2 @@
+//! flotilla's scheduler core.
+pub mod rng;
