@@ -1,1 +1,3 @@
+//! The `flotilla` binary.
+mod gen;
 fn main() {}

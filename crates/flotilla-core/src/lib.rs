@@ -1,2 +1,46 @@
-//! flotilla's scheduler core.
+//! flotilla's scheduler core: task graphs and the scheduling state machine,
+//! with no threads, no clock and no I/O.
+//!
+//! Everything that decides *what runs where* lives here, so that the
+//! in-process runtime (`flotilla-local`), the cluster and the simulator in
+//! [`sim`] all make the same decisions, and so that tests can check each
+//! decision by feeding events and reading the answers:
+//!
+//! * [`TaskGraph`] / [`KeyedGraphBuilder`]: tasks with keys, dependencies,
+//!   priorities and cost hints; cycle and missing-key checks.
+//! * [`Placement`] / [`Placer`]: the load-balancing policies.
+//! * [`Scheduler`]: the state machine of one run (see its task-state diagram).
+//! * [`RunReport`]: per-worker busy time, idle time, tasks run and stolen.
+//! * [`sim`]: a discrete-event simulator with any number of fake workers.
+//! * [`rng`]: the seedable generator shared by policies and data generators.
+//!
+//! ```
+//! use flotilla_core::{sim, Placement, TaskGraph, TaskKey};
+//!
+//! // Ten independent tasks, the last one ten times longer, on two workers.
+//! let mut g = TaskGraph::new();
+//! let mut cost = Vec::new();
+//! for i in 0..10 {
+//!     g.add_task(TaskKey::indexed("t", i), &[]).unwrap();
+//!     cost.push(if i == 9 { 10.0 } else { 1.0 });
+//! }
+//! let stealing = sim::simulate(&g, &cost, 2, Placement::WorkStealing).unwrap();
+//! let block = sim::simulate(&g, &cost, 2, Placement::Block).unwrap();
+//! assert!(stealing.makespan_seconds() <= block.makespan_seconds());
+//! ```
+
+mod graph;
+mod id;
+mod key;
+mod placement;
+mod report;
 pub mod rng;
+mod scheduler;
+pub mod sim;
+
+pub use graph::{GraphError, KeyedGraphBuilder, TaskGraph, TaskOptions};
+pub use id::{TaskId, WorkerId};
+pub use key::TaskKey;
+pub use placement::{ParsePlacementError, Placement, Placer, Target};
+pub use report::{RunReport, WorkerStats};
+pub use scheduler::{Actions, Command, Scheduler, SchedulerError, TaskCounts, TaskState};

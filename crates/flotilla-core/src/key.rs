@@ -1,0 +1,104 @@
+//! Task keys: the names users and error messages see.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The name of a task: a group name, optionally with an index inside the
+/// group, like Dask's `("sum", 3)` keys.
+///
+/// A key is two words of shared group name plus an index, so a million tasks
+/// of one group (`"leaf"[0]` … `"leaf"[999999]`) share one string: cloning a
+/// key never copies the name.
+///
+/// ```
+/// use flotilla_core::TaskKey;
+/// let k = TaskKey::indexed("leaf", 12);
+/// assert_eq!(k.to_string(), "leaf[12]");
+/// assert_eq!(k.group(), "leaf");
+/// assert_eq!(TaskKey::new("root").to_string(), "root");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskKey {
+    group: Arc<str>,
+    index: Option<u64>,
+}
+
+impl TaskKey {
+    /// A key made of a name alone.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::TaskKey::new("load").index(), None);
+    /// ```
+    pub fn new(name: impl Into<Arc<str>>) -> TaskKey {
+        TaskKey {
+            group: name.into(),
+            index: None,
+        }
+    }
+
+    /// A key made of a group name and an index in it.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::TaskKey::indexed("map", 4).index(), Some(4));
+    /// ```
+    pub fn indexed(group: impl Into<Arc<str>>, index: u64) -> TaskKey {
+        TaskKey {
+            group: group.into(),
+            index: Some(index),
+        }
+    }
+
+    /// A key in an existing group: shares the group's name string.
+    ///
+    /// ```
+    /// use flotilla_core::TaskKey;
+    /// let a = TaskKey::indexed("part", 0);
+    /// let b = a.sibling(1);
+    /// assert_eq!(b.to_string(), "part[1]");
+    /// ```
+    pub fn sibling(&self, index: u64) -> TaskKey {
+        TaskKey {
+            group: Arc::clone(&self.group),
+            index: Some(index),
+        }
+    }
+
+    /// The group name (the whole name for a key without index).
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::TaskKey::indexed("x", 1).group(), "x");
+    /// ```
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The index inside the group, if any.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::TaskKey::indexed("x", 1).index(), Some(1));
+    /// ```
+    pub fn index(&self) -> Option<u64> {
+        self.index
+    }
+}
+
+impl fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}[{}]", self.group, i),
+            None => f.write_str(&self.group),
+        }
+    }
+}
+
+impl From<&str> for TaskKey {
+    fn from(s: &str) -> TaskKey {
+        TaskKey::new(s)
+    }
+}
+
+impl From<String> for TaskKey {
+    fn from(s: String) -> TaskKey {
+        TaskKey::new(s)
+    }
+}

@@ -1,0 +1,411 @@
+//! Placement policies: which worker's queue a ready task goes to.
+//!
+//! The course this project comes from compares static and dynamic load
+//! balancing; flotilla makes each strategy a [`Placement`] chosen per run, so
+//! that the same skewed work can be run under each and compared. A
+//! [`Placer`] turns a policy into decisions ([`Target`]s). It is pure state —
+//! counters, a seeded generator and per-worker queued load — so the
+//! in-process runtime, the cluster and the simulator all place tasks the same
+//! way.
+//!
+//! | policy | decision | fails on |
+//! |---|---|---|
+//! | work stealing | dealt round-robin (or kept on the worker that made it ready); idle workers steal | — |
+//! | central queue | one shared queue; idle workers pull | very many tiny tasks (contention) |
+//! | round-robin | task *i* to worker *i* mod *n* | periodic costs |
+//! | block | *n* contiguous equal blocks | costs that grow along the list |
+//! | block-cyclic | blocks of *b* dealt in turn | periodic costs of period *b*·*n* |
+//! | random | a uniformly random worker | heavy tails, by luck |
+//! | least-loaded of two | the less loaded (by queued cost) of two random workers | unknown costs |
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::rng::Rng;
+use crate::WorkerId;
+
+/// A load-balancing strategy, chosen per run.
+///
+/// ```
+/// use flotilla_core::Placement;
+/// let p: Placement = "round-robin".parse().unwrap();
+/// assert_eq!(p, Placement::RoundRobin);
+/// assert_eq!(p.to_string(), "round-robin");
+/// assert_eq!("block-cyclic:8".parse::<Placement>().unwrap(), Placement::BlockCyclic { block: 8 });
+/// assert!("fastest".parse::<Placement>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Placement {
+    /// Tasks queue on a worker; an idle worker steals from a busy one (default).
+    #[default]
+    WorkStealing,
+    /// One shared queue that idle workers pull from.
+    CentralQueue,
+    /// Task *i* goes to worker *i* mod *n*; no stealing.
+    RoundRobin,
+    /// The tasks are cut into *n* contiguous blocks of equal count; no stealing.
+    Block,
+    /// Blocks of `block` tasks dealt to the workers in turn; no stealing.
+    BlockCyclic {
+        /// Tasks per block (at least 1).
+        block: usize,
+    },
+    /// A uniformly random worker for each task (seeded); no stealing.
+    Random {
+        /// Seed of the choices.
+        seed: u64,
+    },
+    /// The less loaded, by queued cost, of two random workers; no stealing.
+    LeastLoadedOfTwo {
+        /// Seed of the choices.
+        seed: u64,
+    },
+}
+
+impl Placement {
+    /// Every policy, with default parameters, in the order reports list them.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::Placement::ALL.len(), 7);
+    /// ```
+    pub const ALL: [Placement; 7] = [
+        Placement::WorkStealing,
+        Placement::CentralQueue,
+        Placement::RoundRobin,
+        Placement::Block,
+        Placement::BlockCyclic { block: 4 },
+        Placement::Random { seed: 1 },
+        Placement::LeastLoadedOfTwo { seed: 1 },
+    ];
+
+    /// The policy's short name, as accepted by `--policy`.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::Placement::CentralQueue.name(), "central-queue");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Placement::WorkStealing => "work-stealing",
+            Placement::CentralQueue => "central-queue",
+            Placement::RoundRobin => "round-robin",
+            Placement::Block => "block",
+            Placement::BlockCyclic { .. } => "block-cyclic",
+            Placement::Random { .. } => "random",
+            Placement::LeastLoadedOfTwo { .. } => "least-loaded-of-two",
+        }
+    }
+
+    /// Whether idle workers may take tasks queued on other workers.
+    ///
+    /// ```
+    /// use flotilla_core::Placement;
+    /// assert!(Placement::WorkStealing.is_dynamic());
+    /// assert!(Placement::CentralQueue.is_dynamic());
+    /// assert!(!Placement::Block.is_dynamic());
+    /// ```
+    pub fn is_dynamic(&self) -> bool {
+        matches!(self, Placement::WorkStealing | Placement::CentralQueue)
+    }
+}
+
+impl fmt::Display for Placement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of parsing a [`Placement`] name.
+///
+/// ```
+/// let e = "nope".parse::<flotilla_core::Placement>().unwrap_err();
+/// assert!(e.to_string().contains("work-stealing"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown placement policy {given:?}; expected one of: work-stealing, central-queue, round-robin, block, block-cyclic[:B], random[:SEED], least-loaded-of-two[:SEED]")]
+pub struct ParsePlacementError {
+    given: String,
+}
+
+impl FromStr for Placement {
+    type Err = ParsePlacementError;
+
+    fn from_str(s: &str) -> Result<Placement, ParsePlacementError> {
+        let err = || ParsePlacementError {
+            given: s.to_string(),
+        };
+        let (name, arg) = match s.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        let num = |default: u64| -> Result<u64, ParsePlacementError> {
+            match arg {
+                None => Ok(default),
+                Some(a) => a.parse().map_err(|_| err()),
+            }
+        };
+        let p = match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "work-stealing" | "stealing" | "ws" => Placement::WorkStealing,
+            "central-queue" | "central" | "queue" => Placement::CentralQueue,
+            "round-robin" | "rr" | "cyclic" => Placement::RoundRobin,
+            "block" => Placement::Block,
+            "block-cyclic" => {
+                let block = num(4)?;
+                if block == 0 {
+                    return Err(err());
+                }
+                Placement::BlockCyclic {
+                    block: block as usize,
+                }
+            }
+            "random" => Placement::Random { seed: num(1)? },
+            "least-loaded-of-two" | "least-loaded" | "two-choices" => {
+                Placement::LeastLoadedOfTwo { seed: num(1)? }
+            }
+            _ => return Err(err()),
+        };
+        if arg.is_some()
+            && !matches!(
+                p,
+                Placement::BlockCyclic { .. }
+                    | Placement::Random { .. }
+                    | Placement::LeastLoadedOfTwo { .. }
+            )
+        {
+            return Err(err());
+        }
+        Ok(p)
+    }
+}
+
+/// Where a ready task should be queued.
+///
+/// ```
+/// use flotilla_core::{Target, WorkerId};
+/// let t = Target::Pinned(WorkerId::new(0));
+/// assert_eq!(t.worker(), Some(WorkerId::new(0)));
+/// assert_eq!(Target::Shared.worker(), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Queue on this worker; an idle worker may steal it.
+    Stealable(WorkerId),
+    /// The one shared queue that every worker pulls from.
+    Shared,
+    /// This worker only.
+    Pinned(WorkerId),
+}
+
+impl Target {
+    /// The worker named by the target, if any.
+    ///
+    /// ```
+    /// use flotilla_core::{Target, WorkerId};
+    /// assert_eq!(Target::Stealable(WorkerId::new(1)).worker(), Some(WorkerId::new(1)));
+    /// ```
+    pub fn worker(&self) -> Option<WorkerId> {
+        match *self {
+            Target::Stealable(w) | Target::Pinned(w) => Some(w),
+            Target::Shared => None,
+        }
+    }
+}
+
+/// Turns a [`Placement`] into a [`Target`] for each task.
+///
+/// `sequence` is the task's position in the run (its [`TaskId`](crate::TaskId)
+/// index in a graph, or its submission number in an executor); static
+/// policies decide from it alone, so the same run always places the same way.
+///
+/// ```
+/// use flotilla_core::{Placement, Placer, Target, WorkerId};
+/// let mut p = Placer::new(Placement::Block, 2, 4);
+/// let w: Vec<_> = (0..4).map(|i| p.place(i, 1.0, None)).collect();
+/// assert_eq!(w[1], Target::Pinned(WorkerId::new(0)));
+/// assert_eq!(w[2], Target::Pinned(WorkerId::new(1)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Placer {
+    placement: Placement,
+    workers: usize,
+    total_tasks: usize,
+    dealt: usize,
+    rng: Rng,
+    queued_cost: Vec<f64>,
+}
+
+impl Placer {
+    /// A placer for `workers` workers (at least 1) and a run of `total_tasks`
+    /// tasks (used by [`Placement::Block`]; give an estimate when unknown).
+    ///
+    /// ```
+    /// let p = flotilla_core::Placer::new(flotilla_core::Placement::RoundRobin, 3, 0);
+    /// assert_eq!(p.workers(), 3);
+    /// ```
+    pub fn new(placement: Placement, workers: usize, total_tasks: usize) -> Placer {
+        let workers = workers.max(1);
+        let seed = match placement {
+            Placement::Random { seed } | Placement::LeastLoadedOfTwo { seed } => seed,
+            _ => 0,
+        };
+        Placer {
+            placement,
+            workers,
+            total_tasks,
+            dealt: 0,
+            rng: Rng::seed(seed),
+            queued_cost: vec![0.0; workers],
+        }
+    }
+
+    /// The policy.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer};
+    /// assert_eq!(Placer::new(Placement::Block, 1, 1).placement(), Placement::Block);
+    /// ```
+    pub fn placement(&self) -> Placement {
+        self.placement
+    }
+
+    /// The number of workers.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::Placer::new(Default::default(), 0, 0).workers(), 1);
+    /// ```
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Decides where the task at `sequence`, of estimated `cost`, goes.
+    /// `made_ready_by` is the worker whose finished task made this one ready
+    /// (work stealing keeps it there, next to its input).
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer, Target, WorkerId};
+    /// let mut p = Placer::new(Placement::RoundRobin, 2, 0);
+    /// assert_eq!(p.place(3, 1.0, None), Target::Pinned(WorkerId::new(1)));
+    /// ```
+    pub fn place(&mut self, sequence: usize, cost: f32, made_ready_by: Option<WorkerId>) -> Target {
+        let n = self.workers;
+        let w = |i: usize| WorkerId::new(i as u32);
+        match self.placement {
+            Placement::WorkStealing => match made_ready_by {
+                Some(worker) => Target::Stealable(worker),
+                None => {
+                    let i = self.dealt % n;
+                    self.dealt += 1;
+                    Target::Stealable(w(i))
+                }
+            },
+            Placement::CentralQueue => Target::Shared,
+            Placement::RoundRobin => Target::Pinned(w(sequence % n)),
+            Placement::Block => {
+                let per = self.total_tasks.max(1).div_ceil(n);
+                Target::Pinned(w((sequence / per).min(n - 1)))
+            }
+            Placement::BlockCyclic { block } => Target::Pinned(w((sequence / block.max(1)) % n)),
+            Placement::Random { .. } => Target::Pinned(w(self.rng.below(n))),
+            Placement::LeastLoadedOfTwo { .. } => {
+                let a = self.rng.below(n);
+                let chosen = if n == 1 {
+                    a
+                } else {
+                    let mut b = self.rng.below(n - 1);
+                    if b >= a {
+                        b += 1;
+                    }
+                    if self.queued_cost[b] < self.queued_cost[a] {
+                        b
+                    } else {
+                        a
+                    }
+                };
+                self.queued_cost[chosen] += f64::from(cost);
+                Target::Pinned(w(chosen))
+            }
+        }
+    }
+
+    /// Records that `worker` finished a task of `cost` that was placed on
+    /// it, so load-aware policies see its queue shrink.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer, WorkerId};
+    /// let mut p = Placer::new(Placement::LeastLoadedOfTwo { seed: 1 }, 2, 0);
+    /// let t = p.place(0, 1.0, None);
+    /// p.finished(t.worker().unwrap(), 1.0);
+    /// ```
+    pub fn finished(&mut self, worker: WorkerId, cost: f32) {
+        if let Some(load) = self.queued_cost.get_mut(worker.index()) {
+            *load = (*load - f64::from(cost)).max(0.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn pinned(p: &mut Placer, n: usize) -> Vec<usize> {
+        (0..n)
+            .map(|i| p.place(i, 1.0, None).worker().unwrap().index())
+            .collect()
+    }
+
+    #[test]
+    fn static_policies_place_as_documented() {
+        assert_eq!(
+            pinned(&mut Placer::new(Placement::RoundRobin, 3, 7), 7),
+            [0, 1, 2, 0, 1, 2, 0]
+        );
+        assert_eq!(
+            pinned(&mut Placer::new(Placement::Block, 3, 7), 7),
+            [0, 0, 0, 1, 1, 1, 2]
+        );
+        assert_eq!(
+            pinned(
+                &mut Placer::new(Placement::BlockCyclic { block: 2 }, 2, 8),
+                8
+            ),
+            [0, 0, 1, 1, 0, 0, 1, 1]
+        );
+    }
+
+    #[test]
+    fn random_is_seeded() {
+        let a = pinned(&mut Placer::new(Placement::Random { seed: 3 }, 4, 0), 50);
+        let b = pinned(&mut Placer::new(Placement::Random { seed: 3 }, 4, 0), 50);
+        assert_eq!(a, b);
+        assert!((0..4).all(|w| a.contains(&w)));
+    }
+
+    #[test]
+    fn least_loaded_balances_counts() {
+        let mut p = Placer::new(Placement::LeastLoadedOfTwo { seed: 9 }, 4, 0);
+        let placed = pinned(&mut p, 400);
+        for w in 0..4 {
+            let c = placed.iter().filter(|&&x| x == w).count();
+            assert!((95..=105).contains(&c), "worker {w} got {c}");
+        }
+    }
+
+    #[test]
+    fn work_stealing_keeps_tasks_local_and_deals_the_rest() {
+        let mut p = Placer::new(Placement::WorkStealing, 2, 0);
+        assert_eq!(
+            p.place(0, 1.0, Some(WorkerId::new(1))),
+            Target::Stealable(WorkerId::new(1))
+        );
+        assert_eq!(p.place(1, 1.0, None), Target::Stealable(WorkerId::new(0)));
+        assert_eq!(p.place(2, 1.0, None), Target::Stealable(WorkerId::new(1)));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in Placement::ALL {
+            assert_eq!(p.name().parse::<Placement>().unwrap().name(), p.name());
+        }
+        assert!("block:3".parse::<Placement>().is_err());
+        assert!("block-cyclic:0".parse::<Placement>().is_err());
+    }
+}

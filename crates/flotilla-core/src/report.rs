@@ -1,0 +1,149 @@
+//! What a run reports: per-worker busy time, idle time, tasks run and stolen.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The accounting of one worker over a run.
+///
+/// ```
+/// use std::time::Duration;
+/// let w = flotilla_core::WorkerStats { busy: Duration::from_millis(5), tasks: 2, stolen: 1 };
+/// assert_eq!(w.tasks, 2);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Time spent running tasks.
+    pub busy: Duration,
+    /// Tasks run.
+    pub tasks: u64,
+    /// Of those, tasks taken from another worker's queue.
+    pub stolen: u64,
+}
+
+/// Per-worker accounting of a run, with its makespan (wall time from the
+/// start of the run to its last result).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use flotilla_core::{RunReport, WorkerStats};
+///
+/// let r = RunReport {
+///     makespan: Duration::from_secs(2),
+///     workers: vec![
+///         WorkerStats { busy: Duration::from_secs(2), tasks: 3, stolen: 0 },
+///         WorkerStats { busy: Duration::from_secs(1), tasks: 1, stolen: 1 },
+///     ],
+/// };
+/// assert_eq!(r.utilization(), 0.75);
+/// assert_eq!(r.idle(1), Duration::from_secs(1));
+/// assert!(r.to_string().contains("utilization 75.0%"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Wall time of the run.
+    pub makespan: Duration,
+    /// One entry per worker, by [`WorkerId`](crate::WorkerId) index.
+    pub workers: Vec<WorkerStats>,
+}
+
+impl RunReport {
+    /// The makespan in seconds.
+    ///
+    /// ```
+    /// let r = flotilla_core::RunReport { makespan: std::time::Duration::from_millis(1500), workers: vec![] };
+    /// assert_eq!(r.makespan_seconds(), 1.5);
+    /// ```
+    pub fn makespan_seconds(&self) -> f64 {
+        self.makespan.as_secs_f64()
+    }
+
+    /// Total busy time over all workers (the work done).
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::RunReport::default().total_busy(), std::time::Duration::ZERO);
+    /// ```
+    pub fn total_busy(&self) -> Duration {
+        self.workers.iter().map(|w| w.busy).sum()
+    }
+
+    /// Work done divided by the capacity offered: total busy time over
+    /// (workers × makespan). 1.0 means no worker ever waited.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::RunReport::default().utilization(), 0.0);
+    /// ```
+    pub fn utilization(&self) -> f64 {
+        let capacity = self.makespan.as_secs_f64() * self.workers.len() as f64;
+        if capacity > 0.0 {
+            (self.total_busy().as_secs_f64() / capacity).min(1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// The time worker `worker` was not running a task during the run.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `worker` is out of range.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flotilla_core::{RunReport, WorkerStats};
+    /// let r = RunReport { makespan: Duration::from_secs(1), workers: vec![WorkerStats::default()] };
+    /// assert_eq!(r.idle(0), Duration::from_secs(1));
+    /// ```
+    pub fn idle(&self, worker: usize) -> Duration {
+        self.makespan.saturating_sub(self.workers[worker].busy)
+    }
+
+    /// Tasks run over all workers.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::RunReport::default().tasks(), 0);
+    /// ```
+    pub fn tasks(&self) -> u64 {
+        self.workers.iter().map(|w| w.tasks).sum()
+    }
+
+    /// Tasks stolen over all workers.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::RunReport::default().stolen(), 0);
+    /// ```
+    pub fn stolen(&self) -> u64 {
+        self.workers.iter().map(|w| w.stolen).sum()
+    }
+}
+
+impl fmt::Display for RunReport {
+    /// A table: one row per worker, then the totals.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:>8} {:>11} {:>11} {:>8} {:>8}",
+            "worker", "busy (s)", "idle (s)", "tasks", "stolen"
+        )?;
+        for (i, w) in self.workers.iter().enumerate() {
+            writeln!(
+                f,
+                "{:>8} {:>11.3} {:>11.3} {:>8} {:>8}",
+                i,
+                w.busy.as_secs_f64(),
+                self.idle(i).as_secs_f64(),
+                w.tasks,
+                w.stolen
+            )?;
+        }
+        write!(
+            f,
+            "makespan {:.3} s, utilization {:.1}%, {} tasks, {} stolen",
+            self.makespan_seconds(),
+            self.utilization() * 100.0,
+            self.tasks(),
+            self.stolen()
+        )
+    }
+}

@@ -1,0 +1,663 @@
+//! The scheduling state machine.
+//!
+//! A [`Scheduler`] owns a [`TaskGraph`] and a [`Placer`] and is fed events —
+//! the run starts, a task finished, a task failed, a task is cancelled — to
+//! which it answers with actions: run this task there, this task can never
+//! run because of that one, that result is no longer needed. It has no
+//! threads, no clock and no I/O: the in-process runtime, the cluster server
+//! and the simulator drive the same code, and tests drive it directly with a
+//! `Vec<Command>` that records what it decided.
+//!
+//! # Task states
+//!
+//! ```text
+//!                    all dependencies finished
+//!   ┌─────────┐  ─────────────────────────────▶  ┌───────┐  task_started  ┌─────────┐
+//!   │ Waiting │                                   │ Ready │ ─────────────▶ │ Running │
+//!   └─────────┘                                   └───────┘                └─────────┘
+//!     │    │ a dependency failed                   │   │                     │    │
+//!     │    └──────────────▶ ┌───────────┐ ◀────────┘   │ task_finished       │    │
+//!     │                     │ Abandoned │              │ (drivers may skip   │    │
+//!     │ cancel              └───────────┘              │  task_started)      │    │
+//!     ▼                                                ▼                     │    │
+//!   ┌───────────┐ ◀── cancel (before it starts) ─── ┌──────────┐ ◀───────────┘    │
+//!   │ Cancelled │                                   │ Finished │                  │
+//!   └───────────┘                                   └──────────┘    task_failed   │
+//!                                                   ┌──────────┐ ◀────────────────┘
+//!                                                   │  Failed  │ (also from Ready)
+//!                                                   └──────────┘
+//! ```
+//!
+//! A failure or a cancellation abandons every task that depends on it,
+//! transitively; unrelated branches carry on. Events that do not fit the
+//! state of their task (a late "finished" from an earlier attempt, a task
+//! finishing twice) are refused with a [`SchedulerError`] and change nothing.
+
+use crate::graph::TaskGraph;
+use crate::placement::{Placement, Placer, Target};
+use crate::{TaskId, WorkerId};
+
+/// The state of one task. See the [module docs](self) for the transitions.
+///
+/// ```
+/// use flotilla_core::TaskState;
+/// assert!(TaskState::Finished.is_terminal());
+/// assert!(!TaskState::Ready.is_terminal());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Some dependency has not finished.
+    Waiting,
+    /// Every dependency finished; the task was handed to a queue.
+    Ready,
+    /// A worker started it.
+    Running(WorkerId),
+    /// It finished and its result exists.
+    Finished,
+    /// It failed (error or panic).
+    Failed,
+    /// It was cancelled before it started.
+    Cancelled,
+    /// It can never run: a task it depends on failed or was cancelled.
+    Abandoned {
+        /// The task whose failure or cancellation caused this.
+        because: TaskId,
+    },
+}
+
+impl TaskState {
+    /// Whether the task will never change state again.
+    ///
+    /// ```
+    /// assert!(flotilla_core::TaskState::Cancelled.is_terminal());
+    /// ```
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            TaskState::Finished
+                | TaskState::Failed
+                | TaskState::Cancelled
+                | TaskState::Abandoned { .. }
+        )
+    }
+}
+
+/// What the scheduler asks its driver to do.
+///
+/// `Vec<Command>` implements [`Actions`], which is how tests record them.
+///
+/// ```
+/// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, Target, WorkerId};
+/// let mut g = TaskGraph::new();
+/// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+/// let mut s = Scheduler::new(g, Placement::RoundRobin, 2);
+/// let mut out = Vec::new();
+/// s.start(&mut out);
+/// assert_eq!(out, vec![Command::Run { task: a, target: Target::Pinned(WorkerId::new(0)) }]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Queue `task` as `target` says.
+    Run {
+        /// The task, now ready.
+        task: TaskId,
+        /// Where it goes.
+        target: Target,
+    },
+    /// `task` will never run because `because` failed or was cancelled.
+    Abandon {
+        /// The abandoned task.
+        task: TaskId,
+        /// The failed or cancelled task it depends on.
+        because: TaskId,
+    },
+    /// No task needs the result of `task` any more; its memory can go.
+    Release {
+        /// The task whose result can be dropped.
+        task: TaskId,
+    },
+}
+
+/// The receiver of a scheduler's decisions (the driver).
+///
+/// ```
+/// use flotilla_core::{Actions, Target, TaskId};
+/// struct Count(usize);
+/// impl Actions for Count {
+///     fn run(&mut self, _: TaskId, _: Target) { self.0 += 1 }
+///     fn abandon(&mut self, _: TaskId, _: TaskId) {}
+///     fn release(&mut self, _: TaskId) {}
+/// }
+/// ```
+pub trait Actions {
+    /// Queue `task` at `target`.
+    fn run(&mut self, task: TaskId, target: Target);
+    /// `task` can never run because `because` failed or was cancelled.
+    fn abandon(&mut self, task: TaskId, because: TaskId);
+    /// The result of `task` is no longer needed.
+    fn release(&mut self, task: TaskId);
+}
+
+impl Actions for Vec<Command> {
+    fn run(&mut self, task: TaskId, target: Target) {
+        self.push(Command::Run { task, target });
+    }
+    fn abandon(&mut self, task: TaskId, because: TaskId) {
+        self.push(Command::Abandon { task, because });
+    }
+    fn release(&mut self, task: TaskId) {
+        self.push(Command::Release { task });
+    }
+}
+
+/// An event that does not fit the state of its task. The scheduler's state
+/// is unchanged when one is returned.
+///
+/// ```
+/// use flotilla_core::{Placement, Scheduler, SchedulerError, TaskGraph, TaskKey, WorkerId};
+/// let mut g = TaskGraph::new();
+/// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+/// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+/// let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+/// let mut out = Vec::new();
+/// s.start(&mut out);
+/// let err = s.task_finished(b, WorkerId::new(0), &mut out).unwrap_err();
+/// assert!(matches!(err, SchedulerError::UnexpectedEvent { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchedulerError {
+    /// The task id is not in the graph.
+    #[error("{0} is not a task of this graph")]
+    UnknownTask(TaskId),
+    /// The event does not fit the task's state (a stale or repeated report).
+    #[error("event {event} for task {task} ({key}) in state {state:?} was refused")]
+    UnexpectedEvent {
+        /// The task.
+        task: TaskId,
+        /// Its key, for the message.
+        key: String,
+        /// What was reported.
+        event: &'static str,
+        /// The state it was in.
+        state: TaskState,
+    },
+}
+
+/// How many tasks are in each kind of state.
+///
+/// ```
+/// let c = flotilla_core::TaskCounts::default();
+/// assert_eq!(c.finished + c.failed, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// Tasks in the graph.
+    pub total: usize,
+    /// Finished successfully.
+    pub finished: usize,
+    /// Failed themselves.
+    pub failed: usize,
+    /// Cancelled before they started.
+    pub cancelled: usize,
+    /// Abandoned because a dependency failed or was cancelled.
+    pub abandoned: usize,
+}
+
+impl TaskCounts {
+    /// Tasks that reached a terminal state.
+    ///
+    /// ```
+    /// let c = flotilla_core::TaskCounts { total: 3, finished: 1, failed: 1, ..Default::default() };
+    /// assert_eq!(c.done(), 2);
+    /// ```
+    pub fn done(&self) -> usize {
+        self.finished + self.failed + self.cancelled + self.abandoned
+    }
+}
+
+/// The scheduling state machine of one run of a [`TaskGraph`].
+///
+/// # Examples
+///
+/// A diamond `a → (b, c) → d` on two workers:
+///
+/// ```
+/// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+///
+/// let mut g = TaskGraph::new();
+/// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+/// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+/// let c = g.add_task(TaskKey::new("c"), &[a]).unwrap();
+/// let d = g.add_task(TaskKey::new("d"), &[b, c]).unwrap();
+///
+/// let mut s = Scheduler::new(g, Placement::WorkStealing, 2);
+/// let mut out = Vec::new();
+/// s.start(&mut out);                 // a is ready
+/// assert_eq!(out.len(), 1);
+/// out.clear();
+/// s.task_finished(a, WorkerId::new(0), &mut out).unwrap();   // b and c become ready
+/// assert_eq!(out.iter().filter(|c| matches!(c, Command::Run { .. })).count(), 2);
+/// s.task_finished(b, WorkerId::new(0), &mut out).unwrap();
+/// s.task_finished(c, WorkerId::new(1), &mut out).unwrap();   // d ready; a released
+/// s.task_finished(d, WorkerId::new(1), &mut out).unwrap();
+/// assert!(s.is_done());
+/// assert!(out.contains(&Command::Release { task: a }));
+/// ```
+#[derive(Debug)]
+pub struct Scheduler {
+    graph: TaskGraph,
+    dependent_offsets: Vec<u32>,
+    dependents: Vec<TaskId>,
+    unfinished_deps: Vec<u32>,
+    unfinished_dependents: Vec<u32>,
+    state: Vec<TaskState>,
+    keep: Vec<bool>,
+    placer: Placer,
+    counts: TaskCounts,
+    started: bool,
+    scratch: Vec<TaskId>,
+}
+
+impl Scheduler {
+    /// A scheduler for `graph` on `workers` workers under `placement`.
+    ///
+    /// Results of tasks without dependents are kept (they are the outputs);
+    /// others are released once every dependent finished. See
+    /// [`Scheduler::keep`] to keep more.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// let s = Scheduler::new(TaskGraph::new(), Placement::Block, 4);
+    /// assert!(s.is_done());
+    /// ```
+    pub fn new(graph: TaskGraph, placement: Placement, workers: usize) -> Scheduler {
+        let n = graph.len();
+        let mut dependent_count = vec![0u32; n + 1];
+        let mut unfinished_deps = Vec::with_capacity(n);
+        for t in graph.task_ids() {
+            let deps = graph.dependencies(t);
+            unfinished_deps.push(deps.len() as u32);
+            for d in deps {
+                dependent_count[d.index() + 1] += 1;
+            }
+        }
+        let unfinished_dependents: Vec<u32> = dependent_count[1..].to_vec();
+        // Prefix sums turn counts into offsets.
+        for i in 1..=n {
+            dependent_count[i] += dependent_count[i - 1];
+        }
+        let dependent_offsets = dependent_count;
+        let mut fill: Vec<u32> = dependent_offsets[..n].to_vec();
+        let mut dependents = vec![TaskId::new(0); graph.edge_count()];
+        for t in graph.task_ids() {
+            for d in graph.dependencies(t) {
+                dependents[fill[d.index()] as usize] = t;
+                fill[d.index()] += 1;
+            }
+        }
+        let keep = unfinished_dependents.iter().map(|&c| c == 0).collect();
+        Scheduler {
+            placer: Placer::new(placement, workers, n),
+            counts: TaskCounts {
+                total: n,
+                ..TaskCounts::default()
+            },
+            state: vec![TaskState::Waiting; n],
+            graph,
+            dependent_offsets,
+            dependents,
+            unfinished_deps,
+            unfinished_dependents,
+            keep,
+            started: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The graph being run.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// assert!(Scheduler::new(TaskGraph::new(), Placement::Block, 1).graph().is_empty());
+    /// ```
+    pub fn graph(&self) -> &TaskGraph {
+        &self.graph
+    }
+
+    /// The placement policy.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// assert_eq!(Scheduler::new(TaskGraph::new(), Placement::Block, 1).placement(), Placement::Block);
+    /// ```
+    pub fn placement(&self) -> Placement {
+        self.placer.placement()
+    }
+
+    /// The tasks that depend on `task`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `task` is not in the graph.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+    /// let s = Scheduler::new(g, Placement::Block, 1);
+    /// assert_eq!(s.dependents(a), &[b]);
+    /// ```
+    pub fn dependents(&self, task: TaskId) -> &[TaskId] {
+        let i = task.index();
+        &self.dependents[self.dependent_offsets[i] as usize..self.dependent_offsets[i + 1] as usize]
+    }
+
+    /// Keeps the result of `task` after its dependents finished (never emit
+    /// [`Command::Release`] for it).
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// s.keep(a);
+    /// ```
+    pub fn keep(&mut self, task: TaskId) {
+        if let Some(k) = self.keep.get_mut(task.index()) {
+            *k = true;
+        }
+    }
+
+    /// The state of a task.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `task` is not in the graph.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey, TaskState};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let s = Scheduler::new(g, Placement::Block, 1);
+    /// assert_eq!(s.state(a), TaskState::Waiting);
+    /// ```
+    pub fn state(&self, task: TaskId) -> TaskState {
+        self.state[task.index()]
+    }
+
+    /// How many tasks are in each kind of state.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// assert_eq!(Scheduler::new(TaskGraph::new(), Placement::Block, 1).counts().total, 0);
+    /// ```
+    pub fn counts(&self) -> TaskCounts {
+        self.counts
+    }
+
+    /// Whether every task reached a terminal state.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// assert!(Scheduler::new(TaskGraph::new(), Placement::Block, 1).is_done());
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.counts.done() == self.counts.total
+    }
+
+    /// Starts the run: every task without dependencies becomes ready and is
+    /// placed, highest priority first (ties in graph order). Calling it
+    /// again does nothing.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::CentralQueue, 2);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.start(&mut out);
+    /// assert_eq!(out.len(), 1);
+    /// ```
+    pub fn start(&mut self, out: &mut impl Actions) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let mut ready: Vec<TaskId> = self
+            .graph
+            .task_ids()
+            .filter(|t| {
+                self.unfinished_deps[t.index()] == 0 && self.state[t.index()] == TaskState::Waiting
+            })
+            .collect();
+        self.sort_by_priority(&mut ready);
+        for t in ready {
+            self.make_ready(t, None, out);
+        }
+    }
+
+    fn sort_by_priority(&self, tasks: &mut [TaskId]) {
+        if tasks.len() > 1 {
+            tasks.sort_by_key(|t| std::cmp::Reverse(self.graph.options(*t).priority));
+        }
+    }
+
+    fn make_ready(&mut self, task: TaskId, by: Option<WorkerId>, out: &mut impl Actions) {
+        self.state[task.index()] = TaskState::Ready;
+        let target = self
+            .placer
+            .place(task.index(), self.graph.options(task).cost, by);
+        out.run(task, target);
+    }
+
+    fn check(
+        &self,
+        task: TaskId,
+        event: &'static str,
+        ok: impl Fn(TaskState) -> bool,
+    ) -> Result<(), SchedulerError> {
+        let state = *self
+            .state
+            .get(task.index())
+            .ok_or(SchedulerError::UnknownTask(task))?;
+        if ok(state) && self.started {
+            Ok(())
+        } else {
+            Err(SchedulerError::UnexpectedEvent {
+                task,
+                key: self.graph.key(task).to_string(),
+                event,
+                state,
+            })
+        }
+    }
+
+    /// Records that `worker` started `task`. Drivers that do not need the
+    /// [`TaskState::Running`] state may report only the finish.
+    ///
+    /// # Errors
+    ///
+    /// [`SchedulerError::UnexpectedEvent`] unless the task is ready; in
+    /// particular a cancelled task must not be started.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// s.start(&mut Vec::new());
+    /// s.task_started(a, WorkerId::new(0)).unwrap();
+    /// assert_eq!(s.state(a), TaskState::Running(WorkerId::new(0)));
+    /// ```
+    pub fn task_started(&mut self, task: TaskId, worker: WorkerId) -> Result<(), SchedulerError> {
+        self.check(task, "started", |s| s == TaskState::Ready)?;
+        self.state[task.index()] = TaskState::Running(worker);
+        Ok(())
+    }
+
+    /// Records that `task` finished on `worker`: dependents whose last
+    /// dependency this was become ready (placed next to `worker` under work
+    /// stealing), and dependencies no longer needed are released.
+    ///
+    /// # Errors
+    ///
+    /// [`SchedulerError::UnexpectedEvent`] unless the task was ready or
+    /// running (a stale or repeated report).
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_finished(a, WorkerId::new(0), &mut out).unwrap();
+    /// assert!(s.task_finished(a, WorkerId::new(0), &mut out).is_err());
+    /// ```
+    pub fn task_finished(
+        &mut self,
+        task: TaskId,
+        worker: WorkerId,
+        out: &mut impl Actions,
+    ) -> Result<(), SchedulerError> {
+        self.check(task, "finished", |s| {
+            matches!(s, TaskState::Ready | TaskState::Running(_))
+        })?;
+        self.state[task.index()] = TaskState::Finished;
+        self.counts.finished += 1;
+        self.placer.finished(worker, self.graph.options(task).cost);
+
+        let mut ready = std::mem::take(&mut self.scratch);
+        let (lo, hi) = (
+            self.dependent_offsets[task.index()] as usize,
+            self.dependent_offsets[task.index() + 1] as usize,
+        );
+        for i in lo..hi {
+            let d = self.dependents[i];
+            let left = &mut self.unfinished_deps[d.index()];
+            *left -= 1;
+            if *left == 0 && self.state[d.index()] == TaskState::Waiting {
+                ready.push(d);
+            }
+        }
+        self.sort_by_priority(&mut ready);
+        for &d in &ready {
+            self.make_ready(d, Some(worker), out);
+        }
+        ready.clear();
+        self.scratch = ready;
+
+        for &dep in self.graph.dependencies(task) {
+            let left = &mut self.unfinished_dependents[dep.index()];
+            *left -= 1;
+            if *left == 0 && !self.keep[dep.index()] {
+                out.release(dep);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that `task` failed (returned an error or panicked). Every task
+    /// that depends on it, directly or not, is abandoned; other branches go
+    /// on.
+    ///
+    /// # Errors
+    ///
+    /// [`SchedulerError::UnexpectedEvent`] unless the task was ready or
+    /// running.
+    ///
+    /// ```
+    /// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let bad = g.add_task(TaskKey::new("bad"), &[]).unwrap();
+    /// let child = g.add_task(TaskKey::new("child"), &[bad]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_failed(bad, WorkerId::new(0), &mut out).unwrap();
+    /// assert_eq!(s.state(child), TaskState::Abandoned { because: bad });
+    /// assert!(out.contains(&Command::Abandon { task: child, because: bad }));
+    /// ```
+    pub fn task_failed(
+        &mut self,
+        task: TaskId,
+        worker: WorkerId,
+        out: &mut impl Actions,
+    ) -> Result<(), SchedulerError> {
+        self.check(task, "failed", |s| {
+            matches!(s, TaskState::Ready | TaskState::Running(_))
+        })?;
+        self.state[task.index()] = TaskState::Failed;
+        self.counts.failed += 1;
+        self.placer.finished(worker, self.graph.options(task).cost);
+        self.abandon_dependents(task, out);
+        Ok(())
+    }
+
+    /// Cancels `task` if it has not started: it will not run, and every task
+    /// that depends on it is abandoned. Returns whether it was cancelled
+    /// (`false` when it already started or ended).
+    ///
+    /// A driver that already queued the task must skip it when it comes up.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey, TaskState};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// let mut out = Vec::new();
+    /// assert!(s.cancel(a, &mut out));
+    /// assert_eq!(s.state(a), TaskState::Cancelled);
+    /// assert!(s.is_done());
+    /// ```
+    pub fn cancel(&mut self, task: TaskId, out: &mut impl Actions) -> bool {
+        match self.state.get(task.index()) {
+            Some(TaskState::Waiting | TaskState::Ready) => {
+                self.state[task.index()] = TaskState::Cancelled;
+                self.counts.cancelled += 1;
+                self.abandon_dependents(task, out);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn abandon_dependents(&mut self, root: TaskId, out: &mut impl Actions) {
+        let mut stack = std::mem::take(&mut self.scratch);
+        stack.push(root);
+        while let Some(t) = stack.pop() {
+            let (lo, hi) = (
+                self.dependent_offsets[t.index()] as usize,
+                self.dependent_offsets[t.index() + 1] as usize,
+            );
+            for i in lo..hi {
+                let d = self.dependents[i];
+                if matches!(self.state[d.index()], TaskState::Waiting | TaskState::Ready) {
+                    self.state[d.index()] = TaskState::Abandoned { because: root };
+                    self.counts.abandoned += 1;
+                    out.abandon(d, root);
+                    stack.push(d);
+                }
+            }
+        }
+        self.scratch = stack;
+    }
+
+    /// Approximate heap bytes held by this scheduler, graph included.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// assert!(Scheduler::new(TaskGraph::new(), Placement::Block, 1).heap_bytes() < 1024);
+    /// ```
+    pub fn heap_bytes(&self) -> usize {
+        self.graph.heap_bytes()
+            + self.dependent_offsets.capacity() * 4
+            + self.dependents.capacity() * std::mem::size_of::<TaskId>()
+            + self.unfinished_deps.capacity() * 4
+            + self.unfinished_dependents.capacity() * 4
+            + self.state.capacity() * std::mem::size_of::<TaskState>()
+            + self.keep.capacity()
+    }
+}
