@@ -1,1 +1,31 @@
-//! placeholder
+//! flotilla's in-process runtime: a work-stealing thread pool that drives
+//! the scheduler core, with executors, futures, lazy task graphs and a
+//! progress bar.
+//!
+//! The crate is organised the way rayon-core is — each file one idea:
+//!
+//! * `pool` — worker threads and their queues (crossbeam-deque), stealing,
+//!   per-worker accounting;
+//! * `sleep` — how idle workers park without spinning and are woken;
+//! * `future` — [`TaskFuture`], the handle to a result to come;
+//! * `executor` — [`CpuPool`]: `submit`, `map`, `measure`;
+//! * `waiting` — [`as_completed`] and [`wait`];
+//! * `error` — [`TaskError`].
+//!
+//! ```
+//! use flotilla_local::CpuPool;
+//! let pool = CpuPool::with_threads(2).unwrap();
+//! assert_eq!(pool.submit(|| 2 + 2).result().unwrap(), 4);
+//! ```
+
+mod error;
+mod executor;
+mod future;
+mod pool;
+mod sleep;
+mod waiting;
+
+pub use error::TaskError;
+pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
+pub use future::TaskFuture;
+pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};

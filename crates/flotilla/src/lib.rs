@@ -1,1 +1,2 @@
-//! placeholder
+//! flotilla: parallel and distributed computing for Rust.
+pub mod patterns;

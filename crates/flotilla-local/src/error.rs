@@ -1,0 +1,129 @@
+//! The errors of running tasks.
+
+use std::time::Duration;
+
+use flotilla_core::{GraphError, SchedulerError};
+
+/// Why a task gave no result. Every variant names the task; those about
+/// user code also name its function.
+///
+/// ```
+/// use flotilla_local::{CpuPool, TaskError};
+/// let pool = CpuPool::with_threads(1).unwrap();
+/// let err = pool.submit(|| -> u32 { panic!("boom") }).result().unwrap_err();
+/// assert!(matches!(err, TaskError::Panicked { .. }));
+/// assert!(err.to_string().contains("panicked: boom"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The task's function panicked; the pool caught it and carries on.
+    #[error("task {task} ({function}) panicked: {message}")]
+    Panicked {
+        /// The task's key.
+        task: String,
+        /// The Rust path of its function (or closure).
+        function: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The task's function returned an error.
+    #[error("task {task} ({function}) failed: {message}")]
+    Failed {
+        /// The task's key.
+        task: String,
+        /// The Rust path of its function (or closure).
+        function: String,
+        /// The error, as displayed.
+        message: String,
+    },
+    /// The task was cancelled before it started.
+    #[error("task {task} was cancelled before it started")]
+    Cancelled {
+        /// The task's key.
+        task: String,
+    },
+    /// A task it depends on failed or was cancelled, so it never ran.
+    #[error("task {task} did not run because {dependency} did not finish: {cause}")]
+    DependencyFailed {
+        /// The task's key.
+        task: String,
+        /// The key of the dependency that failed or was cancelled.
+        dependency: String,
+        /// Why that dependency failed.
+        cause: String,
+    },
+    /// No result came within the time allowed (the task goes on).
+    #[error("task {task} gave no result within {timeout:?}")]
+    Timeout {
+        /// The task's key.
+        task: String,
+        /// The time waited.
+        timeout: Duration,
+    },
+    /// The result was already taken from this future.
+    #[error("the result of task {task} was already taken")]
+    AlreadyTaken {
+        /// The task's key.
+        task: String,
+    },
+    /// The pool shut down before the task could run.
+    #[error("the pool shut down before task {task} ran")]
+    PoolShutDown {
+        /// The task's key.
+        task: String,
+    },
+    /// An input of the task is not of the type the task asked for.
+    #[error("task {task}: input {index} is a {found}, not the {expected} the task asked for")]
+    WrongInputType {
+        /// The task's key.
+        task: String,
+        /// Position of the input among the task's dependencies.
+        index: usize,
+        /// The type asked for.
+        expected: &'static str,
+        /// What it is.
+        found: &'static str,
+    },
+    /// The task graph is invalid (a cycle, an unknown key, …); nothing ran.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The scheduler refused an event (a bug in a driver).
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+    /// The pool could not start its threads.
+    #[error("could not start the pool's threads: {0}")]
+    Spawn(String),
+}
+
+impl TaskError {
+    /// The key of the task the error is about, when there is one.
+    ///
+    /// ```
+    /// let e = flotilla_local::TaskError::Cancelled { task: "t[1]".into() };
+    /// assert_eq!(e.task(), Some("t[1]"));
+    /// ```
+    pub fn task(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked { task, .. }
+            | TaskError::Failed { task, .. }
+            | TaskError::Cancelled { task }
+            | TaskError::DependencyFailed { task, .. }
+            | TaskError::Timeout { task, .. }
+            | TaskError::AlreadyTaken { task }
+            | TaskError::PoolShutDown { task }
+            | TaskError::WrongInputType { task, .. } => Some(task),
+            _ => None,
+        }
+    }
+}
+
+/// The message of a caught panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}

@@ -1,0 +1,392 @@
+//! The thread pool: worker threads, their queues, and stealing.
+//!
+//! Every worker owns three queues, and the pool has one more:
+//!
+//! * a **local deque** (crossbeam `Worker`, LIFO for its owner): jobs the
+//!   worker itself made ready or submitted — the hot path of nested work;
+//! * an **inbox** (`Injector`): stealable jobs that the placement dealt to
+//!   this worker from outside;
+//! * a **pinned queue** (`Injector`): jobs that a static policy gave to this
+//!   worker and that no other worker may take;
+//! * the pool's **shared queue** (`Injector`): the central queue policy.
+//!
+//! A worker looks in its local deque, its pinned queue, its inbox and the
+//! shared queue, then steals from other workers' inboxes and local deques
+//! (starting at a rotating victim), counting each steal. Where a job goes is
+//! a [`Target`] decided by the scheduler core's placer; this file only
+//! carries the decision out.
+//!
+//! Each worker keeps its counters (busy time, jobs run, jobs stolen) in its
+//! own cache line; [`Pool::stats`] reads them without stopping anyone.
+
+use std::cell::RefCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use flotilla_core::{Placement, Placer, Target, WorkerId, WorkerStats};
+
+use crate::sleep::Sleep;
+
+/// A unit of work queued on the pool. Jobs never unwind into the worker:
+/// whoever builds one catches the panics of user code inside it.
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Counters {
+    busy_ns: AtomicU64,
+    tasks: AtomicU64,
+    stolen: AtomicU64,
+}
+
+static NEXT_POOL_ID: AtomicUsize = AtomicUsize::new(1);
+
+pub(crate) struct Shared {
+    id: usize,
+    shared_queue: Injector<Job>,
+    inboxes: Vec<Injector<Job>>,
+    pinned: Vec<Injector<Job>>,
+    stealers: Vec<Stealer<Job>>,
+    counters: Vec<Counters>,
+    sleep: Sleep,
+    shutdown: AtomicBool,
+    dealt: AtomicUsize,
+    placement: Placement,
+    placer: Mutex<Placer>,
+    name: String,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.name)
+            .field("workers", &self.inboxes.len())
+            .finish()
+    }
+}
+
+struct Local {
+    shared: Arc<Shared>,
+    index: usize,
+    deque: Worker<Job>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+/// The pool that owns the threads: dropping it shuts the workers down and
+/// joins them. Cheap handles to the queues are [`PoolHandle`]s.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    handle: PoolHandle,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// A cloneable reference to a pool's queues.
+#[derive(Debug, Clone)]
+pub(crate) struct PoolHandle {
+    shared: Arc<Shared>,
+}
+
+impl Pool {
+    pub(crate) fn new(name: &str, threads: usize, placement: Placement) -> std::io::Result<Pool> {
+        let threads = threads.max(1);
+        let deques: Vec<Worker<Job>> = (0..threads).map(|_| Worker::new_lifo()).collect();
+        let shared = Arc::new(Shared {
+            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            shared_queue: Injector::new(),
+            inboxes: (0..threads).map(|_| Injector::new()).collect(),
+            pinned: (0..threads).map(|_| Injector::new()).collect(),
+            stealers: deques.iter().map(Worker::stealer).collect(),
+            counters: (0..threads).map(|_| Counters::default()).collect(),
+            sleep: Sleep::default(),
+            shutdown: AtomicBool::new(false),
+            dealt: AtomicUsize::new(0),
+            placement,
+            placer: Mutex::new(Placer::new(placement, threads, usize::MAX / 2)),
+            name: name.to_string(),
+        });
+        let mut handles = Vec::with_capacity(threads);
+        for (index, deque) in deques.into_iter().enumerate() {
+            let for_worker = Arc::clone(&shared);
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}-{index}"))
+                .spawn(move || {
+                    worker_main(Local {
+                        shared: for_worker,
+                        index,
+                        deque,
+                    })
+                });
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    let pool = Pool {
+                        handle: PoolHandle { shared },
+                        threads: handles,
+                    };
+                    drop(pool);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Pool {
+            handle: PoolHandle { shared },
+            threads: handles,
+        })
+    }
+
+    pub(crate) fn handle(&self) -> &PoolHandle {
+        &self.handle
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.handle.shared.shutdown.store(true, Ordering::SeqCst);
+        self.handle.shared.sleep.notify_all();
+        let me = std::thread::current().id();
+        for t in self.threads.drain(..) {
+            // A pool dropped from one of its own workers cannot join itself.
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+fn worker_main(local: Local) {
+    let local = Rc::new(local);
+    CURRENT.with(|c| *c.borrow_mut() = Some(Rc::clone(&local)));
+    let shared = Arc::clone(&local.shared);
+    loop {
+        if let Some((job, stolen)) = find_job(&local) {
+            run_job(&shared, local.index, job, stolen);
+            continue;
+        }
+        if shared.shutdown.load(Ordering::SeqCst) {
+            break;
+        }
+        let mut found = None;
+        for _ in 0..32 {
+            std::thread::yield_now();
+            found = find_job(&local);
+            if found.is_some() {
+                break;
+            }
+        }
+        match found {
+            Some((job, stolen)) => run_job(&shared, local.index, job, stolen),
+            None => shared.sleep.sleep(
+                || has_job_for(&local),
+                || shared.shutdown.load(Ordering::SeqCst),
+            ),
+        }
+    }
+    CURRENT.with(|c| *c.borrow_mut() = None);
+}
+
+#[inline]
+fn run_job(shared: &Shared, index: usize, job: Job, stolen: bool) {
+    let start = Instant::now();
+    // Jobs catch user panics themselves; this guard keeps a worker alive even
+    // if a bug in flotilla's own job code panics.
+    let _ = catch_unwind(AssertUnwindSafe(job));
+    let c = &shared.counters[index];
+    c.busy_ns
+        .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    c.tasks.fetch_add(1, Ordering::Relaxed);
+    if stolen {
+        c.stolen.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn steal_from(q: &Injector<Job>) -> Option<Job> {
+    loop {
+        match q.steal() {
+            Steal::Success(j) => return Some(j),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+fn find_job(local: &Local) -> Option<(Job, bool)> {
+    let s = &local.shared;
+    let i = local.index;
+    if let Some(j) = local.deque.pop() {
+        return Some((j, false));
+    }
+    if let Some(j) = steal_from(&s.pinned[i]).or_else(|| steal_from(&s.inboxes[i])) {
+        return Some((j, false));
+    }
+    if let Some(j) = steal_from(&s.shared_queue) {
+        return Some((j, false));
+    }
+    let n = s.inboxes.len();
+    for k in 1..n {
+        let v = (i + k) % n;
+        if let Some(j) = steal_from(&s.inboxes[v]) {
+            return Some((j, true));
+        }
+        loop {
+            match s.stealers[v].steal() {
+                Steal::Success(j) => return Some((j, true)),
+                Steal::Empty => break,
+                Steal::Retry => continue,
+            }
+        }
+    }
+    None
+}
+
+fn has_job_for(local: &Local) -> bool {
+    let s = &local.shared;
+    let i = local.index;
+    !local.deque.is_empty()
+        || !s.pinned[i].is_empty()
+        || !s.shared_queue.is_empty()
+        || s.inboxes.iter().any(|q| !q.is_empty())
+        || s.stealers.iter().any(|q| !q.is_empty())
+}
+
+/// The worker index of the calling thread if it is a worker of `handle`'s pool.
+fn current_index(shared: &Arc<Shared>) -> Option<usize> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|l| l.shared.id == shared.id)
+            .map(|l| l.index)
+    })
+}
+
+impl PoolHandle {
+    pub(crate) fn workers(&self) -> usize {
+        self.shared.inboxes.len()
+    }
+
+    pub(crate) fn placement(&self) -> Placement {
+        self.shared.placement
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The calling thread's worker id, when it is one of this pool's workers.
+    pub(crate) fn current_worker(&self) -> Option<WorkerId> {
+        current_index(&self.shared).map(|i| WorkerId::new(i as u32))
+    }
+
+    /// Queues a job where `target` says. A `Stealable` job for the calling
+    /// worker goes to its local deque.
+    pub(crate) fn push(&self, job: Job, target: Target) {
+        let s = &self.shared;
+        let n = s.inboxes.len();
+        match target {
+            Target::Stealable(w) => {
+                let w = w.index() % n;
+                let pushed_locally = CURRENT.with(|c| match c.borrow().as_ref() {
+                    Some(l) if l.shared.id == s.id && l.index == w => {
+                        l.deque.push(job);
+                        None
+                    }
+                    _ => Some(job),
+                });
+                if let Some(job) = pushed_locally {
+                    s.inboxes[w].push(job);
+                }
+                s.sleep.notify(false);
+            }
+            Target::Shared => {
+                s.shared_queue.push(job);
+                s.sleep.notify(false);
+            }
+            Target::Pinned(w) => {
+                s.pinned[w.index() % n].push(job);
+                s.sleep.notify(true);
+            }
+        }
+    }
+
+    /// Queues a job submitted outside a graph, placed by the pool's policy.
+    pub(crate) fn submit(&self, job: Job) {
+        let s = &self.shared;
+        let target = match s.placement {
+            Placement::WorkStealing => {
+                let w = match current_index(&self.shared) {
+                    Some(i) => i,
+                    None => s.dealt.fetch_add(1, Ordering::Relaxed) % s.inboxes.len(),
+                };
+                Target::Stealable(WorkerId::new(w as u32))
+            }
+            Placement::CentralQueue => Target::Shared,
+            _ => {
+                let seq = s.dealt.fetch_add(1, Ordering::Relaxed);
+                match s.placer.lock() {
+                    Ok(mut p) => p.place(seq, 1.0, None),
+                    Err(p) => p.into_inner().place(seq, 1.0, None),
+                }
+            }
+        };
+        self.push(job, target);
+    }
+
+    /// Whether the calling thread is a worker of this pool.
+    pub(crate) fn is_worker_thread(&self) -> bool {
+        current_index(&self.shared).is_some()
+    }
+
+    /// A snapshot of every worker's counters.
+    pub(crate) fn stats(&self) -> Vec<WorkerStats> {
+        self.shared
+            .counters
+            .iter()
+            .map(|c| WorkerStats {
+                busy: Duration::from_nanos(c.busy_ns.load(Ordering::Relaxed)),
+                tasks: c.tasks.load(Ordering::Relaxed),
+                stolen: c.stolen.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+}
+
+/// Counters accumulated between two snapshots.
+pub(crate) fn stats_since(before: &[WorkerStats], after: &[WorkerStats]) -> Vec<WorkerStats> {
+    after
+        .iter()
+        .zip(before)
+        .map(|(a, b)| WorkerStats {
+            busy: a.busy.saturating_sub(b.busy),
+            tasks: a.tasks - b.tasks,
+            stolen: a.stolen - b.stolen,
+        })
+        .collect()
+}
+
+/// Whether the calling thread is a worker of any flotilla pool.
+pub(crate) fn is_any_worker_thread() -> bool {
+    CURRENT.with(|c| c.borrow().is_some())
+}
+
+/// Runs one job of the calling worker's pool, if it is a worker and there is
+/// one; returns whether a job ran.
+pub(crate) fn help_current() -> bool {
+    let local = CURRENT.with(|c| c.borrow().clone());
+    match local {
+        Some(l) => match find_job(&l) {
+            Some((job, stolen)) => {
+                run_job(&l.shared, l.index, job, stolen);
+                true
+            }
+            None => false,
+        },
+        None => false,
+    }
+}

@@ -1,0 +1,2 @@
+//! Parallel patterns as documented functions.
+pub mod pipeline;
