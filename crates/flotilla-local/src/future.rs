@@ -446,6 +446,7 @@ impl<T, F: FnOnce() -> Result<T, TaskError>> PendingTask<T, F> {
                 message: panic_message(&*payload),
             }),
         };
+        crate::pool::account_current_job();
         self.slot.complete(result);
     }
 }

@@ -18,14 +18,21 @@
 //! assert_eq!(pool.submit(|| 2 + 2).result().unwrap(), 4);
 //! ```
 
+mod delayed;
 mod error;
 mod executor;
 mod future;
+mod graph_run;
+mod keyed_graph;
 mod pool;
+mod progress;
 mod sleep;
 mod waiting;
 
+pub use delayed::Delayed;
 pub use error::TaskError;
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use future::TaskFuture;
+pub use graph_run::ComputeOptions;
+pub use keyed_graph::{Graph, Inputs};
 pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};

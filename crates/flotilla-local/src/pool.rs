@@ -19,7 +19,7 @@
 //! Each worker keeps its counters (busy time, jobs run, jobs stolen) in its
 //! own cache line; [`Pool::stats`] reads them without stopping anyone.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -192,18 +192,43 @@ fn worker_main(local: Local) {
     CURRENT.with(|c| *c.borrow_mut() = None);
 }
 
+thread_local! {
+    /// When the job running on this thread started, and whether it was
+    /// stolen; taken by whoever records the job's accounting first.
+    static JOB: Cell<Option<(Instant, bool)>> = const { Cell::new(None) };
+}
+
 #[inline]
 fn run_job(shared: &Shared, index: usize, job: Job, stolen: bool) {
-    let start = Instant::now();
+    let outer = JOB.replace(Some((Instant::now(), stolen)));
     // Jobs catch user panics themselves; this guard keeps a worker alive even
     // if a bug in flotilla's own job code panics.
     let _ = catch_unwind(AssertUnwindSafe(job));
+    if let Some((start, stolen)) = JOB.take() {
+        record(shared, index, start, stolen);
+    }
+    JOB.set(outer);
+}
+
+fn record(shared: &Shared, index: usize, start: Instant, stolen: bool) {
     let c = &shared.counters[index];
     c.busy_ns
         .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     c.tasks.fetch_add(1, Ordering::Relaxed);
     if stolen {
         c.stolen.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Records the running job's busy time and counts now, before it publishes
+/// its result, so that whoever sees the result also sees the accounting.
+pub(crate) fn account_current_job() {
+    if let Some((start, stolen)) = JOB.take() {
+        CURRENT.with(|c| {
+            if let Some(l) = c.borrow().as_ref() {
+                record(&l.shared, l.index, start, stolen);
+            }
+        });
     }
 }
 
@@ -275,10 +300,6 @@ impl PoolHandle {
         self.shared.placement
     }
 
-    pub(crate) fn name(&self) -> &str {
-        &self.shared.name
-    }
-
     /// The calling thread's worker id, when it is one of this pool's workers.
     pub(crate) fn current_worker(&self) -> Option<WorkerId> {
         current_index(&self.shared).map(|i| WorkerId::new(i as u32))
@@ -336,11 +357,6 @@ impl PoolHandle {
             }
         };
         self.push(job, target);
-    }
-
-    /// Whether the calling thread is a worker of this pool.
-    pub(crate) fn is_worker_thread(&self) -> bool {
-        current_index(&self.shared).is_some()
     }
 
     /// A snapshot of every worker's counters.

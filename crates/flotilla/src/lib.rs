@@ -1,2 +1,43 @@
 //! flotilla: parallel and distributed computing for Rust.
+//!
+//! One crate to depend on. It re-exports the executors, futures and lazy
+//! task graphs of the in-process engine (`flotilla-local`), the scheduling
+//! vocabulary of the core (`flotilla-core`), and adds the parallel
+//! [`patterns`]: map-reduce, scatter-gather, pipelines and tree reductions.
+//!
+//! ```
+//! use flotilla::prelude::*;
+//!
+//! // concurrent.futures, natively:
+//! let pool = CpuPool::with_threads(2).unwrap();
+//! let squares: Vec<u64> = pool.map(1..=4u64, |x| x * x).collect::<Result<_, _>>().unwrap();
+//! assert_eq!(squares, [1, 4, 9, 16]);
+//!
+//! // dask.delayed, natively:
+//! let parts: Vec<Delayed<u64>> = (0..4).map(|i| Delayed::value(i).map(|x| x * 10)).collect();
+//! let total = Delayed::gather(&parts, |xs| xs.iter().copied().sum::<u64>());
+//! assert_eq!(total.compute().unwrap(), 60);
+//! ```
+
 pub mod patterns;
+
+pub use flotilla_core as core;
+pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
+pub use flotilla_local::{
+    as_completed, wait, AsCompleted, ComputeOptions, CpuPool, CpuPoolBuilder, Delayed, Graph,
+    Inputs, MapResults, TaskError, TaskFuture, WaitFor, WaitResult,
+};
+
+/// The names most programs need, in one `use`.
+///
+/// ```
+/// use flotilla::prelude::*;
+/// let d = Delayed::value(1);
+/// ```
+pub mod prelude {
+    pub use crate::patterns::pipeline::Pipeline;
+    pub use crate::{
+        as_completed, wait, ComputeOptions, CpuPool, Delayed, Graph, Placement, TaskError,
+        TaskFuture, WaitFor,
+    };
+}

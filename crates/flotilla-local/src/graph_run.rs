@@ -1,0 +1,347 @@
+//! Running a task graph on the pool: the runtime side of the scheduler core.
+//!
+//! A run holds the core's [`Scheduler`] behind a mutex and one result slot
+//! per task. Each job runs one task: it reads its inputs (the results of its
+//! dependencies), calls the task's function under `catch_unwind`, stores the
+//! result, and reports the outcome to the scheduler, whose answers —
+//! run these now-ready tasks there, abandon those, release that result —
+//! are carried out on the spot by [`Dispatch`]. The scheduler lock is held
+//! only for that bookkeeping, never while user code runs.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use flotilla_core::{
+    Actions, Placement, RunReport, Scheduler, Target, TaskGraph, TaskId, WorkerId,
+};
+
+use crate::error::{panic_message, TaskError};
+use crate::executor::CpuPool;
+use crate::pool::{stats_since, PoolHandle};
+use crate::progress::Progress;
+
+/// A task's result, shared between the tasks that read it.
+pub(crate) type Value = Arc<dyn Any + Send + Sync>;
+
+/// A task's function: inputs in dependency order, a value or an error message.
+pub(crate) type TaskFn = Arc<dyn Fn(&[Value]) -> Result<Value, TaskError> + Send + Sync>;
+
+/// One task of a graph to run: its function and the function's Rust path.
+#[derive(Clone)]
+pub(crate) struct GraphTask {
+    pub(crate) func: TaskFn,
+    pub(crate) function: &'static str,
+}
+
+/// How to run a graph.
+///
+/// ```
+/// use flotilla_local::{ComputeOptions, CpuPool};
+/// use flotilla_core::Placement;
+/// let pool = CpuPool::with_threads(2).unwrap();
+/// let opts = ComputeOptions::new().pool(&pool).placement(Placement::RoundRobin).progress(false);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ComputeOptions {
+    pool: Option<CpuPool>,
+    placement: Option<Placement>,
+    progress: Option<bool>,
+    label: Option<String>,
+}
+
+impl ComputeOptions {
+    /// The defaults: the global pool, its placement policy, a progress bar
+    /// when the run lasts over a second and stderr is a terminal.
+    ///
+    /// ```
+    /// let o = flotilla_local::ComputeOptions::new();
+    /// ```
+    pub fn new() -> ComputeOptions {
+        ComputeOptions::default()
+    }
+
+    /// Run on this pool.
+    ///
+    /// ```
+    /// let pool = flotilla_local::CpuPool::with_threads(1).unwrap();
+    /// let o = flotilla_local::ComputeOptions::new().pool(&pool);
+    /// ```
+    pub fn pool(mut self, pool: &CpuPool) -> ComputeOptions {
+        self.pool = Some(pool.clone());
+        self
+    }
+
+    /// Place tasks with this policy (default: the pool's).
+    ///
+    /// ```
+    /// let o = flotilla_local::ComputeOptions::new().placement(flotilla_core::Placement::Block);
+    /// ```
+    pub fn placement(mut self, placement: Placement) -> ComputeOptions {
+        self.placement = Some(placement);
+        self
+    }
+
+    /// Force the progress bar off (`false`) or allow it (`true`, the
+    /// default: it still only shows on a terminal, after a second).
+    ///
+    /// ```
+    /// let o = flotilla_local::ComputeOptions::new().progress(false);
+    /// ```
+    pub fn progress(mut self, show: bool) -> ComputeOptions {
+        self.progress = Some(show);
+        self
+    }
+
+    /// The label of the progress bar.
+    ///
+    /// ```
+    /// let o = flotilla_local::ComputeOptions::new().label("loading");
+    /// ```
+    pub fn label(mut self, label: &str) -> ComputeOptions {
+        self.label = Some(label.to_string());
+        self
+    }
+
+    pub(crate) fn resolved_pool(&self) -> CpuPool {
+        self.pool
+            .clone()
+            .unwrap_or_else(|| CpuPool::global().clone())
+    }
+}
+
+struct GraphRun {
+    scheduler: Mutex<Scheduler>,
+    /// A copy of the graph, read without the scheduler's lock.
+    graph: TaskGraph,
+    tasks: Vec<GraphTask>,
+    results: Vec<Mutex<Option<Value>>>,
+    errors: Mutex<HashMap<TaskId, TaskError>>,
+    terminal: AtomicUsize,
+    done: Mutex<bool>,
+    done_signal: Condvar,
+    pool: PoolHandle,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Carries out the scheduler's commands while its lock is held. Abandoned
+/// tasks are noted and given their errors once the scheduler call returned
+/// (their messages need the graph's keys).
+struct Dispatch<'a> {
+    run: &'a Arc<GraphRun>,
+    abandoned: Vec<(TaskId, TaskId)>,
+}
+
+impl Actions for Dispatch<'_> {
+    fn run(&mut self, task: TaskId, target: Target) {
+        let run = Arc::clone(self.run);
+        self.run
+            .pool
+            .push(Box::new(move || run.execute(task)), target);
+    }
+
+    fn abandon(&mut self, task: TaskId, because: TaskId) {
+        self.abandoned.push((task, because));
+    }
+
+    fn release(&mut self, task: TaskId) {
+        *lock(&self.run.results[task.index()]) = None;
+    }
+}
+
+impl GraphRun {
+    /// Feeds one event to the scheduler and carries out its answer.
+    fn with_scheduler(self: &Arc<Self>, event: impl FnOnce(&mut Scheduler, &mut Dispatch<'_>)) {
+        let mut sched = lock(&self.scheduler);
+        let mut dispatch = Dispatch {
+            run: self,
+            abandoned: Vec::new(),
+        };
+        event(&mut sched, &mut dispatch);
+        if !dispatch.abandoned.is_empty() {
+            let mut errors = lock(&self.errors);
+            for (task, because) in dispatch.abandoned {
+                let cause = errors
+                    .get(&because)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "it was cancelled".into());
+                errors.insert(
+                    task,
+                    TaskError::DependencyFailed {
+                        task: sched.graph().key(task).to_string(),
+                        dependency: sched.graph().key(because).to_string(),
+                        cause,
+                    },
+                );
+            }
+        }
+        let counts = sched.counts();
+        self.terminal.store(counts.done(), Ordering::Relaxed);
+        if sched.is_done() {
+            drop(sched);
+            *lock(&self.done) = true;
+            self.done_signal.notify_all();
+        }
+    }
+
+    fn execute(self: &Arc<Self>, task: TaskId) {
+        let worker = self.pool.current_worker().unwrap_or(WorkerId::new(0));
+        let GraphTask { func, function } = &self.tasks[task.index()];
+        let deps = self.graph.dependencies(task);
+        let mut inputs = Vec::with_capacity(deps.len());
+        for d in deps {
+            match lock(&self.results[d.index()]).as_ref() {
+                Some(v) => inputs.push(Arc::clone(v)),
+                None => {
+                    // Cannot happen while the scheduler releases a result
+                    // only after all its dependents finished; fail loudly.
+                    let msg = format!("the result of dependency {d} was missing");
+                    return self.fail(task, worker, |key| TaskError::Failed {
+                        task: key,
+                        function: function.to_string(),
+                        message: msg,
+                    });
+                }
+            }
+        }
+        match catch_unwind(AssertUnwindSafe(|| func(&inputs))) {
+            Ok(Ok(value)) => {
+                drop(inputs);
+                *lock(&self.results[task.index()]) = Some(value);
+                crate::pool::account_current_job();
+                self.with_scheduler(|s, d| {
+                    let _ = s.task_finished(task, worker, d);
+                });
+            }
+            Ok(Err(err)) => self.fail(task, worker, |_| err),
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                self.fail(task, worker, |key| TaskError::Panicked {
+                    task: key,
+                    function: function.to_string(),
+                    message,
+                })
+            }
+        }
+    }
+
+    fn fail(
+        self: &Arc<Self>,
+        task: TaskId,
+        worker: WorkerId,
+        err: impl FnOnce(String) -> TaskError,
+    ) {
+        let key = self.graph.key(task).to_string();
+        lock(&self.errors).insert(task, err(key));
+        crate::pool::account_current_job();
+        self.with_scheduler(|s, d| {
+            let _ = s.task_failed(task, worker, d);
+        });
+    }
+
+    /// Blocks until every task ended. A worker thread runs other jobs
+    /// meanwhile; another thread sleeps, waking to draw the progress bar.
+    fn wait(&self, progress: &mut Progress) {
+        loop {
+            if crate::pool::is_any_worker_thread() {
+                if *lock(&self.done) {
+                    return;
+                }
+                if crate::pool::help_current() {
+                    continue;
+                }
+            }
+            let g = lock(&self.done);
+            if *g {
+                return;
+            }
+            let pause = if crate::pool::is_any_worker_thread() {
+                Duration::from_millis(1)
+            } else {
+                Duration::from_millis(100)
+            };
+            let (g, _) = match self.done_signal.wait_timeout(g, pause) {
+                Ok(r) => r,
+                Err(p) => p.into_inner(),
+            };
+            if *g {
+                return;
+            }
+            drop(g);
+            progress.update(self.terminal.load(Ordering::Relaxed) as u64);
+        }
+    }
+}
+
+/// The outcome of running a graph: per requested output its value or error,
+/// every task's error, and what the workers did.
+pub(crate) struct GraphOutcome {
+    pub(crate) outputs: Vec<Result<Value, TaskError>>,
+    pub(crate) report: RunReport,
+}
+
+/// Runs `graph` (task `i` computed by `tasks[i]`) and returns the results of
+/// `outputs`.
+pub(crate) fn run_graph(
+    graph: TaskGraph,
+    tasks: Vec<GraphTask>,
+    outputs: &[TaskId],
+    options: &ComputeOptions,
+) -> GraphOutcome {
+    let pool = options.resolved_pool();
+    let placement = options.placement.unwrap_or_else(|| pool.placement());
+    let total = graph.len();
+    let mut scheduler = Scheduler::new(graph.clone(), placement, pool.threads());
+    for &o in outputs {
+        scheduler.keep(o);
+    }
+    let run = Arc::new(GraphRun {
+        scheduler: Mutex::new(scheduler),
+        graph,
+        results: (0..tasks.len()).map(|_| Mutex::new(None)).collect(),
+        tasks,
+        errors: Mutex::new(HashMap::new()),
+        terminal: AtomicUsize::new(0),
+        done: Mutex::new(total == 0),
+        done_signal: Condvar::new(),
+        pool: pool.handle().clone(),
+    });
+    let label = options
+        .label
+        .clone()
+        .unwrap_or_else(|| "computing".to_string());
+    let mut progress = Progress::new(&label, total as u64, options.progress.unwrap_or(true));
+    let before = pool.worker_stats();
+    let start = Instant::now();
+    run.with_scheduler(|s, d| s.start(d));
+    run.wait(&mut progress);
+    let makespan = start.elapsed();
+    progress.finish(total as u64);
+    let report = RunReport {
+        makespan,
+        workers: stats_since(&before, &pool.worker_stats()),
+    };
+    let errors = lock(&run.errors);
+    let outputs = outputs
+        .iter()
+        .map(|o| match lock(&run.results[o.index()]).as_ref() {
+            Some(v) => Ok(Arc::clone(v)),
+            None => Err(errors
+                .get(o)
+                .cloned()
+                .unwrap_or_else(|| TaskError::Cancelled {
+                    task: o.to_string(),
+                })),
+        })
+        .collect();
+    GraphOutcome { outputs, report }
+}

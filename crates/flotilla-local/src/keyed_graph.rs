@@ -1,0 +1,263 @@
+//! Task graphs built by key, like a Dask graph dictionary.
+
+use std::any::{type_name, Any};
+use std::fmt;
+use std::sync::Arc;
+
+use flotilla_core::{GraphError, KeyedGraphBuilder, RunReport, TaskKey};
+
+use crate::error::TaskError;
+use crate::graph_run::{run_graph, ComputeOptions, GraphTask, Value};
+
+/// The inputs of a task of a [`Graph`]: the results of its dependencies, in
+/// the order they were named.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    values: &'a [Value],
+    task: &'a str,
+}
+
+impl Inputs<'_> {
+    /// The `index`-th input as a `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::WrongInputType`] naming the task and input when it is
+    /// not a `T` (or there is no such input).
+    ///
+    /// ```
+    /// use flotilla_local::Graph;
+    /// let mut g = Graph::new();
+    /// g.insert("a", [] as [&str; 0], |_| Ok::<_, String>(2u8));
+    /// g.insert("b", ["a"], |inputs| inputs.get::<u8>(0).map(|a| a * 2));
+    /// assert_eq!(g.compute::<u8>("b").unwrap(), 4);
+    /// ```
+    pub fn get<T: Any>(&self, index: usize) -> Result<&T, TaskError> {
+        let wrong = |found| TaskError::WrongInputType {
+            task: self.task.to_string(),
+            index,
+            expected: type_name::<T>(),
+            found,
+        };
+        let v = self
+            .values
+            .get(index)
+            .ok_or_else(|| wrong("missing input"))?;
+        let any: &(dyn Any + Send + Sync) = &**v;
+        any.downcast_ref::<T>()
+            .ok_or_else(|| wrong("value of another type"))
+    }
+
+    /// The number of inputs.
+    ///
+    /// ```
+    /// let mut g = flotilla_local::Graph::new();
+    /// g.insert("n", [] as [&str; 0], |inputs| Ok::<_, String>(inputs.len()));
+    /// assert_eq!(g.compute::<usize>("n").unwrap(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether the task has no inputs.
+    ///
+    /// ```
+    /// let mut g = flotilla_local::Graph::new();
+    /// g.insert("n", [] as [&str; 0], |inputs| Ok::<_, String>(inputs.is_empty()));
+    /// assert!(g.compute::<bool>("n").unwrap());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// A task graph whose tasks are named by key and may be inserted in any
+/// order; dependencies are named by key too. Unknown keys and cycles are
+/// reported by [`Graph::compute`] before anything runs.
+///
+/// # Examples
+///
+/// ```
+/// use flotilla_local::{Graph, TaskError};
+///
+/// let mut g = Graph::new();
+/// g.insert("total", ["x", "y"], |i| Ok::<_, TaskError>(i.get::<i64>(0)? + i.get::<i64>(1)?));
+/// g.insert("x", [] as [&str; 0], |_| Ok::<_, TaskError>(1i64));
+/// g.insert("y", [] as [&str; 0], |_| Ok::<_, TaskError>(2i64));
+/// assert_eq!(g.compute::<i64>("total").unwrap(), 3);
+///
+/// g.insert("loop", ["loop"], |_| Ok::<_, TaskError>(0i64));
+/// let err = g.compute::<i64>("total").unwrap_err();
+/// assert_eq!(err.to_string(), "the task graph has a cycle: loop -> loop");
+/// ```
+#[derive(Default, Clone)]
+pub struct Graph {
+    entries: Vec<(TaskKey, Vec<TaskKey>)>,
+    tasks: Vec<GraphTask>,
+}
+
+impl fmt::Debug for Graph {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Graph")
+            .field("tasks", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Graph {
+    /// An empty graph.
+    ///
+    /// ```
+    /// let g = flotilla_local::Graph::new();
+    /// ```
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// Adds the task `key`, computed by `f` from the results of `deps`.
+    /// An `Err` from `f` fails the task (and abandons its dependents).
+    ///
+    /// ```
+    /// let mut g = flotilla_local::Graph::new();
+    /// g.insert("one", [] as [&str; 0], |_| Ok::<_, String>(1));
+    /// ```
+    pub fn insert<K, D, I, F, T, E>(&mut self, key: K, deps: I, f: F)
+    where
+        K: Into<TaskKey>,
+        D: Into<TaskKey>,
+        I: IntoIterator<Item = D>,
+        F: Fn(&Inputs<'_>) -> Result<T, E> + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+        E: fmt::Display,
+    {
+        let key: TaskKey = key.into();
+        let name = key.to_string();
+        let function = type_name::<F>();
+        let func = Arc::new(move |values: &[Value]| {
+            let inputs = Inputs {
+                values,
+                task: &name,
+            };
+            match f(&inputs) {
+                Ok(v) => Ok(Arc::new(v) as Value),
+                Err(e) => Err(TaskError::Failed {
+                    task: name.clone(),
+                    function: function.to_string(),
+                    message: e.to_string(),
+                }),
+            }
+        });
+        self.entries
+            .push((key, deps.into_iter().map(Into::into).collect()));
+        self.tasks.push(GraphTask { func, function });
+    }
+
+    fn build(&self) -> Result<flotilla_core::TaskGraph, GraphError> {
+        let mut b = KeyedGraphBuilder::new();
+        for (k, deps) in &self.entries {
+            b.insert(k.clone(), deps.iter().cloned());
+        }
+        b.build()
+    }
+
+    /// The graph in Graphviz DOT format.
+    ///
+    /// # Errors
+    ///
+    /// The [`GraphError`] that [`Graph::compute`] would report.
+    ///
+    /// ```
+    /// let mut g = flotilla_local::Graph::new();
+    /// g.insert("a", [] as [&str; 0], |_| Ok::<_, String>(1));
+    /// g.insert("b", ["a"], |_| Ok::<_, String>(2));
+    /// assert!(g.to_dot().unwrap().contains("\"a\" -> \"b\""));
+    /// ```
+    pub fn to_dot(&self) -> Result<String, GraphError> {
+        Ok(self.build()?.to_dot())
+    }
+
+    /// Runs the graph on the default pool and returns the result of `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Graph`] for an invalid graph or an unknown `key` (nothing
+    /// runs then); otherwise the error of the failed task, or
+    /// [`TaskError::DependencyFailed`] naming it.
+    ///
+    /// ```
+    /// let mut g = flotilla_local::Graph::new();
+    /// g.insert("a", [] as [&str; 0], |_| Ok::<_, String>(7));
+    /// assert_eq!(g.compute::<i32>("a").unwrap(), 7);
+    /// assert!(g.compute::<i32>("zzz").is_err());
+    /// ```
+    pub fn compute<T: Clone + Send + Sync + 'static>(
+        &self,
+        key: impl Into<TaskKey>,
+    ) -> Result<T, TaskError> {
+        let key = key.into();
+        let mut out = self
+            .compute_many_with(std::slice::from_ref(&key), &ComputeOptions::new())?
+            .0;
+        match out.pop() {
+            Some(r) => {
+                let v = r?;
+                v.downcast_ref::<T>()
+                    .cloned()
+                    .ok_or_else(|| TaskError::WrongInputType {
+                        task: key.to_string(),
+                        index: 0,
+                        expected: type_name::<T>(),
+                        found: "value of another type",
+                    })
+            }
+            None => Err(TaskError::Cancelled {
+                task: key.to_string(),
+            }),
+        }
+    }
+
+    /// Runs the graph and returns, for each of `keys`, its result (type
+    /// erased: use `downcast_ref`) or its error; plus the run's report.
+    /// Tasks that fail do not stop unrelated branches.
+    ///
+    /// # Errors
+    ///
+    /// [`TaskError::Graph`] for an invalid graph or an unknown key.
+    ///
+    /// ```
+    /// use flotilla_local::{ComputeOptions, Graph};
+    /// let mut g = Graph::new();
+    /// g.insert("bad", [] as [&str; 0], |_| Err::<i32, _>("no"));
+    /// g.insert("good", [] as [&str; 0], |_| Ok::<_, String>(1i32));
+    /// let (results, _) = g.compute_many_with(&["bad".into(), "good".into()], &ComputeOptions::new()).unwrap();
+    /// assert!(results[0].is_err());
+    /// assert_eq!(results[1].as_ref().unwrap().downcast_ref::<i32>(), Some(&1));
+    /// ```
+    pub fn compute_many_with(
+        &self,
+        keys: &[TaskKey],
+        options: &ComputeOptions,
+    ) -> Result<
+        (
+            Vec<Result<Arc<dyn Any + Send + Sync>, TaskError>>,
+            RunReport,
+        ),
+        TaskError,
+    > {
+        let graph = self.build()?;
+        let mut outputs = Vec::with_capacity(keys.len());
+        for k in keys {
+            match graph.task_ids().find(|t| graph.key(*t) == k) {
+                Some(t) => outputs.push(t),
+                None => {
+                    return Err(TaskError::Graph(GraphError::UnknownDependency {
+                        task: TaskKey::new("compute"),
+                        dependency: k.to_string(),
+                    }))
+                }
+            }
+        }
+        let outcome = run_graph(graph, self.tasks.clone(), &outputs, options);
+        Ok((outcome.outputs, outcome.report))
+    }
+}
