@@ -1,3 +1,40 @@
-//! The `flotilla` binary.
+//! The `flotilla` binary: a demo, the data generator and the workload runner.
+
+mod bench;
+mod demo;
 mod gen;
-fn main() {}
+mod json;
+mod spin;
+
+use clap::{Parser, Subcommand};
+
+/// flotilla: parallel and distributed computing for Rust.
+#[derive(Parser, Debug)]
+#[command(name = "flotilla", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compare load-balancing strategies on skewed work, measured on this machine.
+    Demo(demo::DemoArgs),
+    /// Write a benchmark data set (ratings, weather, text, items, skew).
+    Gen(gen::GenArgs),
+    /// Run a workload of WORKLOADS.md and print JSON lines.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo(args) => demo::run_demo(&args),
+        Command::Gen(args) => {
+            let report = gen::run_gen(&args)?;
+            eprintln!("{report}");
+            Ok(())
+        }
+        Command::Bench(args) => bench::run_bench(&args),
+    }
+}

@@ -1,0 +1,366 @@
+//! `flotilla bench`: the workload runner of WORKLOADS.md.
+//!
+//! Each workload prints one JSON object per line on stdout (progress and
+//! notes go to stderr), timed as WORKLOADS.md says: wall time of the
+//! computation including reading input, excluding pool start-up. Where a
+//! workload has an in-process reference (rayon for W1), it is measured in
+//! the same run so that the ratio holds on a noisy machine.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use flotilla::core::{sim, TaskGraph, TaskKey};
+use flotilla::prelude::*;
+
+use crate::gen::{self, SkewShape};
+use crate::json::{line, Json};
+use crate::spin::spin;
+
+/// The workloads of WORKLOADS.md.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[value(rename_all = "UPPER")]
+pub(crate) enum Workload {
+    /// 100,000 independent tiny tasks, submitted one by one, gathered.
+    W1,
+    /// A binary tree reduction over 100,000 leaves, each node a task.
+    W2,
+    /// Ratings per rating value (arrives with the MapReduce issue).
+    W3,
+    /// Word count (arrives with the MapReduce issue).
+    W4,
+    /// Weather aggregations (arrives with the DataFrame issue).
+    W5,
+    /// Chunked random array sum (arrives with the Array issue).
+    W6,
+    /// Skewed CPU-busy tasks under every placement policy.
+    W7,
+    /// W3 with a worker killed (arrives with the cluster issue).
+    W8,
+    /// Ratings joined with items (arrives with the DataFrame issue).
+    W9,
+}
+
+/// Where the workload runs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Runtime {
+    /// The in-process engine.
+    #[default]
+    Local,
+    /// A local cluster of worker processes (not built yet).
+    Cluster,
+}
+
+/// Arguments of `flotilla bench`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// The workload to run.
+    workload: Workload,
+    /// In-process or on a local cluster.
+    #[arg(long, value_enum, default_value_t = Runtime::Local)]
+    runtime: Runtime,
+    /// Worker threads (or processes).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Placement policy (W7: only this one; default: every policy).
+    #[arg(long)]
+    policy: Option<Placement>,
+    /// Input files (W7: a skew file; default: the three shapes).
+    #[arg(long)]
+    input: Vec<PathBuf>,
+    /// Number of tasks or leaves (W1, W2; default 100,000).
+    #[arg(long, default_value_t = 100_000)]
+    n: u64,
+    /// Skip the in-process reference measurement (rayon for W1).
+    #[arg(long)]
+    no_baseline: bool,
+    /// Folder for generated inputs.
+    #[arg(long, default_value = "bench-data")]
+    cache: PathBuf,
+}
+
+pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.runtime == Runtime::Cluster {
+        bail!("--runtime cluster is not available yet: the cluster arrives with its own issue; use --runtime local");
+    }
+    if args.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    match args.workload {
+        Workload::W1 => w1(args),
+        Workload::W2 => w2(args),
+        Workload::W7 => w7(args),
+        other => bail!("workload {other:?} is not implemented yet (see the open issues); implemented: W1, W2, W7"),
+    }
+}
+
+fn emit(fields: &[(&str, Json)]) {
+    println!("{}", line(fields));
+}
+
+fn pool(args: &BenchArgs) -> anyhow::Result<CpuPool> {
+    let mut b = CpuPool::builder().threads(args.workers).name("bench");
+    if let Some(p) = args.policy {
+        b = b.placement(p);
+    }
+    Ok(b.build()?)
+}
+
+/// W1: f(i) = i + 1 for 100,000 tasks submitted one by one; the sum.
+fn w1(args: &BenchArgs) -> anyhow::Result<()> {
+    let n = args.n;
+    let pool = pool(args)?;
+    pool.submit(|| ()).result()?; // warm
+    let start = Instant::now();
+    let futures: Vec<TaskFuture<u64>> = (0..n).map(|i| pool.submit(move || i + 1)).collect();
+    let mut sum = 0u64;
+    for f in futures {
+        sum += f.result()?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let expected = n * (n + 1) / 2;
+    if sum != expected {
+        bail!("W1 computed {sum}, expected {expected}");
+    }
+    let ours = secs / n as f64 * 1e6;
+    let mut fields = vec![
+        ("workload", "W1".into()),
+        ("system", "flotilla-local".into()),
+        ("seconds", secs.into()),
+        ("result", sum.to_string().into()),
+        ("us_per_task", ours.into()),
+        ("workers", args.workers.into()),
+    ];
+    if !args.no_baseline {
+        let rayon_secs = w1_rayon(n, args.workers)?;
+        let theirs = rayon_secs / n as f64 * 1e6;
+        emit(&[
+            ("workload", "W1".into()),
+            ("system", "rayon-spawn".into()),
+            ("seconds", rayon_secs.into()),
+            ("result", sum.to_string().into()),
+            ("us_per_task", theirs.into()),
+            ("workers", args.workers.into()),
+        ]);
+        fields.push(("ratio_to_rayon", (ours / theirs).into()));
+    }
+    emit(&fields);
+    Ok(())
+}
+
+/// The same work with `rayon::spawn` on a rayon pool of the same size: each
+/// task adds its result to a shared total, and a counter says when all ran.
+fn w1_rayon(n: u64, workers: usize) -> anyhow::Result<f64> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()?;
+    let start = Instant::now();
+    let sum = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let left = Arc::new(AtomicU64::new(n));
+    for i in 0..n {
+        let sum = Arc::clone(&sum);
+        let left = Arc::clone(&left);
+        let tx = tx.clone();
+        pool.spawn(move || {
+            sum.fetch_add(i + 1, Ordering::Relaxed);
+            if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let _ = tx.send(());
+            }
+        });
+    }
+    rx.recv().context("rayon tasks did not finish")?;
+    let secs = start.elapsed().as_secs_f64();
+    let got = sum.load(Ordering::Relaxed);
+    if got != n * (n + 1) / 2 {
+        bail!("rayon computed {got}");
+    }
+    Ok(secs)
+}
+
+/// W2: a binary tree reduction over `n` leaves (leaf i = i), every node a
+/// task of one graph; the root's value.
+fn w2(args: &BenchArgs) -> anyhow::Result<()> {
+    let n = args.n.max(1);
+    let pool = pool(args)?;
+    pool.submit(|| ()).result()?;
+    let start = Instant::now();
+    let mut level: Vec<Delayed<u64>> = (0..n).map(|i| Delayed::from_fn(move || i)).collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => a.zip_with(b, |x, y| x + y),
+                [a] => a.clone(),
+                _ => unreachable!("chunks(2) yields one or two"),
+            })
+            .collect();
+    }
+    let root = level.pop().context("empty tree")?;
+    let tasks = 2 * n - 1;
+    let (value, report) =
+        root.compute_shared_with(&ComputeOptions::new().pool(&pool).label("W2"))?;
+    let secs = start.elapsed().as_secs_f64();
+    let expected = n * (n - 1) / 2;
+    if *value != expected {
+        bail!("W2 computed {value}, expected {expected}");
+    }
+    emit(&[
+        ("workload", "W2".into()),
+        ("system", "flotilla-local".into()),
+        ("seconds", secs.into()),
+        ("result", value.to_string().into()),
+        ("us_per_task", (secs / tasks as f64 * 1e6).into()),
+        ("tasks", (tasks as usize).into()),
+        ("run_seconds", report.makespan_seconds().into()),
+        ("workers", args.workers.into()),
+    ]);
+    Ok(())
+}
+
+/// The skew inputs: the files given, or the three shapes of WORKLOADS.md
+/// (written to the cache folder so that peers can read the same bytes).
+fn skew_inputs(args: &BenchArgs) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
+    if !args.input.is_empty() {
+        return args
+            .input
+            .iter()
+            .map(|p| Ok((shape_name(p), read_skew(p)?)))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for (name, shape) in [
+        ("heavy", SkewShape::Heavy),
+        ("ramp", SkewShape::Ramp),
+        ("periodic", SkewShape::Periodic),
+    ] {
+        let path = args.cache.join(format!("skew-{name}.txt"));
+        if !path.exists() {
+            gen::write_skew(&path, shape, 7)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        out.push((name.to_string(), read_skew(&path)?));
+    }
+    Ok(out)
+}
+
+fn shape_name(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into())
+}
+
+/// Reads a skew file: one duration in milliseconds per line.
+pub(crate) fn read_skew(path: &Path) -> anyhow::Result<Vec<f64>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
+        }
+        let v: f64 = t.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "{}:{}:1: {t:?} is not a duration in milliseconds",
+                path.display(),
+                i + 1
+            )
+        })?;
+        if !(v >= 0.0 && v.is_finite()) {
+            bail!(
+                "{}:{}:1: duration {v} must be a finite number ≥ 0",
+                path.display(),
+                i + 1
+            );
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The outcome of one skewed run under one policy.
+pub(crate) struct SkewRun {
+    pub(crate) makespan: f64,
+    pub(crate) utilization: f64,
+    pub(crate) stolen: u64,
+    pub(crate) simulated_utilization: f64,
+}
+
+/// Runs one spin task per duration (ms) as a graph of independent tasks on
+/// `pool` under `policy`.
+pub(crate) fn run_skew(
+    pool: &CpuPool,
+    durations: &[f64],
+    policy: Placement,
+) -> anyhow::Result<SkewRun> {
+    let mut g = Graph::new();
+    let keys: Vec<TaskKey> = (0..durations.len() as u64)
+        .map(|i| TaskKey::indexed("spin", i))
+        .collect();
+    for (k, &ms) in keys.iter().zip(durations) {
+        g.insert(k.clone(), [] as [TaskKey; 0], move |_| {
+            Ok::<f64, String>(spin(ms))
+        });
+    }
+    let opts = ComputeOptions::new()
+        .pool(pool)
+        .placement(policy)
+        .label(policy.name());
+    let (results, report) = g.compute_many_with(&keys, &opts)?;
+    for r in results {
+        r?;
+    }
+    let work: f64 = durations.iter().sum::<f64>() / 1000.0;
+    let makespan = report.makespan_seconds();
+    let mut tg = TaskGraph::with_capacity(durations.len(), 0);
+    for k in &keys {
+        tg.add_task(k.clone(), &[])?;
+    }
+    let secs: Vec<f64> = durations.iter().map(|d| d / 1000.0).collect();
+    let simulated = sim::simulate(&tg, &secs, pool.threads(), policy)?;
+    Ok(SkewRun {
+        makespan,
+        utilization: work / (pool.threads() as f64 * makespan),
+        stolen: report.stolen(),
+        simulated_utilization: simulated.utilization(),
+    })
+}
+
+/// W7: every shape under every policy (or the one chosen).
+fn w7(args: &BenchArgs) -> anyhow::Result<()> {
+    let inputs = skew_inputs(args)?;
+    let pool = CpuPool::builder()
+        .threads(args.workers)
+        .name("w7")
+        .build()?;
+    let policies: Vec<Placement> = match args.policy {
+        Some(p) => vec![p],
+        None => Placement::ALL.to_vec(),
+    };
+    for (shape, durations) in &inputs {
+        let total: f64 = durations.iter().sum();
+        for &p in &policies {
+            let r = run_skew(&pool, durations, p)?;
+            emit(&[
+                ("workload", "W7".into()),
+                ("system", "flotilla-local".into()),
+                ("seconds", r.makespan.into()),
+                (
+                    "result",
+                    format!("{}", crate::json::round_sig(total, 6)).into(),
+                ),
+                ("shape", shape.as_str().into()),
+                ("policy", p.name().into()),
+                ("makespan", r.makespan.into()),
+                ("utilization", r.utilization.into()),
+                ("stolen", (r.stolen as usize).into()),
+                ("simulated_utilization", r.simulated_utilization.into()),
+                ("workers", args.workers.into()),
+            ]);
+        }
+    }
+    Ok(())
+}
