@@ -24,8 +24,9 @@ pub mod patterns;
 pub use flotilla_core as core;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
 pub use flotilla_local::{
-    as_completed, wait, AsCompleted, ComputeOptions, CpuPool, CpuPoolBuilder, Delayed, Graph,
-    Inputs, MapResults, TaskError, TaskFuture, WaitFor, WaitResult,
+    as_completed, sleep, sleep_until, wait, AsCompleted, ComputeOptions, CpuPool, CpuPoolBuilder,
+    Delayed, Graph, Inputs, IoMapResults, IoPool, IoPoolBuilder, MapResults, Sleep, TaskError,
+    TaskFuture, WaitFor, WaitResult,
 };
 
 /// The names most programs need, in one `use`.
@@ -37,7 +38,7 @@ pub use flotilla_local::{
 pub mod prelude {
     pub use crate::patterns::pipeline::Pipeline;
     pub use crate::{
-        as_completed, wait, ComputeOptions, CpuPool, Delayed, Graph, Placement, TaskError,
+        as_completed, wait, ComputeOptions, CpuPool, Delayed, Graph, IoPool, Placement, TaskError,
         TaskFuture, WaitFor,
     };
 }
