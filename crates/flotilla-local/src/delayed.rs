@@ -29,6 +29,19 @@ struct Node {
     function: &'static str,
 }
 
+impl Drop for Node {
+    /// Drops long chains of nodes iteratively: a recursive drop of a
+    /// 100,000-node chain would overflow the stack.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.deps);
+        while let Some(dep) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(dep) {
+                stack.append(&mut node.deps);
+            }
+        }
+    }
+}
+
 /// A value to be computed later, by a task graph.
 ///
 /// # Examples

@@ -288,8 +288,11 @@ impl CpuPool {
         let function = type_name::<F>();
         let mut chunks = Vec::new();
         let mut items = items.into_iter().peekable();
+        let mut first_item = 0usize;
         while items.peek().is_some() {
             let chunk: Vec<I::Item> = items.by_ref().take(chunk_size).collect();
+            let base = first_item;
+            first_item += chunk.len();
             let f = Arc::clone(&f);
             let name = self.next_name("map", function);
             let (future, slot) = TaskFuture::new(name);
@@ -304,7 +307,7 @@ impl CpuPool {
                             Ok(v) => out.push(v),
                             Err(p) => {
                                 return Err(TaskError::Panicked {
-                                    task: format!("{name} item {k}"),
+                                    task: format!("{name} (input item {})", base + k),
                                     function: function.to_string(),
                                     message: panic_message(&*p),
                                 })

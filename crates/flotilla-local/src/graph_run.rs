@@ -222,7 +222,29 @@ impl GraphRun {
                     let _ = s.task_finished(task, worker, d);
                 });
             }
-            Ok(Err(err)) => self.fail(task, worker, |_| err),
+            // The task's key in this graph wins over any name captured
+            // when its function was made (a node renamed later).
+            Ok(Err(err)) => self.fail(task, worker, |key| match err {
+                TaskError::Failed {
+                    function, message, ..
+                } => TaskError::Failed {
+                    task: key,
+                    function,
+                    message,
+                },
+                TaskError::WrongInputType {
+                    index,
+                    expected,
+                    found,
+                    ..
+                } => TaskError::WrongInputType {
+                    task: key,
+                    index,
+                    expected,
+                    found,
+                },
+                other => other,
+            }),
             Err(payload) => {
                 let message = panic_message(&*payload);
                 self.fail(task, worker, |key| TaskError::Panicked {

@@ -200,14 +200,17 @@ thread_local! {
 
 #[inline]
 fn run_job(shared: &Shared, index: usize, job: Job, stolen: bool) {
-    let outer = JOB.replace(Some((Instant::now(), stolen)));
+    let began = Instant::now();
+    let outer = JOB.replace(Some((began, stolen)));
     // Jobs catch user panics themselves; this guard keeps a worker alive even
     // if a bug in flotilla's own job code panics.
     let _ = catch_unwind(AssertUnwindSafe(job));
     if let Some((start, stolen)) = JOB.take() {
         record(shared, index, start, stolen);
     }
-    JOB.set(outer);
+    // A job run while another waited (helping) is not the outer job's busy
+    // time: move the outer job's start forward by this one's duration.
+    JOB.set(outer.map(|(start, stolen)| (start + began.elapsed(), stolen)));
 }
 
 fn record(shared: &Shared, index: usize, start: Instant, stolen: bool) {

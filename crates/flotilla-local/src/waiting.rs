@@ -63,7 +63,32 @@ impl<T> AsCompleted<T> {
         if self.remaining == 0 {
             return None;
         }
-        let i = self.rx.recv_timeout(timeout).ok()?;
+        let deadline = Instant::now() + timeout;
+        let i = loop {
+            // A worker thread runs queued jobs while it waits, as `next` does.
+            if crate::pool::is_any_worker_thread() {
+                match self.rx.try_recv() {
+                    Ok(i) => break i,
+                    Err(mpsc::TryRecvError::Disconnected) => return None,
+                    Err(mpsc::TryRecvError::Empty) => {}
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return None;
+                }
+                if crate::pool::help_current() {
+                    continue;
+                }
+                if let Ok(i) = self
+                    .rx
+                    .recv_timeout((deadline - now).min(Duration::from_millis(1)))
+                {
+                    break i;
+                }
+            } else {
+                break self.rx.recv_timeout(timeout).ok()?;
+            }
+        };
         self.remaining -= 1;
         self.futures.get_mut(i).and_then(Option::take)
     }
@@ -165,6 +190,9 @@ pub fn wait<T: Send + 'static>(
         }
     };
     while !satisfied(futures) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
         let pause = if crate::pool::is_any_worker_thread() {
             if crate::pool::help_current() {
                 continue;

@@ -1,0 +1,181 @@
+//! What a user sees when tasks fail: panics are caught and reported with the
+//! task's key, the function's Rust path and the panic message; the pool
+//! carries on as if nothing happened.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use flotilla_local::{wait, CpuPool, TaskError, WaitFor};
+
+/// Takes a `Panicked` error apart, failing the test on anything else.
+fn panicked(err: TaskError) -> (String, String, String) {
+    match err {
+        TaskError::Panicked {
+            task,
+            function,
+            message,
+        } => (task, function, message),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_panic_names_the_task_the_function_and_the_message() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let f = pool.submit(|| -> u32 { panic!("kaboom at step {}", 17) });
+    let key = f.key();
+    let err = f.result().unwrap_err();
+    let shown = err.to_string();
+    assert_eq!(err.task(), Some(key.as_str()));
+    let (task, function, message) = panicked(err);
+    assert_eq!(task, key);
+    assert_eq!(message, "kaboom at step 17");
+    assert!(
+        function.contains("failures::a_panic_names_the_task_the_function_and_the_message"),
+        "function: {function}"
+    );
+    assert!(function.contains("closure"), "function: {function}");
+    for part in [&key, &function, "kaboom at step 17"] {
+        assert!(shown.contains(part), "{shown:?} lacks {part:?}");
+    }
+}
+
+fn exploding_function() -> u8 {
+    panic!("named function exploded")
+}
+
+#[test]
+fn a_panic_in_a_named_function_names_that_function() {
+    let pool = CpuPool::with_threads(1).unwrap();
+    let (_, function, message) = panicked(pool.submit(exploding_function).result().unwrap_err());
+    assert!(
+        function.contains("failures::exploding_function"),
+        "function: {function}"
+    );
+    assert_eq!(message, "named function exploded");
+}
+
+#[test]
+fn a_panic_without_a_string_payload_is_still_reported() {
+    let pool = CpuPool::with_threads(1).unwrap();
+    let f = pool.submit(|| -> () { std::panic::panic_any(42u64) });
+    let (_, _, message) = panicked(f.result().unwrap_err());
+    assert!(!message.is_empty());
+}
+
+#[test]
+fn the_pool_keeps_working_after_panics() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let bad: Vec<_> = (0..10)
+        .map(|i| pool.submit(move || -> u32 { panic!("bad task {i}") }))
+        .collect();
+    for (i, f) in bad.into_iter().enumerate() {
+        let (_, _, message) = panicked(f.result().unwrap_err());
+        assert_eq!(message, format!("bad task {i}"));
+    }
+    let good: Vec<_> = (0..100u32).map(|i| pool.submit(move || i)).collect();
+    let sum: u32 = good.into_iter().map(|f| f.result().unwrap()).sum();
+    assert_eq!(sum, 4950);
+    let ran: u64 = pool.worker_stats().iter().map(|w| w.tasks).sum();
+    assert_eq!(ran, 110);
+}
+
+#[test]
+fn panics_and_successes_interleave_on_both_workers() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let futures: Vec<_> = (0..200u32)
+        .map(|i| {
+            pool.submit(move || {
+                if i % 3 == 0 {
+                    panic!("multiple of three: {i}");
+                }
+                i
+            })
+        })
+        .collect();
+    for (i, f) in futures.into_iter().enumerate() {
+        match f.result() {
+            Ok(v) => assert_eq!(v as usize, i),
+            Err(e) => {
+                assert_eq!(i % 3, 0, "{e}");
+                assert!(e.to_string().contains(&format!("multiple of three: {i}")));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_panic_inside_map_names_the_item_and_ends_the_results() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let results: Vec<_> = pool
+        .map(0..10u32, |x| {
+            if x == 6 {
+                panic!("cannot handle item {x}");
+            }
+            x * 10
+        })
+        .collect();
+    assert_eq!(results.len(), 7, "six results, then the error: {results:?}");
+    for (i, r) in results[..6].iter().enumerate() {
+        assert_eq!(r.as_ref().unwrap(), &(i as u32 * 10));
+    }
+    let err = results[6].clone().unwrap_err();
+    let shown = err.to_string();
+    let (task, function, message) = panicked(err);
+    assert!(task.contains("item"), "task: {task}");
+    assert!(task.starts_with("map["), "task: {task}");
+    assert!(function.contains("failures::"), "function: {function}");
+    assert_eq!(message, "cannot handle item 6");
+    assert!(shown.contains(&task));
+}
+
+#[test]
+fn a_failing_subtask_reaches_the_parent_as_a_value() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let p = pool.clone();
+    let parent = pool.submit(move || {
+        let child = p.submit(|| -> i32 { panic!("child broke") });
+        let key = child.key();
+        match child.result() {
+            Err(e) => format!("{key}: {e}"),
+            Ok(_) => "no error".to_string(),
+        }
+    });
+    let report = parent.result().unwrap();
+    assert!(report.contains("child broke"), "{report}");
+    assert!(report.contains("panicked"), "{report}");
+}
+
+#[test]
+fn is_err_distinguishes_failures_from_results() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let futures = vec![
+        pool.submit(|| 1),
+        pool.submit(|| -> i32 { panic!("two") }),
+        pool.try_submit(|| Err::<i32, _>("three")),
+    ];
+    let r = wait(&futures, WaitFor::AllCompleted, None);
+    assert_eq!(r.done, [0, 1, 2]);
+    let errs: Vec<bool> = futures.iter().map(|f| f.is_err()).collect();
+    assert_eq!(errs, [false, true, true]);
+}
+
+#[test]
+fn counts_every_panicking_task_once() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let futures: Vec<_> = (0..50)
+        .map(|_| {
+            let a = Arc::clone(&attempts);
+            pool.submit(move || -> () {
+                a.fetch_add(1, Ordering::SeqCst);
+                panic!("always");
+            })
+        })
+        .collect();
+    for f in futures {
+        assert!(f.result().is_err());
+    }
+    // A panicking task is not retried.
+    assert_eq!(attempts.load(Ordering::SeqCst), 50);
+}

@@ -1,0 +1,438 @@
+//! Task graphs, lazy (`Delayed`, like `dask.delayed`) and keyed (`Graph`,
+//! like a Dask graph dictionary): shared results are computed once, invalid
+//! graphs are refused before anything runs, a failure reaches exactly the
+//! tasks that depend on it, and large graphs compute correctly.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use flotilla_core::{GraphError, TaskKey};
+use flotilla_local::{ComputeOptions, CpuPool, Delayed, Graph, TaskError};
+
+fn options(pool: &CpuPool) -> ComputeOptions {
+    ComputeOptions::new().pool(pool).progress(false)
+}
+
+/// A task of a keyed graph that has no inputs and returns `value`.
+fn leaf(g: &mut Graph, key: &str, value: i64) {
+    g.insert(key, [] as [&str; 0], move |_| Ok::<_, TaskError>(value));
+}
+
+#[test]
+fn a_delayed_value_used_twice_is_computed_once() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let shared = Delayed::from_fn(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        10i64
+    });
+    let left = shared.map(|x| x + 1);
+    let right = shared.map(|x| x * 2);
+    let both = left.zip_with(&right, |a, b| a + b);
+    let again = both.zip_with(&shared, |a, b| a - b);
+    assert_eq!(again.task_count(), 5);
+    assert_eq!(again.compute_with(&options(&pool)).unwrap(), 11 + 20 - 10);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_keyed_result_used_twice_is_computed_once() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let mut g = Graph::new();
+    g.insert("base", [] as [&str; 0], move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, TaskError>(3i64)
+    });
+    g.insert("sq", ["base"], |i| {
+        Ok::<_, TaskError>(i.get::<i64>(0)? * i.get::<i64>(0)?)
+    });
+    g.insert("neg", ["base"], |i| Ok::<_, TaskError>(-i.get::<i64>(0)?));
+    g.insert("sum", ["sq", "neg", "base"], |i| {
+        Ok::<_, TaskError>(i.get::<i64>(0)? + i.get::<i64>(1)? + i.get::<i64>(2)?)
+    });
+    let (results, report) = g
+        .compute_many_with(&["sum".into(), "sq".into()], &options(&pool))
+        .unwrap();
+    assert_eq!(results[0].as_ref().unwrap().downcast_ref::<i64>(), Some(&9));
+    assert_eq!(results[1].as_ref().unwrap().downcast_ref::<i64>(), Some(&9));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(report.tasks(), 4);
+}
+
+#[test]
+fn a_cycle_is_refused_naming_its_keys_and_nothing_runs() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let mut g = Graph::new();
+    for (key, dep) in [("a", "c"), ("b", "a"), ("c", "b")] {
+        let r = Arc::clone(&ran);
+        g.insert(key, [dep], move |_| {
+            r.store(true, Ordering::SeqCst);
+            Ok::<_, TaskError>(0i64)
+        });
+    }
+    let r = Arc::clone(&ran);
+    g.insert("fine", [] as [&str; 0], move |_| {
+        r.store(true, Ordering::SeqCst);
+        Ok::<_, TaskError>(1i64)
+    });
+    let pool = CpuPool::with_threads(2).unwrap();
+    let err = g
+        .compute_many_with(&["fine".into()], &options(&pool))
+        .unwrap_err();
+    match &err {
+        TaskError::Graph(GraphError::Cycle { cycle }) => {
+            let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+            for k in ["a", "b", "c"] {
+                assert!(names.iter().any(|n| n == k), "{names:?} lacks {k}");
+            }
+            assert_eq!(names.first(), names.last(), "the cycle closes: {names:?}");
+            assert_eq!(names.len(), 4);
+        }
+        other => panic!("expected a cycle, got {other:?}"),
+    }
+    assert!(err.to_string().contains("cycle"), "{err}");
+    assert!(matches!(
+        g.compute::<i64>("a"),
+        Err(TaskError::Graph(GraphError::Cycle { .. }))
+    ));
+    assert!(g.to_dot().is_err());
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "a task of an invalid graph ran"
+    );
+}
+
+#[test]
+fn an_unknown_dependency_is_refused_naming_both_keys() {
+    let mut g = Graph::new();
+    leaf(&mut g, "real", 1);
+    g.insert("needy", ["real", "ghost"], |_| Ok::<_, TaskError>(0i64));
+    let err = g.compute::<i64>("real").unwrap_err();
+    match &err {
+        TaskError::Graph(GraphError::UnknownDependency { task, dependency }) => {
+            assert_eq!(task.to_string(), "needy");
+            assert_eq!(dependency, "ghost");
+        }
+        other => panic!("expected UnknownDependency, got {other:?}"),
+    }
+    let shown = err.to_string();
+    assert!(
+        shown.contains("needy") && shown.contains("ghost"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn asking_for_a_key_not_in_the_graph_is_an_error() {
+    let mut g = Graph::new();
+    leaf(&mut g, "a", 1);
+    let err = g.compute::<i64>("nope").unwrap_err();
+    assert!(matches!(err, TaskError::Graph(_)), "{err:?}");
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[test]
+fn a_duplicate_key_is_refused() {
+    let mut g = Graph::new();
+    leaf(&mut g, "twice", 1);
+    leaf(&mut g, "twice", 2);
+    match g.compute::<i64>("twice") {
+        Err(TaskError::Graph(GraphError::DuplicateKey(k))) => assert_eq!(k.to_string(), "twice"),
+        other => panic!("expected DuplicateKey, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failure_reaches_its_dependents_transitively_and_spares_other_branches() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let dependents_ran = Arc::new(AtomicBool::new(false));
+    let mut g = Graph::new();
+    leaf(&mut g, "source", 1);
+    g.insert("bad", ["source"], |_| Err::<i64, _>("sensor offline"));
+    for (key, dep) in [("mid", "bad"), ("top", "mid")] {
+        let r = Arc::clone(&dependents_ran);
+        g.insert(key, [dep], move |_| {
+            r.store(true, Ordering::SeqCst);
+            Ok::<_, TaskError>(0i64)
+        });
+    }
+    leaf(&mut g, "other", 5);
+    g.insert("other2", ["other", "source"], |i| {
+        Ok::<_, TaskError>(i.get::<i64>(0)? + i.get::<i64>(1)?)
+    });
+    let keys: Vec<TaskKey> = ["top", "mid", "bad", "other2"].map(TaskKey::from).to_vec();
+    let (results, report) = g.compute_many_with(&keys, &options(&pool)).unwrap();
+
+    match &results[2] {
+        Err(TaskError::Failed { task, message, .. }) => {
+            assert_eq!(task, "bad");
+            assert_eq!(message, "sensor offline");
+        }
+        other => panic!("expected bad to fail, got {other:?}"),
+    }
+    for (i, key) in [(0, "top"), (1, "mid")] {
+        match &results[i] {
+            Err(
+                e @ TaskError::DependencyFailed {
+                    task,
+                    dependency,
+                    cause,
+                },
+            ) => {
+                assert_eq!(task, key);
+                assert_eq!(dependency, "bad");
+                assert!(cause.contains("sensor offline"), "{cause}");
+                assert!(e.to_string().contains("bad"), "{e}");
+            }
+            other => panic!("expected {key} to fail because of bad, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        results[3].as_ref().unwrap().downcast_ref::<i64>(),
+        Some(&6),
+        "the unrelated branch finished"
+    );
+    assert!(
+        !dependents_ran.load(Ordering::SeqCst),
+        "a dependent of a failed task ran"
+    );
+    // source, bad, other and other2 ran; mid and top never did.
+    assert_eq!(report.tasks(), 4);
+}
+
+#[test]
+fn a_panicking_graph_task_is_named_and_fails_its_dependents() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let mut g = Graph::new();
+    g.insert("explodes", [] as [&str; 0], |_| -> Result<i64, TaskError> {
+        panic!("pressure too high")
+    });
+    g.insert("after", ["explodes"], |i| {
+        Ok::<_, TaskError>(*i.get::<i64>(0)?)
+    });
+    let (results, _) = g
+        .compute_many_with(&["explodes".into(), "after".into()], &options(&pool))
+        .unwrap();
+    match &results[0] {
+        Err(TaskError::Panicked {
+            task,
+            function,
+            message,
+        }) => {
+            assert_eq!(task, "explodes");
+            assert!(function.contains("graphs::"), "{function}");
+            assert_eq!(message, "pressure too high");
+        }
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    match &results[1] {
+        Err(TaskError::DependencyFailed {
+            dependency, cause, ..
+        }) => {
+            assert_eq!(dependency, "explodes");
+            assert!(cause.contains("pressure too high"), "{cause}");
+        }
+        other => panic!("expected DependencyFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_panic_in_a_delayed_map_names_the_task() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let base = Delayed::value(4i64);
+    let broken = base.map(|x| -> i64 { panic!("cannot double {x}") });
+    let broken_key = broken.key();
+    let err = broken.compute_with(&options(&pool)).unwrap_err();
+    let shown = err.to_string();
+    match &err {
+        TaskError::Panicked {
+            task,
+            function,
+            message,
+        } => {
+            assert_eq!(task, &broken_key);
+            assert!(function.contains("graphs::"), "{function}");
+            assert_eq!(message, "cannot double 4");
+        }
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+    assert!(
+        shown.contains(&broken_key) && shown.contains("cannot double 4"),
+        "{shown}"
+    );
+
+    // Downstream of a named panicking node, the error names that node.
+    let named = base.map(|_| -> i64 { panic!("boom") }).named("doubler");
+    let total = named.zip_with(&base, |a, b| a + b);
+    match total.compute_with(&options(&pool)) {
+        Err(TaskError::DependencyFailed {
+            task,
+            dependency,
+            cause,
+        }) => {
+            assert_eq!(task, total.key());
+            assert_eq!(dependency, "doubler");
+            assert!(
+                cause.contains("doubler") && cause.contains("boom"),
+                "{cause}"
+            );
+        }
+        other => panic!("expected DependencyFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_try_map_fails_its_dependents() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let parsed = Delayed::value("12x".to_string()).try_map(|s| s.parse::<i32>());
+    let doubled = parsed.map(|x| x * 2);
+    match doubled.compute_with(&options(&pool)) {
+        Err(TaskError::DependencyFailed {
+            dependency, cause, ..
+        }) => {
+            assert_eq!(dependency, parsed.key());
+            assert!(cause.contains("invalid digit"), "{cause}");
+        }
+        other => panic!("expected DependencyFailed, got {other:?}"),
+    }
+    let ok = Delayed::value("12".to_string())
+        .try_map(|s| s.parse::<i32>())
+        .map(|x| x * 2);
+    assert_eq!(ok.compute_with(&options(&pool)).unwrap(), 24);
+}
+
+#[test]
+fn an_input_of_the_wrong_type_is_reported() {
+    let mut g = Graph::new();
+    leaf(&mut g, "number", 1);
+    g.insert("reader", ["number"], |i| i.get::<String>(0).cloned());
+    // The task propagates `Inputs::get`'s error with `?`, so it reaches the
+    // caller as the task's failure; either way it names the task and input.
+    match g.compute::<String>("reader") {
+        Err(TaskError::WrongInputType { task, index, .. }) => {
+            assert_eq!(task, "reader");
+            assert_eq!(index, 0);
+        }
+        Err(TaskError::Failed { task, message, .. }) => {
+            assert_eq!(task, "reader");
+            assert!(message.contains("input 0"), "{message}");
+            assert!(message.contains("String"), "{message}");
+        }
+        other => panic!("expected a wrong-input error, got {other:?}"),
+    }
+    // Asking for an output as the wrong type is refused the same way.
+    match g.compute::<String>("number") {
+        Err(TaskError::WrongInputType { task, .. }) => assert_eq!(task, "number"),
+        other => panic!("expected WrongInputType, got {other:?}"),
+    }
+}
+
+#[test]
+fn to_dot_shows_nodes_and_edges() {
+    let a = Delayed::value(1).named("load");
+    let b = a.map(|x| x + 1).named("clean");
+    let c = a.zip_with(&b, |x, y| x + y).named("join");
+    let dot = c.to_dot();
+    assert!(dot.starts_with("digraph"), "{dot}");
+    for node in ["\"load\"", "\"clean\"", "\"join\""] {
+        assert!(dot.contains(node), "{dot} lacks {node}");
+    }
+    for edge in [
+        "\"load\" -> \"clean\"",
+        "\"load\" -> \"join\"",
+        "\"clean\" -> \"join\"",
+    ] {
+        assert!(dot.contains(edge), "{dot} lacks {edge}");
+    }
+    assert_eq!(dot.matches("->").count(), 3);
+
+    let mut g = Graph::new();
+    leaf(&mut g, "x", 1);
+    g.insert("y", ["x"], |_| Ok::<_, TaskError>(2i64));
+    let dot = g.to_dot().unwrap();
+    assert!(dot.contains("\"x\" -> \"y\""), "{dot}");
+}
+
+#[test]
+fn a_100_000_leaf_tree_reduces_to_the_right_sum() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let leaves = 100_000u64;
+    let mut level: Vec<Delayed<u64>> = (0..leaves).map(Delayed::value).collect();
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        for pair in level.chunks(2) {
+            next.push(match pair {
+                [a, b] => a.zip_with(b, |x, y| x + y),
+                [a] => a.clone(),
+                _ => unreachable!(),
+            });
+        }
+        level = next;
+    }
+    let root = level.pop().unwrap();
+    assert_eq!(root.task_count(), 2 * leaves as usize - 1);
+    let (sum, report) = root.compute_shared_with(&options(&pool)).unwrap();
+    assert_eq!(*sum, leaves * (leaves - 1) / 2);
+    assert_eq!(report.tasks(), 2 * leaves - 1);
+}
+
+#[test]
+fn computing_the_same_delayed_twice_gives_the_same_result() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let parts: Vec<Delayed<u64>> = (0..20u64)
+        .map(|i| {
+            let c = Arc::clone(&c);
+            Delayed::from_fn(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                i * i
+            })
+        })
+        .collect();
+    let total = Delayed::gather(&parts, |xs| xs.iter().copied().sum::<u64>());
+    let first = total.compute_with(&options(&pool)).unwrap();
+    let second = total.compute_with(&options(&pool)).unwrap();
+    assert_eq!(first, 2470);
+    assert_eq!(first, second);
+    // Each computation runs each task once.
+    assert_eq!(calls.load(Ordering::SeqCst), 40);
+    let g = Graph::new();
+    assert!(g
+        .compute_many_with(&[], &options(&pool))
+        .unwrap()
+        .0
+        .is_empty());
+}
+
+#[test]
+fn a_keyed_graph_accepts_tasks_in_any_order() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let mut g = Graph::new();
+    g.insert("total", ["a", "b", "c"], |i| {
+        Ok::<_, TaskError>(
+            i.len() as i64 * 100 + i.get::<i64>(0)? + i.get::<i64>(1)? + i.get::<i64>(2)?,
+        )
+    });
+    g.insert("c", ["b"], |i| Ok::<_, TaskError>(i.get::<i64>(0)? * 10));
+    g.insert("b", ["a"], |i| Ok::<_, TaskError>(i.get::<i64>(0)? + 1));
+    leaf(&mut g, "a", 1);
+    let (results, _) = g
+        .compute_many_with(&["total".into(), "a".into()], &options(&pool))
+        .unwrap();
+    let total: &dyn Any = &**results[0].as_ref().unwrap();
+    assert_eq!(total.downcast_ref::<i64>(), Some(&(300 + 1 + 2 + 20)));
+    assert_eq!(results[1].as_ref().unwrap().downcast_ref::<i64>(), Some(&1));
+}
+
+#[test]
+fn compute_uses_the_global_pool_by_default() {
+    let d = Delayed::value(20).map(|x| x + 1);
+    assert_eq!(d.compute().unwrap(), 21);
+    let v = Delayed::value(vec![1u8, 2, 3]).compute_shared().unwrap();
+    assert_eq!(v.len(), 3);
+}
