@@ -205,4 +205,3 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-const LEAK_CHILD_ENV: &str = "FLOTILLA_FOUND_BUGS_WAIT_LEAK";
