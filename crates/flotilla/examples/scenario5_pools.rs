@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use flotilla::prelude::*;
 
 fn main() -> Result<(), TaskError> {
-    let seconds: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2.0);
+    let seconds: f64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
 
     // CPU-bound: a parallel map, results in input order.
     let cpu = CpuPool::with_threads(2)?;
@@ -27,7 +30,10 @@ fn main() -> Result<(), TaskError> {
             })
         })
         .collect();
-    let done: Vec<usize> = naps.into_iter().map(TaskFuture::result).collect::<Result<_, _>>()?;
+    let done: Vec<usize> = naps
+        .into_iter()
+        .map(TaskFuture::result)
+        .collect::<Result<_, _>>()?;
     println!(
         "five {seconds} s sleeps finished in {:.2} s on {} threads: {done:?}",
         start.elapsed().as_secs_f64(),

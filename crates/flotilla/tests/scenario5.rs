@@ -30,10 +30,23 @@ fn five_blocking_sleeps_run_at_once_on_the_io_pool() {
 #[test]
 fn the_example_runs() {
     let out = Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "-p", "flotilla", "--example", "scenario5_pools", "--", "0.05"])
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "flotilla",
+            "--example",
+            "scenario5_pools",
+            "--",
+            "0.05",
+        ])
         .output()
         .expect("cargo runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("sum of squares: 385"), "{stdout}");
     assert!(stdout.contains("five 0.05 s sleeps finished"), "{stdout}");
