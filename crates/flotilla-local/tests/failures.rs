@@ -179,3 +179,24 @@ fn counts_every_panicking_task_once() {
     // A panicking task is not retried.
     assert_eq!(attempts.load(Ordering::SeqCst), 50);
 }
+
+#[test]
+fn a_panic_in_a_chunked_map_names_the_input_item() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    pool.submit(|| ()).result().unwrap(); // task sequence numbers no longer start at 0
+    let err = pool
+        .map_chunked(0..10u32, 4, |x| {
+            if x == 6 {
+                panic!("bad input");
+            }
+            x
+        })
+        .find_map(Result::err)
+        .expect("item 6 panics");
+    // Item 6 is the third of the second chunk: the error must name 6 itself.
+    let task = err.task().unwrap().to_string();
+    let names_item_6 = task
+        .match_indices("item 6")
+        .any(|(at, m)| !task[at + m.len()..].starts_with(|c: char| c.is_ascii_digit()));
+    assert!(names_item_6, "the error names {task:?}, not item 6");
+}
