@@ -328,6 +328,67 @@ impl TaskGraph {
         s
     }
 
+    /// The part of the graph that `outputs` need — themselves and everything
+    /// they depend on, transitively — as a new graph in dependency order
+    /// (Dask calls this culling). Returns the new graph and, for each of its
+    /// tasks, the id it had in `self`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if an output is not in this graph.
+    ///
+    /// ```
+    /// use flotilla_core::{TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let _unrelated = g.add_task(TaskKey::new("u"), &[]).unwrap();
+    /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+    /// let (sub, original) = g.cull(&[b]);
+    /// assert_eq!(sub.len(), 2);
+    /// assert_eq!(original, [a, b]);
+    /// ```
+    pub fn cull(&self, outputs: &[TaskId]) -> (TaskGraph, Vec<TaskId>) {
+        const NONE: u32 = u32::MAX;
+        let mut new_id = vec![NONE; self.len()];
+        let mut original = Vec::new();
+        let mut sub = TaskGraph::new();
+        let mut deps = Vec::new();
+        // Iterative post-order: (task, whether its dependencies are queued).
+        let mut stack: Vec<(TaskId, bool)> = outputs.iter().rev().map(|&t| (t, false)).collect();
+        let mut queued = vec![false; self.len()];
+        while let Some((t, expanded)) = stack.pop() {
+            if new_id[t.index()] != NONE {
+                continue;
+            }
+            if !expanded {
+                if queued[t.index()] {
+                    continue;
+                }
+                queued[t.index()] = true;
+                stack.push((t, true));
+                for &d in self.dependencies(t).iter().rev() {
+                    if new_id[d.index()] == NONE && !queued[d.index()] {
+                        stack.push((d, false));
+                    }
+                }
+                continue;
+            }
+            deps.clear();
+            deps.extend(
+                self.dependencies(t)
+                    .iter()
+                    .map(|d| TaskId::new(new_id[d.index()])),
+            );
+            // Dependencies were numbered first (the graph is acyclic), so
+            // this cannot fail.
+            if let Ok(id) = sub.add_task_with(self.key(t).clone(), &deps, self.options(t)) {
+                new_id[t.index()] = id.index() as u32;
+                original.push(t);
+            }
+        }
+        (sub, original)
+    }
+
     /// The approximate heap bytes this graph holds (for memory reports).
     ///
     /// ```

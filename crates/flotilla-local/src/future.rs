@@ -32,7 +32,8 @@ struct Inner<T> {
     value: Option<Result<T, TaskError>>,
     taken: bool,
     waiters: usize,
-    callbacks: Vec<Callback>,
+    callbacks: Vec<(u64, Callback)>,
+    next_callback: u64,
     waker: Option<Waker>,
 }
 
@@ -75,6 +76,7 @@ impl<T> Slot<T> {
                 taken: false,
                 waiters: 0,
                 callbacks: Vec::new(),
+                next_callback: 0,
                 waker: None,
             }),
             ready: Condvar::new(),
@@ -92,19 +94,41 @@ impl<T> Slot<T> {
 
     /// Stores the result and wakes whoever waits. Only the first call counts.
     pub(crate) fn complete(&self, result: Result<T, TaskError>) {
-        let mut g = lock(&self.inner);
+        let g = lock(&self.inner);
         if g.value.is_some() || g.taken {
             return;
         }
-        g.value = Some(result);
         self.status.store(DONE, Ordering::Release);
+        self.publish(g, result);
+    }
+
+    /// Cancels the task if it has not started; its result becomes
+    /// [`TaskError::Cancelled`].
+    pub(crate) fn cancel(&self) -> bool {
+        let claimed = self
+            .status
+            .compare_exchange(PENDING, DONE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if claimed {
+            let reason = Err(TaskError::Cancelled {
+                task: self.name.to_string(),
+            });
+            self.publish(lock(&self.inner), reason);
+        }
+        claimed
+    }
+
+    /// Stores `result` (the status already says done) and wakes the
+    /// waiters, the callbacks and the async waker, outside the lock.
+    fn publish(&self, mut g: MutexGuard<'_, Inner<T>>, result: Result<T, TaskError>) {
+        g.value = Some(result);
         let callbacks = std::mem::take(&mut g.callbacks);
         let waker = g.waker.take();
         if g.waiters > 0 {
             self.ready.notify_all();
         }
         drop(g);
-        for cb in callbacks {
+        for (_, cb) in callbacks {
             cb();
         }
         if let Some(w) = waker {
@@ -112,44 +136,25 @@ impl<T> Slot<T> {
         }
     }
 
-    pub(crate) fn cancel(&self) -> bool {
-        if self
-            .status
-            .compare_exchange(PENDING, DONE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // The status is DONE already; store the reason for the waiters.
-            let mut g = lock(&self.inner);
-            g.value = Some(Err(TaskError::Cancelled {
-                task: self.name.to_string(),
-            }));
-            let callbacks = std::mem::take(&mut g.callbacks);
-            let waker = g.waker.take();
-            if g.waiters > 0 {
-                self.ready.notify_all();
-            }
-            drop(g);
-            for cb in callbacks {
-                cb();
-            }
-            if let Some(w) = waker {
-                w.wake();
-            }
-            true
-        } else {
-            false
-        }
-    }
-
     /// Runs `cb` once the result is there (at once if it already is).
-    pub(crate) fn on_done(&self, cb: Callback) {
+    /// Returns an id for [`Slot::forget_on_done`], or `None` if `cb` ran.
+    pub(crate) fn on_done(&self, cb: Callback) -> Option<u64> {
         let mut g = lock(&self.inner);
         if g.value.is_some() || g.taken {
             drop(g);
             cb();
+            None
         } else {
-            g.callbacks.push(cb);
+            let id = g.next_callback;
+            g.next_callback += 1;
+            g.callbacks.push((id, cb));
+            Some(id)
         }
+    }
+
+    /// Drops a callback registered by [`Slot::on_done`] that has not run.
+    pub(crate) fn forget_on_done(&self, id: u64) {
+        lock(&self.inner).callbacks.retain(|(i, _)| *i != id);
     }
 
     fn is_done(&self) -> bool {
@@ -404,8 +409,12 @@ impl<T> TaskFuture<T> {
         self.slot.take(&mut g)
     }
 
-    pub(crate) fn on_done(&self, cb: Box<dyn FnOnce() + Send>) {
-        self.slot.on_done(cb);
+    pub(crate) fn on_done(&self, cb: Box<dyn FnOnce() + Send>) -> Option<u64> {
+        self.slot.on_done(cb)
+    }
+
+    pub(crate) fn forget_on_done(&self, id: u64) {
+        self.slot.forget_on_done(id);
     }
 }
 

@@ -1,10 +1,11 @@
 //! Task graphs built by key, like a Dask graph dictionary.
 
 use std::any::{type_name, Any};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use flotilla_core::{GraphError, KeyedGraphBuilder, RunReport, TaskKey};
+use flotilla_core::{GraphError, KeyedGraphBuilder, RunReport, TaskId, TaskKey};
 
 use crate::error::TaskError;
 use crate::graph_run::{run_graph, ComputeOptions, GraphTask, Value};
@@ -245,10 +246,12 @@ impl Graph {
         TaskError,
     > {
         let graph = self.build()?;
-        let mut outputs = Vec::with_capacity(keys.len());
+        let index: HashMap<&TaskKey, TaskId> =
+            graph.task_ids().map(|t| (graph.key(t), t)).collect();
+        let mut wanted = Vec::with_capacity(keys.len());
         for k in keys {
-            match graph.task_ids().find(|t| graph.key(*t) == k) {
-                Some(t) => outputs.push(t),
+            match index.get(k) {
+                Some(&t) => wanted.push(t),
                 None => {
                     return Err(TaskError::Graph(GraphError::UnknownDependency {
                         task: TaskKey::new("compute"),
@@ -257,7 +260,19 @@ impl Graph {
                 }
             }
         }
-        let outcome = run_graph(graph, self.tasks.clone(), &outputs, options);
+        drop(index);
+        // Run only what the requested keys need.
+        let (graph, original) = graph.cull(&wanted);
+        let mut position = HashMap::with_capacity(original.len());
+        for (new, old) in original.iter().enumerate() {
+            position.insert(*old, TaskId::new(new as u32));
+        }
+        let outputs: Vec<TaskId> = wanted.iter().map(|t| position[t]).collect();
+        let tasks = original
+            .iter()
+            .map(|t| self.tasks[t.index()].clone())
+            .collect();
+        let outcome = run_graph(graph, tasks, &outputs, options);
         Ok((outcome.outputs, outcome.report))
     }
 }

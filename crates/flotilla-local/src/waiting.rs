@@ -172,12 +172,19 @@ pub fn wait<T: Send + 'static>(
 ) -> WaitResult {
     let deadline = timeout.map(|t| Instant::now() + t);
     let (tx, rx) = mpsc::channel();
-    for (i, f) in futures.iter().enumerate() {
-        let tx = tx.clone();
-        f.on_done(Box::new(move || {
-            let _ = tx.send(i);
-        }));
-    }
+    // Callbacks that have not run by the time `wait` returns are removed,
+    // so that polling `wait` in a loop does not pile them up.
+    let registered: Vec<(usize, u64)> = futures
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let tx = tx.clone();
+            f.on_done(Box::new(move || {
+                let _ = tx.send(i);
+            }))
+            .map(|id| (i, id))
+        })
+        .collect();
     drop(tx);
     let satisfied = |futures: &[TaskFuture<T>]| -> bool {
         match until {
@@ -214,6 +221,9 @@ pub fn wait<T: Send + 'static>(
         if let Err(mpsc::RecvTimeoutError::Disconnected) = rx.recv_timeout(pause) {
             break;
         }
+    }
+    for (i, id) in registered {
+        futures[i].forget_on_done(id);
     }
     let (done, not_done) = (0..futures.len()).partition(|&i| futures[i].done());
     WaitResult { done, not_done }
