@@ -35,7 +35,7 @@ impl Drop for Node {
     fn drop(&mut self) {
         let mut stack = std::mem::take(&mut self.deps);
         while let Some(dep) = stack.pop() {
-            if let Ok(mut node) = Arc::try_unwrap(dep) {
+            if let Some(mut node) = Arc::into_inner(dep) {
                 stack.append(&mut node.deps);
             }
         }

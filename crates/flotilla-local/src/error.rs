@@ -90,6 +90,9 @@ pub enum TaskError {
     /// The scheduler refused an event (a bug in a driver).
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
+    /// The settings asked for cannot work (named in the message).
+    #[error("invalid settings: {0}")]
+    InvalidSettings(String),
     /// The pool could not start its threads.
     #[error("could not start the pool's threads: {0}")]
     Spawn(String),

@@ -16,8 +16,11 @@ use crate::pool::{stats_since, Pool, PoolHandle};
 /// A pool of worker threads for CPU-bound work, with work stealing — the
 /// `concurrent.futures.ThreadPoolExecutor` of flotilla, without a GIL.
 ///
-/// Dropping the last handle to a pool stops its threads and joins them;
-/// tasks still queued then end with [`TaskError::PoolShutDown`].
+/// Dropping the last handle to a pool lets the workers finish the tasks
+/// already queued (like Python's `shutdown(wait=True)`), then stops and
+/// joins them; no thread of the pool outlives the drop. A task that can no
+/// longer run ends with [`TaskError::PoolShutDown`] rather than leaving its
+/// future waiting forever.
 ///
 /// # Examples
 ///
@@ -88,12 +91,25 @@ impl CpuPoolBuilder {
     ///
     /// # Errors
     ///
-    /// [`TaskError::Spawn`] if the operating system refuses a thread.
+    /// [`TaskError::Spawn`] if the operating system refuses a thread;
+    /// [`TaskError::InvalidSettings`] for [`Placement::Block`], which only
+    /// makes sense per run (it needs the task count).
     ///
     /// ```
+    /// use flotilla_core::Placement;
     /// let pool = flotilla_local::CpuPool::builder().threads(1).build().unwrap();
+    /// assert!(flotilla_local::CpuPool::builder().placement(Placement::Block).build().is_err());
     /// ```
     pub fn build(self) -> Result<CpuPool, TaskError> {
+        if self.placement == Placement::Block {
+            // Block splits a known number of tasks; a pool's submissions have
+            // no known end, so every task would land in the first block.
+            return Err(TaskError::InvalidSettings(
+                "the block policy needs the run's task count: choose it per run with \
+                 ComputeOptions::placement, or give the pool block-cyclic"
+                    .into(),
+            ));
+        }
         let threads = self.threads.unwrap_or_else(default_threads);
         let pool = Pool::new(&self.name, threads, self.placement)
             .map_err(|e| TaskError::Spawn(e.to_string()))?;

@@ -129,7 +129,7 @@ impl Graph {
         I: IntoIterator<Item = D>,
         F: Fn(&Inputs<'_>) -> Result<T, E> + Send + Sync + 'static,
         T: Send + Sync + 'static,
-        E: fmt::Display,
+        E: fmt::Display + 'static,
     {
         let key: TaskKey = key.into();
         let name = key.to_string();
@@ -141,11 +141,16 @@ impl Graph {
             };
             match f(&inputs) {
                 Ok(v) => Ok(Arc::new(v) as Value),
-                Err(e) => Err(TaskError::Failed {
-                    task: name.clone(),
-                    function: function.to_string(),
-                    message: e.to_string(),
-                }),
+                // A TaskError (from `Inputs::get`, say) passes through as it
+                // is; any other error becomes `Failed` with its message.
+                Err(e) => match (&e as &dyn Any).downcast_ref::<TaskError>() {
+                    Some(task_error) => Err(task_error.clone()),
+                    None => Err(TaskError::Failed {
+                        task: name.clone(),
+                        function: function.to_string(),
+                        message: e.to_string(),
+                    }),
+                },
             }
         });
         self.entries

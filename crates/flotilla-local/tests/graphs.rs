@@ -436,3 +436,19 @@ fn compute_uses_the_global_pool_by_default() {
     let v = Delayed::value(vec![1u8, 2, 3]).compute_shared().unwrap();
     assert_eq!(v.len(), 3);
 }
+
+#[test]
+fn a_task_error_returned_by_a_graph_task_keeps_its_kind() {
+    let mut g = Graph::new();
+    g.insert("text", [] as [&str; 0], |_| {
+        Ok::<_, TaskError>("not a number".to_string())
+    });
+    g.insert("use", ["text"], |i| i.get::<i64>(0).map(|x| x + 1));
+    match g.compute::<i64>("use") {
+        Err(TaskError::WrongInputType { task, index, .. }) => {
+            assert_eq!(task, "use");
+            assert_eq!(index, 0);
+        }
+        other => panic!("expected WrongInputType, got {other:?}"),
+    }
+}
