@@ -11,9 +11,10 @@
 use std::any::{type_name, Any};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use flotilla_core::{RunReport, TaskGraph, TaskId, TaskKey};
 
@@ -79,23 +80,57 @@ impl<T> fmt::Debug for Delayed<T> {
     }
 }
 
-fn downcast<'v, T: Send + Sync + 'static>(
-    v: &'v Value,
-    task: &str,
-    index: usize,
-) -> Result<&'v T, TaskError> {
+fn downcast<'v, T: Send + Sync + 'static>(v: &'v Value, index: usize) -> Result<&'v T, TaskError> {
     let any: &(dyn Any + Send + Sync) = &**v;
     any.downcast_ref::<T>()
         .ok_or_else(|| TaskError::WrongInputType {
-            task: task.to_string(),
+            // The graph run puts the task's key here.
+            task: String::new(),
             index,
             expected: type_name::<T>(),
             found: "value of another type",
         })
 }
 
-fn new_key(group: &str) -> TaskKey {
-    TaskKey::indexed(group, NEXT_NODE.fetch_add(1, Ordering::Relaxed))
+/// Hashes node addresses: they are already unique, so one multiplication
+/// spreads them well enough, at a fraction of SipHash's cost (graph building
+/// looks every node up several times).
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+/// The groups of generated keys. Each group's name is allocated once, so
+/// making a node allocates no string.
+#[derive(Clone, Copy)]
+enum Group {
+    Value,
+    Call,
+    Map,
+    TryMap,
+    Zip,
+    Gather,
+}
+
+fn new_key(group: Group) -> TaskKey {
+    static NAMES: OnceLock<[TaskKey; 6]> = OnceLock::new();
+    let names = NAMES
+        .get_or_init(|| ["value", "call", "map", "try_map", "zip", "gather"].map(TaskKey::new));
+    names[group as usize].sibling(NEXT_NODE.fetch_add(1, Ordering::Relaxed))
 }
 
 impl<T: Send + Sync + 'static> Delayed<T> {
@@ -124,7 +159,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     pub fn value(value: T) -> Delayed<T> {
         let v: Value = Arc::new(value);
         Delayed::from_node(
-            new_key("value"),
+            new_key(Group::Value),
             Vec::new(),
             Arc::new(move |_| Ok(Arc::clone(&v))),
             type_name::<T>(),
@@ -142,7 +177,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         F: Fn() -> T + Send + Sync + 'static,
     {
         Delayed::from_node(
-            new_key("call"),
+            new_key(Group::Call),
             Vec::new(),
             Arc::new(move |_| Ok(Arc::new(f()) as Value)),
             type_name::<F>(),
@@ -186,12 +221,11 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         U: Send + Sync + 'static,
         F: Fn(&T) -> U + Send + Sync + 'static,
     {
-        let key = new_key("map");
-        let k = key.to_string();
+        let key = new_key(Group::Map);
         Delayed::from_node(
             key,
             vec![Arc::clone(&self.node)],
-            Arc::new(move |inputs| Ok(Arc::new(f(downcast::<T>(&inputs[0], &k, 0)?)) as Value)),
+            Arc::new(move |inputs| Ok(Arc::new(f(downcast::<T>(&inputs[0], 0)?)) as Value)),
             type_name::<F>(),
         )
     }
@@ -210,16 +244,15 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         E: fmt::Display,
         F: Fn(&T) -> Result<U, E> + Send + Sync + 'static,
     {
-        let key = new_key("try_map");
-        let k = key.to_string();
+        let key = new_key(Group::TryMap);
         let function = type_name::<F>();
         Delayed::from_node(
             key,
             vec![Arc::clone(&self.node)],
-            Arc::new(move |inputs| match f(downcast::<T>(&inputs[0], &k, 0)?) {
+            Arc::new(move |inputs| match f(downcast::<T>(&inputs[0], 0)?) {
                 Ok(v) => Ok(Arc::new(v) as Value),
                 Err(e) => Err(TaskError::Failed {
-                    task: k.clone(),
+                    task: String::new(),
                     function: function.to_string(),
                     message: e.to_string(),
                 }),
@@ -242,15 +275,14 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         V: Send + Sync + 'static,
         F: Fn(&T, &U) -> V + Send + Sync + 'static,
     {
-        let key = new_key("zip");
-        let k = key.to_string();
+        let key = new_key(Group::Zip);
         Delayed::from_node(
             key,
             vec![Arc::clone(&self.node), Arc::clone(&other.node)],
             Arc::new(move |inputs| {
                 Ok(Arc::new(f(
-                    downcast::<T>(&inputs[0], &k, 0)?,
-                    downcast::<U>(&inputs[1], &k, 1)?,
+                    downcast::<T>(&inputs[0], 0)?,
+                    downcast::<U>(&inputs[1], 1)?,
                 )) as Value)
             }),
             type_name::<F>(),
@@ -270,8 +302,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         U: Send + Sync + 'static,
         F: Fn(&[&T]) -> U + Send + Sync + 'static,
     {
-        let key = new_key("gather");
-        let k = key.to_string();
+        let key = new_key(Group::Gather);
         Delayed::from_node(
             key,
             items.iter().map(|d| Arc::clone(&d.node)).collect(),
@@ -279,7 +310,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 let refs = inputs
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| downcast::<T>(v, &k, i))
+                    .map(|(i, v)| downcast::<T>(v, i))
                     .collect::<Result<Vec<&T>, _>>()?;
                 Ok(Arc::new(f(&refs)) as Value)
             }),
@@ -290,7 +321,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// The graph that computing this value runs: each distinct node once,
     /// dependencies first.
     fn graph(&self) -> (TaskGraph, Vec<GraphTask>, TaskId) {
-        let mut ids: HashMap<*const Node, TaskId> = HashMap::new();
+        let mut ids: HashMap<*const Node, TaskId, BuildHasherDefault<AddressHasher>> =
+            HashMap::default();
         let mut graph = TaskGraph::new();
         let mut tasks = Vec::new();
         // Iterative post-order: (node, whether its dependencies are queued).
