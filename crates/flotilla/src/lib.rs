@@ -42,3 +42,9 @@ pub mod prelude {
         TaskFuture, WaitFor,
     };
 }
+
+/// The code of the README, compiled and run as a doctest so that the tour
+/// stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeTour;
