@@ -8,26 +8,6 @@
 //! and the simulator drive the same code, and tests drive it directly with a
 //! `Vec<Command>` that records what it decided.
 //!
-//! # Task states
-//!
-//! ```text
-//!                    all dependencies finished
-//!   ┌─────────┐  ─────────────────────────────▶  ┌───────┐  task_started  ┌─────────┐
-//!   │ Waiting │                                   │ Ready │ ─────────────▶ │ Running │
-//!   └─────────┘                                   └───────┘                └─────────┘
-//!     │    │ a dependency failed                   │   │                     │    │
-//!     │    └──────────────▶ ┌───────────┐ ◀────────┘   │ task_finished       │    │
-//!     │                     │ Abandoned │              │ (drivers may skip   │    │
-//!     │ cancel              └───────────┘              │  task_started)      │    │
-//!     ▼                                                ▼                     │    │
-//!   ┌───────────┐ ◀── cancel (before it starts) ─── ┌──────────┐ ◀───────────┘    │
-//!   │ Cancelled │                                   │ Finished │                  │
-//!   └───────────┘                                   └──────────┘    task_failed   │
-//!                                                   ┌──────────┐ ◀────────────────┘
-//!                                                   │  Failed  │ (also from Ready)
-//!                                                   └──────────┘
-//! ```
-//!
 //! A failure or a cancellation abandons every task that depends on it,
 //! transitively; unrelated branches carry on. Events that do not fit the
 //! state of their task (a late "finished" from an earlier attempt, a task
@@ -37,7 +17,30 @@ use crate::graph::TaskGraph;
 use crate::placement::{Placement, Placer, Target};
 use crate::{TaskId, WorkerId};
 
-/// The state of one task. See the [module docs](self) for the transitions.
+/// The state of one task.
+///
+/// # Transitions
+///
+/// ```text
+///                    all dependencies finished
+///   ┌─────────┐  ─────────────────────────────▶  ┌───────┐  task_started  ┌─────────┐
+///   │ Waiting │                                   │ Ready │ ─────────────▶ │ Running │
+///   └─────────┘                                   └───────┘                └─────────┘
+///     │    │ a dependency failed                   │   │                     │    │
+///     │    └──────────────▶ ┌───────────┐ ◀────────┘   │ task_finished       │    │
+///     │                     │ Abandoned │              │ (drivers may skip   │    │
+///     │ cancel              └───────────┘              │  task_started)      │    │
+///     ▼                                                ▼                     │    │
+///   ┌───────────┐ ◀── cancel (before it starts) ─── ┌──────────┐ ◀───────────┘    │
+///   │ Cancelled │                                   │ Finished │                  │
+///   └───────────┘                                   └──────────┘    task_failed   │
+///                                                   ┌──────────┐ ◀────────────────┘
+///                                                   │  Failed  │ (also from Ready)
+///                                                   └──────────┘
+/// ```
+///
+/// A failure or a cancellation abandons every task that depends on it,
+/// transitively; events that do not fit a task's state are refused.
 ///
 /// ```
 /// use flotilla_core::TaskState;
