@@ -153,7 +153,11 @@ pub fn simulate(
             tasks: graph.len(),
         });
     }
-    if let Some((i, &v)) = durations.iter().enumerate().find(|(_, d)| !(**d >= 0.0)) {
+    if let Some((i, &v)) = durations
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.is_nan() || **d < 0.0)
+    {
         return Err(SimulationError::BadDuration {
             task: TaskId::new(i as u32),
             value: v,

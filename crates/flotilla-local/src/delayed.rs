@@ -80,7 +80,7 @@ impl<T> fmt::Debug for Delayed<T> {
     }
 }
 
-fn downcast<'v, T: Send + Sync + 'static>(v: &'v Value, index: usize) -> Result<&'v T, TaskError> {
+fn downcast<T: Send + Sync + 'static>(v: &Value, index: usize) -> Result<&T, TaskError> {
     let any: &(dyn Any + Send + Sync) = &**v;
     any.downcast_ref::<T>()
         .ok_or_else(|| TaskError::WrongInputType {

@@ -10,6 +10,15 @@ use flotilla_core::{GraphError, KeyedGraphBuilder, RunReport, TaskId, TaskKey};
 use crate::error::TaskError;
 use crate::graph_run::{run_graph, ComputeOptions, GraphTask, Value};
 
+/// A task's result with its type erased, as [`Graph::compute_many_with`]
+/// returns it: `downcast_ref` it to the type the task produced.
+///
+/// ```
+/// let v: flotilla_local::TaskValue = std::sync::Arc::new(3u8);
+/// assert_eq!(v.downcast_ref::<u8>(), Some(&3));
+/// ```
+pub type TaskValue = Arc<dyn Any + Send + Sync>;
+
 /// The inputs of a task of a [`Graph`]: the results of its dependencies, in
 /// the order they were named.
 #[derive(Debug)]
@@ -243,13 +252,7 @@ impl Graph {
         &self,
         keys: &[TaskKey],
         options: &ComputeOptions,
-    ) -> Result<
-        (
-            Vec<Result<Arc<dyn Any + Send + Sync>, TaskError>>,
-            RunReport,
-        ),
-        TaskError,
-    > {
+    ) -> Result<(Vec<Result<TaskValue, TaskError>>, RunReport), TaskError> {
         let graph = self.build()?;
         let index: HashMap<&TaskKey, TaskId> =
             graph.task_ids().map(|t| (graph.key(t), t)).collect();

@@ -36,5 +36,5 @@ pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use future::TaskFuture;
 pub use graph_run::ComputeOptions;
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
-pub use keyed_graph::{Graph, Inputs};
+pub use keyed_graph::{Graph, Inputs, TaskValue};
 pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};

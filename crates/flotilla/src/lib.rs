@@ -26,7 +26,7 @@ pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
 pub use flotilla_local::{
     as_completed, sleep, sleep_until, wait, AsCompleted, ComputeOptions, CpuPool, CpuPoolBuilder,
     Delayed, Graph, Inputs, IoMapResults, IoPool, IoPoolBuilder, MapResults, Sleep, TaskError,
-    TaskFuture, WaitFor, WaitResult,
+    TaskFuture, TaskValue, WaitFor, WaitResult,
 };
 
 /// The names most programs need, in one `use`.

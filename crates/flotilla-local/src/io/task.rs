@@ -231,7 +231,7 @@ impl<T: Send + 'static> AsyncTask<T> {
                     // Woken while it was being polled: poll again.
                     self.state.store(SCHEDULED, Ordering::Release);
                     schedule(self);
-                } else if self.pool.upgrade().map_or(true, |p| p.is_shut_down()) {
+                } else if self.pool.upgrade().is_none_or(|p| p.is_shut_down()) {
                     // The pool shut down meanwhile (dropped from this very
                     // task); its sweep could not take this task then.
                     self.abandon();

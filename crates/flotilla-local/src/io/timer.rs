@@ -118,7 +118,7 @@ impl Timer {
         let earliest = st
             .heap
             .peek()
-            .map_or(true, |Reverse(e)| deadline < e.deadline);
+            .is_none_or(|Reverse(e)| deadline < e.deadline);
         st.heap.push(Reverse(Entry {
             deadline,
             seq,
