@@ -40,7 +40,8 @@ impl Progress {
             return;
         }
         if self.bar.is_none() && self.started.elapsed() >= SHOW_AFTER {
-            let bar = ProgressBar::with_draw_target(Some(self.total), ProgressDrawTarget::stderr());
+            let bar = ProgressBar::with_draw_target(Some(self.total), ProgressDrawTarget::stderr())
+                .with_elapsed(self.started.elapsed());
             if let Ok(style) = ProgressStyle::with_template(
                 "{msg:>12} [{bar:40}] {pos}/{len} tasks, {elapsed} elapsed, eta {eta}",
             ) {
