@@ -211,6 +211,15 @@ impl CpuPool {
     /// May be called from inside a task (nested submission); waiting on the
     /// result there runs other tasks meanwhile, so it cannot deadlock.
     ///
+    /// The closure runs on another thread, so it must be `Send`; this does
+    /// not compile:
+    ///
+    /// ```compile_fail
+    /// let pool = flotilla_local::CpuPool::with_threads(1).unwrap();
+    /// let not_send = std::rc::Rc::new(1);
+    /// pool.submit(move || *not_send + 1);
+    /// ```
+    ///
     /// ```
     /// let pool = flotilla_local::CpuPool::with_threads(2).unwrap();
     /// let p2 = pool.clone();
