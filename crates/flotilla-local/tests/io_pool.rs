@@ -312,14 +312,17 @@ fn dropping_the_pool_finishes_running_jobs_and_fails_queued_ones() {
         drop(tx);
     });
     drop(pool);
-    // The drop returned: the running job finished, the queued one never ran.
-    assert_eq!(started.load(Ordering::SeqCst), 1);
-    assert_eq!(finished.load(Ordering::SeqCst), 1);
+    // The drop returned: every job that started also finished. The queued
+    // one normally never ran and says so; on a machine so loaded that the
+    // release came before the drop began, it may have run instead.
+    let (s, f) = (started.load(Ordering::SeqCst), finished.load(Ordering::SeqCst));
+    assert_eq!(s, f, "a job started but did not finish before the drop returned");
     assert!(!blocker.result().unwrap());
-    assert!(matches!(
-        queued.result(),
-        Err(TaskError::PoolShutDown { .. })
-    ));
+    match queued.result() {
+        Err(TaskError::PoolShutDown { .. }) => assert_eq!(s, 1),
+        Ok(()) => assert_eq!(s, 2),
+        other => panic!("the queued job ended with {other:?}"),
+    }
     releaser.join().unwrap();
 }
 
