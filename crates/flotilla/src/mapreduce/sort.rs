@@ -1,0 +1,1 @@
+//! External sort for the shuffle (being written).

@@ -1,0 +1,1 @@
+//! Input splits (being written).
