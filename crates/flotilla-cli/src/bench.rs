@@ -16,6 +16,9 @@ use flotilla::core::{sim, TaskGraph, TaskKey};
 use flotilla::prelude::*;
 
 use crate::gen::{self, SkewShape};
+use crate::jobs::{count_rating, RatingsBreakdown, WordCount};
+use flotilla::mapreduce::split::{plan_splits, LineReader};
+use flotilla::mapreduce::{JobConfig, JobRunner};
 use crate::json::{line, Json};
 use crate::spin::spin;
 
@@ -76,6 +79,9 @@ pub(crate) struct BenchArgs {
     /// Skip the in-process reference measurement (rayon for W1).
     #[arg(long)]
     no_baseline: bool,
+    /// Megabytes per input split (W3, W4).
+    #[arg(long, default_value_t = 32)]
+    split_mb: u64,
     /// Folder for generated inputs.
     #[arg(long, default_value = "bench-data")]
     cache: PathBuf,
@@ -91,8 +97,10 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     match args.workload {
         Workload::W1 => w1(args),
         Workload::W2 => w2(args),
+        Workload::W3 => w3(args),
+        Workload::W4 => w4(args),
         Workload::W7 => w7(args),
-        other => bail!("workload {other:?} is not implemented yet (see the open issues); implemented: W1, W2, W7"),
+        other => bail!("workload {other:?} is not implemented yet (see the open issues); implemented: W1, W2, W3, W4, W7"),
     }
 }
 
@@ -362,5 +370,120 @@ fn w7(args: &BenchArgs) -> anyhow::Result<()> {
             ]);
         }
     }
+    Ok(())
+}
+
+/// The input file of a workload: `--input`, or the default data set in the
+/// cache folder (generated on first use).
+fn input_file(args: &BenchArgs, name: &str, make: impl FnOnce(&Path) -> std::io::Result<()>) -> anyhow::Result<String> {
+    if let Some(p) = args.input.first() {
+        return Ok(p.to_string_lossy().into_owned());
+    }
+    let path = args.cache.join(name);
+    if !path.exists() {
+        eprintln!("generating {}", path.display());
+        make(&path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(path.to_string_lossy().into_owned())
+}
+
+fn job_runner(args: &BenchArgs, pool: &CpuPool) -> JobRunner {
+    JobRunner::new(pool).config(JobConfig::default().split_bytes(args.split_mb << 20))
+}
+
+/// W3: ratings per rating value, as a typed MapReduce job, and as a
+/// hand-written loop over the same splits (the abstraction's cost).
+fn w3(args: &BenchArgs) -> anyhow::Result<()> {
+    let input = input_file(args, "ratings_10m.tsv", |p| gen::write_ratings(p, 10_000_000, 20240501).map(|_| ()))?;
+    let pool = pool(args)?;
+    let start = Instant::now();
+    let out = job_runner(args, &pool).run_text(RatingsBreakdown, &[input.as_str()])?;
+    let secs = start.elapsed().as_secs_f64();
+    let counters = out.counters.clone();
+    let mut counts = out.records();
+    counts.sort();
+    let result = format!(
+        "{{{}}}",
+        counts.iter().map(|(r, c)| format!("\"{r}\": {c}")).collect::<Vec<_>>().join(", ")
+    );
+    let loop_secs = if args.no_baseline { None } else { Some(w3_hand_loop(args, &pool, &input, &counts)?) };
+    let mut fields = vec![
+        ("workload", "W3".into()),
+        ("system", "flotilla-local".into()),
+        ("seconds", secs.into()),
+        ("result", Json::Raw(result)),
+        ("records", (counters.map_input_records as usize).into()),
+        ("shuffled", (counters.shuffled_records as usize).into()),
+        ("workers", args.workers.into()),
+    ];
+    if let Some(l) = loop_secs {
+        fields.push(("hand_loop_seconds", l.into()));
+        fields.push(("ratio_to_hand_loop", (secs / l).into()));
+    }
+    emit(&fields);
+    Ok(())
+}
+
+/// The same count as W3 written by hand: one task per split, a counter
+/// array per task, summed.
+fn w3_hand_loop(args: &BenchArgs, pool: &CpuPool, input: &str, expected: &[(u8, u64)]) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let splits = plan_splits(&[input], args.split_mb << 20)?;
+    let futures: Vec<_> = splits
+        .into_iter()
+        .map(|split| {
+            pool.submit(move || -> anyhow::Result<[u64; 256]> {
+                let mut counts = [0u64; 256];
+                LineReader::new()
+                    .for_each_line(&split, |line| count_rating(line.bytes(), &mut counts))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(counts)
+            })
+        })
+        .collect();
+    let mut total = [0u64; 256];
+    for f in futures {
+        for (t, c) in total.iter_mut().zip(f.result()??) {
+            *t += c;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    for &(r, c) in expected {
+        if total[usize::from(r)] != c {
+            bail!("the hand loop counted {} ratings of {r}, the job {c}", total[usize::from(r)]);
+        }
+    }
+    Ok(secs)
+}
+
+/// W4: word count as a typed MapReduce job; total, distinct, top 5.
+fn w4(args: &BenchArgs) -> anyhow::Result<()> {
+    let input = input_file(args, "text_100mb.txt", |p| gen::write_text(p, 100_000_000, 20240503).map(|_| ()))?;
+    let pool = pool(args)?;
+    let start = Instant::now();
+    let out = job_runner(args, &pool).run_text(WordCount, &[input.as_str()])?;
+    let mut pairs = out.records();
+    let total: u64 = pairs.iter().map(|(_, c)| c).sum();
+    let distinct = pairs.len();
+    let top_n = 5.min(pairs.len());
+    if top_n > 0 {
+        pairs.select_nth_unstable_by(top_n - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
+    let mut top: Vec<(Vec<u8>, u64)> = pairs.into_iter().take(top_n).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let secs = start.elapsed().as_secs_f64();
+    let top_json = top
+        .iter()
+        .map(|(w, c)| format!("[{}, {c}]", crate::json::quoted(&String::from_utf8_lossy(w))))
+        .collect::<Vec<_>>()
+        .join(", ");
+    emit(&[
+        ("workload", "W4".into()),
+        ("system", "flotilla-local".into()),
+        ("seconds", secs.into()),
+        ("result", Json::Raw(format!("{{\"distinct\": {distinct}, \"top5\": [{top_json}]}}"))),
+        ("total_words", (total as usize).into()),
+        ("workers", args.workers.into()),
+    ]);
     Ok(())
 }

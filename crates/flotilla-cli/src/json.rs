@@ -8,6 +8,8 @@ pub(crate) enum Json {
     Str(String),
     Num(f64),
     Int(i64),
+    /// Already JSON (an object or a list).
+    Raw(String),
 }
 
 impl From<&str> for Json {
@@ -52,6 +54,13 @@ fn escape(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// `s` as a JSON string literal.
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::new();
+    escape(s, &mut out);
+    out
+}
+
 /// One object on one line, keys in the order given.
 pub(crate) fn line(fields: &[(&str, Json)]) -> String {
     let mut s = String::from("{");
@@ -71,6 +80,7 @@ pub(crate) fn line(fields: &[(&str, Json)]) -> String {
                 let _ = write!(s, "{}", round_sig(*x, 6));
             }
             Json::Num(_) => s.push_str("null"),
+            Json::Raw(x) => s.push_str(x),
         }
     }
     s.push('}');

@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod gen;
+mod jobs;
 mod json;
 mod spin;
 

@@ -1,5 +1,11 @@
 //! MapReduce jobs over text inputs, as mrjob and Hadoop streaming users know
-//! them (being written).
+//! them: input splits, typed jobs, and a shuffle that spills to disk.
 
+mod job;
 pub mod sort;
 pub mod split;
+
+pub use job::{
+    Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, KeyHasher, Partitioner, RecordError,
+    ShuffleKey, ShuffleValue, TextInput,
+};

@@ -1,0 +1,117 @@
+//! The MapReduce jobs of the workload runner (W3, W4), written as any user
+//! would write them: [`Job`] implementations run by a [`JobRunner`].
+
+use flotilla::mapreduce::{Emitter, Job, RecordError};
+
+/// W3: ratings per rating value in a MovieLens u.data file
+/// (`user\titem\trating\ttimestamp`), with a combiner.
+#[derive(Debug, Default)]
+pub(crate) struct RatingsBreakdown;
+
+/// The third tab-separated field of `line`, parsed as a small number.
+fn rating_of(line: &[u8]) -> Result<u8, RecordError> {
+    let mut fields = line.split(|&b| b == b'\t');
+    let field = fields.nth(2).ok_or_else(|| RecordError::new("expected 4 tab-separated fields"))?;
+    if fields.next().is_none() {
+        return Err(RecordError::new("expected 4 tab-separated fields, found 3"));
+    }
+    let mut v: u32 = 0;
+    if field.is_empty() || field.len() > 3 {
+        return Err(RecordError::new(format!("rating {:?} is not a number", String::from_utf8_lossy(field))));
+    }
+    for &b in field {
+        if !b.is_ascii_digit() {
+            return Err(RecordError::new(format!("rating {:?} is not a number", String::from_utf8_lossy(field))));
+        }
+        v = v * 10 + u32::from(b - b'0');
+    }
+    u8::try_from(v).map_err(|_| RecordError::new(format!("rating {v} is out of range")))
+}
+
+impl Job for RatingsBreakdown {
+    type Input = [u8];
+    type Key = u8;
+    type Value = u64;
+    type Output = (u8, u64);
+    type State = ();
+    const COMBINES: bool = true;
+
+    fn map(&self, _: &mut (), line: &[u8], emit: &mut Emitter<'_, u8, u64>) -> Result<(), RecordError> {
+        emit.emit(rating_of(line)?, 1)
+    }
+
+    fn combine(&self, acc: &mut u64, n: u64) {
+        *acc += n;
+    }
+
+    fn reduce(&self, _: &mut (), rating: u8, counts: Vec<u64>, out: &mut Vec<(u8, u64)>) -> Result<(), RecordError> {
+        out.push((rating, counts.iter().sum()));
+        Ok(())
+    }
+}
+
+/// Counts the ratings of one line into `counts` (the hand-written loop that
+/// the job is compared with).
+pub(crate) fn count_rating(line: &[u8], counts: &mut [u64; 256]) -> Result<(), RecordError> {
+    counts[usize::from(rating_of(line)?)] += 1;
+    Ok(())
+}
+
+/// W4: words (maximal runs of non-whitespace bytes, as Python's
+/// `bytes.split()`) counted, with a combiner.
+#[derive(Debug, Default)]
+pub(crate) struct WordCount;
+
+/// Python's `bytes.split()` whitespace: space, \t, \n, \r, \x0b, \x0c.
+pub(crate) fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// The words of a line.
+pub(crate) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|&b| is_space(b)).filter(|w| !w.is_empty())
+}
+
+impl Job for WordCount {
+    type Input = [u8];
+    type Key = Vec<u8>;
+    type Value = u64;
+    type Output = (Vec<u8>, u64);
+    type State = ();
+    const COMBINES: bool = true;
+
+    fn map(&self, _: &mut (), line: &[u8], emit: &mut Emitter<'_, Vec<u8>, u64>) -> Result<(), RecordError> {
+        for w in words(line) {
+            emit.emit(w.to_vec(), 1)?;
+        }
+        Ok(())
+    }
+
+    fn combine(&self, acc: &mut u64, n: u64) {
+        *acc += n;
+    }
+
+    fn reduce(&self, _: &mut (), word: Vec<u8>, counts: Vec<u64>, out: &mut Vec<(Vec<u8>, u64)>) -> Result<(), RecordError> {
+        out.push((word, counts.iter().sum()));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn ratings_parse_and_reject() {
+        assert_eq!(rating_of(b"1\t2\t5\t99").unwrap(), 5);
+        assert!(rating_of(b"1\t2\t5").is_err());
+        assert!(rating_of(b"1\t2\tx\t9").is_err());
+        assert!(rating_of(b"1\t2\t\t9").is_err());
+    }
+
+    #[test]
+    fn words_split_like_python_bytes_split() {
+        let w: Vec<&[u8]> = words(b"  a\tbb \x0bccc\r").collect();
+        assert_eq!(w, [&b"a"[..], b"bb", b"ccc"]);
+    }
+}

@@ -1,0 +1,1019 @@
+//! Typed MapReduce jobs, as mrjob users know them.
+//!
+//! A job is a type implementing [`Job`]: a mapper, an optional combiner, a
+//! reducer, and optional init/final hooks for each side. [`JobRunner`] runs
+//! it in-process on a [`CpuPool`], every phase as tasks of the pool:
+//!
+//! ```text
+//!  splits ─► map[0] ─ in-map combine ─► sort buffer (spills above budget) ─┐
+//!            map[1] ─ …                                                    ├─ R partitions
+//!            …                                                             │
+//!  reduce[r] ◄── k-way merge of every map task's runs for partition r ◄───┘
+//!      └─ keys in order, each key's values together (sorted too, if asked)
+//! ```
+//!
+//! **Map.** Each input split (a byte range of a text file, lines never cut;
+//! see [`split`](super::split)) or each chunk of records of an earlier step
+//! is one map task. The mapper sees one record at a time and emits
+//! `(key, value)` pairs through an [`Emitter`], which can also bump user
+//! counters.
+//!
+//! **Combine.** When the job combines ([`Job::COMBINES`]), a map task folds
+//! the values of each key in a hash table as they are emitted (in-mapper
+//! combining), and again whenever sorted runs are written. The fold must be
+//! associative: reducing combined values must equal reducing the raw ones.
+//!
+//! **Shuffle.** Pairs go to one of R partitions by a fixed hash of the key,
+//! or by key ranges ([`Partitioner::Range`]), into a sort buffer that spills
+//! sorted runs to disk above the memory budget; reducers merge the runs of
+//! every map task (k-way), so a reducer never needs its whole input in
+//! memory at once — only one key's values.
+//!
+//! **Reduce.** Keys arrive in order; each key's values come together, in map
+//! task order, or in the order [`Job::order_values`] gives (secondary sort).
+//!
+//! **Bad records.** A mapper that returns [`RecordError`] for a malformed
+//! record fails the job with the file, line number and a snippet of the
+//! line — unless the job skips bad records ([`JobConfig::skip_bad_records`]),
+//! in which case they are counted and a sample is kept.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flotilla_local::{CpuPool, TaskError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::sort::{merge_runs, ApproxSize, MapOutput, PartitionedSortBuffer, SortOptions, SpillError};
+use super::split::{line_number_at, plan_splits, InputError, InputSplit, LineReader, SplitError};
+
+/// What a key of the shuffle must be: ordered (reducers see keys in order),
+/// hashable (partitioning, combining), serializable (spills).
+pub trait ShuffleKey: Ord + Hash + Clone + Serialize + DeserializeOwned + ApproxSize + Send + Sync + 'static {}
+impl<T: Ord + Hash + Clone + Serialize + DeserializeOwned + ApproxSize + Send + Sync + 'static> ShuffleKey for T {}
+
+/// What a value of the shuffle must be: serializable (spills) and sized.
+pub trait ShuffleValue: Serialize + DeserializeOwned + ApproxSize + Send + 'static {}
+impl<T: Serialize + DeserializeOwned + ApproxSize + Send + 'static> ShuffleValue for T {}
+
+/// A malformed record, reported by a mapper or reducer. The job fails with
+/// it (naming file, line and a snippet) unless it skips bad records.
+///
+/// ```
+/// let e = flotilla::mapreduce::RecordError::new("expected 4 fields, found 3");
+/// assert_eq!(e.to_string(), "expected 4 fields, found 3");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    message: String,
+}
+
+impl RecordError {
+    /// A record error with this message.
+    ///
+    /// ```
+    /// let e = flotilla::mapreduce::RecordError::new("not a number");
+    /// ```
+    pub fn new(message: impl Into<String>) -> RecordError {
+        RecordError { message: message.into() }
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// How a mapper's input is made from a line of text: `str` (checked UTF-8)
+/// or `[u8]` (any bytes).
+pub trait TextInput {
+    /// Views a line as this input type.
+    ///
+    /// # Errors
+    ///
+    /// The UTF-8 error, for `str`.
+    fn from_line(line: &[u8]) -> Result<&Self, std::str::Utf8Error>;
+}
+
+impl TextInput for [u8] {
+    fn from_line(line: &[u8]) -> Result<&[u8], std::str::Utf8Error> {
+        Ok(line)
+    }
+}
+
+impl TextInput for str {
+    fn from_line(line: &[u8]) -> Result<&str, std::str::Utf8Error> {
+        std::str::from_utf8(line)
+    }
+}
+
+/// A MapReduce step, as an mrjob class: mapper, optional combiner, reducer,
+/// optional hooks. `State` is per task (one for each map task, one for each
+/// reduce task), for hooks that keep something across records.
+///
+/// # Examples
+///
+/// Scenario 3 of flotilla's design — MovieLens ratings counted by value:
+///
+/// ```
+/// use flotilla::mapreduce::{Emitter, Job, JobRunner, RecordError};
+///
+/// struct RatingsBreakdown;
+///
+/// impl Job for RatingsBreakdown {
+///     type Input = str;
+///     type Key = u8;
+///     type Value = u64;
+///     type Output = (u8, u64);
+///     type State = ();
+///     const COMBINES: bool = true;
+///
+///     fn map(&self, _: &mut (), line: &str, emit: &mut Emitter<'_, u8, u64>) -> Result<(), RecordError> {
+///         let rating = line.split('\t').nth(2).ok_or_else(|| RecordError::new("no rating field"))?;
+///         let rating = rating.parse().map_err(|_| RecordError::new(format!("bad rating {rating:?}")))?;
+///         emit.emit(rating, 1)
+///     }
+///     fn combine(&self, acc: &mut u64, n: u64) { *acc += n }
+///     fn reduce(&self, _: &mut (), rating: u8, counts: Vec<u64>, out: &mut Vec<(u8, u64)>) -> Result<(), RecordError> {
+///         out.push((rating, counts.iter().sum()));
+///         Ok(())
+///     }
+/// }
+///
+/// # let dir = std::env::temp_dir().join(format!("flotilla-doc-job-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let file = dir.join("u.data");
+/// std::fs::write(&file, "1\t10\t5\t0\n2\t11\t3\t0\n3\t12\t5\t0\n")?;
+/// let pool = flotilla::CpuPool::with_threads(2)?;
+/// let out = JobRunner::new(&pool).run_text(RatingsBreakdown, &[file.to_str().unwrap()])?;
+/// assert_eq!(out.records(), vec![(3, 1), (5, 2)]);
+/// assert_eq!(out.counters.map_input_records, 3);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Job: Send + Sync + 'static {
+    /// What the mapper reads: `str` or `[u8]` for text input, or the
+    /// output record of the previous step.
+    type Input: ?Sized;
+    /// The shuffle key.
+    type Key: ShuffleKey;
+    /// The shuffle value.
+    type Value: ShuffleValue;
+    /// What the reducer produces.
+    type Output: Send + 'static;
+    /// Per-task state for the hooks (use `()` when there is none).
+    type State: Default + Send;
+    /// Whether [`Job::combine`] is to be used.
+    const COMBINES: bool = false;
+
+    /// The mapper: emits pairs for one input record.
+    ///
+    /// # Errors
+    ///
+    /// A [`RecordError`] for a malformed record.
+    fn map(
+        &self,
+        state: &mut Self::State,
+        record: &Self::Input,
+        emit: &mut Emitter<'_, Self::Key, Self::Value>,
+    ) -> Result<(), RecordError>;
+
+    /// Runs before a map task's first record.
+    fn mapper_init(&self, _state: &mut Self::State) {}
+
+    /// Runs after a map task's last record; may emit.
+    ///
+    /// # Errors
+    ///
+    /// A [`RecordError`] fails the task.
+    fn mapper_final(
+        &self,
+        _state: &mut Self::State,
+        _emit: &mut Emitter<'_, Self::Key, Self::Value>,
+    ) -> Result<(), RecordError> {
+        Ok(())
+    }
+
+    /// The combiner, as an associative fold: adds `value` into `acc`, two
+    /// values of the same key (only called when [`Job::COMBINES`] is true).
+    fn combine(&self, _acc: &mut Self::Value, _value: Self::Value) {}
+
+    /// The reducer: one key with all its values; pushes output records.
+    ///
+    /// # Errors
+    ///
+    /// A [`RecordError`] fails the task.
+    fn reduce(
+        &self,
+        state: &mut Self::State,
+        key: Self::Key,
+        values: Vec<Self::Value>,
+        out: &mut Vec<Self::Output>,
+    ) -> Result<(), RecordError>;
+
+    /// Orders one key's values before the reducer sees them: a secondary
+    /// sort (`values.sort()` for values that are `Ord`, or any comparator).
+    /// By default values stay in map task order.
+    fn order_values(&self, _key: &Self::Key, _values: &mut [Self::Value]) {}
+
+    /// Runs before a reduce task's first key.
+    fn reducer_init(&self, _state: &mut Self::State) {}
+
+    /// Runs after a reduce task's last key; may push output.
+    ///
+    /// # Errors
+    ///
+    /// A [`RecordError`] fails the task.
+    fn reducer_final(&self, _state: &mut Self::State, _out: &mut Vec<Self::Output>) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+/// A fixed, fast hash (multiply-rotate), the same in every task and every
+/// run, so that a key always lands in the same partition.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        // Final avalanche so that low bits (used by `% R`) depend on all.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+impl KeyHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7C_C1_B7_27_22_0A_95);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+
+/// How keys are spread over reduce partitions.
+///
+/// ```
+/// use flotilla::mapreduce::Partitioner;
+/// let p: Partitioner<u32> = Partitioner::Range(vec![10, 20]);
+/// assert_eq!(p.partition(&5, 3), 0);
+/// assert_eq!(p.partition(&10, 3), 1);
+/// assert_eq!(p.partition(&25, 3), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Partitioner<K> {
+    /// A fixed hash of the key modulo the number of reducers.
+    #[default]
+    Hash,
+    /// Key ranges: partition `i` holds keys `>= bounds[i-1]` and
+    /// `< bounds[i]`; so the concatenated output is sorted. Needs
+    /// `bounds.len() + 1` reducers.
+    Range(Vec<K>),
+}
+
+impl<K: Ord + Hash> Partitioner<K> {
+    /// The partition of `key` among `partitions`.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::Partitioner;
+    /// let p = Partitioner::Hash;
+    /// assert!(p.partition(&"word", 4) < 4);
+    /// ```
+    pub fn partition(&self, key: &K, partitions: usize) -> usize {
+        match self {
+            Partitioner::Hash => {
+                let mut h = KeyHasher::default();
+                key.hash(&mut h);
+                (h.finish() % partitions.max(1) as u64) as usize
+            }
+            Partitioner::Range(bounds) => bounds.partition_point(|b| b <= key).min(partitions.saturating_sub(1)),
+        }
+    }
+}
+
+/// The built-in and user counters of a job, shown at the end of a run.
+///
+/// ```
+/// let c = flotilla::mapreduce::Counters::default();
+/// assert_eq!(c.bad_records, 0);
+/// assert!(c.to_string().contains("map input records"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Records the mappers read.
+    pub map_input_records: u64,
+    /// Bytes of input read (text input).
+    pub map_input_bytes: u64,
+    /// Pairs the mappers emitted.
+    pub map_output_records: u64,
+    /// Pairs that crossed the shuffle (after combining).
+    pub shuffled_records: u64,
+    /// Keys the reducers saw.
+    pub reduce_input_groups: u64,
+    /// Records the reducers produced.
+    pub reduce_output_records: u64,
+    /// Malformed records skipped (with [`JobConfig::skip_bad_records`]).
+    pub bad_records: u64,
+    /// Bytes written to spill files.
+    pub spilled_bytes: u64,
+    /// Counters bumped by user code through [`Emitter::count`].
+    pub user: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    fn add(&mut self, o: &Counters) {
+        self.map_input_records += o.map_input_records;
+        self.map_input_bytes += o.map_input_bytes;
+        self.map_output_records += o.map_output_records;
+        self.shuffled_records += o.shuffled_records;
+        self.reduce_input_groups += o.reduce_input_groups;
+        self.reduce_output_records += o.reduce_output_records;
+        self.bad_records += o.bad_records;
+        self.spilled_bytes += o.spilled_bytes;
+        for (k, v) in &o.user {
+            *self.user.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = [
+            ("map input records", self.map_input_records),
+            ("map input bytes", self.map_input_bytes),
+            ("map output records", self.map_output_records),
+            ("shuffled records", self.shuffled_records),
+            ("reduce input groups", self.reduce_input_groups),
+            ("reduce output records", self.reduce_output_records),
+            ("bad records", self.bad_records),
+            ("spilled bytes", self.spilled_bytes),
+        ];
+        for (name, v) in rows {
+            writeln!(f, "{name:>24}: {v}")?;
+        }
+        for (name, v) in &self.user {
+            writeln!(f, "{name:>24}: {v}")?;
+        }
+        Ok(())
+    }
+}
+
+
+/// What the mapper emits into: partitions, combines, buffers and spills.
+pub struct Emitter<'a, K, V> {
+    sink: &'a mut dyn FnMut(K, V) -> Result<(), SpillError>,
+    counters: &'a mut Counters,
+    failed: Option<SpillError>,
+}
+
+impl<K, V> fmt::Debug for Emitter<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emitter").finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Emitter<'_, K, V> {
+    /// Emits one `(key, value)` pair.
+    ///
+    /// # Errors
+    ///
+    /// Never for the record itself; a spill failure (disk full) is kept and
+    /// fails the task after the mapper returns. The `Result` lets a mapper
+    /// end with `emit.emit(k, v)`.
+    pub fn emit(&mut self, key: K, value: V) -> Result<(), RecordError> {
+        self.counters.map_output_records += 1;
+        if self.failed.is_none() {
+            if let Err(e) = (self.sink)(key, value) {
+                self.failed = Some(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `n` to the user counter `name`.
+    pub fn count(&mut self, name: &str, n: u64) {
+        match self.counters.user.get_mut(name) {
+            Some(c) => *c += n,
+            None => {
+                self.counters.user.insert(name.to_string(), n);
+            }
+        }
+    }
+}
+
+/// The settings of a run.
+///
+/// ```
+/// let c = flotilla::mapreduce::JobConfig::default().reducers(4).split_bytes(1 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    reducers: Option<usize>,
+    split_bytes: u64,
+    memory_budget: usize,
+    spill_dir: Option<PathBuf>,
+    skip_bad_records: bool,
+    records_per_map_task: usize,
+}
+
+impl Default for JobConfig {
+    fn default() -> JobConfig {
+        JobConfig {
+            reducers: None,
+            split_bytes: 32 << 20,
+            memory_budget: 512 << 20,
+            spill_dir: None,
+            skip_bad_records: false,
+            records_per_map_task: 100_000,
+        }
+    }
+}
+
+impl JobConfig {
+    /// Number of reduce tasks (default: the pool's threads).
+    pub fn reducers(mut self, n: usize) -> JobConfig {
+        self.reducers = Some(n);
+        self
+    }
+    /// Bytes per input split, i.e. per map task (default 32 MiB).
+    pub fn split_bytes(mut self, bytes: u64) -> JobConfig {
+        self.split_bytes = bytes;
+        self
+    }
+    /// Memory the shuffle may hold before spilling, over all map tasks
+    /// running at once (default 512 MiB).
+    pub fn memory_budget(mut self, bytes: usize) -> JobConfig {
+        self.memory_budget = bytes;
+        self
+    }
+    /// Where spill files go (default: a fresh folder in the temp dir).
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> JobConfig {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+    /// Count and sample malformed records instead of failing the job.
+    pub fn skip_bad_records(mut self, skip: bool) -> JobConfig {
+        self.skip_bad_records = skip;
+        self
+    }
+    /// Records per map task when the input is records (later steps).
+    pub fn records_per_map_task(mut self, n: usize) -> JobConfig {
+        self.records_per_map_task = n.max(1);
+        self
+    }
+}
+
+/// Why a job failed. Nothing of a failed job is written to an output folder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// A malformed record, with where it is.
+    #[error("{path}:{line}: bad record ({message}): {snippet}")]
+    BadRecord {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// Byte offset of the line.
+        offset: u64,
+        /// The start of the line.
+        snippet: String,
+        /// What the mapper said.
+        message: String,
+    },
+    /// A malformed record in a later step's input (no file to name).
+    #[error("step {step}: bad record ({message}) in task {task}")]
+    BadIntermediateRecord {
+        /// The step, from 1.
+        step: usize,
+        /// The map or reduce task.
+        task: String,
+        /// What the job said.
+        message: String,
+    },
+    /// The input could not be planned or read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The shuffle could not write or read a spill file.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
+    /// A task panicked or could not run.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// Writing the output folder failed.
+    #[error("cannot write output {path}: {source}")]
+    Output {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The settings cannot work.
+    #[error("invalid job settings: {0}")]
+    Config(String),
+}
+
+/// The result of a run: each reduce partition's output records (keys sorted
+/// within a partition), the counters, a sample of skipped bad records.
+#[derive(Debug)]
+pub struct JobOutput<O> {
+    /// Output records per reduce partition, in partition order.
+    pub partitions: Vec<Vec<O>>,
+    /// What the run counted.
+    pub counters: Counters,
+    /// Up to ten skipped bad records, as `file:line: message: snippet`.
+    pub bad_record_sample: Vec<String>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl<O> JobOutput<O> {
+    /// All output records, partition after partition.
+    pub fn records(self) -> Vec<O> {
+        self.partitions.into_iter().flatten().collect()
+    }
+}
+
+/// Runs [`Job`]s in-process on a [`CpuPool`].
+#[derive(Debug, Clone)]
+pub struct JobRunner {
+    pool: CpuPool,
+    config: JobConfig,
+}
+
+/// One map task's result.
+struct MapResult<K, V> {
+    output: MapOutput<K, V>,
+    counters: Counters,
+    bad: Vec<(PathBuf, u64, String, String)>,
+}
+
+const BAD_SAMPLE: usize = 10;
+
+fn snippet(line: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&line[..line.len().min(80)]).into_owned();
+    if line.len() > 80 {
+        s + "…"
+    } else {
+        s
+    }
+}
+
+impl JobRunner {
+    /// A runner on `pool` with default settings.
+    pub fn new(pool: &CpuPool) -> JobRunner {
+        JobRunner { pool: pool.clone(), config: JobConfig::default() }
+    }
+
+    /// The same runner with these settings.
+    pub fn config(mut self, config: JobConfig) -> JobRunner {
+        self.config = config;
+        self
+    }
+
+    fn reducers(&self) -> usize {
+        self.config.reducers.unwrap_or_else(|| self.pool.threads()).max(1)
+    }
+
+    fn sort_options(&self) -> SortOptions {
+        let per_task = (self.config.memory_budget / self.pool.threads().max(1)).max(64 << 10);
+        let mut o = SortOptions::new().budget_bytes(per_task);
+        if let Some(d) = &self.config.spill_dir {
+            o = o.spill_dir(d.clone());
+        }
+        o
+    }
+
+    /// Runs `job` over text files (paths, folders or globs), one map task
+    /// per split.
+    ///
+    /// # Errors
+    ///
+    /// [`JobError`]: bad input paths, a bad record (file, line, snippet), a
+    /// panic in a task, a spill failure.
+    pub fn run_text<J>(&self, job: J, inputs: &[&str]) -> Result<JobOutput<J::Output>, JobError>
+    where
+        J: Job,
+        J::Input: TextInput,
+    {
+        self.run_text_with(job, Partitioner::Hash, inputs)
+    }
+
+    /// As [`JobRunner::run_text`], with a partitioner.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobRunner::run_text`].
+    pub fn run_text_with<J>(
+        &self,
+        job: J,
+        partitioner: Partitioner<J::Key>,
+        inputs: &[&str],
+    ) -> Result<JobOutput<J::Output>, JobError>
+    where
+        J: Job,
+        J::Input: TextInput,
+    {
+        let start = Instant::now();
+        let splits = plan_splits(inputs, self.config.split_bytes)?;
+        let job = Arc::new(job);
+        let partitioner = Arc::new(partitioner);
+        let r = self.checked_reducers(&partitioner)?;
+        let skip = self.config.skip_bad_records;
+        let options = self.sort_options();
+        let futures: Vec<_> = splits
+            .into_iter()
+            .map(|split| {
+                let (job, partitioner, options) = (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
+                self.pool.submit(move || map_text_split(&job, &split, &partitioner, r, options, skip))
+            })
+            .collect();
+        let maps = gather(futures)?;
+        self.reduce_phase(job, maps, start)
+    }
+
+    fn checked_reducers<K>(&self, partitioner: &Partitioner<K>) -> Result<usize, JobError> {
+        let r = self.reducers();
+        if let Partitioner::Range(bounds) = partitioner {
+            if bounds.len() + 1 != r {
+                return Err(JobError::Config(format!(
+                    "a range partitioner with {} bounds needs {} reducers, not {r}",
+                    bounds.len(),
+                    bounds.len() + 1
+                )));
+            }
+        }
+        Ok(r)
+    }
+
+    /// Runs `job` over in-memory records (for example the output of an
+    /// earlier step), `records_per_map_task` records per map task.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobRunner::run_text`].
+    pub fn run_records<J>(&self, job: J, records: Vec<J::Input>) -> Result<JobOutput<J::Output>, JobError>
+    where
+        J: Job,
+        J::Input: Sized + Send + 'static,
+    {
+        let start = Instant::now();
+        let job = Arc::new(job);
+        let partitioner = Arc::new(Partitioner::Hash);
+        let r = self.reducers();
+        let options = self.sort_options();
+        let per_task = self.config.records_per_map_task;
+        let mut futures = Vec::new();
+        let mut records = records.into_iter().peekable();
+        let mut task = 0usize;
+        while records.peek().is_some() {
+            let chunk: Vec<J::Input> = records.by_ref().take(per_task).collect();
+            let (job, partitioner, options) = (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
+            let skip = self.config.skip_bad_records;
+            futures.push(self.pool.submit(move || map_records(&job, chunk, task, &partitioner, r, options, skip)));
+            task += 1;
+        }
+        let maps = gather(futures)?;
+        self.reduce_phase(job, maps, start)
+    }
+
+    fn reduce_phase<J: Job>(
+        &self,
+        job: Arc<J>,
+        maps: Vec<MapResult<J::Key, J::Value>>,
+        start: Instant,
+    ) -> Result<JobOutput<J::Output>, JobError> {
+        let r = self.reducers();
+        let mut counters = Counters::default();
+        let mut bad = Vec::new();
+        let mut per_partition: Vec<Vec<_>> = (0..r).map(|_| Vec::new()).collect();
+        for mut m in maps {
+            counters.add(&m.counters);
+            counters.spilled_bytes += m.output.stats().bytes_spilled;
+            bad.append(&mut m.bad);
+            for (p, runs) in per_partition.iter_mut().enumerate() {
+                runs.extend(m.output.take_partition(p));
+            }
+        }
+        let futures: Vec<_> = per_partition
+            .into_iter()
+            .enumerate()
+            .map(|(p, runs)| {
+                let job = Arc::clone(&job);
+                self.pool.submit(move || reduce_partition(&*job, p, runs))
+            })
+            .collect();
+        let mut partitions = Vec::with_capacity(r);
+        for f in futures {
+            let (out, c) = f.result()??;
+            counters.add(&c);
+            partitions.push(out);
+        }
+        let bad_record_sample = bad
+            .into_iter()
+            .take(BAD_SAMPLE)
+            .map(|(path, offset, snip, msg)| {
+                let line = line_number_at(&path, offset).unwrap_or(0);
+                format!("{}:{line}: {msg}: {snip}", path.display())
+            })
+            .collect();
+        Ok(JobOutput { partitions, counters, bad_record_sample, elapsed: start.elapsed() })
+    }
+}
+
+fn gather<T>(futures: Vec<flotilla_local::TaskFuture<Result<T, JobError>>>) -> Result<Vec<T>, JobError> {
+    let mut out = Vec::with_capacity(futures.len());
+    let mut first_err = None;
+    for f in futures {
+        if first_err.is_some() {
+            f.cancel();
+            continue;
+        }
+        match f.result() {
+            Ok(Ok(v)) => out.push(v),
+            Ok(Err(e)) => first_err = Some(e),
+            Err(e) => first_err = Some(JobError::Task(e)),
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Where a map task's pairs go: an in-map combiner (when the job combines)
+/// in front of a partitioned sort buffer.
+struct MapSink<J: Job> {
+    job: Arc<J>,
+    partitioner: Arc<Partitioner<J::Key>>,
+    partitions: usize,
+    buffer: PartitionedSortBuffer<J::Key, J::Value>,
+    combine: FastMap<J::Key, J::Value>,
+    combine_bytes: usize,
+    combine_budget: usize,
+    shuffled: u64,
+}
+
+impl<J: Job> MapSink<J> {
+    fn new(job: &Arc<J>, partitioner: &Arc<Partitioner<J::Key>>, partitions: usize, options: SortOptions) -> Self {
+        let combine_budget = options.budget() / 2;
+        let mut buffer = PartitionedSortBuffer::new(partitions, options);
+        if J::COMBINES {
+            let folder = Arc::clone(job);
+            buffer = buffer.with_combiner(move |mut a, b| {
+                folder.combine(&mut a, b);
+                a
+            });
+        }
+        MapSink {
+            job: Arc::clone(job),
+            partitioner: Arc::clone(partitioner),
+            partitions,
+            buffer,
+            combine: FastMap::default(),
+            combine_bytes: 0,
+            combine_budget,
+            shuffled: 0,
+        }
+    }
+
+    fn push(&mut self, key: J::Key, value: J::Value) -> Result<(), SpillError> {
+        if J::COMBINES {
+            if let Some(acc) = self.combine.get_mut(&key) {
+                self.job.combine(acc, value);
+                return Ok(());
+            }
+            self.combine_bytes += key.approx_size() + value.approx_size() + 48;
+            self.combine.insert(key, value);
+            if self.combine_bytes > self.combine_budget {
+                self.flush_combined()?;
+            }
+            Ok(())
+        } else {
+            let p = self.partitioner.partition(&key, self.partitions);
+            self.shuffled += 1;
+            self.buffer.push(p, key, value)
+        }
+    }
+
+    fn flush_combined(&mut self) -> Result<(), SpillError> {
+        for (k, v) in self.combine.drain() {
+            let p = self.partitioner.partition(&k, self.partitions);
+            self.shuffled += 1;
+            self.buffer.push(p, k, v)?;
+        }
+        self.combine_bytes = 0;
+        Ok(())
+    }
+}
+
+/// One map task over any source of records.
+struct MapTask<J: Job> {
+    job: Arc<J>,
+    sink: MapSink<J>,
+    counters: Counters,
+    state: J::State,
+    bad: Vec<(PathBuf, u64, String, String)>,
+    skip_bad: bool,
+}
+
+impl<J: Job> MapTask<J> {
+    fn new(job: &Arc<J>, partitioner: &Arc<Partitioner<J::Key>>, partitions: usize, options: SortOptions, skip_bad: bool) -> Self {
+        let mut state = J::State::default();
+        job.mapper_init(&mut state);
+        MapTask {
+            job: Arc::clone(job),
+            sink: MapSink::new(job, partitioner, partitions, options),
+            counters: Counters::default(),
+            state,
+            bad: Vec::new(),
+            skip_bad,
+        }
+    }
+
+    /// Runs the mapper (or, with `record` None, the final hook); returns the
+    /// mapper's verdict on the record. A spill failure is an `Err`.
+    fn call(&mut self, record: Option<&J::Input>) -> Result<Result<(), RecordError>, SpillError> {
+        let sink = &mut self.sink;
+        let mut push = |k: J::Key, v: J::Value| sink.push(k, v);
+        let mut emitter = Emitter { sink: &mut push, counters: &mut self.counters, failed: None };
+        let verdict = match record {
+            Some(r) => self.job.map(&mut self.state, r, &mut emitter),
+            None => self.job.mapper_final(&mut self.state, &mut emitter),
+        };
+        match emitter.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(verdict),
+        }
+    }
+
+    /// Handles a bad record at `pos`: counted and sampled, or the job's error.
+    fn bad_record(&mut self, err: RecordError, path: &std::path::Path, offset: u64, line: &[u8]) -> Result<(), JobError> {
+        if self.skip_bad {
+            self.counters.bad_records += 1;
+            if self.bad.len() < BAD_SAMPLE {
+                self.bad.push((path.to_path_buf(), offset, snippet(line), err.message));
+            }
+            Ok(())
+        } else {
+            Err(JobError::BadRecord {
+                path: path.to_path_buf(),
+                line: line_number_at(path, offset).unwrap_or(0),
+                offset,
+                snippet: snippet(line),
+                message: err.message,
+            })
+        }
+    }
+
+    fn finish(mut self, task: &str) -> Result<MapResult<J::Key, J::Value>, JobError> {
+        match self.call(None)? {
+            Ok(()) => {}
+            Err(e) => return Err(JobError::BadIntermediateRecord { step: 1, task: task.to_string(), message: e.message }),
+        }
+        self.sink.flush_combined()?;
+        self.counters.shuffled_records += self.sink.shuffled;
+        let output = self.sink.buffer.finish()?;
+        Ok(MapResult { output, counters: self.counters, bad: self.bad })
+    }
+}
+
+fn map_text_split<J>(
+    job: &Arc<J>,
+    split: &InputSplit,
+    partitioner: &Arc<Partitioner<J::Key>>,
+    partitions: usize,
+    options: SortOptions,
+    skip_bad: bool,
+) -> Result<MapResult<J::Key, J::Value>, JobError>
+where
+    J: Job,
+    J::Input: TextInput,
+{
+    let mut task = MapTask::new(job, partitioner, partitions, options, skip_bad);
+    let mut reader = LineReader::new();
+    let stats = reader.for_each_line(split, |line| -> Result<(), JobError> {
+        task.counters.map_input_records += 1;
+        let bytes = line.bytes();
+        let verdict = match J::Input::from_line(bytes) {
+            Ok(record) => task.call(Some(record))?,
+            Err(e) => Err(RecordError::new(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()))),
+        };
+        match verdict {
+            Ok(()) => Ok(()),
+            Err(e) => task.bad_record(e, line.path(), line.offset(), bytes),
+        }
+    });
+    let stats = match stats {
+        Ok(s) => s,
+        Err(SplitError::Callback { error, .. }) => return Err(error),
+        Err(SplitError::Input(e)) => return Err(JobError::Input(e)),
+    };
+    task.counters.map_input_bytes += stats.bytes_read;
+    task.finish(&format!("map[{}]", split.index()))
+}
+
+fn map_records<J>(
+    job: &Arc<J>,
+    records: Vec<J::Input>,
+    index: usize,
+    partitioner: &Arc<Partitioner<J::Key>>,
+    partitions: usize,
+    options: SortOptions,
+    skip_bad: bool,
+) -> Result<MapResult<J::Key, J::Value>, JobError>
+where
+    J: Job,
+    J::Input: Sized,
+{
+    let mut task = MapTask::new(job, partitioner, partitions, options, skip_bad);
+    for r in &records {
+        task.counters.map_input_records += 1;
+        if let Err(e) = task.call(Some(r))? {
+            if skip_bad {
+                task.counters.bad_records += 1;
+            } else {
+                return Err(JobError::BadIntermediateRecord { step: 2, task: format!("map[{index}]"), message: e.message });
+            }
+        }
+    }
+    drop(records);
+    task.finish(&format!("map[{index}]"))
+}
+
+fn reduce_partition<J: Job>(
+    job: &J,
+    index: usize,
+    runs: Vec<super::sort::SortedRun<J::Key, J::Value>>,
+) -> Result<(Vec<J::Output>, Counters), JobError> {
+    let mut counters = Counters::default();
+    let mut state = J::State::default();
+    job.reducer_init(&mut state);
+    let mut out = Vec::new();
+    let mut records = merge_runs(runs)?;
+    let mut current: Option<(J::Key, Vec<J::Value>)> = None;
+    let task = || format!("reduce[{index}]");
+    let mut emit_group = |key: J::Key, mut values: Vec<J::Value>, out: &mut Vec<J::Output>, state: &mut J::State| {
+        job.order_values(&key, &mut values);
+        counters.reduce_input_groups += 1;
+        job.reduce(state, key, values, out)
+            .map_err(|e| JobError::BadIntermediateRecord { step: 1, task: task(), message: e.message })
+    };
+    for rec in &mut records {
+        let (k, v) = rec?;
+        match &mut current {
+            Some((ck, vs)) if *ck == k => vs.push(v),
+            _ => {
+                if let Some((ck, vs)) = current.take() {
+                    emit_group(ck, vs, &mut out, &mut state)?;
+                }
+                current = Some((k, vec![v]));
+            }
+        }
+    }
+    if let Some((ck, vs)) = current.take() {
+        emit_group(ck, vs, &mut out, &mut state)?;
+    }
+    job.reducer_final(&mut state, &mut out)
+        .map_err(|e| JobError::BadIntermediateRecord { step: 1, task: task(), message: e.message })?;
+    counters.reduce_output_records = out.len() as u64;
+    Ok((out, counters))
+}

@@ -1,0 +1,209 @@
+//! [`SortedRun`]: one sorted sequence of records, in memory or on disk.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::spill_file::{RunReader, SpillFile};
+use super::SpillError;
+
+/// One sequence of `(K, V)` records sorted by key, where equal keys keep the
+/// order they were pushed in: the unit a reducer merges.
+///
+/// A map task's output for one partition is a `Vec<SortedRun>`: one run per
+/// spill that had records for the partition, then the in-memory remainder.
+/// The reducer of that partition concatenates the vectors of all map tasks,
+/// in map-task order, and hands them to [`merge_runs`](super::merge_runs).
+///
+/// A run is either
+/// - **in memory**: a sorted `Vec`, merged without any serialization, or
+/// - **spilled**: a byte range of a spill file, read back through a buffered
+///   reader. Several runs (one per partition) can share one file; the file is
+///   deleted when the last run or reader referring to it is dropped.
+///
+/// A run is `Send` when `K` and `V` are, so it can be moved from the map task's
+/// thread to the reducer's.
+///
+/// ```
+/// use flotilla::mapreduce::sort::SortedRun;
+///
+/// let run = SortedRun::from_vec(vec![('b', 2), ('a', 1), ('b', 1)]);
+/// assert_eq!(run.records(), 3);
+/// assert!(!run.is_spilled());
+/// assert_eq!(run.into_vec().unwrap(), [('a', 1), ('b', 2), ('b', 1)]);
+/// ```
+pub struct SortedRun<K, V> {
+    pub(crate) source: RunSource<K, V>,
+}
+
+/// Where a run's records are.
+pub(crate) enum RunSource<K, V> {
+    Memory(Vec<(K, V)>),
+    Spilled(Segment),
+}
+
+/// A byte range of a spill file holding one sorted run.
+#[derive(Debug, Clone)]
+pub(crate) struct Segment {
+    pub(crate) file: Arc<SpillFile>,
+    /// Offset of the first frame.
+    pub(crate) start: u64,
+    /// Offset just past the last frame.
+    pub(crate) end: u64,
+    /// Number of records (frames) in the range.
+    pub(crate) records: u64,
+}
+
+impl<K, V> SortedRun<K, V> {
+    pub(crate) fn memory(records: Vec<(K, V)>) -> Self {
+        SortedRun {
+            source: RunSource::Memory(records),
+        }
+    }
+
+    pub(crate) fn spilled(segment: Segment) -> Self {
+        SortedRun {
+            source: RunSource::Spilled(segment),
+        }
+    }
+
+    /// Makes a run of records, sorting them by key with a stable sort (linear
+    /// time when they are already sorted).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// let run = SortedRun::from_vec(vec![(2u8, 'x'), (1, 'y')]);
+    /// assert_eq!(run.into_vec().unwrap(), [(1, 'y'), (2, 'x')]);
+    /// ```
+    pub fn from_vec(mut records: Vec<(K, V)>) -> Self
+    where
+        K: Ord,
+    {
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        Self::memory(records)
+    }
+
+    /// How many records the run holds.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// assert_eq!(SortedRun::from_vec(vec![(1, ()), (1, ())]).records(), 2);
+    /// ```
+    pub fn records(&self) -> u64 {
+        match &self.source {
+            RunSource::Memory(records) => records.len() as u64,
+            RunSource::Spilled(segment) => segment.records,
+        }
+    }
+
+    /// Whether the run holds no records.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// assert!(SortedRun::<u8, u8>::from_vec(Vec::new()).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.records() == 0
+    }
+
+    /// Whether the run lives in a spill file rather than in memory.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// assert!(!SortedRun::from_vec(vec![(1, 1)]).is_spilled());
+    /// ```
+    pub fn is_spilled(&self) -> bool {
+        matches!(self.source, RunSource::Spilled(_))
+    }
+
+    /// The spill file holding the run, if it is spilled. The file may hold
+    /// other partitions' runs too; it is deleted once no run needs it.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    ///
+    /// let mut buffer = SortBuffer::new(SortOptions::new().budget_bytes(0));
+    /// buffer.push(1u32, 10u32).unwrap(); // over a zero budget: spills
+    /// let (runs, _stats) = buffer.into_runs().unwrap();
+    /// let path = runs[0].spill_path().unwrap().to_path_buf();
+    /// assert!(path.exists());
+    /// drop(runs);
+    /// assert!(!path.exists());
+    /// ```
+    pub fn spill_path(&self) -> Option<&Path> {
+        match &self.source {
+            RunSource::Memory(_) => None,
+            RunSource::Spilled(segment) => Some(segment.file.path()),
+        }
+    }
+
+    /// The bytes of the run's frames in its spill file; 0 for a run in memory.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// assert_eq!(SortedRun::from_vec(vec![(1, 1)]).spilled_bytes(), 0);
+    /// ```
+    pub fn spilled_bytes(&self) -> u64 {
+        match &self.source {
+            RunSource::Memory(_) => 0,
+            RunSource::Spilled(segment) => segment.end - segment.start,
+        }
+    }
+
+    /// All the run's records, read back into memory if it is spilled.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// let run = SortedRun::from_vec(vec![('k', 1)]);
+    /// assert_eq!(run.into_vec().unwrap(), [('k', 1)]);
+    /// ```
+    pub fn into_vec(self) -> Result<Vec<(K, V)>, SpillError>
+    where
+        K: DeserializeOwned,
+        V: DeserializeOwned,
+    {
+        match self.source {
+            RunSource::Memory(records) => Ok(records),
+            RunSource::Spilled(segment) => {
+                let capacity = usize::try_from(segment.records).unwrap_or(0);
+                let mut records = Vec::with_capacity(capacity.min(1 << 20));
+                let mut reader = RunReader::open(
+                    segment.file,
+                    segment.start,
+                    segment.end,
+                    segment.records,
+                    64 * 1024,
+                )?;
+                while let Some(record) = reader.next_record()? {
+                    records.push(record);
+                }
+                Ok(records)
+            }
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for SortedRun<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            RunSource::Memory(records) => f
+                .debug_struct("SortedRun")
+                .field("in_memory_records", &records.len())
+                .finish(),
+            RunSource::Spilled(segment) => f
+                .debug_struct("SortedRun")
+                .field("spill_path", &segment.file.path())
+                .field("bytes", &(segment.start..segment.end))
+                .field("records", &segment.records)
+                .finish(),
+        }
+    }
+}
