@@ -17,10 +17,10 @@ use flotilla::prelude::*;
 
 use crate::gen::{self, SkewShape};
 use crate::jobs::{count_rating, RatingsBreakdown, WordCount};
-use flotilla::mapreduce::split::{plan_splits, LineReader};
-use flotilla::mapreduce::{JobConfig, JobRunner};
 use crate::json::{line, Json};
 use crate::spin::spin;
+use flotilla::mapreduce::split::{plan_splits, LineReader};
+use flotilla::mapreduce::{JobConfig, JobRunner};
 
 /// The workloads of WORKLOADS.md.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,7 +375,11 @@ fn w7(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// The input file of a workload: `--input`, or the default data set in the
 /// cache folder (generated on first use).
-fn input_file(args: &BenchArgs, name: &str, make: impl FnOnce(&Path) -> std::io::Result<()>) -> anyhow::Result<String> {
+fn input_file(
+    args: &BenchArgs,
+    name: &str,
+    make: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> anyhow::Result<String> {
     if let Some(p) = args.input.first() {
         return Ok(p.to_string_lossy().into_owned());
     }
@@ -394,7 +398,9 @@ fn job_runner(args: &BenchArgs, pool: &CpuPool) -> JobRunner {
 /// W3: ratings per rating value, as a typed MapReduce job, and as a
 /// hand-written loop over the same splits (the abstraction's cost).
 fn w3(args: &BenchArgs) -> anyhow::Result<()> {
-    let input = input_file(args, "ratings_10m.tsv", |p| gen::write_ratings(p, 10_000_000, 20240501).map(|_| ()))?;
+    let input = input_file(args, "ratings_10m.tsv", |p| {
+        gen::write_ratings(p, 10_000_000, 20240501).map(|_| ())
+    })?;
     let pool = pool(args)?;
     let start = Instant::now();
     let out = job_runner(args, &pool).run_text(RatingsBreakdown, &[input.as_str()])?;
@@ -404,9 +410,17 @@ fn w3(args: &BenchArgs) -> anyhow::Result<()> {
     counts.sort();
     let result = format!(
         "{{{}}}",
-        counts.iter().map(|(r, c)| format!("\"{r}\": {c}")).collect::<Vec<_>>().join(", ")
+        counts
+            .iter()
+            .map(|(r, c)| format!("\"{r}\": {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let loop_secs = if args.no_baseline { None } else { Some(w3_hand_loop(args, &pool, &input, &counts)?) };
+    let loop_secs = if args.no_baseline {
+        None
+    } else {
+        Some(w3_hand_loop(args, &pool, &input, &counts)?)
+    };
     let mut fields = vec![
         ("workload", "W3".into()),
         ("system", "flotilla-local".into()),
@@ -426,7 +440,12 @@ fn w3(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// The same count as W3 written by hand: one task per split, a counter
 /// array per task, summed.
-fn w3_hand_loop(args: &BenchArgs, pool: &CpuPool, input: &str, expected: &[(u8, u64)]) -> anyhow::Result<f64> {
+fn w3_hand_loop(
+    args: &BenchArgs,
+    pool: &CpuPool,
+    input: &str,
+    expected: &[(u8, u64)],
+) -> anyhow::Result<f64> {
     let start = Instant::now();
     let splits = plan_splits(&[input], args.split_mb << 20)?;
     let futures: Vec<_> = splits
@@ -450,7 +469,10 @@ fn w3_hand_loop(args: &BenchArgs, pool: &CpuPool, input: &str, expected: &[(u8, 
     let secs = start.elapsed().as_secs_f64();
     for &(r, c) in expected {
         if total[usize::from(r)] != c {
-            bail!("the hand loop counted {} ratings of {r}, the job {c}", total[usize::from(r)]);
+            bail!(
+                "the hand loop counted {} ratings of {r}, the job {c}",
+                total[usize::from(r)]
+            );
         }
     }
     Ok(secs)
@@ -458,7 +480,9 @@ fn w3_hand_loop(args: &BenchArgs, pool: &CpuPool, input: &str, expected: &[(u8, 
 
 /// W4: word count as a typed MapReduce job; total, distinct, top 5.
 fn w4(args: &BenchArgs) -> anyhow::Result<()> {
-    let input = input_file(args, "text_100mb.txt", |p| gen::write_text(p, 100_000_000, 20240503).map(|_| ()))?;
+    let input = input_file(args, "text_100mb.txt", |p| {
+        gen::write_text(p, 100_000_000, 20240503).map(|_| ())
+    })?;
     let pool = pool(args)?;
     let start = Instant::now();
     let out = job_runner(args, &pool).run_text(WordCount, &[input.as_str()])?;
@@ -469,19 +493,30 @@ fn w4(args: &BenchArgs) -> anyhow::Result<()> {
     if top_n > 0 {
         pairs.select_nth_unstable_by(top_n - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     }
-    let mut top: Vec<(Vec<u8>, u64)> = pairs.into_iter().take(top_n).collect();
+    let mut top: Vec<(flotilla::mapreduce::SmallBytes, u64)> =
+        pairs.into_iter().take(top_n).collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let secs = start.elapsed().as_secs_f64();
     let top_json = top
         .iter()
-        .map(|(w, c)| format!("[{}, {c}]", crate::json::quoted(&String::from_utf8_lossy(w))))
+        .map(|(w, c)| {
+            format!(
+                "[{}, {c}]",
+                crate::json::quoted(&String::from_utf8_lossy(w.as_bytes()))
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     emit(&[
         ("workload", "W4".into()),
         ("system", "flotilla-local".into()),
         ("seconds", secs.into()),
-        ("result", Json::Raw(format!("{{\"distinct\": {distinct}, \"top5\": [{top_json}]}}"))),
+        (
+            "result",
+            Json::Raw(format!(
+                "{{\"distinct\": {distinct}, \"top5\": [{top_json}]}}"
+            )),
+        ),
         ("total_words", (total as usize).into()),
         ("workers", args.workers.into()),
     ]);

@@ -1,7 +1,7 @@
 //! The MapReduce jobs of the workload runner (W3, W4), written as any user
 //! would write them: [`Job`] implementations run by a [`JobRunner`].
 
-use flotilla::mapreduce::{Emitter, Job, RecordError};
+use flotilla::mapreduce::{Emitter, Job, RecordError, SmallBytes};
 
 /// W3: ratings per rating value in a MovieLens u.data file
 /// (`user\titem\trating\ttimestamp`), with a combiner.
@@ -11,17 +11,25 @@ pub(crate) struct RatingsBreakdown;
 /// The third tab-separated field of `line`, parsed as a small number.
 fn rating_of(line: &[u8]) -> Result<u8, RecordError> {
     let mut fields = line.split(|&b| b == b'\t');
-    let field = fields.nth(2).ok_or_else(|| RecordError::new("expected 4 tab-separated fields"))?;
+    let field = fields
+        .nth(2)
+        .ok_or_else(|| RecordError::new("expected 4 tab-separated fields"))?;
     if fields.next().is_none() {
         return Err(RecordError::new("expected 4 tab-separated fields, found 3"));
     }
     let mut v: u32 = 0;
     if field.is_empty() || field.len() > 3 {
-        return Err(RecordError::new(format!("rating {:?} is not a number", String::from_utf8_lossy(field))));
+        return Err(RecordError::new(format!(
+            "rating {:?} is not a number",
+            String::from_utf8_lossy(field)
+        )));
     }
     for &b in field {
         if !b.is_ascii_digit() {
-            return Err(RecordError::new(format!("rating {:?} is not a number", String::from_utf8_lossy(field))));
+            return Err(RecordError::new(format!(
+                "rating {:?} is not a number",
+                String::from_utf8_lossy(field)
+            )));
         }
         v = v * 10 + u32::from(b - b'0');
     }
@@ -36,7 +44,12 @@ impl Job for RatingsBreakdown {
     type State = ();
     const COMBINES: bool = true;
 
-    fn map(&self, _: &mut (), line: &[u8], emit: &mut Emitter<'_, u8, u64>) -> Result<(), RecordError> {
+    fn map(
+        &self,
+        _: &mut (),
+        line: &[u8],
+        emit: &mut Emitter<'_, u8, u64>,
+    ) -> Result<(), RecordError> {
         emit.emit(rating_of(line)?, 1)
     }
 
@@ -44,7 +57,13 @@ impl Job for RatingsBreakdown {
         *acc += n;
     }
 
-    fn reduce(&self, _: &mut (), rating: u8, counts: Vec<u64>, out: &mut Vec<(u8, u64)>) -> Result<(), RecordError> {
+    fn reduce(
+        &self,
+        _: &mut (),
+        rating: u8,
+        counts: Vec<u64>,
+        out: &mut Vec<(u8, u64)>,
+    ) -> Result<(), RecordError> {
         out.push((rating, counts.iter().sum()));
         Ok(())
     }
@@ -74,15 +93,20 @@ pub(crate) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 impl Job for WordCount {
     type Input = [u8];
-    type Key = Vec<u8>;
+    type Key = SmallBytes;
     type Value = u64;
-    type Output = (Vec<u8>, u64);
+    type Output = (SmallBytes, u64);
     type State = ();
     const COMBINES: bool = true;
 
-    fn map(&self, _: &mut (), line: &[u8], emit: &mut Emitter<'_, Vec<u8>, u64>) -> Result<(), RecordError> {
+    fn map(
+        &self,
+        _: &mut (),
+        line: &[u8],
+        emit: &mut Emitter<'_, SmallBytes, u64>,
+    ) -> Result<(), RecordError> {
         for w in words(line) {
-            emit.emit(w.to_vec(), 1)?;
+            emit.emit(SmallBytes::from(w), 1)?;
         }
         Ok(())
     }
@@ -91,7 +115,13 @@ impl Job for WordCount {
         *acc += n;
     }
 
-    fn reduce(&self, _: &mut (), word: Vec<u8>, counts: Vec<u64>, out: &mut Vec<(Vec<u8>, u64)>) -> Result<(), RecordError> {
+    fn reduce(
+        &self,
+        _: &mut (),
+        word: SmallBytes,
+        counts: Vec<u64>,
+        out: &mut Vec<(SmallBytes, u64)>,
+    ) -> Result<(), RecordError> {
         out.push((word, counts.iter().sum()));
         Ok(())
     }

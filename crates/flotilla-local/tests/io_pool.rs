@@ -315,8 +315,14 @@ fn dropping_the_pool_finishes_running_jobs_and_fails_queued_ones() {
     // The drop returned: every job that started also finished. The queued
     // one normally never ran and says so; on a machine so loaded that the
     // release came before the drop began, it may have run instead.
-    let (s, f) = (started.load(Ordering::SeqCst), finished.load(Ordering::SeqCst));
-    assert_eq!(s, f, "a job started but did not finish before the drop returned");
+    let (s, f) = (
+        started.load(Ordering::SeqCst),
+        finished.load(Ordering::SeqCst),
+    );
+    assert_eq!(
+        s, f,
+        "a job started but did not finish before the drop returned"
+    );
     assert!(!blocker.result().unwrap());
     match queued.result() {
         Err(TaskError::PoolShutDown { .. }) => assert_eq!(s, 1),

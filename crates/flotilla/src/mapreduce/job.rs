@@ -48,13 +48,21 @@ use flotilla_local::{CpuPool, TaskError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::sort::{merge_runs, ApproxSize, MapOutput, PartitionedSortBuffer, SortOptions, SpillError};
+use super::sort::{
+    merge_runs, ApproxSize, MapOutput, PartitionedSortBuffer, SortOptions, SpillError,
+};
 use super::split::{line_number_at, plan_splits, InputError, InputSplit, LineReader, SplitError};
 
 /// What a key of the shuffle must be: ordered (reducers see keys in order),
 /// hashable (partitioning, combining), serializable (spills).
-pub trait ShuffleKey: Ord + Hash + Clone + Serialize + DeserializeOwned + ApproxSize + Send + Sync + 'static {}
-impl<T: Ord + Hash + Clone + Serialize + DeserializeOwned + ApproxSize + Send + Sync + 'static> ShuffleKey for T {}
+pub trait ShuffleKey:
+    Ord + Hash + Clone + Serialize + DeserializeOwned + ApproxSize + Send + Sync + 'static
+{
+}
+impl<T: Ord + Hash + Clone + Serialize + DeserializeOwned + ApproxSize + Send + Sync + 'static>
+    ShuffleKey for T
+{
+}
 
 /// What a value of the shuffle must be: serializable (spills) and sized.
 pub trait ShuffleValue: Serialize + DeserializeOwned + ApproxSize + Send + 'static {}
@@ -79,7 +87,9 @@ impl RecordError {
     /// let e = flotilla::mapreduce::RecordError::new("not a number");
     /// ```
     pub fn new(message: impl Into<String>) -> RecordError {
-        RecordError { message: message.into() }
+        RecordError {
+            message: message.into(),
+        }
     }
 }
 
@@ -231,7 +241,11 @@ pub trait Job: Send + Sync + 'static {
     /// # Errors
     ///
     /// A [`RecordError`] fails the task.
-    fn reducer_final(&self, _state: &mut Self::State, _out: &mut Vec<Self::Output>) -> Result<(), RecordError> {
+    fn reducer_final(
+        &self,
+        _state: &mut Self::State,
+        _out: &mut Vec<Self::Output>,
+    ) -> Result<(), RecordError> {
         Ok(())
     }
 }
@@ -324,7 +338,9 @@ impl<K: Ord + Hash> Partitioner<K> {
                 key.hash(&mut h);
                 (h.finish() % partitions.max(1) as u64) as usize
             }
-            Partitioner::Range(bounds) => bounds.partition_point(|b| b <= key).min(partitions.saturating_sub(1)),
+            Partitioner::Range(bounds) => bounds
+                .partition_point(|b| b <= key)
+                .min(partitions.saturating_sub(1)),
         }
     }
 }
@@ -395,7 +411,6 @@ impl fmt::Display for Counters {
         Ok(())
     }
 }
-
 
 /// What the mapper emits into: partitions, combines, buffers and spills.
 pub struct Emitter<'a, K, V> {
@@ -600,7 +615,10 @@ fn snippet(line: &[u8]) -> String {
 impl JobRunner {
     /// A runner on `pool` with default settings.
     pub fn new(pool: &CpuPool) -> JobRunner {
-        JobRunner { pool: pool.clone(), config: JobConfig::default() }
+        JobRunner {
+            pool: pool.clone(),
+            config: JobConfig::default(),
+        }
     }
 
     /// The same runner with these settings.
@@ -610,7 +628,10 @@ impl JobRunner {
     }
 
     fn reducers(&self) -> usize {
-        self.config.reducers.unwrap_or_else(|| self.pool.threads()).max(1)
+        self.config
+            .reducers
+            .unwrap_or_else(|| self.pool.threads())
+            .max(1)
     }
 
     fn sort_options(&self) -> SortOptions {
@@ -662,8 +683,10 @@ impl JobRunner {
         let futures: Vec<_> = splits
             .into_iter()
             .map(|split| {
-                let (job, partitioner, options) = (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
-                self.pool.submit(move || map_text_split(&job, &split, &partitioner, r, options, skip))
+                let (job, partitioner, options) =
+                    (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
+                self.pool
+                    .submit(move || map_text_split(&job, &split, &partitioner, r, options, skip))
             })
             .collect();
         let maps = gather(futures)?;
@@ -690,7 +713,11 @@ impl JobRunner {
     /// # Errors
     ///
     /// As [`JobRunner::run_text`].
-    pub fn run_records<J>(&self, job: J, records: Vec<J::Input>) -> Result<JobOutput<J::Output>, JobError>
+    pub fn run_records<J>(
+        &self,
+        job: J,
+        records: Vec<J::Input>,
+    ) -> Result<JobOutput<J::Output>, JobError>
     where
         J: Job,
         J::Input: Sized + Send + 'static,
@@ -706,9 +733,13 @@ impl JobRunner {
         let mut task = 0usize;
         while records.peek().is_some() {
             let chunk: Vec<J::Input> = records.by_ref().take(per_task).collect();
-            let (job, partitioner, options) = (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
+            let (job, partitioner, options) =
+                (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
             let skip = self.config.skip_bad_records;
-            futures.push(self.pool.submit(move || map_records(&job, chunk, task, &partitioner, r, options, skip)));
+            futures
+                .push(self.pool.submit(move || {
+                    map_records(&job, chunk, task, &partitioner, r, options, skip)
+                }));
             task += 1;
         }
         let maps = gather(futures)?;
@@ -755,11 +786,18 @@ impl JobRunner {
                 format!("{}:{line}: {msg}: {snip}", path.display())
             })
             .collect();
-        Ok(JobOutput { partitions, counters, bad_record_sample, elapsed: start.elapsed() })
+        Ok(JobOutput {
+            partitions,
+            counters,
+            bad_record_sample,
+            elapsed: start.elapsed(),
+        })
     }
 }
 
-fn gather<T>(futures: Vec<flotilla_local::TaskFuture<Result<T, JobError>>>) -> Result<Vec<T>, JobError> {
+fn gather<T>(
+    futures: Vec<flotilla_local::TaskFuture<Result<T, JobError>>>,
+) -> Result<Vec<T>, JobError> {
     let mut out = Vec::with_capacity(futures.len());
     let mut first_err = None;
     for f in futures {
@@ -793,7 +831,12 @@ struct MapSink<J: Job> {
 }
 
 impl<J: Job> MapSink<J> {
-    fn new(job: &Arc<J>, partitioner: &Arc<Partitioner<J::Key>>, partitions: usize, options: SortOptions) -> Self {
+    fn new(
+        job: &Arc<J>,
+        partitioner: &Arc<Partitioner<J::Key>>,
+        partitions: usize,
+        options: SortOptions,
+    ) -> Self {
         let combine_budget = options.budget() / 2;
         let mut buffer = PartitionedSortBuffer::new(partitions, options);
         if J::COMBINES {
@@ -856,7 +899,13 @@ struct MapTask<J: Job> {
 }
 
 impl<J: Job> MapTask<J> {
-    fn new(job: &Arc<J>, partitioner: &Arc<Partitioner<J::Key>>, partitions: usize, options: SortOptions, skip_bad: bool) -> Self {
+    fn new(
+        job: &Arc<J>,
+        partitioner: &Arc<Partitioner<J::Key>>,
+        partitions: usize,
+        options: SortOptions,
+        skip_bad: bool,
+    ) -> Self {
         let mut state = J::State::default();
         job.mapper_init(&mut state);
         MapTask {
@@ -874,7 +923,11 @@ impl<J: Job> MapTask<J> {
     fn call(&mut self, record: Option<&J::Input>) -> Result<Result<(), RecordError>, SpillError> {
         let sink = &mut self.sink;
         let mut push = |k: J::Key, v: J::Value| sink.push(k, v);
-        let mut emitter = Emitter { sink: &mut push, counters: &mut self.counters, failed: None };
+        let mut emitter = Emitter {
+            sink: &mut push,
+            counters: &mut self.counters,
+            failed: None,
+        };
         let verdict = match record {
             Some(r) => self.job.map(&mut self.state, r, &mut emitter),
             None => self.job.mapper_final(&mut self.state, &mut emitter),
@@ -886,11 +939,18 @@ impl<J: Job> MapTask<J> {
     }
 
     /// Handles a bad record at `pos`: counted and sampled, or the job's error.
-    fn bad_record(&mut self, err: RecordError, path: &std::path::Path, offset: u64, line: &[u8]) -> Result<(), JobError> {
+    fn bad_record(
+        &mut self,
+        err: RecordError,
+        path: &std::path::Path,
+        offset: u64,
+        line: &[u8],
+    ) -> Result<(), JobError> {
         if self.skip_bad {
             self.counters.bad_records += 1;
             if self.bad.len() < BAD_SAMPLE {
-                self.bad.push((path.to_path_buf(), offset, snippet(line), err.message));
+                self.bad
+                    .push((path.to_path_buf(), offset, snippet(line), err.message));
             }
             Ok(())
         } else {
@@ -907,12 +967,22 @@ impl<J: Job> MapTask<J> {
     fn finish(mut self, task: &str) -> Result<MapResult<J::Key, J::Value>, JobError> {
         match self.call(None)? {
             Ok(()) => {}
-            Err(e) => return Err(JobError::BadIntermediateRecord { step: 1, task: task.to_string(), message: e.message }),
+            Err(e) => {
+                return Err(JobError::BadIntermediateRecord {
+                    step: 1,
+                    task: task.to_string(),
+                    message: e.message,
+                })
+            }
         }
         self.sink.flush_combined()?;
         self.counters.shuffled_records += self.sink.shuffled;
         let output = self.sink.buffer.finish()?;
-        Ok(MapResult { output, counters: self.counters, bad: self.bad })
+        Ok(MapResult {
+            output,
+            counters: self.counters,
+            bad: self.bad,
+        })
     }
 }
 
@@ -935,7 +1005,10 @@ where
         let bytes = line.bytes();
         let verdict = match J::Input::from_line(bytes) {
             Ok(record) => task.call(Some(record))?,
-            Err(e) => Err(RecordError::new(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()))),
+            Err(e) => Err(RecordError::new(format!(
+                "invalid UTF-8 at byte {} of the line",
+                e.valid_up_to()
+            ))),
         };
         match verdict {
             Ok(()) => Ok(()),
@@ -971,7 +1044,11 @@ where
             if skip_bad {
                 task.counters.bad_records += 1;
             } else {
-                return Err(JobError::BadIntermediateRecord { step: 2, task: format!("map[{index}]"), message: e.message });
+                return Err(JobError::BadIntermediateRecord {
+                    step: 2,
+                    task: format!("map[{index}]"),
+                    message: e.message,
+                });
             }
         }
     }
@@ -991,12 +1068,17 @@ fn reduce_partition<J: Job>(
     let mut records = merge_runs(runs)?;
     let mut current: Option<(J::Key, Vec<J::Value>)> = None;
     let task = || format!("reduce[{index}]");
-    let mut emit_group = |key: J::Key, mut values: Vec<J::Value>, out: &mut Vec<J::Output>, state: &mut J::State| {
-        job.order_values(&key, &mut values);
-        counters.reduce_input_groups += 1;
-        job.reduce(state, key, values, out)
-            .map_err(|e| JobError::BadIntermediateRecord { step: 1, task: task(), message: e.message })
-    };
+    let mut emit_group =
+        |key: J::Key, mut values: Vec<J::Value>, out: &mut Vec<J::Output>, state: &mut J::State| {
+            job.order_values(&key, &mut values);
+            counters.reduce_input_groups += 1;
+            job.reduce(state, key, values, out)
+                .map_err(|e| JobError::BadIntermediateRecord {
+                    step: 1,
+                    task: task(),
+                    message: e.message,
+                })
+        };
     for rec in &mut records {
         let (k, v) = rec?;
         match &mut current {
@@ -1013,7 +1095,11 @@ fn reduce_partition<J: Job>(
         emit_group(ck, vs, &mut out, &mut state)?;
     }
     job.reducer_final(&mut state, &mut out)
-        .map_err(|e| JobError::BadIntermediateRecord { step: 1, task: task(), message: e.message })?;
+        .map_err(|e| JobError::BadIntermediateRecord {
+            step: 1,
+            task: task(),
+            message: e.message,
+        })?;
     counters.reduce_output_records = out.len() as u64;
     Ok((out, counters))
 }

@@ -2,10 +2,12 @@
 //! them: input splits, typed jobs, and a shuffle that spills to disk.
 
 mod job;
+mod small_bytes;
 pub mod sort;
 pub mod split;
 
 pub use job::{
-    Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, KeyHasher, Partitioner, RecordError,
-    ShuffleKey, ShuffleValue, TextInput,
+    Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, KeyHasher, Partitioner,
+    RecordError, ShuffleKey, ShuffleValue, TextInput,
 };
+pub use small_bytes::SmallBytes;

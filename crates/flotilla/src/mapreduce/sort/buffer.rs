@@ -237,6 +237,18 @@ where
     /// let run = buffer.finish().unwrap().take_partition(0).pop().unwrap();
     /// assert_eq!(run.into_vec().unwrap(), [('w', 3)]);
     /// ```
+    ///
+    /// The combiner must be `Send`, like the buffer, which moves between
+    /// worker threads:
+    ///
+    /// ```compile_fail
+    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use std::rc::Rc;
+    ///
+    /// let bonus = Rc::new(0u64);
+    /// let buffer = PartitionedSortBuffer::<u8, u64>::new(1, SortOptions::new())
+    ///     .with_combiner(move |a, b| a + b + *bonus);
+    /// ```
     pub fn with_combiner(mut self, combine: impl FnMut(V, V) -> V + Send + 'static) -> Self {
         self.combiner = Some(Box::new(combine));
         self
@@ -455,7 +467,13 @@ where
                 dir
             }
         };
-        let mut writer = RunWriter::create(&dir, self.options.write_buffer_bytes)?;
+        // A spill's encoded records rarely exceed the budget's estimate, so a
+        // bigger write buffer would only be memory spent outside the budget.
+        let buffer_bytes = self
+            .options
+            .write_buffer_bytes
+            .min(self.options.budget_bytes.max(4096));
+        let mut writer = RunWriter::create(&dir, buffer_bytes)?;
         let mut ranges = Vec::new();
         for (partition, bucket) in self.buckets.iter().enumerate() {
             if bucket.is_empty() {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// |---|---|---|
 /// | [`budget_bytes`](Self::budget_bytes) | 64 MiB | buffers: spill above it |
 /// | [`spill_dir`](Self::spill_dir) | a fresh directory under [`std::env::temp_dir`] | buffers and intermediate merges |
-/// | [`write_buffer_bytes`](Self::write_buffer_bytes) | 1 MiB | every spill file written |
+/// | [`write_buffer_bytes`](Self::write_buffer_bytes) | 1 MiB | every spill file written (a buffer's spills use at most the budget) |
 /// | [`read_buffer_bytes`](Self::read_buffer_bytes) | 64 KiB | every run read in a merge |
 /// | [`merge_fan_in`](Self::merge_fan_in) | 64 | merges: most spill files open at once |
 ///
@@ -84,7 +84,9 @@ impl SortOptions {
         self
     }
 
-    /// Size of the buffered writer of each spill file (at least 4 KiB).
+    /// Size of the buffered writer of each spill file (at least 4 KiB). A
+    /// buffer's spills use the smaller of this and the budget, so that the
+    /// writer does not double the memory a small budget allows.
     ///
     /// ```
     /// use flotilla::mapreduce::sort::SortOptions;

@@ -15,7 +15,7 @@ use super::InputError;
 /// A split owns every line that *starts* in `[start, end)`; it reads past
 /// `end` to finish its last line, and skips the line it starts in the middle
 /// of (that line belongs to the split before). A gzip split covers its whole
-/// file (`compressed()` is true, `start()` is 0 and `end()` is the
+/// file (`is_compressed()` is true, `start()` is 0 and `end()` is the
 /// compressed length), because a gzip stream cannot be entered in the middle.
 ///
 /// Splits are plain data (serde-serialisable), so a scheduler can ship them
@@ -114,7 +114,7 @@ impl InputSplit {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn len(&self) -> u64 {
-        self.end - self.start
+        self.end.saturating_sub(self.start)
     }
 
     /// Whether the range is empty. Planned splits never are: an empty file
@@ -131,7 +131,7 @@ impl InputSplit {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.start == self.end
+        self.len() == 0
     }
 
     /// Whether the file is gzip-compressed (read whole, as one split).
