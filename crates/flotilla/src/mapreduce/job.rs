@@ -163,8 +163,10 @@ impl TextInput for str {
 /// std::fs::write(&file, "1\t10\t5\t0\n2\t11\t3\t0\n3\t12\t5\t0\n")?;
 /// let pool = flotilla::CpuPool::with_threads(2)?;
 /// let out = JobRunner::new(&pool).run_text(RatingsBreakdown, &[file.to_str().unwrap()])?;
-/// assert_eq!(out.records(), vec![(3, 1), (5, 2)]);
 /// assert_eq!(out.counters.map_input_records, 3);
+/// let mut counts = out.records();
+/// counts.sort();
+/// assert_eq!(counts, vec![(3, 1), (5, 2)]);
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -484,32 +486,62 @@ impl Default for JobConfig {
 
 impl JobConfig {
     /// Number of reduce tasks (default: the pool's threads).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().reducers(4);
+    /// ```
     pub fn reducers(mut self, n: usize) -> JobConfig {
         self.reducers = Some(n);
         self
     }
     /// Bytes per input split, i.e. per map task (default 32 MiB).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().split_bytes(64 << 20);
+    /// ```
     pub fn split_bytes(mut self, bytes: u64) -> JobConfig {
         self.split_bytes = bytes;
         self
     }
     /// Memory the shuffle may hold before spilling, over all map tasks
     /// running at once (default 512 MiB).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().memory_budget(256 << 20);
+    /// ```
     pub fn memory_budget(mut self, bytes: usize) -> JobConfig {
         self.memory_budget = bytes;
         self
     }
     /// Where spill files go (default: a fresh folder in the temp dir).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().spill_dir(std::env::temp_dir());
+    /// ```
     pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> JobConfig {
         self.spill_dir = Some(dir.into());
         self
     }
     /// Count and sample malformed records instead of failing the job.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().skip_bad_records(true);
+    /// ```
     pub fn skip_bad_records(mut self, skip: bool) -> JobConfig {
         self.skip_bad_records = skip;
         self
     }
     /// Records per map task when the input is records (later steps).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().records_per_map_task(10_000);
+    /// ```
     pub fn records_per_map_task(mut self, n: usize) -> JobConfig {
         self.records_per_map_task = n.max(1);
         self
@@ -580,10 +612,69 @@ pub struct JobOutput<O> {
     pub elapsed: Duration,
 }
 
-impl<O> JobOutput<O> {
+impl<O: Send + 'static> JobOutput<O> {
     /// All output records, partition after partition.
+    ///
+    /// ```
+    /// let out = flotilla::mapreduce::JobOutput::<u8> {
+    ///     partitions: vec![vec![1, 2], vec![3]],
+    ///     counters: Default::default(),
+    ///     bad_record_sample: vec![],
+    ///     elapsed: std::time::Duration::ZERO,
+    /// };
+    /// assert_eq!(out.records(), [1, 2, 3]);
+    /// ```
     pub fn records(self) -> Vec<O> {
         self.partitions.into_iter().flatten().collect()
+    }
+
+    /// Runs the next step of a multi-step job on this step's output: the
+    /// records of every partition become the next mapper's input. The
+    /// returned counters are the next step's.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobRunner::run_records`].
+    ///
+    /// ```
+    /// use flotilla::mapreduce::{Emitter, Job, JobOutput, JobRunner, RecordError};
+    ///
+    /// /// Step 2: invert (word, count) into (count, word) and list words per count.
+    /// struct ByCount;
+    /// impl Job for ByCount {
+    ///     type Input = (String, u64);
+    ///     type Key = u64;
+    ///     type Value = String;
+    ///     type Output = (u64, Vec<String>);
+    ///     type State = ();
+    ///     fn map(&self, _: &mut (), (w, c): &(String, u64), emit: &mut Emitter<'_, u64, String>) -> Result<(), RecordError> {
+    ///         emit.emit(*c, w.clone())
+    ///     }
+    ///     fn reduce(&self, _: &mut (), c: u64, mut ws: Vec<String>, out: &mut Vec<(u64, Vec<String>)>) -> Result<(), RecordError> {
+    ///         ws.sort();
+    ///         out.push((c, ws));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let pool = flotilla::CpuPool::with_threads(2)?;
+    /// let runner = JobRunner::new(&pool);
+    /// let step1 = JobOutput {
+    ///     partitions: vec![vec![("a".to_string(), 2), ("b".to_string(), 1)], vec![("c".to_string(), 2)]],
+    ///     counters: Default::default(),
+    ///     bad_record_sample: vec![],
+    ///     elapsed: std::time::Duration::ZERO,
+    /// };
+    /// let mut step2 = step1.then(&runner, ByCount)?.records();
+    /// step2.sort();
+    /// assert_eq!(step2, vec![(1, vec!["b".to_string()]), (2, vec!["a".to_string(), "c".to_string()])]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn then<J: Job<Input = O>>(
+        self,
+        runner: &JobRunner,
+        job: J,
+    ) -> Result<JobOutput<J::Output>, JobError> {
+        runner.run_records(job, self.records())
     }
 }
 
@@ -614,6 +705,10 @@ fn snippet(line: &[u8]) -> String {
 
 impl JobRunner {
     /// A runner on `pool` with default settings.
+    ///
+    /// ```
+    /// let runner = flotilla::mapreduce::JobRunner::new(&flotilla::CpuPool::with_threads(1).unwrap());
+    /// ```
     pub fn new(pool: &CpuPool) -> JobRunner {
         JobRunner {
             pool: pool.clone(),
@@ -622,6 +717,11 @@ impl JobRunner {
     }
 
     /// The same runner with these settings.
+    ///
+    /// ```
+    /// let pool = flotilla::CpuPool::with_threads(1).unwrap();
+    /// let runner = flotilla::mapreduce::JobRunner::new(&pool).config(flotilla::mapreduce::JobConfig::default().reducers(1));
+    /// ```
     pub fn config(mut self, config: JobConfig) -> JobRunner {
         self.config = config;
         self
@@ -1020,7 +1120,7 @@ where
         Err(SplitError::Callback { error, .. }) => return Err(error),
         Err(SplitError::Input(e)) => return Err(JobError::Input(e)),
     };
-    task.counters.map_input_bytes += stats.bytes_read;
+    task.counters.map_input_bytes += stats.record_bytes;
     task.finish(&format!("map[{}]", split.index()))
 }
 
