@@ -104,7 +104,7 @@ fn a_bad_skew_file_is_named_with_its_line() {
 
 #[test]
 fn unimplemented_workloads_and_bad_options_are_clear_errors() {
-    let out = flotilla(&["bench", "W3"]);
+    let out = flotilla(&["bench", "W5"]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("not implemented yet"),
@@ -168,4 +168,81 @@ fn demo_prints_the_comparison_table() {
     let out = flotilla(&["demo", "--scale=-1"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--scale"));
+}
+
+/// Runs an example of the `flotilla` crate with cargo (same target folder).
+fn example(name: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["run", "--quiet", "-p", "flotilla", "--example", name, "--"])
+        .args(args);
+    cmd.output().expect("cargo runs the example")
+}
+
+#[test]
+fn scenario3_ratings_breakdown_counts_a_generated_u_data_file() {
+    let dir = TempDir::new("scenario3");
+    let data = dir.path("u.data");
+    assert!(
+        flotilla(&["gen", "ratings", "--rows", "5000", "--output", &data])
+            .status
+            .success()
+    );
+    let body = std::fs::read_to_string(&data).unwrap();
+    let mut expected = std::collections::BTreeMap::<String, u64>::new();
+    for line in body.lines() {
+        *expected
+            .entry(line.split('\t').nth(2).unwrap().to_string())
+            .or_default() += 1;
+    }
+    let out = example("scenario3_ratings", &[&data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got: std::collections::BTreeMap<String, u64> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once('\t').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        text(&out.stderr).contains("map input records: 5000"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_wordcount_example_counts_words() {
+    let dir = TempDir::new("wordcount");
+    let file = dir.path("t.txt");
+    std::fs::write(&file, "the cat\nthe dog\n\tthe  end").unwrap();
+    let out = example("wordcount", &[&file]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("total words: 6"), "{stdout}");
+    assert!(stdout.contains("distinct words: 4"), "{stdout}");
+    assert!(stdout.contains("3  the"), "{stdout}");
+}
+
+#[test]
+fn bench_w3_and_w4_run_on_given_inputs() {
+    let dir = TempDir::new("w34");
+    let ratings = dir.path("r.tsv");
+    std::fs::write(&ratings, "1\t2\t5\t9\n1\t3\t5\t9\n2\t2\t1\t9\n").unwrap();
+    let out = flotilla(&["bench", "W3", "--input", &ratings]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(r#""result": {"1": 1, "5": 2}"#), "{stdout}");
+    assert!(stdout.contains("ratio_to_hand_loop"), "{stdout}");
+    let words = dir.path("t.txt");
+    std::fs::write(&words, "b a b\nc b a\n").unwrap();
+    let out = flotilla(&["bench", "W4", "--input", &words]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(r#""result": {"distinct": 3, "top5": [["b", 3], ["a", 2], ["c", 1]]}"#), "{stdout}");
+    let bad = dir.path("bad.tsv");
+    std::fs::write(&bad, "1\t2\t5\t9\n1\t2\n").unwrap();
+    let out = flotilla(&["bench", "W3", "--input", &bad]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains(&format!("{bad}:2: bad record")), "{}", text(&out.stderr));
 }
