@@ -79,6 +79,12 @@ pub(crate) struct BenchArgs {
     /// Skip the in-process reference measurement (rayon for W1).
     #[arg(long)]
     no_baseline: bool,
+    /// Memory budget of the shuffle in megabytes (W3, W4).
+    #[arg(long, default_value_t = 512)]
+    memory_mb: usize,
+    /// W4 without a combiner: every word crosses the shuffle.
+    #[arg(long)]
+    no_combiner: bool,
     /// Megabytes per input split (W3, W4).
     #[arg(long, default_value_t = 32)]
     split_mb: u64,
@@ -392,7 +398,11 @@ fn input_file(
 }
 
 fn job_runner(args: &BenchArgs, pool: &CpuPool) -> JobRunner {
-    JobRunner::new(pool).config(JobConfig::default().split_bytes(args.split_mb << 20))
+    JobRunner::new(pool).config(
+        JobConfig::default()
+            .split_bytes(args.split_mb << 20)
+            .memory_budget(args.memory_mb << 20),
+    )
 }
 
 /// W3: ratings per rating value, as a typed MapReduce job, and as a
@@ -485,7 +495,13 @@ fn w4(args: &BenchArgs) -> anyhow::Result<()> {
     })?;
     let pool = pool(args)?;
     let start = Instant::now();
-    let out = job_runner(args, &pool).run_text(WordCount, &[input.as_str()])?;
+    let runner = job_runner(args, &pool);
+    let out = if args.no_combiner {
+        runner.run_text(WordCount::<false>, &[input.as_str()])?
+    } else {
+        runner.run_text(WordCount::<true>, &[input.as_str()])?
+    };
+    let counters = out.counters.clone();
     let mut pairs = out.records();
     let total: u64 = pairs.iter().map(|(_, c)| c).sum();
     let distinct = pairs.len();
@@ -518,6 +534,9 @@ fn w4(args: &BenchArgs) -> anyhow::Result<()> {
             )),
         ),
         ("total_words", (total as usize).into()),
+        ("shuffled", (counters.shuffled_records as usize).into()),
+        ("spilled_bytes", (counters.spilled_bytes as usize).into()),
+        ("memory_mb", args.memory_mb.into()),
         ("workers", args.workers.into()),
     ]);
     Ok(())

@@ -77,9 +77,10 @@ pub(crate) fn count_rating(line: &[u8], counts: &mut [u64; 256]) -> Result<(), R
 }
 
 /// W4: words (maximal runs of non-whitespace bytes, as Python's
-/// `bytes.split()`) counted, with a combiner.
+/// `bytes.split()`) counted, with a combiner unless `COMBINE` is false
+/// (then every word crosses the shuffle: the spill path's workout).
 #[derive(Debug, Default)]
-pub(crate) struct WordCount;
+pub(crate) struct WordCount<const COMBINE: bool>;
 
 /// Python's `bytes.split()` whitespace: space, \t, \n, \r, \x0b, \x0c.
 pub(crate) fn is_space(b: u8) -> bool {
@@ -91,13 +92,13 @@ pub(crate) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|&b| is_space(b)).filter(|w| !w.is_empty())
 }
 
-impl Job for WordCount {
+impl<const COMBINE: bool> Job for WordCount<COMBINE> {
     type Input = [u8];
     type Key = SmallBytes;
     type Value = u64;
     type Output = (SmallBytes, u64);
     type State = ();
-    const COMBINES: bool = true;
+    const COMBINES: bool = COMBINE;
 
     fn map(
         &self,

@@ -239,10 +239,17 @@ fn bench_w3_and_w4_run_on_given_inputs() {
     let out = flotilla(&["bench", "W4", "--input", &words]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains(r#""result": {"distinct": 3, "top5": [["b", 3], ["a", 2], ["c", 1]]}"#), "{stdout}");
+    assert!(
+        stdout.contains(r#""result": {"distinct": 3, "top5": [["b", 3], ["a", 2], ["c", 1]]}"#),
+        "{stdout}"
+    );
     let bad = dir.path("bad.tsv");
     std::fs::write(&bad, "1\t2\t5\t9\n1\t2\n").unwrap();
     let out = flotilla(&["bench", "W3", "--input", &bad]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains(&format!("{bad}:2: bad record")), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("{bad}:2: bad record")),
+        "{}",
+        text(&out.stderr)
+    );
 }
