@@ -414,11 +414,11 @@ impl fmt::Display for Counters {
     }
 }
 
-/// What the mapper emits into: partitions, combines, buffers and spills.
+/// What the mapper emits into: the map task's combiner and partitioned
+/// sort buffer.
 pub struct Emitter<'a, K, V> {
-    sink: &'a mut dyn FnMut(K, V) -> Result<(), SpillError>,
+    sink: &'a mut ShuffleSink<K, V>,
     counters: &'a mut Counters,
-    failed: Option<SpillError>,
 }
 
 impl<K, V> fmt::Debug for Emitter<'_, K, V> {
@@ -427,21 +427,18 @@ impl<K, V> fmt::Debug for Emitter<'_, K, V> {
     }
 }
 
-impl<K, V> Emitter<'_, K, V> {
+impl<K: ShuffleKey, V: ShuffleValue> Emitter<'_, K, V> {
     /// Emits one `(key, value)` pair.
     ///
     /// # Errors
     ///
-    /// Never for the record itself; a spill failure (disk full) is kept and
-    /// fails the task after the mapper returns. The `Result` lets a mapper
-    /// end with `emit.emit(k, v)`.
+    /// Never: the `Result` lets a mapper end with `emit.emit(k, v)`. (A
+    /// spill failure, such as a full disk, fails the task after the mapper
+    /// returns.)
+    #[inline]
     pub fn emit(&mut self, key: K, value: V) -> Result<(), RecordError> {
         self.counters.map_output_records += 1;
-        if self.failed.is_none() {
-            if let Err(e) = (self.sink)(key, value) {
-                self.failed = Some(e);
-            }
-        }
+        self.sink.push(key, value);
         Ok(())
     }
 
@@ -917,68 +914,100 @@ fn gather<T>(
     }
 }
 
+/// The fold of a job's combiner, type-erased over the job.
+type CombineFn<V> = Arc<dyn Fn(&mut V, V) + Send + Sync>;
+
 /// Where a map task's pairs go: an in-map combiner (when the job combines)
-/// in front of a partitioned sort buffer.
-struct MapSink<J: Job> {
-    job: Arc<J>,
-    partitioner: Arc<Partitioner<J::Key>>,
+/// in front of a partitioned sort buffer. Generic over the pair types only,
+/// so [`Emitter::emit`] pushes here directly, inlined into the mapper.
+pub(crate) struct ShuffleSink<K, V> {
+    combiner: Option<CombineFn<V>>,
+    partitioner: Arc<Partitioner<K>>,
     partitions: usize,
-    buffer: PartitionedSortBuffer<J::Key, J::Value>,
-    combine: FastMap<J::Key, J::Value>,
+    buffer: PartitionedSortBuffer<K, V>,
+    /// A few keys combined by linear search before the hash table: for
+    /// small fixed-size keys (a rating, a flag, a small id) this is several
+    /// times cheaper than hashing.
+    front: Vec<(K, V)>,
+    combine: FastMap<K, V>,
     combine_bytes: usize,
     combine_budget: usize,
     shuffled: u64,
+    /// The first spill failure; it fails the task when the mapper returns.
+    failed: Option<SpillError>,
 }
 
-impl<J: Job> MapSink<J> {
+/// How many keys [`ShuffleSink`] combines by linear search.
+const FRONT_KEYS: usize = 8;
+
+impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
     fn new(
-        job: &Arc<J>,
-        partitioner: &Arc<Partitioner<J::Key>>,
+        combiner: Option<CombineFn<V>>,
+        partitioner: &Arc<Partitioner<K>>,
         partitions: usize,
         options: SortOptions,
     ) -> Self {
         let combine_budget = options.budget() / 2;
         let mut buffer = PartitionedSortBuffer::new(partitions, options);
-        if J::COMBINES {
-            let folder = Arc::clone(job);
+        if let Some(f) = &combiner {
+            let f = Arc::clone(f);
             buffer = buffer.with_combiner(move |mut a, b| {
-                folder.combine(&mut a, b);
+                f(&mut a, b);
                 a
             });
         }
-        MapSink {
-            job: Arc::clone(job),
+        ShuffleSink {
+            combiner,
             partitioner: Arc::clone(partitioner),
             partitions,
             buffer,
+            front: Vec::with_capacity(FRONT_KEYS),
             combine: FastMap::default(),
             combine_bytes: 0,
             combine_budget,
             shuffled: 0,
+            failed: None,
         }
     }
 
-    fn push(&mut self, key: J::Key, value: J::Value) -> Result<(), SpillError> {
-        if J::COMBINES {
-            if let Some(acc) = self.combine.get_mut(&key) {
-                self.job.combine(acc, value);
-                return Ok(());
-            }
-            self.combine_bytes += key.approx_size() + value.approx_size() + 48;
-            self.combine.insert(key, value);
-            if self.combine_bytes > self.combine_budget {
-                self.flush_combined()?;
-            }
-            Ok(())
-        } else {
+    #[inline]
+    fn push(&mut self, key: K, value: V) {
+        let Some(fold) = &self.combiner else {
             let p = self.partitioner.partition(&key, self.partitions);
             self.shuffled += 1;
-            self.buffer.push(p, key, value)
+            if let Err(e) = self.buffer.push(p, key, value) {
+                self.failed.get_or_insert(e);
+            }
+            return;
+        };
+        if K::FIXED_SIZE.is_some() {
+            if let Some((_, acc)) = self.front.iter_mut().find(|(k, _)| *k == key) {
+                fold(acc, value);
+                return;
+            }
+            // A key is in the front or in the table, never both: it joins
+            // the front only while the front has room.
+            if self.front.len() < FRONT_KEYS && !self.combine.contains_key(&key) {
+                self.front.push((key, value));
+                return;
+            }
+        }
+        if let Some(acc) = self.combine.get_mut(&key) {
+            fold(acc, value);
+            return;
+        }
+        self.combine_bytes += key.approx_size() + value.approx_size() + 48;
+        self.combine.insert(key, value);
+        if self.combine_bytes > self.combine_budget {
+            if let Err(e) = self.flush_combined() {
+                self.failed.get_or_insert(e);
+            }
         }
     }
 
     fn flush_combined(&mut self) -> Result<(), SpillError> {
-        for (k, v) in self.combine.drain() {
+        let front = std::mem::take(&mut self.front);
+        for (k, v) in front.into_iter().chain(self.combine.drain()) {
             let p = self.partitioner.partition(&k, self.partitions);
             self.shuffled += 1;
             self.buffer.push(p, k, v)?;
@@ -988,10 +1017,22 @@ impl<J: Job> MapSink<J> {
     }
 }
 
+/// The job's combiner as a type-erased fold, when it has one.
+fn combiner_of<J: Job>(job: &Arc<J>) -> Option<CombineFn<J::Value>> {
+    if J::COMBINES {
+        let job = Arc::clone(job);
+        Some(Arc::new(move |acc: &mut J::Value, v: J::Value| {
+            job.combine(acc, v)
+        }))
+    } else {
+        None
+    }
+}
+
 /// One map task over any source of records.
 struct MapTask<J: Job> {
     job: Arc<J>,
-    sink: MapSink<J>,
+    sink: ShuffleSink<J::Key, J::Value>,
     counters: Counters,
     state: J::State,
     bad: Vec<(PathBuf, u64, String, String)>,
@@ -1010,7 +1051,7 @@ impl<J: Job> MapTask<J> {
         job.mapper_init(&mut state);
         MapTask {
             job: Arc::clone(job),
-            sink: MapSink::new(job, partitioner, partitions, options),
+            sink: ShuffleSink::new(combiner_of(job), partitioner, partitions, options),
             counters: Counters::default(),
             state,
             bad: Vec::new(),
@@ -1020,19 +1061,17 @@ impl<J: Job> MapTask<J> {
 
     /// Runs the mapper (or, with `record` None, the final hook); returns the
     /// mapper's verdict on the record. A spill failure is an `Err`.
+    #[inline]
     fn call(&mut self, record: Option<&J::Input>) -> Result<Result<(), RecordError>, SpillError> {
-        let sink = &mut self.sink;
-        let mut push = |k: J::Key, v: J::Value| sink.push(k, v);
         let mut emitter = Emitter {
-            sink: &mut push,
+            sink: &mut self.sink,
             counters: &mut self.counters,
-            failed: None,
         };
         let verdict = match record {
             Some(r) => self.job.map(&mut self.state, r, &mut emitter),
             None => self.job.mapper_final(&mut self.state, &mut emitter),
         };
-        match emitter.failed.take() {
+        match self.sink.failed.take() {
             Some(e) => Err(e),
             None => Ok(verdict),
         }
