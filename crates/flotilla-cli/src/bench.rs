@@ -85,9 +85,9 @@ pub(crate) struct BenchArgs {
     /// W4 without a combiner: every word crosses the shuffle.
     #[arg(long)]
     no_combiner: bool,
-    /// Megabytes per input split (W3, W4).
-    #[arg(long, default_value_t = 32)]
-    split_mb: u64,
+    /// Megabytes per input split (W3, W4; default: derived from the input size).
+    #[arg(long)]
+    split_mb: Option<u64>,
     /// Folder for generated inputs.
     #[arg(long, default_value = "bench-data")]
     cache: PathBuf,
@@ -398,11 +398,11 @@ fn input_file(
 }
 
 fn job_runner(args: &BenchArgs, pool: &CpuPool) -> JobRunner {
-    JobRunner::new(pool).config(
-        JobConfig::default()
-            .split_bytes(args.split_mb << 20)
-            .memory_budget(args.memory_mb << 20),
-    )
+    let mut config = JobConfig::default().memory_budget(args.memory_mb << 20);
+    if let Some(mb) = args.split_mb {
+        config = config.split_bytes(mb << 20);
+    }
+    JobRunner::new(pool).config(config)
 }
 
 /// W3: ratings per rating value, as a typed MapReduce job, and as a
@@ -457,7 +457,13 @@ fn w3_hand_loop(
     expected: &[(u8, u64)],
 ) -> anyhow::Result<f64> {
     let start = Instant::now();
-    let splits = plan_splits(&[input], args.split_mb << 20)?;
+    // The same splits as the job's (its default: about 4 per worker).
+    let total: u64 = plan_splits(&[input], u64::MAX)?
+        .iter()
+        .map(|s| s.len())
+        .sum();
+    let derived = (total / (4 * pool.threads() as u64)).clamp(1 << 20, 64 << 20);
+    let splits = plan_splits(&[input], args.split_mb.map_or(derived, |mb| mb << 20))?;
     let futures: Vec<_> = splits
         .into_iter()
         .map(|split| {

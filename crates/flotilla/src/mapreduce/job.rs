@@ -461,7 +461,7 @@ impl<K: ShuffleKey, V: ShuffleValue> Emitter<'_, K, V> {
 #[derive(Debug, Clone)]
 pub struct JobConfig {
     reducers: Option<usize>,
-    split_bytes: u64,
+    split_bytes: Option<u64>,
     memory_budget: usize,
     spill_dir: Option<PathBuf>,
     skip_bad_records: bool,
@@ -472,7 +472,7 @@ impl Default for JobConfig {
     fn default() -> JobConfig {
         JobConfig {
             reducers: None,
-            split_bytes: 32 << 20,
+            split_bytes: None,
             memory_budget: 512 << 20,
             spill_dir: None,
             skip_bad_records: false,
@@ -492,14 +492,16 @@ impl JobConfig {
         self.reducers = Some(n);
         self
     }
-    /// Bytes per input split, i.e. per map task (default 32 MiB).
+    /// Bytes per input split, i.e. per map task (default: derived from the
+    /// input size — about four map tasks per worker thread, each between
+    /// 1 MiB and 64 MiB, so that work stealing can even out the splits).
     ///
     /// ```
     /// use flotilla::mapreduce::JobConfig;
     /// let c = JobConfig::default().split_bytes(64 << 20);
     /// ```
     pub fn split_bytes(mut self, bytes: u64) -> JobConfig {
-        self.split_bytes = bytes;
+        self.split_bytes = Some(bytes);
         self
     }
     /// Memory the shuffle may hold before spilling, over all map tasks
@@ -771,7 +773,7 @@ impl JobRunner {
         J::Input: TextInput,
     {
         let start = Instant::now();
-        let splits = plan_splits(inputs, self.config.split_bytes)?;
+        let splits = plan_splits(inputs, self.split_bytes_for(inputs)?)?;
         let job = Arc::new(job);
         let partitioner = Arc::new(partitioner);
         let r = self.checked_reducers(&partitioner)?;
@@ -788,6 +790,20 @@ impl JobRunner {
             .collect();
         let maps = gather(futures)?;
         self.reduce_phase(job, maps, start)
+    }
+
+    /// The split size: the configured one, or one derived from the input
+    /// size (gzip files are one split whatever it is).
+    fn split_bytes_for(&self, inputs: &[&str]) -> Result<u64, JobError> {
+        if let Some(b) = self.config.split_bytes {
+            return Ok(b);
+        }
+        let total: u64 = plan_splits(inputs, u64::MAX)?
+            .iter()
+            .map(InputSplit::len)
+            .sum();
+        let tasks = 4 * self.pool.threads().max(1) as u64;
+        Ok((total / tasks).clamp(1 << 20, 64 << 20))
     }
 
     fn checked_reducers<K>(&self, partitioner: &Partitioner<K>) -> Result<usize, JobError> {
