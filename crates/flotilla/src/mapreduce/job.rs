@@ -1075,6 +1075,17 @@ impl<J: Job> MapTask<J> {
         }
     }
 
+    /// Runs the mapper on one record; a spill failure is left in
+    /// `sink.failed` for the caller to check.
+    #[inline]
+    fn map_record(&mut self, record: &J::Input) -> Result<(), RecordError> {
+        let mut emitter = Emitter {
+            sink: &mut self.sink,
+            counters: &mut self.counters,
+        };
+        self.job.map(&mut self.state, record, &mut emitter)
+    }
+
     /// Runs the mapper (or, with `record` None, the final hook); returns the
     /// mapper's verdict on the record. A spill failure is an `Err`.
     #[inline]
@@ -1155,24 +1166,31 @@ where
 {
     let mut task = MapTask::new(job, partitioner, partitions, options, skip_bad);
     let mut reader = LineReader::new();
-    let stats = reader.for_each_line(split, |line| -> Result<(), JobError> {
+    // The callback's error is boxed: a large error type in every line's
+    // return value costs more than the work of a short line.
+    let stats = reader.for_each_line(split, |line| -> Result<(), Box<JobError>> {
         task.counters.map_input_records += 1;
         let bytes = line.bytes();
         let verdict = match J::Input::from_line(bytes) {
-            Ok(record) => task.call(Some(record))?,
+            Ok(record) => task.map_record(record),
             Err(e) => Err(RecordError::new(format!(
                 "invalid UTF-8 at byte {} of the line",
                 e.valid_up_to()
             ))),
         };
+        if let Some(e) = task.sink.failed.take() {
+            return Err(Box::new(JobError::Spill(e)));
+        }
         match verdict {
             Ok(()) => Ok(()),
-            Err(e) => task.bad_record(e, line.path(), line.offset(), bytes),
+            Err(e) => task
+                .bad_record(e, line.path(), line.offset(), bytes)
+                .map_err(Box::new),
         }
     });
     let stats = match stats {
         Ok(s) => s,
-        Err(SplitError::Callback { error, .. }) => return Err(error),
+        Err(SplitError::Callback { error, .. }) => return Err(*error),
         Err(SplitError::Input(e)) => return Err(JobError::Input(e)),
     };
     task.counters.map_input_bytes += stats.record_bytes;
