@@ -6,6 +6,7 @@ mod gen;
 mod jobs;
 mod json;
 mod spin;
+mod streaming_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Run a workload of WORKLOADS.md and print JSON lines.
     Bench(bench::BenchArgs),
+    /// Run a Hadoop-streaming-style job: shell commands as mapper, combiner and reducer.
+    Mapreduce(streaming_cmd::MapReduceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +40,6 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run_bench(&args),
+        Command::Mapreduce(args) => streaming_cmd::run_mapreduce(&args),
     }
 }

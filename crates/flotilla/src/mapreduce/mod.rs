@@ -5,6 +5,7 @@ mod job;
 mod small_bytes;
 pub mod sort;
 pub mod split;
+pub mod streaming;
 
 pub use job::{
     Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, KeyHasher, Partitioner,

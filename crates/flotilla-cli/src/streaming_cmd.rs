@@ -1,0 +1,77 @@
+//! `flotilla mapreduce`: Hadoop-streaming-style jobs from the shell, any
+//! commands as mapper, combiner and reducer (see
+//! `flotilla::mapreduce::streaming` for what happens to the records).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use flotilla::mapreduce::streaming::StreamingJob;
+use flotilla::CpuPool;
+
+/// Arguments of `flotilla mapreduce`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct MapReduceArgs {
+    /// Input files, folders or globs (`data/part-*.txt`); gzip files are read whole.
+    #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
+    input: Vec<String>,
+    /// The output folder: must not exist, or be empty. Gets `part-NNNNN` files and `_SUCCESS`.
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// The map command (run with `sh -c`): reads input lines, writes `key<TAB>value` lines.
+    #[arg(long, value_name = "CMD")]
+    mapper: String,
+    /// The combine command, run on each map task's output sorted by key.
+    #[arg(long, value_name = "CMD")]
+    combiner: Option<String>,
+    /// The reduce command: reads `key<TAB>value` lines sorted by key.
+    #[arg(long, value_name = "CMD")]
+    reducer: String,
+    /// Reduce tasks, hence part files [default: the workers].
+    #[arg(long, value_name = "N")]
+    reducers: Option<usize>,
+    /// Megabytes per input split, hence per map task.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    split_mb: u64,
+    /// Tries per task before the job fails.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    attempts: usize,
+    /// Worker threads, hence commands running at once [default: the cores].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Megabytes of map output held in memory (over all running tasks) before spilling to disk.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    memory_mb: usize,
+    /// Leave out the splits whose map task failed on every attempt instead of failing the job.
+    #[arg(long)]
+    skip_failed_splits: bool,
+}
+
+pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
+    if args.workers == Some(0) {
+        bail!("--workers must be at least 1");
+    }
+    if args.split_mb == 0 {
+        bail!("--split-mb must be at least 1");
+    }
+    let mut pool = CpuPool::builder().name("mapreduce");
+    if let Some(workers) = args.workers {
+        pool = pool.threads(workers);
+    }
+    let pool = pool.build().context("starting the worker threads")?;
+    let mut job = StreamingJob::new(&args.mapper, &args.reducer)
+        .split_bytes(args.split_mb.saturating_mul(1 << 20))
+        .attempts(args.attempts)
+        .memory_budget(args.memory_mb.saturating_mul(1 << 20))
+        .skip_failed_splits(args.skip_failed_splits);
+    if let Some(combiner) = &args.combiner {
+        job = job.combiner(combiner);
+    }
+    if let Some(reducers) = args.reducers {
+        job = job.reducers(reducers);
+    }
+    let report = job
+        .run(&pool, &args.input, &args.output)
+        .context("the streaming job failed")?;
+    eprintln!("{report}");
+    Ok(())
+}

@@ -1,0 +1,530 @@
+//! Streaming jobs, as Hadoop streaming runs them: any shell commands as
+//! mapper, combiner and reducer, reading lines on stdin and writing
+//! `key\tvalue` lines on stdout.
+//!
+//! A [`StreamingJob`] is three command lines and some settings;
+//! [`StreamingJob::run`] runs it on a [`CpuPool`], every map and reduce task
+//! a task of the pool, and writes a folder of part files:
+//!
+//! ```text
+//!  inputs ─ plan_splits ─► split i ─► map[i]: split's lines ─stdin─► sh -c MAPPER ─stdout─┐
+//!                                                                                          │
+//!     key\tvalue lines ─► partition = hash(key) % R ─► PartitionedSortBuffer (bytewise) ◄──┘
+//!                         sorted runs, spilled above the memory budget
+//!        with a combiner: all runs merged ─► sh -c COMBINER ─► partitioned and sorted again
+//!                                                    │
+//!  reduce[r]: merge of every map task's runs for r ◄─┘
+//!     sorted key\tvalue lines ─stdin─► sh -c REDUCER ─stdout─► OUTPUT/_temporary/part-r.attempt-k
+//!                                                                 └─ succeeded: → _temporary/part-r
+//!  job commit: every _temporary/part-r → OUTPUT/part-r; remove _temporary/; write _SUCCESS
+//! ```
+//!
+//! **Records.** A line a command writes is a record: the key is what comes
+//! before the first tab, the value what follows it; a line without a tab is
+//! a key with an empty value, as in Hadoop. Keys and values are bytes, never
+//! checked or changed for UTF-8. Keys are sorted bytewise (as `LC_ALL=C
+//! sort` does) and spread over the `R` reducers by a fixed hash, so that all
+//! the values of a key meet in one reducer. A record is written to a
+//! command as `key\tvalue\n`, or `key\n` when its value is empty (so lines
+//! without a tab pass through `cat` unchanged).
+//!
+//! **Map.** Each input split (see [`split`](super::split): byte ranges of
+//! files, folders or globs, gzip included, no line cut or read twice) is one
+//! map task running `sh -c MAPPER` with the split's lines on its stdin,
+//! each ending in `\n` (a `\r\n` in the file reads as `\n`). The mapper
+//! may stop reading early (like `head`): its exit status decides.
+//!
+//! **Combine.** With a combiner, a map task feeds its whole sorted output
+//! (every partition, in key order) to `sh -c COMBINER` once the mapper has
+//! finished, and keeps what the combiner writes instead, sorted and
+//! partitioned again. The combiner need not write its keys in order.
+//!
+//! **Reduce.** Each partition is one reduce task: the k-way merge of every
+//! map task's runs for it, fed in key order to `sh -c REDUCER`, whose stdout
+//! becomes the part file `part-NNNNN`, byte for byte. Every partition has a
+//! part file, empty or not, and the reducer runs even on an empty input.
+//!
+//! **Pipes.** Each command's stdin is written by a scoped thread while the
+//! task reads its stdout, and a second scoped thread keeps the tail of its
+//! stderr: no side waits on a full pipe nobody reads. Lines of stderr of
+//! the form `reporter:counter:GROUP,COUNTER,AMOUNT` add to the counter
+//! `GROUP.COUNTER` of the report, as in Hadoop streaming (only successful
+//! attempts count); `reporter:status:` lines are ignored. The rest of stderr
+//! is kept only for error messages.
+//!
+//! **Environment.** Every command sees `FLOTILLA_TASK` (`map[3]`,
+//! `reduce[0]`) and `FLOTILLA_ATTEMPT` (1, 2, …); mappers also see
+//! `mapreduce_map_input_file`, `mapreduce_map_input_start` and
+//! `mapreduce_map_input_length`, reducers `mapreduce_task_partition`, with
+//! Hadoop's names.
+//!
+//! **Failures and retries.** A command that exits non-zero or is killed by
+//! a signal fails its task attempt, with an error naming the command, how it
+//! ended, the task (`map[i]` with its split, or `reduce[r]`) and the last 20
+//! lines (2 KB at most) of its stderr. The attempt is retried, up to
+//! [`attempts`](StreamingJob::attempts) in all: a map task starts again from
+//! its split, and a reduce task from its input, kept for that purpose (in
+//! memory when every run was, otherwise in a file under `_temporary/`
+//! written while the first attempt reads the merge). What a failed attempt
+//! produced is discarded. Failures on flotilla's side (an unreadable input,
+//! a spill or output write failing) are not retried. When a task has failed
+//! for good, the job stops: tasks not started are cancelled, running
+//! commands are killed at their next record, and the job fails with that
+//! task's error — unless the job
+//! [skips failed splits](StreamingJob::skip_failed_splits), in which case
+//! a map task's split is left out, counted and sampled in the report, as
+//! Hadoop's bad-record skipping does for streaming.
+//!
+//! **Output.** The output folder must not exist or be empty, as in Hadoop
+//! ("output directory already exists"). Reduce attempts write under
+//! `OUTPUT/_temporary/`; a successful one is renamed there (task commit).
+//! Once every reduce task has succeeded, the parts are renamed into the
+//! folder, `_temporary/` is removed and an empty `_SUCCESS` is written last
+//! (job commit). A failed job removes `_temporary/` (and the folder, if it
+//! created it): it leaves no `_SUCCESS` and no part, whole or half-written.
+//!
+//! # Example
+//!
+//! A word count with `awk`, a combiner and two reducers:
+//!
+//! ```
+//! use flotilla::mapreduce::streaming::StreamingJob;
+//!
+//! let dir = std::env::temp_dir().join(format!("flotilla-doc-streaming-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! std::fs::write(dir.join("text.txt"), "the cat\nthe hat\nthe end\n")?;
+//!
+//! let sum = r#"awk -F'\t' '$1 != k { if (NR > 1) print k "\t" n; k = $1; n = 0 } { n += $2 } END { if (NR) print k "\t" n }'"#;
+//! let job = StreamingJob::new(r#"awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'"#, sum)
+//!     .combiner(sum)
+//!     .reducers(2);
+//! let pool = flotilla::CpuPool::with_threads(2)?;
+//! let input = dir.join("text.txt");
+//! let report = job.run(&pool, &[input.to_str().unwrap()], dir.join("counts"))?;
+//!
+//! let mut lines: Vec<String> = Vec::new();
+//! for part in &report.parts {
+//!     lines.extend(std::fs::read_to_string(part)?.lines().map(String::from));
+//! }
+//! lines.sort();
+//! assert_eq!(lines, ["cat\t1", "end\t1", "hat\t1", "the\t3"]);
+//! assert!(dir.join("counts").join("_SUCCESS").exists());
+//! assert_eq!(report.counters.map_output_records, 6);
+//! assert_eq!(report.counters.reduce_input_groups, 4);
+//! std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod command;
+mod error;
+mod map_task;
+mod output;
+mod reduce_task;
+mod report;
+#[cfg(test)]
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use flotilla_local::{CpuPool, TaskError, TaskFuture};
+
+pub use command::{CommandFailure, CommandRole};
+pub use error::StreamingError;
+pub use report::{StreamingCounters, StreamingReport};
+
+use map_task::{map_task, MapTaskResult};
+use output::OutputDir;
+use reduce_task::reduce_task;
+
+use super::sort::SortOptions;
+use super::split::plan_splits;
+use super::{Partitioner, SmallBytes};
+
+/// How many skipped splits' errors a report keeps.
+const SKIPPED_SAMPLE: usize = 10;
+
+/// A Hadoop-streaming-style job: a mapper, an optional combiner and a
+/// reducer, each a shell command (run with `sh -c`), and the settings of a
+/// run. See the [module documentation](self) for what happens to records.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`combiner`](Self::combiner) | none |
+/// | [`reducers`](Self::reducers) | the pool's threads |
+/// | [`split_bytes`](Self::split_bytes) | 32 MiB |
+/// | [`attempts`](Self::attempts) | 3 |
+/// | [`memory_budget`](Self::memory_budget) | 512 MiB, shared by the tasks running at once |
+/// | [`spill_dir`](Self::spill_dir) | a fresh folder in the temp dir |
+/// | [`skip_failed_splits`](Self::skip_failed_splits) | false |
+///
+/// ```
+/// use flotilla::mapreduce::streaming::StreamingJob;
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-streaming-job-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("ratings.tsv"), "1\t10\t5\n2\t11\t3\n3\t12\t5\n")?;
+///
+/// // Ratings counted by value: the mapper keys each line by its third field.
+/// let job = StreamingJob::new("cut -f3", "uniq -c").reducers(1);
+/// let pool = flotilla::CpuPool::with_threads(2)?;
+/// let input = dir.join("ratings.tsv");
+/// let report = job.run(&pool, &[input.to_str().unwrap()], dir.join("out"))?;
+/// let counts = std::fs::read_to_string(&report.parts[0])?;
+/// let counts: Vec<&str> = counts.lines().map(str::trim).collect();
+/// assert_eq!(counts, ["1 3", "2 5"]);
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamingJob {
+    mapper: String,
+    combiner: Option<String>,
+    reducer: String,
+    reducers: Option<usize>,
+    split_bytes: u64,
+    attempts: usize,
+    memory_budget: usize,
+    spill_dir: Option<PathBuf>,
+    skip_failed_splits: bool,
+}
+
+impl StreamingJob {
+    /// A job with this mapper and reducer, and the default settings.
+    ///
+    /// ```
+    /// let job = flotilla::mapreduce::streaming::StreamingJob::new("cat", "sort -u");
+    /// ```
+    pub fn new(mapper: impl Into<String>, reducer: impl Into<String>) -> StreamingJob {
+        StreamingJob {
+            mapper: mapper.into(),
+            combiner: None,
+            reducer: reducer.into(),
+            reducers: None,
+            split_bytes: 32 << 20,
+            attempts: 3,
+            memory_budget: 512 << 20,
+            spill_dir: None,
+            skip_failed_splits: false,
+        }
+    }
+
+    /// Runs `command` on each map task's sorted output; its output replaces
+    /// the map output. Like the reducer, it reads `key\tvalue` lines sorted
+    /// by key, and must write what the reducer accepts.
+    ///
+    /// ```
+    /// let job = flotilla::mapreduce::streaming::StreamingJob::new("cat", "uniq").combiner("uniq");
+    /// ```
+    pub fn combiner(mut self, command: impl Into<String>) -> StreamingJob {
+        self.combiner = Some(command.into());
+        self
+    }
+
+    /// The number of reduce tasks, hence of part files (at least 1;
+    /// default: the pool's threads).
+    ///
+    /// ```
+    /// let job = flotilla::mapreduce::streaming::StreamingJob::new("cat", "cat").reducers(4);
+    /// ```
+    pub fn reducers(mut self, reducers: usize) -> StreamingJob {
+        self.reducers = Some(reducers);
+        self
+    }
+
+    /// Bytes per input split, hence per map task (default 32 MiB).
+    ///
+    /// ```
+    /// let job = flotilla::mapreduce::streaming::StreamingJob::new("cat", "cat").split_bytes(64 << 20);
+    /// ```
+    pub fn split_bytes(mut self, bytes: u64) -> StreamingJob {
+        self.split_bytes = bytes;
+        self
+    }
+
+    /// How many times a task's command may be tried before the task fails
+    /// (at least 1; default 3).
+    ///
+    /// ```
+    /// let job = flotilla::mapreduce::streaming::StreamingJob::new("cat", "cat").attempts(1);
+    /// ```
+    pub fn attempts(mut self, attempts: usize) -> StreamingJob {
+        self.attempts = attempts;
+        self
+    }
+
+    /// The memory the map tasks running at once may hold before spilling
+    /// sorted runs to disk (default 512 MiB; each task gets its share).
+    ///
+    /// ```
+    /// let job = flotilla::mapreduce::streaming::StreamingJob::new("cat", "cat").memory_budget(64 << 20);
+    /// ```
+    pub fn memory_budget(mut self, bytes: usize) -> StreamingJob {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Where spill files go (default: a fresh folder in the temp dir).
+    ///
+    /// ```
+    /// let job = flotilla::mapreduce::streaming::StreamingJob::new("cat", "cat")
+    ///     .spill_dir(std::env::temp_dir().join("my-spills"));
+    /// ```
+    pub fn spill_dir(mut self, dir: impl Into<PathBuf>) -> StreamingJob {
+        self.spill_dir = Some(dir.into());
+        self
+    }
+
+    /// Whether a map task that failed on every attempt leaves its split out
+    /// instead of failing the job. Skipped splits are counted
+    /// ([`StreamingCounters::skipped_splits`]) and their errors sampled
+    /// ([`StreamingReport::skipped_sample`]). Reduce tasks never skip.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::streaming::StreamingJob;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-streaming-skip-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("good.txt"), "a\n")?;
+    /// std::fs::write(dir.join("bad.txt"), "BAD\n")?;
+    ///
+    /// let job = StreamingJob::new("grep -v BAD || true; test \"${mapreduce_map_input_file##*/}\" != bad.txt", "cat")
+    ///     .attempts(1)
+    ///     .reducers(1)
+    ///     .skip_failed_splits(true);
+    /// let pool = flotilla::CpuPool::with_threads(2)?;
+    /// let report = job.run(&pool, &[dir.to_str().unwrap()], dir.join("out"))?;
+    /// assert_eq!(report.counters.skipped_splits, 1);
+    /// assert!(report.skipped_sample[0].contains("bad.txt"));
+    /// assert_eq!(std::fs::read_to_string(&report.parts[0])?, "a\n");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn skip_failed_splits(mut self, skip: bool) -> StreamingJob {
+        self.skip_failed_splits = skip;
+        self
+    }
+
+    /// Runs the job over `inputs` (files, folders or globs, as
+    /// [`plan_splits`] takes them) into the folder `output`, which must not
+    /// exist or be empty. Blocks until the job is done; its tasks run on
+    /// `pool`.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamingError`]: bad settings, inputs that cannot be planned or
+    /// read, an output folder in use, a task's command failing on every
+    /// attempt (with its stderr's tail), a spill or output write failing. A
+    /// failed job leaves no `_SUCCESS` and no part file.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::streaming::{StreamingError, StreamingJob};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-streaming-run-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("in.txt"), "x\n")?;
+    /// let input = dir.join("in.txt");
+    /// let pool = flotilla::CpuPool::with_threads(1)?;
+    ///
+    /// let failing = StreamingJob::new("echo 'no such field' >&2; exit 4", "cat").attempts(2);
+    /// let err = failing.run(&pool, &[input.to_str().unwrap()], dir.join("out")).unwrap_err();
+    /// let StreamingError::TaskFailed { task, attempts, failure, .. } = &err else { panic!("{err}") };
+    /// assert_eq!((task.as_str(), *attempts, failure.exit_code), ("map[0]", 2, Some(4)));
+    /// assert!(err.to_string().contains("exited with status 4"));
+    /// assert!(err.to_string().contains("no such field"));
+    /// assert!(!dir.join("out").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn run<P: AsRef<str>>(
+        &self,
+        pool: &CpuPool,
+        inputs: &[P],
+        output: impl AsRef<Path>,
+    ) -> Result<StreamingReport, StreamingError> {
+        let start = Instant::now();
+        self.check()?;
+        let reducers = self.reducers.unwrap_or_else(|| pool.threads()).max(1);
+        let splits = plan_splits(inputs, self.split_bytes)?;
+        let output = OutputDir::prepare(output.as_ref())?;
+        let per_task = (self.memory_budget / pool.threads().max(1)).max(64 << 10);
+        let mut sort_options = SortOptions::new().budget_bytes(per_task);
+        if let Some(dir) = &self.spill_dir {
+            sort_options = sort_options.spill_dir(dir.clone());
+        }
+        let ctx = Arc::new(JobContext {
+            mapper: self.mapper.clone(),
+            combiner: self.combiner.clone(),
+            reducer: self.reducer.clone(),
+            reducers,
+            attempts: self.attempts,
+            skip_failed_splits: self.skip_failed_splits,
+            sort_options,
+            partitioner: Partitioner::Hash,
+            temporary: output.temporary().to_path_buf(),
+            abort: AtomicBool::new(false),
+        });
+
+        // Map phase: one task per split.
+        let futures = splits
+            .into_iter()
+            .map(|split| {
+                let ctx = Arc::clone(&ctx);
+                pool.submit(move || map_task(&ctx, &split))
+            })
+            .collect();
+        let maps = gather(futures, &ctx.abort)?;
+        let mut counters = StreamingCounters::default();
+        let mut skipped_sample = Vec::new();
+        let mut outputs = Vec::with_capacity(maps.len());
+        for map in maps {
+            match map {
+                MapTaskResult::Done {
+                    output,
+                    counters: c,
+                } => {
+                    counters.add(&c);
+                    outputs.push(output);
+                }
+                MapTaskResult::Skipped { error, counters: c } => {
+                    counters.add(&c);
+                    if skipped_sample.len() < SKIPPED_SAMPLE {
+                        skipped_sample.push(error);
+                    }
+                }
+            }
+        }
+
+        // Reduce phase: one task per partition, over every map task's runs
+        // for it, in map task order.
+        let futures = (0..reducers)
+            .map(|partition| {
+                let runs: Vec<_> = outputs
+                    .iter_mut()
+                    .flat_map(|o| o.take_partition(partition))
+                    .collect();
+                let ctx = Arc::clone(&ctx);
+                pool.submit(move || reduce_task(&ctx, partition, runs))
+            })
+            .collect();
+        drop(outputs);
+        for c in gather(futures, &ctx.abort)? {
+            counters.add(&c);
+        }
+
+        let root = output.root().to_path_buf();
+        let parts = output.commit(reducers)?;
+        Ok(StreamingReport {
+            counters,
+            output: root,
+            parts,
+            skipped_sample,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    fn check(&self) -> Result<(), StreamingError> {
+        let config = |what: &str| Err(StreamingError::Config(what.to_string()));
+        if self.mapper.trim().is_empty() {
+            return config("the mapper command is empty");
+        }
+        if self.reducer.trim().is_empty() {
+            return config("the reducer command is empty");
+        }
+        if self
+            .combiner
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return config("the combiner command is empty");
+        }
+        if self.attempts == 0 {
+            return config("attempts must be at least 1");
+        }
+        if self.reducers == Some(0) {
+            return config("reducers must be at least 1 (map-only jobs are not supported)");
+        }
+        Ok(())
+    }
+}
+
+/// What every task of a job shares.
+#[derive(Debug)]
+struct JobContext {
+    mapper: String,
+    combiner: Option<String>,
+    reducer: String,
+    reducers: usize,
+    attempts: usize,
+    skip_failed_splits: bool,
+    sort_options: SortOptions,
+    partitioner: Partitioner<SmallBytes>,
+    /// `OUTPUT/_temporary`.
+    temporary: PathBuf,
+    /// Set when a task has failed for good: the others stop.
+    abort: AtomicBool,
+}
+
+impl JobContext {
+    /// A task failed for good: stop the others, and say why.
+    fn fail(&self, error: StreamingError) -> TaskFailure {
+        self.abort.store(true, Ordering::Relaxed);
+        TaskFailure::Failed(error)
+    }
+}
+
+/// Why a task gave no result.
+#[derive(Debug)]
+enum TaskFailure {
+    /// It failed: the job's error.
+    Failed(StreamingError),
+    /// It stopped because another task failed.
+    Aborted,
+}
+
+/// Waits for every task (none may still write once this returns); the
+/// first failure cancels the tasks not yet started and is the job's error.
+fn gather<T: Send + 'static>(
+    futures: Vec<TaskFuture<Result<T, TaskFailure>>>,
+    abort: &AtomicBool,
+) -> Result<Vec<T>, StreamingError> {
+    let count = futures.len();
+    let mut done = Vec::with_capacity(count);
+    let mut error = None;
+    let mut stopped = None;
+    let mut cancelled = false;
+    let mut pending = futures.into_iter();
+    while let Some(f) = pending.next() {
+        if !cancelled && abort.load(Ordering::Relaxed) {
+            f.cancel();
+            for rest in pending.as_slice() {
+                rest.cancel();
+            }
+            cancelled = true;
+        }
+        match f.result() {
+            Ok(Ok(value)) => done.push(value),
+            Ok(Err(TaskFailure::Failed(e))) => {
+                abort.store(true, Ordering::Relaxed);
+                error.get_or_insert(e);
+            }
+            Ok(Err(TaskFailure::Aborted)) => {}
+            Err(e @ TaskError::Cancelled { .. }) => {
+                stopped.get_or_insert(StreamingError::Task(e));
+            }
+            Err(e) => {
+                abort.store(true, Ordering::Relaxed);
+                error.get_or_insert(StreamingError::Task(e));
+            }
+        }
+    }
+    match error.or(stopped) {
+        Some(e) => Err(e),
+        None if done.len() == count => Ok(done),
+        None => Err(StreamingError::Config(
+            "a task stopped without saying why".into(),
+        )),
+    }
+}

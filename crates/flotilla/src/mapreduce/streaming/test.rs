@@ -1,0 +1,85 @@
+//! Unit tests of the streaming job's pieces: record parsing, the stderr
+//! tail, the merge of in-memory runs.
+
+use super::command::{describe_status, StderrTail, STDERR_TAIL_BYTES, STDERR_TAIL_LINES};
+use super::map_task::split_record;
+use super::reduce_task::MergeSlices;
+
+#[test]
+fn a_record_is_cut_at_its_first_tab() {
+    assert_eq!(split_record(b"k\tv"), (&b"k"[..], &b"v"[..]));
+    assert_eq!(split_record(b"k\tv\tw"), (&b"k"[..], &b"v\tw"[..]));
+    assert_eq!(split_record(b"no tab"), (&b"no tab"[..], &b""[..]));
+    assert_eq!(split_record(b"k\t"), (&b"k"[..], &b""[..]));
+    assert_eq!(split_record(b""), (&b""[..], &b""[..]));
+    assert_eq!(split_record(b"\xff\t\xfe"), (&b"\xff"[..], &b"\xfe"[..]));
+}
+
+#[test]
+fn the_stderr_tail_keeps_the_last_lines() {
+    let mut tail = StderrTail::default();
+    for i in 0..100 {
+        tail.take_line(format!("line {i}\n").as_bytes());
+    }
+    let text = tail.render();
+    assert_eq!(text.lines().count(), STDERR_TAIL_LINES);
+    assert!(text.starts_with("line 80\n"), "{text}");
+    assert!(text.ends_with("line 99"), "{text}");
+}
+
+#[test]
+fn the_stderr_tail_keeps_the_last_bytes() {
+    let mut tail = StderrTail::default();
+    tail.take_line("é".repeat(3000).as_bytes());
+    tail.take_line(b"the end\r\n");
+    let text = tail.render();
+    assert!(
+        text.len() <= STDERR_TAIL_BYTES + "…".len(),
+        "{}",
+        text.len()
+    );
+    assert!(text.starts_with('…'));
+    assert!(text.ends_with("é\nthe end"));
+}
+
+#[test]
+fn reporter_lines_are_counters_not_messages() {
+    let mut tail = StderrTail::default();
+    tail.take_line(b"reporter:counter:Words,Long,3\n");
+    tail.take_line(b"reporter:counter:Words,Long,4\n");
+    tail.take_line(b"reporter:status:halfway\n");
+    tail.take_line(b"reporter:counter:oops\n");
+    tail.take_line(b"a real message");
+    assert_eq!(tail.counters.get("Words.Long"), Some(&7));
+    assert_eq!(tail.counters.len(), 1);
+    assert_eq!(tail.render(), "reporter:counter:oops\na real message");
+}
+
+#[test]
+fn exit_statuses_are_described_in_words() {
+    let status = |cmd: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .status()
+            .unwrap()
+    };
+    assert_eq!(describe_status(status("exit 3")), "exited with status 3");
+    assert_eq!(
+        describe_status(status("kill -9 $$")),
+        "was killed by signal 9 (SIGKILL)"
+    );
+}
+
+#[test]
+fn in_memory_runs_merge_stably() {
+    let runs = vec![
+        vec![(1, 'a'), (3, 'a'), (3, 'b')],
+        vec![],
+        vec![(1, 'c'), (2, 'c'), (3, 'c')],
+    ];
+    let merged: Vec<(i32, char)> = MergeSlices::new(&runs).map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(
+        merged,
+        [(1, 'a'), (1, 'c'), (2, 'c'), (3, 'a'), (3, 'b'), (3, 'c')]
+    );
+}
