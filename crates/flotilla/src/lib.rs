@@ -19,6 +19,7 @@
 //! assert_eq!(total.compute().unwrap(), 60);
 //! ```
 
+pub mod bag;
 pub mod mapreduce;
 pub mod patterns;
 

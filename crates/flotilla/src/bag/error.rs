@@ -1,0 +1,79 @@
+//! [`BagError`]: why a bag could not be built, computed or written.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flotilla_local::TaskError;
+
+use crate::mapreduce::sort::SpillError;
+use crate::mapreduce::split::InputError;
+
+/// Why a bag could not be built, computed or written.
+///
+/// One variant per cause. Errors met while a partition is computed (a bad
+/// input line, a spill that failed) travel through the task graph as values,
+/// so they reach the caller with their type; this is why the variants hold
+/// their sources behind an [`Arc`] (the enum is `Clone`, as every consumer of
+/// a failed partition gets the error). A panic in user code is caught by the
+/// graph run and comes back as [`BagError::Task`], naming the task.
+///
+/// ```
+/// use flotilla::bag::{read_text, BagError};
+///
+/// let err = read_text(&["no/such/folder/*.txt"], 1 << 20).unwrap_err();
+/// assert!(matches!(err, BagError::Input(_)));
+/// assert!(err.to_string().contains("no/such/folder/*.txt"));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BagError {
+    /// A task failed: a panic in user code (the message names the task,
+    /// e.g. `range|map|collect-7[2]`, and the panic's message), or a task
+    /// that did not run because one it depends on failed.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// Input files could not be planned or read, or a line is not UTF-8
+    /// (the error names the file and the byte offset).
+    #[error(transparent)]
+    Input(Arc<InputError>),
+    /// The spilling shuffle of [`group_by`](super::Bag::group_by) could not
+    /// write or read a spill file (named in the error).
+    #[error(transparent)]
+    Spill(Arc<SpillError>),
+    /// Writing output files failed.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What was being done: `"create"`, `"write"`, `"rename"`, ...
+        op: &'static str,
+        /// The cause.
+        source: Arc<io::Error>,
+    },
+    /// An invariant of the bag's own graph was broken (a bug in flotilla).
+    #[error("internal error in a bag's task graph: {0}")]
+    Internal(String),
+}
+
+impl BagError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> BagError {
+        BagError::Io {
+            path: path.into(),
+            op,
+            source: Arc::new(source),
+        }
+    }
+}
+
+impl From<InputError> for BagError {
+    fn from(e: InputError) -> BagError {
+        BagError::Input(Arc::new(e))
+    }
+}
+
+impl From<SpillError> for BagError {
+    fn from(e: SpillError) -> BagError {
+        BagError::Spill(Arc::new(e))
+    }
+}

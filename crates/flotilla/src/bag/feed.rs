@@ -1,0 +1,164 @@
+//! The plumbing under a bag: partition sources, fused feeds and the slots
+//! that carry one task's result to the one task that consumes it.
+//!
+//! A partition is a [`Source`] node of the task graph plus the bag's
+//! [`Feed`]: a function that, given the source's value, pushes the
+//! partition's items into a [`Sink`]. Element-wise operations wrap the feed
+//! in another closure instead of adding graph nodes, so a chain of
+//! `map`/`filter`/`flat_map` runs inside the one task that consumes the
+//! partition (a reduction, a shuffle's map side, a collect). A sink answers
+//! [`Flow::Break`] when it has seen enough (`take`), and every feed stops at
+//! that answer.
+
+use std::any::{type_name, Any};
+use std::fmt;
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::BagError;
+
+/// What a sink answers to an item: go on, or stop feeding.
+pub(crate) type Flow = ControlFlow<()>;
+
+/// Where a feed pushes a partition's items.
+pub(crate) type Sink<'a, T> = dyn FnMut(T) -> Flow + 'a;
+
+/// Pushes the items of partition `index`, read from its source's value,
+/// into a sink, until the items end or the sink answers [`Flow::Break`].
+pub(crate) type Feed<T> =
+    Arc<dyn Fn(usize, &Source, &mut Sink<'_, T>) -> Result<(), BagError> + Send + Sync>;
+
+/// Makes a [`Feed`] from a closure, fixing the closure's signature (its
+/// references are then general over every lifetime, as a feed needs).
+pub(crate) fn feed<T, F>(f: F) -> Feed<T>
+where
+    F: Fn(usize, &Source, &mut Sink<'_, T>) -> Result<(), BagError> + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
+
+/// The value of a partition's source node: whatever the partition's feed
+/// reads its items from — a vector of items, a range of numbers, an input
+/// split, the output of a shuffle's reducer. Its type is erased so that the
+/// partitions of every bag are nodes of one type, whatever the operations
+/// that led to them; the feed that made the source knows what is inside.
+pub(crate) struct Source(Box<dyn Any + Send + Sync>);
+
+impl Source {
+    pub(crate) fn new<S: Any + Send + Sync>(data: S) -> Source {
+        Source(Box::new(data))
+    }
+
+    /// The value inside, as the feed expects it.
+    pub(crate) fn get<S: Any>(&self) -> Result<&S, BagError> {
+        self.0.downcast_ref::<S>().ok_or_else(|| {
+            BagError::Internal(format!(
+                "a partition source is not the {} its feed reads",
+                type_name::<S>()
+            ))
+        })
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Source")
+    }
+}
+
+/// A partition whose items exist as a vector: given to a constructor, or
+/// made by a task (a shuffle's reducer). A reducer that failed holds its
+/// error, and every feed reading it returns that error.
+pub(crate) struct Materialized<T>(pub(crate) Result<Vec<T>, BagError>);
+
+/// The feed of materialized partitions: clones the items out of the vector,
+/// which stays in the graph for every other consumer (and every later
+/// computation, for a constructor's data).
+pub(crate) fn materialized_feed<T: Clone + Send + Sync + 'static>() -> Feed<T> {
+    feed(|_, source, sink: &mut Sink<'_, T>| {
+        let items = match &source.get::<Materialized<T>>()?.0 {
+            Ok(items) => items,
+            Err(e) => return Err(e.clone()),
+        };
+        for item in items {
+            if sink(item.clone()).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A task's result, or the error of the partition it came from, held for
+/// the one task that consumes it and moves it out (a combining step of a
+/// tree reduction, a reducer, the final collect) — so partial results are
+/// never cloned.
+///
+/// Each computation runs every task anew, so a slot is filled once per
+/// computation; the bag only hands a slot node to one consumer.
+pub(crate) struct Slot<A>(Mutex<Option<Result<A, BagError>>>);
+
+impl<A> Slot<A> {
+    pub(crate) fn new(result: Result<A, BagError>) -> Slot<A> {
+        Slot(Mutex::new(Some(result)))
+    }
+
+    pub(crate) fn ok(value: A) -> Slot<A> {
+        Slot::new(Ok(value))
+    }
+
+    /// Moves the result out.
+    pub(crate) fn take(&self) -> Result<A, BagError> {
+        lock(&self.0).take().unwrap_or_else(|| {
+            Err(BagError::Internal(
+                "a partial result was consumed twice in one computation".into(),
+            ))
+        })
+    }
+}
+
+impl<A> fmt::Debug for Slot<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Slot")
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: a panic in another task is reported
+/// by the graph run; the data behind these locks stays consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// One map task's output of a shuffle: one bucket per output partition, each
+/// moved out by that partition's reducer. A map task that failed holds its
+/// error, and every reducer returns it.
+pub(crate) struct Buckets<X>(Result<Vec<Mutex<Vec<X>>>, BagError>);
+
+impl<X> Buckets<X> {
+    pub(crate) fn new(result: Result<Vec<Vec<X>>, BagError>) -> Buckets<X> {
+        Buckets(result.map(|buckets| buckets.into_iter().map(Mutex::new).collect()))
+    }
+
+    /// Moves bucket `r` out.
+    pub(crate) fn take(&self, r: usize) -> Result<Vec<X>, BagError> {
+        match &self.0 {
+            Ok(buckets) => match buckets.get(r) {
+                Some(bucket) => Ok(std::mem::take(&mut *lock(bucket))),
+                None => Err(BagError::Internal(format!(
+                    "shuffle bucket {r} of {} asked for",
+                    buckets.len()
+                ))),
+            },
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+impl<X> fmt::Debug for Buckets<X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Buckets")
+    }
+}
