@@ -258,6 +258,7 @@ pub trait Job: Send + Sync + 'static {
 pub struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         // Final avalanche so that low bits (used by `% R`) depend on all.
         let mut z = self.0;
@@ -265,6 +266,7 @@ impl Hasher for KeyHasher {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
@@ -279,18 +281,23 @@ impl Hasher for KeyHasher {
             self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
         }
     }
+    #[inline]
     fn write_u8(&mut self, n: u8) {
         self.add(u64::from(n));
     }
+    #[inline]
     fn write_u16(&mut self, n: u16) {
         self.add(u64::from(n));
     }
+    #[inline]
     fn write_u32(&mut self, n: u32) {
         self.add(u64::from(n));
     }
+    #[inline]
     fn write_u64(&mut self, n: u64) {
         self.add(n);
     }
+    #[inline]
     fn write_usize(&mut self, n: usize) {
         self.add(n as u64);
     }

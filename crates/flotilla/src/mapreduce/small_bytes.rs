@@ -42,6 +42,7 @@ impl SmallBytes {
     /// ```
     /// assert_eq!(flotilla::mapreduce::SmallBytes::from(&b"ab"[..]).as_bytes(), b"ab");
     /// ```
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, data } => &data[..usize::from(*len)],
@@ -60,6 +61,7 @@ impl SmallBytes {
 }
 
 impl From<&[u8]> for SmallBytes {
+    #[inline]
     fn from(b: &[u8]) -> SmallBytes {
         if b.len() <= INLINE {
             let mut data = [0u8; INLINE];
@@ -87,8 +89,16 @@ impl Borrow<[u8]> for SmallBytes {
 }
 
 impl PartialEq for SmallBytes {
+    #[inline]
     fn eq(&self, other: &SmallBytes) -> bool {
-        self.as_bytes() == other.as_bytes()
+        match (&self.0, &other.0) {
+            // Inline bytes are zero-padded, so whole arrays compare exactly
+            // (a few word compares, no call to memcmp).
+            (Repr::Inline { len: a, data: x }, Repr::Inline { len: b, data: y }) => {
+                a == b && x == y
+            }
+            _ => self.as_bytes() == other.as_bytes(),
+        }
     }
 }
 
@@ -101,12 +111,14 @@ impl PartialOrd for SmallBytes {
 }
 
 impl Ord for SmallBytes {
+    #[inline]
     fn cmp(&self, other: &SmallBytes) -> Ordering {
         self.as_bytes().cmp(other.as_bytes())
     }
 }
 
 impl Hash for SmallBytes {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_bytes().hash(state);
     }
