@@ -426,10 +426,22 @@ fn w3(args: &BenchArgs) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // The abstraction's cost: the job and the hand loop alternate three
+    // times and the best of each is compared (one run each is too noisy on
+    // a shared 2-core machine).
     let loop_secs = if args.no_baseline {
         None
     } else {
-        Some(w3_hand_loop(args, &pool, &input, &counts)?)
+        let (mut best_job, mut best_loop) = (secs, f64::MAX);
+        for round in 0..3 {
+            best_loop = best_loop.min(w3_hand_loop(args, &pool, &input, &counts)?);
+            if round < 2 {
+                let t = Instant::now();
+                job_runner(args, &pool).run_text(RatingsBreakdown, &[input.as_str()])?;
+                best_job = best_job.min(t.elapsed().as_secs_f64());
+            }
+        }
+        Some((best_job, best_loop))
     };
     let mut fields = vec![
         ("workload", "W3".into()),
@@ -440,9 +452,10 @@ fn w3(args: &BenchArgs) -> anyhow::Result<()> {
         ("shuffled", (counters.shuffled_records as usize).into()),
         ("workers", args.workers.into()),
     ];
-    if let Some(l) = loop_secs {
-        fields.push(("hand_loop_seconds", l.into()));
-        fields.push(("ratio_to_hand_loop", (secs / l).into()));
+    if let Some((job, hand)) = loop_secs {
+        fields.push(("best_seconds", job.into()));
+        fields.push(("hand_loop_best_seconds", hand.into()));
+        fields.push(("ratio_to_hand_loop", (job / hand).into()));
     }
     emit(&fields);
     Ok(())

@@ -951,7 +951,7 @@ pub(crate) struct ShuffleSink<K, V> {
     /// A few keys combined by linear search before the hash table: for
     /// small fixed-size keys (a rating, a flag, a small id) this is several
     /// times cheaper than hashing.
-    front: Vec<(K, V)>,
+    front: Vec<Option<(K, V)>>,
     combine: FastMap<K, V>,
     combine_bytes: usize,
     combine_budget: usize,
@@ -961,7 +961,7 @@ pub(crate) struct ShuffleSink<K, V> {
 }
 
 /// How many keys [`ShuffleSink`] combines by linear search.
-const FRONT_KEYS: usize = 8;
+const FRONT_KEYS: usize = 16;
 
 impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
     fn new(
@@ -984,7 +984,7 @@ impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
             partitioner: Arc::clone(partitioner),
             partitions,
             buffer,
-            front: Vec::with_capacity(FRONT_KEYS),
+            front: (0..FRONT_KEYS).map(|_| None).collect(),
             combine: FastMap::default(),
             combine_bytes: 0,
             combine_budget,
@@ -1004,15 +1004,21 @@ impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
             return;
         };
         if K::FIXED_SIZE.is_some() {
-            if let Some((_, acc)) = self.front.iter_mut().find(|(k, _)| *k == key) {
-                fold(acc, value);
-                return;
-            }
-            // A key is in the front or in the table, never both: it joins
-            // the front only while the front has room.
-            if self.front.len() < FRONT_KEYS && !self.combine.contains_key(&key) {
-                self.front.push((key, value));
-                return;
+            // A direct-mapped cache of FRONT_KEYS slots, indexed by the
+            // key's hash: one compare for the few hot keys of small jobs.
+            let slot = (self.partitioner_hash(&key) as usize) % FRONT_KEYS;
+            match &mut self.front[slot] {
+                Some((k, acc)) if *k == key => {
+                    fold(acc, value);
+                    return;
+                }
+                // A key is in its slot or in the table, never both: it takes
+                // an empty slot only if the table does not hold it.
+                empty @ None if !self.combine.contains_key(&key) => {
+                    *empty = Some((key, value));
+                    return;
+                }
+                _ => {}
             }
         }
         if let Some(acc) = self.combine.get_mut(&key) {
@@ -1028,8 +1034,15 @@ impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
         }
     }
 
+    #[inline]
+    fn partitioner_hash(&self, key: &K) -> u64 {
+        let mut h = KeyHasher::default();
+        key.hash(&mut h);
+        h.finish()
+    }
+
     fn flush_combined(&mut self) -> Result<(), SpillError> {
-        let front = std::mem::take(&mut self.front);
+        let front: Vec<(K, V)> = self.front.iter_mut().filter_map(Option::take).collect();
         for (k, v) in front.into_iter().chain(self.combine.drain()) {
             let p = self.partitioner.partition(&k, self.partitions);
             self.shuffled += 1;
