@@ -555,8 +555,23 @@ fn w4(args: &BenchArgs) -> anyhow::Result<()> {
         ("total_words", (total as usize).into()),
         ("shuffled", (counters.shuffled_records as usize).into()),
         ("spilled_bytes", (counters.spilled_bytes as usize).into()),
+        ("peak_rss_mb", peak_rss_mb().into()),
         ("memory_mb", args.memory_mb.into()),
         ("workers", args.workers.into()),
     ]);
     Ok(())
+}
+
+/// This process's peak resident set size in MB (Linux: VmHWM in
+/// /proc/self/status; NaN elsewhere, printed as null).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -253,3 +253,47 @@ fn bench_w3_and_w4_run_on_given_inputs() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_word_count_larger_than_its_memory_budget_stays_within_it() {
+    // About 1.5M (word, 1) pairs (50-100 MB held in memory) cross the
+    // shuffle under a 1 MiB budget:
+    // the job must spill and merge instead of holding them.
+    let dir = TempDir::new("rss");
+    let corpus = dir.path("t.txt");
+    assert!(flotilla(&["gen", "text", "--mb", "8", "--output", &corpus])
+        .status
+        .success());
+    let out = flotilla(&[
+        "bench",
+        "W4",
+        "--input",
+        &corpus,
+        "--no-combiner",
+        "--memory-mb",
+        "1",
+        "--workers",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    let field = |name: &str| -> f64 {
+        let start = line
+            .find(&format!("\"{name}\": "))
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+            + name.len()
+            + 4;
+        line[start..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(field("spilled_bytes") > 1_000_000.0, "{line}");
+    assert!(field("shuffled") > 1_400_000.0, "{line}");
+    let rss = field("peak_rss_mb");
+    eprintln!("peak RSS {rss:.1} MB");
+    assert!(rss < 48.0, "peak RSS {rss} MB for a 1 MiB budget: {line}");
+}
