@@ -436,3 +436,30 @@ fn missing_inputs_are_named() {
         .unwrap_err();
     assert!(err.to_string().contains("/no/such/file.txt"), "{err}");
 }
+
+#[test]
+fn output_is_written_as_part_files_then_success() {
+    let dir = TempDir::new("parts");
+    let (body, expected) = ratings_file(1_000);
+    let path = dir.file("u.data", body.as_bytes());
+    let pool = CpuPool::with_threads(2).unwrap();
+    let out = JobRunner::new(&pool)
+        .config(JobConfig::default().reducers(2))
+        .run_text(Ratings, &[path.as_str()])
+        .unwrap();
+    let target = dir.0.join("out");
+    out.write_text(&target).unwrap();
+    let mut got = BTreeMap::new();
+    for part in ["part-00000", "part-00001"] {
+        for line in std::fs::read_to_string(target.join(part)).unwrap().lines() {
+            let (k, v) = line.split_once('\t').unwrap();
+            got.insert(k.parse::<u8>().unwrap(), v.parse::<u64>().unwrap());
+        }
+    }
+    assert_eq!(got, expected);
+    assert!(target.join("_SUCCESS").exists());
+    // A folder that is not empty is refused, and left as it was.
+    let err = out.write_text(&target).unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 3);
+}

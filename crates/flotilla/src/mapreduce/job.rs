@@ -684,6 +684,110 @@ impl<O: Send + 'static> JobOutput<O> {
     }
 }
 
+/// An output record that can be written as one line of text, as Hadoop's
+/// `key\tvalue` convention wants it.
+///
+/// ```
+/// use flotilla::mapreduce::TextRecord;
+/// let mut line = Vec::new();
+/// (5u8, 42u64).write_line(&mut line).unwrap();
+/// assert_eq!(line, b"5\t42\n");
+/// ```
+pub trait TextRecord {
+    /// Writes the record and a newline.
+    ///
+    /// # Errors
+    ///
+    /// The writer's error.
+    fn write_line(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+}
+
+impl<A: fmt::Display, B: fmt::Display> TextRecord for (A, B) {
+    fn write_line(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(out, "{}\t{}", self.0, self.1)
+    }
+}
+
+impl TextRecord for String {
+    fn write_line(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(out, "{self}")
+    }
+}
+
+impl<O: TextRecord> JobOutput<O> {
+    /// Writes the output to the folder `dir`, one `part-NNNNN` file per
+    /// reduce partition and an empty `_SUCCESS` last, like Hadoop. Each
+    /// part is written under a temporary name and renamed when complete, so
+    /// a failure leaves no `_SUCCESS` and no half-written part. The folder
+    /// must not exist or be empty.
+    ///
+    /// # Errors
+    ///
+    /// [`JobError::Output`] naming the file or folder.
+    ///
+    /// ```
+    /// let out = flotilla::mapreduce::JobOutput {
+    ///     partitions: vec![vec![("a".to_string(), 1u64)], vec![("b".to_string(), 2)]],
+    ///     counters: Default::default(),
+    ///     bad_record_sample: vec![],
+    ///     elapsed: std::time::Duration::ZERO,
+    /// };
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-parts-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// out.write_text(&dir)?;
+    /// assert_eq!(std::fs::read_to_string(dir.join("part-00001"))?, "b\t2\n");
+    /// assert!(dir.join("_SUCCESS").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_text(&self, dir: &std::path::Path) -> Result<(), JobError> {
+        use std::io::Write as _;
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| JobError::Output { path, source }
+        };
+        if let Ok(mut entries) = std::fs::read_dir(dir) {
+            if entries.next().is_some() {
+                return Err(JobError::Output {
+                    path: dir.to_path_buf(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "the output folder is not empty",
+                    ),
+                });
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut written = Vec::new();
+        let result = (|| {
+            for (i, part) in self.partitions.iter().enumerate() {
+                let tmp = dir.join(format!(".part-{i:05}.tmp"));
+                written.push(tmp.clone());
+                let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+                let mut w = std::io::BufWriter::new(file);
+                for record in part {
+                    record.write_line(&mut w).map_err(io(&tmp))?;
+                }
+                w.flush().map_err(io(&tmp))?;
+            }
+            for (i, tmp) in written.iter().enumerate() {
+                let part = dir.join(format!("part-{i:05}"));
+                std::fs::rename(tmp, &part).map_err(io(&part))?;
+            }
+            let success = dir.join("_SUCCESS");
+            std::fs::File::create(&success).map_err(io(&success))?;
+            Ok(())
+        })();
+        if result.is_err() {
+            for (i, tmp) in written.iter().enumerate() {
+                let _ = std::fs::remove_file(tmp);
+                let _ = std::fs::remove_file(dir.join(format!("part-{i:05}")));
+            }
+        }
+        result
+    }
+}
+
 /// Runs [`Job`]s in-process on a [`CpuPool`].
 #[derive(Debug, Clone)]
 pub struct JobRunner {

@@ -9,6 +9,6 @@ pub mod streaming;
 
 pub use job::{
     Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, KeyHasher, Partitioner,
-    RecordError, ShuffleKey, ShuffleValue, TextInput,
+    RecordError, ShuffleKey, ShuffleValue, TextInput, TextRecord,
 };
 pub use small_bytes::SmallBytes;
