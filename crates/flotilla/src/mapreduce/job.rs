@@ -1302,8 +1302,10 @@ where
                 e.valid_up_to()
             ))),
         };
-        if let Some(e) = task.sink.failed.take() {
-            return Err(Box::new(JobError::Spill(e)));
+        if task.sink.failed.is_some() {
+            if let Some(e) = task.sink.failed.take() {
+                return Err(Box::new(JobError::Spill(e)));
+            }
         }
         match verdict {
             Ok(()) => Ok(()),
