@@ -2,8 +2,14 @@
 //!
 //! One crate to depend on. It re-exports the executors, futures and lazy
 //! task graphs of the in-process engine (`flotilla-local`), the scheduling
-//! vocabulary of the core (`flotilla-core`), and adds the parallel
-//! [`patterns`]: map-reduce, scatter-gather, pipelines and tree reductions.
+//! vocabulary of the core (`flotilla-core`), and adds:
+//!
+//! * [`patterns`]: map-reduce, scatter-gather, pipelines and tree
+//!   reductions, as documented functions;
+//! * [`mapreduce`]: MapReduce jobs over text files as mrjob and Hadoop
+//!   streaming users know them — input splits, typed jobs, a shuffle that
+//!   spills to disk, shell commands as mapper and reducer;
+//! * [`bag`]: `Bag<T>`, dask.bag's lazy partitioned collection.
 //!
 //! ```
 //! use flotilla::prelude::*;
