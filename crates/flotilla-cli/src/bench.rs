@@ -16,7 +16,7 @@ use flotilla::core::{sim, TaskGraph, TaskKey};
 use flotilla::prelude::*;
 
 use crate::gen::{self, SkewShape};
-use crate::jobs::{count_rating, RatingsBreakdown, WordCount};
+use flotilla::mapreduce::builtin::{count_rating, RatingsBreakdown, WordCount};
 use crate::json::{line, Json};
 use crate::spin::spin;
 use flotilla::mapreduce::split::{plan_splits, LineReader};

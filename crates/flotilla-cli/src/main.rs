@@ -3,7 +3,6 @@
 mod bench;
 mod demo;
 mod gen;
-mod jobs;
 mod json;
 mod spin;
 mod streaming_cmd;

@@ -33,21 +33,13 @@ use std::time::Instant;
 
 use flotilla::bag::{read_text, read_text_bytes};
 use flotilla::mapreduce::split::{plan_splits, LineReader};
-use flotilla::mapreduce::{Emitter, Job, JobConfig, JobRunner, KeyHasher, RecordError, SmallBytes};
+use flotilla::mapreduce::builtin::{words, WordCount};
+use flotilla::mapreduce::{JobConfig, JobRunner, KeyHasher, SmallBytes};
 use flotilla::{ComputeOptions, CpuPool};
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// Python's `bytes.split()` whitespace.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
-fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|&b| is_space(b)).filter(|w| !w.is_empty())
-}
-
-/// What every way must agree on: total words, distinct words, the top 5.
 #[derive(Debug, PartialEq)]
 struct Summary {
     total: u64,
@@ -152,52 +144,13 @@ fn hand_loop(
     Ok(summary(&counts, |w| w.as_bytes()))
 }
 
-/// The typed MapReduce job of workload W4 (as `flotilla bench W4` runs it).
-struct WordCount;
-
-impl Job for WordCount {
-    type Input = [u8];
-    type Key = SmallBytes;
-    type Value = u64;
-    type Output = (SmallBytes, u64);
-    type State = ();
-    const COMBINES: bool = true;
-
-    fn map(
-        &self,
-        _: &mut (),
-        line: &[u8],
-        emit: &mut Emitter<'_, SmallBytes, u64>,
-    ) -> Result<(), RecordError> {
-        for w in words(line) {
-            emit.emit(SmallBytes::from(w), 1)?;
-        }
-        Ok(())
-    }
-
-    fn combine(&self, acc: &mut u64, n: u64) {
-        *acc += n;
-    }
-
-    fn reduce(
-        &self,
-        _: &mut (),
-        word: SmallBytes,
-        counts: Vec<u64>,
-        out: &mut Vec<(SmallBytes, u64)>,
-    ) -> Result<(), RecordError> {
-        out.push((word, counts.iter().sum()));
-        Ok(())
-    }
-}
-
 fn typed_job(
     input: &str,
     split: u64,
     pool: &CpuPool,
 ) -> Result<Summary, Box<dyn std::error::Error>> {
     let runner = JobRunner::new(pool).config(JobConfig::default().split_bytes(split));
-    let mut counts = runner.run_text(WordCount, &[input])?.records();
+    let mut counts = runner.run_text(WordCount::<true>, &[input])?.records();
     counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(summary(&counts, |w| w.as_bytes()))
 }

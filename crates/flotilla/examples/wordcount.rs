@@ -1,54 +1,16 @@
-//! Word count as a MapReduce job: words are maximal runs of non-whitespace
-//! bytes; prints the total, the number of distinct words and the top 10.
+//! Word count with the built-in MapReduce job (`mapreduce::builtin::
+//! WordCount`; see its source, or `scenario3_ratings.rs`, for how a job is
+//! written): words are maximal runs of non-whitespace bytes; prints the
+//! total, the number of distinct words and the top 10.
 //!
 //! ```text
 //! cargo run --release -p flotilla-cli -- gen text --mb 10 --output text.txt
 //! cargo run --release -p flotilla --example wordcount -- text.txt
 //! ```
 
-use flotilla::mapreduce::{Emitter, Job, JobRunner, RecordError, SmallBytes};
+use flotilla::mapreduce::builtin::WordCount;
+use flotilla::mapreduce::JobRunner;
 use flotilla::CpuPool;
-
-struct WordCount;
-
-impl Job for WordCount {
-    type Input = [u8];
-    type Key = SmallBytes;
-    type Value = u64;
-    type Output = (SmallBytes, u64);
-    type State = ();
-    const COMBINES: bool = true;
-
-    fn map(
-        &self,
-        _: &mut (),
-        line: &[u8],
-        emit: &mut Emitter<'_, SmallBytes, u64>,
-    ) -> Result<(), RecordError> {
-        for word in line
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|w| !w.is_empty())
-        {
-            emit.emit(SmallBytes::from(word), 1)?;
-        }
-        Ok(())
-    }
-
-    fn combine(&self, count: &mut u64, more: u64) {
-        *count += more;
-    }
-
-    fn reduce(
-        &self,
-        _: &mut (),
-        word: SmallBytes,
-        counts: Vec<u64>,
-        out: &mut Vec<(SmallBytes, u64)>,
-    ) -> Result<(), RecordError> {
-        out.push((word, counts.iter().sum()));
-        Ok(())
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let inputs: Vec<String> = std::env::args().skip(1).collect();
@@ -59,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = CpuPool::builder().build()?;
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let mut counts = JobRunner::new(&pool)
-        .run_text(WordCount, &inputs)?
+        .run_text(WordCount::<true>, &inputs)?
         .records();
     let total: u64 = counts.iter().map(|(_, c)| c).sum();
     println!("total words: {total}");

@@ -1,6 +1,7 @@
 //! MapReduce jobs over text inputs, as mrjob and Hadoop streaming users know
 //! them: input splits, typed jobs, and a shuffle that spills to disk.
 
+pub mod builtin;
 mod job;
 mod small_bytes;
 pub mod sort;

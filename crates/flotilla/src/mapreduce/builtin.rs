@@ -1,12 +1,33 @@
-//! The MapReduce jobs of the workload runner (W3, W4), written as any user
-//! would write them: [`Job`] implementations run by a [`JobRunner`].
+//! Ready-made jobs: the ratings breakdown of the course's mrjob example
+//! (workload W3) and word count (W4), written as any user would write them —
+//! [`Job`] implementations that a [`JobRunner`](super::JobRunner) runs —
+//! plus the line helpers they share.
+//!
+//! ```
+//! use flotilla::mapreduce::builtin::words;
+//! let w: Vec<&[u8]> = words(b" to be\tor  not ").collect();
+//! assert_eq!(w, [&b"to"[..], b"be", b"or", b"not"]);
+//! ```
 
-use flotilla::mapreduce::{Emitter, Job, RecordError, SmallBytes};
+use super::{Emitter, Job, RecordError, SmallBytes};
 
 /// W3: ratings per rating value in a MovieLens u.data file
 /// (`user\titem\trating\ttimestamp`), with a combiner.
+///
+/// ```
+/// use flotilla::mapreduce::{builtin::RatingsBreakdown, JobRunner};
+/// # let dir = std::env::temp_dir().join(format!("flotilla-doc-rb-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let file = dir.join("u.data");
+/// std::fs::write(&file, "1\t10\t4\t0\n2\t11\t4\t0\n")?;
+/// let pool = flotilla::CpuPool::with_threads(1)?;
+/// let out = JobRunner::new(&pool).run_text(RatingsBreakdown, &[file.to_str().unwrap()])?;
+/// assert_eq!(out.records(), [(4, 2)]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct RatingsBreakdown;
+pub struct RatingsBreakdown;
 
 /// The third tab-separated field of `line`, parsed as a small number.
 fn rating_of(line: &[u8]) -> Result<u8, RecordError> {
@@ -71,7 +92,14 @@ impl Job for RatingsBreakdown {
 
 /// Counts the ratings of one line into `counts` (the hand-written loop that
 /// the job is compared with).
-pub(crate) fn count_rating(line: &[u8], counts: &mut [u64; 256]) -> Result<(), RecordError> {
+///
+/// ```
+/// let mut counts = [0u64; 256];
+/// flotilla::mapreduce::builtin::count_rating(b"1\t2\t5\t9", &mut counts).unwrap();
+/// assert_eq!(counts[5], 1);
+/// assert!(flotilla::mapreduce::builtin::count_rating(b"1\t2", &mut counts).is_err());
+/// ```
+pub fn count_rating(line: &[u8], counts: &mut [u64; 256]) -> Result<(), RecordError> {
     counts[usize::from(rating_of(line)?)] += 1;
     Ok(())
 }
@@ -79,16 +107,40 @@ pub(crate) fn count_rating(line: &[u8], counts: &mut [u64; 256]) -> Result<(), R
 /// W4: words (maximal runs of non-whitespace bytes, as Python's
 /// `bytes.split()`) counted, with a combiner unless `COMBINE` is false
 /// (then every word crosses the shuffle: the spill path's workout).
+///
+/// ```
+/// use flotilla::mapreduce::{builtin::WordCount, JobRunner};
+/// # let dir = std::env::temp_dir().join(format!("flotilla-doc-wc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let file = dir.join("t.txt");
+/// std::fs::write(&file, "b a b\n")?;
+/// let pool = flotilla::CpuPool::with_threads(1)?;
+/// let mut counts = JobRunner::new(&pool).run_text(WordCount::<true>, &[file.to_str().unwrap()])?.records();
+/// counts.sort();
+/// assert_eq!(counts, [("a".into(), 1), ("b".into(), 2)]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct WordCount<const COMBINE: bool>;
+pub struct WordCount<const COMBINE: bool>;
 
 /// Python's `bytes.split()` whitespace: space, \t, \n, \r, \x0b, \x0c.
-pub(crate) fn is_space(b: u8) -> bool {
+///
+/// ```
+/// assert!(flotilla::mapreduce::builtin::is_space(0x0b));
+/// assert!(!flotilla::mapreduce::builtin::is_space(b'a'));
+/// ```
+pub fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 /// The words of a line.
-pub(crate) fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+///
+/// ```
+/// let n = flotilla::mapreduce::builtin::words(b"a  b\r").count();
+/// assert_eq!(n, 2);
+/// ```
+pub fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     line.split(|&b| is_space(b)).filter(|w| !w.is_empty())
 }
 
