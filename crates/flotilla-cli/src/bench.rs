@@ -16,9 +16,9 @@ use flotilla::core::{sim, TaskGraph, TaskKey};
 use flotilla::prelude::*;
 
 use crate::gen::{self, SkewShape};
-use flotilla::mapreduce::builtin::{count_rating, RatingsBreakdown, WordCount};
 use crate::json::{line, Json};
 use crate::spin::spin;
+use flotilla::mapreduce::builtin::{count_rating, RatingsBreakdown, WordCount};
 use flotilla::mapreduce::split::{plan_splits, LineReader};
 use flotilla::mapreduce::{JobConfig, JobRunner};
 

@@ -120,8 +120,19 @@ impl TaskError {
     }
 }
 
-/// The message of a caught panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The message of a caught panic payload (`panic!` with a literal or a
+/// formatted message), or a placeholder for other payloads. Every part of
+/// flotilla that catches user panics reports them through this.
+///
+/// ```
+/// let caught = std::panic::catch_unwind(|| panic!("item {}", 7)).unwrap_err();
+/// assert_eq!(flotilla_local::panic_message(caught.as_ref()), "item 7");
+/// let literal = std::panic::catch_unwind(|| panic!("plain")).unwrap_err();
+/// assert_eq!(flotilla_local::panic_message(literal.as_ref()), "plain");
+/// let other = std::panic::catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();
+/// assert_eq!(flotilla_local::panic_message(other.as_ref()), "a panic with a non-string payload");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {

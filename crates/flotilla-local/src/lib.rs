@@ -31,7 +31,7 @@ mod sleep;
 mod waiting;
 
 pub use delayed::Delayed;
-pub use error::TaskError;
+pub use error::{panic_message, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use future::TaskFuture;
 pub use graph_run::ComputeOptions;

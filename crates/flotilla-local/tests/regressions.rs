@@ -172,4 +172,3 @@ fn deep_delayed_chain_in_child_process() {
     assert_eq!(v, 100_000);
     drop(d);
 }
-

@@ -32,8 +32,8 @@ use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use flotilla::bag::{read_text, read_text_bytes};
-use flotilla::mapreduce::split::{plan_splits, LineReader};
 use flotilla::mapreduce::builtin::{words, WordCount};
+use flotilla::mapreduce::split::{plan_splits, LineReader};
 use flotilla::mapreduce::{JobConfig, JobRunner, KeyHasher, SmallBytes};
 use flotilla::{ComputeOptions, CpuPool};
 

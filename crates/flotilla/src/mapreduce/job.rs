@@ -885,22 +885,32 @@ impl JobRunner {
     {
         let start = Instant::now();
         let splits = plan_splits(inputs, self.split_bytes_for(inputs)?)?;
-        let job = Arc::new(job);
-        let partitioner = Arc::new(partitioner);
-        let r = self.checked_reducers(&partitioner)?;
-        let skip = self.config.skip_bad_records;
-        let options = self.sort_options();
+        let partitions = self.checked_reducers(&partitioner)?;
+        let setup = self.map_setup(job, partitioner, partitions);
         let futures: Vec<_> = splits
             .into_iter()
             .map(|split| {
-                let (job, partitioner, options) =
-                    (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
-                self.pool
-                    .submit(move || map_text_split(&job, &split, &partitioner, r, options, skip))
+                let setup = setup.clone();
+                self.pool.submit(move || map_text_split(setup, &split))
             })
             .collect();
         let maps = gather(futures)?;
-        self.reduce_phase(job, maps, start)
+        self.reduce_phase(setup.job, maps, start)
+    }
+
+    fn map_setup<J: Job>(
+        &self,
+        job: J,
+        partitioner: Partitioner<J::Key>,
+        partitions: usize,
+    ) -> MapSetup<J> {
+        MapSetup {
+            job: Arc::new(job),
+            partitioner: Arc::new(partitioner),
+            partitions,
+            options: self.sort_options(),
+            skip_bad: self.config.skip_bad_records,
+        }
     }
 
     /// The split size: the configured one, or one derived from the input
@@ -947,27 +957,19 @@ impl JobRunner {
         J::Input: Sized + Send + 'static,
     {
         let start = Instant::now();
-        let job = Arc::new(job);
-        let partitioner = Arc::new(Partitioner::Hash);
-        let r = self.reducers();
-        let options = self.sort_options();
+        let setup = self.map_setup(job, Partitioner::Hash, self.reducers());
         let per_task = self.config.records_per_map_task;
         let mut futures = Vec::new();
         let mut records = records.into_iter().peekable();
         let mut task = 0usize;
         while records.peek().is_some() {
             let chunk: Vec<J::Input> = records.by_ref().take(per_task).collect();
-            let (job, partitioner, options) =
-                (Arc::clone(&job), Arc::clone(&partitioner), options.clone());
-            let skip = self.config.skip_bad_records;
-            futures
-                .push(self.pool.submit(move || {
-                    map_records(&job, chunk, task, &partitioner, r, options, skip)
-                }));
+            let setup = setup.clone();
+            futures.push(self.pool.submit(move || map_records(setup, chunk, task)));
             task += 1;
         }
         let maps = gather(futures)?;
-        self.reduce_phase(job, maps, start)
+        self.reduce_phase(setup.job, maps, start)
     }
 
     fn reduce_phase<J: Job>(
@@ -1179,23 +1181,44 @@ struct MapTask<J: Job> {
     skip_bad: bool,
 }
 
+/// What every map task of a run shares: the job, how to partition, the
+/// sort buffer's settings, whether bad records are skipped.
+struct MapSetup<J: Job> {
+    job: Arc<J>,
+    partitioner: Arc<Partitioner<J::Key>>,
+    partitions: usize,
+    options: SortOptions,
+    skip_bad: bool,
+}
+
+impl<J: Job> Clone for MapSetup<J> {
+    fn clone(&self) -> Self {
+        MapSetup {
+            job: Arc::clone(&self.job),
+            partitioner: Arc::clone(&self.partitioner),
+            partitions: self.partitions,
+            options: self.options.clone(),
+            skip_bad: self.skip_bad,
+        }
+    }
+}
+
 impl<J: Job> MapTask<J> {
-    fn new(
-        job: &Arc<J>,
-        partitioner: &Arc<Partitioner<J::Key>>,
-        partitions: usize,
-        options: SortOptions,
-        skip_bad: bool,
-    ) -> Self {
+    fn new(setup: MapSetup<J>) -> Self {
         let mut state = J::State::default();
-        job.mapper_init(&mut state);
+        setup.job.mapper_init(&mut state);
         MapTask {
-            job: Arc::clone(job),
-            sink: ShuffleSink::new(combiner_of(job), partitioner, partitions, options),
+            sink: ShuffleSink::new(
+                combiner_of(&setup.job),
+                &setup.partitioner,
+                setup.partitions,
+                setup.options,
+            ),
+            job: setup.job,
             counters: Counters::default(),
             state,
             bad: Vec::new(),
-            skip_bad,
+            skip_bad: setup.skip_bad,
         }
     }
 
@@ -1210,21 +1233,14 @@ impl<J: Job> MapTask<J> {
         self.job.map(&mut self.state, record, &mut emitter)
     }
 
-    /// Runs the mapper (or, with `record` None, the final hook); returns the
-    /// mapper's verdict on the record. A spill failure is an `Err`.
+    /// The spill failure the last records caused, if any (read without a
+    /// write on the common path: this runs once per record).
     #[inline]
-    fn call(&mut self, record: Option<&J::Input>) -> Result<Result<(), RecordError>, SpillError> {
-        let mut emitter = Emitter {
-            sink: &mut self.sink,
-            counters: &mut self.counters,
-        };
-        let verdict = match record {
-            Some(r) => self.job.map(&mut self.state, r, &mut emitter),
-            None => self.job.mapper_final(&mut self.state, &mut emitter),
-        };
-        match self.sink.failed.take() {
-            Some(e) => Err(e),
-            None => Ok(verdict),
+    fn spill_failure(&mut self) -> Option<SpillError> {
+        if self.sink.failed.is_some() {
+            self.sink.failed.take()
+        } else {
+            None
         }
     }
 
@@ -1255,15 +1271,20 @@ impl<J: Job> MapTask<J> {
     }
 
     fn finish(mut self, task: &str) -> Result<MapResult<J::Key, J::Value>, JobError> {
-        match self.call(None)? {
-            Ok(()) => {}
-            Err(e) => {
-                return Err(JobError::BadIntermediateRecord {
-                    step: 1,
-                    task: task.to_string(),
-                    message: e.message,
-                })
-            }
+        let mut emitter = Emitter {
+            sink: &mut self.sink,
+            counters: &mut self.counters,
+        };
+        let verdict = self.job.mapper_final(&mut self.state, &mut emitter);
+        if let Some(e) = self.spill_failure() {
+            return Err(e.into());
+        }
+        if let Err(e) = verdict {
+            return Err(JobError::BadIntermediateRecord {
+                step: 1,
+                task: task.to_string(),
+                message: e.message,
+            });
         }
         self.sink.flush_combined()?;
         self.counters.shuffled_records += self.sink.shuffled;
@@ -1277,18 +1298,14 @@ impl<J: Job> MapTask<J> {
 }
 
 fn map_text_split<J>(
-    job: &Arc<J>,
+    setup: MapSetup<J>,
     split: &InputSplit,
-    partitioner: &Arc<Partitioner<J::Key>>,
-    partitions: usize,
-    options: SortOptions,
-    skip_bad: bool,
 ) -> Result<MapResult<J::Key, J::Value>, JobError>
 where
     J: Job,
     J::Input: TextInput,
 {
-    let mut task = MapTask::new(job, partitioner, partitions, options, skip_bad);
+    let mut task = MapTask::new(setup);
     let mut reader = LineReader::new();
     // The callback's error is boxed: a large error type in every line's
     // return value costs more than the work of a short line.
@@ -1302,10 +1319,8 @@ where
                 e.valid_up_to()
             ))),
         };
-        if task.sink.failed.is_some() {
-            if let Some(e) = task.sink.failed.take() {
-                return Err(Box::new(JobError::Spill(e)));
-            }
+        if let Some(e) = task.spill_failure() {
+            return Err(Box::new(JobError::Spill(e)));
         }
         match verdict {
             Ok(()) => Ok(()),
@@ -1324,22 +1339,23 @@ where
 }
 
 fn map_records<J>(
-    job: &Arc<J>,
+    setup: MapSetup<J>,
     records: Vec<J::Input>,
     index: usize,
-    partitioner: &Arc<Partitioner<J::Key>>,
-    partitions: usize,
-    options: SortOptions,
-    skip_bad: bool,
 ) -> Result<MapResult<J::Key, J::Value>, JobError>
 where
     J: Job,
     J::Input: Sized,
 {
-    let mut task = MapTask::new(job, partitioner, partitions, options, skip_bad);
+    let skip_bad = setup.skip_bad;
+    let mut task = MapTask::new(setup);
     for r in &records {
         task.counters.map_input_records += 1;
-        if let Err(e) = task.call(Some(r))? {
+        let verdict = task.map_record(r);
+        if let Some(e) = task.spill_failure() {
+            return Err(e.into());
+        }
+        if let Err(e) = verdict {
             if skip_bad {
                 task.counters.bad_records += 1;
             } else {

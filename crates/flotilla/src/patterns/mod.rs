@@ -52,7 +52,7 @@
 //! assert!(matches!(err, PatternError::ZeroParts));
 //! ```
 
-use flotilla_local::TaskError;
+use flotilla_local::{panic_message, TaskError};
 
 pub mod map_reduce;
 pub mod pipeline;
@@ -136,15 +136,4 @@ where
             message: panic_message(payload.as_ref()),
         }
     })
-}
-
-/// The message of a caught panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_string()
-    }
 }

@@ -103,6 +103,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, Scope};
 use std::time::{Duration, Instant};
 
+use flotilla_local::panic_message;
+
 /// Capacity of each queue between stages when [`Pipeline::capacity`] is not
 /// called.
 ///
@@ -1019,17 +1021,6 @@ fn run_stage_worker<T, U, E, F>(
     lock(&run.stages[index]).add(&tally);
 }
 
-/// The message of a caught panic, when its payload is a string.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "<panic payload is not a string>".to_owned()
-    }
-}
-
 /// Puts numbered items back in sequence order: items that arrive early wait
 /// until every item before them has been emitted.
 struct Reorder<T> {
@@ -1090,19 +1081,6 @@ mod tests {
         }
         assert!(out.is_empty());
         assert!(!reorder.is_empty());
-    }
-
-    #[test]
-    fn panic_messages_of_both_string_kinds() {
-        let literal = panic::catch_unwind(|| panic!("plain")).unwrap_err();
-        assert_eq!(panic_message(literal.as_ref()), "plain");
-        let formatted = panic::catch_unwind(|| panic!("item {}", 7)).unwrap_err();
-        assert_eq!(panic_message(formatted.as_ref()), "item 7");
-        let other = panic::catch_unwind(|| panic::panic_any(7_u8)).unwrap_err();
-        assert_eq!(
-            panic_message(other.as_ref()),
-            "<panic payload is not a string>"
-        );
     }
 
     #[test]
