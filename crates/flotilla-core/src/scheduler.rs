@@ -13,6 +13,8 @@
 //! state of their task (a late "finished" from an earlier attempt, a task
 //! finishing twice) are refused with a [`SchedulerError`] and change nothing.
 
+use std::sync::Arc;
+
 use crate::graph::TaskGraph;
 use crate::placement::{Placement, Placer, Target};
 use crate::{TaskId, WorkerId};
@@ -248,7 +250,7 @@ impl TaskCounts {
 /// ```
 #[derive(Debug)]
 pub struct Scheduler {
-    graph: TaskGraph,
+    graph: Arc<TaskGraph>,
     dependent_offsets: Vec<u32>,
     dependents: Vec<TaskId>,
     unfinished_deps: Vec<u32>,
@@ -263,6 +265,8 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler for `graph` on `workers` workers under `placement`.
+    /// The graph may be given shared (`Arc<TaskGraph>`), so that a driver
+    /// can read it without the scheduler.
     ///
     /// Results of tasks without dependents are kept (they are the outputs);
     /// others are released once every dependent finished. See
@@ -273,7 +277,12 @@ impl Scheduler {
     /// let s = Scheduler::new(TaskGraph::new(), Placement::Block, 4);
     /// assert!(s.is_done());
     /// ```
-    pub fn new(graph: TaskGraph, placement: Placement, workers: usize) -> Scheduler {
+    pub fn new(
+        graph: impl Into<Arc<TaskGraph>>,
+        placement: Placement,
+        workers: usize,
+    ) -> Scheduler {
+        let graph: Arc<TaskGraph> = graph.into();
         let n = graph.len();
         let mut dependent_count = vec![0u32; n + 1];
         let mut unfinished_deps = Vec::with_capacity(n);

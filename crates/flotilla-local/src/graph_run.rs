@@ -115,8 +115,8 @@ impl ComputeOptions {
 
 struct GraphRun {
     scheduler: Mutex<Scheduler>,
-    /// A copy of the graph, read without the scheduler's lock.
-    graph: TaskGraph,
+    /// The graph, shared with the scheduler and read without its lock.
+    graph: Arc<TaskGraph>,
     tasks: Vec<GraphTask>,
     results: Vec<Mutex<Option<Value>>>,
     errors: Mutex<HashMap<TaskId, TaskError>>,
@@ -322,7 +322,8 @@ pub(crate) fn run_graph(
     let pool = options.resolved_pool();
     let placement = options.placement.unwrap_or_else(|| pool.placement());
     let total = graph.len();
-    let mut scheduler = Scheduler::new(graph.clone(), placement, pool.threads());
+    let graph = Arc::new(graph);
+    let mut scheduler = Scheduler::new(Arc::clone(&graph), placement, pool.threads());
     for &o in outputs {
         scheduler.keep(o);
     }
