@@ -463,3 +463,56 @@ fn output_is_written_as_part_files_then_success() {
     assert!(err.to_string().contains("not empty"), "{err}");
     assert_eq!(std::fs::read_dir(&target).unwrap().count(), 3);
 }
+
+#[test]
+fn borrowed_keys_count_like_owned_ones_with_and_without_combiner() {
+    use flotilla::mapreduce::builtin::WordCount;
+    // WordCount emits borrowed words (`emit_ref`): a word new to a task is
+    // made owned, a known one folded in place. A tiny budget makes the
+    // combine table flush to the sort buffer (and spill) many times.
+    let dir = TempDir::new("emit-ref");
+    let (body, expected) = text(20_000);
+    let path = dir.file("t.txt", &body);
+    let pool = CpuPool::with_threads(2).unwrap();
+    let config = |budget: usize| {
+        JobConfig::default()
+            .memory_budget(budget)
+            .split_bytes(100_000)
+            .reducers(3)
+            .spill_dir(dir.0.join("spill"))
+    };
+    let check = |out: Vec<(SmallBytes, u64)>| {
+        let got: BTreeMap<Vec<u8>, u64> = out
+            .into_iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v))
+            .collect();
+        assert_eq!(got, expected);
+    };
+    for budget in [64 << 10, 1 << 30] {
+        let runner = JobRunner::new(&pool).config(config(budget));
+        let combined = runner
+            .run_text(WordCount::<true>, &[path.as_str()])
+            .unwrap();
+        let plain = runner
+            .run_text(WordCount::<false>, &[path.as_str()])
+            .unwrap();
+        assert_eq!(
+            combined.counters.map_output_records,
+            plain.counters.map_output_records
+        );
+        // The combiner shuffles fewer pairs than were emitted; far fewer
+        // when its table never has to flush.
+        let (c, p) = (
+            combined.counters.shuffled_records,
+            plain.counters.shuffled_records,
+        );
+        assert!(c < p, "{c} {p}");
+        if budget > 1 << 20 {
+            assert!(c < p / 4, "{c} {p}");
+        } else {
+            assert!(combined.counters.spilled_bytes > 0, "{}", combined.counters);
+        }
+        check(combined.records());
+        check(plain.records());
+    }
+}

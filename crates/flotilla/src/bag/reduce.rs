@@ -25,6 +25,9 @@ use crate::mapreduce::KeyHasher;
 /// A hash map with flotilla's fixed, fast key hash.
 pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
+/// How many items [`Bag::frequencies`] counts at a time.
+const BATCH: usize = 64;
+
 /// A combining operation, shared by every task of a tree.
 type Combine<A> = Arc<dyn Fn(A, A) -> A + Send + Sync>;
 
@@ -262,8 +265,24 @@ impl<T: Send + 'static> Bag<T> {
         self.reduction(
             "frequencies",
             |items| {
+                // Items are counted a batch at a time: the lookups then run
+                // in a tight loop whose cache misses (a table of many keys
+                // does not fit in cache) overlap, instead of one at a time
+                // between the calls of the bag's fused operations.
                 let mut counts: FastMap<T, u64> = FastMap::default();
-                items.for_each(|x| *counts.entry(x).or_insert(0) += 1)?;
+                let mut batch: Vec<T> = Vec::with_capacity(BATCH);
+                let mut count_all = |batch: &mut Vec<T>| {
+                    for x in batch.drain(..) {
+                        *counts.entry(x).or_insert(0) += 1;
+                    }
+                };
+                items.for_each(|x| {
+                    batch.push(x);
+                    if batch.len() == BATCH {
+                        count_all(&mut batch);
+                    }
+                })?;
+                count_all(&mut batch);
                 Ok(counts)
             },
             |a, b| {

@@ -159,7 +159,7 @@ impl<const COMBINE: bool> Job for WordCount<COMBINE> {
         emit: &mut Emitter<'_, SmallBytes, u64>,
     ) -> Result<(), RecordError> {
         for w in words(line) {
-            emit.emit(SmallBytes::from(w), 1)?;
+            emit.emit_ref(w, 1)?;
         }
         Ok(())
     }

@@ -37,6 +37,7 @@
 //! line — unless the job skips bad records ([`JobConfig::skip_bad_records`]),
 //! in which case they are counted and a sample is kept.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -268,17 +269,28 @@ impl Hasher for KeyHasher {
     }
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
+        // Whole little-endian words, the last one read overlapping the one
+        // before it (so no partial copy: a short key is one or two loads).
+        // Each load matches a store that wrote the key, so a key built just
+        // before it is hashed is forwarded, not stalled on.
+        let len = bytes.len();
+        if len > 8 {
+            let mut at = 0;
+            while at + 8 < len {
+                self.add(read_u64(bytes, at));
+                at += 8;
+            }
+            self.add(read_u64(bytes, len - 8) ^ ((len as u64) << 56));
+        } else if len >= 4 {
+            let lo = u64::from(read_u32(bytes, 0));
+            let hi = u64::from(read_u32(bytes, len - 4));
+            self.add((lo | hi << 32) ^ ((len as u64) << 60));
+        } else if len > 0 {
+            // The first, middle and last bytes say all of up to 3 bytes.
+            let w = u64::from(bytes[0])
+                | u64::from(bytes[len / 2]) << 8
+                | u64::from(bytes[len - 1]) << 16;
+            self.add(w ^ ((len as u64) << 60));
         }
     }
     #[inline]
@@ -301,6 +313,22 @@ impl Hasher for KeyHasher {
     fn write_usize(&mut self, n: usize) {
         self.add(n as u64);
     }
+}
+
+/// The little-endian `u64` at `at`; `bytes` holds at least `at + 8` bytes.
+#[inline]
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The little-endian `u32` at `at`; `bytes` holds at least `at + 4` bytes.
+#[inline]
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(w)
 }
 
 impl KeyHasher {
@@ -446,6 +474,62 @@ impl<K: ShuffleKey, V: ShuffleValue> Emitter<'_, K, V> {
     pub fn emit(&mut self, key: K, value: V) -> Result<(), RecordError> {
         self.counters.map_output_records += 1;
         self.sink.push(key, value);
+        Ok(())
+    }
+
+    /// Emits one pair whose key is given borrowed — a `&[u8]` for a
+    /// [`SmallBytes`](super::SmallBytes) key, a `&str` for a `String` key.
+    /// When the job combines and the key was already emitted by this task,
+    /// the value is folded in without building an owned key at all: the
+    /// fast path of word counts and other jobs with a few hot keys.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::{Emitter, Job, RecordError, SmallBytes};
+    /// struct Words;
+    /// impl Job for Words {
+    ///     type Input = [u8];
+    ///     type Key = SmallBytes;
+    ///     type Value = u64;
+    ///     type Output = (SmallBytes, u64);
+    ///     type State = ();
+    ///     const COMBINES: bool = true;
+    ///     fn map(&self, _: &mut (), line: &[u8], emit: &mut Emitter<'_, SmallBytes, u64>) -> Result<(), RecordError> {
+    ///         for w in line.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+    ///             emit.emit_ref(w, 1)?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///     fn combine(&self, acc: &mut u64, n: u64) { *acc += n; }
+    ///     fn reduce(&self, _: &mut (), k: SmallBytes, v: Vec<u64>, out: &mut Vec<(SmallBytes, u64)>) -> Result<(), RecordError> {
+    ///         out.push((k, v.into_iter().sum()));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-emit-ref-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let file = dir.join("t.txt");
+    /// std::fs::write(&file, "b a b\n")?;
+    /// let pool = flotilla::CpuPool::with_threads(1)?;
+    /// let mut counts = flotilla::mapreduce::JobRunner::new(&pool)
+    ///     .run_text(Words, &[file.to_str().unwrap()])?
+    ///     .records();
+    /// counts.sort();
+    /// assert_eq!(counts, [("a".into(), 1), ("b".into(), 2)]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Never, as [`emit`](Self::emit).
+    #[inline]
+    pub fn emit_ref<Q>(&mut self, key: &Q, value: V) -> Result<(), RecordError>
+    where
+        Q: Hash + Eq + ?Sized,
+        K: Borrow<Q> + for<'q> From<&'q Q>,
+    {
+        self.counters.map_output_records += 1;
+        self.sink.push_ref(key, value);
         Ok(())
     }
 
@@ -1102,12 +1186,7 @@ impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
     #[inline]
     fn push(&mut self, key: K, value: V) {
         let Some(fold) = &self.combiner else {
-            let p = self.partitioner.partition(&key, self.partitions);
-            self.shuffled += 1;
-            if let Err(e) = self.buffer.push(p, key, value) {
-                self.failed.get_or_insert(e);
-            }
-            return;
+            return self.push_uncombined(key, value);
         };
         if K::FIXED_SIZE.is_some() {
             // A direct-mapped cache of FRONT_KEYS slots, indexed by the
@@ -1127,10 +1206,42 @@ impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
                 _ => {}
             }
         }
-        if let Some(acc) = self.combine.get_mut(&key) {
-            fold(acc, value);
-            return;
+        match self.combine.get_mut(&key) {
+            Some(acc) => fold(acc, value),
+            None => self.insert_combined(key, value),
         }
+    }
+
+    /// [`push`](Self::push) with a borrowed key, made owned only when it
+    /// is new to this task (or the job does not combine).
+    #[inline]
+    fn push_ref<Q>(&mut self, key: &Q, value: V)
+    where
+        Q: Hash + Eq + ?Sized,
+        K: Borrow<Q> + for<'q> From<&'q Q>,
+    {
+        if self.combiner.is_none() || K::FIXED_SIZE.is_some() {
+            return self.push(K::from(key), value);
+        }
+        match (self.combine.get_mut(key), &self.combiner) {
+            (Some(acc), Some(fold)) => fold(acc, value),
+            _ => self.insert_combined(K::from(key), value),
+        }
+    }
+
+    #[inline(never)]
+    fn push_uncombined(&mut self, key: K, value: V) {
+        let p = self.partitioner.partition(&key, self.partitions);
+        self.shuffled += 1;
+        if let Err(e) = self.buffer.push(p, key, value) {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    /// A key new to the combine table; flushes the table to the sort
+    /// buffer when it outgrows its half of the budget.
+    #[inline(never)]
+    fn insert_combined(&mut self, key: K, value: V) {
         self.combine_bytes += key.approx_size() + value.approx_size() + 48;
         self.combine.insert(key, value);
         if self.combine_bytes > self.combine_budget {
