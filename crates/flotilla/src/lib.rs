@@ -26,8 +26,14 @@
 //! ```
 
 pub mod bag;
+#[cfg(feature = "dataframe")]
+pub mod dataframe;
 pub mod mapreduce;
 pub mod patterns;
+
+/// Chunked n-dimensional arrays ([`flotilla_array`]), with the `array` feature.
+#[cfg(feature = "array")]
+pub use flotilla_array as array;
 
 pub use flotilla_core as core;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};

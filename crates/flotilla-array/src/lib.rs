@@ -1,0 +1,3 @@
+//! Chunked n-dimensional arrays — flotilla's `dask.array`.
+//!
+//! (Being built: see issue 4.)

@@ -1,0 +1,1 @@
+//! Reading and writing partitions: CSV, Parquet, JSON lines.

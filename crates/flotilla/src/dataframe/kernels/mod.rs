@@ -1,0 +1,1 @@
+//! Per-partition kernels that arrow-rs lacks: hash group-by, hash join, hash partitioning.
