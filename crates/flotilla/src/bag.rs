@@ -97,6 +97,7 @@
 //! the other partitions' tasks still run to their end.
 
 mod collection;
+mod count_table;
 mod error;
 mod exchange;
 mod feed;

@@ -21,7 +21,7 @@ fn uneven_work(x: u64) -> u64 {
     for i in 0..rounds {
         acc = acc.wrapping_mul(6364136223846793005).wrapping_add(i);
     }
-    if x % 13 == 0 {
+    if x.is_multiple_of(13) {
         thread::yield_now();
     }
     std::hint::black_box(acc);

@@ -18,15 +18,13 @@ use flotilla_core::TaskKey;
 use flotilla_local::{ComputeOptions, Delayed};
 
 use super::collection::{default_options, key_group, Items};
+use super::count_table::CountTable;
 use super::feed::Slot;
 use super::{Bag, BagError, Item};
 use crate::mapreduce::KeyHasher;
 
 /// A hash map with flotilla's fixed, fast key hash.
 pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
-
-/// How many items [`Bag::frequencies`] counts at a time.
-const BATCH: usize = 64;
 
 /// A combining operation, shared by every task of a tree.
 type Combine<A> = Arc<dyn Fn(A, A) -> A + Send + Sync>;
@@ -265,24 +263,9 @@ impl<T: Send + 'static> Bag<T> {
         self.reduction(
             "frequencies",
             |items| {
-                // Items are counted a batch at a time: the lookups then run
-                // in a tight loop whose cache misses (a table of many keys
-                // does not fit in cache) overlap, instead of one at a time
-                // between the calls of the bag's fused operations.
-                let mut counts: FastMap<T, u64> = FastMap::default();
-                let mut batch: Vec<T> = Vec::with_capacity(BATCH);
-                let mut count_all = |batch: &mut Vec<T>| {
-                    for x in batch.drain(..) {
-                        *counts.entry(x).or_insert(0) += 1;
-                    }
-                };
-                items.for_each(|x| {
-                    batch.push(x);
-                    if batch.len() == BATCH {
-                        count_all(&mut batch);
-                    }
-                })?;
-                count_all(&mut batch);
+                let mut counts = CountTable::new();
+                items.for_each(|x| counts.add(x))?;
+                let counts: FastMap<T, u64> = counts.into_counts().collect();
                 Ok(counts)
             },
             |a, b| {
