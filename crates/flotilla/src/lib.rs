@@ -30,6 +30,7 @@ pub mod bag;
 pub mod dataframe;
 pub mod mapreduce;
 pub mod patterns;
+mod slot;
 
 /// Chunked n-dimensional arrays ([`flotilla_array`]), with the `array` feature.
 #[cfg(feature = "array")]

@@ -13,7 +13,7 @@
 use std::any::{type_name, Any};
 use std::fmt;
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::BagError;
 
@@ -89,46 +89,14 @@ pub(crate) fn materialized_feed<T: Clone + Send + Sync + 'static>() -> Feed<T> {
     })
 }
 
-/// A task's result, or the error of the partition it came from, held for
-/// the one task that consumes it and moves it out (a combining step of a
-/// tree reduction, a reducer, the final collect) — so partial results are
-/// never cloned.
-///
-/// Each computation runs every task anew, so a slot is filled once per
-/// computation; the bag only hands a slot node to one consumer.
-pub(crate) struct Slot<A>(Mutex<Option<Result<A, BagError>>>);
+pub(crate) use crate::slot::lock;
 
-impl<A> Slot<A> {
-    pub(crate) fn new(result: Result<A, BagError>) -> Slot<A> {
-        Slot(Mutex::new(Some(result)))
-    }
+/// A task's result for the one task that consumes it (see [`crate::slot`]).
+pub(crate) type Slot<A> = crate::slot::Slot<A, BagError>;
 
-    pub(crate) fn ok(value: A) -> Slot<A> {
-        Slot::new(Ok(value))
-    }
-
-    /// Moves the result out.
-    pub(crate) fn take(&self) -> Result<A, BagError> {
-        lock(&self.0).take().unwrap_or_else(|| {
-            Err(BagError::Internal(
-                "a partial result was consumed twice in one computation".into(),
-            ))
-        })
-    }
-}
-
-impl<A> fmt::Debug for Slot<A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Slot")
-    }
-}
-
-/// Locks a mutex, ignoring poisoning: a panic in another task is reported
-/// by the graph run; the data behind these locks stays consistent.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
+impl crate::slot::InternalError for BagError {
+    fn internal(message: &str) -> Self {
+        BagError::Internal(message.to_string())
     }
 }
 
