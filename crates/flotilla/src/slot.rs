@@ -1,7 +1,11 @@
-//! [`Slot`]: a task's result handed over, once, to the task that consumes it.
+//! [`Slot`]: a task's result handed over, once, to the task that consumes
+//! it; and [`tree`], the tree reduction that collections build from slots.
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use flotilla_core::TaskKey;
+use flotilla_local::Delayed;
 
 /// An error type that can report a broken invariant of a collection's own
 /// graph (a bug in flotilla, not in the user's data).
@@ -50,4 +54,47 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     }
+}
+
+/// Combines the values of a group of slots, in order, into one.
+pub(crate) type Combine<A, E> = Arc<dyn Fn(Vec<A>) -> Result<A, E> + Send + Sync>;
+
+/// Builds a tree reduction over `leaves`: groups of `fan_in` consecutive
+/// slots become one combining task each (a lone last slot is carried up as
+/// it is), level after level. `None` for no leaves; a single leaf is its
+/// own root. Operands keep their order, so `combine` need only be
+/// associative; the first error in order wins, so a failed computation
+/// reports the same partition every time.
+pub(crate) fn tree<A, E>(
+    leaves: Vec<Delayed<Slot<A, E>>>,
+    fan_in: usize,
+    key: &TaskKey,
+    combine: &Combine<A, E>,
+) -> Option<Delayed<Slot<A, E>>>
+where
+    A: Send + 'static,
+    E: InternalError + Send + 'static,
+{
+    let fan_in = fan_in.max(2);
+    let mut level = leaves;
+    let mut next = 0u64;
+    while level.len() > 1 {
+        let mut up = Vec::with_capacity(level.len().div_ceil(fan_in));
+        for group in level.chunks(fan_in) {
+            if let [single] = group {
+                up.push(single.clone());
+                continue;
+            }
+            let combine = Arc::clone(combine);
+            let node = Delayed::gather(group, move |slots: &[&Slot<A, E>]| {
+                let values: Result<Vec<A>, E> = slots.iter().map(|s| s.take()).collect();
+                Slot::new(values.and_then(|v| combine(v)))
+            })
+            .named(key.sibling(next));
+            next += 1;
+            up.push(node);
+        }
+        level = up;
+    }
+    level.pop()
 }

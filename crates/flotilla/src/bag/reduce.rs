@@ -29,50 +29,21 @@ pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 /// A combining operation, shared by every task of a tree.
 type Combine<A> = Arc<dyn Fn(A, A) -> A + Send + Sync>;
 
-/// Builds the tree over `leaves`: groups of `fan_in` consecutive values
-/// become one combining task each (a lone last value is carried up as it is),
-/// level after level. `None` for no leaves; a single leaf is its own root.
+/// The tree of `combine` over `leaves` (see [`crate::slot::tree`]).
 fn tree<A: Send + 'static>(
     leaves: Vec<Delayed<Slot<A>>>,
     fan_in: usize,
     key: &TaskKey,
     combine: &Combine<A>,
 ) -> Option<Delayed<Slot<A>>> {
-    let fan_in = fan_in.max(2);
-    let mut level = leaves;
-    let mut next = 0u64;
-    while level.len() > 1 {
-        let mut up = Vec::with_capacity(level.len().div_ceil(fan_in));
-        for group in level.chunks(fan_in) {
-            if let [single] = group {
-                up.push(single.clone());
-                continue;
-            }
-            let combine = Arc::clone(combine);
-            let node = Delayed::gather(group, move |slots: &[&Slot<A>]| {
-                Slot::new(combine_in_order(slots, &*combine))
-            })
-            .named(key.sibling(next));
-            next += 1;
-            up.push(node);
-        }
-        level = up;
-    }
-    level.pop()
-}
-
-/// Folds the slots' values from left to right; the first error in order
-/// wins, so a failed computation reports the same partition every time.
-fn combine_in_order<A>(slots: &[&Slot<A>], combine: &dyn Fn(A, A) -> A) -> Result<A, BagError> {
-    let mut acc: Option<A> = None;
-    for slot in slots {
-        let value = slot.take()?;
-        acc = Some(match acc {
-            None => value,
-            Some(a) => combine(a, value),
-        });
-    }
-    acc.ok_or_else(|| BagError::Internal("a combining task had no input".into()))
+    let combine = Arc::clone(combine);
+    let fold: crate::slot::Combine<A, BagError> = Arc::new(move |values: Vec<A>| {
+        values
+            .into_iter()
+            .reduce(|a, b| combine(a, b))
+            .ok_or_else(|| BagError::Internal("a combining task had no input".into()))
+    });
+    crate::slot::tree(leaves, fan_in, key, &fold)
 }
 
 impl<T: Send + 'static> Bag<T> {

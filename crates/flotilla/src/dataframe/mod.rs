@@ -1,9 +1,63 @@
-//! The partitioned `DataFrame` — flotilla's `dask.dataframe`, on Apache Arrow.
+//! The partitioned [`DataFrame`] — flotilla's `dask.dataframe`, on Apache
+//! Arrow.
 //!
-//! (Being built: see issue 4.) Each partition is an Arrow `RecordBatch`;
+//! # Design
+//!
+//! A frame is a list of partitions, each an Arrow [`RecordBatch`], and each
+//! a node of a task graph ([`Delayed`](crate::Delayed)) — so the scheduler
+//! that runs task graphs runs frames, in-process today and on a cluster
+//! unchanged. Partitions read from files are read *inside* the task that
+//! uses them and released when it ends: a frame larger than memory is
+//! aggregated with only a few partitions alive at a time.
+//!
+//! Operations are of three kinds:
+//!
+//! - **Per-partition steps** ([`select`](DataFrame::select),
+//!   [`with_column`](DataFrame::with_column), [`filter`](DataFrame::filter),
+//!   [`map_partitions`](DataFrame::map_partitions)) extend a pipeline that
+//!   runs, fused, in the task that reads each partition. Expressions
+//!   ([`Expr`]: [`col`], [`lit`], arithmetic, comparisons, Rust closures)
+//!   are evaluated with arrow-rs kernels.
+//! - **Reductions** ([`count`](DataFrame::count), [`stats`](DataFrame::stats),
+//!   [`sum`](DataFrame::sum), [`describe`](DataFrame::describe), group-bys)
+//!   are trees: one partial per partition, combined
+//!   [`split_every`](DataFrame::split_every) at a time, never by gathering
+//!   every partition onto one thread. They return a lazy [`Scalar`].
+//! - **Shuffles** (shuffled group-bys and joins, sorts, repartitions) move
+//!   rows between partitions by key.
+//!
+//! Building an operation checks it against the schema: an unknown column, a
+//! filter that is not boolean, arithmetic on strings are errors before any
+//! task runs. Errors in the data come back from `compute`, naming where.
+//!
 //! [`kernels`] holds what arrow-rs lacks (hash group-by and hash join in
-//! partial/final form, hash partitioning), [`io`] reads and writes CSV,
+//! partial/final form, hash partitioning); [`io`] reads and writes CSV,
 //! Parquet and JSON lines by partition.
+//!
+//! ```
+//! use flotilla::dataframe::{col, DataFrame};
+//!
+//! let df = DataFrame::from_columns(
+//!     vec![("station", vec![1i64, 2, 1].into()), ("t", vec![10.0, 20.0, 30.0].into())],
+//!     2,
+//! )?;
+//! let f = df.with_column("f", col("t") * 9 / 5 + 32)?;
+//! assert_eq!(f.mean("f")?.compute()?, Some(68.0));
+//! # Ok::<(), flotilla::dataframe::DataFrameError>(())
+//! ```
+
+mod error;
+mod expr;
+mod frame;
+mod scalar;
+mod stats;
 
 pub mod io;
 pub mod kernels;
+
+pub use arrow_array::RecordBatch;
+pub use error::DataFrameError;
+pub use expr::{col, lit, Expr, Literal};
+pub use frame::{Column, DataFrame, DEFAULT_SPLIT_EVERY};
+pub use scalar::Scalar;
+pub use stats::ColumnStats;
