@@ -50,6 +50,7 @@ mod error;
 mod expr;
 mod frame;
 mod scalar;
+mod sort;
 mod stats;
 
 pub mod io;
@@ -60,4 +61,5 @@ pub use error::DataFrameError;
 pub use expr::{col, lit, Expr, Literal};
 pub use frame::{Column, DataFrame, DEFAULT_SPLIT_EVERY};
 pub use scalar::Scalar;
+pub use sort::SortKey;
 pub use stats::ColumnStats;
