@@ -600,6 +600,33 @@ impl DataFrame {
             .collect()
     }
 
+    /// One task per partition, as [`partition_tasks`](Self::partition_tasks),
+    /// whose result several later tasks may read (the pieces of a shuffle).
+    pub(crate) fn partition_values<A, F>(
+        &self,
+        label: &str,
+        f: F,
+    ) -> Vec<Delayed<Result<A, DataFrameError>>>
+    where
+        A: Send + Sync + 'static,
+        F: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let stages: Arc<[Stage]> = self.stages.clone().into();
+        let key = key_group(&format!("{}|{label}", self.label));
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let f = Arc::clone(&f);
+                let stages = Arc::clone(&stages);
+                input
+                    .map(move |p: &Partition| run_pipeline(p, &stages).and_then(|b| f(b)))
+                    .named(key.sibling(i as u64))
+            })
+            .collect()
+    }
+
     /// The partitions with their pipelines run, as partitions of a new
     /// frame without pending steps (for operations that need whole
     /// partitions: shuffles, sorts).

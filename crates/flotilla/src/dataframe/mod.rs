@@ -56,6 +56,19 @@ mod stats;
 pub mod io;
 pub mod kernels;
 
+/// The arrow-rs crates that frames are made of, re-exported so that a
+/// program can build and read partitions without depending on them itself.
+///
+/// ```
+/// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
+/// ```
+pub mod arrow {
+    pub use arrow_array as array;
+    pub use arrow_cast as cast;
+    pub use arrow_schema as schema;
+}
+
 pub use arrow_array::RecordBatch;
 pub use error::DataFrameError;
 pub use expr::{col, lit, Expr, Literal};

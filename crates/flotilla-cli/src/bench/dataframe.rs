@@ -1,0 +1,168 @@
+//! W5 (weather aggregations) and W9 (ratings joined with items, mean rating
+//! per genre) on the DataFrame, reading the files of `flotilla gen`.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use flotilla::dataframe::arrow::array::cast::AsArray;
+use flotilla::dataframe::arrow::array::types::{Float64Type, Int64Type};
+use flotilla::dataframe::arrow::array::{Array, RecordBatch};
+use flotilla::dataframe::arrow::{cast as arrow_cast, schema as arrow_schema};
+use flotilla::dataframe::io::CsvOptions;
+use flotilla::dataframe::kernels::{Agg, JoinKind};
+use flotilla::dataframe::{col, DataFrame, JoinOptions};
+use flotilla::ComputeOptions;
+
+use super::{emit, input_file, pool, BenchArgs, Json};
+use crate::gen;
+
+/// Full-precision JSON for a float (Rust's shortest round-trip form).
+fn num(x: f64) -> String {
+    format!("{x:?}")
+}
+
+/// W5: mean, max and sum of the temperature, the mean of a Fahrenheit
+/// column, and the mean temperature per station, from the weather CSV.
+pub(super) fn w5(args: &BenchArgs) -> anyhow::Result<()> {
+    let input = input_file(args, "weather_10m.csv", |p| {
+        gen::write_weather(p, 10_000_000, 20240502).map(|_| ())
+    })?;
+    let pool = pool(args)?;
+    let options = ComputeOptions::new().pool(&pool).progress(false);
+    pool.submit(|| ()).result()?; // warm
+    let start = Instant::now();
+    let df = DataFrame::read_csv(&[input.as_str()], CsvOptions::new())?.persist_with(&options)?;
+    let t = df.stats("temperature")?.compute_with(&options)?;
+    let f_mean = df
+        .with_column("temperature_f", col("temperature") * 9 / 5 + 32)?
+        .mean("temperature_f")?
+        .compute_with(&options)?;
+    let stations = df
+        .group_by(&["station_id"])?
+        .agg(&[Agg::mean("temperature")])?
+        .compute_with(&options)?;
+    let secs = start.elapsed().as_secs_f64();
+    let per_station = station_means(&stations)?;
+    let (mean, max, f_mean) = (
+        t.mean().context("no temperatures")?,
+        t.max.context("no temperatures")?,
+        f_mean.context("no temperatures")?,
+    );
+    let hi = per_station
+        .iter()
+        .cloned()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .context("no stations")?;
+    let lo = per_station
+        .iter()
+        .cloned()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .context("no stations")?;
+    let checksum: f64 = per_station.iter().map(|(s, m)| *s as f64 * m).sum();
+    let mean_sum: f64 = per_station.iter().map(|(_, m)| m).sum();
+    let result = format!(
+        "{{\"mean\": {}, \"max\": {}, \"sum\": {}, \"f_mean\": {}, \"n_stations\": {}, \"station_mean_sum\": {}, \"station_mean_max\": [{}, {}], \"station_mean_min\": [{}, {}], \"checksum\": {}}}",
+        num(mean), num(max), num(t.sum), num(f_mean), per_station.len(), num(mean_sum),
+        hi.0, num(hi.1), lo.0, num(lo.1), num(checksum)
+    );
+    emit(&[
+        ("workload", "W5".into()),
+        ("system", "flotilla-local".into()),
+        ("seconds", secs.into()),
+        ("result", Json::Raw(result)),
+        ("rows", (t.count as usize).into()),
+        ("partitions", df.num_partitions().into()),
+        ("workers", args.workers.into()),
+    ]);
+    Ok(())
+}
+
+/// (station, mean) pairs of the group-by's output, sorted by station.
+fn station_means(b: &RecordBatch) -> anyhow::Result<Vec<(i64, f64)>> {
+    let s = b
+        .column(0)
+        .as_primitive_opt::<Int64Type>()
+        .context("station_id is not Int64")?;
+    let m = b
+        .column(1)
+        .as_primitive_opt::<Float64Type>()
+        .context("the mean is not Float64")?;
+    let mut out: Vec<(i64, f64)> = (0..b.num_rows())
+        .filter(|&i| s.is_valid(i) && m.is_valid(i))
+        .map(|i| (s.value(i), m.value(i)))
+        .collect();
+    out.sort_by_key(|p| p.0);
+    Ok(out)
+}
+
+/// W9: the ratings file joined with the items table on item_id, then the
+/// mean rating per genre, sorted by genre.
+pub(super) fn w9(args: &BenchArgs) -> anyhow::Result<()> {
+    let ratings = match args.input.first() {
+        Some(p) => p.to_string_lossy().into_owned(),
+        None => input_file(args, "ratings_10m.tsv", |p| {
+            gen::write_ratings(p, 10_000_000, 20240501).map(|_| ())
+        })?,
+    };
+    let items = match args.input.get(1) {
+        Some(p) => p.to_string_lossy().into_owned(),
+        None => {
+            let path = args.cache.join("items.csv");
+            if !path.exists() {
+                gen::write_items(&path, 11).with_context(|| format!("writing {}", path.display()))?;
+            }
+            path.to_string_lossy().into_owned()
+        }
+    };
+    let pool = pool(args)?;
+    let options = ComputeOptions::new().pool(&pool).progress(false);
+    pool.submit(|| ()).result()?; // warm
+    let start = Instant::now();
+    let ratings = DataFrame::read_csv(
+        &[ratings.as_str()],
+        CsvOptions::new()
+            .delimiter(b'\t')
+            .has_header(false)
+            .column_names(["user_id", "item_id", "rating", "timestamp"])
+            .columns(["item_id", "rating"]),
+    )?;
+    let items = DataFrame::read_csv(&[items.as_str()], CsvOptions::new())?;
+    let joined = ratings.join_with(
+        &items,
+        &["item_id"],
+        &["item_id"],
+        JoinOptions::new(JoinKind::Inner).dictionary_strings(true),
+    )?;
+    let means = joined
+        .group_by(&["genre"])?
+        .agg(&[Agg::mean("rating")])?
+        .compute_with(&options)?;
+    let secs = start.elapsed().as_secs_f64();
+    let genre = arrow_cast::cast(means.column(0), &arrow_schema::DataType::Utf8)?;
+    let genre = genre.as_string_opt::<i32>().context("genre is not text")?;
+    let mean = means
+        .column(1)
+        .as_primitive_opt::<Float64Type>()
+        .context("the mean is not Float64")?;
+    let mut pairs: Vec<(String, f64)> = (0..means.num_rows())
+        .map(|i| (genre.value(i).to_string(), mean.value(i)))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let result = format!(
+        "[{}]",
+        pairs
+            .iter()
+            .map(|(g, m)| format!("[{g:?}, {}]", num((m * 1e6).round() / 1e6)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    emit(&[
+        ("workload", "W9".into()),
+        ("system", "flotilla-local".into()),
+        ("seconds", secs.into()),
+        ("result", Json::Raw(result)),
+        ("partitions", ratings.num_partitions().into()),
+        ("workers", args.workers.into()),
+    ]);
+    Ok(())
+}
