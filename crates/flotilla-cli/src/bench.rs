@@ -15,6 +15,8 @@ use anyhow::{bail, Context};
 use flotilla::core::{sim, TaskGraph, TaskKey};
 use flotilla::prelude::*;
 
+mod array;
+
 use crate::gen::{self, SkewShape};
 use crate::json::{line, Json};
 use crate::spin::spin;
@@ -36,7 +38,7 @@ pub(crate) enum Workload {
     W4,
     /// Weather aggregations (arrives with the DataFrame issue).
     W5,
-    /// Chunked random array sum (arrives with the Array issue).
+    /// Chunked random array sum.
     W6,
     /// Skewed CPU-busy tasks under every placement policy.
     W7,
@@ -105,8 +107,9 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         Workload::W2 => w2(args),
         Workload::W3 => w3(args),
         Workload::W4 => w4(args),
+        Workload::W6 => array::w6(args),
         Workload::W7 => w7(args),
-        other => bail!("workload {other:?} is not implemented yet (see the open issues); implemented: W1, W2, W3, W4, W7"),
+        other => bail!("workload {other:?} is not implemented yet (see the open issues); implemented: W1, W2, W3, W4, W6, W7"),
     }
 }
 
