@@ -16,6 +16,7 @@ use flotilla::core::{sim, TaskGraph, TaskKey};
 use flotilla::prelude::*;
 
 mod array;
+mod dataframe;
 
 use crate::gen::{self, SkewShape};
 use crate::json::{line, Json};
@@ -36,7 +37,7 @@ pub(crate) enum Workload {
     W3,
     /// Word count (arrives with the MapReduce issue).
     W4,
-    /// Weather aggregations (arrives with the DataFrame issue).
+    /// Weather aggregations on the DataFrame.
     W5,
     /// Chunked random array sum.
     W6,
@@ -44,7 +45,7 @@ pub(crate) enum Workload {
     W7,
     /// W3 with a worker killed (arrives with the cluster issue).
     W8,
-    /// Ratings joined with items (arrives with the DataFrame issue).
+    /// Ratings joined with items, mean rating per genre.
     W9,
 }
 
@@ -107,9 +108,11 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         Workload::W2 => w2(args),
         Workload::W3 => w3(args),
         Workload::W4 => w4(args),
+        Workload::W5 => dataframe::w5(args),
         Workload::W6 => array::w6(args),
         Workload::W7 => w7(args),
-        other => bail!("workload {other:?} is not implemented yet (see the open issues); implemented: W1, W2, W3, W4, W6, W7"),
+        Workload::W9 => dataframe::w9(args),
+        Workload::W8 => bail!("workload W8 needs the cluster, which arrives with its own issue; implemented: W1-W7, W9"),
     }
 }
 

@@ -109,7 +109,8 @@ pub(super) fn w9(args: &BenchArgs) -> anyhow::Result<()> {
         None => {
             let path = args.cache.join("items.csv");
             if !path.exists() {
-                gen::write_items(&path, 11).with_context(|| format!("writing {}", path.display()))?;
+                gen::write_items(&path, 11)
+                    .with_context(|| format!("writing {}", path.display()))?;
             }
             path.to_string_lossy().into_owned()
         }

@@ -52,6 +52,14 @@ pub enum DataFrameError {
         /// Arrow's error.
         source: Arc<ArrowError>,
     },
+    /// A per-partition kernel (group-by, join, partitioning) refused its
+    /// input, naming the column or type.
+    #[error(transparent)]
+    Kernel(#[from] super::kernels::KernelError),
+    /// Reading or writing files failed, or the data in them is malformed
+    /// (naming file, line and column).
+    #[error(transparent)]
+    Io(Arc<super::io::IoError>),
     /// A task failed: a panic in user code (the message names the task and
     /// the panic's message), or a task whose input failed.
     #[error(transparent)]
@@ -76,6 +84,12 @@ impl DataFrameError {
             operation: operation.into(),
             message: message.into(),
         }
+    }
+}
+
+impl From<super::io::IoError> for DataFrameError {
+    fn from(e: super::io::IoError) -> Self {
+        DataFrameError::Io(Arc::new(e))
     }
 }
 

@@ -582,6 +582,20 @@ impl DataFrame {
         A: Send + 'static,
         F: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
+        self.partition_tasks_indexed(label, move |_, b| f(b))
+    }
+
+    /// [`partition_tasks`](Self::partition_tasks), with `f` told the
+    /// partition's index.
+    pub(crate) fn partition_tasks_indexed<A, F>(
+        &self,
+        label: &str,
+        f: F,
+    ) -> Vec<Delayed<Slot<A, DataFrameError>>>
+    where
+        A: Send + 'static,
+        F: Fn(usize, RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
+    {
         let f = Arc::new(f);
         let stages: Arc<[Stage]> = self.stages.clone().into();
         let key = key_group(&format!("{}|{label}", self.label));
@@ -593,7 +607,7 @@ impl DataFrame {
                 let stages = Arc::clone(&stages);
                 input
                     .map(move |p: &Partition| {
-                        Slot::new(run_pipeline(p, &stages).and_then(|b| f(b)))
+                        Slot::new(run_pipeline(p, &stages).and_then(|b| f(i, b)))
                     })
                     .named(key.sibling(i as u64))
             })
@@ -660,6 +674,21 @@ impl DataFrame {
         C: Fn(Vec<A>) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
         let leaves = self.partition_tasks(label, partial);
+        self.tree_of(label, leaves, combine)
+    }
+
+    /// The tree of `combine` over `leaves`; a frame without partitions
+    /// combines nothing.
+    pub(crate) fn tree_of<A, C>(
+        &self,
+        label: &str,
+        leaves: Vec<Delayed<Slot<A, DataFrameError>>>,
+        combine: C,
+    ) -> Scalar<A>
+    where
+        A: Send + 'static,
+        C: Fn(Vec<A>) -> Result<A, DataFrameError> + Send + Sync + 'static,
+    {
         let key = key_group(&format!("{}|{label}-combine", self.label));
         let combine: Combine<A, DataFrameError> = Arc::new(combine);
         match tree(leaves, self.settings.split_every, &key, &combine) {

@@ -61,7 +61,9 @@ impl DataFrame {
     /// [`DataFrameError::Invalid`] for no keys.
     pub fn group_by(&self, keys: &[&str]) -> Result<GroupedFrame, DataFrameError> {
         if keys.is_empty() {
-            return Err(DataFrameError::Invalid("group_by needs at least one key column".into()));
+            return Err(DataFrameError::Invalid(
+                "group_by needs at least one key column".into(),
+            ));
         }
         for k in keys {
             super::expr::field_type(&self.schema, k)?;
@@ -90,7 +92,9 @@ impl DataFrame {
     ///
     /// [`DataFrameError::ColumnNotFound`] before any work.
     pub fn value_counts(&self, column: &str) -> Result<DataFrame, DataFrameError> {
-        let counts = self.group_by(&[column])?.agg(&[Agg::size().alias("count")])?;
+        // Null values are dropped, as pandas' `value_counts()` does.
+        let values = self.filter(super::col(column).is_not_null())?;
+        let counts = values.group_by(&[column])?.count()?;
         counts.sort_by(&[
             super::SortKey::new("count").descending(),
             super::SortKey::new(column),
@@ -162,7 +166,13 @@ impl GroupedFrame {
     ///
     /// As [`agg`](GroupedFrame::agg).
     pub fn count(&self) -> Result<DataFrame, DataFrameError> {
-        self.agg(&[Agg::size().alias("count")])
+        // Every row counts, null values or not: count a constant column.
+        const ROWS: &str = "__flotilla_rows";
+        let with_rows = GroupedFrame {
+            frame: self.frame.with_column(ROWS, super::lit(1))?,
+            ..self.clone()
+        };
+        with_rows.agg(&[Agg::count(ROWS).alias("count")])
     }
 
     /// The sum of each of `columns` per group.
@@ -201,9 +211,7 @@ impl GroupedFrame {
 /// Partials per partition, merged as a tree, finished at the root.
 fn tree_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>) -> Delayed<Partition> {
     let partial_plan = Arc::clone(plan);
-    let leaves = frame.partition_tasks("group_by-partial", move |b| {
-        Ok(partial_plan.partial(&b)?)
-    });
+    let leaves = frame.partition_tasks("group_by-partial", move |b| Ok(partial_plan.partial(&b)?));
     let merge_plan = Arc::clone(plan);
     let combine: Combine<RecordBatch, DataFrameError> =
         Arc::new(move |parts: Vec<RecordBatch>| Ok(merge_plan.merge(&parts)?));
@@ -217,7 +225,9 @@ fn tree_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>) -> Delayed<Partition> 
         into_partition(done)
     };
     match tree(leaves, frame.settings.split_every, &key, &combine) {
-        Some(root) => root.map(finish).named(key_group(&format!("{}|group_by", frame.label))),
+        Some(root) => root
+            .map(finish)
+            .named(key_group(&format!("{}|group_by", frame.label))),
         None => Delayed::from_fn(move || {
             into_partition(Ok(RecordBatch::new_empty(empty_plan.output_schema())))
         }),
@@ -237,21 +247,24 @@ fn shuffled_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>, n: usize) -> Vec<D
     (0..n)
         .map(|j| {
             let plan = Arc::clone(plan);
-            Delayed::gather(&pieces, move |all: &[&Result<Vec<RecordBatch>, DataFrameError>]| {
-                let mine = all
-                    .iter()
-                    .map(|r| match r {
-                        Ok(v) => v.get(j).cloned().ok_or_else(|| {
-                            DataFrameError::Internal("a shuffle piece is missing".into())
-                        }),
-                        Err(e) => Err(e.clone()),
-                    })
-                    .collect::<Result<Vec<_>, _>>();
-                into_partition(mine.and_then(|parts| {
-                    let merged = plan.merge(&parts)?;
-                    Ok(plan.finish(&merged)?)
-                }))
-            })
+            Delayed::gather(
+                &pieces,
+                move |all: &[&Result<Vec<RecordBatch>, DataFrameError>]| {
+                    let mine = all
+                        .iter()
+                        .map(|r| match r {
+                            Ok(v) => v.get(j).cloned().ok_or_else(|| {
+                                DataFrameError::Internal("a shuffle piece is missing".into())
+                            }),
+                            Err(e) => Err(e.clone()),
+                        })
+                        .collect::<Result<Vec<_>, _>>();
+                    into_partition(mine.and_then(|parts| {
+                        let merged = plan.merge(&parts)?;
+                        Ok(plan.finish(&merged)?)
+                    }))
+                },
+            )
             .named(key.sibling(j as u64))
         })
         .collect()

@@ -185,9 +185,14 @@ impl DataFrame {
         let right_on = plan.right_on.clone();
         let parts = right.materialized("join-build-input");
         let table = Delayed::gather(&parts, move |ps: &[&Partition]| {
-            let batches: Vec<RecordBatch> = ps.iter().map(|p| p.load()).collect::<Result<_, _>>()?;
+            let batches: Vec<RecordBatch> =
+                ps.iter().map(|p| p.load()).collect::<Result<_, _>>()?;
             let on: Vec<&str> = right_on.iter().map(String::as_str).collect();
-            Ok(Arc::new(JoinTable::build_from(&right_schema, &batches, &on)?))
+            Ok(Arc::new(JoinTable::build_from(
+                &right_schema,
+                &batches,
+                &on,
+            )?))
         })
         .named(key_group(&format!("{}|join-build", right.label)));
         let stages: Arc<[Stage]> = self.stages.clone().into();
@@ -202,17 +207,24 @@ impl DataFrame {
                 let plan = Arc::clone(&plan);
                 // The probe runs in the task that consumes the partition.
                 input
-                    .zip_with(&table, move |p: &Partition, table: &TableResult| match table {
-                        Ok(table) => {
-                            let (p, stages, plan, table) =
-                                (p.clone(), Arc::clone(&stages), Arc::clone(&plan), Arc::clone(table));
-                            let load: Load = Arc::new(move || {
-                                plan.probe(&table, &run_pipeline(&p, &stages)?)
-                            });
-                            Partition::Load(load)
-                        }
-                        Err(e) => Partition::Failed(e.clone()),
-                    })
+                    .zip_with(
+                        &table,
+                        move |p: &Partition, table: &TableResult| match table {
+                            Ok(table) => {
+                                let (p, stages, plan, table) = (
+                                    p.clone(),
+                                    Arc::clone(&stages),
+                                    Arc::clone(&plan),
+                                    Arc::clone(table),
+                                );
+                                let load: Load = Arc::new(move || {
+                                    plan.probe(&table, &run_pipeline(&p, &stages)?)
+                                });
+                                Partition::Load(load)
+                            }
+                            Err(e) => Partition::Failed(e.clone()),
+                        },
+                    )
                     .named(key.sibling(i as u64))
             })
             .collect();
@@ -247,7 +259,10 @@ impl DataFrame {
                 left_j
                     .zip_with(&right_j, move |l: &PieceResult, r: &PieceResult| {
                         let joined = (|| {
-                            let (l, r) = (l.as_ref().map_err(Clone::clone)?, r.as_ref().map_err(Clone::clone)?);
+                            let (l, r) = (
+                                l.as_ref().map_err(Clone::clone)?,
+                                r.as_ref().map_err(Clone::clone)?,
+                            );
                             let on: Vec<&str> = plan.right_on.iter().map(String::as_str).collect();
                             let table = JoinTable::build_from(&rs, std::slice::from_ref(r), &on)?;
                             plan.probe(&table, l)
@@ -279,20 +294,22 @@ fn gather_piece(
     j: usize,
     schema: SchemaRef,
 ) -> Delayed<PieceResult> {
-    Delayed::gather(pieces, move |all: &[&Result<Vec<RecordBatch>, DataFrameError>]| {
-        let mine = all
-            .iter()
-            .map(|r| match r {
-                Ok(v) => v
-                    .get(j)
-                    .cloned()
-                    .ok_or_else(|| DataFrameError::Internal("a shuffle piece is missing".into())),
-                Err(e) => Err(e.clone()),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        arrow_select::concat::concat_batches(&schema, &mine)
-            .map_err(|e| DataFrameError::arrow("gathering a shuffle piece", e))
-    })
+    Delayed::gather(
+        pieces,
+        move |all: &[&Result<Vec<RecordBatch>, DataFrameError>]| {
+            let mine = all
+                .iter()
+                .map(|r| match r {
+                    Ok(v) => v.get(j).cloned().ok_or_else(|| {
+                        DataFrameError::Internal("a shuffle piece is missing".into())
+                    }),
+                    Err(e) => Err(e.clone()),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            arrow_select::concat::concat_batches(&schema, &mine)
+                .map_err(|e| DataFrameError::arrow("gathering a shuffle piece", e))
+        },
+    )
 }
 
 /// A checked join: its output schema and how to probe.

@@ -48,7 +48,10 @@
 
 mod error;
 mod expr;
+mod files;
 mod frame;
+mod group;
+mod join;
 mod scalar;
 mod sort;
 mod stats;
@@ -73,6 +76,8 @@ pub use arrow_array::RecordBatch;
 pub use error::DataFrameError;
 pub use expr::{col, lit, Expr, Literal};
 pub use frame::{Column, DataFrame, DEFAULT_SPLIT_EVERY};
+pub use group::GroupedFrame;
+pub use join::{JoinOptions, JoinStrategy};
 pub use scalar::Scalar;
 pub use sort::SortKey;
 pub use stats::ColumnStats;

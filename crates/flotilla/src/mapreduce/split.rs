@@ -63,7 +63,11 @@
 //! the buffer's end is moved to the buffer's front before the next read,
 //! and the buffer grows only for a line longer than itself.
 //! [`InputSplit::lines`] is the iterator form, with an owned [`OwnedLine`]
-//! per line, for code that keeps lines (the Bag collection).
+//! per line, for code that keeps lines (the Bag collection), and
+//! [`InputSplit::read_block`] reads all the lines a split owns as one block
+//! of bytes, for parsers that take a whole range at once (the DataFrame's
+//! CSV and JSON-lines readers). [`list_input_files`] lists the files of the
+//! inputs without cutting them (Parquet files are read by row group).
 //!
 //! ```
 //! use flotilla::mapreduce::split::{plan_splits, LineReader};
@@ -90,6 +94,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod block;
 mod cursor;
 mod error;
 mod glob;
@@ -102,7 +107,7 @@ mod test;
 
 pub use error::{InputError, SplitError};
 pub use line_number::line_number_at;
-pub use plan::{plan_splits, InputSplit};
+pub use plan::{list_input_files, plan_splits, InputSplit};
 pub use read::{
     for_each_line, Line, LineReader, OwnedLine, SplitLines, SplitStats, DEFAULT_BUFFER_SIZE,
 };

@@ -240,6 +240,37 @@ pub fn plan_splits<P: AsRef<str>>(
     Ok(splits)
 }
 
+/// The regular files `inputs` stand for, in reading order, with the rules of
+/// [`plan_splits`] (folders listed, globs expanded, hidden names skipped),
+/// but without cutting them: for readers whose unit of work is not a byte
+/// range (a Parquet file's row groups). Empty files are listed too.
+///
+/// ```
+/// use flotilla::mapreduce::split::list_input_files;
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-listinputs-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("b.parquet"), "")?;
+/// std::fs::write(dir.join("a.parquet"), "")?;
+/// std::fs::write(dir.join("_SUCCESS"), "")?;
+///
+/// let files = list_input_files(&[dir.to_str().unwrap()])?;
+/// assert_eq!(files, [dir.join("a.parquet"), dir.join("b.parquet")]);
+/// assert!(list_input_files::<&str>(&[]).is_err());
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn list_input_files<P: AsRef<str>>(inputs: &[P]) -> Result<Vec<PathBuf>, InputError> {
+    if inputs.is_empty() {
+        return Err(InputError::NoInputs);
+    }
+    let mut files = Vec::new();
+    for input in inputs {
+        files.extend(expand_input(input.as_ref())?);
+    }
+    Ok(files)
+}
+
 /// Whether `path` holds gzip data: a `.gz` name, or the magic bytes.
 pub(super) fn is_gzip(path: &Path) -> Result<bool, InputError> {
     if path.extension().is_some_and(|ext| ext == "gz") {

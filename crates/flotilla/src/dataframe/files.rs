@@ -1,0 +1,243 @@
+//! Frames read from files and written to folders of parts.
+//!
+//! Reading plans first — inputs listed, headers and schemas read and
+//! checked across files, byte ranges or row groups chosen — so that a
+//! missing file or files that disagree are errors before any task runs.
+//! Each partition is then read by the task that uses it, and released when
+//! that task ends: a reduction over a file larger than memory holds only
+//! the partitions its workers are busy with (see
+//! [`CsvOptions::partition_bytes`] to size them).
+//!
+//! Writing runs one task per partition, each writing its own part under
+//! `_temporary/`; when every part is written they are renamed into place
+//! and `_SUCCESS` is written last. A failed write removes the parts, so a
+//! folder with `_SUCCESS` is always complete and one without it is never
+//! mistaken for output.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use flotilla_local::ComputeOptions;
+
+use super::frame::{default_options, Load};
+use super::io::{
+    CsvOptions, CsvSource, JsonOptions, JsonSource, OutputDir, ParquetOptions, ParquetSource,
+};
+use super::{DataFrame, DataFrameError};
+
+/// The format of the parts of [`DataFrame::write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Parquet,
+    Json,
+}
+
+impl DataFrame {
+    /// A frame of CSV files (one file, many files, folders or globs; gzip
+    /// too), one partition per byte range of about
+    /// [`partition_bytes`](CsvOptions::partition_bytes).
+    ///
+    /// ```
+    /// use flotilla::dataframe::{io::CsvOptions, DataFrame};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-read-csv-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("w.csv");
+    /// std::fs::write(&path, "station_id,temperature\n1,20.5\n2,30.25\n1,10.0\n")?;
+    /// let df = DataFrame::read_csv(&[path.to_str().unwrap()], CsvOptions::new())?;
+    /// assert_eq!(df.column_names(), ["station_id", "temperature"]);
+    /// assert_eq!(df.max("temperature")?.compute()?, Some(30.25));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`DataFrameError::Io`]: an input that does not exist, headers or
+    /// types that differ between files (naming both). A malformed row
+    /// fails the computation that reads it, naming file, line and column.
+    pub fn read_csv<P: AsRef<str>>(
+        inputs: &[P],
+        options: CsvOptions,
+    ) -> Result<DataFrame, DataFrameError> {
+        let source = Arc::new(CsvSource::plan(inputs, options)?);
+        let loaders = (0..source.partitions())
+            .map(|i| {
+                let source = Arc::clone(&source);
+                Arc::new(move || Ok(source.read_partition(i)?)) as Load
+            })
+            .collect();
+        Ok(DataFrame::from_loaders(
+            source.schema(),
+            loaders,
+            "read_csv",
+        ))
+    }
+
+    /// A frame of JSON-lines files (one object per line), split by byte
+    /// ranges like CSV.
+    ///
+    /// ```
+    /// use flotilla::dataframe::{io::JsonOptions, DataFrame};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-read-json-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("e.jsonl");
+    /// std::fs::write(&path, "{\"user\": 1, \"ms\": 12.5}\n{\"user\": 2, \"ms\": 7.5}\n")?;
+    /// let df = DataFrame::read_json(&[path.to_str().unwrap()], JsonOptions::new())?;
+    /// assert_eq!(df.sum("ms")?.compute()?, Some(20.0));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`read_csv`](DataFrame::read_csv).
+    pub fn read_json<P: AsRef<str>>(
+        inputs: &[P],
+        options: JsonOptions,
+    ) -> Result<DataFrame, DataFrameError> {
+        let source = Arc::new(JsonSource::plan(inputs, options)?);
+        let loaders = (0..source.partitions())
+            .map(|i| {
+                let source = Arc::clone(&source);
+                Arc::new(move || Ok(source.read_partition(i)?)) as Load
+            })
+            .collect();
+        Ok(DataFrame::from_loaders(
+            source.schema(),
+            loaders,
+            "read_json",
+        ))
+    }
+
+    /// A frame of Parquet files, one partition per row group.
+    ///
+    /// ```
+    /// use flotilla::dataframe::{io::ParquetOptions, DataFrame};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-read-pq-{}", std::process::id()));
+    /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 2)?;
+    /// df.to_parquet(&dir)?;
+    /// let back = DataFrame::read_parquet(&[dir.to_str().unwrap()], ParquetOptions::new())?;
+    /// assert_eq!(back.sum("x")?.compute()?, Some(6.0));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`read_csv`](DataFrame::read_csv).
+    pub fn read_parquet<P: AsRef<str>>(
+        inputs: &[P],
+        options: ParquetOptions,
+    ) -> Result<DataFrame, DataFrameError> {
+        let source = Arc::new(ParquetSource::plan(inputs, options)?);
+        let loaders = (0..source.partitions())
+            .map(|i| {
+                let source = Arc::clone(&source);
+                Arc::new(move || Ok(source.read_partition(i)?)) as Load
+            })
+            .collect();
+        Ok(DataFrame::from_loaders(
+            source.schema(),
+            loaders,
+            "read_parquet",
+        ))
+    }
+
+    /// Writes the frame as a folder of CSV parts (`part-00000.csv`, ...,
+    /// with a header each) and `_SUCCESS`, one task per partition. The
+    /// folder must not exist or be empty.
+    ///
+    /// ```
+    /// use flotilla::dataframe::{io::CsvOptions, DataFrame};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-csv-{}", std::process::id()));
+    /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 2)?;
+    /// df.to_csv(&dir)?;
+    /// assert!(dir.join("_SUCCESS").exists());
+    /// let back = DataFrame::read_csv(&[dir.join("part-*.csv").to_str().unwrap()], CsvOptions::new())?;
+    /// assert_eq!(back.count().compute()?, 3);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An existing non-empty folder, a failed write, or the first error of
+    /// a partition; nothing is left in the folder then.
+    pub fn to_csv(&self, dir: impl AsRef<Path>) -> Result<(), DataFrameError> {
+        self.write(dir.as_ref(), Format::Csv, &default_options())
+    }
+
+    /// Writes the frame as a folder of Parquet parts and `_SUCCESS`.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-pq-{}", std::process::id()));
+    /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 2)?;
+    /// df.to_parquet(&dir)?;
+    /// assert!(dir.join("part-00001.parquet").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`to_csv`](DataFrame::to_csv).
+    pub fn to_parquet(&self, dir: impl AsRef<Path>) -> Result<(), DataFrameError> {
+        self.write(dir.as_ref(), Format::Parquet, &default_options())
+    }
+
+    /// Writes the frame as a folder of JSON-lines parts and `_SUCCESS`.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-json-{}", std::process::id()));
+    /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 1)?;
+    /// df.to_json(&dir)?;
+    /// assert!(dir.join("_SUCCESS").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`to_csv`](DataFrame::to_csv).
+    pub fn to_json(&self, dir: impl AsRef<Path>) -> Result<(), DataFrameError> {
+        self.write(dir.as_ref(), Format::Json, &default_options())
+    }
+
+    fn write(
+        &self,
+        dir: &Path,
+        format: Format,
+        options: &ComputeOptions,
+    ) -> Result<(), DataFrameError> {
+        let out = OutputDir::create(dir, false)?;
+        let task_out = out.clone();
+        let label = match format {
+            Format::Csv => "to_csv",
+            Format::Parquet => "to_parquet",
+            Format::Json => "to_json",
+        };
+        let leaves = self.partition_tasks_indexed(label, move |i, b| {
+            match format {
+                Format::Csv => task_out.write_csv_part(i, &b),
+                Format::Parquet => task_out.write_parquet_part(i, &b),
+                Format::Json => task_out.write_json_part(i, &b),
+            }
+            .map(|_| ())
+            .map_err(DataFrameError::from)
+        });
+        let written = self.tree_of(label, leaves, |_| Ok(()));
+        match written.compute_with(options) {
+            Ok(()) => {
+                out.commit_expecting(self.num_partitions())?;
+                Ok(())
+            }
+            Err(e) => {
+                // The write failed: leave nothing behind. A failure to
+                // clean up is secondary to the error that caused it.
+                let _ = out.abort();
+                Err(e)
+            }
+        }
+    }
+}

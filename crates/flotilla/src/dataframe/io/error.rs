@@ -1,0 +1,288 @@
+//! The one error type of reading and writing partitions.
+
+use std::io;
+use std::path::PathBuf;
+
+use arrow_schema::{ArrowError, DataType};
+use parquet::errors::ParquetError;
+
+use crate::mapreduce::split::InputError;
+
+/// Why a source could not be planned, a partition read, or a part written.
+///
+/// Errors about data name the file and the 1-based line (absolute in the
+/// file, whatever partition found it), the column by name and 1-based
+/// position, and show the offending text, truncated to 80 characters.
+/// Errors of planning name every file involved.
+///
+/// ```
+/// use flotilla::dataframe::io::{CsvOptions, CsvSource, IoError};
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-ioerror-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let file = dir.join("t.csv");
+/// std::fs::write(&file, "id,temp\n1,20.5\n2,hot\n")?;
+///
+/// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new().infer_rows(1))?;
+/// let err = source.read_partition(0).unwrap_err();
+/// match &err {
+///     IoError::BadValue { line, column, column_index, value, .. } => {
+///         assert_eq!((*line, column.as_str(), *column_index, value.as_str()), (3, "temp", 2, "hot"));
+///     }
+///     other => panic!("unexpected {other}"),
+/// }
+/// assert!(err.to_string().contains("t.csv:3: column 2 (temp)"));
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IoError {
+    /// The inputs could not be listed or read (no match, missing file,
+    /// unreadable file, corrupt gzip stream).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A file or folder could not be read, written, renamed or removed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A value that does not parse as its column's type.
+    #[error(
+        "{path}:{line}: column {column_index} ({column}): {value:?} is not a valid {data_type} \
+         (set the column's type with CsvOptions::dtype, or bad_values_as_null(true))"
+    )]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the record in the file.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The column's 1-based position in the file.
+        column_index: usize,
+        /// The column's type.
+        data_type: DataType,
+        /// The value, truncated to 80 characters.
+        value: String,
+    },
+    /// A record with fewer or more fields than the file has columns.
+    #[error(
+        "{path}:{line}: expected {expected} fields but found {found}; {}: {record:?}",
+        describe_field_count(*expected, *found, column, *column_index)
+    )]
+    FieldCount {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the record in the file.
+        line: u64,
+        /// Columns the file has.
+        expected: usize,
+        /// Fields the record has.
+        found: usize,
+        /// The first missing column's name, or empty for an extra field.
+        column: String,
+        /// 1-based position of the first missing column, or of the first
+        /// extra field.
+        column_index: usize,
+        /// The record, truncated to 80 characters.
+        record: String,
+    },
+    /// A text value that is not UTF-8.
+    #[error("{path}:{line}: column {column_index} ({column}): invalid UTF-8: {value:?}")]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the record in the file.
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The column's 1-based position in the file.
+        column_index: usize,
+        /// The value, invalid bytes replaced by U+FFFD, truncated.
+        value: String,
+    },
+    /// A quoted field still open at the end of the partition. Fields holding
+    /// line breaks inside quotes must not straddle two partitions.
+    #[error(
+        "{path}:{line}: quoted field not closed before the end of the partition \
+         (a quoted field with a line break may not cross a partition boundary: \
+         use a larger partition_bytes)"
+    )]
+    UnclosedQuote {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line where the record starts.
+        line: u64,
+    },
+    /// A JSON line that does not decode with the source's schema.
+    #[error("{path}:{line}: {message}: {record:?}")]
+    BadJson {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line in the file.
+        line: u64,
+        /// What the decoder said.
+        message: String,
+        /// The line, truncated to 80 characters.
+        record: String,
+    },
+    /// Two files of one source have different headers (or, without
+    /// headers, different numbers of fields).
+    #[error(
+        "{other} does not have the header of {first}: {other_header:?} instead of {first_header:?}"
+    )]
+    HeaderMismatch {
+        /// The file that set the header.
+        first: PathBuf,
+        /// Its column names.
+        first_header: Vec<String>,
+        /// The file that differs.
+        other: PathBuf,
+        /// Its column names.
+        other_header: Vec<String>,
+    },
+    /// Two files of one source give one column different types.
+    #[error(
+        "column {column:?} is {first_type} in {first} but {other_type} in {other} \
+         (set its type with CsvOptions::dtype to read both)"
+    )]
+    SchemaMismatch {
+        /// The file that set the type.
+        first: PathBuf,
+        /// The file that differs.
+        other: PathBuf,
+        /// The column, or a description of what differs.
+        column: String,
+        /// The type in `first`.
+        first_type: String,
+        /// The type in `other`.
+        other_type: String,
+    },
+    /// A column name given in the options is not a column of the data.
+    #[error("no column named {column:?} (columns: {available:?})")]
+    UnknownColumn {
+        /// The name asked for.
+        column: String,
+        /// The columns there are.
+        available: Vec<String>,
+    },
+    /// Two columns of a header (or of the options) have the same name.
+    #[error("{path}: column name {column:?} appears twice")]
+    DuplicateColumn {
+        /// The file, or `options` for names given in the options.
+        path: PathBuf,
+        /// The repeated name.
+        column: String,
+    },
+    /// Column names or a schema given in the options do not match the
+    /// number of fields of the files.
+    #[error("{path} has {found} columns but the options name {given}")]
+    ColumnCount {
+        /// The file.
+        path: PathBuf,
+        /// Columns named in the options.
+        given: usize,
+        /// Fields in the file's first line.
+        found: usize,
+    },
+    /// No file has a line to take a header or a schema from, and no schema
+    /// was given.
+    #[error("no data to infer a schema from in {inputs:?} (give one with CsvOptions::schema)")]
+    NoData {
+        /// The inputs as given.
+        inputs: Vec<String>,
+    },
+    /// A column type the reader cannot parse from text.
+    #[error("column {column:?}: reading {data_type} from text is not supported")]
+    UnsupportedType {
+        /// The column.
+        column: String,
+        /// Its type.
+        data_type: DataType,
+    },
+    /// An option with an unusable value (a zero partition size, a
+    /// delimiter that is a quote or a line break).
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// A partition index past the last partition.
+    #[error("partition {index} does not exist (the source has {partitions})")]
+    NoSuchPartition {
+        /// The index asked for.
+        index: usize,
+        /// How many partitions there are.
+        partitions: usize,
+    },
+    /// Text of one column of one partition past 2 GiB, the limit of an
+    /// Arrow `Utf8` array.
+    #[error("{path}: column {column:?} holds over 2 GiB of text in one partition (use a smaller partition_bytes)")]
+    TextTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+    },
+    /// Arrow could not build or encode a batch.
+    #[error("{path}: {source}")]
+    Arrow {
+        /// The file read or written.
+        path: PathBuf,
+        /// Arrow's error.
+        source: ArrowError,
+    },
+    /// A Parquet file could not be read or written.
+    #[error("{path}: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The Parquet error.
+        source: ParquetError,
+    },
+    /// The output folder exists and is not empty, and overwriting was not
+    /// asked for.
+    #[error("output folder {path} exists and is not empty")]
+    OutputExists {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A commit found the parts numbered with a gap: a task's part is
+    /// missing.
+    #[error("cannot commit {path}: part {index} is missing")]
+    MissingPart {
+        /// The output folder.
+        path: PathBuf,
+        /// The first missing part number.
+        index: usize,
+    },
+}
+
+impl IoError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> IoError {
+        IoError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+fn describe_field_count(expected: usize, found: usize, column: &str, index: usize) -> String {
+    if found < expected {
+        format!("column {index} ({column}) is missing")
+    } else {
+        format!("field {index} is extra")
+    }
+}
+
+/// The start of `bytes` as text for a message: at most 80 characters,
+/// invalid UTF-8 replaced, `…` added when cut.
+pub(crate) fn snippet(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut chars = text.char_indices();
+    match chars.nth(80) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
