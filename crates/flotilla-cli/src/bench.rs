@@ -82,9 +82,13 @@ pub(crate) struct BenchArgs {
     /// Skip the in-process reference measurement (rayon for W1).
     #[arg(long)]
     no_baseline: bool,
-    /// Memory budget of the shuffle in megabytes (W3, W4).
+    /// Memory budget in megabytes (W3, W4: of the shuffle; W5 with --out-of-core: of the whole run).
     #[arg(long, default_value_t = 512)]
     memory_mb: usize,
+    /// W5 out of core: partitions sized to --memory-mb, read by the tasks
+    /// that aggregate them and never all held (peak RSS is reported).
+    #[arg(long)]
+    out_of_core: bool,
     /// W4 without a combiner: every word crosses the shuffle.
     #[arg(long)]
     no_combiner: bool,
@@ -570,7 +574,7 @@ fn w4(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// This process's peak resident set size in MB (Linux: VmHWM in
 /// /proc/self/status; NaN elsewhere, printed as null).
-fn peak_rss_mb() -> f64 {
+pub(crate) fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

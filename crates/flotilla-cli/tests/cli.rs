@@ -297,3 +297,60 @@ fn a_word_count_larger_than_its_memory_budget_stays_within_it() {
     eprintln!("peak RSS {rss:.1} MB");
     assert!(rss < 48.0, "peak RSS {rss} MB for a 1 MiB budget: {line}");
 }
+
+#[test]
+fn weather_aggregates_out_of_core_within_a_budget_several_times_smaller_than_the_file() {
+    // A 27 MB CSV aggregated (stats, a Fahrenheit mean, a group-by) with a
+    // 4 MiB budget: partitions are read by the tasks that aggregate them and
+    // released, so the peak stays far below the file's size — while the
+    // same run holding the whole table peaks well above it.
+    let dir = TempDir::new("w5-ooc");
+    let csv = dir.path("w.csv");
+    assert!(
+        flotilla(&["gen", "weather", "--rows", "2000000", "--output", &csv])
+            .status
+            .success()
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["bench", "W5", "--input", &csv];
+        args.extend_from_slice(extra);
+        let out = flotilla(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let streamed = run(&["--out-of-core", "--memory-mb", "4"]);
+    let held = run(&[]);
+    let field = |line: &str, name: &str| -> f64 {
+        let start = line
+            .find(&format!("\"{name}\": "))
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+            + name.len()
+            + 4;
+        line[start..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let size_mb = std::fs::metadata(&csv).unwrap().len() as f64 / (1 << 20) as f64;
+    let (rss_streamed, rss_held) = (field(&streamed, "peak_rss_mb"), field(&held, "peak_rss_mb"));
+    eprintln!(
+        "file {size_mb:.1} MB: peak RSS {rss_streamed:.1} MB streamed, {rss_held:.1} MB held"
+    );
+    assert!(field(&streamed, "partitions") > 20.0, "{streamed}");
+    assert!(
+        rss_streamed < size_mb * 0.8,
+        "peak RSS {rss_streamed} MB for a {size_mb:.1} MB file: {streamed}"
+    );
+    assert!(
+        rss_held > size_mb,
+        "the held run should hold the table: {held}"
+    );
+    for name in ["mean", "max", "f_mean", "checksum"] {
+        let (a, b) = (field(&streamed, name), field(&held, name));
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{name}: {a} vs {b}");
+    }
+    assert_eq!(field(&streamed, "n_stations"), 999.0);
+}

@@ -31,7 +31,15 @@ pub(super) fn w5(args: &BenchArgs) -> anyhow::Result<()> {
     let options = ComputeOptions::new().pool(&pool).progress(false);
     pool.submit(|| ()).result()?; // warm
     let start = Instant::now();
-    let df = DataFrame::read_csv(&[input.as_str()], CsvOptions::new())?.persist_with(&options)?;
+    let df = if args.out_of_core {
+        // Partitions sized to the budget, each read by the task that
+        // aggregates it: three passes over the file, never all of it held.
+        let budget = (args.memory_mb as u64) << 20;
+        DataFrame::read_csv(&[input.as_str()], CsvOptions::new().memory_budget(budget))?
+    } else {
+        // Read once, keep the partitions in memory (as the peers do).
+        DataFrame::read_csv(&[input.as_str()], CsvOptions::new())?.persist_with(&options)?
+    };
     let t = df.stats("temperature")?.compute_with(&options)?;
     let f_mean = df
         .with_column("temperature_f", col("temperature") * 9 / 5 + 32)?
@@ -72,6 +80,9 @@ pub(super) fn w5(args: &BenchArgs) -> anyhow::Result<()> {
         ("result", Json::Raw(result)),
         ("rows", (t.count as usize).into()),
         ("partitions", df.num_partitions().into()),
+        ("out_of_core", Json::Raw(args.out_of_core.to_string())),
+        ("memory_mb", args.memory_mb.into()),
+        ("peak_rss_mb", super::peak_rss_mb().into()),
         ("workers", args.workers.into()),
     ]);
     Ok(())

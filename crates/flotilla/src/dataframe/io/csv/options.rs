@@ -40,6 +40,8 @@ pub struct CsvOptions {
     pub(super) null_values: Vec<String>,
     pub(super) bad_values_as_null: bool,
     pub(super) partition_bytes: Option<u64>,
+    /// Bytes per partition derived from a memory budget.
+    pub(super) budget_partition_bytes: Option<u64>,
     pub(super) columns: Option<Vec<String>>,
 }
 
@@ -55,6 +57,7 @@ impl Default for CsvOptions {
             null_values: vec![String::new()],
             bad_values_as_null: false,
             partition_bytes: None,
+            budget_partition_bytes: None,
             columns: None,
         }
     }
@@ -178,6 +181,26 @@ impl CsvOptions {
     /// ```
     pub fn bad_values_as_null(mut self, yes: bool) -> CsvOptions {
         self.bad_values_as_null = yes;
+        self
+    }
+
+    /// Sizes partitions so that reading and aggregating the input stays
+    /// within about `bytes` of memory: a partition is read by the task that
+    /// uses it and released when that task ends, so at most one partition
+    /// per thread is alive; each is given an eighth of the budget per
+    /// thread (its raw bytes and its parsed columns together take about
+    /// three times its size). An explicit
+    /// [`partition_bytes`](Self::partition_bytes) wins over this.
+    ///
+    /// ```
+    /// // Aggregate a 10 GB file with about 256 MiB of memory.
+    /// let options = flotilla::dataframe::io::CsvOptions::new().memory_budget(256 << 20);
+    /// ```
+    pub fn memory_budget(mut self, bytes: u64) -> CsvOptions {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        if self.partition_bytes.is_none() {
+            self.budget_partition_bytes = Some((bytes / (8 * threads)).max(4096));
+        }
         self
     }
 

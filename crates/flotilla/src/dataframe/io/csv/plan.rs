@@ -101,7 +101,10 @@ pub(super) fn plan<P: AsRef<str>>(inputs: &[P], options: CsvOptions) -> Result<C
             .collect::<Vec<_>>(),
     ));
 
-    let bytes = partition_bytes(&files, options.partition_bytes)?;
+    let bytes = partition_bytes(
+        &files,
+        options.partition_bytes.or(options.budget_partition_bytes),
+    )?;
     let splits = plan_splits(inputs, bytes)?;
     let (rows, sampled) = samples
         .iter()
