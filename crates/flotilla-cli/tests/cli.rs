@@ -104,10 +104,10 @@ fn a_bad_skew_file_is_named_with_its_line() {
 
 #[test]
 fn unimplemented_workloads_and_bad_options_are_clear_errors() {
-    let out = flotilla(&["bench", "W5"]);
+    let out = flotilla(&["bench", "W8"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("not implemented yet"),
+        text(&out.stderr).contains("needs the cluster"),
         "{}",
         text(&out.stderr)
     );
@@ -300,14 +300,14 @@ fn a_word_count_larger_than_its_memory_budget_stays_within_it() {
 
 #[test]
 fn weather_aggregates_out_of_core_within_a_budget_several_times_smaller_than_the_file() {
-    // A 27 MB CSV aggregated (stats, a Fahrenheit mean, a group-by) with a
+    // A 40 MB CSV aggregated (stats, a Fahrenheit mean, a group-by) with a
     // 4 MiB budget: partitions are read by the tasks that aggregate them and
     // released, so the peak stays far below the file's size — while the
     // same run holding the whole table peaks well above it.
     let dir = TempDir::new("w5-ooc");
     let csv = dir.path("w.csv");
     assert!(
-        flotilla(&["gen", "weather", "--rows", "2000000", "--output", &csv])
+        flotilla(&["gen", "weather", "--rows", "3000000", "--output", &csv])
             .status
             .success()
     );
@@ -340,9 +340,14 @@ fn weather_aggregates_out_of_core_within_a_budget_several_times_smaller_than_the
         "file {size_mb:.1} MB: peak RSS {rss_streamed:.1} MB streamed, {rss_held:.1} MB held"
     );
     assert!(field(&streamed, "partitions") > 20.0, "{streamed}");
+    // (Release: ~11 MB streamed; a debug build adds ~12 MB.)
     assert!(
-        rss_streamed < size_mb * 0.8,
+        rss_streamed < size_mb * 0.7,
         "peak RSS {rss_streamed} MB for a {size_mb:.1} MB file: {streamed}"
+    );
+    assert!(
+        rss_streamed < rss_held / 2.5,
+        "{rss_streamed} MB streamed vs {rss_held} MB held"
     );
     assert!(
         rss_held > size_mb,

@@ -352,3 +352,75 @@ fn a_malformed_csv_value_names_file_line_and_column_unless_made_null() {
         assert_eq!((s.count, s.nulls), (4999, 1));
     }
 }
+
+#[test]
+fn read_csv_then_group_by_sum_over_several_keys_and_aggregations() {
+    // The course's `read_csv(...).groupby(...).sum()`, on a headerless TSV
+    // like MovieLens' u.data, grouped by two keys with three aggregations.
+    let dir = TempDir::new("tsv-groupby");
+    let path = dir.path("u.data");
+    let users = noise(4000, 5);
+    let items = noise(4000, 6);
+    let ratings = noise(4000, 7);
+    let mut text = String::new();
+    let mut expected: BTreeMap<(i64, i64), (i64, i64, i64)> = BTreeMap::new();
+    for i in 0..4000 {
+        let (u, it, r) = (users[i] % 7, items[i] % 5, ratings[i] % 5 + 1);
+        text.push_str(&format!("{u}\t{it}\t{r}\t{}\n", 880_000_000 + i));
+        let e = expected.entry((u, it)).or_insert((0, 0, i64::MAX));
+        e.0 += r;
+        e.1 += 1;
+        e.2 = e.2.min(r);
+    }
+    std::fs::write(&path, text).unwrap();
+    let df = DataFrame::read_csv(
+        &[path.as_str()],
+        CsvOptions::new()
+            .delimiter(b'\t')
+            .has_header(false)
+            .column_names(["user_id", "item_id", "rating", "timestamp"])
+            .partition_bytes(8 << 10),
+    )
+    .unwrap();
+    assert!(df.num_partitions() > 5);
+    let out = df
+        .group_by(&["user_id", "item_id"])
+        .unwrap()
+        .agg(&[Agg::sum("rating"), Agg::count("rating"), Agg::min("rating")])
+        .unwrap()
+        .sort_by(&[SortKey::new("user_id"), SortKey::new("item_id")])
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(
+        out.column_names_for_test(),
+        [
+            "user_id",
+            "item_id",
+            "rating_sum",
+            "rating_count",
+            "rating_min"
+        ]
+    );
+    assert_eq!(out.num_rows(), expected.len());
+    let col = |i: usize| out.column(i).as_primitive::<Int64Type>().values().to_vec();
+    let (u, it, sum, count, min) = (col(0), col(1), col(2), col(3), col(4));
+    for (row, ((eu, ei), (es, ec, em))) in expected.iter().enumerate() {
+        assert_eq!((u[row], it[row]), (*eu, *ei));
+        assert_eq!((sum[row], count[row], min[row]), (*es, *ec, *em));
+    }
+}
+
+trait Names {
+    fn column_names_for_test(&self) -> Vec<String>;
+}
+
+impl Names for RecordBatch {
+    fn column_names_for_test(&self) -> Vec<String> {
+        self.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+}
