@@ -87,7 +87,12 @@ fn cpu_time() -> Duration {
         return Duration::ZERO;
     };
     let fields: Vec<&str> = rest.split(' ').collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime, in clock ticks of 1/100 s on Linux.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
