@@ -17,11 +17,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
 use flotilla_local::ComputeOptions;
 
 use super::frame::{default_options, Load};
 use super::io::{
-    CsvOptions, CsvSource, JsonOptions, JsonSource, OutputDir, ParquetOptions, ParquetSource,
+    CsvOptions, CsvSource, IoError, JsonOptions, JsonSource, OutputDir, ParquetOptions,
+    ParquetSource,
 };
 use super::{DataFrame, DataFrameError};
 
@@ -31,6 +34,22 @@ enum Format {
     Csv,
     Parquet,
     Json,
+}
+
+/// A frame of `partitions` partitions, partition `i` made by `read(i)` in
+/// the task that uses it.
+fn from_source<F>(schema: SchemaRef, partitions: usize, label: &str, read: F) -> DataFrame
+where
+    F: Fn(usize) -> Result<RecordBatch, IoError> + Send + Sync + 'static,
+{
+    let read = Arc::new(read);
+    let loaders = (0..partitions)
+        .map(|i| {
+            let read = Arc::clone(&read);
+            Arc::new(move || Ok(read(i)?)) as Load
+        })
+        .collect();
+    DataFrame::from_loaders(schema, loaders, label)
 }
 
 impl DataFrame {
@@ -61,17 +80,10 @@ impl DataFrame {
         options: CsvOptions,
     ) -> Result<DataFrame, DataFrameError> {
         let source = Arc::new(CsvSource::plan(inputs, options)?);
-        let loaders = (0..source.partitions())
-            .map(|i| {
-                let source = Arc::clone(&source);
-                Arc::new(move || Ok(source.read_partition(i)?)) as Load
-            })
-            .collect();
-        Ok(DataFrame::from_loaders(
-            source.schema(),
-            loaders,
-            "read_csv",
-        ))
+        let (schema, partitions) = (source.schema(), source.partitions());
+        Ok(from_source(schema, partitions, "read_csv", move |i| {
+            source.read_partition(i)
+        }))
     }
 
     /// A frame of JSON-lines files (one object per line), split by byte
@@ -97,17 +109,10 @@ impl DataFrame {
         options: JsonOptions,
     ) -> Result<DataFrame, DataFrameError> {
         let source = Arc::new(JsonSource::plan(inputs, options)?);
-        let loaders = (0..source.partitions())
-            .map(|i| {
-                let source = Arc::clone(&source);
-                Arc::new(move || Ok(source.read_partition(i)?)) as Load
-            })
-            .collect();
-        Ok(DataFrame::from_loaders(
-            source.schema(),
-            loaders,
-            "read_json",
-        ))
+        let (schema, partitions) = (source.schema(), source.partitions());
+        Ok(from_source(schema, partitions, "read_json", move |i| {
+            source.read_partition(i)
+        }))
     }
 
     /// A frame of Parquet files, one partition per row group.
@@ -131,17 +136,10 @@ impl DataFrame {
         options: ParquetOptions,
     ) -> Result<DataFrame, DataFrameError> {
         let source = Arc::new(ParquetSource::plan(inputs, options)?);
-        let loaders = (0..source.partitions())
-            .map(|i| {
-                let source = Arc::clone(&source);
-                Arc::new(move || Ok(source.read_partition(i)?)) as Load
-            })
-            .collect();
-        Ok(DataFrame::from_loaders(
-            source.schema(),
-            loaders,
-            "read_parquet",
-        ))
+        let (schema, partitions) = (source.schema(), source.partitions());
+        Ok(from_source(schema, partitions, "read_parquet", move |i| {
+            source.read_partition(i)
+        }))
     }
 
     /// Writes the frame as a folder of CSV parts (`part-00000.csv`, ...,

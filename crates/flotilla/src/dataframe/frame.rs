@@ -42,7 +42,32 @@ pub(crate) enum Partition {
     Failed(DataFrameError),
 }
 
+/// What a map task of a shuffle leaves for the reducers: one piece per
+/// output partition, or its error.
+pub(crate) type Pieces = Result<Vec<RecordBatch>, DataFrameError>;
+
+/// Piece `j` of every map task's output, in order; the first error wins.
+pub(crate) fn pieces_at(all: &[&Pieces], j: usize) -> Result<Vec<RecordBatch>, DataFrameError> {
+    all.iter()
+        .map(|r| match r {
+            Ok(v) => v
+                .get(j)
+                .cloned()
+                .ok_or_else(|| DataFrameError::Internal("a shuffle piece is missing".into())),
+            Err(e) => Err(e.clone()),
+        })
+        .collect()
+}
+
 impl Partition {
+    /// A computed partition, or the error that computing it met.
+    pub(crate) fn from_result(r: Result<RecordBatch, DataFrameError>) -> Partition {
+        match r {
+            Ok(b) => Partition::Ready(b),
+            Err(e) => Partition::Failed(e),
+        }
+    }
+
     pub(crate) fn load(&self) -> Result<RecordBatch, DataFrameError> {
         match self {
             Partition::Ready(b) => Ok(b.clone()),
@@ -656,10 +681,7 @@ impl DataFrame {
             .map(|(i, input)| {
                 let stages = Arc::clone(&stages);
                 input
-                    .map(move |p: &Partition| match run_pipeline(p, &stages) {
-                        Ok(b) => Partition::Ready(b),
-                        Err(e) => Partition::Failed(e),
-                    })
+                    .map(move |p: &Partition| Partition::from_result(run_pipeline(p, &stages)))
                     .named(key.sibling(i as u64))
             })
             .collect()

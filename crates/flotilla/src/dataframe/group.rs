@@ -15,7 +15,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use flotilla_local::Delayed;
 
-use super::frame::{key_group, Partition};
+use super::frame::{key_group, pieces_at, Partition, Pieces};
 use super::kernels::{hash_partition, Agg, GroupBy};
 use super::{DataFrame, DataFrameError};
 use crate::slot::{tree, Combine, Slot};
@@ -222,14 +222,14 @@ fn tree_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>) -> Delayed<Partition> 
         let done = slot
             .take()
             .and_then(|partial| Ok(finish_plan.finish(&partial)?));
-        into_partition(done)
+        Partition::from_result(done)
     };
     match tree(leaves, frame.settings.split_every, &key, &combine) {
         Some(root) => root
             .map(finish)
             .named(key_group(&format!("{}|group_by", frame.label))),
         None => Delayed::from_fn(move || {
-            into_partition(Ok(RecordBatch::new_empty(empty_plan.output_schema())))
+            Partition::from_result(Ok(RecordBatch::new_empty(empty_plan.output_schema())))
         }),
     }
 }
@@ -247,32 +247,13 @@ fn shuffled_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>, n: usize) -> Vec<D
     (0..n)
         .map(|j| {
             let plan = Arc::clone(plan);
-            Delayed::gather(
-                &pieces,
-                move |all: &[&Result<Vec<RecordBatch>, DataFrameError>]| {
-                    let mine = all
-                        .iter()
-                        .map(|r| match r {
-                            Ok(v) => v.get(j).cloned().ok_or_else(|| {
-                                DataFrameError::Internal("a shuffle piece is missing".into())
-                            }),
-                            Err(e) => Err(e.clone()),
-                        })
-                        .collect::<Result<Vec<_>, _>>();
-                    into_partition(mine.and_then(|parts| {
-                        let merged = plan.merge(&parts)?;
-                        Ok(plan.finish(&merged)?)
-                    }))
-                },
-            )
+            Delayed::gather(&pieces, move |all: &[&Pieces]| {
+                Partition::from_result(pieces_at(all, j).and_then(|parts| {
+                    let merged = plan.merge(&parts)?;
+                    Ok(plan.finish(&merged)?)
+                }))
+            })
             .named(key.sibling(j as u64))
         })
         .collect()
-}
-
-fn into_partition(r: Result<RecordBatch, DataFrameError>) -> Partition {
-    match r {
-        Ok(b) => Partition::Ready(b),
-        Err(e) => Partition::Failed(e),
-    }
 }

@@ -20,7 +20,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use flotilla_local::Delayed;
 
-use super::frame::{key_group, run_pipeline, Load, Partition, Stage};
+use super::frame::{key_group, pieces_at, run_pipeline, Load, Partition, Pieces, Stage};
 use super::kernels::{dictionary_join_schema, hash_partition, join_schema, JoinKind, JoinTable};
 use super::{DataFrame, DataFrameError};
 
@@ -267,10 +267,7 @@ impl DataFrame {
                             let table = JoinTable::build_from(&rs, std::slice::from_ref(r), &on)?;
                             plan.probe(&table, l)
                         })();
-                        match joined {
-                            Ok(b) => Partition::Ready(b),
-                            Err(e) => Partition::Failed(e),
-                        }
+                        Partition::from_result(joined)
                     })
                     .named(key.sibling(j as u64))
             })
@@ -289,27 +286,11 @@ type TableResult = Result<Arc<JoinTable>, DataFrameError>;
 type PieceResult = Result<RecordBatch, DataFrameError>;
 
 /// The `j`-th pieces of a shuffle, concatenated.
-fn gather_piece(
-    pieces: &[Delayed<Result<Vec<RecordBatch>, DataFrameError>>],
-    j: usize,
-    schema: SchemaRef,
-) -> Delayed<PieceResult> {
-    Delayed::gather(
-        pieces,
-        move |all: &[&Result<Vec<RecordBatch>, DataFrameError>]| {
-            let mine = all
-                .iter()
-                .map(|r| match r {
-                    Ok(v) => v.get(j).cloned().ok_or_else(|| {
-                        DataFrameError::Internal("a shuffle piece is missing".into())
-                    }),
-                    Err(e) => Err(e.clone()),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            arrow_select::concat::concat_batches(&schema, &mine)
-                .map_err(|e| DataFrameError::arrow("gathering a shuffle piece", e))
-        },
-    )
+fn gather_piece(pieces: &[Delayed<Pieces>], j: usize, schema: SchemaRef) -> Delayed<PieceResult> {
+    Delayed::gather(pieces, move |all: &[&Pieces]| {
+        arrow_select::concat::concat_batches(&schema, &pieces_at(all, j)?)
+            .map_err(|e| DataFrameError::arrow("gathering a shuffle piece", e))
+    })
 }
 
 /// A checked join: its output schema and how to probe.

@@ -16,7 +16,7 @@ use arrow_schema::SortOptions;
 use flotilla_local::Delayed;
 
 use super::expr::not_found;
-use super::frame::{key_group, Partition};
+use super::frame::{key_group, pieces_at, Partition, Pieces};
 use super::{DataFrame, DataFrameError};
 
 /// How many keys each partition contributes to the sample that chooses the
@@ -172,12 +172,9 @@ impl DataFrame {
             .enumerate()
             .map(|(i, p)| {
                 let keys = keys.clone();
-                p.map(
-                    move |p: &Partition| match p.load().and_then(|b| sort_batch(&b, &keys)) {
-                        Ok(b) => Partition::Ready(b),
-                        Err(e) => Partition::Failed(e),
-                    },
-                )
+                p.map(move |p: &Partition| {
+                    Partition::from_result(p.load().and_then(|b| sort_batch(&b, &keys)))
+                })
                 .named(key.sibling(i as u64))
             })
             .collect();
@@ -189,7 +186,7 @@ impl DataFrame {
 
         // Every sorted partition cut at the boundaries.
         let cut_key = key_group(&format!("{}|sort-cut", self.label));
-        let pieces: Vec<Delayed<Result<Vec<RecordBatch>, DataFrameError>>> = sorted
+        let pieces: Vec<Delayed<Pieces>> = sorted
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -209,29 +206,16 @@ impl DataFrame {
             .map(|j| {
                 let keys = keys.clone();
                 let schema = Arc::clone(&schema);
-                Delayed::gather(
-                    &pieces,
-                    move |all: &[&Result<Vec<RecordBatch>, DataFrameError>]| {
-                        let merged = all
-                            .iter()
-                            .map(|r| match r {
-                                Ok(v) => v.get(j).cloned().ok_or_else(|| {
-                                    DataFrameError::Internal("a sort piece is missing".into())
-                                }),
-                                Err(e) => Err(e.clone()),
-                            })
-                            .collect::<Result<Vec<_>, _>>()
+                Delayed::gather(&pieces, move |all: &[&Pieces]| {
+                    Partition::from_result(
+                        pieces_at(all, j)
                             .and_then(|pieces| {
                                 arrow_select::concat::concat_batches(&schema, &pieces)
                                     .map_err(|e| DataFrameError::arrow("sort", e))
                             })
-                            .and_then(|b| sort_batch(&b, &keys));
-                        match merged {
-                            Ok(b) => Partition::Ready(b),
-                            Err(e) => Partition::Failed(e),
-                        }
-                    },
-                )
+                            .and_then(|b| sort_batch(&b, &keys)),
+                    )
+                })
                 .named(out_key.sibling(j as u64))
             })
             .collect();
@@ -275,13 +259,10 @@ impl DataFrame {
                 inputs.push(
                     Delayed::gather(group, move |ps: &[&Partition]| {
                         let batches: Result<Vec<_>, _> = ps.iter().map(|p| p.load()).collect();
-                        match batches.and_then(|b| {
+                        Partition::from_result(batches.and_then(|b| {
                             arrow_select::concat::concat_batches(&schema, &b)
                                 .map_err(|e| DataFrameError::arrow("repartition", e))
-                        }) {
-                            Ok(b) => Partition::Ready(b),
-                            Err(e) => Partition::Failed(e),
-                        }
+                        }))
                     })
                     .named(key.sibling(j as u64)),
                 );
@@ -291,13 +272,12 @@ impl DataFrame {
                 let pieces = partitions * (i + 1) / m - partitions * i / m;
                 for s in 0..pieces {
                     inputs.push(
-                        p.map(move |p: &Partition| match p.load() {
-                            Ok(b) => {
+                        p.map(move |p: &Partition| {
+                            Partition::from_result(p.load().map(|b| {
                                 let rows = b.num_rows();
                                 let (start, end) = (rows * s / pieces, rows * (s + 1) / pieces);
-                                Partition::Ready(b.slice(start, end - start))
-                            }
-                            Err(e) => Partition::Failed(e),
+                                b.slice(start, end - start)
+                            }))
                         })
                         .named(key.sibling(inputs.len() as u64)),
                     );
