@@ -7,17 +7,24 @@ use flotilla_core::{GraphError, SchedulerError};
 /// Why a task gave no result. Every variant names the task; those about
 /// user code also name its function.
 ///
+/// The message of an error about user code leads with what the user's code
+/// said (the panic's message, the error it returned); the task's key and
+/// function follow in parentheses. A function path inside flotilla itself
+/// (the closure a collection wraps around the user's) is left out of the
+/// message: it names nothing the user wrote. The fields keep everything.
+///
 /// ```
 /// use flotilla_local::{CpuPool, TaskError};
 /// let pool = CpuPool::with_threads(1).unwrap();
 /// let err = pool.submit(|| -> u32 { panic!("boom") }).result().unwrap_err();
 /// assert!(matches!(err, TaskError::Panicked { .. }));
-/// assert!(err.to_string().contains("panicked: boom"));
+/// assert!(err.to_string().starts_with("boom (task "));
+/// assert!(err.to_string().contains("panicked"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TaskError {
     /// The task's function panicked; the pool caught it and carries on.
-    #[error("task {task} ({function}) panicked: {message}")]
+    #[error("{message} (task {task} panicked{})", user_function(function))]
     Panicked {
         /// The task's key.
         task: String,
@@ -27,7 +34,7 @@ pub enum TaskError {
         message: String,
     },
     /// The task's function returned an error.
-    #[error("task {task} ({function}) failed: {message}")]
+    #[error("{message} (task {task} failed{})", user_function(function))]
     Failed {
         /// The task's key.
         task: String,
@@ -43,7 +50,7 @@ pub enum TaskError {
         task: String,
     },
     /// A task it depends on failed or was cancelled, so it never ran.
-    #[error("task {task} did not run because {dependency} did not finish: {cause}")]
+    #[error("{cause}; so {task} did not run")]
     DependencyFailed {
         /// The task's key.
         task: String,
@@ -117,6 +124,25 @@ impl TaskError {
             | TaskError::WrongInputType { task, .. } => Some(task),
             _ => None,
         }
+    }
+}
+
+/// ` in FUNCTION` for a function the user wrote, nothing for one of
+/// flotilla's own wrappers (whose path says nothing to the user).
+fn user_function(function: &str) -> String {
+    let internal = function.is_empty()
+        || [
+            "flotilla::",
+            "flotilla_local::",
+            "flotilla_array::",
+            "flotilla_core::",
+        ]
+        .iter()
+        .any(|p| function.starts_with(p));
+    if internal {
+        String::new()
+    } else {
+        format!(" in {function}")
     }
 }
 

@@ -29,6 +29,7 @@ pub mod bag;
 #[cfg(feature = "dataframe")]
 pub mod dataframe;
 pub mod mapreduce;
+mod panic_site;
 pub mod patterns;
 mod slot;
 

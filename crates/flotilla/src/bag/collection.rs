@@ -14,6 +14,7 @@ use flotilla_local::{ComputeOptions, Delayed};
 use super::feed::{feed, materialized_feed, Feed, Flow, Materialized, Sink, Slot, Source};
 use super::BagError;
 use crate::mapreduce::sort::SortOptions;
+use crate::panic_site::{catch_in_partition, Site};
 
 /// How many partial results a combining task of a tree reduction takes by
 /// default (dask.bag's `split_every`).
@@ -366,11 +367,15 @@ impl<T: Send + 'static> Bag<T> {
     }
 
     /// The same partitions with one more operation fused into their feed.
-    fn derive<U>(&self, feed: Feed<U>, op: &str) -> Bag<U> {
+    /// The bag after one more element-wise operation `op`, whose feed
+    /// `make` builds, given the chain of operations up to and including
+    /// `op` (`range|map|filter`) for naming it if the user's code panics.
+    fn derive<U>(&self, op: &str, make: impl FnOnce(Arc<str>) -> Feed<U>) -> Bag<U> {
+        let ops: Arc<str> = format!("{}|{op}", self.ops).into();
         Bag {
             sources: self.sources.clone(),
-            feed,
-            ops: format!("{}|{op}", self.ops).into(),
+            feed: make(Arc::clone(&ops)),
+            ops,
             settings: self.settings.clone(),
         }
     }
@@ -383,13 +388,20 @@ impl<T: Send + 'static> Bag<T> {
         F: Fn(Items<'_, T>) -> V + Send + Sync + 'static,
     {
         let f = Arc::new(f);
-        let key = key_group(&format!("{}|{label}", self.ops));
+        let chain: Arc<str> = format!("{}|{label}", self.ops).into();
+        let key = key_group(&chain);
         (0..self.sources.len())
-            .map(|i| self.partition_node(i, &key, Arc::clone(&f)))
+            .map(|i| self.partition_node(i, &key, Arc::clone(&chain), Arc::clone(&f)))
             .collect()
     }
 
-    fn partition_node<V, F>(&self, index: usize, key: &TaskKey, f: Arc<F>) -> Delayed<V>
+    fn partition_node<V, F>(
+        &self,
+        index: usize,
+        key: &TaskKey,
+        chain: Arc<str>,
+        f: Arc<F>,
+    ) -> Delayed<V>
     where
         V: Send + Sync + 'static,
         F: Fn(Items<'_, T>) -> V + Send + Sync + 'static,
@@ -397,10 +409,12 @@ impl<T: Send + 'static> Bag<T> {
         let feed = Arc::clone(&self.feed);
         self.sources[index]
             .map(move |source| {
-                f(Items {
-                    feed: &feed,
-                    index,
-                    source,
+                catch_in_partition(index, &chain, || {
+                    f(Items {
+                        feed: &feed,
+                        index,
+                        source,
+                    })
                 })
             })
             .named(key.sibling(index as u64))
@@ -499,10 +513,15 @@ impl<T: Send + 'static> Bag<T> {
         F: Fn(T) -> U + Send + Sync + 'static,
     {
         let prev = Arc::clone(&self.feed);
-        self.derive(
-            feed(move |i, source, sink: &mut Sink<'_, U>| prev(i, source, &mut |x| sink(f(x)))),
-            "map",
-        )
+        self.derive("map", |chain| {
+            feed(move |i, source, sink: &mut Sink<'_, U>| {
+                let site = Site::per_item("map", &chain);
+                prev(i, source, &mut |x| {
+                    let y = site.call(|| f(x));
+                    sink(y)
+                })
+            })
+        })
     }
 
     /// Keeps the items for which `predicate` is true.
@@ -519,18 +538,18 @@ impl<T: Send + 'static> Bag<T> {
         F: Fn(&T) -> bool + Send + Sync + 'static,
     {
         let prev = Arc::clone(&self.feed);
-        self.derive(
+        self.derive("filter", |chain| {
             feed(move |i, source, sink: &mut Sink<'_, T>| {
+                let site = Site::per_item("filter", &chain);
                 prev(i, source, &mut |x| {
-                    if predicate(&x) {
+                    if site.call(|| predicate(&x)) {
                         sink(x)
                     } else {
                         Flow::Continue(())
                     }
                 })
-            }),
-            "filter",
-        )
+            })
+        })
     }
 
     /// Replaces every item by the items `f` returns for it (any
@@ -551,19 +570,22 @@ impl<T: Send + 'static> Bag<T> {
         F: Fn(T) -> I + Send + Sync + 'static,
     {
         let prev = Arc::clone(&self.feed);
-        self.derive(
+        self.derive("flat_map", |chain| {
             feed(move |i, source, sink: &mut Sink<'_, U>| {
+                let site = Site::per_item("flat_map", &chain);
                 prev(i, source, &mut |x| {
-                    for u in f(x) {
+                    let mut items = site.call_again(|| f(x).into_iter());
+                    while let Some(u) = site.call_again(|| items.next()) {
                         if sink(u).is_break() {
+                            site.next_item();
                             return Flow::Break(());
                         }
                     }
+                    site.next_item();
                     Flow::Continue(())
                 })
-            }),
-            "flat_map",
-        )
+            })
+        })
     }
 
     /// Replaces every item by the items `f` emits for it through an
@@ -589,19 +611,19 @@ impl<T: Send + 'static> Bag<T> {
         F: Fn(T, &mut Emit<'_, '_, U>) + Send + Sync + 'static,
     {
         let prev = Arc::clone(&self.feed);
-        self.derive(
+        self.derive("flat_map_emit", |chain| {
             feed(move |i, source, sink: &mut Sink<'_, U>| {
+                let site = Site::per_item("flat_map_emit", &chain);
                 prev(i, source, &mut |x| {
                     let mut out = Emit {
                         sink: &mut *sink,
                         flow: Flow::Continue(()),
                     };
-                    f(x, &mut out);
+                    site.call(|| f(x, &mut out));
                     out.flow
                 })
-            }),
-            "flat_map_emit",
-        )
+            })
+        })
     }
 
     /// Replaces each partition by what `f` makes of all its items at once
@@ -622,22 +644,23 @@ impl<T: Send + 'static> Bag<T> {
         F: Fn(Vec<T>) -> I + Send + Sync + 'static,
     {
         let prev = Arc::clone(&self.feed);
-        self.derive(
+        self.derive("map_partitions", |chain| {
             feed(move |i, source, sink: &mut Sink<'_, U>| {
+                let site = Site::per_partition("map_partitions", &chain);
                 let mut items = Vec::new();
                 prev(i, source, &mut |x| {
                     items.push(x);
                     Flow::Continue(())
                 })?;
-                for u in f(items) {
+                let mut out = site.call_again(|| f(items).into_iter());
+                while let Some(u) = site.call_again(|| out.next()) {
                     if sink(u).is_break() {
                         break;
                     }
                 }
                 Ok(())
-            }),
-            "map_partitions",
-        )
+            })
+        })
     }
 
     /// Pairs every item with the value of its key in a small lookup table,
@@ -664,15 +687,19 @@ impl<T: Send + 'static> Bag<T> {
     {
         let table = Arc::new(table.clone());
         let prev = Arc::clone(&self.feed);
-        self.derive(
+        self.derive("join_lookup", |chain| {
             feed(move |i, source, sink: &mut Sink<'_, (T, U)>| {
-                prev(i, source, &mut |x| match table.get(&key(&x)) {
-                    Some(u) => sink((x, u.clone())),
-                    None => Flow::Continue(()),
-                })
-            }),
-            "join_lookup",
-        )
+                let site = Site::per_item("join_lookup", &chain);
+                prev(
+                    i,
+                    source,
+                    &mut |x| match table.get(&site.call(|| key(&x))) {
+                        Some(u) => sink((x, u.clone())),
+                        None => Flow::Continue(()),
+                    },
+                )
+            })
+        })
     }
 
     /// The items of `self`, then those of `other`: a bag with the partitions
@@ -839,10 +866,12 @@ impl<T: Send + 'static> Bag<T> {
         limit: usize,
         options: &ComputeOptions,
     ) -> Result<Vec<T>, BagError> {
-        let key = key_group(&format!("{}|take", self.ops));
+        let chain: Arc<str> = format!("{}|take", self.ops).into();
+        let key = key_group(&chain);
         let node = self.partition_node(
             index,
             &key,
+            chain,
             Arc::new(move |items: Items<'_, T>| Slot::new(items.collect_up_to(limit))),
         );
         let (slot, _report) = node.compute_shared_with(options)?;

@@ -28,9 +28,12 @@ use crate::mapreduce::split::InputError;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum BagError {
-    /// A task failed: a panic in user code (the message names the task,
-    /// e.g. `range|map|collect-7[2]`, and the panic's message), or a task
-    /// that did not run because one it depends on failed.
+    /// A task failed: a panic in user code, or a task that did not run
+    /// because one it depends on failed. The message leads with the
+    /// panic's own, then the operation that raised it, the partition and
+    /// the item: `item 57 is cursed — in `map` (step 2 of range|map) on
+    /// partition 2, item 7 (counting from 0) (task range|map|sum-1[2]
+    /// panicked)`.
     #[error(transparent)]
     Task(#[from] TaskError),
     /// Input files could not be planned or read, or a line is not UTF-8

@@ -14,6 +14,7 @@ use flotilla_local::{ComputeOptions, Delayed};
 
 use super::expr::{not_found, Expr};
 use super::{DataFrameError, Scalar};
+use crate::panic_site::{catch_in_partition, Site};
 use crate::slot::{tree, Combine, Slot};
 
 /// How many partial results a combining task of a tree reduction takes by
@@ -410,11 +411,16 @@ impl DataFrame {
     }
 
     /// A frame with one more pipeline step and a new schema.
+    /// A panic in the step's user code (an expression's closure, a
+    /// `map_partitions` function) is reported naming the step.
     pub(crate) fn then(&self, name: &str, schema: SchemaRef, stage: Stage) -> DataFrame {
         let mut out = self.clone();
         out.schema = schema;
-        out.stages.push(stage);
         out.label = format!("{}|{name}", self.label);
+        let (operation, chain): (Arc<str>, Arc<str>) = (name.into(), out.label.as_str().into());
+        out.stages.push(Arc::new(move |b: RecordBatch| {
+            Site::per_partition(&operation, &chain).call(|| stage(b))
+        }));
         out
     }
 
@@ -623,16 +629,20 @@ impl DataFrame {
     {
         let f = Arc::new(f);
         let stages: Arc<[Stage]> = self.stages.clone().into();
-        let key = key_group(&format!("{}|{label}", self.label));
+        let chain: Arc<str> = format!("{}|{label}", self.label).into();
+        let key = key_group(&chain);
         self.inputs
             .iter()
             .enumerate()
             .map(|(i, input)| {
                 let f = Arc::clone(&f);
                 let stages = Arc::clone(&stages);
+                let chain = Arc::clone(&chain);
                 input
                     .map(move |p: &Partition| {
-                        Slot::new(run_pipeline(p, &stages).and_then(|b| f(i, b)))
+                        catch_in_partition(i, &chain, || {
+                            Slot::new(run_pipeline(p, &stages).and_then(|b| f(i, b)))
+                        })
                     })
                     .named(key.sibling(i as u64))
             })
@@ -652,15 +662,21 @@ impl DataFrame {
     {
         let f = Arc::new(f);
         let stages: Arc<[Stage]> = self.stages.clone().into();
-        let key = key_group(&format!("{}|{label}", self.label));
+        let chain: Arc<str> = format!("{}|{label}", self.label).into();
+        let key = key_group(&chain);
         self.inputs
             .iter()
             .enumerate()
             .map(|(i, input)| {
                 let f = Arc::clone(&f);
                 let stages = Arc::clone(&stages);
+                let chain = Arc::clone(&chain);
                 input
-                    .map(move |p: &Partition| run_pipeline(p, &stages).and_then(|b| f(b)))
+                    .map(move |p: &Partition| {
+                        catch_in_partition(i, &chain, || {
+                            run_pipeline(p, &stages).and_then(|b| f(b))
+                        })
+                    })
                     .named(key.sibling(i as u64))
             })
             .collect()
@@ -674,14 +690,20 @@ impl DataFrame {
             return self.inputs.clone();
         }
         let stages: Arc<[Stage]> = self.stages.clone().into();
-        let key = key_group(&format!("{}|{label}", self.label));
+        let chain: Arc<str> = format!("{}|{label}", self.label).into();
+        let key = key_group(&chain);
         self.inputs
             .iter()
             .enumerate()
             .map(|(i, input)| {
                 let stages = Arc::clone(&stages);
+                let chain = Arc::clone(&chain);
                 input
-                    .map(move |p: &Partition| Partition::from_result(run_pipeline(p, &stages)))
+                    .map(move |p: &Partition| {
+                        catch_in_partition(i, &chain, || {
+                            Partition::from_result(run_pipeline(p, &stages))
+                        })
+                    })
                     .named(key.sibling(i as u64))
             })
             .collect()
@@ -878,12 +900,16 @@ impl DataFrame {
         let stages: Arc<[Stage]> = self.stages.clone().into();
         let mut parts = Vec::new();
         let mut rows = 0;
-        for input in &self.inputs {
+        let chain: Arc<str> = format!("{}|head", self.label).into();
+        for (i, input) in self.inputs.iter().enumerate() {
             if rows >= n {
                 break;
             }
             let stages = Arc::clone(&stages);
-            let node = input.map(move |p: &Partition| Slot::new(run_pipeline(p, &stages)));
+            let chain = Arc::clone(&chain);
+            let node = input.map(move |p: &Partition| {
+                catch_in_partition(i, &chain, || Slot::new(run_pipeline(p, &stages)))
+            });
             let batch = Scalar::new(node).compute_with(&default_options().progress(false))?;
             let take = batch.num_rows().min(n - rows);
             rows += take;
