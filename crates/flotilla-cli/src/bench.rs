@@ -1,7 +1,7 @@
-//! `flotilla bench`: the workload runner of WORKLOADS.md.
+//! `flotilla bench`: the workload runner.
 //!
 //! Each workload prints one JSON object per line on stdout (progress and
-//! notes go to stderr), timed as WORKLOADS.md says: wall time of the
+//! notes go to stderr), timed as the benchmark definitions say: wall time of the
 //! computation including reading input, excluding pool start-up. Where a
 //! workload has an in-process reference (rayon for W1), it is measured in
 //! the same run so that the ratio holds on a noisy machine.
@@ -25,38 +25,42 @@ use flotilla::mapreduce::builtin::{count_rating, RatingsBreakdown, WordCount};
 use flotilla::mapreduce::split::{plan_splits, LineReader};
 use flotilla::mapreduce::{JobConfig, JobRunner};
 
-/// The workloads of WORKLOADS.md.
+/// The benchmark workloads. Inputs not given with `--input` are written by
+/// `flotilla gen` (fixed seeds) into the `--cache` folder on first use.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 #[value(rename_all = "UPPER")]
 pub(crate) enum Workload {
-    /// 100,000 independent tiny tasks, submitted one by one, gathered.
+    /// 100,000 independent tasks f(i) = i + 1, submitted one by one and
+    /// gathered; µs per task, beside rayon::spawn measured in the same run.
     W1,
-    /// A binary tree reduction over 100,000 leaves, each node a task.
+    /// A binary tree reduction over 100,000 leaves (leaf i = i), each node a
+    /// task; µs per task.
     W2,
-    /// Ratings per rating value (arrives with the MapReduce issue).
+    /// Ratings per rating value in a 10M-row MovieLens-format ratings file,
+    /// as a typed MapReduce job; beside a hand-written loop.
     W3,
-    /// Word count (arrives with the MapReduce issue).
+    /// Word count over 100 MB of Zipf-distributed text (a word is a run of
+    /// bytes that are not ASCII whitespace): total, distinct and top 5.
     W4,
-    /// Weather aggregations on the DataFrame.
+    /// A 10M-row weather CSV as a DataFrame: mean, max and sum of
+    /// temperature, mean in Fahrenheit, mean per station.
     W5,
-    /// Chunked random array sum.
+    /// The sum of a seeded 10000×10000 uniform array in 1000×1000 chunks.
     W6,
-    /// Skewed CPU-busy tasks under every placement policy.
+    /// One CPU-busy task per line of a skew file (heavy tail, ramp,
+    /// periodic), under every placement policy: makespan and utilization.
     W7,
-    /// W3 with a worker killed (arrives with the cluster issue).
-    W8,
-    /// Ratings joined with items, mean rating per genre.
+    /// 10M ratings joined with the items table on item_id, then the mean
+    /// rating per genre.
     W9,
 }
 
 /// Where the workload runs.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum Runtime {
-    /// The in-process engine.
+    /// The in-process engine (the only runtime there is).
     #[default]
     Local,
-    /// A local cluster of worker processes (not built yet).
-    Cluster,
 }
 
 /// Arguments of `flotilla bench`.
@@ -64,7 +68,7 @@ pub(crate) enum Runtime {
 pub(crate) struct BenchArgs {
     /// The workload to run.
     workload: Workload,
-    /// In-process or on a local cluster.
+    /// Where the workload runs.
     #[arg(long, value_enum, default_value_t = Runtime::Local)]
     runtime: Runtime,
     /// Worker threads (or processes).
@@ -101,9 +105,7 @@ pub(crate) struct BenchArgs {
 }
 
 pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
-    if args.runtime == Runtime::Cluster {
-        bail!("--runtime cluster is not available yet: the cluster arrives with its own issue; use --runtime local");
-    }
+    let Runtime::Local = args.runtime;
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
@@ -116,7 +118,6 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         Workload::W6 => array::w6(args),
         Workload::W7 => w7(args),
         Workload::W9 => dataframe::w9(args),
-        Workload::W8 => bail!("workload W8 needs the cluster, which arrives with its own issue; implemented: W1-W7, W9"),
     }
 }
 
@@ -244,7 +245,7 @@ fn w2(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The skew inputs: the files given, or the three shapes of WORKLOADS.md
+/// The skew inputs: the files given, or the three shapes of `flotilla gen skew`
 /// (written to the cache folder so that peers can read the same bytes).
 fn skew_inputs(args: &BenchArgs) -> anyhow::Result<Vec<(String, Vec<f64>)>> {
     if !args.input.is_empty() {

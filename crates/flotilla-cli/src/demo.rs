@@ -1,7 +1,7 @@
 //! `flotilla demo`: the course's comparison of load-balancing strategies,
 //! measured on this machine.
 //!
-//! The three skew shapes of WORKLOADS.md (heavy tail, ramp, periodic) are
+//! The three skew shapes of `flotilla gen skew` (heavy tail, ramp, periodic) are
 //! run as CPU-busy tasks under every placement policy; the table shows each
 //! run's makespan and utilization next to the simulator's prediction, so
 //! that each static strategy's failure case is visible.
@@ -21,7 +21,7 @@ pub(crate) struct DemoArgs {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// Multiply every task's duration by this (1.0 = the W7 durations).
+    /// Multiply every task's duration by this (1.0 = the durations of `flotilla bench W7`).
     #[arg(long, default_value_t = 0.25)]
     scale: f64,
 }
@@ -62,7 +62,9 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
         "{:<9} {:<20} {:>12} {:>12} {:>8} {:>14}",
         "shape", "policy", "makespan (s)", "utilization", "stolen", "simulated util"
     );
+    let mut table: Vec<(&str, Vec<(Placement, f64)>)> = Vec::new();
     for (name, shape) in shapes {
+        let mut row = Vec::new();
         let durations: Vec<f64> = skew_durations(shape, 7)
             .into_iter()
             .map(|d| d * args.scale)
@@ -74,6 +76,7 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
             bar.set_message(format!("{name} / {}", p.name()));
             let r = run_skew(&pool, &durations, p)?;
             bar.inc(1);
+            row.push((p, r.utilization));
             bar.suspend(|| {
                 println!(
                     "{:<9} {:<20} {:>12.3} {:>11.1}% {:>8} {:>13.1}%",
@@ -92,6 +95,7 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
                 worst = Some((p, r.utilization));
             }
         }
+        table.push((name, row));
         if let (Some((bp, bu)), Some((wp, wu))) = (best, worst) {
             bar.suspend(|| {
                 println!(
@@ -107,12 +111,138 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
-    println!(
-        "A static strategy fails where the cost pattern matches its split (block on the ramp,"
-    );
-    println!(
-        "round-robin on the periodic shape, any of them on a heavy tail by luck); work stealing"
-    );
-    println!("adapts to all three. Reproduce any row with: flotilla bench W7 --policy NAME");
+    for sentence in conclusion(&table) {
+        println!("{sentence}");
+    }
+    println!("Reproduce any row with: flotilla bench W7 --policy NAME");
     Ok(())
+}
+
+/// How far below the best policy of a shape a policy must fall to be called
+/// a failure, in utilization points.
+const FAILURE_POINTS: f64 = 10.0;
+
+/// What the measured table says, in sentences: which policies fell well
+/// behind the best on which shape, and how work stealing did against the
+/// best of each shape. Derived from the numbers alone, so a run where work
+/// stealing lost says so.
+fn conclusion(table: &[(&str, Vec<(Placement, f64)>)]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut stealing_behind = Vec::new();
+    let mut stealing_gap: f64 = 0.0;
+    for (shape, row) in table {
+        let Some(best) = row.iter().map(|&(_, u)| u).reduce(f64::max) else {
+            continue;
+        };
+        for &(p, u) in row {
+            let gap = (best - u) * 100.0;
+            if gap > FAILURE_POINTS {
+                failures.push(format!("{} on {shape} ({:.1}%)", p.name(), u * 100.0));
+            }
+            if p == Placement::WorkStealing {
+                stealing_gap = stealing_gap.max(gap);
+                if gap > 1.0 {
+                    stealing_behind.push(format!(
+                        "on {shape} it reached {:.1}% where the best reached {:.1}%",
+                        u * 100.0,
+                        best * 100.0
+                    ));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if failures.is_empty() {
+        out.push(format!(
+            "No policy fell more than {FAILURE_POINTS:.0} points of utilization behind the best on any shape."
+        ));
+    } else {
+        out.push(format!(
+            "More than {FAILURE_POINTS:.0} points behind the best: {}.",
+            failures.join(", ")
+        ));
+    }
+    let measured_stealing = table
+        .iter()
+        .any(|(_, row)| row.iter().any(|&(p, _)| p == Placement::WorkStealing));
+    if !measured_stealing {
+        return out;
+    }
+    if stealing_behind.is_empty() {
+        out.push(format!(
+            "Work stealing was within {:.1} points of the best policy on every shape.",
+            stealing_gap.max(0.0)
+        ));
+    } else {
+        out.push(format!(
+            "Work stealing fell behind: {}.",
+            stealing_behind.join("; ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_table_where_stealing_wins_names_the_static_failures() {
+        let table = [
+            (
+                "ramp",
+                vec![(Placement::WorkStealing, 0.99), (Placement::Block, 0.66)],
+            ),
+            (
+                "periodic",
+                vec![
+                    (Placement::WorkStealing, 0.985),
+                    (Placement::RoundRobin, 0.52),
+                ],
+            ),
+        ];
+        let text = conclusion(&table).join(" ");
+        assert!(text.contains("block on ramp (66.0%)"), "{text}");
+        assert!(text.contains("round-robin on periodic (52.0%)"), "{text}");
+        assert!(
+            text.contains("Work stealing was within 0.0 points"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_table_where_stealing_loses_says_so() {
+        let table = [(
+            "heavy",
+            vec![
+                (Placement::WorkStealing, 0.80),
+                (Placement::CentralQueue, 0.95),
+            ],
+        )];
+        let text = conclusion(&table).join(" ");
+        assert!(text.contains("work-stealing on heavy (80.0%)"), "{text}");
+        assert!(
+            text.contains(
+                "Work stealing fell behind: on heavy it reached 80.0% where the best reached 95.0%"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("within"), "{text}");
+    }
+
+    #[test]
+    fn a_close_table_names_no_failure() {
+        let table = [(
+            "heavy",
+            vec![
+                (Placement::WorkStealing, 0.97),
+                (Placement::CentralQueue, 0.96),
+            ],
+        )];
+        let text = conclusion(&table).join(" ");
+        assert!(
+            text.starts_with("No policy fell more than 10 points"),
+            "{text}"
+        );
+    }
 }

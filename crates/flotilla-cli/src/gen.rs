@@ -1,6 +1,6 @@
 //! `flotilla gen`: the generator of the benchmark data sets.
 //!
-//! Five data sets are described in `WORKLOADS.md` (section "Data"): MovieLens-
+//! Five data sets, each one `flotilla gen` kind: MovieLens-
 //! like `ratings`, `weather` readings, Zipf-distributed `text`, the `items`
 //! genre table and the `skew` task-duration lists. Every system under test —
 //! flotilla and its peers — reads the very files written here, so the output

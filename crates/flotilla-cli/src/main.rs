@@ -7,6 +7,8 @@ mod json;
 mod spin;
 mod streaming_cmd;
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// flotilla: parallel and distributed computing for Rust.
@@ -23,15 +25,28 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write a benchmark data set (ratings, weather, text, items, skew).
     Gen(gen::GenArgs),
-    /// Run a workload of WORKLOADS.md and print JSON lines.
+    /// Run a benchmark workload (W1-W7, W9; see `flotilla bench --help`) and print JSON lines.
     Bench(bench::BenchArgs),
     /// Run a Hadoop-streaming-style job: shell commands as mapper, combiner and reducer.
     Mapreduce(streaming_cmd::MapReduceArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command; an error is printed as its message and the chain of
+/// its causes, with exit code 1 — never with a backtrace, whatever
+/// `RUST_BACKTRACE` says: a user's mistake is not a crash.
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Demo(args) => demo::run_demo(&args),
         Command::Gen(args) => {
             let report = gen::run_gen(&args)?;

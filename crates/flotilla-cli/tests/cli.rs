@@ -104,17 +104,18 @@ fn a_bad_skew_file_is_named_with_its_line() {
 
 #[test]
 fn unimplemented_workloads_and_bad_options_are_clear_errors() {
+    // Only what runs is offered: W8 and a cluster runtime are not values.
     let out = flotilla(&["bench", "W8"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("needs the cluster"),
+        text(&out.stderr).contains("invalid value 'W8'"),
         "{}",
         text(&out.stderr)
     );
     let out = flotilla(&["bench", "W1", "--runtime", "cluster"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("cluster"),
+        text(&out.stderr).contains("invalid value 'cluster'"),
         "{}",
         text(&out.stderr)
     );
@@ -358,4 +359,47 @@ fn weather_aggregates_out_of_core_within_a_budget_several_times_smaller_than_the
         assert!((a - b).abs() <= 1e-9 * b.abs(), "{name}: {a} vs {b}");
     }
     assert_eq!(field(&streamed, "n_stations"), 999.0);
+}
+
+#[test]
+fn a_user_error_is_a_message_and_an_exit_code_never_a_backtrace() {
+    let dir = TempDir::new("usererror");
+    let file = dir.path("bad.txt");
+    std::fs::write(&file, "1\nslow\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args(["bench", "W7", "--input", &file])
+        .env("RUST_BACKTRACE", "1")
+        .env("RUST_LIB_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(&format!("{file}:2:1")), "{err}");
+    assert!(!err.to_lowercase().contains("backtrace"), "{err}");
+    assert!(!err.contains("main.rs"), "{err}");
+}
+
+#[test]
+fn help_describes_the_workloads_and_names_nothing_outside_flotilla() {
+    let out = flotilla(&["bench", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("W5") && help.contains("weather CSV"),
+        "{help}"
+    );
+    for word in ["WORKLOADS", "issue", "arrives", "not built yet"] {
+        assert!(!help.contains(word), "help mentions {word:?}: {help}");
+    }
+    for command in ["demo", "gen", "mapreduce"] {
+        let out = flotilla(&[command, "--help"]);
+        let help = text(&out.stdout);
+        for word in ["WORKLOADS", "issue", "arrives", " W7 durations"] {
+            assert!(
+                !help.contains(word),
+                "{command} help mentions {word:?}: {help}"
+            );
+        }
+    }
 }
