@@ -1,0 +1,92 @@
+#![cfg(feature = "dataframe")]
+
+//! One rule for every output folder, writer by writer: a fresh path, a
+//! folder the user made, a folder that is not empty (refused, or
+//! overwritten when asked), a plain file, and a write that fails.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use flotilla::dataframe::DataFrame;
+
+/// A fresh folder under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "flotilla-output-{name}-{}-{unique}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The names in a folder, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn frame() -> DataFrame {
+    DataFrame::from_columns(vec![("x", vec![1i64, 2, 3, 4].into())], 2).unwrap()
+}
+
+/// A frame whose second partition panics when computed.
+fn failing_frame() -> DataFrame {
+    frame()
+        .map_partitions(|b| {
+            if b.num_rows() > 0 && b.column(0).len() > 0 {
+                let x = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>()
+                    .unwrap();
+                if x.value(0) == 3 {
+                    panic!("row 3 is cursed");
+                }
+            }
+            Ok(b)
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_failed_dataframe_write_keeps_the_folder_the_user_made() {
+    let dir = TempDir::new("df-user-folder");
+    let out = dir.join("out");
+    fs::create_dir(&out).unwrap();
+    let err = failing_frame().to_csv(&out).unwrap_err();
+    assert!(err.to_string().contains("row 3 is cursed"), "{err}");
+    assert!(out.is_dir(), "the folder the user made is gone");
+    assert!(names_in(&out).is_empty(), "{:?}", names_in(&out));
+}
+
+#[test]
+fn a_dataframe_write_onto_a_file_says_it_is_a_file() {
+    let dir = TempDir::new("df-file");
+    let file = dir.join("out.csv");
+    fs::write(&file, "keep\n").unwrap();
+    let err = frame().to_csv(&file).unwrap_err();
+    assert!(err.to_string().contains("is a file"), "{err}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "keep\n");
+}
