@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use flotilla::bag::Bag;
 use flotilla::dataframe::DataFrame;
 
 /// A fresh folder under the system temp dir, removed on drop.
@@ -89,4 +90,30 @@ fn a_dataframe_write_onto_a_file_says_it_is_a_file() {
     let err = frame().to_csv(&file).unwrap_err();
     assert!(err.to_string().contains("is a file"), "{err}");
     assert_eq!(fs::read_to_string(&file).unwrap(), "keep\n");
+}
+
+#[test]
+fn a_bag_write_refuses_a_folder_that_is_not_empty() {
+    let dir = TempDir::new("bag-not-empty");
+    let out = dir.join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("notes.txt"), "mine\n").unwrap();
+    let err = Bag::range(4, 2).to_textfiles(&out).unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(names_in(&out), ["notes.txt"]);
+}
+
+#[test]
+fn a_failed_bag_write_leaves_no_folder_behind() {
+    let dir = TempDir::new("bag-failed");
+    let out = dir.join("out");
+    let failing = Bag::range(8, 2).map(|x| {
+        if x == 5 {
+            panic!("cannot format {x}");
+        }
+        x
+    });
+    let err = failing.to_textfiles(&out).unwrap_err();
+    assert!(err.to_string().contains("cannot format 5"), "{err}");
+    assert!(!out.exists(), "{:?}", names_in(&out));
 }
