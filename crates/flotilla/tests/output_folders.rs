@@ -4,12 +4,15 @@
 //! folder the user made, a folder that is not empty (refused, or
 //! overwritten when asked), a plain file, and a write that fails.
 
+use std::error::Error as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flotilla::bag::Bag;
 use flotilla::dataframe::DataFrame;
+use flotilla::mapreduce::JobOutput;
+use flotilla::output::WriteMode;
 
 /// A fresh folder under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -46,6 +49,18 @@ fn names_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// An error and its causes, as `anyhow` prints them.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn frame() -> DataFrame {
@@ -116,4 +131,53 @@ fn a_failed_bag_write_leaves_no_folder_behind() {
     let err = failing.to_textfiles(&out).unwrap_err();
     assert!(err.to_string().contains("cannot format 5"), "{err}");
     assert!(!out.exists(), "{:?}", names_in(&out));
+}
+
+#[test]
+fn a_refused_job_output_names_its_cause_once() {
+    let dir = TempDir::new("job-not-empty");
+    let out = dir.join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("notes.txt"), "mine\n").unwrap();
+    let output = JobOutput {
+        partitions: vec![vec![("a".to_string(), 1u64)]],
+        counters: Default::default(),
+        bad_record_sample: vec![],
+        elapsed: std::time::Duration::ZERO,
+    };
+    let err = output.write_text(&out).unwrap_err();
+    let text = chain(&err);
+    assert_eq!(text.matches("not empty").count(), 1, "{text}");
+    let _ = err.source();
+}
+
+#[test]
+fn a_job_output_with_a_tuple_key_is_written_through_a_formatter() {
+    use std::fmt::Write as _;
+    let dir = TempDir::new("job-tuple-key");
+    let out = dir.join("out");
+    let output: JobOutput<((String, u32), u64)> = JobOutput {
+        partitions: vec![
+            vec![(("cat".to_string(), 2017), 3)],
+            vec![(("hat".to_string(), 2018), 1)],
+        ],
+        counters: Default::default(),
+        bad_record_sample: vec![],
+        elapsed: std::time::Duration::ZERO,
+    };
+    output
+        .write_text_by(
+            &out,
+            WriteMode::ErrorIfNotEmpty,
+            |((word, year), n), line| write!(line, "{word}\t{year}\t{n}"),
+        )
+        .unwrap();
+    assert_eq!(
+        fs::read_to_string(out.join("part-00000")).unwrap(),
+        "cat\t2017\t3\n"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("part-00001")).unwrap(),
+        "hat\t2018\t1\n"
+    );
 }
