@@ -131,12 +131,15 @@ where
     Ok(Bag::from_sources(sources, feed, name, Settings::default()))
 }
 
+/// How an item becomes its line of text (without the newline).
+type Format<T> = dyn Fn(&T, &mut String) -> std::fmt::Result + Send + Sync;
+
 /// Writes one partition's items as part `items.index()` of `out`, one line
 /// per item as `format` writes it, and commits the part (the task commit).
 fn write_part<T>(
     out: &OutputDir,
     items: super::collection::Items<'_, T>,
-    format: &(dyn Fn(&T, &mut String) -> std::fmt::Result + Send + Sync),
+    format: &Format<T>,
 ) -> Result<PathBuf, BagError> {
     let mut part = out.create_part(items.index(), "")?;
     let path = part.path().to_path_buf();
@@ -273,11 +276,7 @@ impl<T: Send + 'static> Bag<T> {
 
     /// The graph of `to_textfiles`: a writing task per partition, then one
     /// that commits.
-    fn write_textfiles(
-        &self,
-        out: OutputDir,
-        format: Arc<dyn Fn(&T, &mut String) -> std::fmt::Result + Send + Sync>,
-    ) -> Item<Vec<PathBuf>> {
+    fn write_textfiles(&self, out: OutputDir, format: Arc<Format<T>>) -> Item<Vec<PathBuf>> {
         let task_out = out.clone();
         let writes = self.partition_nodes("to_textfiles", move |items| {
             Slot::new(write_part(&task_out, items, &*format))

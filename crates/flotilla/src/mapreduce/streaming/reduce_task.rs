@@ -152,6 +152,10 @@ fn reduce_source(
     })
 }
 
+/// What a successful reduce attempt gives back: the lines written, the
+/// user counters, what the reducer wrote to stderr.
+type AttemptOutcome = (u64, BTreeMap<String, u64>, Option<StderrLog>);
+
 /// One attempt: the input through the reducer into an attempt file of
 /// part `partition`, renamed to `_temporary/part-NNNNN` when the reducer
 /// succeeded (see [`crate::output`]). Returns the lines written, the user
@@ -162,7 +166,7 @@ fn reduce_attempt(
     attempt: usize,
     source: &mut ReduceSource,
     counts: &mut Option<(u64, u64)>,
-) -> Result<(u64, BTreeMap<String, u64>, Option<StderrLog>), AttemptError> {
+) -> Result<AttemptOutcome, AttemptError> {
     let mut part = ctx
         .output
         .create_part(partition, "")

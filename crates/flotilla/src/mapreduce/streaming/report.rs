@@ -198,9 +198,9 @@ impl fmt::Display for StreamingReport {
 /// let job = StreamingJob::new("echo 'line 1 is odd' >&2; cat", "cat").reducers(1);
 /// let report = job.run(&pool, &[input.to_str().unwrap()], dir.join("out"))?;
 /// let task = &report.stderr[0];
-/// assert_eq!((task.task.as_str(), task.first_line.as_str(), task.bytes), ("map[0]", "line 1 is odd", 15));
+/// assert_eq!((task.task.as_str(), task.first_line.as_str(), task.bytes), ("map[0]", "line 1 is odd", 14));
 /// assert_eq!(std::fs::read_to_string(&task.log)?, "line 1 is odd\n");
-/// assert!(report.to_string().contains("map[0] mapper wrote 15 bytes to stderr: line 1 is odd"));
+/// assert!(report.to_string().contains("map[0] mapper wrote 14 bytes to stderr: line 1 is odd"));
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
