@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-use flotilla::mapreduce::streaming::StreamingJob;
+use anyhow::{anyhow, bail, Context};
+use flotilla::mapreduce::streaming::{StreamingError, StreamingJob};
+use flotilla::output::{OutputError, WriteMode};
 use flotilla::CpuPool;
 
 /// Arguments of `flotilla mapreduce`.
@@ -14,10 +15,17 @@ pub(crate) struct MapReduceArgs {
     /// Input files, folders or globs (`data/part-*.txt`); gzip files are read whole.
     #[arg(long, value_name = "PATH", required = true, num_args = 1..)]
     input: Vec<String>,
-    /// The output folder: must not exist, or be empty. Gets `part-NNNNN` files and `_SUCCESS`.
+    /// The output folder: must not exist, or be empty (see --overwrite). Gets `part-NNNNN` files,
+    /// `_SUCCESS`, and `_logs/` with what commands wrote to stderr. A failed job leaves it as it was.
     #[arg(long, value_name = "DIR")]
     output: PathBuf,
+    /// Replace a previous flotilla output in the output folder (its part files, `_SUCCESS`,
+    /// `_logs/`) once the job succeeded; a folder holding anything else is still refused.
+    #[arg(long)]
+    overwrite: bool,
     /// The map command (run with `sh -c`): reads input lines, writes `key<TAB>value` lines.
+    /// Commands get the input's bytes as they are: run text tools with `LC_ALL=C` for byte-oriented
+    /// work (in a UTF-8 locale, `grep` skips lines it takes for binary and only says so on stderr).
     #[arg(long, value_name = "CMD")]
     mapper: String,
     /// The combine command, run on each map task's output sorted by key.
@@ -62,7 +70,12 @@ pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
         .split_bytes(args.split_mb.saturating_mul(1 << 20))
         .attempts(args.attempts)
         .memory_budget(args.memory_mb.saturating_mul(1 << 20))
-        .skip_failed_splits(args.skip_failed_splits);
+        .skip_failed_splits(args.skip_failed_splits)
+        .write_mode(if args.overwrite {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::ErrorIfNotEmpty
+        });
     if let Some(combiner) = &args.combiner {
         job = job.combiner(combiner);
     }
@@ -71,7 +84,14 @@ pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
     }
     let report = job
         .run(&pool, &args.input, &args.output)
-        .context("the streaming job failed")?;
+        .map_err(|e| match e {
+            StreamingError::Output(OutputError::NotEmpty { path }) => anyhow!(
+                "output folder {} already exists and is not empty: use a new or empty folder, \
+                 or --overwrite to replace a previous flotilla output",
+                path.display()
+            ),
+            e => anyhow::Error::new(e).context("the streaming job failed"),
+        })?;
     eprintln!("{report}");
     Ok(())
 }

@@ -174,3 +174,61 @@ fn missing_arguments_are_usage_errors() {
     assert_eq!(result.status.code(), Some(2));
     assert!(text(&result.stderr).contains("--reducer"));
 }
+
+#[test]
+fn what_a_successful_command_wrote_to_stderr_is_shown_and_kept() {
+    let dir = TempDir::new("stderr");
+    fs::write(dir.path("in.txt"), "a\nb\n").unwrap();
+    let out = dir.path("out");
+    let result = flotilla(&[
+        "mapreduce",
+        "--input",
+        &dir.path("in.txt"),
+        "--output",
+        &out,
+        "--mapper",
+        "echo 'grep: (standard input): binary file matches' >&2; cat",
+        "--reducer",
+        "cat",
+        "--reducers",
+        "1",
+    ]);
+    let stderr = text(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("map[0]") && stderr.contains("binary file matches"),
+        "{stderr}"
+    );
+    let log = fs::read_to_string(PathBuf::from(&out).join("_logs/map-00000.stderr")).unwrap();
+    assert_eq!(log, "grep: (standard input): binary file matches\n");
+}
+
+#[test]
+fn an_output_folder_is_overwritten_when_asked() {
+    let dir = TempDir::new("overwrite");
+    fs::write(dir.path("in.txt"), "new\n").unwrap();
+    fs::create_dir(dir.path("out")).unwrap();
+    fs::write(dir.path("out/part-00000"), "old\n").unwrap();
+    fs::write(dir.path("out/part-00001"), "old\n").unwrap();
+    fs::write(dir.path("out/_SUCCESS"), "").unwrap();
+    let result = flotilla(&[
+        "mapreduce",
+        "--input",
+        &dir.path("in.txt"),
+        "--output",
+        &dir.path("out"),
+        "--mapper",
+        "cat",
+        "--reducer",
+        "cat",
+        "--reducers",
+        "1",
+        "--overwrite",
+    ]);
+    assert!(result.status.success(), "{}", text(&result.stderr));
+    assert_eq!(
+        fs::read_to_string(dir.path("out/part-00000")).unwrap(),
+        "new\n"
+    );
+    assert!(!PathBuf::from(dir.path("out/part-00001")).exists());
+}

@@ -9,7 +9,8 @@
 //! * [`mapreduce`]: MapReduce jobs over text files as mrjob and Hadoop
 //!   streaming users know them — input splits, typed jobs, a shuffle that
 //!   spills to disk, shell commands as mapper and reducer;
-//! * [`bag`]: `Bag<T>`, dask.bag's lazy partitioned collection.
+//! * [`bag`]: `Bag<T>`, dask.bag's lazy partitioned collection;
+//! * [`output`]: the one rule and protocol of every output folder.
 //!
 //! ```
 //! use flotilla::prelude::*;
@@ -29,6 +30,7 @@ pub mod bag;
 #[cfg(feature = "dataframe")]
 pub mod dataframe;
 pub mod mapreduce;
+pub mod output;
 mod panic_site;
 pub mod patterns;
 mod slot;

@@ -12,7 +12,8 @@ use flotilla::bag::{read_text, read_text_bytes, Bag, BagError};
 use flotilla::core::rng::Rng;
 use flotilla::mapreduce::sort::SortOptions;
 use flotilla::mapreduce::split::InputError;
-use flotilla::TaskError;
+use flotilla::output::WriteMode;
+use flotilla::{ComputeOptions, TaskError};
 
 /// A fresh folder under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -597,30 +598,33 @@ fn to_textfiles_writes_parts_then_success() {
     let back = read_text(&[out.to_str().unwrap()], 1 << 20).unwrap();
     assert_eq!(back.compute().unwrap(), ["1", "2", "3"]);
 
-    // Rewritten with fewer partitions: the stale part is gone.
-    Bag::range(4, 2).to_textfiles(&out).unwrap();
-    let mut listing: Vec<String> = fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    listing.sort();
-    assert_eq!(listing, ["_SUCCESS", "part-00000", "part-00001"]);
+    // A folder that is not empty is refused; rewritten when asked, with
+    // fewer partitions: the stale part is gone.
+    let err = Bag::range(4, 2).to_textfiles(&out).unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    let overwrite =
+        |bag: &Bag<u64>| bag.to_textfiles_with(&out, WriteMode::Overwrite, &ComputeOptions::new());
+    overwrite(&Bag::range(4, 2)).unwrap();
+    let listing = || {
+        let mut names: Vec<String> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(listing(), ["_SUCCESS", "part-00000", "part-00001"]);
 
-    // A failed write leaves no marker, no temporary file, no new part.
+    // A failed write leaves the previous output as it was.
     let failing = Bag::range(40, 4).map(|x| {
         if x == 25 {
             panic!("cannot format {x}");
         }
         x
     });
-    let err = failing.to_textfiles(&out).unwrap_err();
+    let err = overwrite(&failing).unwrap_err();
     assert!(err.to_string().contains("cannot format 25"), "{err}");
-    let mut listing: Vec<String> = fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    listing.sort();
-    assert_eq!(listing, ["part-00000", "part-00001"]);
+    assert_eq!(listing(), ["_SUCCESS", "part-00000", "part-00001"]);
     assert_eq!(
         fs::read_to_string(out.join("part-00000")).unwrap(),
         "0\n1\n"

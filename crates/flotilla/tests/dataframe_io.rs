@@ -19,6 +19,7 @@ use flotilla::dataframe::io::{
     CsvOptions, CsvSource, CsvWriteOptions, IoError, JsonOptions, JsonSource, OutputDir,
     ParquetOptions, ParquetSource, ParquetWriteOptions,
 };
+use flotilla::output::{OutputError, WriteMode};
 use flotilla::CpuPool;
 
 /// A fresh folder under the system temp dir, removed on drop.
@@ -692,6 +693,16 @@ fn gzip_files_are_one_partition_with_absolute_lines() {
     );
 }
 
+/// The names in a folder, sorted.
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Plans and output folders are shared by the tasks of a pool.
 fn shared_by_tasks<T: Clone + Send + Sync + 'static>() {}
 
@@ -729,7 +740,7 @@ fn csv_parts_round_trip_through_the_output_folder() {
     let input = dir.file("in.csv", text);
     let source = plan(&[&input], CsvOptions::new().partition_bytes(1000));
     let out_path = dir.path().join("out");
-    let out = OutputDir::create(&out_path, false).unwrap();
+    let out = OutputDir::create(&out_path, WriteMode::ErrorIfNotEmpty).unwrap();
     for i in 0..source.partitions() {
         out.write_csv_part(i, &source.read_partition(i).unwrap())
             .unwrap();
@@ -744,7 +755,7 @@ fn csv_parts_round_trip_through_the_output_folder() {
 
     // TSV without header, read back with names.
     let tsv_path = dir.path().join("tsv");
-    let out = OutputDir::create(&tsv_path, false).unwrap();
+    let out = OutputDir::create(&tsv_path, WriteMode::ErrorIfNotEmpty).unwrap();
     let batch = read_all(&source);
     out.write_csv_part_with(
         0,
@@ -770,7 +781,7 @@ fn the_output_folder_commits_all_parts_or_nothing() {
         RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef)])
             .unwrap();
     let root = dir.path().join("out");
-    let out = OutputDir::create(&root, false).unwrap();
+    let out = OutputDir::create(&root, WriteMode::ErrorIfNotEmpty).unwrap();
     out.write_csv_part(1, &batch).unwrap();
     out.write_parquet_part(0, &batch).unwrap();
     // A retried task replaces its part.
@@ -794,32 +805,39 @@ fn the_output_folder_commits_all_parts_or_nothing() {
 
     // An existing output is refused, or replaced when asked.
     assert!(matches!(
-        OutputDir::create(&root, false),
-        Err(IoError::OutputExists { .. })
+        OutputDir::create(&root, WriteMode::ErrorIfNotEmpty),
+        Err(OutputError::NotEmpty { .. })
     ));
-    let out = OutputDir::create(&root, true).unwrap();
-    assert_eq!(fs::read_dir(&root).unwrap().count(), 1); // only _temporary
+    // The previous output stays until the commit: an aborted overwrite
+    // leaves it as it was.
+    let before = names_in(&root);
+    let out = OutputDir::create(&root, WriteMode::Overwrite).unwrap();
     out.write_csv_part(0, &batch).unwrap();
     out.abort().unwrap();
-    assert!(!root.exists(), "abort leaves nothing");
+    assert_eq!(names_in(&root), before);
+    let out = OutputDir::create(&root, WriteMode::Overwrite).unwrap();
+    out.write_csv_part(0, &batch).unwrap();
+    out.commit().unwrap();
+    assert_eq!(names_in(&root), ["_SUCCESS", "part-00000.csv"]);
+    fs::remove_dir_all(&root).unwrap();
 
     // A gap in the parts: nothing moved, no _SUCCESS.
-    let out = OutputDir::create(&root, false).unwrap();
+    let out = OutputDir::create(&root, WriteMode::ErrorIfNotEmpty).unwrap();
     out.write_csv_part(0, &batch).unwrap();
     out.write_csv_part(2, &batch).unwrap();
     assert!(matches!(
         out.clone().commit(),
-        Err(IoError::MissingPart { index: 1, .. })
+        Err(OutputError::MissingPart { index: 1, .. })
     ));
     assert!(!root.join("_SUCCESS").exists() && !root.join("part-00000.csv").exists());
     assert!(matches!(
         out.clone().commit_expecting(4),
-        Err(IoError::MissingPart { index: 1, .. })
+        Err(OutputError::MissingPart { index: 1, .. })
     ));
     out.write_csv_part(1, &batch).unwrap();
     assert!(matches!(
         out.clone().commit_expecting(4),
-        Err(IoError::MissingPart { index: 3, .. })
+        Err(OutputError::MissingPart { index: 3, .. })
     ));
     assert_eq!(out.commit_expecting(3).unwrap().len(), 3);
 }
@@ -828,7 +846,7 @@ fn the_output_folder_commits_all_parts_or_nothing() {
 fn a_failed_part_leaves_no_file() {
     let dir = TempDir::new("failedpart");
     let root = dir.path().join("out");
-    let out = OutputDir::create(&root, false).unwrap();
+    let out = OutputDir::create(&root, WriteMode::ErrorIfNotEmpty).unwrap();
     // The CSV writer refuses a nested column, after the part file exists.
     let list =
         arrow_array::ListArray::from_iter_primitive::<arrow_array::types::Int32Type, _, _>(vec![
@@ -848,7 +866,7 @@ fn a_failed_part_leaves_no_file() {
 fn parquet_round_trip_one_partition_per_row_group() {
     let dir = TempDir::new("parquet");
     let root = dir.path().join("pq");
-    let out = OutputDir::create(&root, false).unwrap();
+    let out = OutputDir::create(&root, WriteMode::ErrorIfNotEmpty).unwrap();
     let mut expected = Vec::new();
     for part in 0..3 {
         let n = 25 + part * 10;
@@ -905,7 +923,7 @@ fn parquet_round_trip_one_partition_per_row_group() {
 
     // A file with another schema is refused, naming both files.
     let other = dir.path().join("other");
-    let out = OutputDir::create(&other, false).unwrap();
+    let out = OutputDir::create(&other, WriteMode::ErrorIfNotEmpty).unwrap();
     out.write_parquet_part(
         0,
         &RecordBatch::try_from_iter([("id", Arc::new(Int32Array::from(vec![1])) as ArrayRef)])

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flotilla::mapreduce::streaming::{CommandRole, StreamingError, StreamingJob};
+use flotilla::output::OutputError;
 use flotilla::CpuPool;
 
 /// Emits `word\t1` for every word of every line.
@@ -412,7 +413,10 @@ fn an_output_folder_in_use_is_refused() {
     let err = StreamingJob::new("cat", "cat")
         .run(&pool(), &[&input], &out)
         .unwrap_err();
-    assert!(matches!(err, StreamingError::OutputExists { .. }), "{err}");
+    assert!(
+        matches!(err, StreamingError::Output(OutputError::NotEmpty { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("already exists"));
     assert_eq!(
         fs::read_to_string(out.join("part-00000")).unwrap(),
@@ -424,7 +428,10 @@ fn an_output_folder_in_use_is_refused() {
     let err = StreamingJob::new("cat", "cat")
         .run(&pool(), &[&input], Path::new(&input))
         .unwrap_err();
-    assert!(matches!(err, StreamingError::OutputExists { .. }), "{err}");
+    assert!(
+        matches!(err, StreamingError::Output(OutputError::NotAFolder { .. })),
+        "{err}"
+    );
 }
 
 #[test]
@@ -580,5 +587,98 @@ fn bad_settings_and_inputs_are_refused_before_the_output_is_touched() {
         .unwrap_err();
     assert!(matches!(err, StreamingError::Input(_)), "{err}");
     assert!(err.to_string().contains("missing.txt"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn what_successful_commands_wrote_to_stderr_is_reported_and_logged() {
+    let dir = TempDir::new("stderr");
+    let input = dir.write("in.txt", b"a\nb\nc\n");
+    // The mapper warns on map[0] only; the combiner and the reducer always.
+    let report = StreamingJob::new(
+        r#"test "$mapreduce_map_input_start" = 0 && printf 'grep: (standard input): binary file matches\nsecond line\n' >&2; cat"#,
+        "echo 'reducer note' >&2; cat",
+    )
+    .combiner("echo 'reporter:counter:G,C,1' >&2; echo 'combiner note' >&2; cat")
+    .split_bytes(2)
+    .reducers(1)
+    .run(&pool(), &[&input], dir.join("out"))
+    .unwrap();
+    let out = dir.join("out");
+    let summary: Vec<(String, CommandRole, String, u64)> = report
+        .stderr
+        .iter()
+        .map(|t| (t.task.clone(), t.role, t.first_line.clone(), t.bytes))
+        .collect();
+    let warning = "grep: (standard input): binary file matches";
+    assert_eq!(
+        summary,
+        [
+            ("map[0]".into(), CommandRole::Mapper, warning.into(), 56),
+            (
+                "map[0]".into(),
+                CommandRole::Combiner,
+                "combiner note".into(),
+                14
+            ),
+            (
+                "map[1]".into(),
+                CommandRole::Combiner,
+                "combiner note".into(),
+                14
+            ),
+            (
+                "map[2]".into(),
+                CommandRole::Combiner,
+                "combiner note".into(),
+                14
+            ),
+            (
+                "reduce[0]".into(),
+                CommandRole::Reducer,
+                "reducer note".into(),
+                13
+            ),
+        ]
+    );
+    assert_eq!(report.counters.user.get("G.C"), Some(&3));
+    assert_eq!(
+        fs::read_to_string(out.join("_logs/map-00000.stderr")).unwrap(),
+        format!("{warning}\nsecond line\n")
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("_logs/map-00001.combiner.stderr")).unwrap(),
+        "combiner note\n"
+    );
+    assert_eq!(report.stderr[4].log, out.join("_logs/reduce-00000.stderr"));
+    assert_eq!(
+        names_in(&out.join("_logs")),
+        [
+            "map-00000.combiner.stderr",
+            "map-00000.stderr",
+            "map-00001.combiner.stderr",
+            "map-00002.combiner.stderr",
+            "reduce-00000.stderr",
+        ]
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains(&format!(
+            "stderr: map[0] mapper wrote 56 bytes to stderr: {warning}"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failed_job_keeps_no_log() {
+    let dir = TempDir::new("stderr-failed");
+    let input = dir.write("in.txt", b"a\n");
+    let out = dir.join("out");
+    let err = StreamingJob::new("echo warning >&2; cat", "exit 5")
+        .attempts(1)
+        .run(&pool(), &[&input], &out)
+        .unwrap_err();
+    assert!(err.to_string().contains("exited with status 5"), "{err}");
     assert!(!out.exists());
 }

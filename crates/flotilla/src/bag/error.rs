@@ -1,13 +1,12 @@
 //! [`BagError`]: why a bag could not be built, computed or written.
 
-use std::io;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use flotilla_local::TaskError;
 
 use crate::mapreduce::sort::SpillError;
 use crate::mapreduce::split::InputError;
+use crate::output::OutputError;
 
 /// Why a bag could not be built, computed or written.
 ///
@@ -44,28 +43,18 @@ pub enum BagError {
     /// write or read a spill file (named in the error).
     #[error(transparent)]
     Spill(Arc<SpillError>),
-    /// Writing output files failed.
-    #[error("cannot {op} {}: {source}", path.display())]
-    Io {
-        /// The file or folder.
-        path: PathBuf,
-        /// What was being done: `"create"`, `"write"`, `"rename"`, ...
-        op: &'static str,
-        /// The cause.
-        source: Arc<io::Error>,
-    },
+    /// The output folder was refused, or a file of it could not be
+    /// written (see [`crate::output`] for the rule of output folders).
+    #[error(transparent)]
+    Output(Arc<OutputError>),
     /// An invariant of the bag's own graph was broken (a bug in flotilla).
     #[error("internal error in a bag's task graph: {0}")]
     Internal(String),
 }
 
-impl BagError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> BagError {
-        BagError::Io {
-            path: path.into(),
-            op,
-            source: Arc::new(source),
-        }
+impl From<OutputError> for BagError {
+    fn from(e: OutputError) -> BagError {
+        BagError::Output(Arc::new(e))
     }
 }
 

@@ -32,11 +32,3 @@ fn shuffle_buckets_spread_keys() {
     }
     assert!(sizes.iter().all(|&n| n > 800), "{sizes:?}");
 }
-
-#[test]
-fn part_names_round_trip() {
-    assert_eq!(super::text::part_name(7), "part-00007");
-    assert_eq!(super::text::part_index("part-00007"), Some(7));
-    assert_eq!(super::text::part_index("part-7"), None);
-    assert_eq!(super::text::part_index("_SUCCESS"), None);
-}

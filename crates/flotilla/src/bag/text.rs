@@ -2,9 +2,9 @@
 //! [`Bag::to_textfiles`].
 
 use std::fmt::Display;
-use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use flotilla_local::{ComputeOptions, Delayed};
 
@@ -12,6 +12,7 @@ use super::collection::{default_options, key_group, Settings};
 use super::feed::{feed, Sink, Slot, Source};
 use super::{Bag, BagError, Item};
 use crate::mapreduce::split::{plan_splits, InputError, InputSplit, Line, LineReader, SplitError};
+use crate::output::{OutputDir, OutputError, WriteMode};
 
 /// Why reading a split stopped early.
 enum Stop {
@@ -130,34 +131,34 @@ where
     Ok(Bag::from_sources(sources, feed, name, Settings::default()))
 }
 
-/// The name of part `index` of an output folder: `part-00007`.
-pub(super) fn part_name(index: usize) -> String {
-    format!("part-{index:05}")
-}
+/// How an item becomes its line of text (without the newline).
+type Format<T> = dyn Fn(&T, &mut String) -> std::fmt::Result + Send + Sync;
 
-/// Whether `name` is a part file name as [`part_name`] makes them, and its
-/// index.
-pub(super) fn part_index(name: &str) -> Option<usize> {
-    let digits = name.strip_prefix("part-")?;
-    if digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        digits.parse().ok()
-    } else {
-        None
-    }
-}
-
-/// Writes one partition's items to `tmp`, one `Display`ed item per line.
-fn write_part<T: Display>(
-    tmp: &Path,
+/// Writes one partition's items as part `items.index()` of `out`, one line
+/// per item as `format` writes it, and commits the part (the task commit).
+fn write_part<T>(
+    out: &OutputDir,
     items: super::collection::Items<'_, T>,
-) -> Result<(), BagError> {
-    let file = fs::File::create(tmp).map_err(|e| BagError::io("create", tmp, e))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    items.try_for_each(|x| writeln!(out, "{x}").map_err(|e| BagError::io("write", tmp, e)))?;
-    let file = out
-        .into_inner()
-        .map_err(|e| BagError::io("write", tmp, e.into_error()))?;
-    file.sync_all().map_err(|e| BagError::io("write", tmp, e))
+    format: &Format<T>,
+) -> Result<PathBuf, BagError> {
+    let mut part = out.create_part(items.index(), "")?;
+    let path = part.path().to_path_buf();
+    let io_err = |e| BagError::from(OutputError::io(&path, e));
+    let mut file = BufWriter::with_capacity(1 << 20, part.file());
+    let mut line = String::new();
+    items.try_for_each(|x| {
+        line.clear();
+        format(&x, &mut line).map_err(|_| {
+            io_err(std::io::Error::other(
+                "an item's formatter returned an error",
+            ))
+        })?;
+        line.push('\n');
+        file.write_all(line.as_bytes()).map_err(io_err)
+    })?;
+    file.flush().map_err(io_err)?;
+    drop(file);
+    Ok(part.commit()?)
 }
 
 impl<T: Display + Send + 'static> Bag<T> {
@@ -167,18 +168,16 @@ impl<T: Display + Send + 'static> Bag<T> {
     /// [`read_text`] reads back (it skips `_` names). Returns the part files'
     /// paths.
     ///
-    /// Each partition's task writes a hidden temporary file
-    /// (`_temporary-part-NNNNN`); once every partition succeeded, the last
-    /// task renames them all to their final names and writes `_SUCCESS` last.
-    /// A failed write leaves no `_SUCCESS`, no temporary file and no new
-    /// part. The folder is created if needed; an existing `_SUCCESS` is
-    /// removed before anything is written, and part files left by an earlier
-    /// write with more partitions are removed at the end.
+    /// The folder must be new or empty, and a failed write leaves it as it
+    /// found it: the rule of every output folder, in [`crate::output`].
+    /// [`to_textfiles_with`](Bag::to_textfiles_with) overwrites a previous
+    /// output; [`to_textfiles_by`](Bag::to_textfiles_by) writes items
+    /// without `Display`.
     ///
     /// # Errors
     ///
-    /// [`BagError::Io`] naming the file that could not be written, or the
-    /// error of computing a partition.
+    /// [`BagError::Output`]: the folder is refused, or a file could not be
+    /// written; or the error of computing a partition.
     ///
     /// ```
     /// use flotilla::bag::{read_text, Bag};
@@ -194,10 +193,10 @@ impl<T: Display + Send + 'static> Bag<T> {
     /// # Ok::<(), flotilla::bag::BagError>(())
     /// ```
     pub fn to_textfiles(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, BagError> {
-        self.to_textfiles_with(dir, &default_options())
+        self.to_textfiles_with(dir, WriteMode::ErrorIfNotEmpty, &default_options())
     }
 
-    /// As [`Bag::to_textfiles`], computed with explicit options.
+    /// As [`Bag::to_textfiles`], with a [`WriteMode`] and compute options.
     ///
     /// # Errors
     ///
@@ -205,105 +204,103 @@ impl<T: Display + Send + 'static> Bag<T> {
     ///
     /// ```
     /// use flotilla::bag::Bag;
+    /// use flotilla::output::WriteMode;
     /// use flotilla::ComputeOptions;
     ///
     /// let dir = std::env::temp_dir().join(format!("flotilla-doc-to-text-with-{}", std::process::id()));
     /// let options = ComputeOptions::new().progress(false);
-    /// let parts = Bag::from_iter(["x", "y"], 1).to_textfiles_with(&dir, &options)?;
+    /// Bag::from_iter(["old"], 3).to_textfiles(&dir)?;
+    /// let parts = Bag::from_iter(["x", "y"], 1).to_textfiles_with(&dir, WriteMode::Overwrite, &options)?;
     /// assert_eq!(std::fs::read_to_string(&parts[0]).unwrap(), "x\ny\n");
+    /// assert!(!dir.join("part-00002").exists()); // the previous output is replaced
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// # Ok::<(), flotilla::bag::BagError>(())
     /// ```
     pub fn to_textfiles_with(
         &self,
         dir: impl AsRef<Path>,
+        mode: WriteMode,
         options: &ComputeOptions,
     ) -> Result<Vec<PathBuf>, BagError> {
-        let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| BagError::io("create folder", &dir, e))?;
-        let success = dir.join("_SUCCESS");
-        match fs::remove_file(&success) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(BagError::io("remove", &success, e)),
-        }
-        let written = self.write_textfiles(dir.clone()).compute_with(options);
+        self.to_textfiles_by(dir, mode, options, |item, line| {
+            use std::fmt::Write as _;
+            write!(line, "{item}")
+        })
+    }
+}
+
+impl<T: Send + 'static> Bag<T> {
+    /// As [`Bag::to_textfiles_with`], each item written as `format` writes
+    /// it into its line (without the newline): for items that have no
+    /// `Display`, like tuples, or to choose their text.
+    ///
+    /// # Errors
+    ///
+    /// As [`Bag::to_textfiles`].
+    ///
+    /// ```
+    /// use std::fmt::Write;
+    /// use flotilla::bag::Bag;
+    /// use flotilla::output::WriteMode;
+    /// use flotilla::ComputeOptions;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-to-text-by-{}", std::process::id()));
+    /// let counts = Bag::from_iter([(("cat".to_string(), 2017u32), 3u64)], 1);
+    /// let parts = counts.to_textfiles_by(&dir, WriteMode::ErrorIfNotEmpty, &ComputeOptions::new(), |((word, year), n), line| {
+    ///     write!(line, "{word}\t{year}\t{n}")
+    /// })?;
+    /// assert_eq!(std::fs::read_to_string(&parts[0]).unwrap(), "cat\t2017\t3\n");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), flotilla::bag::BagError>(())
+    /// ```
+    pub fn to_textfiles_by<F>(
+        &self,
+        dir: impl AsRef<Path>,
+        mode: WriteMode,
+        options: &ComputeOptions,
+        format: F,
+    ) -> Result<Vec<PathBuf>, BagError>
+    where
+        F: Fn(&T, &mut String) -> std::fmt::Result + Send + Sync + 'static,
+    {
+        let out = OutputDir::create(dir, mode)?;
+        let written = self
+            .write_textfiles(out.clone(), Arc::new(format))
+            .compute_with(options);
         if written.is_err() {
-            // A task that failed (a panic) left its temporary file, and the
-            // commit never ran to remove the others.
-            remove_temporaries(&dir);
+            // Whatever the tasks wrote, and the folder if it was made here.
+            let _ = out.abort();
         }
         written
     }
 
     /// The graph of `to_textfiles`: a writing task per partition, then one
     /// that commits.
-    fn write_textfiles(&self, dir: PathBuf) -> Item<Vec<PathBuf>> {
-        let task_dir = dir.clone();
+    fn write_textfiles(&self, out: OutputDir, format: Arc<Format<T>>) -> Item<Vec<PathBuf>> {
+        let task_out = out.clone();
         let writes = self.partition_nodes("to_textfiles", move |items| {
-            let tmp = task_dir.join(format!("_temporary-{}", part_name(items.index())));
-            let written = write_part(&tmp, items);
-            if written.is_err() {
-                let _ = fs::remove_file(&tmp);
-            }
-            Slot::new(written.map(|()| tmp))
+            Slot::new(write_part(&task_out, items, &*format))
         });
         let key = key_group("to_textfiles-commit");
+        let parts = self.npartitions();
         Item::new(
             Delayed::gather(&writes, move |slots: &[&Slot<PathBuf>]| {
-                Slot::new(commit(&dir, slots))
+                Slot::new(commit(&out, parts, slots))
             })
             .named(key),
         )
     }
 }
 
-/// Removes the temporary files of a failed write, as far as possible.
-fn remove_temporaries(dir: &Path) {
-    if let Ok(listing) = fs::read_dir(dir) {
-        for entry in listing.flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .strip_prefix("_temporary-")
-                .and_then(part_index)
-                .is_some()
-            {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+/// The job commit, once every partition's task has ended: the first
+/// partition's error, or every part moved into place and `_SUCCESS`.
+fn commit(
+    out: &OutputDir,
+    parts: usize,
+    slots: &[&Slot<PathBuf>],
+) -> Result<Vec<PathBuf>, BagError> {
+    for slot in slots {
+        slot.take()?;
     }
-}
-
-/// Renames every partition's temporary file to its part name, removes
-/// stale parts, writes `_SUCCESS`; or, if a partition failed, removes the
-/// temporary files and returns the first error.
-fn commit(dir: &Path, slots: &[&Slot<PathBuf>]) -> Result<Vec<PathBuf>, BagError> {
-    let results: Vec<Result<PathBuf, BagError>> = slots.iter().map(|slot| slot.take()).collect();
-    if let Some(failed) = results.iter().position(Result::is_err) {
-        for tmp in results.iter().flatten() {
-            let _ = fs::remove_file(tmp);
-        }
-        return match results.into_iter().nth(failed) {
-            Some(Err(e)) => Err(e),
-            _ => Err(BagError::Internal("a failed write lost its error".into())),
-        };
-    }
-    let mut parts = Vec::with_capacity(results.len());
-    for (index, tmp) in results.into_iter().flatten().enumerate() {
-        let part = dir.join(part_name(index));
-        fs::rename(&tmp, &part).map_err(|e| BagError::io("rename", &tmp, e))?;
-        parts.push(part);
-    }
-    let listing = fs::read_dir(dir).map_err(|e| BagError::io("list", dir, e))?;
-    for entry in listing.flatten() {
-        let name = entry.file_name();
-        if part_index(&name.to_string_lossy()).is_some_and(|i| i >= parts.len()) {
-            let stale = entry.path();
-            fs::remove_file(&stale).map_err(|e| BagError::io("remove", &stale, e))?;
-        }
-    }
-    let success = dir.join("_SUCCESS");
-    fs::write(&success, b"").map_err(|e| BagError::io("write", &success, e))?;
-    Ok(parts)
+    Ok(out.clone().commit_expecting(parts)?)
 }

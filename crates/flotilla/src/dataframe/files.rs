@@ -12,7 +12,9 @@
 //! `_temporary/`; when every part is written they are renamed into place
 //! and `_SUCCESS` is written last. A failed write removes the parts, so a
 //! folder with `_SUCCESS` is always complete and one without it is never
-//! mistaken for output.
+//! mistaken for output. The folder follows the rule of every output folder,
+//! [`crate::output`]: new or empty unless asked to overwrite, and left as
+//! it was found when the write fails.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use super::io::{
     ParquetSource,
 };
 use super::{DataFrame, DataFrameError};
+use crate::output::WriteMode;
 
 /// The format of the parts of [`DataFrame::write`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +147,9 @@ impl DataFrame {
 
     /// Writes the frame as a folder of CSV parts (`part-00000.csv`, ...,
     /// with a header each) and `_SUCCESS`, one task per partition. The
-    /// folder must not exist or be empty.
+    /// folder must be new or empty; see [`to_csv_with`](DataFrame::to_csv_with)
+    /// to overwrite a previous output, and [`crate::output`] for the rule
+    /// every output folder follows.
     ///
     /// ```
     /// use flotilla::dataframe::{io::CsvOptions, DataFrame};
@@ -160,13 +165,44 @@ impl DataFrame {
     ///
     /// # Errors
     ///
-    /// An existing non-empty folder, a failed write, or the first error of
-    /// a partition; nothing is left in the folder then.
+    /// A path that is a file or a folder that is not empty, a failed write,
+    /// or the first error of a partition; a failed write leaves the folder
+    /// as it found it.
     pub fn to_csv(&self, dir: impl AsRef<Path>) -> Result<(), DataFrameError> {
-        self.write(dir.as_ref(), Format::Csv, &default_options())
+        self.to_csv_with(dir, WriteMode::ErrorIfNotEmpty)
     }
 
-    /// Writes the frame as a folder of Parquet parts and `_SUCCESS`.
+    /// [`to_csv`](DataFrame::to_csv), with [`WriteMode::Overwrite`] to
+    /// replace a previous flotilla output in the folder.
+    ///
+    /// ```
+    /// use flotilla::dataframe::DataFrame;
+    /// use flotilla::output::WriteMode;
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-csv-with-{}", std::process::id()));
+    /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 2)?;
+    /// df.to_csv(&dir)?;
+    /// assert!(df.to_csv(&dir).is_err()); // not empty
+    /// let one = DataFrame::from_columns(vec![("x", vec![9i64].into())], 1)?;
+    /// one.to_csv_with(&dir, WriteMode::Overwrite)?; // replaces both parts
+    /// assert!(!dir.join("part-00001.csv").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`to_csv`](DataFrame::to_csv); with [`WriteMode::Overwrite`],
+    /// also a folder holding anything but a previous flotilla output.
+    pub fn to_csv_with(
+        &self,
+        dir: impl AsRef<Path>,
+        mode: WriteMode,
+    ) -> Result<(), DataFrameError> {
+        self.write(dir.as_ref(), Format::Csv, mode, &default_options())
+    }
+
+    /// Writes the frame as a folder of Parquet parts and `_SUCCESS`, as
+    /// [`to_csv`](DataFrame::to_csv) does.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-pq-{}", std::process::id()));
@@ -181,10 +217,34 @@ impl DataFrame {
     ///
     /// As [`to_csv`](DataFrame::to_csv).
     pub fn to_parquet(&self, dir: impl AsRef<Path>) -> Result<(), DataFrameError> {
-        self.write(dir.as_ref(), Format::Parquet, &default_options())
+        self.to_parquet_with(dir, WriteMode::ErrorIfNotEmpty)
     }
 
-    /// Writes the frame as a folder of JSON-lines parts and `_SUCCESS`.
+    /// [`to_parquet`](DataFrame::to_parquet), with a [`WriteMode`].
+    ///
+    /// ```
+    /// use flotilla::output::WriteMode;
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-pq-with-{}", std::process::id()));
+    /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 2)?;
+    /// df.to_parquet(&dir)?;
+    /// df.to_parquet_with(&dir, WriteMode::Overwrite)?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`to_csv_with`](DataFrame::to_csv_with).
+    pub fn to_parquet_with(
+        &self,
+        dir: impl AsRef<Path>,
+        mode: WriteMode,
+    ) -> Result<(), DataFrameError> {
+        self.write(dir.as_ref(), Format::Parquet, mode, &default_options())
+    }
+
+    /// Writes the frame as a folder of JSON-lines parts and `_SUCCESS`, as
+    /// [`to_csv`](DataFrame::to_csv) does.
     ///
     /// ```
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-json-{}", std::process::id()));
@@ -199,16 +259,40 @@ impl DataFrame {
     ///
     /// As [`to_csv`](DataFrame::to_csv).
     pub fn to_json(&self, dir: impl AsRef<Path>) -> Result<(), DataFrameError> {
-        self.write(dir.as_ref(), Format::Json, &default_options())
+        self.to_json_with(dir, WriteMode::ErrorIfNotEmpty)
+    }
+
+    /// [`to_json`](DataFrame::to_json), with a [`WriteMode`].
+    ///
+    /// ```
+    /// use flotilla::output::WriteMode;
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-to-json-with-{}", std::process::id()));
+    /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 1)?;
+    /// df.to_json(&dir)?;
+    /// df.to_json_with(&dir, WriteMode::Overwrite)?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`to_csv_with`](DataFrame::to_csv_with).
+    pub fn to_json_with(
+        &self,
+        dir: impl AsRef<Path>,
+        mode: WriteMode,
+    ) -> Result<(), DataFrameError> {
+        self.write(dir.as_ref(), Format::Json, mode, &default_options())
     }
 
     fn write(
         &self,
         dir: &Path,
         format: Format,
+        mode: WriteMode,
         options: &ComputeOptions,
     ) -> Result<(), DataFrameError> {
-        let out = OutputDir::create(dir, false)?;
+        let out = OutputDir::create(dir, mode).map_err(IoError::from)?;
         let task_out = out.clone();
         let label = match format {
             Format::Csv => "to_csv",
@@ -227,7 +311,8 @@ impl DataFrame {
         let written = self.tree_of(label, leaves, |_| Ok(()));
         match written.compute_with(options) {
             Ok(()) => {
-                out.commit_expecting(self.num_partitions())?;
+                out.commit_expecting(self.num_partitions())
+                    .map_err(IoError::from)?;
                 Ok(())
             }
             Err(e) => {

@@ -53,6 +53,7 @@ use super::sort::{
     merge_runs, ApproxSize, MapOutput, PartitionedSortBuffer, SortOptions, SpillError,
 };
 use super::split::{line_number_at, plan_splits, InputError, InputSplit, LineReader, SplitError};
+use crate::output::{OutputDir, OutputError, WriteMode};
 
 /// What a key of the shuffle must be: ordered (reducers see keys in order),
 /// hashable (partitioning, combining), serializable (spills).
@@ -675,14 +676,10 @@ pub enum JobError {
     /// A task panicked or could not run.
     #[error(transparent)]
     Task(#[from] TaskError),
-    /// Writing the output folder failed.
-    #[error("cannot write output {path}: {source}")]
-    Output {
-        /// The file or folder.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    /// The output folder was refused, or a file of it could not be
+    /// written (see [`crate::output`] for the rule of output folders).
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// The settings cannot work.
     #[error("invalid job settings: {0}")]
     Config(String),
@@ -800,14 +797,19 @@ impl TextRecord for String {
 
 impl<O: TextRecord> JobOutput<O> {
     /// Writes the output to the folder `dir`, one `part-NNNNN` file per
-    /// reduce partition and an empty `_SUCCESS` last, like Hadoop. Each
-    /// part is written under a temporary name and renamed when complete, so
-    /// a failure leaves no `_SUCCESS` and no half-written part. The folder
-    /// must not exist or be empty.
+    /// reduce partition (each record as [`TextRecord`] writes it) and an
+    /// empty `_SUCCESS` last, like Hadoop. Each part is written under a
+    /// temporary name and renamed when complete, so a failure leaves no
+    /// `_SUCCESS` and no half-written part. The folder must be new or
+    /// empty, and a failed write leaves it as it found it: the rule of
+    /// every output folder, in [`crate::output`].
+    /// [`write_text_with`](Self::write_text_with) overwrites a previous
+    /// output; [`write_text_by`](Self::write_text_by) writes any record.
     ///
     /// # Errors
     ///
-    /// [`JobError::Output`] naming the file or folder.
+    /// [`JobError::Output`]: the folder is refused, or a file could not be
+    /// written.
     ///
     /// ```
     /// let out = flotilla::mapreduce::JobOutput {
@@ -825,51 +827,112 @@ impl<O: TextRecord> JobOutput<O> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_text(&self, dir: &std::path::Path) -> Result<(), JobError> {
-        use std::io::Write as _;
-        let io = |path: &std::path::Path| {
-            let path = path.to_path_buf();
-            move |source| JobError::Output { path, source }
-        };
-        if let Ok(mut entries) = std::fs::read_dir(dir) {
-            if entries.next().is_some() {
-                return Err(JobError::Output {
-                    path: dir.to_path_buf(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::AlreadyExists,
-                        "the output folder is not empty",
-                    ),
-                });
-            }
-        }
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut written = Vec::new();
-        let result = (|| {
-            for (i, part) in self.partitions.iter().enumerate() {
-                let tmp = dir.join(format!(".part-{i:05}.tmp"));
-                written.push(tmp.clone());
-                let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-                let mut w = std::io::BufWriter::new(file);
-                for record in part {
-                    record.write_line(&mut w).map_err(io(&tmp))?;
-                }
-                w.flush().map_err(io(&tmp))?;
-            }
-            for (i, tmp) in written.iter().enumerate() {
-                let part = dir.join(format!("part-{i:05}"));
-                std::fs::rename(tmp, &part).map_err(io(&part))?;
-            }
-            let success = dir.join("_SUCCESS");
-            std::fs::File::create(&success).map_err(io(&success))?;
-            Ok(())
-        })();
-        if result.is_err() {
-            for (i, tmp) in written.iter().enumerate() {
-                let _ = std::fs::remove_file(tmp);
-                let _ = std::fs::remove_file(dir.join(format!("part-{i:05}")));
-            }
-        }
-        result
+        self.write_text_with(dir, WriteMode::ErrorIfNotEmpty)
     }
+
+    /// [`write_text`](Self::write_text), with [`WriteMode::Overwrite`] to
+    /// replace a previous flotilla output in the folder.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_text`](Self::write_text); with [`WriteMode::Overwrite`],
+    /// also a folder holding anything but a previous flotilla output.
+    ///
+    /// ```
+    /// use flotilla::output::WriteMode;
+    /// let out = flotilla::mapreduce::JobOutput {
+    ///     partitions: vec![vec![("a".to_string(), 1u64)]],
+    ///     counters: Default::default(),
+    ///     bad_record_sample: vec![],
+    ///     elapsed: std::time::Duration::ZERO,
+    /// };
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-parts-with-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// out.write_text(&dir)?;
+    /// assert!(out.write_text(&dir).is_err()); // not empty
+    /// out.write_text_with(&dir, WriteMode::Overwrite)?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_text_with(&self, dir: &std::path::Path, mode: WriteMode) -> Result<(), JobError> {
+        write_parts(&self.partitions, dir, mode, |record, w| {
+            record.write_line(w)
+        })
+    }
+}
+
+impl<O> JobOutput<O> {
+    /// As [`write_text_with`](Self::write_text_with), each record written
+    /// as `format` writes it into its line (without the newline): for
+    /// records whose key or value has no `Display` (a tuple key), or to
+    /// choose their text.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_text_with`](Self::write_text_with).
+    ///
+    /// ```
+    /// use std::fmt::Write;
+    /// use flotilla::output::WriteMode;
+    ///
+    /// let out = flotilla::mapreduce::JobOutput {
+    ///     partitions: vec![vec![(("cat".to_string(), 2017u32), 3u64)]],
+    ///     counters: Default::default(),
+    ///     bad_record_sample: vec![],
+    ///     elapsed: std::time::Duration::ZERO,
+    /// };
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-parts-by-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// out.write_text_by(&dir, WriteMode::ErrorIfNotEmpty, |((word, year), n), line| {
+    ///     write!(line, "{word}\t{year}\t{n}")
+    /// })?;
+    /// assert_eq!(std::fs::read_to_string(dir.join("part-00000"))?, "cat\t2017\t3\n");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_text_by(
+        &self,
+        dir: &std::path::Path,
+        mode: WriteMode,
+        format: impl Fn(&O, &mut String) -> fmt::Result,
+    ) -> Result<(), JobError> {
+        let mut line = String::new();
+        write_parts(&self.partitions, dir, mode, |record, w| {
+            line.clear();
+            format(record, &mut line)
+                .map_err(|_| std::io::Error::other("a record's formatter returned an error"))?;
+            line.push('\n');
+            w.write_all(line.as_bytes())
+        })
+    }
+}
+
+/// Writes `partitions` as the parts of a new output folder `dir`, each
+/// record through `write`, and commits; a failure leaves the folder as it
+/// was found.
+fn write_parts<O>(
+    partitions: &[Vec<O>],
+    dir: &std::path::Path,
+    mode: WriteMode,
+    mut write: impl FnMut(&O, &mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), JobError> {
+    use std::io::Write as _;
+    let out = OutputDir::create(dir, mode)?;
+    for (i, records) in partitions.iter().enumerate() {
+        let mut part = out.create_part(i, "")?;
+        let path = part.path().to_path_buf();
+        let mut w = std::io::BufWriter::new(part.file());
+        records
+            .iter()
+            .try_for_each(|record| write(record, &mut w))
+            .and_then(|()| w.flush())
+            .map_err(|e| OutputError::io(&path, e))?;
+        drop(w);
+        part.commit()?;
+    }
+    // Dropped on an error above, `out` removes what was written.
+    out.commit_expecting(partitions.len())?;
+    Ok(())
 }
 
 /// Runs [`Job`]s in-process on a [`CpuPool`].

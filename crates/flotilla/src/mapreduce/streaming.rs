@@ -14,9 +14,10 @@
 //!        with a combiner: all runs merged ─► sh -c COMBINER ─► partitioned and sorted again
 //!                                                    │
 //!  reduce[r]: merge of every map task's runs for r ◄─┘
-//!     sorted key\tvalue lines ─stdin─► sh -c REDUCER ─stdout─► OUTPUT/_temporary/part-r.attempt-k
+//!     sorted key\tvalue lines ─stdin─► sh -c REDUCER ─stdout─► OUTPUT/_temporary/.part-r.….attempt
 //!                                                                 └─ succeeded: → _temporary/part-r
-//!  job commit: every _temporary/part-r → OUTPUT/part-r; remove _temporary/; write _SUCCESS
+//!  stderr of each command ─► the tail (for errors); on success → _temporary/_logs/TASK.stderr
+//!  job commit: every _temporary/part-r → OUTPUT/part-r, _logs/ → OUTPUT/_logs/; remove _temporary/; write _SUCCESS
 //! ```
 //!
 //! **Records.** A line a command writes is a record: the key is what comes
@@ -45,12 +46,26 @@
 //! part file, empty or not, and the reducer runs even on an empty input.
 //!
 //! **Pipes.** Each command's stdin is written by a scoped thread while the
-//! task reads its stdout, and a second scoped thread keeps the tail of its
-//! stderr: no side waits on a full pipe nobody reads. Lines of stderr of
+//! task reads its stdout, and a second scoped thread reads its stderr: no
+//! side waits on a full pipe nobody reads. Lines of stderr of
 //! the form `reporter:counter:GROUP,COUNTER,AMOUNT` add to the counter
 //! `GROUP.COUNTER` of the report, as in Hadoop streaming (only successful
-//! attempts count); `reporter:status:` lines are ignored. The rest of stderr
-//! is kept only for error messages.
+//! attempts count); `reporter:status:` lines are ignored. The rest of
+//! stderr is kept: its tail goes into the error of a failed attempt, and
+//! when a successful attempt's command wrote to stderr, its text (the first
+//! MiB) goes to the output folder's `_logs/` (`map-00003.stderr`,
+//! `map-00003.combiner.stderr`, `reduce-00000.stderr`) and a summary line
+//! (task, first line, byte count) to [`StreamingReport::stderr`], which
+//! the report's `Display` (and `flotilla mapreduce`) shows. A job that
+//! succeeds may still have been warned about its input: read them.
+//!
+//! **Bytes as they are.** Commands get the input's bytes unchanged, never
+//! decoded or checked as UTF-8, in the locale of the process. Tools that
+//! decode text by the locale may treat bytes that are not valid there
+//! differently: in a UTF-8 locale `grep` says `binary file matches` (on
+//! stderr) and skips the matching lines, `sort` and `awk` may compare
+//! differently. For byte-oriented work, run such tools with `LC_ALL=C`
+//! (`--mapper 'LC_ALL=C grep foo'`).
 //!
 //! **Environment.** Every command sees `FLOTILLA_TASK` (`map[3]`,
 //! `reduce[0]`) and `FLOTILLA_ATTEMPT` (1, 2, …); mappers also see
@@ -75,13 +90,16 @@
 //! a map task's split is left out, counted and sampled in the report, as
 //! Hadoop's bad-record skipping does for streaming.
 //!
-//! **Output.** The output folder must not exist or be empty, as in Hadoop
-//! ("output directory already exists"). Reduce attempts write under
-//! `OUTPUT/_temporary/`; a successful one is renamed there (task commit).
-//! Once every reduce task has succeeded, the parts are renamed into the
-//! folder, `_temporary/` is removed and an empty `_SUCCESS` is written last
-//! (job commit). A failed job removes `_temporary/` (and the folder, if it
-//! created it): it leaves no `_SUCCESS` and no part, whole or half-written.
+//! **Output.** The output folder follows the rule of every flotilla output
+//! folder ([`crate::output`]): it must be new or empty, as in Hadoop
+//! ("output directory already exists"), unless the job
+//! [overwrites](StreamingJob::write_mode) a previous flotilla output.
+//! Reduce attempts write under `OUTPUT/_temporary/`; a successful one is
+//! renamed there (task commit). Once every reduce task has succeeded, the
+//! parts and `_logs/` are moved into the folder, `_temporary/` is removed
+//! and an empty `_SUCCESS` is written last (job commit). A failed job
+//! leaves the folder as it found it: no `_SUCCESS`, no part, whole or
+//! half-written, no log, and no folder if the job created it.
 //!
 //! # Example
 //!
@@ -118,9 +136,10 @@
 mod command;
 mod error;
 mod map_task;
-mod output;
 mod reduce_task;
 mod report;
+mod spool;
+mod task_log;
 #[cfg(test)]
 mod test;
 
@@ -133,15 +152,15 @@ use flotilla_local::{CpuPool, TaskError, TaskFuture};
 
 pub use command::{CommandFailure, CommandRole};
 pub use error::StreamingError;
-pub use report::{StreamingCounters, StreamingReport};
+pub use report::{StreamingCounters, StreamingReport, TaskStderr};
 
 use map_task::{map_task, MapTaskResult};
-use output::OutputDir;
 use reduce_task::reduce_task;
 
 use super::sort::SortOptions;
 use super::split::plan_splits;
 use super::{Partitioner, SmallBytes};
+use crate::output::{OutputDir, WriteMode};
 
 /// How many skipped splits' errors a report keeps.
 const SKIPPED_SAMPLE: usize = 10;
@@ -159,6 +178,7 @@ const SKIPPED_SAMPLE: usize = 10;
 /// | [`memory_budget`](Self::memory_budget) | 512 MiB, shared by the tasks running at once |
 /// | [`spill_dir`](Self::spill_dir) | a fresh folder in the temp dir |
 /// | [`skip_failed_splits`](Self::skip_failed_splits) | false |
+/// | [`write_mode`](Self::write_mode) | refuse an output folder that is not empty |
 ///
 /// ```
 /// use flotilla::mapreduce::streaming::StreamingJob;
@@ -189,6 +209,7 @@ pub struct StreamingJob {
     memory_budget: usize,
     spill_dir: Option<PathBuf>,
     skip_failed_splits: bool,
+    write_mode: WriteMode,
 }
 
 impl StreamingJob {
@@ -208,6 +229,7 @@ impl StreamingJob {
             memory_budget: 512 << 20,
             spill_dir: None,
             skip_failed_splits: false,
+            write_mode: WriteMode::ErrorIfNotEmpty,
         }
     }
 
@@ -307,17 +329,44 @@ impl StreamingJob {
         self
     }
 
+    /// What the job does with an output folder that is not empty
+    /// (default: [`WriteMode::ErrorIfNotEmpty`], as Hadoop refuses an
+    /// existing output directory). [`WriteMode::Overwrite`] replaces a
+    /// previous flotilla output once the job succeeded, and refuses a
+    /// folder holding anything else; see [`crate::output`].
+    ///
+    /// ```
+    /// use flotilla::mapreduce::streaming::StreamingJob;
+    /// use flotilla::output::WriteMode;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-streaming-overwrite-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("in.txt"), "a\n")?;
+    /// let input = dir.join("in.txt");
+    /// let pool = flotilla::CpuPool::with_threads(1)?;
+    /// let job = StreamingJob::new("cat", "cat").reducers(1);
+    /// job.run(&pool, &[input.to_str().unwrap()], dir.join("out"))?;
+    /// assert!(job.run(&pool, &[input.to_str().unwrap()], dir.join("out")).is_err());
+    /// job.write_mode(WriteMode::Overwrite).run(&pool, &[input.to_str().unwrap()], dir.join("out"))?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_mode(mut self, mode: WriteMode) -> StreamingJob {
+        self.write_mode = mode;
+        self
+    }
+
     /// Runs the job over `inputs` (files, folders or globs, as
     /// [`plan_splits`] takes them) into the folder `output`, which must not
-    /// exist or be empty. Blocks until the job is done; its tasks run on
-    /// `pool`.
+    /// exist or be empty (unless the job [overwrites](Self::write_mode)).
+    /// Blocks until the job is done; its tasks run on `pool`.
     ///
     /// # Errors
     ///
     /// [`StreamingError`]: bad settings, inputs that cannot be planned or
     /// read, an output folder in use, a task's command failing on every
     /// attempt (with its stderr's tail), a spill or output write failing. A
-    /// failed job leaves no `_SUCCESS` and no part file.
+    /// failed job leaves the output folder as it found it.
     ///
     /// ```
     /// use flotilla::mapreduce::streaming::{StreamingError, StreamingJob};
@@ -348,7 +397,7 @@ impl StreamingJob {
         self.check()?;
         let reducers = self.reducers.unwrap_or_else(|| pool.threads()).max(1);
         let splits = plan_splits(inputs, self.split_bytes)?;
-        let output = OutputDir::prepare(output.as_ref())?;
+        let output = OutputDir::create(output.as_ref(), self.write_mode)?;
         let per_task = (self.memory_budget / pool.threads().max(1)).max(64 << 10);
         let mut sort_options = SortOptions::new().budget_bytes(per_task);
         if let Some(dir) = &self.spill_dir {
@@ -363,7 +412,7 @@ impl StreamingJob {
             skip_failed_splits: self.skip_failed_splits,
             sort_options,
             partitioner: Partitioner::Hash,
-            temporary: output.temporary().to_path_buf(),
+            output: output.clone(),
             abort: AtomicBool::new(false),
         });
 
@@ -378,14 +427,17 @@ impl StreamingJob {
         let maps = gather(futures, &ctx.abort)?;
         let mut counters = StreamingCounters::default();
         let mut skipped_sample = Vec::new();
+        let mut stderr = Vec::new();
         let mut outputs = Vec::with_capacity(maps.len());
         for map in maps {
             match map {
                 MapTaskResult::Done {
                     output,
                     counters: c,
+                    stderr: logs,
                 } => {
                     counters.add(&c);
+                    stderr.extend(logs);
                     outputs.push(output);
                 }
                 MapTaskResult::Skipped { error, counters: c } => {
@@ -410,17 +462,20 @@ impl StreamingJob {
             })
             .collect();
         drop(outputs);
-        for c in gather(futures, &ctx.abort)? {
+        for (c, logs) in gather(futures, &ctx.abort)? {
             counters.add(&c);
+            stderr.extend(logs);
         }
 
-        let root = output.root().to_path_buf();
-        let parts = output.commit(reducers)?;
+        let root = output.path().to_path_buf();
+        drop(ctx);
+        let parts = output.commit_expecting(reducers)?;
         Ok(StreamingReport {
             counters,
             output: root,
             parts,
             skipped_sample,
+            stderr,
             elapsed: start.elapsed(),
         })
     }
@@ -461,8 +516,8 @@ struct JobContext {
     skip_failed_splits: bool,
     sort_options: SortOptions,
     partitioner: Partitioner<SmallBytes>,
-    /// `OUTPUT/_temporary`.
-    temporary: PathBuf,
+    /// The output folder: parts, kept reducer inputs and logs.
+    output: OutputDir,
     /// Set when a task has failed for good: the others stop.
     abort: AtomicBool,
 }

@@ -241,22 +241,10 @@ pub enum IoError {
         /// The Parquet error.
         source: ParquetError,
     },
-    /// The output folder exists and is not empty, and overwriting was not
-    /// asked for.
-    #[error("output folder {path} exists and is not empty")]
-    OutputExists {
-        /// The folder.
-        path: PathBuf,
-    },
-    /// A commit found the parts numbered with a gap: a task's part is
-    /// missing.
-    #[error("cannot commit {path}: part {index} is missing")]
-    MissingPart {
-        /// The output folder.
-        path: PathBuf,
-        /// The first missing part number.
-        index: usize,
-    },
+    /// The output folder could not be used, written or committed (see
+    /// [`crate::output`] for the rule every output folder follows).
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
 }
 
 impl IoError {

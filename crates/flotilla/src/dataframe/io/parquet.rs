@@ -67,7 +67,7 @@ impl ParquetOptions {
 /// use flotilla::dataframe::io::{OutputDir, ParquetSource, ParquetWriteOptions};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetsource-{}", std::process::id()));
-/// let out = OutputDir::create(&dir, true)?;
+/// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
 /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from_iter_values(0..10)) as _)])?;
 /// // Two parts of 10 rows, in row groups of 4: 3 row groups each.
 /// let options = ParquetWriteOptions::new().row_group_rows(4);
@@ -177,7 +177,7 @@ impl ParquetSource {
     /// # use arrow_array::{Int64Array, RecordBatch};
     /// # use flotilla::dataframe::io::{OutputDir, ParquetOptions, ParquetSource};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetschema-{}", std::process::id()));
-    /// # let out = OutputDir::create(&dir, true)?;
+    /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([
     ///     ("a", Arc::new(Int64Array::from(vec![1])) as _),
     ///     ("b", Arc::new(Int64Array::from(vec![2])) as _),
@@ -201,7 +201,7 @@ impl ParquetSource {
     /// # use arrow_array::{Int64Array, RecordBatch};
     /// # use flotilla::dataframe::io::{OutputDir, ParquetSource};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetparts-{}", std::process::id()));
-    /// # let out = OutputDir::create(&dir, true)?;
+    /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// # let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2])) as _)])?;
     /// out.write_parquet_part(0, &batch)?; // one row group
     /// out.commit()?;
@@ -221,7 +221,7 @@ impl ParquetSource {
     /// # use arrow_array::{Int64Array, RecordBatch};
     /// # use flotilla::dataframe::io::{OutputDir, ParquetSource};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetread-{}", std::process::id()));
-    /// # let out = OutputDir::create(&dir, true)?;
+    /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![4, 5, 6])) as _)])?;
     /// out.write_parquet_part(0, &batch)?;
     /// out.commit()?;

@@ -28,6 +28,10 @@ pub(super) const STDERR_TAIL_LINES: usize = 20;
 pub(super) const STDERR_TAIL_BYTES: usize = 2048;
 /// The longest stderr line read at once; longer ones are cut into pieces.
 const STDERR_LINE_LIMIT: u64 = 4096;
+/// Bytes of a successful command's stderr kept for its log (the start).
+pub(super) const STDERR_LOG_BYTES: usize = 1 << 20;
+/// The longest first line a summary shows.
+const FIRST_LINE_CHARS: usize = 200;
 
 /// Which of a job's commands a failure is about.
 ///
@@ -156,12 +160,26 @@ impl From<StreamingError> for AttemptError {
 }
 
 /// What a successful run gives back: the feed's and the drain's results,
-/// and the counters the command reported on stderr.
+/// the counters the command reported on stderr, and the rest of its
+/// stderr, if it wrote any.
 #[derive(Debug)]
 pub(super) struct CommandRun<T, U> {
     pub(super) fed: T,
     pub(super) drained: U,
     pub(super) counters: BTreeMap<String, u64>,
+    pub(super) stderr: Option<StderrLog>,
+}
+
+/// What a command wrote to stderr besides `reporter:` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct StderrLog {
+    /// Its first line, invalid UTF-8 replaced, at most 200 characters.
+    pub(super) first_line: String,
+    /// How many bytes it wrote.
+    pub(super) bytes: u64,
+    /// The text for the log: all of it, or its first
+    /// [`STDERR_LOG_BYTES`] and a line saying how much was left out.
+    pub(super) text: Vec<u8>,
 }
 
 /// The command's stdin, as the feed sees it.
@@ -437,10 +455,12 @@ where
         };
         let drained = drained.map_err(|e| pipe(e, "output"))?;
         let fed = fed.map_err(|e| pipe(e, "input"))?;
+        let log = stderr.log();
         Ok(CommandRun {
             fed,
             drained,
             counters: stderr.counters,
+            stderr: log,
         })
     })
 }
@@ -483,12 +503,18 @@ pub(super) fn describe_status(status: ExitStatus) -> String {
     format!("ended with {status}")
 }
 
-/// The end of a command's stderr, and the counters it reported there with
-/// Hadoop streaming's `reporter:counter:GROUP,COUNTER,AMOUNT` lines.
+/// The end of a command's stderr, its start (for the log), and the
+/// counters it reported there with Hadoop streaming's
+/// `reporter:counter:GROUP,COUNTER,AMOUNT` lines.
 #[derive(Debug, Default)]
 pub(super) struct StderrTail {
     lines: VecDeque<Vec<u8>>,
     pub(super) counters: BTreeMap<String, u64>,
+    /// The first [`STDERR_LOG_BYTES`] of the lines that are not
+    /// `reporter:` lines, as written.
+    start: Vec<u8>,
+    /// All the bytes of those lines.
+    bytes: u64,
 }
 
 impl StderrTail {
@@ -510,8 +536,8 @@ impl StderrTail {
     }
 
     /// Takes one line (with or without its newline).
-    pub(super) fn take_line(&mut self, line: &[u8]) {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
+    pub(super) fn take_line(&mut self, raw: &[u8]) {
+        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if let Some(report) = line.strip_prefix(b"reporter:") {
             if report.starts_with(b"status:") {
@@ -523,10 +549,42 @@ impl StderrTail {
                 return;
             }
         }
+        self.bytes += raw.len() as u64;
+        let room = STDERR_LOG_BYTES.saturating_sub(self.start.len());
+        self.start.extend_from_slice(&raw[..raw.len().min(room)]);
         if self.lines.len() == STDERR_TAIL_LINES {
             self.lines.pop_front();
         }
         self.lines.push_back(line.to_vec());
+    }
+
+    /// What the command wrote besides `reporter:` lines; `None` if nothing.
+    pub(super) fn log(&self) -> Option<StderrLog> {
+        if self.bytes == 0 {
+            return None;
+        }
+        let first = self.start.split(|&b| b == b'\n').next().unwrap_or_default();
+        let first = first.strip_suffix(b"\r").unwrap_or(first);
+        let first = String::from_utf8_lossy(first);
+        let mut first_line: String = first.chars().take(FIRST_LINE_CHARS).collect();
+        if first.chars().nth(FIRST_LINE_CHARS).is_some() {
+            first_line.push('…');
+        }
+        let mut text = self.start.clone();
+        let left_out = self.bytes - text.len() as u64;
+        if left_out > 0 {
+            if text.last() != Some(&b'\n') {
+                text.push(b'\n');
+            }
+            text.extend_from_slice(
+                format!("[flotilla: {left_out} more bytes of stderr left out]\n").as_bytes(),
+            );
+        }
+        Some(StderrLog {
+            first_line,
+            bytes: self.bytes,
+            text,
+        })
     }
 
     /// The kept lines, at most [`STDERR_TAIL_BYTES`] of them (the last ones).

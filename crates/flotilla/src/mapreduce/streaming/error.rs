@@ -8,12 +8,14 @@ use flotilla_local::TaskError;
 use super::CommandFailure;
 use crate::mapreduce::sort::SpillError;
 use crate::mapreduce::split::InputError;
+use crate::output::OutputError;
 
 /// Why a streaming job failed, one variant per cause. A failed job leaves
-/// no `_SUCCESS` and no part file in its output folder.
+/// its output folder as it found it.
 ///
 /// ```
 /// use flotilla::mapreduce::streaming::{StreamingError, StreamingJob};
+/// use flotilla::output::OutputError;
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-streaming-error-{}", std::process::id()));
 /// std::fs::create_dir_all(dir.join("out"))?;
@@ -25,21 +27,14 @@ use crate::mapreduce::split::InputError;
 /// let err = StreamingJob::new("cat", "cat")
 ///     .run(&pool, &[input.to_str().unwrap()], dir.join("out"))
 ///     .unwrap_err();
-/// assert!(matches!(err, StreamingError::OutputExists { .. }));
-/// assert!(err.to_string().contains("already exists"));
+/// assert!(matches!(err, StreamingError::Output(OutputError::NotEmpty { .. })));
+/// assert!(err.to_string().contains("not empty"));
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StreamingError {
-    /// The output folder exists and is not an empty folder (Hadoop's
-    /// "output directory already exists").
-    #[error("output {} already exists and is not an empty folder", path.display())]
-    OutputExists {
-        /// The output folder.
-        path: PathBuf,
-    },
     /// The settings cannot work (named in the message).
     #[error("invalid streaming job settings: {0}")]
     Config(String),
@@ -49,15 +44,11 @@ pub enum StreamingError {
     /// The shuffle could not write or read a spill file.
     #[error(transparent)]
     Spill(#[from] SpillError),
-    /// Writing the output folder (or a reducer's input kept there for
-    /// retries) failed.
-    #[error("cannot write {}: {source}", path.display())]
-    Output {
-        /// The file or folder.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
+    /// The output folder was refused (see [`crate::output`] for the rule
+    /// of output folders), or writing it (or a reducer's input kept there
+    /// for retries) failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// A task's command failed on every attempt.
     #[error(
         "{task}{} failed on {}; the last one: {failure}",
@@ -96,9 +87,6 @@ fn all_attempts(attempts: usize) -> String {
 
 impl StreamingError {
     pub(super) fn output(path: impl Into<PathBuf>, source: io::Error) -> StreamingError {
-        StreamingError::Output {
-            path: path.into(),
-            source,
-        }
+        StreamingError::Output(OutputError::io(path, source))
     }
 }

@@ -4,9 +4,11 @@
 use std::sync::atomic::Ordering;
 
 use super::command::{
-    run_command, AttemptError, CommandInput, CommandOutput, CommandRole, CommandSpec, StepError,
+    run_command, AttemptError, CommandInput, CommandOutput, CommandRole, CommandSpec, StderrLog,
+    StepError,
 };
-use super::{JobContext, StreamingCounters, StreamingError, TaskFailure};
+use super::task_log::keep_stderr;
+use super::{JobContext, StreamingCounters, StreamingError, TaskFailure, TaskStderr};
 use crate::mapreduce::sort::{merge_runs_with, MapOutput, PartitionedSortBuffer};
 use crate::mapreduce::split::{InputSplit, LineReader, SplitError};
 use crate::mapreduce::SmallBytes;
@@ -21,6 +23,8 @@ pub(super) enum MapTaskResult {
     Done {
         output: Runs,
         counters: StreamingCounters,
+        /// What the mapper and the combiner wrote to stderr.
+        stderr: Vec<TaskStderr>,
     },
     /// Every attempt failed and the job skips such splits.
     Skipped {
@@ -49,10 +53,19 @@ pub(super) fn map_task(ctx: &JobContext, split: &InputSplit) -> Result<MapTaskRe
             return Err(TaskFailure::Aborted);
         }
         match map_attempt(ctx, split, attempt) {
-            Ok((output, mut counters)) => {
+            Ok((output, mut counters, logs)) => {
                 counters.attempts_failed = failed;
                 counters.map_tasks = 1;
-                return Ok(MapTaskResult::Done { output, counters });
+                let stderr = logs
+                    .into_iter()
+                    .map(|(role, log)| keep_stderr(&ctx.output, "map", split.index(), role, log))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| ctx.fail(e))?;
+                return Ok(MapTaskResult::Done {
+                    output,
+                    counters,
+                    stderr,
+                });
             }
             Err(AttemptError::Command(failure)) => {
                 failed += 1;
@@ -86,6 +99,9 @@ pub(super) fn map_task(ctx: &JobContext, split: &InputSplit) -> Result<MapTaskRe
     Err(ctx.fail(error))
 }
 
+/// What the commands of an attempt wrote to stderr.
+type Logs = Vec<(CommandRole, StderrLog)>;
+
 /// One attempt: the split's lines through the mapper into a sort buffer,
 /// then, with a combiner, the sorted output through the combiner into a
 /// second one.
@@ -93,7 +109,7 @@ fn map_attempt(
     ctx: &JobContext,
     split: &InputSplit,
     attempt: usize,
-) -> Result<(Runs, StreamingCounters), AttemptError> {
+) -> Result<(Runs, StreamingCounters, Logs), AttemptError> {
     let task = format!("map[{}]", split.index());
     let mut env = vec![
         (
@@ -123,22 +139,28 @@ fn map_attempt(
         ..StreamingCounters::default()
     };
     counters.add_user(&run.counters);
+    let mut logs: Logs = run
+        .stderr
+        .map(|log| (CommandRole::Mapper, log))
+        .into_iter()
+        .collect();
     let output = buffer.finish().map_err(StreamingError::from)?;
     counters.spilled_bytes += output.stats().bytes_spilled;
     let Some(combiner) = &ctx.combiner else {
-        return Ok((output, counters));
+        return Ok((output, counters, logs));
     };
     if counters.map_output_records == 0 {
-        return Ok((output, counters));
+        return Ok((output, counters, logs));
     }
     let spec = CommandSpec {
         role: CommandRole::Combiner,
         command: combiner,
         env: task_env(&task, attempt),
     };
-    let (output, combine) = combine(ctx, &spec, output)?;
+    let (output, combine, log) = combine(ctx, &spec, output)?;
     counters.add(&combine);
-    Ok((output, counters))
+    logs.extend(log.map(|log| (CommandRole::Combiner, log)));
+    Ok((output, counters, logs))
 }
 
 /// The variables every command of a task sees.
@@ -201,12 +223,12 @@ pub(super) fn split_record(line: &[u8]) -> (&[u8], &[u8]) {
 
 /// Feeds the map output, merged into one stream sorted by key, to the
 /// combiner, and sorts and partitions what it writes. Returns the new
-/// output and the combine counters.
+/// output, the combine counters and what the combiner wrote to stderr.
 fn combine(
     ctx: &JobContext,
     spec: &CommandSpec<'_>,
     mut output: Runs,
-) -> Result<(Runs, StreamingCounters), AttemptError> {
+) -> Result<(Runs, StreamingCounters, Option<StderrLog>), AttemptError> {
     // Every partition's runs, partition after partition: each run is sorted
     // and a key lives in one partition only, so the merge is sorted and
     // keeps each key's values in order.
@@ -239,5 +261,5 @@ fn combine(
         ..StreamingCounters::default()
     };
     counters.add_user(&run.counters);
-    Ok((combined, counters))
+    Ok((combined, counters, run.stderr))
 }

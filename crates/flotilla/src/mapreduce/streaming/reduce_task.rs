@@ -2,18 +2,20 @@
 //! part file.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::mem;
 use std::sync::atomic::Ordering;
 
 use super::command::{
-    run_command, write_record, AttemptError, CommandInput, CommandRole, CommandSpec, StepError,
+    run_command, write_record, AttemptError, CommandInput, CommandRole, CommandSpec, StderrLog,
+    StepError,
 };
 use super::map_task::task_env;
-use super::output::{OutputDir, TemporaryFile};
-use super::{JobContext, StreamingCounters, StreamingError, TaskFailure};
+use super::spool::TemporaryFile;
+use super::task_log::keep_stderr;
+use super::{JobContext, StreamingCounters, StreamingError, TaskFailure, TaskStderr};
 use crate::mapreduce::sort::{merge_runs_with, SortedRecords, SortedRun};
 use crate::mapreduce::SmallBytes;
 
@@ -72,7 +74,7 @@ pub(super) fn reduce_task(
     ctx: &JobContext,
     partition: usize,
     runs: Vec<SortedRun<SmallBytes, SmallBytes>>,
-) -> Result<StreamingCounters, TaskFailure> {
+) -> Result<(StreamingCounters, Vec<TaskStderr>), TaskFailure> {
     let mut source = match reduce_source(ctx, partition, runs) {
         Ok(source) => source,
         Err(e) => return Err(ctx.fail(e)),
@@ -85,7 +87,7 @@ pub(super) fn reduce_task(
             return Err(TaskFailure::Aborted);
         }
         match reduce_attempt(ctx, partition, attempt, &mut source, &mut counts) {
-            Ok((output_records, user)) => {
+            Ok((output_records, user, log)) => {
                 let (records, groups) = counts.unwrap_or_default();
                 let mut counters = StreamingCounters {
                     reduce_tasks: 1,
@@ -96,7 +98,13 @@ pub(super) fn reduce_task(
                     ..StreamingCounters::default()
                 };
                 counters.add_user(&user);
-                return Ok(counters);
+                let stderr = log
+                    .map(|log| {
+                        keep_stderr(&ctx.output, "reduce", partition, CommandRole::Reducer, log)
+                    })
+                    .transpose()
+                    .map_err(|e| ctx.fail(e))?;
+                return Ok((counters, stderr.into_iter().collect()));
             }
             Err(AttemptError::Command(failure)) => {
                 failed += 1;
@@ -131,29 +139,41 @@ fn reduce_source(
         return Ok(ReduceSource::Memory(runs));
     }
     let merged = merge_runs_with(runs, &ctx.sort_options)?;
-    let spool = (ctx.attempts > 1)
-        .then(|| TemporaryFile::new(ctx.temporary.join(format!("reduce-{partition:05}.input"))));
+    let spool = (ctx.attempts > 1).then(|| {
+        TemporaryFile::new(
+            ctx.output
+                .temporary()
+                .join(format!("reduce-{partition:05}.input")),
+        )
+    });
     Ok(ReduceSource::Merge {
         merged: Box::new(merged),
         spool,
     })
 }
 
-/// One attempt: the input through the reducer into
-/// `_temporary/part-NNNNN.attempt-K`, renamed to `_temporary/part-NNNNN`
-/// when the reducer succeeded. Returns the lines written and the user
-/// counters.
+/// What a successful reduce attempt gives back: the lines written, the
+/// user counters, what the reducer wrote to stderr.
+type AttemptOutcome = (u64, BTreeMap<String, u64>, Option<StderrLog>);
+
+/// One attempt: the input through the reducer into an attempt file of
+/// part `partition`, renamed to `_temporary/part-NNNNN` when the reducer
+/// succeeded (see [`crate::output`]). Returns the lines written, the user
+/// counters and what the reducer wrote to stderr.
 fn reduce_attempt(
     ctx: &JobContext,
     partition: usize,
     attempt: usize,
     source: &mut ReduceSource,
     counts: &mut Option<(u64, u64)>,
-) -> Result<(u64, std::collections::BTreeMap<String, u64>), AttemptError> {
-    let name = OutputDir::part_name(partition);
-    let part = TemporaryFile::new(ctx.temporary.join(format!("{name}.attempt-{attempt}")));
-    let file = File::create(part.path()).map_err(|e| StreamingError::output(part.path(), e))?;
-    let mut writer = BufWriter::with_capacity(64 << 10, file);
+) -> Result<AttemptOutcome, AttemptError> {
+    let mut part = ctx
+        .output
+        .create_part(partition, "")
+        .map_err(StreamingError::from)?;
+    let path = part.path().to_path_buf();
+    let path = path.as_path();
+    let mut writer = BufWriter::with_capacity(64 << 10, part.file());
     let mut env = task_env(&format!("reduce[{partition}]"), attempt);
     env.push(("mapreduce_task_partition", partition.to_string()));
     let spec = CommandSpec {
@@ -161,7 +181,6 @@ fn reduce_attempt(
         command: &ctx.reducer,
         env,
     };
-    let path = part.path();
     let drain = |out: &mut super::command::CommandOutput<'_>| {
         let mut lines = 0u64;
         let mut last = b'\n';
@@ -217,12 +236,11 @@ fn reduce_attempt(
         *counts = outcome.counts;
     }
     let run = run?;
-    let file = writer
+    writer
         .into_inner()
-        .map_err(|e| StreamingError::output(part.path(), e.into_error()))?;
-    drop(file);
-    part.persist(&ctx.temporary.join(&name))?;
-    Ok((run.drained, run.counters))
+        .map_err(|e| StreamingError::output(path, e.into_error()))?;
+    part.commit().map_err(StreamingError::from)?;
+    Ok((run.drained, run.counters, run.stderr))
 }
 
 /// Counts records and distinct keys of a sorted stream.

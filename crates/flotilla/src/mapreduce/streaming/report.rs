@@ -1,9 +1,15 @@
-//! [`StreamingCounters`] and [`StreamingReport`]: what a streaming job did.
+//! [`StreamingCounters`], [`TaskStderr`] and [`StreamingReport`]: what a
+//! streaming job did.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use super::CommandRole;
+
+/// How many stderr summaries the report's `Display` shows.
+const STDERR_SHOWN: usize = 10;
 
 /// The built-in counters of a streaming job, plus the counters its commands
 /// reported on stderr (`reporter:counter:GROUP,COUNTER,AMOUNT`, as in
@@ -135,6 +141,10 @@ pub struct StreamingReport {
     /// Why skipped splits were skipped (the first ten task errors), with
     /// [`skip_failed_splits`](super::StreamingJob::skip_failed_splits).
     pub skipped_sample: Vec<String>,
+    /// Every command of a successful attempt that wrote to stderr (besides
+    /// `reporter:` lines), map tasks first: a job that succeeds may still
+    /// have skipped or misread input, and said so there.
+    pub stderr: Vec<TaskStderr>,
     /// Wall time of the job.
     pub elapsed: Duration,
 }
@@ -153,6 +163,75 @@ impl fmt::Display for StreamingReport {
         for skipped in &self.skipped_sample {
             write!(f, "\nskipped: {skipped}")?;
         }
+        for task in self.stderr.iter().take(STDERR_SHOWN) {
+            write!(f, "\nstderr: {task}")?;
+        }
+        if let Some(more) = self
+            .stderr
+            .len()
+            .checked_sub(STDERR_SHOWN)
+            .filter(|&n| n > 0)
+        {
+            write!(
+                f,
+                "\nstderr: {more} more tasks wrote to stderr (see {})",
+                self.output.join("_logs").display()
+            )?;
+        }
         Ok(())
+    }
+}
+
+/// A command of a successful task attempt that wrote to stderr: which, its
+/// first line, how much, and the log holding the text.
+///
+/// Its `Display` is the summary line the CLI prints.
+///
+/// ```
+/// use flotilla::mapreduce::streaming::StreamingJob;
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-task-stderr-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("in.txt"), "a\n")?;
+/// let pool = flotilla::CpuPool::with_threads(1)?;
+/// let input = dir.join("in.txt");
+/// let job = StreamingJob::new("echo 'line 1 is odd' >&2; cat", "cat").reducers(1);
+/// let report = job.run(&pool, &[input.to_str().unwrap()], dir.join("out"))?;
+/// let task = &report.stderr[0];
+/// assert_eq!((task.task.as_str(), task.first_line.as_str(), task.bytes), ("map[0]", "line 1 is odd", 14));
+/// assert_eq!(std::fs::read_to_string(&task.log)?, "line 1 is odd\n");
+/// assert!(report.to_string().contains("map[0] mapper wrote 14 bytes to stderr: line 1 is odd"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskStderr {
+    /// The task: `map[3]` or `reduce[0]`.
+    pub task: String,
+    /// Which of its commands.
+    pub role: CommandRole,
+    /// The first line, invalid UTF-8 replaced, at most 200 characters.
+    pub first_line: String,
+    /// How many bytes the command wrote to stderr (without `reporter:`
+    /// lines).
+    pub bytes: u64,
+    /// The log in the output folder with the text (its first MiB):
+    /// `_logs/map-00003.stderr`, `_logs/map-00003.combiner.stderr`,
+    /// `_logs/reduce-00000.stderr`.
+    pub log: PathBuf,
+}
+
+impl fmt::Display for TaskStderr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} wrote {} bytes to stderr: {} (all of it in {})",
+            self.task,
+            self.role,
+            self.bytes,
+            self.first_line,
+            self.log.display()
+        )
     }
 }

@@ -1,7 +1,9 @@
 //! Unit tests of the streaming job's pieces: record parsing, the stderr
 //! tail, the merge of in-memory runs.
 
-use super::command::{describe_status, StderrTail, STDERR_TAIL_BYTES, STDERR_TAIL_LINES};
+use super::command::{
+    describe_status, StderrTail, STDERR_LOG_BYTES, STDERR_TAIL_BYTES, STDERR_TAIL_LINES,
+};
 use super::map_task::split_record;
 use super::reduce_task::MergeSlices;
 
@@ -53,6 +55,29 @@ fn reporter_lines_are_counters_not_messages() {
     assert_eq!(tail.counters.get("Words.Long"), Some(&7));
     assert_eq!(tail.counters.len(), 1);
     assert_eq!(tail.render(), "reporter:counter:oops\na real message");
+}
+
+#[test]
+fn the_stderr_log_keeps_the_start_and_counts_every_byte() {
+    let mut tail = StderrTail::default();
+    assert_eq!(tail.log(), None);
+    tail.take_line(b"reporter:counter:G,C,1\n");
+    assert_eq!(tail.log(), None, "reporter lines are not messages");
+    tail.take_line(b"bad byte \xff here\r\n");
+    let line = vec![b'x'; 4096];
+    for _ in 0..300 {
+        tail.take_line(&line);
+    }
+    let log = tail.log().unwrap();
+    assert_eq!(log.first_line, "bad byte \u{fffd} here");
+    assert_eq!(log.bytes, 17 + 300 * 4096);
+    assert!(log.text.starts_with(b"bad byte \xff here\r\nxxx"));
+    let note = format!(
+        "\n[flotilla: {} more bytes of stderr left out]\n",
+        log.bytes - STDERR_LOG_BYTES as u64
+    );
+    assert!(log.text.ends_with(note.as_bytes()));
+    assert_eq!(log.text.len(), STDERR_LOG_BYTES + note.len());
 }
 
 #[test]

@@ -1,0 +1,822 @@
+//! Output folders: how every writer of flotilla writes a folder of parts.
+//!
+//! [`Bag::to_textfiles`](crate::bag::Bag::to_textfiles),
+//! [`JobOutput::write_text`](crate::mapreduce::JobOutput::write_text),
+//! [`StreamingJob::run`](crate::mapreduce::streaming::StreamingJob::run)
+//! (and `flotilla mapreduce`), and the DataFrame writers (`to_csv`,
+//! `to_parquet`, `to_json`) all write through an [`OutputDir`], so one rule
+//! holds for all of them:
+//!
+//! * **A folder that is not empty is refused** ([`OutputError::NotEmpty`]),
+//!   unless the caller asks to overwrite ([`WriteMode::Overwrite`], or
+//!   `--overwrite` on the command line). A path that is a file is always
+//!   refused ([`OutputError::NotAFolder`]).
+//! * **Overwriting replaces a previous flotilla output, and nothing else.**
+//!   It removes only what a writer of flotilla writes: `part-NNNNN` files
+//!   (with or without an extension), `_SUCCESS`, the `_logs/` folder of
+//!   streaming jobs, and a `_temporary/` left by a write that was killed.
+//!   Anything else in the folder (a file of yours, a folder of yours) makes
+//!   the write fail before it starts ([`OutputError::Foreign`]), and
+//!   nothing is removed. The previous output is removed at the commit, once
+//!   the new one is complete: a write that fails leaves it in place.
+//! * **A writer never removes what it did not create.** A folder you made
+//!   stays, and so do its files.
+//! * **A failed write leaves the folder as it found it.** Nothing the writer
+//!   created remains: no part, no `_SUCCESS`, no `_temporary/`, and no
+//!   folder — a folder that did not exist is removed again (with the
+//!   parents the writer made for it), an empty folder you made stays empty.
+//!
+//! The protocol is Hadoop's `FileOutputCommitter`:
+//!
+//! ```text
+//!  OUTPUT/                                  missing (created), or an empty folder
+//!  └─ _temporary/
+//!     ├─ .part-00003.csv.4242-17.attempt    a task writing (pid, attempt)
+//!     ├─ part-00003.csv                     task commit: the attempt, renamed once complete
+//!     └─ _logs/map-00003.stderr             a task's log
+//!
+//!  job commit (OutputDir::commit), after the last task:
+//!     with WriteMode::Overwrite: remove the previous _SUCCESS, parts and _logs/
+//!     rename _temporary/part-NNNNN.ext → OUTPUT/part-NNNNN.ext, every part
+//!     rename _temporary/_logs/ → OUTPUT/_logs/
+//!     remove _temporary/
+//!     create OUTPUT/_SUCCESS                last
+//! ```
+//!
+//! A part appears under its final name only complete (a rename within one
+//! folder is atomic), so a task that fails or is retried never leaves half
+//! a part behind, and a retry simply replaces its part. Until the commit,
+//! readers of `OUTPUT/` see no part and no `_SUCCESS`; a commit that fails
+//! half way removes the parts it moved, so a folder with parts always has
+//! all of them and `_SUCCESS`.
+//!
+//! An [`OutputDir`] is plain data and files: it starts no thread, and its
+//! clones can be handed to the tasks that write the parts, wherever they
+//! run.
+//!
+//! ```
+//! use std::io::Write;
+//! use flotilla::output::{OutputDir, OutputError, WriteMode};
+//!
+//! let dir = std::env::temp_dir().join(format!("flotilla-doc-output-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+//! for i in 0..2 {
+//!     let mut part = out.create_part(i, "txt")?;
+//!     writeln!(part.file(), "part {i}").map_err(|e| OutputError::io(part.path(), e))?;
+//!     part.commit()?;
+//! }
+//! let parts = out.commit_expecting(2)?;
+//! assert_eq!(std::fs::read_to_string(&parts[1])?, "part 1\n");
+//!
+//! // Not empty now: refused, unless asked to overwrite.
+//! let err = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty).unwrap_err();
+//! assert!(matches!(err, OutputError::NotEmpty { .. }));
+//! let out = OutputDir::create(&dir, WriteMode::Overwrite)?;
+//! out.create_part(0, "txt")?.commit()?;
+//! assert_eq!(out.commit()?.len(), 1);
+//! assert!(!dir.join("part-00001.txt").exists());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The marker written last by a commit.
+const SUCCESS: &str = "_SUCCESS";
+/// Where parts wait for the commit.
+const TEMPORARY: &str = "_temporary";
+/// Where tasks' logs go.
+const LOGS: &str = "_logs";
+
+/// Makes attempt file names unique within the process.
+static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+
+/// What a writer does with an output folder that is not empty. See the
+/// [module documentation](self) for the rule.
+///
+/// ```
+/// use flotilla::output::WriteMode;
+/// assert_eq!(WriteMode::default(), WriteMode::ErrorIfNotEmpty);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WriteMode {
+    /// Refuse a folder that is not empty (the default).
+    #[default]
+    ErrorIfNotEmpty,
+    /// Replace a previous flotilla output in the folder; refuse a folder
+    /// that holds anything else.
+    Overwrite,
+}
+
+/// Why an output folder could not be prepared, written or committed.
+///
+/// ```
+/// use flotilla::output::{OutputDir, OutputError, WriteMode};
+///
+/// let file = std::env::temp_dir().join(format!("flotilla-doc-output-error-{}", std::process::id()));
+/// std::fs::write(&file, "mine")?;
+/// let err = OutputDir::create(&file, WriteMode::Overwrite).unwrap_err();
+/// assert!(matches!(err, OutputError::NotAFolder { .. }));
+/// assert!(err.to_string().contains("is a file"));
+/// assert_eq!(std::fs::read_to_string(&file)?, "mine");
+/// # std::fs::remove_file(&file)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// The output path is a file (or something else that is not a folder).
+    #[error("output {} is a file, not a folder", path.display())]
+    NotAFolder {
+        /// The output path.
+        path: PathBuf,
+    },
+    /// The output folder already exists and is not empty, and overwriting
+    /// was not asked for.
+    #[error(
+        "output folder {} already exists and is not empty (write to a new or empty folder, \
+         or ask to overwrite a previous output)",
+        path.display()
+    )]
+    NotEmpty {
+        /// The output folder.
+        path: PathBuf,
+    },
+    /// Overwriting was asked for, but the folder holds something that a
+    /// flotilla writer did not write; nothing was removed.
+    #[error(
+        "cannot overwrite {}: {} is not part of a flotilla output (overwriting removes only \
+         part files, _SUCCESS, _logs and _temporary)",
+        path.display(),
+        entry.display()
+    )]
+    Foreign {
+        /// The output folder.
+        path: PathBuf,
+        /// The entry that is not flotilla's.
+        entry: PathBuf,
+    },
+    /// A commit found the parts numbered with a gap: a task's part is
+    /// missing.
+    #[error("cannot commit {}: part {index} is missing", path.display())]
+    MissingPart {
+        /// The output folder.
+        path: PathBuf,
+        /// The first missing part number.
+        index: usize,
+    },
+    /// A file or folder could not be created, written, renamed or removed.
+    #[error("cannot write output {}: {error}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause (shown in the message, so not repeated as a source).
+        error: io::Error,
+    },
+}
+
+impl OutputError {
+    /// An [`OutputError::Io`] about `path`.
+    ///
+    /// ```
+    /// let err = flotilla::output::OutputError::io("out/part-00000", std::io::ErrorKind::StorageFull.into());
+    /// assert!(err.to_string().starts_with("cannot write output out/part-00000"));
+    /// ```
+    pub fn io(path: impl Into<PathBuf>, error: io::Error) -> OutputError {
+        OutputError::Io {
+            path: path.into(),
+            error,
+        }
+    }
+}
+
+/// The name of part `index`: `part-00007`, or `part-00007.csv` with an
+/// extension.
+///
+/// ```
+/// assert_eq!(flotilla::output::part_name(7, ""), "part-00007");
+/// assert_eq!(flotilla::output::part_name(7, "csv"), "part-00007.csv");
+/// ```
+pub fn part_name(index: usize, extension: &str) -> String {
+    if extension.is_empty() {
+        format!("part-{index:05}")
+    } else {
+        format!("part-{index:05}.{extension}")
+    }
+}
+
+/// The number of a part's name, `part-NNNNN` or `part-NNNNN.ext`; `None`
+/// for anything else (attempt files start with a dot).
+fn part_index(name: &str) -> Option<usize> {
+    let rest = name.strip_prefix("part-")?;
+    let digits = rest.split('.').next()?;
+    if digits.len() < 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// An output folder being written, part by part: created by
+/// [`create`](Self::create) before the tasks, ended by
+/// [`commit`](Self::commit) or [`abort`](Self::abort) after the last one.
+/// Dropped (its last clone) without either, it aborts.
+///
+/// Cheap to clone and `Send + Sync`: every task writing a part holds a
+/// clone. See the [module documentation](self) for the rule it keeps.
+///
+/// ```
+/// use flotilla::output::{OutputDir, WriteMode};
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-outputdir-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+/// std::thread::scope(|s| {
+///     for i in 0..3 {
+///         let out = out.clone();
+///         s.spawn(move || out.create_part(i, "")?.commit());
+///     }
+/// });
+/// assert!(!dir.join("_SUCCESS").exists()); // nothing visible before the commit
+/// assert_eq!(out.commit()?.len(), 3);
+/// assert!(dir.join("_SUCCESS").exists());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct OutputDir {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    temporary: PathBuf,
+    mode: WriteMode,
+    /// The folders `create` made, the outermost first.
+    created: Vec<PathBuf>,
+    /// Committed or aborted: nothing left to clean up.
+    ended: AtomicBool,
+}
+
+impl OutputDir {
+    /// Prepares `path` for writing, as the [rule](self) says: creates it
+    /// (and its missing parents) if needed, accepts an empty folder, and a
+    /// folder holding a previous flotilla output with
+    /// [`WriteMode::Overwrite`] (the previous output is replaced at the
+    /// commit; a `_temporary/` left by a killed write is removed now).
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::NotAFolder`], [`OutputError::NotEmpty`],
+    /// [`OutputError::Foreign`], or [`OutputError::Io`]; nothing is
+    /// changed then.
+    ///
+    /// ```
+    /// use flotilla::output::{OutputDir, OutputError, WriteMode};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-outcreate-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("notes.txt"), "mine")?;
+    /// let err = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty).unwrap_err();
+    /// assert!(matches!(err, OutputError::NotEmpty { .. }));
+    /// let err = OutputDir::create(&dir, WriteMode::Overwrite).unwrap_err();
+    /// assert!(matches!(err, OutputError::Foreign { .. }));
+    /// assert!(dir.join("notes.txt").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create(path: impl AsRef<Path>, mode: WriteMode) -> Result<OutputDir, OutputError> {
+        let root = path.as_ref();
+        let temporary = root.join(TEMPORARY);
+        let created = match fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => {
+                let entries = list(root)?;
+                if !entries.is_empty() {
+                    if mode == WriteMode::ErrorIfNotEmpty {
+                        return Err(OutputError::NotEmpty {
+                            path: root.to_path_buf(),
+                        });
+                    }
+                    check_previous_output(root, &entries)?;
+                    if entries.iter().any(|name| name == TEMPORARY) {
+                        fs::remove_dir_all(&temporary)
+                            .map_err(|e| OutputError::io(&temporary, e))?;
+                    }
+                }
+                Vec::new()
+            }
+            Ok(_) => {
+                return Err(OutputError::NotAFolder {
+                    path: root.to_path_buf(),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => create_folders(root)?,
+            Err(e) => return Err(OutputError::io(root, e)),
+        };
+        let out = OutputDir {
+            inner: Arc::new(Inner {
+                root: root.to_path_buf(),
+                temporary,
+                mode,
+                created,
+                ended: AtomicBool::new(false),
+            }),
+        };
+        // On failure, dropping `out` removes the folders made above.
+        fs::create_dir(&out.inner.temporary)
+            .map_err(|e| OutputError::io(&out.inner.temporary, e))?;
+        Ok(out)
+    }
+
+    /// The output folder.
+    ///
+    /// ```
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outpath-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// assert_eq!(out.path(), dir.as_path());
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// The folder where parts wait for the commit, `OUTPUT/_temporary`: a
+    /// writer may keep its own scratch files there (removed with it).
+    ///
+    /// ```
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outtemp-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// assert_eq!(out.temporary(), dir.join("_temporary"));
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn temporary(&self) -> &Path {
+        &self.inner.temporary
+    }
+
+    /// The write mode the folder was created with.
+    ///
+    /// ```
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outmode-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::Overwrite)?;
+    /// assert_eq!(out.mode(), WriteMode::Overwrite);
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn mode(&self) -> WriteMode {
+        self.inner.mode
+    }
+
+    /// Starts writing part `index` ([`part_name`] with `extension`, empty
+    /// for none): a fresh attempt file under `_temporary/`, which
+    /// [`PartFile::commit`] renames to the part's name there. An attempt
+    /// dropped without its commit is removed.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when the file cannot be created.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outpart-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let mut part = out.create_part(0, "")?;
+    /// part.file().write_all(b"x\n")?;
+    /// assert_eq!(part.commit()?, dir.join("part-00000"));
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_part(&self, index: usize, extension: &str) -> Result<PartFile, OutputError> {
+        let name = part_name(index, extension);
+        let attempt = self.inner.temporary.join(format!(
+            ".{name}.{}-{}.attempt",
+            std::process::id(),
+            ATTEMPTS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = File::create(&attempt).map_err(|e| OutputError::io(&attempt, e))?;
+        Ok(PartFile {
+            file,
+            committed: self.inner.temporary.join(&name),
+            destination: self.inner.root.join(&name),
+            attempt,
+            done: false,
+        })
+    }
+
+    /// Writes a task's log, `_logs/NAME` after the commit (a later write
+    /// of the same name replaces it). Returns where it will be.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when the log cannot be written.
+    ///
+    /// ```
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outlog-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let log = out.write_log("map-00000.stderr", b"warning: odd line\n")?;
+    /// out.commit()?;
+    /// assert_eq!(std::fs::read_to_string(&log)?, "warning: odd line\n");
+    /// assert_eq!(log, dir.join("_logs").join("map-00000.stderr"));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_log(&self, name: &str, contents: &[u8]) -> Result<PathBuf, OutputError> {
+        let logs = self.inner.temporary.join(LOGS);
+        fs::create_dir_all(&logs).map_err(|e| OutputError::io(&logs, e))?;
+        let path = logs.join(name);
+        fs::write(&path, contents).map_err(|e| OutputError::io(&path, e))?;
+        Ok(self.inner.root.join(LOGS).join(name))
+    }
+
+    /// Ends the write: moves every committed part into the folder (after
+    /// removing the previous output, with [`WriteMode::Overwrite`]), then
+    /// the logs, and writes `_SUCCESS` last. Returns the parts' paths, in
+    /// part order. The part numbers must run from 0 without a gap.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::MissingPart`] (nothing is changed: more parts may
+    /// still be written and the commit tried again), or a failure to move
+    /// or remove a file, after which the parts already moved are removed.
+    ///
+    /// ```
+    /// use flotilla::output::{OutputDir, OutputError, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outcommit-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// out.create_part(0, "")?.commit()?;
+    /// out.create_part(2, "")?.commit()?; // part 1 never written
+    /// let err = out.clone().commit().unwrap_err();
+    /// assert!(matches!(err, OutputError::MissingPart { index: 1, .. }));
+    /// assert!(!dir.join("_SUCCESS").exists());
+    /// out.abort()?;
+    /// assert!(!dir.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn commit(self) -> Result<Vec<PathBuf>, OutputError> {
+        self.commit_checked(None)
+    }
+
+    /// [`commit`](Self::commit), also checking that exactly `parts` parts
+    /// (numbered `0..parts`) were written.
+    ///
+    /// # Errors
+    ///
+    /// As [`commit`](Self::commit).
+    ///
+    /// ```
+    /// use flotilla::output::{OutputDir, OutputError, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outexpect-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// out.create_part(0, "")?.commit()?;
+    /// let err = out.clone().commit_expecting(2).unwrap_err();
+    /// assert!(matches!(err, OutputError::MissingPart { index: 1, .. }));
+    /// out.create_part(1, "")?.commit()?;
+    /// assert_eq!(out.commit_expecting(2)?.len(), 2);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn commit_expecting(self, parts: usize) -> Result<Vec<PathBuf>, OutputError> {
+        self.commit_checked(Some(parts))
+    }
+
+    fn commit_checked(self, expected: Option<usize>) -> Result<Vec<PathBuf>, OutputError> {
+        let Inner {
+            root,
+            temporary,
+            mode,
+            ..
+        } = &*self.inner;
+        let mut parts: Vec<(usize, String)> = list(temporary)?
+            .into_iter()
+            .filter_map(|name| part_index(&name).map(|index| (index, name)))
+            .collect();
+        parts.sort();
+        let mut next = 0;
+        for &(index, _) in &parts {
+            if index > next {
+                return Err(OutputError::MissingPart {
+                    path: root.clone(),
+                    index: next,
+                });
+            }
+            next = index + 1;
+        }
+        if expected.is_some_and(|expected| next < expected) {
+            return Err(OutputError::MissingPart {
+                path: root.clone(),
+                index: next,
+            });
+        }
+        if *mode == WriteMode::Overwrite {
+            remove_previous_output(root)?;
+        }
+        let mut moved = Vec::with_capacity(parts.len() + 1);
+        let result = parts
+            .iter()
+            .try_for_each(|(_, name)| {
+                let to = root.join(name);
+                fs::rename(temporary.join(name), &to).map_err(|e| OutputError::io(&to, e))?;
+                moved.push(to);
+                Ok(())
+            })
+            .and_then(|()| {
+                let logs = temporary.join(LOGS);
+                if logs.is_dir() {
+                    let to = root.join(LOGS);
+                    fs::rename(&logs, &to).map_err(|e| OutputError::io(&to, e))?;
+                    moved.push(to);
+                }
+                Ok(())
+            })
+            .and_then(|()| fs::remove_dir_all(temporary).map_err(|e| OutputError::io(temporary, e)))
+            .and_then(|()| {
+                let success = root.join(SUCCESS);
+                File::create(&success)
+                    .map(drop)
+                    .map_err(|e| OutputError::io(&success, e))
+            });
+        if let Err(e) = result {
+            for path in &moved {
+                let _ = fs::remove_file(path).or_else(|_| fs::remove_dir_all(path));
+            }
+            // Dropping the last clone removes `_temporary/` and the
+            // folders `create` made.
+            return Err(e);
+        }
+        self.inner.ended.store(true, Ordering::Release);
+        moved.truncate(parts.len());
+        Ok(moved)
+    }
+
+    /// Ends a failed write: removes `_temporary/` with every part and log
+    /// in it, and the folders [`create`](Self::create) made (the output
+    /// folder when it did not exist, and parents it needed). A folder that
+    /// existed stays, as it was. Dropping the last clone without a commit
+    /// does the same, ignoring errors.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when `_temporary/` cannot be removed.
+    ///
+    /// ```
+    /// use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outabort-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// std::fs::create_dir(&dir)?; // made by the user: it stays
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// out.create_part(0, "")?.commit()?;
+    /// out.abort()?;
+    /// assert!(dir.is_dir());
+    /// assert_eq!(std::fs::read_dir(&dir)?.count(), 0);
+    /// # std::fs::remove_dir(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn abort(self) -> Result<(), OutputError> {
+        self.inner.clean_up()
+    }
+}
+
+impl Inner {
+    /// Removes `_temporary/` and the folders `create` made; once.
+    fn clean_up(&self) -> Result<(), OutputError> {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let removed = match fs::remove_dir_all(&self.temporary) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(OutputError::io(&self.temporary, e))
+            }
+            _ => Ok(()),
+        };
+        // Innermost first; a folder that is not empty (something else was
+        // put there meanwhile) is left alone.
+        for folder in self.created.iter().rev() {
+            if fs::remove_dir(folder).is_err() {
+                break;
+            }
+        }
+        removed
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = self.clean_up();
+    }
+}
+
+/// One attempt at writing a part, from [`OutputDir::create_part`]: a file
+/// under `_temporary/`, renamed to the part's name by
+/// [`commit`](Self::commit) once complete, removed if dropped before.
+///
+/// ```
+/// use std::io::Write;
+/// # use flotilla::output::{OutputDir, WriteMode};
+/// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+/// let mut failed = out.create_part(0, "")?;
+/// failed.file().write_all(b"half a")?;
+/// drop(failed); // a task that failed: nothing of it is left
+/// let mut part = out.create_part(0, "")?;
+/// part.file().write_all(b"whole\n")?;
+/// part.commit()?;
+/// let parts = out.commit()?;
+/// assert_eq!(std::fs::read_to_string(&parts[0])?, "whole\n");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct PartFile {
+    file: File,
+    attempt: PathBuf,
+    committed: PathBuf,
+    destination: PathBuf,
+    done: bool,
+}
+
+impl PartFile {
+    /// The attempt's file, open for writing (buffer it for many small
+    /// writes).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-file-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let mut part = out.create_part(3, "tsv")?;
+    /// std::io::BufWriter::new(part.file()).write_all(b"a\t1\n")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// The attempt file's path, for error messages.
+    ///
+    /// ```
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-path-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let part = out.create_part(0, "")?;
+    /// assert!(part.path().starts_with(dir.join("_temporary")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.attempt
+    }
+
+    /// The task commit: renames the file to its part name
+    /// under `_temporary/` (replacing an earlier attempt's part). Returns
+    /// where the part will be after the job's commit.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when the rename fails (the attempt is removed).
+    ///
+    /// ```
+    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-commit-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// assert_eq!(out.create_part(4, "csv")?.commit()?, dir.join("part-00004.csv"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn commit(mut self) -> Result<PathBuf, OutputError> {
+        fs::rename(&self.attempt, &self.committed)
+            .map_err(|e| OutputError::io(&self.committed, e))?;
+        self.done = true;
+        Ok(self.destination.clone())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.attempt);
+        }
+    }
+}
+
+/// The names in `dir`.
+fn list(dir: &Path) -> Result<Vec<String>, OutputError> {
+    let io_err = |e| OutputError::io(dir, e);
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err)? {
+        names.push(
+            entry
+                .map_err(io_err)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    Ok(names)
+}
+
+/// Whether `name` in `root` is something a flotilla writer writes.
+fn is_flotilla_output(root: &Path, name: &str) -> bool {
+    let path = root.join(name);
+    let Ok(meta) = fs::symlink_metadata(&path) else {
+        return false;
+    };
+    match name {
+        SUCCESS => meta.is_file(),
+        TEMPORARY => meta.is_dir(),
+        LOGS => {
+            meta.is_dir()
+                && fs::read_dir(&path).is_ok_and(|entries| {
+                    entries
+                        .into_iter()
+                        .all(|e| e.is_ok_and(|e| e.file_type().is_ok_and(|t| t.is_file())))
+                })
+        }
+        _ => meta.is_file() && part_index(name).is_some(),
+    }
+}
+
+/// Checks that everything in `root` is a previous flotilla output.
+fn check_previous_output(root: &Path, names: &[String]) -> Result<(), OutputError> {
+    match names.iter().find(|name| !is_flotilla_output(root, name)) {
+        Some(name) => Err(OutputError::Foreign {
+            path: root.to_path_buf(),
+            entry: root.join(name),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Removes a previous output from `root`, `_SUCCESS` first so that the
+/// folder never looks complete with some parts gone. Leaves `_temporary/`.
+fn remove_previous_output(root: &Path) -> Result<(), OutputError> {
+    let names: Vec<String> = list(root)?
+        .into_iter()
+        .filter(|name| name != TEMPORARY)
+        .collect();
+    check_previous_output(root, &names)?;
+    let success = root.join(SUCCESS);
+    if names.iter().any(|name| name == SUCCESS) {
+        fs::remove_file(&success).map_err(|e| OutputError::io(&success, e))?;
+    }
+    for name in names.iter().filter(|name| *name != SUCCESS) {
+        let path = root.join(name);
+        let removed = if name == LOGS {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        removed.map_err(|e| OutputError::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Creates `root` and its missing parents; returns the folders made, the
+/// outermost first. On failure, removes them again.
+fn create_folders(root: &Path) -> Result<Vec<PathBuf>, OutputError> {
+    let mut missing = Vec::new();
+    let mut folder = Some(root);
+    while let Some(path) = folder {
+        if path.as_os_str().is_empty() || fs::symlink_metadata(path).is_ok() {
+            break;
+        }
+        missing.push(path.to_path_buf());
+        folder = path.parent();
+    }
+    missing.reverse();
+    let mut created = Vec::with_capacity(missing.len());
+    for path in missing {
+        match fs::create_dir(&path) {
+            Ok(()) => created.push(path),
+            // Made meanwhile by someone else: not ours to remove.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(e) => {
+                for folder in created.iter().rev() {
+                    let _ = fs::remove_dir(folder);
+                }
+                return Err(OutputError::io(&path, e));
+            }
+        }
+    }
+    Ok(created)
+}
