@@ -516,6 +516,26 @@ fn a_mapper_may_stop_reading_early() {
 }
 
 #[test]
+fn map_input_bytes_are_the_input_bytes_with_or_without_a_final_newline() {
+    let dir = TempDir::new("input-bytes");
+    for (name, body) in [
+        ("final-newline.txt", &b"one two\nthree\n"[..]),
+        ("no-final-newline.txt", b"one two\nthree"),
+        ("crlf.txt", b"one two\r\nthree\r\n"),
+        ("crlf-no-final-newline.txt", b"one two\r\nthree"),
+    ] {
+        let input = dir.write(name, body);
+        let report = StreamingJob::new("cat", "cat")
+            .reducers(1)
+            .split_bytes(4)
+            .run(&pool(), &[&input], dir.join(&format!("out-{name}")))
+            .unwrap();
+        assert_eq!(report.counters.map_input_records, 2, "{name}");
+        assert_eq!(report.counters.map_input_bytes, body.len() as u64, "{name}");
+    }
+}
+
+#[test]
 fn skipped_splits_are_counted_and_sampled() {
     let dir = TempDir::new("skip");
     let good = dir.write("good.txt", b"x\ny\n");
