@@ -11,7 +11,6 @@ use std::sync::Arc;
 use flotilla::bag::{read_text, read_text_bytes, Bag, BagError};
 use flotilla::core::rng::Rng;
 use flotilla::mapreduce::sort::SortOptions;
-use flotilla::mapreduce::split::InputError;
 use flotilla::TaskError;
 
 /// A fresh folder under the system temp dir, removed on drop.
@@ -411,24 +410,24 @@ fn word_count_equals_a_hash_map_count() {
 }
 
 #[test]
-fn invalid_utf8_names_the_file_and_offset() {
+fn invalid_utf8_names_the_file_the_line_and_the_bytes_reader() {
     let dir = TempDir::new("utf8");
     let file = dir.path().join("bad.txt");
     fs::write(&file, b"fine\nalso fine\nab\xffcd\nmore\n").unwrap();
     let bag = read_text(&[file.to_str().unwrap()], 4).unwrap();
     let err = bag.count().compute().unwrap_err();
     match &err {
-        BagError::Input(e) => match e.as_ref() {
-            InputError::InvalidUtf8 { path, offset } => {
-                assert_eq!(path, &file);
-                assert_eq!(*offset, 17);
-            }
-            other => panic!("unexpected {other}"),
-        },
+        BagError::NotUtf8 { path, line, offset } => {
+            assert_eq!(path, &file);
+            assert_eq!((*line, *offset), (3, 17));
+        }
         other => panic!("unexpected {other}"),
     }
-    assert!(err.to_string().contains("bad.txt"), "{err}");
-    assert!(err.to_string().contains("byte offset 17"), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("bad.txt"), "{message}");
+    assert!(message.contains("line 3"), "{message}");
+    assert!(message.contains("byte offset 17"), "{message}");
+    assert!(message.contains("read_text_bytes"), "{message}");
     // The bytes reader takes any line.
     let bytes = read_text_bytes(&[file.to_str().unwrap()], 4).unwrap();
     assert_eq!(bytes.count().compute().unwrap(), 4);

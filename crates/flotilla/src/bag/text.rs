@@ -11,14 +11,16 @@ use flotilla_local::{ComputeOptions, Delayed};
 use super::collection::{default_options, key_group, Settings};
 use super::feed::{feed, Sink, Slot, Source};
 use super::{Bag, BagError, Item};
-use crate::mapreduce::split::{plan_splits, InputError, InputSplit, Line, LineReader, SplitError};
+use crate::mapreduce::split::{
+    line_number_at, plan_splits, InputError, InputSplit, Line, LineReader, SplitError,
+};
 
 /// Why reading a split stopped early.
 enum Stop {
     /// The consumer has enough items.
     Enough,
     /// A line could not be turned into an item.
-    Input(InputError),
+    Item(BagError),
 }
 
 /// A bag of the lines of text files: one partition per input split, lines
@@ -30,12 +32,14 @@ enum Stop {
 /// each. Planning looks only at the files' lengths and happens here; lines
 /// are read when the bag is computed, by each partition's task, straight into
 /// the operations that follow (no partition of lines is materialized). A line
-/// that is not UTF-8 fails the computation with [`BagError::Input`] naming
-/// the file and the byte offset; [`read_text_bytes`] reads any bytes.
+/// that is not UTF-8 fails the computation with [`BagError::NotUtf8`] naming
+/// the file and the line; [`read_text_bytes`] reads any bytes.
 ///
 /// # Errors
 ///
-/// [`BagError::Input`] when an input matches no file, or `split_bytes` is 0.
+/// [`BagError::Input`] when an input matches no file, or `split_bytes` is 0;
+/// when the bag is computed, [`BagError::NotUtf8`] for a line that is not
+/// UTF-8.
 ///
 /// ```
 /// use flotilla::bag::read_text;
@@ -54,8 +58,14 @@ enum Stop {
 /// # Ok::<(), flotilla::bag::BagError>(())
 /// ```
 pub fn read_text<P: AsRef<str>>(inputs: &[P], split_bytes: u64) -> Result<Bag<String>, BagError> {
-    read_lines(inputs, split_bytes, "read_text", |line| {
-        line.text().map(str::to_owned)
+    read_lines(inputs, split_bytes, "read_text", |line| match line.text() {
+        Ok(text) => Ok(text.to_owned()),
+        Err(InputError::InvalidUtf8 { path, offset }) => Err(BagError::NotUtf8 {
+            line: line_number_at(&path, offset).unwrap_or(0),
+            path,
+            offset,
+        }),
+        Err(e) => Err(e.into()),
     })
 }
 
@@ -92,7 +102,7 @@ fn read_lines<P, T>(
     inputs: &[P],
     split_bytes: u64,
     name: &str,
-    convert: fn(Line<'_>) -> Result<T, InputError>,
+    convert: fn(Line<'_>) -> Result<T, BagError>,
 ) -> Result<Bag<T>, BagError>
 where
     P: AsRef<str>,
@@ -108,7 +118,7 @@ where
     let feed = feed(move |_, source, sink: &mut Sink<'_, T>| {
         let split = source.get::<InputSplit>()?;
         let read = LineReader::new().for_each_line(split, |line| {
-            let item = convert(line).map_err(Stop::Input)?;
+            let item = convert(line).map_err(Stop::Item)?;
             match sink(item) {
                 std::ops::ControlFlow::Continue(()) => Ok(()),
                 std::ops::ControlFlow::Break(()) => Err(Stop::Enough),
@@ -121,10 +131,10 @@ where
                 ..
             }) => Ok(()),
             Err(SplitError::Callback {
-                error: Stop::Input(e),
+                error: Stop::Item(e),
                 ..
-            })
-            | Err(SplitError::Input(e)) => Err(e.into()),
+            }) => Err(e),
+            Err(SplitError::Input(e)) => Err(e.into()),
         }
     });
     Ok(Bag::from_sources(sources, feed, name, Settings::default()))
