@@ -21,7 +21,7 @@ use crate::mapreduce::split::InputError;
 /// ```
 /// use flotilla::bag::{read_text, BagError};
 ///
-/// let err = read_text(&["no/such/folder/*.txt"], 1 << 20).unwrap_err();
+/// let err = read_text(&["no/such/folder/*.txt"]).unwrap_err();
 /// assert!(matches!(err, BagError::Input(_)));
 /// assert!(err.to_string().contains("no/such/folder/*.txt"));
 /// ```
