@@ -43,7 +43,7 @@ impl Drop for TempDir {
 }
 
 const MAPPER: &str = r#"awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'"#;
-const REDUCER: &str = r#"awk -F'\t' '!seen || $1 != k { if (seen) print k "\t" n; k = $1; n = 0; seen = 1 } { n += $2 } END { if (seen) print k "\t" n }'"#;
+const REDUCER: &str = r#"awk -F'\t' '!seen || $1 "" != k "" { if (seen) print k "\t" n; k = $1; n = 0; seen = 1 } { n += $2 } END { if (seen) print k "\t" n }'"#;
 
 #[test]
 fn mapreduce_counts_words_into_part_files() {

@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
-use flotilla::bag::{read_text, read_text_bytes};
+use flotilla::bag::{read_text_bytes_with, read_text_with, TextOptions};
 use flotilla::mapreduce::builtin::{words, WordCount};
 use flotilla::mapreduce::split::{plan_splits, LineReader};
 use flotilla::mapreduce::{JobConfig, JobRunner, KeyHasher, SmallBytes};
@@ -65,7 +65,7 @@ fn bag_strings(
     split: u64,
     options: &ComputeOptions,
 ) -> Result<Summary, Box<dyn std::error::Error>> {
-    let counts = read_text(&[input], split)?
+    let counts = read_text_with(&[input], TextOptions::new().split_bytes(split))?
         .flat_map(|line| {
             line.split_whitespace()
                 .map(str::to_owned)
@@ -81,7 +81,7 @@ fn bag_strings_emit(
     split: u64,
     options: &ComputeOptions,
 ) -> Result<Summary, Box<dyn std::error::Error>> {
-    let counts = read_text(&[input], split)?
+    let counts = read_text_with(&[input], TextOptions::new().split_bytes(split))?
         .flat_map_emit(|line, out| {
             for word in line.split_whitespace() {
                 out.emit(word.to_owned());
@@ -97,7 +97,7 @@ fn bag_bytes(
     split: u64,
     options: &ComputeOptions,
 ) -> Result<Summary, Box<dyn std::error::Error>> {
-    let counts = read_text_bytes(&[input], split)?
+    let counts = read_text_bytes_with(&[input], TextOptions::new().split_bytes(split))?
         .flat_map_emit(|line, out| {
             for word in words(&line) {
                 out.emit(SmallBytes::from(word));

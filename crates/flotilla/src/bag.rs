@@ -93,7 +93,8 @@
 //! `range|map|collect-12[3]` — in a [`BagError::Task`]. Input and spill
 //! errors (a line that is not UTF-8, a spill file that cannot be written)
 //! travel through the graph as values with their type, and the first one in
-//! partition order is returned ([`BagError::Input`], [`BagError::Spill`]);
+//! partition order is returned ([`BagError::NotUtf8`], [`BagError::Input`],
+//! [`BagError::Spill`]);
 //! the other partitions' tasks still run to their end.
 
 mod collection;
@@ -107,8 +108,10 @@ mod reduce;
 #[cfg(test)]
 mod test;
 mod text;
+mod text_options;
 
 pub use collection::{Bag, Emit, DEFAULT_SPLIT_EVERY};
 pub use error::BagError;
 pub use item::Item;
-pub use text::{read_text, read_text_bytes};
+pub use text::{read_text, read_text_bytes, read_text_bytes_with, read_text_with};
+pub use text_options::TextOptions;

@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use flotilla::bag::{read_text, read_text_bytes, Bag, BagError};
+use flotilla::bag::{
+    read_text, read_text_bytes, read_text_bytes_with, read_text_with, Bag, BagError, TextOptions,
+};
 use flotilla::core::rng::Rng;
 use flotilla::mapreduce::sort::SortOptions;
-use flotilla::mapreduce::split::InputError;
 use flotilla::output::WriteMode;
 use flotilla::{ComputeOptions, TaskError};
 
@@ -352,6 +353,42 @@ fn random_text(rng: &mut Rng, lines: usize) -> String {
 }
 
 #[test]
+fn read_text_splits_its_input_by_default_as_jobs_do() {
+    let dir = TempDir::new("read-text-default");
+    let mut rng = Rng::seed(7);
+    let file = dir.path().join("words.txt");
+    let mut text = String::new();
+    while text.len() < 3 << 20 {
+        text.push_str(&random_text(&mut rng, 1000));
+        text.push('\n');
+    }
+    fs::write(&file, &text).unwrap();
+    let total = text.len() as u64;
+    // About four splits per thread, each of 1 to 64 MiB.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let split_bytes = total.div_ceil(4 * threads).clamp(1 << 20, 64 << 20);
+    let bag = read_text(&[file.to_str().unwrap()]).unwrap();
+    assert_eq!(bag.npartitions() as u64, total.div_ceil(split_bytes));
+    assert!(bag.npartitions() >= 3, "{} partitions", bag.npartitions());
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert_eq!(bag.count().compute().unwrap(), lines.len() as u64);
+    let bytes = read_text_bytes(&[file.to_str().unwrap()]).unwrap();
+    assert_eq!(bytes.npartitions(), bag.npartitions());
+    // A small input is one partition; the option still sets the size.
+    let small = dir.path().join("small.txt");
+    fs::write(&small, "a\nb\nc\n").unwrap();
+    assert_eq!(
+        read_text(&[small.to_str().unwrap()]).unwrap().npartitions(),
+        1
+    );
+    let tiny = read_text_with(
+        &[small.to_str().unwrap()],
+        TextOptions::new().split_bytes(2),
+    );
+    assert_eq!(tiny.unwrap().npartitions(), 3);
+}
+
+#[test]
 fn read_text_of_many_splits_equals_the_lines() {
     let dir = TempDir::new("read-text");
     let mut rng = Rng::seed(42);
@@ -360,13 +397,21 @@ fn read_text_of_many_splits_equals_the_lines() {
     fs::write(&file, &text).unwrap();
     let lines: Vec<String> = text.lines().map(str::to_owned).collect();
     for split_bytes in [1, 7, 97, 1000, 1 << 20] {
-        let bag = read_text(&[file.to_str().unwrap()], split_bytes).unwrap();
+        let bag = read_text_with(
+            &[file.to_str().unwrap()],
+            TextOptions::new().split_bytes(split_bytes),
+        )
+        .unwrap();
         assert_eq!(
             bag.npartitions() as u64,
             (text.len() as u64).div_ceil(split_bytes)
         );
         assert_eq!(bag.compute().unwrap(), lines, "split_bytes {split_bytes}");
-        let bytes = read_text_bytes(&[file.to_str().unwrap()], split_bytes).unwrap();
+        let bytes = read_text_bytes_with(
+            &[file.to_str().unwrap()],
+            TextOptions::new().split_bytes(split_bytes),
+        )
+        .unwrap();
         let expected: Vec<Vec<u8>> = lines.iter().map(|l| l.as_bytes().to_vec()).collect();
         assert_eq!(bytes.compute().unwrap(), expected);
         assert_eq!(bag.take(3).unwrap(), lines[..3]);
@@ -395,7 +440,7 @@ fn word_count_equals_a_hash_map_count() {
     expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
 
     let pattern = format!("{}/part-*.txt", dir.path().display());
-    let words = read_text(&[pattern.as_str()], 300)
+    let words = read_text_with(&[pattern.as_str()], TextOptions::new().split_bytes(300))
         .unwrap()
         .flat_map(|line| {
             line.split_whitespace()
@@ -412,31 +457,32 @@ fn word_count_equals_a_hash_map_count() {
 }
 
 #[test]
-fn invalid_utf8_names_the_file_and_offset() {
+fn invalid_utf8_names_the_file_the_line_and_the_bytes_reader() {
     let dir = TempDir::new("utf8");
     let file = dir.path().join("bad.txt");
     fs::write(&file, b"fine\nalso fine\nab\xffcd\nmore\n").unwrap();
-    let bag = read_text(&[file.to_str().unwrap()], 4).unwrap();
+    let bag = read_text_with(&[file.to_str().unwrap()], TextOptions::new().split_bytes(4)).unwrap();
     let err = bag.count().compute().unwrap_err();
     match &err {
-        BagError::Input(e) => match e.as_ref() {
-            InputError::InvalidUtf8 { path, offset } => {
-                assert_eq!(path, &file);
-                assert_eq!(*offset, 17);
-            }
-            other => panic!("unexpected {other}"),
-        },
+        BagError::NotUtf8 { path, line, offset } => {
+            assert_eq!(path, &file);
+            assert_eq!((*line, *offset), (3, 17));
+        }
         other => panic!("unexpected {other}"),
     }
-    assert!(err.to_string().contains("bad.txt"), "{err}");
-    assert!(err.to_string().contains("byte offset 17"), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("bad.txt"), "{message}");
+    assert!(message.contains("line 3"), "{message}");
+    assert!(message.contains("byte offset 17"), "{message}");
+    assert!(message.contains("read_text_bytes"), "{message}");
     // The bytes reader takes any line.
-    let bytes = read_text_bytes(&[file.to_str().unwrap()], 4).unwrap();
+    let bytes =
+        read_text_bytes_with(&[file.to_str().unwrap()], TextOptions::new().split_bytes(4)).unwrap();
     assert_eq!(bytes.count().compute().unwrap(), 4);
     // A missing input is an error when the bag is built.
     let missing = dir.path().join("missing.txt");
     assert!(matches!(
-        read_text(&[missing.to_str().unwrap()], 4),
+        read_text(&[missing.to_str().unwrap()]),
         Err(BagError::Input(_))
     ));
 }
@@ -454,9 +500,12 @@ fn the_first_failed_partition_in_order_is_reported() {
     }
     fs::write(&file, &text).unwrap();
     let first_bad = text.iter().position(|&b| b == 0xff).unwrap() as u64;
-    let bag = read_text(&[file.to_str().unwrap()], 64)
-        .unwrap()
-        .split_every(2);
+    let bag = read_text_with(
+        &[file.to_str().unwrap()],
+        TextOptions::new().split_bytes(64),
+    )
+    .unwrap()
+    .split_every(2);
     assert!(bag.npartitions() > 20);
     for _ in 0..5 {
         for err in [
@@ -595,7 +644,7 @@ fn to_textfiles_writes_parts_then_success() {
     assert_eq!(fs::read_to_string(&parts[0]).unwrap(), "1\n2\n");
     assert_eq!(fs::read_to_string(&parts[1]).unwrap(), "");
     assert!(out.join("_SUCCESS").exists());
-    let back = read_text(&[out.to_str().unwrap()], 1 << 20).unwrap();
+    let back = read_text(&[out.to_str().unwrap()]).unwrap();
     assert_eq!(back.compute().unwrap(), ["1", "2", "3"]);
 
     // A folder that is not empty is refused; rewritten when asked, with

@@ -185,7 +185,11 @@ fn invalid_utf8_is_a_bad_record_for_text_jobs() {
         .run_text(Ratings, &[path.as_str()])
         .unwrap_err();
     assert!(matches!(err, JobError::BadRecord { line: 2, .. }), "{err}");
-    assert!(err.to_string().contains("invalid UTF-8"), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("invalid UTF-8"), "{message}");
+    // Where, and what to do about it: read bytes.
+    assert!(message.contains(&format!("{path}:2:")), "{message}");
+    assert!(message.contains("type Input = [u8]"), "{message}");
 }
 
 /// Word count over bytes, without a combiner (so every pair is shuffled).

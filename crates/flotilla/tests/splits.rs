@@ -223,6 +223,35 @@ fn a_line_longer_than_several_splits_belongs_to_the_split_it_starts_in() {
 }
 
 #[test]
+fn a_split_inside_a_long_line_reads_only_its_own_bytes() {
+    // Each split that starts inside the line owns no line, which it knows
+    // once it has looked at its own bytes: reading on to the line's end
+    // would make the line cost its length times its number of splits.
+    let dir = TempDir::new("inside-long-line");
+    let mut content = vec![b'y'; 1 << 20];
+    content.extend_from_slice(b"\nz\n");
+    let path = dir.write("a.txt", &content);
+    let splits = plan_splits(&[s(&path)], 4096).unwrap();
+    let mut reader = LineReader::with_buffer_size(1 << 16);
+    let mut lines = 0;
+    for split in &splits[1..] {
+        let stats = reader
+            .for_each_line(split, |_| Ok::<_, Infallible>(()))
+            .unwrap();
+        lines += stats.lines;
+        assert!(
+            stats.bytes_read <= split.len() + 1,
+            "{split} read {} bytes",
+            stats.bytes_read
+        );
+        let mut by_iterator = split.lines().unwrap();
+        assert_eq!(by_iterator.by_ref().count() as u64, stats.lines);
+        assert!(by_iterator.stats().bytes_read <= split.len() + 1, "{split}");
+    }
+    assert_eq!(lines, 1, "only the split holding z's start owns a line");
+}
+
+#[test]
 fn empty_files_give_no_split() {
     let dir = TempDir::new("empty");
     let path = dir.write("empty.txt", b"");

@@ -12,8 +12,9 @@ use flotilla::CpuPool;
 
 /// Emits `word\t1` for every word of every line.
 const WORD_MAPPER: &str = r#"awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'"#;
-/// Sums the values of each key, given lines sorted by key.
-const SUM_REDUCER: &str = r#"awk -F'\t' '!seen || $1 != k { if (seen) print k "\t" n; k = $1; n = 0; seen = 1 } { n += $2 } END { if (seen) print k "\t" n }'"#;
+/// Sums the values of each key, given lines sorted by key; keys compared as
+/// strings (`$1 ""`), not as the numbers some of them look like.
+const SUM_REDUCER: &str = r#"awk -F'\t' '!seen || $1 "" != k "" { if (seen) print k "\t" n; k = $1; n = 0; seen = 1 } { n += $2 } END { if (seen) print k "\t" n }'"#;
 /// Sums the values of each key in a hash table: writes keys in any order.
 const UNORDERED_SUM: &str =
     r#"awk -F'\t' '{ n[$1] += $2 } END { for (k in n) print k "\t" n[k] }'"#;
@@ -520,6 +521,49 @@ fn a_mapper_may_stop_reading_early() {
         .unwrap();
     assert_eq!(report.counters.map_output_records, 2);
     assert!(report.counters.map_input_records >= 2);
+}
+
+#[test]
+fn keys_that_look_like_numbers_stay_distinct() {
+    let dir = TempDir::new("numeric-keys");
+    let input = dir.write("keys.txt", b"1000 1000. 1e3 010 10\n1000 +10 1e3\n");
+    let report = StreamingJob::new(WORD_MAPPER, SUM_REDUCER)
+        .combiner(SUM_REDUCER)
+        .reducers(1)
+        .run(&pool(), &[&input], dir.join("out"))
+        .unwrap();
+    let expected: BTreeMap<String, u64> = [
+        ("+10", 1),
+        ("010", 1),
+        ("10", 1),
+        ("1000", 2),
+        ("1000.", 1),
+        ("1e3", 2),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(counts_of(&report.parts), expected);
+}
+
+#[test]
+fn map_input_bytes_are_the_input_bytes_with_or_without_a_final_newline() {
+    let dir = TempDir::new("input-bytes");
+    for (name, body) in [
+        ("final-newline.txt", &b"one two\nthree\n"[..]),
+        ("no-final-newline.txt", b"one two\nthree"),
+        ("crlf.txt", b"one two\r\nthree\r\n"),
+        ("crlf-no-final-newline.txt", b"one two\r\nthree"),
+    ] {
+        let input = dir.write(name, body);
+        let report = StreamingJob::new("cat", "cat")
+            .reducers(1)
+            .split_bytes(4)
+            .run(&pool(), &[&input], dir.join(&format!("out-{name}")))
+            .unwrap();
+        assert_eq!(report.counters.map_input_records, 2, "{name}");
+        assert_eq!(report.counters.map_input_bytes, body.len() as u64, "{name}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! [`BagError`]: why a bag could not be built, computed or written.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use flotilla_local::TaskError;
@@ -20,7 +21,7 @@ use crate::output::OutputError;
 /// ```
 /// use flotilla::bag::{read_text, BagError};
 ///
-/// let err = read_text(&["no/such/folder/*.txt"], 1 << 20).unwrap_err();
+/// let err = read_text(&["no/such/folder/*.txt"]).unwrap_err();
 /// assert!(matches!(err, BagError::Input(_)));
 /// assert!(err.to_string().contains("no/such/folder/*.txt"));
 /// ```
@@ -35,10 +36,29 @@ pub enum BagError {
     /// panicked)`.
     #[error(transparent)]
     Task(#[from] TaskError),
-    /// Input files could not be planned or read, or a line is not UTF-8
-    /// (the error names the file and the byte offset).
+    /// Input files could not be planned or read.
     #[error(transparent)]
     Input(Arc<InputError>),
+    /// A line read by [`read_text`](super::read_text) is not UTF-8; the
+    /// message names the file and the line, and
+    /// [`read_text_bytes`](super::read_text_bytes), which reads lines as
+    /// bytes.
+    #[error(
+        "line {line} of {} is not UTF-8 (first bad byte at byte offset {offset}); \
+         read_text reads UTF-8 text only: read the file with read_text_bytes \
+         to get each line as bytes",
+        path.display()
+    )]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based number of the line (0 when the file could not be read
+        /// again to count the lines).
+        line: u64,
+        /// Byte offset of the first byte that is not UTF-8 (in the
+        /// decompressed stream for gzip files).
+        offset: u64,
+    },
     /// The spilling shuffle of [`group_by`](super::Bag::group_by) could not
     /// write or read a spill file (named in the error).
     #[error(transparent)]

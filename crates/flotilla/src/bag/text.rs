@@ -1,5 +1,5 @@
-//! Text in and out: [`read_text`], [`read_text_bytes`] and
-//! [`Bag::to_textfiles`].
+//! Text in and out: [`read_text`], [`read_text_bytes`] (and their `_with`
+//! forms) and [`Bag::to_textfiles`].
 
 use std::fmt::Display;
 use std::io::{BufWriter, Write};
@@ -10,8 +10,10 @@ use flotilla_local::{ComputeOptions, Delayed};
 
 use super::collection::{default_options, key_group, Settings};
 use super::feed::{feed, Sink, Slot, Source};
-use super::{Bag, BagError, Item};
-use crate::mapreduce::split::{plan_splits, InputError, InputSplit, Line, LineReader, SplitError};
+use super::{Bag, BagError, Item, TextOptions};
+use crate::mapreduce::split::{
+    line_number_at, InputError, InputSplit, Line, LineReader, SplitError,
+};
 use crate::output::{OutputDir, OutputError, WriteMode};
 
 /// Why reading a split stopped early.
@@ -19,24 +21,28 @@ enum Stop {
     /// The consumer has enough items.
     Enough,
     /// A line could not be turned into an item.
-    Input(InputError),
+    Item(BagError),
 }
 
 /// A bag of the lines of text files: one partition per input split, lines
 /// without their `\n` (or `\r\n`).
 ///
 /// `inputs` are files, folders or globs, and each file is cut into byte
-/// ranges of `split_bytes`, no line ever cut or read twice — the input
-/// splits of the MapReduce jobs ([`plan_splits`]); gzip files are one split
-/// each. Planning looks only at the files' lengths and happens here; lines
+/// ranges, no line ever cut or read twice — the input splits of the
+/// MapReduce jobs ([`plan_splits`](crate::mapreduce::split::plan_splits));
+/// gzip files are one split each. The split size is derived from the input's
+/// size as the jobs derive it (about four partitions per thread, 1 to 64 MiB
+/// each, see [`TextOptions`]); [`read_text_with`] sets it. Planning looks only at the files' lengths and
+/// happens here; lines
 /// are read when the bag is computed, by each partition's task, straight into
 /// the operations that follow (no partition of lines is materialized). A line
-/// that is not UTF-8 fails the computation with [`BagError::Input`] naming
-/// the file and the byte offset; [`read_text_bytes`] reads any bytes.
+/// that is not UTF-8 fails the computation with [`BagError::NotUtf8`] naming
+/// the file and the line; [`read_text_bytes`] reads any bytes.
 ///
 /// # Errors
 ///
-/// [`BagError::Input`] when an input matches no file, or `split_bytes` is 0.
+/// [`BagError::Input`] when an input matches no file; when the bag is
+/// computed, [`BagError::NotUtf8`] for a line that is not UTF-8.
 ///
 /// ```
 /// use flotilla::bag::read_text;
@@ -46,17 +52,50 @@ enum Stop {
 /// let file = dir.join("poem.txt");
 /// std::fs::write(&file, "the cat\nthe hat\r\nsat\n").unwrap();
 ///
-/// let lines = read_text(&[file.to_str().unwrap()], 8)?; // tiny splits
-/// assert_eq!(lines.npartitions(), 3);
+/// let lines = read_text(&[file.to_str().unwrap()])?;
+/// assert_eq!(lines.npartitions(), 1); // a small file is one split
 /// assert_eq!(lines.compute()?, ["the cat", "the hat", "sat"]);
 /// let words = lines.flat_map(|l| l.split(' ').map(str::to_owned).collect::<Vec<_>>());
 /// assert_eq!(words.frequencies().compute()?[0], ("the".to_string(), 2));
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), flotilla::bag::BagError>(())
 /// ```
-pub fn read_text<P: AsRef<str>>(inputs: &[P], split_bytes: u64) -> Result<Bag<String>, BagError> {
-    read_lines(inputs, split_bytes, "read_text", |line| {
-        line.text().map(str::to_owned)
+pub fn read_text<P: AsRef<str>>(inputs: &[P]) -> Result<Bag<String>, BagError> {
+    read_text_with(inputs, TextOptions::new())
+}
+
+/// As [`read_text`], with the split size of `options`.
+///
+/// # Errors
+///
+/// As [`read_text`], and [`BagError::Input`] when the split size is 0.
+///
+/// ```
+/// use flotilla::bag::{read_text_with, TextOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-read-text-with-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let file = dir.join("poem.txt");
+/// std::fs::write(&file, "the cat\nthe hat\r\nsat\n").unwrap();
+///
+/// let lines = read_text_with(&[file.to_str().unwrap()], TextOptions::new().split_bytes(8))?;
+/// assert_eq!(lines.npartitions(), 3); // tiny splits
+/// assert_eq!(lines.compute()?, ["the cat", "the hat", "sat"]);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), flotilla::bag::BagError>(())
+/// ```
+pub fn read_text_with<P: AsRef<str>>(
+    inputs: &[P],
+    options: TextOptions,
+) -> Result<Bag<String>, BagError> {
+    read_lines(inputs, options, "read_text", |line| match line.text() {
+        Ok(text) => Ok(text.to_owned()),
+        Err(InputError::InvalidUtf8 { path, offset }) => Err(BagError::NotUtf8 {
+            line: line_number_at(&path, offset).unwrap_or(0),
+            path,
+            offset,
+        }),
+        Err(e) => Err(e.into()),
     })
 }
 
@@ -75,31 +114,55 @@ pub fn read_text<P: AsRef<str>>(inputs: &[P], split_bytes: u64) -> Result<Bag<St
 /// let file = dir.join("latin1.txt");
 /// std::fs::write(&file, b"caf\xe9\nok\n").unwrap();
 ///
-/// let lines = read_text_bytes(&[file.to_str().unwrap()], 1 << 20)?;
+/// let lines = read_text_bytes(&[file.to_str().unwrap()])?;
 /// assert_eq!(lines.compute()?, [b"caf\xe9".to_vec(), b"ok".to_vec()]);
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// # Ok::<(), flotilla::bag::BagError>(())
 /// ```
-pub fn read_text_bytes<P: AsRef<str>>(
+pub fn read_text_bytes<P: AsRef<str>>(inputs: &[P]) -> Result<Bag<Vec<u8>>, BagError> {
+    read_text_bytes_with(inputs, TextOptions::new())
+}
+
+/// As [`read_text_bytes`], with the split size of `options`.
+///
+/// # Errors
+///
+/// As [`read_text_with`].
+///
+/// ```
+/// use flotilla::bag::{read_text_bytes_with, TextOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-read-bytes-with-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let file = dir.join("latin1.txt");
+/// std::fs::write(&file, b"caf\xe9\nok\n").unwrap();
+///
+/// let lines = read_text_bytes_with(&[file.to_str().unwrap()], TextOptions::new().split_bytes(3))?;
+/// assert_eq!(lines.npartitions(), 3);
+/// assert_eq!(lines.compute()?, [b"caf\xe9".to_vec(), b"ok".to_vec()]);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// # Ok::<(), flotilla::bag::BagError>(())
+/// ```
+pub fn read_text_bytes_with<P: AsRef<str>>(
     inputs: &[P],
-    split_bytes: u64,
+    options: TextOptions,
 ) -> Result<Bag<Vec<u8>>, BagError> {
-    read_lines(inputs, split_bytes, "read_text_bytes", |line| {
+    read_lines(inputs, options, "read_text_bytes", |line| {
         Ok(line.bytes().to_vec())
     })
 }
 
 fn read_lines<P, T>(
     inputs: &[P],
-    split_bytes: u64,
+    options: TextOptions,
     name: &str,
-    convert: fn(Line<'_>) -> Result<T, InputError>,
+    convert: fn(Line<'_>) -> Result<T, BagError>,
 ) -> Result<Bag<T>, BagError>
 where
     P: AsRef<str>,
     T: Send + 'static,
 {
-    let splits = plan_splits(inputs, split_bytes)?;
+    let splits = options.plan(inputs)?;
     let key = key_group(name);
     let sources = splits
         .into_iter()
@@ -109,7 +172,7 @@ where
     let feed = feed(move |_, source, sink: &mut Sink<'_, T>| {
         let split = source.get::<InputSplit>()?;
         let read = LineReader::new().for_each_line(split, |line| {
-            let item = convert(line).map_err(Stop::Input)?;
+            let item = convert(line).map_err(Stop::Item)?;
             match sink(item) {
                 std::ops::ControlFlow::Continue(()) => Ok(()),
                 std::ops::ControlFlow::Break(()) => Err(Stop::Enough),
@@ -122,10 +185,10 @@ where
                 ..
             }) => Ok(()),
             Err(SplitError::Callback {
-                error: Stop::Input(e),
+                error: Stop::Item(e),
                 ..
-            })
-            | Err(SplitError::Input(e)) => Err(e.into()),
+            }) => Err(e),
+            Err(SplitError::Input(e)) => Err(e.into()),
         }
     });
     Ok(Bag::from_sources(sources, feed, name, Settings::default()))
@@ -187,7 +250,7 @@ impl<T: Display + Send + 'static> Bag<T> {
     /// assert_eq!(parts.len(), 2);
     /// assert_eq!(std::fs::read_to_string(&parts[0]).unwrap(), "0\n1\n");
     /// assert!(dir.join("_SUCCESS").exists());
-    /// let back = read_text(&[dir.to_str().unwrap()], 1 << 20)?.compute()?;
+    /// let back = read_text(&[dir.to_str().unwrap()])?.compute()?;
     /// assert_eq!(back, ["0", "1", "4", "9", "16"]);
     /// # std::fs::remove_dir_all(&dir).unwrap();
     /// # Ok::<(), flotilla::bag::BagError>(())

@@ -1489,7 +1489,9 @@ where
         let verdict = match J::Input::from_line(bytes) {
             Ok(record) => task.map_record(record),
             Err(e) => Err(RecordError::new(format!(
-                "invalid UTF-8 at byte {} of the line",
+                "invalid UTF-8 at byte {} of the line; for input that is not all \
+                 UTF-8, declare `type Input = [u8]` and decode the bytes in the \
+                 mapper, or skip such lines with `JobConfig::skip_bad_records`",
                 e.valid_up_to()
             ))),
         };

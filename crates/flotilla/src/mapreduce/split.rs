@@ -21,10 +21,12 @@
 //! * if `start > 0`, reads from `start - 1` and discards everything through
 //!   the first `\n`: when the byte before `start` is a newline, a line starts
 //!   exactly at `start` and is kept; otherwise the partial line belongs to
-//!   the split before;
+//!   the split before (a split without a `\n` in its bytes owns no line, and
+//!   reads nothing past its end);
 //! * reads every line that starts before `end`, reading past `end` as far as
 //!   needed to finish the last one (a line longer than several splits is read
-//!   whole by the split it starts in, and skipped by the others);
+//!   whole by the split it starts in, and skipped by the others; a line costs
+//!   time linear in its length, however long);
 //! * stops at a line starting exactly at `end`: it is the next split's.
 //!
 //! Lines are yielded without their `\n`, and without a `\r` just before it,
@@ -99,6 +101,8 @@ mod cursor;
 mod error;
 mod glob;
 mod line_number;
+#[cfg(test)]
+mod long_line_test;
 mod plan;
 mod read;
 mod scan;

@@ -103,16 +103,19 @@
 //!
 //! # Example
 //!
-//! A word count with `awk`, a combiner and two reducers:
+//! A word count with `awk`, a combiner and two reducers. The reducer
+//! compares keys as strings (`$1 "" != k ""`): awk compares two fields that
+//! look like numbers as numbers, which would merge `1000`, `1000.` and `1e3`
+//! into one key.
 //!
 //! ```
 //! use flotilla::mapreduce::streaming::StreamingJob;
 //!
 //! let dir = std::env::temp_dir().join(format!("flotilla-doc-streaming-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
-//! std::fs::write(dir.join("text.txt"), "the cat\nthe hat\nthe end\n")?;
+//! std::fs::write(dir.join("text.txt"), "the cat\nthe hat\nthe end\n1000 1000. 1e3 010 10\n")?;
 //!
-//! let sum = r#"awk -F'\t' '$1 != k { if (NR > 1) print k "\t" n; k = $1; n = 0 } { n += $2 } END { if (NR) print k "\t" n }'"#;
+//! let sum = r#"awk -F'\t' '$1 "" != k "" { if (NR > 1) print k "\t" n; k = $1; n = 0 } { n += $2 } END { if (NR) print k "\t" n }'"#;
 //! let job = StreamingJob::new(r#"awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'"#, sum)
 //!     .combiner(sum)
 //!     .reducers(2);
@@ -125,10 +128,13 @@
 //!     lines.extend(std::fs::read_to_string(part)?.lines().map(String::from));
 //! }
 //! lines.sort();
-//! assert_eq!(lines, ["cat\t1", "end\t1", "hat\t1", "the\t3"]);
+//! assert_eq!(lines, [
+//!     "010\t1", "10\t1", "1000\t1", "1000.\t1", "1e3\t1", // five keys, not one
+//!     "cat\t1", "end\t1", "hat\t1", "the\t3",
+//! ]);
 //! assert!(dir.join("counts").join("_SUCCESS").exists());
-//! assert_eq!(report.counters.map_output_records, 6);
-//! assert_eq!(report.counters.reduce_input_groups, 4);
+//! assert_eq!(report.counters.map_output_records, 11);
+//! assert_eq!(report.counters.reduce_input_groups, 9);
 //! std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

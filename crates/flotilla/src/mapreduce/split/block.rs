@@ -122,11 +122,14 @@ fn first_line_start(file: &mut File, start: u64, end: u64) -> io::Result<Option<
 }
 
 /// Appends bytes from `file` until the block ends with a `\n` or the file
-/// ends.
+/// ends. Only the new bytes of each read are searched, and the reads double,
+/// so a long last line costs time linear in its length.
 fn finish_last_line(file: &mut File, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut step = PROBE;
     loop {
         let old = buf.len();
-        buf.resize(old + PROBE, 0);
+        buf.resize(old + step, 0);
+        step = step.saturating_mul(2);
         let got = read_some(file, &mut buf[old..])?;
         buf.truncate(old + got);
         if got == 0 {

@@ -4,8 +4,15 @@
 //! `base` is the stream offset of `buf[0]`. Each step looks for a `\n` in
 //! the unread bytes; when there is none, the partial line is moved to the
 //! front of the buffer (growing it only when one line fills it) and more is
-//! read behind it. Reads stop at the split's `end`, then go on in small
-//! steps only as far as the last line needs.
+//! read behind it. Reads stop at the split's `end`, then go on only as far
+//! as the last line needs, in steps as long as the line read so far.
+//!
+//! A line costs time linear in its length, however long: the bytes of a
+//! partial line already searched for a `\n` are not searched again after
+//! the next read (`searched`), the buffer doubles when full, and the reads
+//! past the end double with the line. A split starting inside a line that
+//! goes on past its end owns no line, and stops once it has looked at its
+//! own bytes.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -17,12 +24,19 @@ use flate2::bufread::MultiGzDecoder;
 use super::scan::{find_newline, newline_mask};
 use super::{InputError, InputSplit};
 
-/// How much is read at a time once past the split's end, to finish its last
-/// line.
+/// The first read past the split's end, to finish its last line; later
+/// reads are as long as the part of the line already read.
 const TAIL_READ: usize = 16 * 1024;
 
 /// The buffer between a gzip file and its decoder.
 const GZIP_INPUT_BUFFER: usize = 256 * 1024;
+
+#[cfg(test)]
+thread_local! {
+    /// Reads made by [`Source::read`] on this thread: the tests check with
+    /// it that a long line takes a few large reads, not many small ones.
+    pub(super) static READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 /// Counts the bytes read from the file under a decoder.
 #[derive(Debug)]
@@ -70,6 +84,8 @@ impl Source {
 
     /// Reads into `buf`, retrying interrupted reads; 0 means end of stream.
     pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        #[cfg(test)]
+        READS.with(|reads| reads.set(reads.get() + 1));
         loop {
             let got = match self {
                 Source::Plain { file, count } => file.read(buf).inspect(|&n| *count += n as u64),
@@ -109,6 +125,9 @@ pub(super) struct Cursor {
     pub(super) buf: Vec<u8>,
     lo: usize,
     hi: usize,
+    /// `buf[lo..lo + searched]` holds no `\n`: the part of a partial line
+    /// already searched, which is not searched again.
+    searched: usize,
     /// Stream offset of `buf[0]`.
     base: u64,
     /// Lines starting at or after this offset belong to the next split.
@@ -153,6 +172,7 @@ impl Cursor {
             buf,
             lo: 0,
             hi: 0,
+            searched: 0,
             base: at,
             end,
             skipping,
@@ -180,9 +200,11 @@ impl Cursor {
             if self.done {
                 return Ok(None);
             }
-            if let Some(at) = find_newline(&self.buf[self.lo..self.hi]) {
+            let from = self.lo + self.searched;
+            if let Some(at) = find_newline(&self.buf[from..self.hi]) {
                 let start = self.lo;
-                let newline = start + at;
+                let newline = from + at;
+                self.searched = 0;
                 self.lo = newline + 1;
                 let next_offset = self.base + self.lo as u64;
                 if next_offset >= self.end {
@@ -203,6 +225,7 @@ impl Cursor {
                     span: (newline + 1 - start) as u64,
                 }));
             }
+            self.searched = self.hi - self.lo;
             if self.eof {
                 // A last line without a newline still counts.
                 self.done = true;
@@ -221,6 +244,12 @@ impl Cursor {
                     offset: self.base + start as u64,
                     span: (end - start) as u64,
                 }));
+            }
+            if self.skipping && self.base + self.hi as u64 >= self.end {
+                // No `\n` up to the split's last byte: no line starts in
+                // the split.
+                self.done = true;
+                return Ok(None);
             }
             self.refill().map_err(|e| InputError::io(path, e))?;
         }
@@ -301,6 +330,7 @@ impl Cursor {
             self.base += self.hi as u64;
             self.lo = 0;
             self.hi = 0;
+            self.searched = 0;
         } else if self.lo > 0 {
             self.buf.copy_within(self.lo..self.hi, 0);
             self.base += self.lo as u64;
@@ -317,7 +347,8 @@ impl Cursor {
         let wanted = if position < self.end {
             usize::try_from(self.end - position).unwrap_or(usize::MAX)
         } else {
-            TAIL_READ
+            // Past the end, reads grow with the line: a few for any length.
+            TAIL_READ.max(self.hi - self.lo)
         };
         let got = self
             .source

@@ -28,9 +28,18 @@ fn newline_flags(w: u64) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGHS
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Bytes handed to [`find_newline`] on this thread: the tests check
+    /// with it that no byte of a long line is searched again and again.
+    pub(super) static SEARCHED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// The index of the first `\n` in `hay`.
 #[inline]
 pub(super) fn find_newline(hay: &[u8]) -> Option<usize> {
+    #[cfg(test)]
+    SEARCHED.with(|searched| searched.set(searched.get() + hay.len() as u64));
     let mut base = 0;
     let mut blocks = hay.chunks_exact(16);
     for block in &mut blocks {

@@ -171,15 +171,17 @@ pub(super) fn task_env(task: &str, attempt: usize) -> Vec<(&'static str, String)
     ]
 }
 
-/// Writes the split's lines to the mapper; returns (lines, bytes) written.
+/// Writes the split's lines to the mapper; returns how many lines were
+/// written and the bytes they cover in the input, terminators as they are
+/// in the file (none after a last line without one).
 fn feed_split(split: &InputSplit, input: &mut CommandInput<'_>) -> Result<(u64, u64), StepError> {
     let mut records = 0u64;
-    let mut bytes = 0u64;
+    let mut first = None;
     let mut reader = LineReader::new();
     let read = reader.for_each_line(split, |line| {
         if input.line(line.bytes()) {
             records += 1;
-            bytes += line.bytes().len() as u64 + 1;
+            first.get_or_insert(line.offset());
             Ok(())
         } else {
             // The mapper takes no more input: its exit status will tell.
@@ -187,7 +189,11 @@ fn feed_split(split: &InputSplit, input: &mut CommandInput<'_>) -> Result<(u64, 
         }
     });
     match read {
-        Ok(_) | Err(SplitError::Callback { .. }) => Ok((records, bytes)),
+        Ok(stats) => Ok((records, stats.record_bytes)),
+        // The lines written are the ones from the first to the refused one.
+        Err(SplitError::Callback { offset, .. }) => {
+            Ok((records, first.map_or(0, |first| offset - first)))
+        }
         Err(SplitError::Input(e)) => Err(StepError::Fatal(e.into())),
     }
 }

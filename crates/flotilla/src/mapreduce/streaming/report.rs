@@ -30,7 +30,8 @@ pub struct StreamingCounters {
     pub reduce_tasks: u64,
     /// Lines given to the mappers.
     pub map_input_records: u64,
-    /// Bytes of those lines, newlines included.
+    /// Bytes of those lines in the input, their line terminators included:
+    /// over a whole input read to the end, its length.
     pub map_input_bytes: u64,
     /// Lines the mappers wrote.
     pub map_output_records: u64,
