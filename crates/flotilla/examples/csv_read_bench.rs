@@ -22,7 +22,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_schema::SchemaRef;
+use flotilla::dataframe::arrow::schema::SchemaRef;
 use flotilla::dataframe::io::{CsvOptions, CsvSource};
 use flotilla::CpuPool;
 

@@ -207,8 +207,8 @@ impl DataFrame {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::DataFrame;
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
@@ -253,8 +253,8 @@ impl DataFrame {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
     /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..10))])?;
@@ -488,7 +488,7 @@ impl DataFrame {
     /// let df = DataFrame::from_columns(vec![("c", vec![0.0, 100.0].into())], 2)?;
     /// let df = df.with_column("f", col("c") * 9 / 5 + 32)?;
     /// assert_eq!(df.column_names(), ["c", "f"]);
-    /// assert_eq!(df.max("f")?.compute()?, Some(212.0));
+    /// assert_eq!(df.collect_column::<f64>("f")?, [Some(32.0), Some(212.0)]);
     /// # Ok::<(), flotilla::dataframe::DataFrameError>(())
     /// ```
     ///
