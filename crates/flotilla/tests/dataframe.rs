@@ -351,6 +351,24 @@ fn map_partitions_sees_each_partition_and_checks_its_schema() {
 }
 
 #[test]
+fn map_partitions_that_cannot_take_an_empty_partition_is_an_error_not_a_crash() {
+    let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 2).unwrap();
+    let result = df.map_partitions(|b| {
+        let first = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        Ok(b.slice(0, usize::from(first > 0)))
+    });
+    let err = result.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("map_partitions"), "{message}");
+    assert!(message.contains("empty partition"), "{message}");
+}
+
+#[test]
 fn min_and_max_keep_the_column_type() {
     use flotilla::dataframe::Value;
     let big = (1i64 << 53) + 1;
