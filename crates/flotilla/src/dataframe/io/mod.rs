@@ -1,6 +1,6 @@
 //! Reading and writing partitions: CSV, Parquet, JSON lines.
 //!
-//! A `DataFrame` partition is an Arrow [`RecordBatch`](arrow_array::RecordBatch)
+//! A `DataFrame` partition is an Arrow [`RecordBatch`](crate::dataframe::RecordBatch)
 //! made by one task. This module holds what those tasks run, and the
 //! planning that comes **before** any task runs:
 //!
@@ -74,7 +74,7 @@ mod output;
 mod parquet;
 mod partition_size;
 
-pub use self::csv::{CsvOptions, CsvSource, ReadStats};
+pub use self::csv::{BadRecords, CsvOptions, CsvSource, ReadStats, DEFAULT_NULL_VALUES};
 pub use self::error::IoError;
 pub use self::json::{JsonOptions, JsonSource};
 pub use self::output::{CsvWriteOptions, OutputDir, ParquetCompression, ParquetWriteOptions};
