@@ -23,7 +23,7 @@ use crate::mapreduce::split::InputError;
 /// let file = dir.join("t.csv");
 /// std::fs::write(&file, "id,temp\n1,20.5\n2,hot\n")?;
 ///
-/// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new().infer_rows(1))?;
+/// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new().infer_rows(1).infer_spread(false))?;
 /// let err = source.read_partition(0).unwrap_err();
 /// match &err {
 ///     IoError::BadValue { line, column, column_index, value, .. } => {
