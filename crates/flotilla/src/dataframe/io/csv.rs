@@ -44,6 +44,7 @@ use arrow_schema::{Field, SchemaRef};
 
 use crate::mapreduce::split::InputSplit;
 
+pub(super) use self::infer::hint;
 pub use self::options::{CsvOptions, DEFAULT_NULL_VALUES};
 use self::parse::Dialect;
 pub use self::skipped::BadRecords;
@@ -103,7 +104,7 @@ struct CsvPlan {
     /// Average record size in the samples, to size the builders.
     bytes_per_row: usize,
     /// Per file column, where its type came from, for errors.
-    origins: Vec<String>,
+    origins: Vec<Arc<String>>,
     /// The records skipped, per partition read.
     skipped: SkipLog,
 }

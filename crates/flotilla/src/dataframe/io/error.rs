@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow_schema::{ArrowError, DataType};
 use parquet::errors::ParquetError;
@@ -59,7 +60,8 @@ pub enum IoError {
     /// whatever it is ([`CsvOptions::bad_values_as_null`](super::CsvOptions::bad_values_as_null)).
     #[error(
         "{path}:{line}: column {column_index} ({column}): {value:?} is not a valid {data_type}: \
-         the column's type was {origin}; {hint}"
+         the column's type was {origin}; {}",
+        super::csv::hint(column, data_type, value.as_bytes())
     )]
     BadValue {
         /// The file.
@@ -76,9 +78,7 @@ pub enum IoError {
         value: String,
         /// Where the column's type came from: `inferred as Int64 from lines
         /// 2–1001 of FILE …`, or `set in the options`.
-        origin: String,
-        /// How to read such a value.
-        hint: String,
+        origin: Arc<String>,
     },
     /// A record with fewer or more fields than the file has columns.
     #[error(

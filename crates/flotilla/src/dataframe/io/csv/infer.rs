@@ -107,7 +107,7 @@ impl Inferred {
 /// `column`: a word that is not a value of the column's kind may mark a
 /// missing value (a null token); else the type that holds it and the
 /// column's values.
-pub(super) fn hint(column: &str, data_type: &DataType, value: &[u8]) -> String {
+pub(in crate::dataframe::io) fn hint(column: &str, data_type: &DataType, value: &[u8]) -> String {
     let kind = match data_type {
         t if t.is_integer() => Inferred::Int64,
         t if t.is_floating() => Inferred::Float64,

@@ -101,22 +101,22 @@ pub(super) fn plan<P: AsRef<str>>(inputs: &[P], options: CsvOptions) -> Result<C
     };
     let names = column_names(&options, samples.first(), width)?;
     let projection = projection(&options, &names)?;
-    let given = "set in the options".to_owned();
-    let (mut types, mut origins): (Vec<DataType>, Vec<String>) = match &options.schema {
+    let given = Arc::new("set in the options".to_owned());
+    let (mut types, mut origins): (Vec<DataType>, Vec<Arc<String>>) = match &options.schema {
         Some(schema) => schema
             .fields()
             .iter()
-            .map(|f| (f.data_type().clone(), given.clone()))
+            .map(|f| (f.data_type().clone(), Arc::clone(&given)))
             .collect(),
         None => merge_types(&samples, &names, &options.dtypes, &projection)?
             .into_iter()
-            .map(|(t, origin)| (t.data_type(), origin))
+            .map(|(t, origin)| (t.data_type(), Arc::new(origin)))
             .collect(),
     };
     for (name, data_type) in &options.dtypes {
         let at = position(&names, name)?;
         types[at] = data_type.clone();
-        origins[at] = given.clone();
+        origins[at] = Arc::clone(&given);
     }
     for (name, data_type) in names.iter().zip(&types) {
         if !is_supported(data_type) {

@@ -13,7 +13,6 @@ use crate::mapreduce::split::{line_number_at, InputSplit};
 use super::super::error::snippet;
 use super::super::IoError;
 use super::column::{Column, FinishError};
-use super::infer::hint;
 use super::parse::{parse_block, Fault};
 use super::plan::BOM;
 use super::skipped::Skipped;
@@ -165,7 +164,6 @@ fn fault_error(
                 column_index: column + 1,
                 data_type: field.data_type().clone(),
                 origin: plan.origins.get(column).cloned().unwrap_or_default(),
-                hint: hint(field.name(), field.data_type(), &value),
                 value: snippet(&value),
             }
         }
