@@ -22,7 +22,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_schema::SchemaRef;
+use flotilla::dataframe::arrow::schema::SchemaRef;
 use flotilla::dataframe::io::{CsvOptions, CsvSource};
 use flotilla::CpuPool;
 
@@ -43,7 +43,11 @@ fn read_flotilla(path: &str, pool: &CpuPool) -> Result<usize, Box<dyn Error>> {
     let source = CsvSource::plan(&[path], options_for(path))?;
     let read = source.clone();
     let mut rows = 0;
-    for batch in pool.map(0..source.partitions(), move |i| read.read_partition(i)) {
+    // A boxed error keeps the tasks' results small.
+    let tasks = pool.map(0..source.partitions(), move |i| {
+        read.read_partition(i).map_err(Box::new)
+    });
+    for batch in tasks {
         rows += batch??.num_rows();
     }
     Ok(rows)

@@ -16,11 +16,9 @@
 
 use std::time::Instant;
 
-use flotilla::dataframe::arrow::array::cast::AsArray;
-use flotilla::dataframe::arrow::array::types::{Float64Type, Int64Type};
 use flotilla::dataframe::io::CsvOptions;
 use flotilla::dataframe::kernels::Agg;
-use flotilla::dataframe::{col, DataFrame, DataFrameError, SortKey};
+use flotilla::dataframe::{batch_column, col, DataFrame, DataFrameError, SortKey};
 
 /// The analysis of scenario 8 on any weather frame; prints and returns
 /// (mean, max, sum, Fahrenheit mean, stations).
@@ -39,15 +37,12 @@ pub fn analyse(df: &DataFrame) -> Result<(f64, f64, f64, f64, usize), DataFrameE
         t.count, t.sum
     );
     println!("  mean in Fahrenheit {f_mean:.4} °F");
-    let stations = per_station.column(0).as_primitive::<Int64Type>();
-    let means = per_station.column(1).as_primitive::<Float64Type>();
+    let stations: Vec<Option<i64>> = batch_column(&per_station, "station_id")?;
+    let means: Vec<Option<f64>> = batch_column(&per_station, "temperature_mean")?;
     println!("  {} stations; the first three:", per_station.num_rows());
-    for i in 0..per_station.num_rows().min(3) {
-        println!(
-            "    station {}: {:.4} °C",
-            stations.value(i),
-            means.value(i)
-        );
+    for (station, mean) in stations.iter().zip(&means).take(3) {
+        let (station, mean) = (station.unwrap_or_default(), mean.unwrap_or(f64::NAN));
+        println!("    station {station}: {mean:.4} °C");
     }
     Ok((mean, max, t.sum, f_mean, per_station.num_rows()))
 }

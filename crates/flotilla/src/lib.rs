@@ -11,19 +11,48 @@
 //!   spills to disk, shell commands as mapper and reducer;
 //! * [`bag`]: `Bag<T>`, dask.bag's lazy partitioned collection;
 //! * [`output`]: the one rule and protocol of every output folder.
+//! * `dataframe` (feature `dataframe`, on by default): `DataFrame`,
+//!   dask.dataframe's lazy partitioned table of Apache Arrow batches — CSV,
+//!   Parquet and JSON read by partition, expressions, reductions,
+//!   group-bys, joins, sorts;
+//! * `array` (feature `array`, on by default): `Array`, dask.array's
+//!   chunked n-dimensional arrays.
 //!
 //! ```
 //! use flotilla::prelude::*;
 //!
 //! // concurrent.futures, natively:
-//! let pool = CpuPool::with_threads(2).unwrap();
-//! let squares: Vec<u64> = pool.map(1..=4u64, |x| x * x).collect::<Result<_, _>>().unwrap();
+//! let pool = CpuPool::with_threads(2)?;
+//! let squares: Vec<u64> = pool.map(1..=4u64, |x| x * x).collect::<Result<_, _>>()?;
 //! assert_eq!(squares, [1, 4, 9, 16]);
 //!
 //! // dask.delayed, natively:
 //! let parts: Vec<Delayed<u64>> = (0..4).map(|i| Delayed::value(i).map(|x| x * 10)).collect();
 //! let total = Delayed::gather(&parts, |xs| xs.iter().copied().sum::<u64>());
-//! assert_eq!(total.compute().unwrap(), 60);
+//! assert_eq!(total.compute()?, 60);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! DataFrames and arrays:
+//!
+//! ```
+//! use flotilla::array::Array;
+//! use flotilla::dataframe::{col, kernels::Agg, DataFrame};
+//!
+//! // dask.dataframe, natively (DataFrame::read_csv reads files the same way):
+//! let weather = DataFrame::from_columns(
+//!     vec![("station", vec![1i64, 2, 1].into()), ("t", vec![10.0, 20.0, 30.0].into())],
+//!     2,
+//! )?;
+//! let f = weather.with_column("f", col("t") * 9 / 5 + 32)?;
+//! assert_eq!(f.mean("f")?.compute()?, Some(68.0));
+//! let per_station = weather.group_by(&["station"])?.agg(&[Agg::mean("t")])?;
+//! assert_eq!(per_station.count().compute()?, 2);
+//!
+//! // dask.array, natively: a chunked array, reduced as a tree of tasks.
+//! let x = Array::<i64>::arange(1_000, 100)?;
+//! assert_eq!(x.max().compute()?, 999);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod bag;

@@ -349,3 +349,88 @@ fn map_partitions_sees_each_partition_and_checks_its_schema() {
     let e = odd.compute().unwrap_err();
     assert!(e.to_string().contains("map_partitions"), "{e}");
 }
+
+#[test]
+fn map_partitions_that_cannot_take_an_empty_partition_is_an_error_not_a_crash() {
+    let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 2).unwrap();
+    let result = df.map_partitions(|b| {
+        let first = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0);
+        Ok(b.slice(0, usize::from(first > 0)))
+    });
+    let err = result.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("map_partitions"), "{message}");
+    assert!(message.contains("empty partition"), "{message}");
+}
+
+#[test]
+fn min_and_max_keep_the_column_type() {
+    use flotilla::dataframe::Value;
+    let big = (1i64 << 53) + 1;
+    let df = DataFrame::from_columns(
+        vec![
+            ("n", vec![Some(3i64), None, Some(big), Some(-7)].into()),
+            ("t", vec![Some(1.5), Some(-2.5), None, Some(0.0)].into()),
+        ],
+        3,
+    )
+    .unwrap();
+    assert_eq!(
+        df.max("n").unwrap().compute().unwrap(),
+        Some(Value::Int64(big))
+    );
+    assert_eq!(
+        df.min("n").unwrap().compute().unwrap(),
+        Some(Value::Int64(-7))
+    );
+    assert_eq!(
+        df.min("t").unwrap().compute().unwrap(),
+        Some(Value::Float64(-2.5))
+    );
+    assert_eq!(
+        df.max("t")
+            .unwrap()
+            .compute()
+            .unwrap()
+            .and_then(|v| v.as_f64()),
+        Some(1.5)
+    );
+    let empty = df.filter(col("n").gt(big)).unwrap();
+    assert_eq!(empty.max("n").unwrap().compute().unwrap(), None);
+}
+
+#[test]
+fn columns_of_results_are_read_without_downcasting() {
+    use flotilla::dataframe::batch_column;
+    let df = DataFrame::from_columns(
+        vec![
+            ("n", vec![Some(1i64), None, Some(3)].into()),
+            ("name", vec!["a", "b", "c"].into()),
+        ],
+        2,
+    )
+    .unwrap();
+    assert_eq!(
+        df.collect_column::<i64>("n").unwrap(),
+        [Some(1), None, Some(3)]
+    );
+    let batch = df.compute().unwrap();
+    let names: Vec<Option<&str>> = batch_column(&batch, "name").unwrap();
+    assert_eq!(names, [Some("a"), Some("b"), Some("c")]);
+    let err = df.collect_column::<f64>("name").unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("\"name\"") && message.contains("Utf8"),
+        "{message}"
+    );
+    let err = batch_column::<i64>(&batch, "nope").unwrap_err();
+    assert!(
+        matches!(err, DataFrameError::ColumnNotFound { .. }),
+        "{err}"
+    );
+}

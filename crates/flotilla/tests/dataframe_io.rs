@@ -385,9 +385,10 @@ fn overrides_schema_projection_and_nulls() {
 #[test]
 fn bad_values_become_nulls_when_asked_and_are_counted() {
     let dir = TempDir::new("lenient");
-    let file = dir.file("t.csv", "n,x\n1,2.5\n2,3.5\noops,4.5\n4,n/a\n5,6\n");
+    let file = dir.file("t.csv", "n,x\n1,2.5\n2,3.5\noops,4.5\n4,??\n5,6\n");
     let options = CsvOptions::new()
         .infer_rows(2)
+        .infer_spread(false)
         .bad_values_as_null(true)
         .partition_bytes(12);
     let source = plan(&[&file], options);
@@ -433,7 +434,10 @@ fn bad_values_name_file_line_and_column_whatever_the_partitioning() {
     for bytes in [7, 64, 1000, 1 << 20] {
         match read_error(
             &file,
-            CsvOptions::new().infer_rows(100).partition_bytes(bytes),
+            CsvOptions::new()
+                .infer_spread(false)
+                .infer_rows(100)
+                .partition_bytes(bytes),
         ) {
             IoError::BadValue {
                 path,
@@ -442,6 +446,7 @@ fn bad_values_name_file_line_and_column_whatever_the_partitioning() {
                 column_index,
                 data_type,
                 value,
+                ..
             } => {
                 assert_eq!(path, PathBuf::from(&file));
                 assert_eq!(
@@ -454,7 +459,8 @@ fn bad_values_name_file_line_and_column_whatever_the_partitioning() {
             other => panic!("unexpected {other}"),
         }
     }
-    let message = read_error(&file, CsvOptions::new().infer_rows(100)).to_string();
+    let message =
+        read_error(&file, CsvOptions::new().infer_spread(false).infer_rows(100)).to_string();
     assert!(
         message.contains("w.csv:202: column 2 (temperature)"),
         "{message}"
@@ -464,7 +470,7 @@ fn bad_values_name_file_line_and_column_whatever_the_partitioning() {
     // A long value is shown truncated.
     let long = "y".repeat(500);
     let file = dir.file("long.csv", format!("a,b\n1,2\n3,{long}\n"));
-    match read_error(&file, CsvOptions::new().infer_rows(1)) {
+    match read_error(&file, CsvOptions::new().infer_spread(false).infer_rows(1)) {
         IoError::BadValue { line, value, .. } => {
             assert_eq!(line, 3);
             assert!(
@@ -483,7 +489,10 @@ fn records_with_the_wrong_number_of_fields_are_reported() {
     for bytes in [1, 9, 1 << 20] {
         match read_error(
             &file,
-            CsvOptions::new().infer_rows(1).partition_bytes(bytes),
+            CsvOptions::new()
+                .infer_spread(false)
+                .infer_rows(1)
+                .partition_bytes(bytes),
         ) {
             IoError::FieldCount {
                 line,
@@ -506,7 +515,10 @@ fn records_with_the_wrong_number_of_fields_are_reported() {
     let file = dir.file("u.csv", "a,b\n1,2\n3,4\n5,6,7\n");
     let err = read_error(
         &file,
-        CsvOptions::new().infer_rows(1).bad_values_as_null(true),
+        CsvOptions::new()
+            .infer_spread(false)
+            .infer_rows(1)
+            .bad_values_as_null(true),
     );
     assert!(
         matches!(
@@ -543,7 +555,7 @@ fn quotes_unclosed_text_not_utf8() {
         "q.csv",
         "id,note\n1,\"fine, really\"\n2,\"never closed\n3,x\n",
     );
-    match read_error(&file, CsvOptions::new().infer_rows(1)) {
+    match read_error(&file, CsvOptions::new().infer_spread(false).infer_rows(1)) {
         IoError::UnclosedQuote { line, .. } => assert_eq!(line, 3),
         other => panic!("unexpected {other}"),
     }
@@ -616,7 +628,8 @@ fn files_that_disagree_are_refused_when_planning() {
     let d = dir.file("d.csv", "id,value\n5,2.5\n");
     let both = plan(&[&a, &d], CsvOptions::new());
     assert_eq!(floats(read_all(&both).column(1)), [Some(2.0), Some(2.5)]);
-    // Headerless files with different numbers of fields.
+    // Headerless files with different numbers of fields: a row of the
+    // wrong width, not a header.
     let e = dir.file("e.tsv", "1\t2\n");
     let f = dir.file("f.tsv", "1\t2\t3\n");
     let err = CsvSource::plan(
@@ -624,7 +637,22 @@ fn files_that_disagree_are_refused_when_planning() {
         CsvOptions::new().delimiter(b'\t').has_header(false),
     )
     .unwrap_err();
-    assert!(matches!(err, IoError::HeaderMismatch { .. }), "{err}");
+    match &err {
+        IoError::FieldCount {
+            path,
+            line,
+            expected,
+            found,
+            ..
+        } => assert_eq!(
+            (path.as_path(), *line, *expected, *found),
+            (Path::new(&f), 1, 2, 3)
+        ),
+        other => panic!("unexpected {other}"),
+    }
+    let message = err.to_string();
+    assert!(!message.contains("header"), "{message}");
+    assert!(message.contains("f.tsv:1"), "{message}");
 }
 
 #[test]
@@ -672,7 +700,10 @@ fn gzip_files_are_one_partition_with_absolute_lines() {
     let plain = dir.file("t.csv", "k,v\n4,4.5\n");
     let source = plan(
         &[&plain, &gz],
-        CsvOptions::new().partition_bytes(3).infer_rows(2),
+        CsvOptions::new()
+            .partition_bytes(3)
+            .infer_rows(2)
+            .infer_spread(false),
     );
     assert_eq!(source.partitions(), 4 + 1);
     match (0..source.partitions()).find_map(|i| source.read_partition(i).err()) {
@@ -685,7 +716,10 @@ fn gzip_files_are_one_partition_with_absolute_lines() {
     }
     let lenient = plan(
         &[&plain, &gz],
-        CsvOptions::new().infer_rows(2).bad_values_as_null(true),
+        CsvOptions::new()
+            .infer_spread(false)
+            .infer_rows(2)
+            .bad_values_as_null(true),
     );
     assert_eq!(
         ints(read_all(&lenient).column(0)),
@@ -1008,4 +1042,148 @@ fn json_lines_read_the_same_whatever_the_partitioning() {
     let other = dir.file("other.jsonl", "{\"id\":\"seven\"}\n");
     let err = JsonSource::plan(&[&file, &other], JsonOptions::new()).unwrap_err();
     assert!(matches!(err, IoError::SchemaMismatch { .. }), "{err}");
+}
+
+#[test]
+fn usual_spellings_of_missing_values_are_null_by_default() {
+    let dir = TempDir::new("na");
+    let file = dir.file(
+        "r.csv",
+        "id,temp,note\n1,NA,a\n2,3.5,NA\n3,N/A,b\n4,null,c\n5,,d\n6,NaN,e\n7,-1.5,f\n",
+    );
+    let source = plan(&[&file], CsvOptions::new());
+    assert_eq!(source.schema().field(1).data_type(), &DataType::Float64);
+    let batch = read_all(&source);
+    assert_eq!(
+        floats(batch.column(1)),
+        [None, Some(3.5), None, None, None, None, Some(-1.5)]
+    );
+    assert_eq!(batch.column(2).null_count(), 1);
+
+    // Replaced: only the empty field is null, and `NA` is a bad value
+    // whose error names null_values.
+    let strict = CsvOptions::new()
+        .null_values([""])
+        .dtype("temp", DataType::Float64);
+    let err = read_error(&file, strict);
+    assert!(matches!(err, IoError::BadValue { line: 2, .. }), "{err}");
+    assert!(err.to_string().contains("null_values"), "{err}");
+    // A marker the defaults do not know: the hint names null_values too.
+    let file = dir.file("q.csv", "id,n\n1,5\n2,7\n3,?\n");
+    let err = read_error(&file, CsvOptions::new().infer_spread(false).infer_rows(1));
+    assert!(err.to_string().contains("null_values([\"?\"])"), "{err}");
+    // Two files that disagree on a column that is not read do not fail.
+    let a = dir.file("a.csv", "id,extra\n1,2\n");
+    let b = dir.file("b.csv", "id,extra\n2,missing\n");
+    let both = plan(&[&a, &b], CsvOptions::new().columns(["id"]));
+    assert_eq!(ints(read_all(&both).column(0)), [Some(1), Some(2)]);
+}
+
+#[test]
+fn types_are_inferred_from_rows_spread_across_the_file() {
+    let dir = TempDir::new("spread");
+    // The first 3000 values are missing, the later ones integers.
+    let mut text = String::from("id,x\n");
+    for i in 0..6000 {
+        if i < 3000 {
+            text.push_str(&format!("{i},-\n"));
+        } else {
+            text.push_str(&format!("{i},{}\n", i % 97));
+        }
+    }
+    let file = dir.file("late.csv", &text);
+    let source = plan(&[&file], CsvOptions::new().null_values(["-"]));
+    assert_eq!(source.schema().field(1).data_type(), &DataType::Int64);
+    let batch = read_all(&source);
+    assert_eq!(batch.column(1).null_count(), 3000);
+
+    // A value that does not fit: the error says which rows decided the
+    // type and how to set it.
+    let mut text = String::from("x\n");
+    for i in 0..6000 {
+        text.push_str(&format!(
+            "{}\n",
+            if i == 5001 {
+                "3.5".into()
+            } else {
+                i.to_string()
+            }
+        ));
+    }
+    let file = dir.file("f.csv", &text);
+    let err = read_error(&file, CsvOptions::new().infer_spread(false));
+    let message = err.to_string();
+    assert!(message.contains("f.csv:5003"), "{message}");
+    assert!(
+        message.contains("inferred as Int64 from lines 2–1001"),
+        "{message}"
+    );
+    assert!(
+        message.contains("dtype(\"x\", DataType::Float64)"),
+        "{message}"
+    );
+    // A type given in the options is said to be given.
+    let err = read_error(&file, CsvOptions::new().dtype("x", DataType::Int64));
+    assert!(err.to_string().contains("set in the options"), "{err}");
+}
+
+#[test]
+fn a_header_that_is_not_utf8_is_refused_with_its_place() {
+    let dir = TempDir::new("header-utf8");
+    let file = dir.file("h.csv", b"id,caf\xe9\n1,2\n".as_slice());
+    let err = CsvSource::plan(&[&file], CsvOptions::new()).unwrap_err();
+    match &err {
+        IoError::HeaderNotUtf8 {
+            path,
+            column_index,
+            byte,
+            ..
+        } => assert_eq!(
+            (path.as_path(), *column_index, *byte),
+            (Path::new(&file), 2, 7)
+        ),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(err.to_string().contains("h.csv:1"), "{err}");
+    // Names given in the options replace the header: it is only skipped.
+    let source = plan(&[&file], CsvOptions::new().column_names(["a", "b"]));
+    assert_eq!(ints(read_all(&source).column(1)), [Some(2)]);
+}
+
+#[test]
+fn rows_of_the_wrong_width_are_skipped_counted_and_sampled_when_asked() {
+    let dir = TempDir::new("skip");
+    let mut text = String::from("a,b,c\n");
+    for i in 0..50 {
+        text.push_str(&format!("{i},{i},{i}\n"));
+        if i % 10 == 3 {
+            text.push_str("oops,1\n");
+        }
+    }
+    text.push_str("7,\"x,y\",8,9\n");
+    let file = dir.file("s.csv", &text);
+    for bytes in [16, 100, 1 << 20] {
+        let source = plan(
+            &[&file],
+            CsvOptions::new()
+                .skip_bad_records(true)
+                .partition_bytes(bytes),
+        );
+        let mut skipped = 0;
+        for i in 0..source.partitions() {
+            skipped += source.read_partition_with_stats(i).unwrap().1.bad_records;
+        }
+        assert_eq!(skipped, 6, "{bytes}");
+        let batch = read_all(&source);
+        assert_eq!(ints(batch.column(0)), (0..50).map(Some).collect::<Vec<_>>());
+        let report = source.bad_records();
+        assert_eq!(report.count, 6);
+        assert!(!report.sample.is_empty() && report.sample.len() <= 10);
+        assert!(report.sample[0].contains("s.csv:6:"), "{:?}", report.sample);
+        assert!(report.sample[0].contains("oops,1"), "{:?}", report.sample);
+    }
+    // Without the option it is an error that names the option.
+    let err = read_error(&file, CsvOptions::new().infer_spread(false).infer_rows(1));
+    assert!(matches!(err, IoError::FieldCount { line: 6, .. }), "{err}");
+    assert!(err.to_string().contains("skip_bad_records"), "{err}");
 }

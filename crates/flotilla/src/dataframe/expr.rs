@@ -392,7 +392,7 @@ impl Expr {
     /// fails the computation, naming the expression).
     ///
     /// ```
-    /// use arrow_schema::DataType;
+    /// use flotilla::dataframe::arrow::schema::DataType;
     /// let e = flotilla::dataframe::col("id").cast(DataType::Float64);
     /// ```
     pub fn cast(self, to: DataType) -> Expr {
@@ -403,13 +403,13 @@ impl Expr {
     /// input is cast to `I` first, the result is of type `O`.
     ///
     /// ```
-    /// use arrow_array::types::Float64Type;
+    /// use flotilla::dataframe::arrow::array::types::Float64Type;
     /// use flotilla::dataframe::{col, DataFrame};
     ///
     /// let df = DataFrame::from_columns(vec![("c", vec![0.0, 100.0].into())], 1)?;
     /// let f = col("c").map::<Float64Type, Float64Type, _>(|c| c * 9.0 / 5.0 + 32.0);
     /// let out = df.with_column("f", f)?.compute()?;
-    /// let f = out.column(1).as_any().downcast_ref::<arrow_array::Float64Array>().unwrap();
+    /// let f = out.column(1).as_any().downcast_ref::<flotilla::dataframe::arrow::array::Float64Array>().unwrap();
     /// assert_eq!(f.values(), &[32.0, 212.0]);
     /// # Ok::<(), flotilla::dataframe::DataFrameError>(())
     /// ```
@@ -440,8 +440,8 @@ impl Expr {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{ArrayRef, Int64Array, StringArray};
-    /// use arrow_schema::DataType;
+    /// use flotilla::dataframe::arrow::array::{ArrayRef, Int64Array, StringArray};
+    /// use flotilla::dataframe::arrow::schema::DataType;
     /// use flotilla::dataframe::{col, DataFrame};
     ///
     /// let df = DataFrame::from_columns(vec![("n", vec![1i64, 22].into())], 1)?;
@@ -507,7 +507,7 @@ impl Expr {
     /// operation on the wrong types).
     ///
     /// ```
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::{col, lit};
     ///
     /// let schema = Schema::new(vec![Field::new("n", DataType::Int32, false)]);

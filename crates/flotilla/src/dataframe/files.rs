@@ -68,7 +68,7 @@ impl DataFrame {
     /// std::fs::write(&path, "station_id,temperature\n1,20.5\n2,30.25\n1,10.0\n")?;
     /// let df = DataFrame::read_csv(&[path.to_str().unwrap()], CsvOptions::new())?;
     /// assert_eq!(df.column_names(), ["station_id", "temperature"]);
-    /// assert_eq!(df.max("temperature")?.compute()?, Some(30.25));
+    /// assert_eq!(df.mean("temperature")?.compute()?, Some(20.25));
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -82,11 +82,34 @@ impl DataFrame {
         inputs: &[P],
         options: CsvOptions,
     ) -> Result<DataFrame, DataFrameError> {
-        let source = Arc::new(CsvSource::plan(inputs, options)?);
+        Ok(DataFrame::from_csv_source(CsvSource::plan(
+            inputs, options,
+        )?))
+    }
+
+    /// A frame of a planned CSV source, one partition per byte range: keep
+    /// a clone of the source to ask it, after computing, which records it
+    /// skipped ([`CsvSource::bad_records`]).
+    ///
+    /// ```
+    /// use flotilla::dataframe::{io::{CsvOptions, CsvSource}, DataFrame};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-from-source-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("w.csv");
+    /// std::fs::write(&path, "station_id,temperature\n1,20.5\n2\n1,10.0\n")?;
+    /// let source = CsvSource::plan(&[path.to_str().unwrap()], CsvOptions::new().skip_bad_records(true))?;
+    /// let df = DataFrame::from_csv_source(source.clone());
+    /// assert_eq!(df.count().compute()?, 2);
+    /// assert_eq!(source.bad_records().count, 1);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_csv_source(source: CsvSource) -> DataFrame {
+        let source = Arc::new(source);
         let (schema, partitions) = (source.schema(), source.partitions());
-        Ok(from_source(schema, partitions, "read_csv", move |i| {
+        from_source(schema, partitions, "read_csv", move |i| {
             source.read_partition(i)
-        }))
+        })
     }
 
     /// A frame of JSON-lines files (one object per line), split by byte

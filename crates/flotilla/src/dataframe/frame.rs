@@ -208,8 +208,8 @@ impl DataFrame {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::DataFrame;
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
@@ -254,8 +254,8 @@ impl DataFrame {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
     /// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..10))])?;
@@ -494,7 +494,7 @@ impl DataFrame {
     /// let df = DataFrame::from_columns(vec![("c", vec![0.0, 100.0].into())], 2)?;
     /// let df = df.with_column("f", col("c") * 9 / 5 + 32)?;
     /// assert_eq!(df.column_names(), ["c", "f"]);
-    /// assert_eq!(df.max("f")?.compute()?, Some(212.0));
+    /// assert_eq!(df.collect_column::<f64>("f")?, [Some(32.0), Some(212.0)]);
     /// # Ok::<(), flotilla::dataframe::DataFrameError>(())
     /// ```
     ///
@@ -568,7 +568,9 @@ impl DataFrame {
     /// The frame with `f` applied to every partition (dask's
     /// `map_partitions`). The output schema is found by calling `f` on an
     /// empty partition when the operation is built, so `f` must accept
-    /// one; every partition's output must have that schema.
+    /// one (a partition may be empty anyway, after a filter); every
+    /// partition's output must have that schema. A panic of `f` on the
+    /// empty partition is returned as an error, not propagated.
     ///
     /// ```
     /// use flotilla::dataframe::DataFrame;
@@ -582,12 +584,28 @@ impl DataFrame {
     ///
     /// # Errors
     ///
-    /// The error `f` returns on the empty partition.
+    /// The error `f` returns on the empty partition, or
+    /// [`DataFrameError::Invalid`] when it panics on it (reading row 0 of
+    /// a partition without rows, say), with the panic's message.
     pub fn map_partitions<F>(&self, f: F) -> Result<DataFrame, DataFrameError>
     where
         F: Fn(RecordBatch) -> Result<RecordBatch, DataFrameError> + Send + Sync + 'static,
     {
-        let schema = f(RecordBatch::new_empty(self.schema()))?.schema();
+        let empty = RecordBatch::new_empty(self.schema());
+        // `f` is only called here, and dropped if it panics: nothing it
+        // left half-done is seen again.
+        let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(empty)));
+        let schema = match probe {
+            Ok(out) => out?.schema(),
+            Err(panic) => {
+                return Err(DataFrameError::Invalid(format!(
+                    "map_partitions: the function panicked on an empty partition ({}); it is \
+                     called on one to find the output schema, and partitions may be empty \
+                     (after a filter, say): handle a batch without rows",
+                    panic_message(panic.as_ref())
+                )))
+            }
+        };
         let expected = Arc::clone(&schema);
         let stage: Stage = Arc::new(move |b: RecordBatch| {
             let out = f(b)?;
@@ -917,6 +935,17 @@ impl DataFrame {
         }
         arrow_select::concat::concat_batches(&self.schema, &parts)
             .map_err(|e| DataFrameError::arrow("head", e))
+    }
+}
+
+/// The message of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "a panic without a message"
     }
 }
 

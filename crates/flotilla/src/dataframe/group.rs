@@ -80,7 +80,7 @@ impl DataFrame {
     /// `value_counts`.
     ///
     /// ```
-    /// use arrow_array::Int64Array;
+    /// use flotilla::dataframe::arrow::array::Int64Array;
     /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("r", vec![3i64, 4, 4, 5, 4].into())], 2)?;
     /// let vc = df.value_counts("r")?.compute()?;
     /// let r = vc.column(0).as_any().downcast_ref::<Int64Array>().unwrap();

@@ -46,6 +46,7 @@
 //! # Ok::<(), flotilla::dataframe::DataFrameError>(())
 //! ```
 
+mod access;
 mod error;
 mod expr;
 mod files;
@@ -55,6 +56,7 @@ mod join;
 mod scalar;
 mod sort;
 mod stats;
+mod value;
 
 pub mod io;
 pub mod kernels;
@@ -63,15 +65,23 @@ pub mod kernels;
 /// program can build and read partitions without depending on them itself.
 ///
 /// ```
+/// use std::sync::Arc;
 /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
 /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
+///
+/// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+/// let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2]))])?;
+/// assert_eq!(batch.num_rows(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub mod arrow {
     pub use arrow_array as array;
+    pub use arrow_buffer as buffer;
     pub use arrow_cast as cast;
     pub use arrow_schema as schema;
 }
 
+pub use access::{batch_column, ColumnValue};
 pub use arrow_array::RecordBatch;
 pub use error::DataFrameError;
 pub use expr::{col, lit, Expr, Literal};
@@ -81,3 +91,4 @@ pub use join::{JoinOptions, JoinStrategy};
 pub use scalar::Scalar;
 pub use sort::SortKey;
 pub use stats::ColumnStats;
+pub use value::Value;

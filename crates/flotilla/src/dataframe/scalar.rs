@@ -49,7 +49,7 @@ impl<A: Send + 'static> Scalar<A> {
     ///
     /// ```
     /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
-    /// assert_eq!(df.max("x")?.compute()?, Some(5.0));
+    /// assert_eq!(df.mean("x")?.compute()?, Some(3.0));
     /// # Ok::<(), flotilla::dataframe::DataFrameError>(())
     /// ```
     ///

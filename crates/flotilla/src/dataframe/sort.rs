@@ -116,7 +116,7 @@ impl DataFrame {
     ///
     /// ```
     /// use flotilla::dataframe::{DataFrame, SortKey};
-    /// use arrow_array::Int64Array;
+    /// use flotilla::dataframe::arrow::array::Int64Array;
     ///
     /// let df = DataFrame::from_columns(vec![("x", vec![5i64, 1, 4, 2, 3].into())], 2)?;
     /// let sorted = df.sort_by(&[SortKey::new("x").descending()])?.compute()?;

@@ -94,7 +94,7 @@ impl ColumnStats {
     }
 
     /// The statistics of one column of values (cast to `Float64`).
-    fn of(values: &Float64Array) -> ColumnStats {
+    pub(super) fn of(values: &Float64Array) -> ColumnStats {
         let nulls = values.null_count() as u64;
         let (count, sum, min, max) = if nulls == 0 {
             let v = values.values();
@@ -200,7 +200,11 @@ impl ColumnStats {
 }
 
 /// Checks that `column` exists and is numeric; its index.
-fn numeric_column(df: &DataFrame, column: &str, what: &str) -> Result<usize, DataFrameError> {
+pub(super) fn numeric_column(
+    df: &DataFrame,
+    column: &str,
+    what: &str,
+) -> Result<usize, DataFrameError> {
     let t = field_type(&df.schema, column)?;
     if !(t.is_integer() || t.is_floating() || t == DataType::Null) {
         return Err(DataFrameError::types(
@@ -214,7 +218,7 @@ fn numeric_column(df: &DataFrame, column: &str, what: &str) -> Result<usize, Dat
 }
 
 /// A column's values as `Float64`.
-fn as_floats(a: &ArrayRef, what: &str) -> Result<Float64Array, DataFrameError> {
+pub(super) fn as_floats(a: &ArrayRef, what: &str) -> Result<Float64Array, DataFrameError> {
     let cast = arrow_cast::cast(a, &DataType::Float64)
         .map_err(|e| DataFrameError::arrow(what.to_string(), e))?;
     cast.as_any()
@@ -254,7 +258,11 @@ impl DataFrame {
     }
 
     /// The sum of a numeric column's non-null values (`None` if it has
-    /// none, as in SQL), as `f64`.
+    /// none, as in SQL), as `f64` — like [`mean`](DataFrame::mean), and
+    /// unlike [`min`](DataFrame::min) and [`max`](DataFrame::max), which
+    /// pick one of the column's values and keep its type: a sum is
+    /// computed, and an `f64` sum of integers cannot overflow (it is exact
+    /// up to 2^53).
     ///
     /// ```
     /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 2)?;
@@ -282,36 +290,6 @@ impl DataFrame {
     /// As [`stats`](DataFrame::stats).
     pub fn mean(&self, column: &str) -> Result<Scalar<Option<f64>>, DataFrameError> {
         Ok(self.stats(column)?.map(|s| s.mean()))
-    }
-
-    /// The smallest non-null value of a numeric column.
-    ///
-    /// ```
-    /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![3i64, -2].into())], 2)?;
-    /// assert_eq!(df.min("x")?.compute()?, Some(-2.0));
-    /// # Ok::<(), flotilla::dataframe::DataFrameError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`stats`](DataFrame::stats).
-    pub fn min(&self, column: &str) -> Result<Scalar<Option<f64>>, DataFrameError> {
-        Ok(self.stats(column)?.map(|s| s.min))
-    }
-
-    /// The largest non-null value of a numeric column.
-    ///
-    /// ```
-    /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![3i64, -2].into())], 2)?;
-    /// assert_eq!(df.max("x")?.compute()?, Some(3.0));
-    /// # Ok::<(), flotilla::dataframe::DataFrameError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`stats`](DataFrame::stats).
-    pub fn max(&self, column: &str) -> Result<Scalar<Option<f64>>, DataFrameError> {
-        Ok(self.stats(column)?.map(|s| s.max))
     }
 
     /// The sample variance (ddof = 1, as pandas) of a numeric column.

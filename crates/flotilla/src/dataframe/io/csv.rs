@@ -2,8 +2,10 @@
 //!
 //! [`CsvSource::plan`] does every check that can be done before reading:
 //! it lists the inputs, reads the first lines of **every** file (a header
-//! that differs from the first file's is an error naming both files),
-//! infers column types from each file's first rows and merges them (an
+//! that differs from the first file's is an error naming both files;
+//! without headers, a row whose width differs from the first file's is an
+//! error naming its file and line), infers column types from each file's
+//! first rows and rows spread across it, and merges them (an
 //! integer column in one file and a decimal one in another is `Float64`;
 //! an integer column in one file and a text one in another is an error
 //! naming both files — set the type with [`CsvOptions::dtype`]), and checks
@@ -29,6 +31,8 @@ mod options;
 mod parse;
 mod plan;
 mod read;
+mod skipped;
+mod spread;
 #[cfg(test)]
 mod test;
 mod tokenize;
@@ -40,8 +44,11 @@ use arrow_schema::{Field, SchemaRef};
 
 use crate::mapreduce::split::InputSplit;
 
-pub use self::options::CsvOptions;
+pub(super) use self::infer::hint;
+pub use self::options::{CsvOptions, DEFAULT_NULL_VALUES};
 use self::parse::Dialect;
+pub use self::skipped::BadRecords;
+use self::skipped::SkipLog;
 
 use super::IoError;
 
@@ -51,7 +58,8 @@ use super::IoError;
 /// the same plan.
 ///
 /// ```
-/// use arrow_array::{Array, Float64Array, Int64Array};
+/// use flotilla::dataframe::arrow::array::{Array, Int64Array};
+/// use flotilla::dataframe::arrow::schema::DataType;
 /// use flotilla::dataframe::io::{CsvOptions, CsvSource};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-csvsource-{}", std::process::id()));
@@ -61,7 +69,7 @@ use super::IoError;
 ///
 /// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new().partition_bytes(20))?;
 /// assert_eq!(source.partitions(), 3);
-/// assert_eq!(source.schema().field(1).data_type(), &arrow_schema::DataType::Float64);
+/// assert_eq!(source.schema().field(1).data_type(), &DataType::Float64);
 ///
 /// let mut stations = Vec::new();
 /// let mut nulls = 0;
@@ -95,6 +103,10 @@ struct CsvPlan {
     has_header: bool,
     /// Average record size in the samples, to size the builders.
     bytes_per_row: usize,
+    /// Per file column, where its type came from, for errors.
+    origins: Vec<Arc<String>>,
+    /// The records skipped, per partition read.
+    skipped: SkipLog,
 }
 
 /// What reading one partition found.
@@ -107,7 +119,7 @@ struct CsvPlan {
 /// let file = dir.join("t.csv");
 /// std::fs::write(&file, "n\n1\n2\nthree\n4\n")?;
 ///
-/// let options = CsvOptions::new().infer_rows(2).bad_values_as_null(true);
+/// let options = CsvOptions::new().infer_rows(2).infer_spread(false).bad_values_as_null(true);
 /// let source = CsvSource::plan(&[file.to_str().unwrap()], options)?;
 /// let (batch, stats) = source.read_partition_with_stats(0)?;
 /// assert_eq!((stats.rows, stats.bad_values), (4, 1));
@@ -123,6 +135,9 @@ pub struct ReadStats {
     /// Values that did not parse and were read as nulls
     /// ([`CsvOptions::bad_values_as_null`]).
     pub bad_values: u64,
+    /// Records with the wrong number of fields, skipped
+    /// ([`CsvOptions::skip_bad_records`]).
+    pub bad_records: u64,
     /// Bytes of the partition's records.
     pub bytes: u64,
 }
@@ -229,8 +244,8 @@ impl CsvSource {
     /// std::fs::write(&file, "name,quote\nada,\"first, \"\"programmer\"\"\"\n")?;
     /// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new())?;
     /// let batch = source.read_partition(0)?;
-    /// let quotes = batch.column(1).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
-    /// assert_eq!(quotes.value(0), "first, \"programmer\"");
+    /// let quotes: Vec<Option<&str>> = flotilla::dataframe::batch_column(&batch, "quote")?;
+    /// assert_eq!(quotes, [Some("first, \"programmer\"")]);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -239,8 +254,8 @@ impl CsvSource {
             .map(|(batch, _)| batch)
     }
 
-    /// Reads partition `index`, and says how many records it held and how
-    /// many bad values became nulls.
+    /// Reads partition `index`, and says how many records it held, how
+    /// many bad values became nulls and how many records were skipped.
     ///
     /// ```
     /// # use flotilla::dataframe::io::{CsvOptions, CsvSource};
@@ -266,6 +281,34 @@ impl CsvSource {
                 index,
                 partitions: self.plan.splits.len(),
             })?;
-        read::read_split(&self.plan, split)
+        read::read_split(&self.plan, index, split)
+    }
+
+    /// The records skipped for their number of fields
+    /// ([`CsvOptions::skip_bad_records`]) by the partitions read so far
+    /// (by any clone of this source, or a frame made from it): how many,
+    /// and a sample of ten with their file and line. A partition read
+    /// twice counts once.
+    ///
+    /// ```
+    /// use flotilla::dataframe::io::{CsvOptions, CsvSource};
+    /// use flotilla::dataframe::DataFrame;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-skipped-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let file = dir.join("stations.csv");
+    /// std::fs::write(&file, "id,t\n1,20.5\n2,21.0,extra\n3,19.5\n")?;
+    ///
+    /// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new().skip_bad_records(true))?;
+    /// let df = DataFrame::from_csv_source(source.clone());
+    /// assert_eq!(df.count().compute()?, 2);
+    /// let skipped = source.bad_records();
+    /// assert_eq!(skipped.count, 1);
+    /// assert!(skipped.sample[0].contains("stations.csv:3: 3 fields where 2 were expected"));
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bad_records(&self) -> BadRecords {
+        self.plan.skipped.report()
     }
 }

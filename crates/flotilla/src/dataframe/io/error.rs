@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use arrow_schema::{ArrowError, DataType};
 use parquet::errors::ParquetError;
@@ -23,7 +24,7 @@ use crate::mapreduce::split::InputError;
 /// let file = dir.join("t.csv");
 /// std::fs::write(&file, "id,temp\n1,20.5\n2,hot\n")?;
 ///
-/// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new().infer_rows(1))?;
+/// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new().infer_rows(1).infer_spread(false))?;
 /// let err = source.read_partition(0).unwrap_err();
 /// match &err {
 ///     IoError::BadValue { line, column, column_index, value, .. } => {
@@ -50,10 +51,17 @@ pub enum IoError {
         /// The underlying error.
         source: io::Error,
     },
-    /// A value that does not parse as its column's type.
+    /// A value that does not parse as its column's type. The message says
+    /// where the type came from (which rows of which file it was inferred
+    /// from, or the options) and how to read the value: as a null
+    /// ([`CsvOptions::add_null_values`](super::CsvOptions::add_null_values),
+    /// for a marker of a missing value), with another type
+    /// ([`CsvOptions::dtype`](super::CsvOptions::dtype)), or as a null
+    /// whatever it is ([`CsvOptions::bad_values_as_null`](super::CsvOptions::bad_values_as_null)).
     #[error(
-        "{path}:{line}: column {column_index} ({column}): {value:?} is not a valid {data_type} \
-         (set the column's type with CsvOptions::dtype, or bad_values_as_null(true))"
+        "{path}:{line}: column {column_index} ({column}): {value:?} is not a valid {data_type}: \
+         the column's type was {origin}; {}",
+        super::csv::hint(column, data_type, value.as_bytes())
     )]
     BadValue {
         /// The file.
@@ -68,10 +76,14 @@ pub enum IoError {
         data_type: DataType,
         /// The value, truncated to 80 characters.
         value: String,
+        /// Where the column's type came from: `inferred as Int64 from lines
+        /// 2–1001 of FILE …`, or `set in the options`.
+        origin: Arc<String>,
     },
     /// A record with fewer or more fields than the file has columns.
     #[error(
-        "{path}:{line}: expected {expected} fields but found {found}; {}: {record:?}",
+        "{path}:{line}: expected {expected} fields but found {found}; {}: {record:?} \
+         (skip such records with CsvOptions::skip_bad_records(true))",
         describe_field_count(*expected, *found, column, *column_index)
     )]
     FieldCount {
@@ -105,6 +117,25 @@ pub enum IoError {
         /// The value, invalid bytes replaced by U+FFFD, truncated.
         value: String,
     },
+    /// A header (the first line of a file read with a header) that is
+    /// not UTF-8: its names cannot be column names.
+    #[error(
+        "{path}:{line}: the header is not UTF-8 (column {column_index}, byte {byte} of the line): \
+         {header:?}; convert the file to UTF-8, or name the columns with CsvOptions::column_names"
+    )]
+    HeaderNotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the header in the file.
+        line: u64,
+        /// 1-based position of the first column whose name is not UTF-8.
+        column_index: usize,
+        /// 1-based position, in the line, of the first byte that is not
+        /// UTF-8.
+        byte: usize,
+        /// The header, invalid bytes replaced by U+FFFD, truncated.
+        header: String,
+    },
     /// A quoted field still open at the end of the partition. Fields holding
     /// line breaks inside quotes must not straddle two partitions.
     #[error(
@@ -130,8 +161,9 @@ pub enum IoError {
         /// The line, truncated to 80 characters.
         record: String,
     },
-    /// Two files of one source have different headers (or, without
-    /// headers, different numbers of fields).
+    /// Two files of one source have different headers. (Files without
+    /// headers whose rows differ in width are a
+    /// [`FieldCount`](IoError::FieldCount) error, naming the row.)
     #[error(
         "{other} does not have the header of {first}: {other_header:?} instead of {first_header:?}"
     )]
@@ -148,7 +180,8 @@ pub enum IoError {
     /// Two files of one source give one column different types.
     #[error(
         "column {column:?} is {first_type} in {first} but {other_type} in {other} \
-         (set its type with CsvOptions::dtype to read both)"
+         (if a word in one of them marks a missing value, read it as null with \
+         CsvOptions::add_null_values; else set the column's type with CsvOptions::dtype)"
     )]
     SchemaMismatch {
         /// The file that set the type.

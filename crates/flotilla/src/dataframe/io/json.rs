@@ -71,7 +71,7 @@ impl JsonOptions {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
     /// let options = flotilla::dataframe::io::JsonOptions::new().schema(schema);
     /// ```
@@ -119,7 +119,7 @@ impl JsonOptions {
 /// range. Cheap to clone and `Send + Sync`.
 ///
 /// ```
-/// use arrow_array::{Array, Int64Array, StringArray};
+/// use flotilla::dataframe::arrow::array::{Array, Int64Array, StringArray};
 /// use flotilla::dataframe::io::{JsonOptions, JsonSource};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-jsonsource-{}", std::process::id()));

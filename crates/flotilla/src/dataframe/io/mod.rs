@@ -1,6 +1,6 @@
 //! Reading and writing partitions: CSV, Parquet, JSON lines.
 //!
-//! A `DataFrame` partition is an Arrow [`RecordBatch`](arrow_array::RecordBatch)
+//! A `DataFrame` partition is an Arrow [`RecordBatch`](crate::dataframe::RecordBatch)
 //! made by one task. This module holds what those tasks run, and the
 //! planning that comes **before** any task runs:
 //!
@@ -8,9 +8,9 @@
 //!   planned once, on the client: the inputs (files, folders, globs; see
 //!   [`plan_splits`](crate::mapreduce::split::plan_splits)) are listed, the
 //!   headers of every file read and compared, the schema inferred from the
-//!   first rows (or given), the projection and type overrides checked. Every
-//!   mistake of that kind is an error *now*, naming the files involved,
-//!   not a failed task later. The plan is cheap to clone (`Arc` inside) and
+//!   first rows and rows spread across each file (or given), the projection
+//!   and type overrides checked. Every mistake of that kind is an error
+//!   *now*, naming the files involved, not a failed task later. The plan is cheap to clone (`Arc` inside) and
 //!   `Send + Sync`: every task holds it and calls `read_partition(i)`;
 //! * an [`OutputDir`] is the writing side: each task writes its own part
 //!   (`part-00007.csv`, `.parquet`, `.jsonl`) under `_temporary/`, and one
@@ -24,7 +24,7 @@
 //!  CsvSource::plan(inputs, options)    source.read_partition(0) ─► RecordBatch ─► out.write_csv_part(0, &b)
 //!    list files, cut byte ranges       source.read_partition(1) ─► RecordBatch ─► out.write_csv_part(1, &b)
 //!    read every header, compare        ...
-//!    infer types from the first rows   out.commit()  (after the last task): parts in place, _SUCCESS last
+//!    infer types from sampled rows     out.commit()  (after the last task): parts in place, _SUCCESS last
 //! ```
 //!
 //! # CSV and JSON lines: one partition per byte range
@@ -74,7 +74,7 @@ mod output;
 mod parquet;
 mod partition_size;
 
-pub use self::csv::{CsvOptions, CsvSource, ReadStats};
+pub use self::csv::{BadRecords, CsvOptions, CsvSource, ReadStats, DEFAULT_NULL_VALUES};
 pub use self::error::IoError;
 pub use self::json::{JsonOptions, JsonSource};
 pub use self::output::{CsvWriteOptions, OutputDir, ParquetCompression, ParquetWriteOptions};

@@ -63,7 +63,7 @@ impl ParquetOptions {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use arrow_array::{Int64Array, RecordBatch};
+/// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
 /// use flotilla::dataframe::io::{OutputDir, ParquetSource, ParquetWriteOptions};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetsource-{}", std::process::id()));
@@ -174,7 +174,7 @@ impl ParquetSource {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
     /// # use flotilla::dataframe::io::{OutputDir, ParquetOptions, ParquetSource};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetschema-{}", std::process::id()));
     /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
@@ -198,7 +198,7 @@ impl ParquetSource {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
     /// # use flotilla::dataframe::io::{OutputDir, ParquetSource};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetparts-{}", std::process::id()));
     /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
@@ -218,7 +218,7 @@ impl ParquetSource {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
     /// # use flotilla::dataframe::io::{OutputDir, ParquetSource};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetread-{}", std::process::id()));
     /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;

@@ -16,7 +16,7 @@ use super::AggFunc;
 /// One variant per cause; each names the column (and its type) involved.
 ///
 /// ```
-/// use arrow_schema::{DataType, Field, Schema};
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 /// use flotilla::dataframe::kernels::{Agg, GroupBy, KernelError};
 ///
 /// let schema = Schema::new(vec![

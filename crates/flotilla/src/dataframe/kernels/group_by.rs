@@ -43,10 +43,10 @@ use super::{Agg, AggFunc, KernelError};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
-/// use arrow_array::cast::AsArray;
-/// use arrow_array::types::Float64Type;
-/// use arrow_schema::{DataType, Field, Schema};
+/// use flotilla::dataframe::arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+/// use flotilla::dataframe::arrow::array::cast::AsArray;
+/// use flotilla::dataframe::arrow::array::types::Float64Type;
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 /// use flotilla::dataframe::kernels::{Agg, GroupBy};
 ///
 /// let schema = Arc::new(Schema::new(vec![
@@ -105,7 +105,7 @@ impl GroupBy {
     /// [`KernelError::DuplicateOutput`], [`KernelError::EmptyGroupBy`].
     ///
     /// ```
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy, KernelError};
     ///
     /// let schema = Schema::new(vec![Field::new("x", DataType::Int64, true)]);
@@ -213,7 +213,7 @@ impl GroupBy {
     /// The key columns.
     ///
     /// ```
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy};
     /// let schema = Schema::new(vec![Field::new("k", DataType::Int32, false)]);
     /// assert_eq!(GroupBy::new(&schema, &["k"], &[])?.keys(), ["k"]);
@@ -226,7 +226,7 @@ impl GroupBy {
     /// The aggregates, in output order.
     ///
     /// ```
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy};
     /// let schema = Schema::new(vec![Field::new("x", DataType::Int32, false)]);
     /// let plan = GroupBy::new(&schema, &[], &[Agg::max("x")])?;
@@ -243,7 +243,7 @@ impl GroupBy {
     /// `m2(temperature)`, `min(temperature)`.
     ///
     /// ```
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy};
     /// let schema = Schema::new(vec![
     ///     Field::new("k", DataType::Int32, false),
@@ -262,7 +262,7 @@ impl GroupBy {
     /// per aggregate (see [`AggFunc`] for the types).
     ///
     /// ```
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy};
     /// let schema = Schema::new(vec![Field::new("x", DataType::Int32, false)]);
     /// let plan = GroupBy::new(&schema, &[], &[Agg::sum("x"), Agg::mean("x")])?;
@@ -288,8 +288,8 @@ impl GroupBy {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
@@ -337,8 +337,8 @@ impl GroupBy {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
@@ -398,10 +398,10 @@ impl GroupBy {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Array, Float64Array, RecordBatch};
-    /// use arrow_array::cast::AsArray;
-    /// use arrow_array::types::Float64Type;
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Array, Float64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::array::cast::AsArray;
+    /// use flotilla::dataframe::arrow::array::types::Float64Type;
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{Agg, GroupBy};
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true)]));
@@ -557,10 +557,10 @@ fn take_keys(keys: &[ArrayRef], first_rows: &[u32]) -> Result<Vec<ArrayRef>, Ker
 ///
 /// ```
 /// use std::sync::Arc;
-/// use arrow_array::{RecordBatch, StringArray};
-/// use arrow_array::cast::AsArray;
-/// use arrow_array::types::Int64Type;
-/// use arrow_schema::{DataType, Field, Schema};
+/// use flotilla::dataframe::arrow::array::{RecordBatch, StringArray};
+/// use flotilla::dataframe::arrow::array::cast::AsArray;
+/// use flotilla::dataframe::arrow::array::types::Int64Type;
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 /// use flotilla::dataframe::kernels::value_counts;
 ///
 /// let schema = Arc::new(Schema::new(vec![Field::new("genre", DataType::Utf8, true)]));

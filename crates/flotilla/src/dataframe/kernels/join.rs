@@ -66,7 +66,7 @@ pub enum JoinKind {
 /// [`KernelError::UnsupportedKeyType`].
 ///
 /// ```
-/// use arrow_schema::{DataType, Field, Schema};
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 /// use flotilla::dataframe::kernels::{join_schema, JoinKind, KernelError};
 ///
 /// let ratings = Schema::new(vec![
@@ -107,7 +107,7 @@ pub fn join_schema(
 /// As [`join_schema`].
 ///
 /// ```
-/// use arrow_schema::{DataType, Field, Schema};
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 /// use flotilla::dataframe::kernels::{dictionary_join_schema, JoinKind};
 ///
 /// let left = Schema::new(vec![Field::new("id", DataType::Int64, false)]);
@@ -233,9 +233,9 @@ fn plan(
 ///
 /// ```
 /// use std::sync::Arc;
-/// use arrow_array::{Int64Array, RecordBatch, StringArray};
-/// use arrow_array::cast::AsArray;
-/// use arrow_schema::{DataType, Field, Schema};
+/// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch, StringArray};
+/// use flotilla::dataframe::arrow::array::cast::AsArray;
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 /// use flotilla::dataframe::kernels::{JoinKind, JoinTable};
 ///
 /// let movies = RecordBatch::try_new(
@@ -283,8 +283,8 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::JoinTable;
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
@@ -361,8 +361,8 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::JoinTable;
     ///
     /// let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
@@ -385,8 +385,8 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::JoinTable;
     /// let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
     /// let right = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1]))])?;
@@ -401,8 +401,8 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::JoinTable;
     /// let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
     /// let right = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1]))])?;
@@ -417,8 +417,8 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::JoinTable;
     /// let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
     /// let right = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 1]))])?;
@@ -433,8 +433,8 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch};
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::JoinTable;
     /// let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
     /// let right = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 1, 2]))])?;
@@ -455,10 +455,10 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Array, Int64Array, RecordBatch};
-    /// use arrow_array::cast::AsArray;
-    /// use arrow_array::types::Int64Type;
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Array, Int64Array, RecordBatch};
+    /// use flotilla::dataframe::arrow::array::cast::AsArray;
+    /// use flotilla::dataframe::arrow::array::types::Int64Type;
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{JoinKind, JoinTable};
     ///
     /// let batch = |names: [&str; 2], a: Vec<Option<i64>>, b: Vec<i64>| {
@@ -506,10 +506,10 @@ impl JoinTable {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_array::{Int64Array, RecordBatch, StringArray};
-    /// use arrow_array::cast::AsArray;
-    /// use arrow_array::types::Int32Type;
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch, StringArray};
+    /// use flotilla::dataframe::arrow::array::cast::AsArray;
+    /// use flotilla::dataframe::arrow::array::types::Int32Type;
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     /// use flotilla::dataframe::kernels::{JoinKind, JoinTable};
     ///
     /// let genres = RecordBatch::try_new(

@@ -1,7 +1,7 @@
 //! Per-partition kernels that arrow-rs lacks: hash group-by, hash join, hash
 //! partitioning.
 //!
-//! A `DataFrame` partition is an Arrow [`RecordBatch`](arrow_array::RecordBatch);
+//! A `DataFrame` partition is an Arrow [`RecordBatch`](crate::dataframe::RecordBatch);
 //! these are the pure functions its tasks run on one batch at a time — no
 //! threads, no I/O, no scheduling. The distributed shapes are built from
 //! them:
@@ -48,10 +48,10 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use arrow_array::{Int64Array, RecordBatch, StringArray};
-//! use arrow_array::cast::AsArray;
-//! use arrow_array::types::Int64Type;
-//! use arrow_schema::{DataType, Field, Schema};
+//! use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch, StringArray};
+//! use flotilla::dataframe::arrow::array::cast::AsArray;
+//! use flotilla::dataframe::arrow::array::types::Int64Type;
+//! use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 //! use flotilla::dataframe::kernels::{Agg, GroupBy, JoinKind, JoinTable};
 //!
 //! let ratings = RecordBatch::try_new(

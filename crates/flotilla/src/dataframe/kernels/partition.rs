@@ -36,8 +36,8 @@ const HASH_CHUNK: usize = 1 << 14;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use arrow_array::{Int64Array, RecordBatch};
-/// use arrow_schema::{DataType, Field, Schema};
+/// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+/// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
 /// use flotilla::dataframe::kernels::hash_partition;
 ///
 /// let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));

@@ -14,8 +14,9 @@
 //! | `Utf8` | any UTF-8 text (checked once per column, when finished) |
 //! | other primitives | arrow-cast's parser for the type (dates, timestamps, narrower numbers) |
 //!
-//! A field equal to one of the null tokens (by default only the empty
-//! field) is null, whatever the type.
+//! A field equal to one of the null tokens (by default the usual spellings
+//! of a missing value: see [`DEFAULT_NULL_VALUES`](super::super::DEFAULT_NULL_VALUES))
+//! is null, whatever the type.
 
 use std::fmt;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ use arrow_array::{
 use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_cast::parse::Parser;
 use arrow_schema::{DataType, TimeUnit};
+
+use super::fast::{lex_f64, lex_i64};
 
 /// The field texts that stand for null.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,9 +264,15 @@ impl Column {
     /// [`is_supported`]), sized for about `capacity` rows.
     pub(super) fn new(data_type: &DataType, capacity: usize, nulls: &NullTokens) -> Column {
         let values = Values::new(data_type, capacity).unwrap_or(Values::Skip);
+        // Only a token the inline parsers would take whole matters: `NaN`
+        // is a null token, but not one they read.
         let inline_numbers = match data_type {
-            DataType::Int64 => !nulls.any_other(|t| parse_i64(t).is_some()),
-            DataType::Float64 => !nulls.any_other(|t| parse_f64(t).is_some()),
+            DataType::Int64 => {
+                !nulls.any_other(|t| matches!(lex_i64(t, 0), (Some(_), end) if end == t.len()))
+            }
+            DataType::Float64 => {
+                !nulls.any_other(|t| matches!(lex_f64(t, 0), (Some(_), end) if end == t.len()))
+            }
             _ => true,
         };
         Column {

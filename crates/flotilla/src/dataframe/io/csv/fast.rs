@@ -98,21 +98,18 @@ pub(super) fn parse_plain(
                 Ok(ends) => Some(ends),
                 Err(Unread::Quoted) => None,
                 Err(Unread::Bad(end)) => {
-                    return Err(
-                        bad_record(input, record, width, dialect.delimiter).unwrap_or(
-                            Fault::BadValue {
-                                record,
-                                column: j,
-                                value: input[at..end].to_vec(),
-                            },
-                        ),
-                    )
+                    return Err(bad_record(input, record, width, dialect.delimiter, rows)
+                        .unwrap_or(Fault::BadValue {
+                            record,
+                            column: j,
+                            value: input[at..end].to_vec(),
+                        }))
                 }
             };
             match ends {
                 Some(Terminator::Delimiter(next)) if j < last => at = next,
                 Some(Terminator::EndOfRecord(next)) if j == last => at = next,
-                Some(_) => return Err(Fault::FieldCount { record }),
+                Some(_) => return Err(Fault::FieldCount { record, rows }),
                 None => {
                     return Ok(Plain {
                         rows,
@@ -128,13 +125,19 @@ pub(super) fn parse_plain(
 
 /// What the general path reports first for the record at `record`, in
 /// which the fast path found a bad value: an unclosed quote or a wrong
-/// number of fields, if so.
+/// number of fields, if so (`rows` records were read before it).
 #[cold]
-fn bad_record(input: &[u8], record: usize, width: usize, delimiter: u8) -> Option<Fault> {
+fn bad_record(
+    input: &[u8],
+    record: usize,
+    width: usize,
+    delimiter: u8,
+    rows: usize,
+) -> Option<Fault> {
     let mut fields = Record::default();
     match next_record(input, record, delimiter, &mut fields) {
         Err(Unclosed) => Some(Fault::Unclosed { record }),
-        Ok(_) if fields.len() != width => Some(Fault::FieldCount { record }),
+        Ok(_) if fields.len() != width => Some(Fault::FieldCount { record, rows }),
         Ok(_) => None,
     }
 }

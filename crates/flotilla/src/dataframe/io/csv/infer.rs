@@ -103,6 +103,36 @@ impl Inferred {
     }
 }
 
+/// How to read `value`, which is not a valid `data_type`, of column
+/// `column`: a word that is not a value of the column's kind may mark a
+/// missing value (a null token); else the type that holds it and the
+/// column's values.
+pub(in crate::dataframe::io) fn hint(column: &str, data_type: &DataType, value: &[u8]) -> String {
+    let kind = match data_type {
+        t if t.is_integer() => Inferred::Int64,
+        t if t.is_floating() => Inferred::Float64,
+        DataType::Boolean => Inferred::Boolean,
+        DataType::Date32 | DataType::Date64 => Inferred::Date32,
+        DataType::Timestamp(_, _) => Inferred::TimestampMicros,
+        _ => Inferred::Utf8,
+    };
+    let fits = Inferred::of(value).join(kind);
+    let text = String::from_utf8_lossy(value);
+    let set_type = format!(
+        "set the column's type with CsvOptions::dtype({column:?}, DataType::{:?})",
+        fits.data_type()
+    );
+    if fits == Inferred::Utf8 {
+        format!(
+            "if {text:?} stands for a missing value, read it as null with \
+             CsvOptions::add_null_values([{text:?}]) (null_values replaces the defaults); \
+             else {set_type}, or read bad values as null with bad_values_as_null(true)"
+        )
+    } else {
+        format!("{set_type}, or read bad values as null with bad_values_as_null(true)")
+    }
+}
+
 /// An optional sign and digits only.
 fn is_integer_text(field: &[u8]) -> bool {
     let digits = match field.first() {

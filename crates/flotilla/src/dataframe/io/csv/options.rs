@@ -9,16 +9,18 @@ use arrow_schema::{DataType, SchemaRef};
 /// | [`delimiter`](Self::delimiter) | `b','` |
 /// | [`has_header`](Self::has_header) | `true` |
 /// | [`column_names`](Self::column_names) | from the header, else `column_1`, `column_2`, … |
-/// | [`schema`](Self::schema) | inferred from the first [`infer_rows`](Self::infer_rows) rows of each file |
+/// | [`schema`](Self::schema) | inferred from the first [`infer_rows`](Self::infer_rows) rows of each file and as many spread across it |
 /// | [`infer_rows`](Self::infer_rows) | 1000 |
+/// | [`infer_spread`](Self::infer_spread) | `true` |
 /// | [`dtype`](Self::dtype) | none |
-/// | [`null_values`](Self::null_values) | the empty field |
+/// | [`null_values`](Self::null_values) | [`DEFAULT_NULL_VALUES`]: the empty field, `NA`, `N/A`, `n/a`, `#N/A`, `null`, `NULL`, `None`, `NaN`, `nan` |
 /// | [`bad_values_as_null`](Self::bad_values_as_null) | `false`: a bad value is an error |
+/// | [`skip_bad_records`](Self::skip_bad_records) | `false`: a record with the wrong number of fields is an error |
 /// | [`partition_bytes`](Self::partition_bytes) | input size / (4 × threads), within 1..=64 MiB |
 /// | [`columns`](Self::columns) | all, in file order |
 ///
 /// ```
-/// use arrow_schema::DataType;
+/// use flotilla::dataframe::arrow::schema::DataType;
 /// use flotilla::dataframe::io::CsvOptions;
 ///
 /// let ratings = CsvOptions::new()
@@ -31,6 +33,8 @@ use arrow_schema::{DataType, SchemaRef};
 /// ```
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
+    pub(super) infer_spread: bool,
+    pub(super) skip_bad_records: bool,
     pub(super) delimiter: u8,
     pub(super) has_header: bool,
     pub(super) column_names: Option<Vec<String>>,
@@ -45,6 +49,22 @@ pub struct CsvOptions {
     pub(super) columns: Option<Vec<String>>,
 }
 
+/// The field texts read as null unless
+/// [`null_values`](CsvOptions::null_values) replaces them: the usual
+/// spellings of a missing value in R, pandas, spreadsheets and databases
+/// (pandas' defaults, less its rare ones). `NaN` is among them, as in
+/// pandas: a float column's `NaN` is a null, skipped by `mean` and `sum`,
+/// not the floating-point NaN that would make them NaN. Whatever the
+/// column's type, a field equal to one of them is null.
+///
+/// ```
+/// use flotilla::dataframe::io::DEFAULT_NULL_VALUES;
+/// assert!(DEFAULT_NULL_VALUES.contains(&"NA") && DEFAULT_NULL_VALUES.contains(&""));
+/// ```
+pub const DEFAULT_NULL_VALUES: [&str; 10] = [
+    "", "NA", "N/A", "n/a", "#N/A", "null", "NULL", "None", "NaN", "nan",
+];
+
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
@@ -54,7 +74,9 @@ impl Default for CsvOptions {
             schema: None,
             dtypes: Vec::new(),
             infer_rows: 1000,
-            null_values: vec![String::new()],
+            infer_spread: true,
+            skip_bad_records: false,
+            null_values: DEFAULT_NULL_VALUES.iter().map(|t| t.to_string()).collect(),
             bad_values_as_null: false,
             partition_bytes: None,
             budget_partition_bytes: None,
@@ -119,7 +141,7 @@ impl CsvOptions {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use arrow_schema::{DataType, Field, Schema};
+    /// use flotilla::dataframe::arrow::schema::{DataType, Field, Schema};
     ///
     /// let schema = Arc::new(Schema::new(vec![
     ///     Field::new("station_id", DataType::Int64, true),
@@ -137,7 +159,7 @@ impl CsvOptions {
     /// (`LargeUtf8`, `Utf8View`), dates, timestamps, times, durations.
     ///
     /// ```
-    /// use arrow_schema::DataType;
+    /// use flotilla::dataframe::arrow::schema::DataType;
     /// let options = flotilla::dataframe::io::CsvOptions::new().dtype("zip", DataType::Utf8);
     /// ```
     pub fn dtype(mut self, name: impl Into<String>, data_type: DataType) -> CsvOptions {
@@ -145,8 +167,10 @@ impl CsvOptions {
         self
     }
 
-    /// How many rows of each file inference looks at (default 1000; at
-    /// least 1 is read).
+    /// How many rows of each file inference looks at from its start
+    /// (default 1000; at least 1 is read); as many more are read spread
+    /// across the rest of the file unless
+    /// [`infer_spread`](Self::infer_spread) is off.
     ///
     /// ```
     /// let options = flotilla::dataframe::io::CsvOptions::new().infer_rows(10_000);
@@ -156,11 +180,30 @@ impl CsvOptions {
         self
     }
 
-    /// The field texts read as null, replacing the default (the empty
-    /// field only). Include `""` to keep empty fields null.
+    /// Whether inference also reads [`infer_rows`](Self::infer_rows) rows
+    /// spread over ten places across each file, past its first rows
+    /// (default `true`; gzip files are only read from their start). A
+    /// column whose first rows are all missing, or all integers, is then
+    /// typed by values from its whole length. A value that still does not
+    /// fit the inferred type is an error saying which rows decided it.
     ///
     /// ```
-    /// let options = flotilla::dataframe::io::CsvOptions::new().null_values(["", "NA", "null"]);
+    /// // Type columns by the first rows only.
+    /// let options = flotilla::dataframe::io::CsvOptions::new().infer_spread(false);
+    /// ```
+    pub fn infer_spread(mut self, yes: bool) -> CsvOptions {
+        self.infer_spread = yes;
+        self
+    }
+
+    /// The field texts read as null, replacing the defaults
+    /// ([`DEFAULT_NULL_VALUES`]): `null_values([""])` keeps only the
+    /// empty field, `null_values(Vec::<String>::new())` reads every field
+    /// as a value. Use [`add_null_values`](Self::add_null_values) to keep
+    /// the defaults.
+    ///
+    /// ```
+    /// let options = flotilla::dataframe::io::CsvOptions::new().null_values(["", "NA"]);
     /// ```
     pub fn null_values<I, S>(mut self, tokens: I) -> CsvOptions
     where
@@ -171,16 +214,49 @@ impl CsvOptions {
         self
     }
 
+    /// More field texts read as null, besides the current ones (the
+    /// defaults, [`DEFAULT_NULL_VALUES`], unless replaced).
+    ///
+    /// ```
+    /// // `?` and `-999` are missing too.
+    /// let options = flotilla::dataframe::io::CsvOptions::new().add_null_values(["?", "-999"]);
+    /// ```
+    pub fn add_null_values<I, S>(mut self, tokens: I) -> CsvOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.null_values.extend(tokens.into_iter().map(Into::into));
+        self
+    }
+
     /// Whether a value that does not parse as its column's type becomes a
     /// null (counted: see [`CsvSource::read_partition_with_stats`](super::CsvSource::read_partition_with_stats))
     /// instead of failing the partition. A record with the wrong number of
-    /// fields is an error either way.
+    /// fields is not a bad value: see [`skip_bad_records`](Self::skip_bad_records).
     ///
     /// ```
     /// let lenient = flotilla::dataframe::io::CsvOptions::new().bad_values_as_null(true);
     /// ```
     pub fn bad_values_as_null(mut self, yes: bool) -> CsvOptions {
         self.bad_values_as_null = yes;
+        self
+    }
+
+    /// Whether a record with more or fewer fields than the file has
+    /// columns is skipped instead of failing the read. Skipped records are
+    /// counted ([`ReadStats::bad_records`](super::ReadStats::bad_records))
+    /// and sampled with their file and line
+    /// ([`CsvSource::bad_records`](super::CsvSource::bad_records)), as
+    /// MapReduce jobs skip bad records. To see the report of a frame,
+    /// make it from the source with
+    /// [`DataFrame::from_csv_source`](crate::dataframe::DataFrame::from_csv_source).
+    ///
+    /// ```
+    /// let lenient = flotilla::dataframe::io::CsvOptions::new().skip_bad_records(true);
+    /// ```
+    pub fn skip_bad_records(mut self, yes: bool) -> CsvOptions {
+        self.skip_bad_records = yes;
         self
     }
 

@@ -4,6 +4,7 @@
 
 use super::column::{BadValue, Column, NullTokens};
 use super::fast::parse_plain;
+use super::skipped::SAMPLE;
 use super::tokenize::{blank_line, next_record, Record, Unclosed};
 
 /// How fields are read.
@@ -12,6 +13,9 @@ pub(super) struct Dialect {
     pub(super) delimiter: u8,
     pub(super) nulls: NullTokens,
     pub(super) bad_values_as_null: bool,
+    /// Skip records with the wrong number of fields (counted) instead of
+    /// failing.
+    pub(super) skip_bad_records: bool,
 }
 
 /// Why a block could not be parsed, with the record's start in the block.
@@ -19,8 +23,9 @@ pub(super) struct Dialect {
 /// file, line and column names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Fault {
-    /// The record at `record` has too few or too many fields.
-    FieldCount { record: usize },
+    /// The record at `record` has too few or too many fields; `rows`
+    /// records were read before it.
+    FieldCount { record: usize, rows: usize },
     /// Field `column` (0-based, among the file's columns) of the record at
     /// `record` does not parse; `value` is its text.
     BadValue {
@@ -32,35 +37,88 @@ pub(super) enum Fault {
     Unclosed { record: usize },
 }
 
+impl Fault {
+    /// The fault of a parse that started after `rows` records.
+    fn after(self, rows: usize) -> Fault {
+        match self {
+            Fault::FieldCount { record, rows: r } => Fault::FieldCount {
+                record,
+                rows: rows + r,
+            },
+            other => other,
+        }
+    }
+}
+
 /// What a block gave.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Parsed {
     /// Records read.
     pub(super) rows: usize,
     /// Values that did not parse and became nulls.
     pub(super) bad_values: u64,
+    /// Records skipped for their number of fields.
+    pub(super) skipped: u64,
+    /// Where the first of them start (at most [`SAMPLE`]).
+    pub(super) skipped_at: Vec<usize>,
 }
 
 /// Parses the records of `input` from `at` into `columns` (one entry per
 /// column of the file, `None` for a column not read): the fast path up to
-/// the first quoted field, the general one from that record on.
+/// the first quoted field, the general one from that record on. A record
+/// with the wrong number of fields is skipped, and parsing goes on after
+/// it, when the dialect says so.
 pub(super) fn parse_block(
     input: &[u8],
-    at: usize,
+    mut at: usize,
     dialect: &Dialect,
     columns: &mut [Column],
 ) -> Result<Parsed, Fault> {
     let mut parsed = Parsed::default();
-    let plain = parse_plain(input, at, dialect, columns, &mut parsed.bad_values)?;
-    parsed.rows = plain.rows;
+    loop {
+        match parse_run(input, at, dialect, columns, &mut parsed) {
+            Err(Fault::FieldCount { record, rows }) if dialect.skip_bad_records => {
+                parsed.rows = rows;
+                truncate(columns, rows);
+                parsed.skipped += 1;
+                if parsed.skipped_at.len() < SAMPLE {
+                    parsed.skipped_at.push(record);
+                }
+                at = next_record(input, record, dialect.delimiter, &mut Record::default())
+                    .map_err(|Unclosed| Fault::Unclosed { record })?;
+            }
+            other => return other.map(|()| parsed),
+        }
+    }
+}
+
+/// Parses from `at` to the end of `input`, adding to `parsed`.
+fn parse_run(
+    input: &[u8],
+    at: usize,
+    dialect: &Dialect,
+    columns: &mut [Column],
+    parsed: &mut Parsed,
+) -> Result<(), Fault> {
+    let before = parsed.rows;
+    let plain = parse_plain(input, at, dialect, columns, &mut parsed.bad_values)
+        .map_err(|f| f.after(before))?;
+    parsed.rows += plain.rows;
     if let Some(record) = plain.quoted {
         // Drop what the fast path read of the quoted record.
-        for column in columns.iter_mut() {
-            column.truncate(plain.rows);
-        }
-        parsed.rows += parse_general(input, record, dialect, columns, &mut parsed.bad_values)?;
+        truncate(columns, parsed.rows);
+        let before = parsed.rows;
+        parsed.rows += parse_general(input, record, dialect, columns, &mut parsed.bad_values)
+            .map_err(|f| f.after(before))?;
     }
-    Ok(parsed)
+    Ok(())
+}
+
+/// Keeps the first `rows` values of every column.
+fn truncate(columns: &mut [Column], rows: usize) {
+    for column in columns.iter_mut() {
+        column.truncate(rows);
+    }
 }
 
 /// Appends `field` to `column`; a bad value becomes a null (counted in
@@ -102,7 +160,10 @@ pub(super) fn parse_general(
         at = next_record(input, at, dialect.delimiter, &mut record)
             .map_err(|Unclosed| Fault::Unclosed { record: start })?;
         if record.len() != columns.len() {
-            return Err(Fault::FieldCount { record: start });
+            return Err(Fault::FieldCount {
+                record: start,
+                rows,
+            });
         }
         for (j, column) in columns.iter_mut().enumerate() {
             if column.is_read() {

@@ -15,6 +15,7 @@ use super::super::IoError;
 use super::column::{Column, FinishError};
 use super::parse::{parse_block, Fault};
 use super::plan::BOM;
+use super::skipped::Skipped;
 use super::tokenize::{next_record, nth_record_start, Record, Unclosed};
 use super::{CsvPlan, ReadStats};
 
@@ -28,13 +29,14 @@ thread_local! {
     static BLOCK: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Reads `split` with `plan`.
+/// Reads `split`, partition `index` of `plan`.
 pub(super) fn read_split(
     plan: &CsvPlan,
+    index: usize,
     split: &InputSplit,
 ) -> Result<(RecordBatch, ReadStats), IoError> {
     let mut block = BLOCK.with(|b| std::mem::take(&mut *b.borrow_mut()));
-    let result = read_block(plan, split, &mut block);
+    let result = read_block(plan, index, split, &mut block);
     if block.capacity() <= KEEP_BLOCK {
         BLOCK.with(|b| *b.borrow_mut() = block);
     }
@@ -43,6 +45,7 @@ pub(super) fn read_split(
 
 fn read_block(
     plan: &CsvPlan,
+    index: usize,
     split: &InputSplit,
     block: &mut Vec<u8>,
 ) -> Result<(RecordBatch, ReadStats), IoError> {
@@ -97,9 +100,31 @@ fn read_block(
     let stats = ReadStats {
         rows: parsed.rows,
         bad_values: parsed.bad_values,
+        bad_records: parsed.skipped,
         bytes: (block.len() - data_start) as u64,
     };
+    if plan.dialect.skip_bad_records {
+        let sample = parsed
+            .skipped_at
+            .iter()
+            .map(|&at| skipped(plan, split, offset, block, at))
+            .collect();
+        plan.skipped.record(index, parsed.skipped, sample);
+    }
     Ok((batch, stats))
+}
+
+/// The record skipped at `at` of the block read at `offset`.
+fn skipped(plan: &CsvPlan, split: &InputSplit, offset: u64, block: &[u8], at: usize) -> Skipped {
+    let mut fields = Record::default();
+    let _ = next_record(block, at, plan.dialect.delimiter, &mut fields);
+    Skipped {
+        path: split.path().to_path_buf(),
+        offset: offset + at as u64,
+        expected: plan.file_fields.len(),
+        found: fields.len(),
+        record: snippet(record_text(block, at)),
+    }
 }
 
 /// The 1-based line, in the file, of byte `at` of the block read at
@@ -130,15 +155,19 @@ fn fault_error(
             record,
             column,
             value,
-        } => IoError::BadValue {
-            path,
-            line: line(split, offset, record),
-            column: plan.file_fields[column].name().clone(),
-            column_index: column + 1,
-            data_type: plan.file_fields[column].data_type().clone(),
-            value: snippet(&value),
-        },
-        Fault::FieldCount { record } => {
+        } => {
+            let field = &plan.file_fields[column];
+            IoError::BadValue {
+                path,
+                line: line(split, offset, record),
+                column: field.name().clone(),
+                column_index: column + 1,
+                data_type: field.data_type().clone(),
+                origin: plan.origins.get(column).cloned().unwrap_or_default(),
+                value: snippet(&value),
+            }
+        }
+        Fault::FieldCount { record, .. } => {
             let mut fields = Record::default();
             let _ = next_record(block, record, plan.dialect.delimiter, &mut fields);
             let expected = plan.file_fields.len();

@@ -18,6 +18,7 @@ fn dialect(delimiter: u8) -> Dialect {
         delimiter,
         nulls: NullTokens::new(&[String::new()]),
         bad_values_as_null: false,
+        skip_bad_records: false,
     }
 }
 
@@ -287,11 +288,11 @@ fn faults_name_the_record_and_the_column() {
     );
     assert_eq!(
         both_paths(b"1,2\n3\n", &types, &d).unwrap_err(),
-        Fault::FieldCount { record: 4 }
+        Fault::FieldCount { record: 4, rows: 1 }
     );
     assert_eq!(
         both_paths(b"1,2\r\n3,4,5\r\n", &types, &d).unwrap_err(),
-        Fault::FieldCount { record: 5 }
+        Fault::FieldCount { record: 5, rows: 1 }
     );
 }
 
@@ -435,4 +436,40 @@ fn inference_joins_types_up_the_lattice() {
     assert!(!I::Int64.compatible(I::Utf8));
     assert!(!I::Boolean.compatible(I::Int64));
     assert_eq!(I::Null.data_type(), DataType::Utf8);
+}
+
+#[test]
+fn the_default_null_tokens_keep_numbers_on_the_inline_path() {
+    let defaults: Vec<String> = super::DEFAULT_NULL_VALUES
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let nulls = NullTokens::new(&defaults);
+    for data_type in [DataType::Int64, DataType::Float64] {
+        assert!(Column::new(&data_type, 0, &nulls).inline_numbers);
+    }
+    // A token that is a number is not taken as one.
+    let numeric = NullTokens::new(&["-999".to_owned()]);
+    assert!(!Column::new(&DataType::Int64, 0, &numeric).inline_numbers);
+    assert!(!Column::new(&DataType::Float64, 0, &numeric).inline_numbers);
+}
+
+#[test]
+fn records_of_the_wrong_width_are_skipped_on_both_paths_when_asked() {
+    let d = Dialect {
+        skip_bad_records: true,
+        ..dialect(b',')
+    };
+    let types = [DataType::Int64, DataType::Utf8];
+    for input in [
+        &b"1,a\n2\n3,c\n4,d,e\n5,e\n"[..],
+        b"1,\"a\"\n2\n3,c\n4,\"d\",e\n5,e\n",
+    ] {
+        let mut columns: Vec<Column> = types.iter().map(|t| Column::new(t, 0, &d.nulls)).collect();
+        let parsed = super::parse::parse_block(input, 0, &d, &mut columns).unwrap();
+        assert_eq!((parsed.rows, parsed.skipped), (3, 2));
+        assert_eq!(parsed.skipped_at.len(), 2);
+        let ids = columns[0].finish().unwrap().unwrap();
+        assert_eq!(ids.len(), 3);
+    }
 }
