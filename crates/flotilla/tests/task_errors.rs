@@ -100,7 +100,7 @@ fn a_panic_in_an_expression_closure_names_the_step() {
     use flotilla::dataframe::col;
     let df = DataFrame::from_columns(vec![("n", vec![1i64, 2, 3, 4].into())], 2).unwrap();
     let boom = col("n").map_array(DataType::Int64, DataType::Int64, |a: &ArrayRef| {
-        if a.len() > 0 {
+        if !a.is_empty() {
             panic!("cannot map {} values", a.len());
         }
         Ok(a.clone())

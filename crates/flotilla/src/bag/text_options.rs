@@ -1,12 +1,7 @@
 //! [`TextOptions`]: how [`read_text_with`](super::read_text_with) and
 //! [`read_text_bytes_with`](super::read_text_bytes_with) cut their input.
 
-use crate::mapreduce::split::{plan_splits, InputError, InputSplit};
-
-/// The largest default split.
-const MAX_DEFAULT: u64 = 64 << 20;
-/// The smallest default split.
-const MIN_DEFAULT: u64 = 1 << 20;
+use crate::mapreduce::split::{default_split_bytes, plan_splits, InputError, InputSplit};
 
 /// How text files are read into a bag.
 ///
@@ -68,9 +63,7 @@ impl TextOptions {
             return plan_splits(inputs, bytes);
         }
         let whole_files = plan_splits(inputs, u64::MAX)?;
-        let total: u64 = whole_files.iter().map(InputSplit::len).sum();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-        let bytes = total.div_ceil(4 * threads).clamp(MIN_DEFAULT, MAX_DEFAULT);
-        plan_splits(inputs, bytes)
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        plan_splits(inputs, default_split_bytes(&whole_files, threads))
     }
 }

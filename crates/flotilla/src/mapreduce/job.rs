@@ -52,7 +52,10 @@ use serde::Serialize;
 use super::sort::{
     merge_runs, ApproxSize, MapOutput, PartitionedSortBuffer, SortOptions, SpillError,
 };
-use super::split::{line_number_at, plan_splits, InputError, InputSplit, LineReader, SplitError};
+use super::split::{
+    default_split_bytes, line_number_at, plan_splits, InputError, InputSplit, LineReader,
+    SplitError,
+};
 use crate::output::{OutputDir, OutputError, WriteMode};
 
 /// What a key of the shuffle must be: ordered (reducers see keys in order),
@@ -1066,12 +1069,8 @@ impl JobRunner {
         if let Some(b) = self.config.split_bytes {
             return Ok(b);
         }
-        let total: u64 = plan_splits(inputs, u64::MAX)?
-            .iter()
-            .map(InputSplit::len)
-            .sum();
-        let tasks = 4 * self.pool.threads().max(1) as u64;
-        Ok((total / tasks).clamp(1 << 20, 64 << 20))
+        let whole_files = plan_splits(inputs, u64::MAX)?;
+        Ok(default_split_bytes(&whole_files, self.pool.threads()))
     }
 
     fn checked_reducers<K>(&self, partitioner: &Partitioner<K>) -> Result<usize, JobError> {

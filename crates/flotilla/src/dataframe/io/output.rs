@@ -142,7 +142,7 @@ impl OutputDir {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Float64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Float64Array, RecordBatch};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outcsv-{}", std::process::id()));
     /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([("t", Arc::new(Float64Array::from(vec![0.1, 2.5])) as _)])?;
@@ -159,7 +159,7 @@ impl OutputDir {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
     /// use flotilla::dataframe::io::{CsvWriteOptions, OutputDir};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outcsvwith-{}", std::process::id()));
     /// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
@@ -200,7 +200,7 @@ impl OutputDir {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outparquet-{}", std::process::id()));
     /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1])) as _)])?;
@@ -220,7 +220,7 @@ impl OutputDir {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
     /// use flotilla::dataframe::io::{OutputDir, ParquetSource, ParquetWriteOptions};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outparquetwith-{}", std::process::id()));
     /// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
@@ -263,7 +263,7 @@ impl OutputDir {
     ///
     /// ```
     /// # use std::sync::Arc;
-    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outjson-{}", std::process::id()));
     /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![Some(1), None])) as _)])?;

@@ -2,14 +2,9 @@
 //! sources: the MapReduce rule (about four byte ranges per thread, so that
 //! work stealing can even them out, each between 1 MiB and 64 MiB).
 
-use crate::mapreduce::split::InputSplit;
+use crate::mapreduce::split::{default_split_bytes, InputSplit};
 
 use super::IoError;
-
-/// The largest default partition.
-const MAX_DEFAULT: u64 = 64 << 20;
-/// The smallest default partition.
-const MIN_DEFAULT: u64 = 1 << 20;
 
 /// The bytes per partition: `explicit` when given (and not zero), else the
 /// total size of `files` (whole-file splits) over four partitions per
@@ -21,10 +16,8 @@ pub(super) fn partition_bytes(files: &[InputSplit], explicit: Option<u64>) -> Re
         )),
         Some(bytes) => Ok(bytes),
         None => {
-            let total: u64 = files.iter().map(InputSplit::len).sum();
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-            // Rounded up: 4 × threads ranges, not one more for a remainder.
-            Ok(total.div_ceil(4 * threads).clamp(MIN_DEFAULT, MAX_DEFAULT))
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Ok(default_split_bytes(files, threads))
         }
     }
 }

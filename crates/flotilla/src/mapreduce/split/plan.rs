@@ -430,3 +430,21 @@ fn list_files(
 fn is_hidden(name: &str) -> bool {
     name.starts_with('_') || name.starts_with('.')
 }
+
+/// The smallest split size [`default_split_bytes`] chooses.
+const MIN_DEFAULT_SPLIT: u64 = 1 << 20;
+/// The largest split size [`default_split_bytes`] chooses.
+const MAX_DEFAULT_SPLIT: u64 = 64 << 20;
+
+/// The split size every reader of text inputs uses when none is given (typed
+/// jobs, `Bag::read_text`, the DataFrame's CSV and JSON-lines sources): the
+/// total size of `whole_files` (splits planned with no size limit) over
+/// four splits per thread, so that work stealing can even them out, rounded
+/// up and kept within 1..=64 MiB.
+pub(crate) fn default_split_bytes(whole_files: &[InputSplit], threads: usize) -> u64 {
+    let total: u64 = whole_files.iter().map(InputSplit::len).sum();
+    let ranges = 4 * threads.max(1) as u64;
+    total
+        .div_ceil(ranges)
+        .clamp(MIN_DEFAULT_SPLIT, MAX_DEFAULT_SPLIT)
+}
