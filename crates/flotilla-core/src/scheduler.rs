@@ -561,19 +561,36 @@ impl Scheduler {
         ready.clear();
         self.scratch = ready;
 
-        for &dep in self.graph.dependencies(task) {
-            let left = &mut self.unfinished_dependents[dep.index()];
-            *left -= 1;
-            if *left == 0 && !self.keep[dep.index()] {
-                out.release(dep);
-            }
+        self.inputs_done(task, out);
+        // Every task that needed this result ended without it (abandoned
+        // or cancelled while it ran): nobody will read it.
+        if self.unfinished_dependents[task.index()] == 0 && !self.keep[task.index()] {
+            out.release(task);
         }
         Ok(())
     }
 
+    /// `task` reached a final state, so it reads its inputs no more: each
+    /// finished input whose last reader this was is released. Called once
+    /// per task, whatever its final state, so each result is released
+    /// exactly once.
+    fn inputs_done(&mut self, task: TaskId, out: &mut impl Actions) {
+        for &dep in self.graph.dependencies(task) {
+            let left = &mut self.unfinished_dependents[dep.index()];
+            *left -= 1;
+            if *left == 0
+                && !self.keep[dep.index()]
+                && self.state[dep.index()] == TaskState::Finished
+            {
+                out.release(dep);
+            }
+        }
+    }
+
     /// Records that `task` failed (returned an error or panicked). Every task
     /// that depends on it, directly or not, is abandoned; other branches go
-    /// on.
+    /// on. Inputs that only the failed and abandoned tasks still needed are
+    /// released.
     ///
     /// # Errors
     ///
@@ -592,6 +609,21 @@ impl Scheduler {
     /// assert_eq!(s.state(child), TaskState::Abandoned { because: bad });
     /// assert!(out.contains(&Command::Abandon { task: child, because: bad }));
     /// ```
+    ///
+    /// An input the failed task shared with no one else is released:
+    ///
+    /// ```
+    /// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let input = g.add_task(TaskKey::new("input"), &[]).unwrap();
+    /// let bad = g.add_task(TaskKey::new("bad"), &[input]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_finished(input, WorkerId::new(0), &mut out).unwrap();
+    /// s.task_failed(bad, WorkerId::new(0), &mut out).unwrap();
+    /// assert!(out.contains(&Command::Release { task: input }));
+    /// ```
     pub fn task_failed(
         &mut self,
         task: TaskId,
@@ -604,6 +636,7 @@ impl Scheduler {
         self.state[task.index()] = TaskState::Failed;
         self.counts.failed += 1;
         self.placer.finished(worker, self.graph.options(task).cost);
+        self.inputs_done(task, out);
         self.abandon_dependents(task, out);
         Ok(())
     }
@@ -629,6 +662,7 @@ impl Scheduler {
             Some(TaskState::Waiting | TaskState::Ready) => {
                 self.state[task.index()] = TaskState::Cancelled;
                 self.counts.cancelled += 1;
+                self.inputs_done(task, out);
                 self.abandon_dependents(task, out);
                 true
             }
@@ -650,6 +684,7 @@ impl Scheduler {
                     self.state[d.index()] = TaskState::Abandoned { because: root };
                     self.counts.abandoned += 1;
                     out.abandon(d, root);
+                    self.inputs_done(d, out);
                     stack.push(d);
                 }
             }

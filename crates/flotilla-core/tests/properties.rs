@@ -51,9 +51,16 @@ proptest! {
     ) {
         let n = g.len();
         let deps: Vec<Vec<TaskId>> = g.task_ids().map(|t| g.dependencies(t).to_vec()).collect();
+        let mut dependents: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+        for (t, ds) in deps.iter().enumerate() {
+            for d in ds {
+                dependents[d.index()].push(TaskId::new(t as u32));
+            }
+        }
         let mut s = Scheduler::new(g, placement, workers);
         let mut out: Vec<Command> = Vec::new();
         s.start(&mut out);
+        let mut released: HashSet<TaskId> = HashSet::new();
         let mut ready: Vec<TaskId> = Vec::new();
         let mut handed: HashSet<TaskId> = HashSet::new();
         let mut failed: HashSet<TaskId> = HashSet::new();
@@ -61,6 +68,14 @@ proptest! {
         let mut step = 0;
         loop {
             for c in out.drain(..) {
+                if let Command::Release { task } = c {
+                    prop_assert!(released.insert(task), "{task} released twice");
+                    prop_assert!(finished.contains(&task), "{task} released without a result");
+                    prop_assert!(
+                        dependents[task.index()].iter().all(|d| s.state(*d).is_terminal()),
+                        "{task} released while a dependent may still read it"
+                    );
+                }
                 if let Command::Run { task, target } = c {
                     prop_assert!(handed.insert(task), "{task} handed out twice");
                     for d in &deps[task.index()] {
@@ -96,6 +111,15 @@ proptest! {
             let upstream_failed = deps[t.index()].iter().any(|d| !finished.contains(d));
             let abandoned = matches!(s.state(t), TaskState::Abandoned { .. });
             prop_assert_eq!(abandoned, upstream_failed, "{}", t);
+            // Every result with readers is released once they all ended,
+            // whether they finished, failed or were abandoned; results
+            // without readers are the outputs and are kept.
+            let has_readers = !dependents[t.index()].is_empty();
+            prop_assert_eq!(
+                released.contains(&t),
+                finished.contains(&t) && has_readers,
+                "{}", t
+            );
         }
     }
 
