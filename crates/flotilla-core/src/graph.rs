@@ -31,6 +31,7 @@ use crate::{TaskId, TaskKey};
 /// assert_eq!(err.to_string(), "the task graph has a cycle: a -> b -> a");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GraphError {
     /// A task names a dependency that is not in the graph.
     #[error("task {task} depends on {dependency}, which is not in the graph")]

@@ -35,6 +35,7 @@ use crate::WorkerId;
 /// assert!("fastest".parse::<Placement>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Placement {
     /// Tasks queue on a worker; an idle worker steals from a busy one (default).
     #[default]

@@ -50,6 +50,7 @@ use crate::{TaskId, WorkerId};
 /// assert!(!TaskState::Ready.is_terminal());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaskState {
     /// Some dependency has not finished.
     Waiting,
@@ -101,6 +102,7 @@ impl TaskState {
 /// assert_eq!(out, vec![Command::Run { task: a, target: Target::Pinned(WorkerId::new(0)) }]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Command {
     /// Queue `task` as `target` says.
     Run {
@@ -170,6 +172,7 @@ impl Actions for Vec<Command> {
 /// assert!(matches!(err, SchedulerError::UnexpectedEvent { .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SchedulerError {
     /// The task id is not in the graph.
     #[error("{0} is not a task of this graph")]

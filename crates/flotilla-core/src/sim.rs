@@ -30,6 +30,7 @@ use crate::{Placement, TaskGraph, TaskId, WorkerId};
 /// assert!(err.to_string().contains("1 durations"));
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SimulationError {
     /// The durations do not match the graph.
     #[error("{durations} durations were given for {tasks} tasks")]

@@ -22,6 +22,7 @@ use flotilla_core::{GraphError, SchedulerError};
 /// assert!(err.to_string().contains("panicked"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TaskError {
     /// The task's function panicked; the pool caught it and carries on.
     #[error("{message} (task {task} panicked{})", user_function(function))]
