@@ -13,12 +13,15 @@
 //!   refused ([`OutputError::NotAFolder`]).
 //! * **Overwriting replaces a previous flotilla output, and nothing else.**
 //!   It removes only what a writer of flotilla writes: `part-NNNNN` files
-//!   (with or without an extension), `_SUCCESS`, the `_logs/` folder of
-//!   streaming jobs, and a `_temporary/` left by a write that was killed.
-//!   Anything else in the folder (a file of yours, a folder of yours) makes
-//!   the write fail before it starts ([`OutputError::Foreign`]), and
-//!   nothing is removed. The previous output is removed at the commit, once
-//!   the new one is complete: a write that fails leaves it in place.
+//!   (with or without an extension), `_SUCCESS` and the `_logs/` folder of
+//!   streaming jobs. Anything else in the folder (a file of yours, a folder
+//!   of yours) makes the write fail before it starts
+//!   ([`OutputError::Foreign`]), and nothing is removed. A `_temporary/`
+//!   folder means another write is running there, or one was killed: the
+//!   write is refused ([`OutputError::InProgress`]) rather than guess which.
+//!   The previous output is set aside at the commit, once the new one is
+//!   complete, and removed only when the new one is in place: a write that
+//!   fails, even half way through its commit, leaves it as it was.
 //! * **A writer never removes what it did not create.** A folder you made
 //!   stays, and so do its files.
 //! * **A failed write leaves the folder as it found it.** Nothing the writer
@@ -36,11 +39,14 @@
 //!     └─ _logs/map-00003.stderr             a task's log
 //!
 //!  job commit (OutputDir::commit), after the last task:
-//!     with WriteMode::Overwrite: remove the previous _SUCCESS, parts and _logs/
+//!     with WriteMode::Overwrite: rename the previous _SUCCESS, parts and
+//!       _logs/ into _temporary/_previous/
 //!     rename _temporary/part-NNNNN.ext → OUTPUT/part-NNNNN.ext, every part
 //!     rename _temporary/_logs/ → OUTPUT/_logs/
-//!     remove _temporary/
-//!     create OUTPUT/_SUCCESS                last
+//!     create OUTPUT/_SUCCESS
+//!     remove _temporary/ (and the previous output in it)
+//!  a step that fails: the new parts are removed, the previous output
+//!  renamed back, _temporary/ removed
 //! ```
 //!
 //! A part appears under its final name only complete (a rename within one
@@ -152,7 +158,7 @@ pub enum OutputError {
     /// flotilla writer did not write; nothing was removed.
     #[error(
         "cannot overwrite {}: {} is not part of a flotilla output (overwriting removes only \
-         part files, _SUCCESS, _logs and _temporary)",
+         part files, _SUCCESS and _logs)",
         path.display(),
         entry.display()
     )]
@@ -161,6 +167,18 @@ pub enum OutputError {
         path: PathBuf,
         /// The entry that is not flotilla's.
         entry: PathBuf,
+    },
+    /// The folder has a `_temporary/`: another write to it is running, or
+    /// one was killed before it finished. Nothing was changed.
+    #[error(
+        "output folder {} has a _temporary folder: another write to it is running, or one \
+         was killed; remove {}/_temporary if no write is running",
+        path.display(),
+        path.display()
+    )]
+    InProgress {
+        /// The output folder.
+        path: PathBuf,
     },
     /// A commit found the parts numbered with a gap: a task's part is
     /// missing.
@@ -269,13 +287,14 @@ impl OutputDir {
     /// (and its missing parents) if needed, accepts an empty folder, and a
     /// folder holding a previous flotilla output with
     /// [`WriteMode::Overwrite`] (the previous output is replaced at the
-    /// commit; a `_temporary/` left by a killed write is removed now).
+    /// commit).
     ///
     /// # Errors
     ///
     /// [`OutputError::NotAFolder`], [`OutputError::NotEmpty`],
-    /// [`OutputError::Foreign`], or [`OutputError::Io`]; nothing is
-    /// changed then.
+    /// [`OutputError::Foreign`], [`OutputError::InProgress`] (a
+    /// `_temporary/` is there), or [`OutputError::Io`]; nothing is changed
+    /// then.
     ///
     /// ```
     /// use flotilla::output::{OutputDir, OutputError, WriteMode};
@@ -303,11 +322,12 @@ impl OutputDir {
                             path: root.to_path_buf(),
                         });
                     }
-                    check_previous_output(root, &entries)?;
                     if entries.iter().any(|name| name == TEMPORARY) {
-                        fs::remove_dir_all(&temporary)
-                            .map_err(|e| OutputError::io(&temporary, e))?;
+                        return Err(OutputError::InProgress {
+                            path: root.to_path_buf(),
+                        });
                     }
+                    check_previous_output(root, &entries)?;
                 }
                 Vec::new()
             }
@@ -319,7 +339,19 @@ impl OutputDir {
             Err(e) if e.kind() == io::ErrorKind::NotFound => create_folders(root)?,
             Err(e) => return Err(OutputError::io(root, e)),
         };
-        let out = OutputDir {
+        // `_temporary/` exists already when another write started meanwhile:
+        // it is that write's, so only the folders made above are removed.
+        if let Err(e) = fs::create_dir(&temporary) {
+            remove_created(&created);
+            return Err(if e.kind() == io::ErrorKind::AlreadyExists {
+                OutputError::InProgress {
+                    path: root.to_path_buf(),
+                }
+            } else {
+                OutputError::io(&temporary, e)
+            });
+        }
+        Ok(OutputDir {
             inner: Arc::new(Inner {
                 root: root.to_path_buf(),
                 temporary,
@@ -327,11 +359,7 @@ impl OutputDir {
                 created,
                 ended: AtomicBool::new(false),
             }),
-        };
-        // On failure, dropping `out` removes the folders made above.
-        fs::create_dir(&out.inner.temporary)
-            .map_err(|e| OutputError::io(&out.inner.temporary, e))?;
-        Ok(out)
+        })
     }
 
     /// The output folder.
@@ -439,6 +467,18 @@ impl OutputDir {
     /// ```
     pub fn write_log(&self, name: &str, contents: &[u8]) -> Result<PathBuf, OutputError> {
         let logs = self.inner.temporary.join(LOGS);
+        let plain = Path::new(name)
+            .file_name()
+            .is_some_and(|file| file == std::ffi::OsStr::new(name));
+        if !plain {
+            return Err(OutputError::io(
+                logs.join(name),
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a log's name must be a plain file name, without folders",
+                ),
+            ));
+        }
         fs::create_dir_all(&logs).map_err(|e| OutputError::io(&logs, e))?;
         let path = logs.join(name);
         fs::write(&path, contents).map_err(|e| OutputError::io(&path, e))?;
@@ -446,15 +486,20 @@ impl OutputDir {
     }
 
     /// Ends the write: moves every committed part into the folder (after
-    /// removing the previous output, with [`WriteMode::Overwrite`]), then
-    /// the logs, and writes `_SUCCESS` last. Returns the parts' paths, in
-    /// part order. The part numbers must run from 0 without a gap.
+    /// setting the previous output aside, with [`WriteMode::Overwrite`]),
+    /// then the logs, writes `_SUCCESS`, and removes `_temporary/` with the
+    /// previous output. Returns the parts' paths, in part order. The part
+    /// numbers must run from 0 without a gap.
     ///
     /// # Errors
     ///
-    /// [`OutputError::MissingPart`] (nothing is changed: more parts may
-    /// still be written and the commit tried again), or a failure to move
-    /// or remove a file, after which the parts already moved are removed.
+    /// [`OutputError::MissingPart`]: nothing is moved, and this handle is
+    /// consumed, so the write ends there when it was the last clone (a
+    /// caller that may write the missing part and try again commits a
+    /// clone). A failure to move a file: the parts already moved are
+    /// removed and the previous output put back. A failure to remove
+    /// `_temporary/` once the output is complete is reported too; the
+    /// output stands.
     ///
     /// ```
     /// use flotilla::output::{OutputDir, OutputError, WriteMode};
@@ -526,9 +571,11 @@ impl OutputDir {
                 index: next,
             });
         }
-        if *mode == WriteMode::Overwrite {
-            remove_previous_output(root)?;
-        }
+        let previous = if *mode == WriteMode::Overwrite {
+            set_previous_output_aside(root, temporary)?
+        } else {
+            Vec::new()
+        };
         let mut moved = Vec::with_capacity(parts.len() + 1);
         let result = parts
             .iter()
@@ -547,7 +594,6 @@ impl OutputDir {
                 }
                 Ok(())
             })
-            .and_then(|()| fs::remove_dir_all(temporary).map_err(|e| OutputError::io(temporary, e)))
             .and_then(|()| {
                 let success = root.join(SUCCESS);
                 File::create(&success)
@@ -558,11 +604,15 @@ impl OutputDir {
             for path in &moved {
                 let _ = fs::remove_file(path).or_else(|_| fs::remove_dir_all(path));
             }
+            restore_previous_output(root, temporary, &previous);
             // Dropping the last clone removes `_temporary/` and the
             // folders `create` made.
             return Err(e);
         }
         self.inner.ended.store(true, Ordering::Release);
+        // The output is complete and marked so; what is left in
+        // `_temporary/` is the previous output and empty folders.
+        fs::remove_dir_all(temporary).map_err(|e| OutputError::io(temporary, e))?;
         moved.truncate(parts.len());
         Ok(moved)
     }
@@ -607,13 +657,9 @@ impl Inner {
             }
             _ => Ok(()),
         };
-        // Innermost first; a folder that is not empty (something else was
-        // put there meanwhile) is left alone.
-        for folder in self.created.iter().rev() {
-            if fs::remove_dir(folder).is_err() {
-                break;
-            }
-        }
+        // A folder that is not empty (something else was put there
+        // meanwhile) is left alone.
+        remove_created(&self.created);
         removed
     }
 }
@@ -767,28 +813,54 @@ fn check_previous_output(root: &Path, names: &[String]) -> Result<(), OutputErro
     }
 }
 
-/// Removes a previous output from `root`, `_SUCCESS` first so that the
-/// folder never looks complete with some parts gone. Leaves `_temporary/`.
-fn remove_previous_output(root: &Path) -> Result<(), OutputError> {
-    let names: Vec<String> = list(root)?
+/// Where a commit that overwrites keeps the previous output until the new
+/// one is in place.
+const PREVIOUS: &str = "_previous";
+
+/// Renames a previous output in `root` into `temporary/_previous/`,
+/// `_SUCCESS` first so that the folder never looks complete with some parts
+/// gone; returns the names moved. On failure, what was moved is put back.
+fn set_previous_output_aside(root: &Path, temporary: &Path) -> Result<Vec<String>, OutputError> {
+    let mut names: Vec<String> = list(root)?
         .into_iter()
         .filter(|name| name != TEMPORARY)
         .collect();
     check_previous_output(root, &names)?;
-    let success = root.join(SUCCESS);
-    if names.iter().any(|name| name == SUCCESS) {
-        fs::remove_file(&success).map_err(|e| OutputError::io(&success, e))?;
+    if names.is_empty() {
+        return Ok(names);
     }
-    for name in names.iter().filter(|name| *name != SUCCESS) {
-        let path = root.join(name);
-        let removed = if name == LOGS {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
-        };
-        removed.map_err(|e| OutputError::io(&path, e))?;
+    // `_SUCCESS` sorts before `_logs` and the parts.
+    names.sort_by_key(|name| name != SUCCESS);
+    let aside = temporary.join(PREVIOUS);
+    fs::create_dir(&aside).map_err(|e| OutputError::io(&aside, e))?;
+    let mut moved = Vec::with_capacity(names.len());
+    for name in names {
+        let from = root.join(&name);
+        if let Err(e) = fs::rename(&from, aside.join(&name)) {
+            restore_previous_output(root, temporary, &moved);
+            return Err(OutputError::io(&from, e));
+        }
+        moved.push(name);
     }
-    Ok(())
+    Ok(moved)
+}
+
+/// Puts back what [`set_previous_output_aside`] moved, `_SUCCESS` last.
+fn restore_previous_output(root: &Path, temporary: &Path, names: &[String]) {
+    let aside = temporary.join(PREVIOUS);
+    for name in names.iter().rev() {
+        let _ = fs::rename(aside.join(name), root.join(name));
+    }
+}
+
+/// Removes the folders a write created (listed outermost first), innermost
+/// first, stopping at one that is not empty.
+fn remove_created(created: &[PathBuf]) {
+    for folder in created.iter().rev() {
+        if fs::remove_dir(folder).is_err() {
+            break;
+        }
+    }
 }
 
 /// Creates `root` and its missing parents; returns the folders made, the
@@ -819,4 +891,52 @@ fn create_folders(root: &Path) -> Result<Vec<PathBuf>, OutputError> {
         }
     }
     Ok(created)
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "flotilla-output-unit-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join(TEMPORARY)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_previous_output_set_aside_comes_back_whole() {
+        let root = scratch("aside");
+        for name in ["part-00000", "part-00001.csv", SUCCESS] {
+            fs::write(root.join(name), name).unwrap();
+        }
+        let temporary = root.join(TEMPORARY);
+        let moved = set_previous_output_aside(&root, &temporary).unwrap();
+        assert_eq!(moved[0], SUCCESS, "_SUCCESS goes first");
+        assert_eq!(list(&root).unwrap(), [TEMPORARY]);
+        restore_previous_output(&root, &temporary, &moved);
+        let mut back = list(&root).unwrap();
+        back.sort();
+        assert_eq!(back, [SUCCESS, TEMPORARY, "part-00000", "part-00001.csv"]);
+        assert_eq!(
+            fs::read_to_string(root.join("part-00001.csv")).unwrap(),
+            "part-00001.csv"
+        );
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn setting_aside_stops_at_a_foreign_entry_and_moves_nothing() {
+        let root = scratch("foreign");
+        fs::write(root.join("part-00000"), "p").unwrap();
+        fs::write(root.join("notes.txt"), "mine").unwrap();
+        let temporary = root.join(TEMPORARY);
+        let err = set_previous_output_aside(&root, &temporary).unwrap_err();
+        assert!(matches!(err, OutputError::Foreign { .. }), "{err}");
+        assert!(root.join("part-00000").is_file());
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

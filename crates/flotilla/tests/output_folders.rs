@@ -6,6 +6,7 @@
 
 use std::error::Error as _;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,7 +14,7 @@ use flotilla::bag::Bag;
 use flotilla::dataframe::DataFrame;
 use flotilla::mapreduce::streaming::StreamingJob;
 use flotilla::mapreduce::JobOutput;
-use flotilla::output::WriteMode;
+use flotilla::output::{OutputDir, OutputError, WriteMode};
 use flotilla::{ComputeOptions, CpuPool};
 
 /// A fresh folder under the system temp dir, removed on drop.
@@ -356,4 +357,40 @@ fn a_failed_write_of_every_writer_leaves_the_folder_as_it_found_it() {
         assert_eq!(names_in(&out), ["_SUCCESS", "part-00000"], "{name}");
         assert_eq!(fs::read_to_string(out.join("part-00000")).unwrap(), "old\n");
     }
+}
+
+#[test]
+fn a_folder_with_a_temporary_folder_is_refused_and_left_alone() {
+    let dir = TempDir::new("inprogress");
+    let out = dir.join("out");
+    // A write in progress (or killed): its `_temporary/` holds a part.
+    let running = OutputDir::create(&out, WriteMode::ErrorIfNotEmpty).unwrap();
+    let mut part = running.create_part(0, "txt").unwrap();
+    part.file().write_all(b"the running write's data\n").unwrap();
+    part.commit().unwrap();
+    for mode in [WriteMode::ErrorIfNotEmpty, WriteMode::Overwrite] {
+        let err = OutputDir::create(&out, mode).unwrap_err();
+        if mode == WriteMode::Overwrite {
+            assert!(matches!(err, OutputError::InProgress { .. }), "{err}");
+            assert!(err.to_string().contains("_temporary"), "{err}");
+        }
+    }
+    // The running write still commits its part.
+    let parts = running.commit().unwrap();
+    assert_eq!(
+        fs::read_to_string(&parts[0]).unwrap(),
+        "the running write's data\n"
+    );
+}
+
+#[test]
+fn log_names_cannot_leave_the_output_folder() {
+    let dir = TempDir::new("lognames");
+    let out = OutputDir::create(dir.join("out"), WriteMode::ErrorIfNotEmpty).unwrap();
+    for name in ["../escape.stderr", "/tmp/abs.stderr", "a/b.stderr", ""] {
+        assert!(out.write_log(name, b"x").is_err(), "{name:?} was accepted");
+    }
+    assert!(!dir.join("escape.stderr").exists());
+    assert!(out.write_log("map-00000.stderr", b"fine").is_ok());
+    out.abort().unwrap();
 }

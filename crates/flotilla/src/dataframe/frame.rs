@@ -592,8 +592,8 @@ impl DataFrame {
         F: Fn(RecordBatch) -> Result<RecordBatch, DataFrameError> + Send + Sync + 'static,
     {
         let empty = RecordBatch::new_empty(self.schema());
-        // `f` is only called here, and dropped if it panics: nothing it
-        // left half-done is seen again.
+        // The probe only learns the output schema; a panic in it is
+        // reported as an error (the panic hook has printed it already).
         let probe = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(empty)));
         let schema = match probe {
             Ok(out) => out?.schema(),
@@ -602,7 +602,7 @@ impl DataFrame {
                     "map_partitions: the function panicked on an empty partition ({}); it is \
                      called on one to find the output schema, and partitions may be empty \
                      (after a filter, say): handle a batch without rows",
-                    panic_message(panic.as_ref())
+                    flotilla_local::panic_message(panic.as_ref())
                 )))
             }
         };
@@ -935,17 +935,6 @@ impl DataFrame {
         }
         arrow_select::concat::concat_batches(&self.schema, &parts)
             .map_err(|e| DataFrameError::arrow("head", e))
-    }
-}
-
-/// The message of a panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "a panic without a message"
     }
 }
 

@@ -41,7 +41,11 @@ pub(super) fn sample_across(
         return Ok(0);
     }
     let per_stretch = rows.div_ceil(STRETCHES as usize).max(1);
-    let want = (per_stretch * bytes_per_row.max(1) * 2 + 4096).min(MAX_STRETCH_BYTES);
+    let want = per_stretch
+        .saturating_mul(bytes_per_row.max(1))
+        .saturating_mul(2)
+        .saturating_add(4096)
+        .min(MAX_STRETCH_BYTES);
     let path = file.path();
     let mut handle = File::open(path).map_err(|e| IoError::io(path, e))?;
     let mut buffer = Vec::with_capacity(want);
