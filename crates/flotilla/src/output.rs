@@ -189,6 +189,18 @@ pub enum OutputError {
         /// The first missing part number.
         index: usize,
     },
+    /// A record's formatter (a `Display` impl or the closure given to a
+    /// `_by` writer) returned an error; the part is not written.
+    #[error(
+        "cannot write {}: the formatter of its record {record} (counting from 0) returned an error",
+        part.display()
+    )]
+    Format {
+        /// The part, under its final name.
+        part: PathBuf,
+        /// The record's number within the part.
+        record: u64,
+    },
     /// A file or folder could not be created, written, renamed or removed.
     #[error("cannot write output {}: {error}", path.display())]
     Io {
@@ -754,6 +766,77 @@ impl PartFile {
             .map_err(|e| OutputError::io(&self.committed, e))?;
         self.done = true;
         Ok(self.destination.clone())
+    }
+}
+
+/// A part written as lines of text, one per record, through a buffer:
+/// the one way the text writers (`Bag::to_textfiles`,
+/// `JobOutput::write_text`) write a part.
+pub(crate) struct LinePart {
+    part: PartFile,
+    buffer: Vec<u8>,
+    line: String,
+    records: u64,
+}
+
+/// Bytes gathered before they are written to the part's file.
+const LINE_BUFFER: usize = 1 << 20;
+
+impl LinePart {
+    /// Starts part `index` (no extension) of `out`.
+    pub(crate) fn create(out: &OutputDir, index: usize) -> Result<LinePart, OutputError> {
+        Ok(LinePart {
+            part: out.create_part(index, "")?,
+            buffer: Vec::with_capacity(LINE_BUFFER),
+            line: String::new(),
+            records: 0,
+        })
+    }
+
+    /// Appends `record` as the line `format` writes, and a newline.
+    pub(crate) fn push<T: ?Sized>(
+        &mut self,
+        record: &T,
+        format: impl FnOnce(&T, &mut String) -> std::fmt::Result,
+    ) -> Result<(), OutputError> {
+        self.line.clear();
+        format(record, &mut self.line).map_err(|_| OutputError::Format {
+            part: self.part.destination.clone(),
+            record: self.records,
+        })?;
+        self.records += 1;
+        self.buffer.extend_from_slice(self.line.as_bytes());
+        self.buffer.push(b'\n');
+        if self.buffer.len() >= LINE_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), OutputError> {
+        use std::io::Write as _;
+        let destination = &self.part.destination;
+        self.part
+            .file
+            .write_all(&self.buffer)
+            .map_err(|e| OutputError::io(destination, e))?;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes what is buffered and commits the part (the task commit).
+    pub(crate) fn commit(mut self) -> Result<PathBuf, OutputError> {
+        self.flush()?;
+        self.part.commit()
+    }
+}
+
+impl std::fmt::Debug for LinePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinePart")
+            .field("part", &self.part.destination)
+            .field("records", &self.records)
+            .finish()
     }
 }
 

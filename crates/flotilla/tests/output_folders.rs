@@ -4,7 +4,6 @@
 //! folder the user made, a folder that is not empty (refused, or
 //! overwritten when asked), a plain file, and a write that fails.
 
-use std::error::Error as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -151,7 +150,6 @@ fn a_refused_job_output_names_its_cause_once() {
     let err = output.write_text(&out).unwrap_err();
     let text = chain(&err);
     assert_eq!(text.matches("not empty").count(), 1, "{text}");
-    let _ = err.source();
 }
 
 #[test]
@@ -366,7 +364,9 @@ fn a_folder_with_a_temporary_folder_is_refused_and_left_alone() {
     // A write in progress (or killed): its `_temporary/` holds a part.
     let running = OutputDir::create(&out, WriteMode::ErrorIfNotEmpty).unwrap();
     let mut part = running.create_part(0, "txt").unwrap();
-    part.file().write_all(b"the running write's data\n").unwrap();
+    part.file()
+        .write_all(b"the running write's data\n")
+        .unwrap();
     part.commit().unwrap();
     for mode in [WriteMode::ErrorIfNotEmpty, WriteMode::Overwrite] {
         let err = OutputDir::create(&out, mode).unwrap_err();
@@ -393,4 +393,32 @@ fn log_names_cannot_leave_the_output_folder() {
     assert!(!dir.join("escape.stderr").exists());
     assert!(out.write_log("map-00000.stderr", b"fine").is_ok());
     out.abort().unwrap();
+}
+
+#[test]
+fn a_formatter_error_names_the_part_and_the_record_and_leaves_nothing() {
+    use std::fmt::Write as _;
+    let dir = TempDir::new("formatter-error");
+    let out = dir.join("out");
+    let output: JobOutput<u64> = JobOutput {
+        partitions: vec![vec![1, 2], vec![3, 4, 5]],
+        counters: Default::default(),
+        bad_record_sample: vec![],
+        elapsed: std::time::Duration::ZERO,
+    };
+    let err = output
+        .write_text_by(&out, WriteMode::ErrorIfNotEmpty, |n, line| {
+            if *n == 4 {
+                return Err(std::fmt::Error);
+            }
+            write!(line, "{n}")
+        })
+        .unwrap_err();
+    let text = chain(&err);
+    assert!(
+        text.contains(&format!("{}", out.join("part-00001").display()))
+            && text.contains("record 1 (counting from 0)"),
+        "{text}"
+    );
+    assert!(!out.exists(), "a failed write leaves nothing: {text}");
 }

@@ -2,7 +2,6 @@
 //! forms) and [`Bag::to_textfiles`].
 
 use std::fmt::Display;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,7 +13,7 @@ use super::{Bag, BagError, Item, TextOptions};
 use crate::mapreduce::split::{
     line_number_at, InputError, InputSplit, Line, LineReader, SplitError,
 };
-use crate::output::{OutputDir, OutputError, WriteMode};
+use crate::output::{LinePart, OutputDir, WriteMode};
 
 /// Why reading a split stopped early.
 enum Stop {
@@ -204,23 +203,8 @@ fn write_part<T>(
     items: super::collection::Items<'_, T>,
     format: &Format<T>,
 ) -> Result<PathBuf, BagError> {
-    let mut part = out.create_part(items.index(), "")?;
-    let path = part.path().to_path_buf();
-    let io_err = |e| BagError::from(OutputError::io(&path, e));
-    let mut file = BufWriter::with_capacity(1 << 20, part.file());
-    let mut line = String::new();
-    items.try_for_each(|x| {
-        line.clear();
-        format(&x, &mut line).map_err(|_| {
-            io_err(std::io::Error::other(
-                "an item's formatter returned an error",
-            ))
-        })?;
-        line.push('\n');
-        file.write_all(line.as_bytes()).map_err(io_err)
-    })?;
-    file.flush().map_err(io_err)?;
-    drop(file);
+    let mut part = LinePart::create(out, items.index())?;
+    items.try_for_each(|x| Ok(part.push(&x, format)?))?;
     Ok(part.commit()?)
 }
 

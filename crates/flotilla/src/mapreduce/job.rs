@@ -56,7 +56,7 @@ use super::split::{
     default_split_bytes, line_number_at, plan_splits, InputError, InputSplit, LineReader,
     SplitError,
 };
-use crate::output::{OutputDir, OutputError, WriteMode};
+use crate::output::{LinePart, OutputDir, OutputError, WriteMode};
 
 /// What a key of the shuffle must be: ordered (reducers see keys in order),
 /// hashable (partitioning, combining), serializable (spills).
@@ -899,14 +899,17 @@ impl<O> JobOutput<O> {
         mode: WriteMode,
         format: impl Fn(&O, &mut String) -> fmt::Result,
     ) -> Result<(), JobError> {
-        let mut line = String::new();
-        write_parts(&self.partitions, dir, mode, |record, w| {
-            line.clear();
-            format(record, &mut line)
-                .map_err(|_| std::io::Error::other("a record's formatter returned an error"))?;
-            line.push('\n');
-            w.write_all(line.as_bytes())
-        })
+        let out = OutputDir::create(dir, mode)?;
+        for (i, records) in self.partitions.iter().enumerate() {
+            let mut part = LinePart::create(&out, i)?;
+            for record in records {
+                part.push(record, &format)?;
+            }
+            part.commit()?;
+        }
+        // Dropped on an error above, `out` removes what was written.
+        out.commit_expecting(self.partitions.len())?;
+        Ok(())
     }
 }
 
