@@ -645,7 +645,20 @@ impl DataFrame {
         A: Send + 'static,
         F: Fn(usize, RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
-        let f = Arc::new(f);
+        self.per_partition(label, move |i, p, stages| {
+            Slot::new(run_pipeline(p, stages).and_then(|b| f(i, b)))
+        })
+    }
+
+    /// One task per partition, keyed `label|...[i]`: `task` is given the
+    /// partition's index, its input and the pending steps. A panic in it is
+    /// reported naming the step and the partition.
+    fn per_partition<V, F>(&self, label: &str, task: F) -> Vec<Delayed<V>>
+    where
+        V: Send + Sync + 'static,
+        F: Fn(usize, &Partition, &[Stage]) -> V + Send + Sync + 'static,
+    {
+        let task = Arc::new(task);
         let stages: Arc<[Stage]> = self.stages.clone().into();
         let chain: Arc<str> = format!("{}|{label}", self.label).into();
         let key = key_group(&chain);
@@ -653,15 +666,11 @@ impl DataFrame {
             .iter()
             .enumerate()
             .map(|(i, input)| {
-                let f = Arc::clone(&f);
+                let task = Arc::clone(&task);
                 let stages = Arc::clone(&stages);
                 let chain = Arc::clone(&chain);
                 input
-                    .map(move |p: &Partition| {
-                        catch_in_partition(i, &chain, || {
-                            Slot::new(run_pipeline(p, &stages).and_then(|b| f(i, b)))
-                        })
-                    })
+                    .map(move |p: &Partition| catch_in_partition(i, &chain, || task(i, p, &stages)))
                     .named(key.sibling(i as u64))
             })
             .collect()
@@ -678,26 +687,9 @@ impl DataFrame {
         A: Send + Sync + 'static,
         F: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
-        let f = Arc::new(f);
-        let stages: Arc<[Stage]> = self.stages.clone().into();
-        let chain: Arc<str> = format!("{}|{label}", self.label).into();
-        let key = key_group(&chain);
-        self.inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let f = Arc::clone(&f);
-                let stages = Arc::clone(&stages);
-                let chain = Arc::clone(&chain);
-                input
-                    .map(move |p: &Partition| {
-                        catch_in_partition(i, &chain, || {
-                            run_pipeline(p, &stages).and_then(|b| f(b))
-                        })
-                    })
-                    .named(key.sibling(i as u64))
-            })
-            .collect()
+        self.per_partition(label, move |_, p, stages| {
+            run_pipeline(p, stages).and_then(|b| f(b))
+        })
     }
 
     /// The partitions with their pipelines run, as partitions of a new
@@ -707,24 +699,9 @@ impl DataFrame {
         if self.stages.is_empty() {
             return self.inputs.clone();
         }
-        let stages: Arc<[Stage]> = self.stages.clone().into();
-        let chain: Arc<str> = format!("{}|{label}", self.label).into();
-        let key = key_group(&chain);
-        self.inputs
-            .iter()
-            .enumerate()
-            .map(|(i, input)| {
-                let stages = Arc::clone(&stages);
-                let chain = Arc::clone(&chain);
-                input
-                    .map(move |p: &Partition| {
-                        catch_in_partition(i, &chain, || {
-                            Partition::from_result(run_pipeline(p, &stages))
-                        })
-                    })
-                    .named(key.sibling(i as u64))
-            })
-            .collect()
+        self.per_partition(label, |_, p, stages| {
+            Partition::from_result(run_pipeline(p, stages))
+        })
     }
 
     /// A reduction: `partial` per partition, `combine` as a tree, `empty`
