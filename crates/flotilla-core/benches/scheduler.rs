@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskId, TaskKey, WorkerId};
+use flotilla_core::{Attempt, Command, Placement, Scheduler, TaskGraph, TaskId, TaskKey, WorkerId};
 
 fn tree(leaves: u64) -> TaskGraph {
     let mut g = TaskGraph::with_capacity(2 * leaves as usize, 2 * leaves as usize);
@@ -50,8 +50,13 @@ fn drive(g: TaskGraph, placement: Placement) -> usize {
             _ => None,
         }));
         let Some(t) = queue.pop() else { break };
-        s.task_finished(t, WorkerId::new((done % 2) as u32), &mut out)
-            .unwrap();
+        s.task_finished(
+            t,
+            WorkerId::new((done % 2) as u32),
+            Attempt::FIRST,
+            &mut out,
+        )
+        .unwrap();
         done += 1;
     }
     done

@@ -74,7 +74,7 @@ fn fmt_cycle(cycle: &[TaskKey]) -> String {
 ///
 /// ```
 /// use flotilla_core::TaskOptions;
-/// let o = TaskOptions { priority: 10, cost: 2.5 };
+/// let o = TaskOptions { priority: 10, cost: 2.5, retries: 2 };
 /// assert_eq!(TaskOptions::default().priority, 0);
 /// assert_eq!(o.cost, 2.5);
 /// ```
@@ -84,6 +84,10 @@ pub struct TaskOptions {
     pub priority: i32,
     /// Relative cost estimate (default 1.0), used by load-aware placement.
     pub cost: f32,
+    /// How many times the task is tried again after it fails with an
+    /// error or a panic (default 0: a failure is final). A worker lost
+    /// while the task ran does not use up a retry.
+    pub retries: u32,
 }
 
 impl Default for TaskOptions {
@@ -91,6 +95,7 @@ impl Default for TaskOptions {
         TaskOptions {
             priority: 0,
             cost: 1.0,
+            retries: 0,
         }
     }
 }
@@ -117,6 +122,7 @@ pub struct TaskGraph {
     deps: Vec<TaskId>,
     priority: Vec<i32>,
     cost: Vec<f32>,
+    retries: Vec<u32>,
 }
 
 const MAX_TASKS: usize = u32::MAX as usize - 1;
@@ -149,6 +155,7 @@ impl TaskGraph {
             deps: Vec::with_capacity(edges),
             priority: Vec::with_capacity(tasks),
             cost: Vec::with_capacity(tasks),
+            retries: Vec::with_capacity(tasks),
         }
     }
 
@@ -178,7 +185,7 @@ impl TaskGraph {
     /// ```
     /// use flotilla_core::{TaskGraph, TaskKey, TaskOptions};
     /// let mut g = TaskGraph::new();
-    /// let t = g.add_task_with(TaskKey::new("urgent"), &[], TaskOptions { priority: 5, cost: 1.0 }).unwrap();
+    /// let t = g.add_task_with(TaskKey::new("urgent"), &[], TaskOptions { priority: 5, ..Default::default() }).unwrap();
     /// assert_eq!(g.options(t).priority, 5);
     /// ```
     pub fn add_task_with(
@@ -204,6 +211,7 @@ impl TaskGraph {
         self.keys.push(key);
         self.priority.push(options.priority);
         self.cost.push(options.cost);
+        self.retries.push(options.retries);
         Ok(TaskId::new(id as u32))
     }
 
@@ -283,6 +291,7 @@ impl TaskGraph {
         TaskOptions {
             priority: self.priority[task.index()],
             cost: self.cost[task.index()],
+            retries: self.retries[task.index()],
         }
     }
 
@@ -401,6 +410,7 @@ impl TaskGraph {
             + self.deps.capacity() * std::mem::size_of::<TaskId>()
             + self.priority.capacity() * 4
             + self.cost.capacity() * 4
+            + self.retries.capacity() * 4
     }
 }
 
@@ -458,7 +468,7 @@ impl KeyedGraphBuilder {
     /// ```
     /// use flotilla_core::{KeyedGraphBuilder, TaskOptions};
     /// let mut b = KeyedGraphBuilder::new();
-    /// b.insert_with("a", [] as [&str; 0], TaskOptions { priority: 1, cost: 1.0 });
+    /// b.insert_with("a", [] as [&str; 0], TaskOptions { priority: 1, ..Default::default() });
     /// ```
     pub fn insert_with<K, D, I>(&mut self, key: K, deps: I, options: TaskOptions) -> TaskId
     where
@@ -521,6 +531,7 @@ impl KeyedGraphBuilder {
             g.keys.push(key);
             g.priority.push(options.priority);
             g.cost.push(options.cost);
+            g.retries.push(options.retries);
         }
         if let Some(cycle) = find_cycle(&g) {
             return Err(GraphError::Cycle {

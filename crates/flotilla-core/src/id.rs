@@ -82,3 +82,48 @@ impl fmt::Display for WorkerId {
         write!(f, "worker {}", self.0)
     }
 }
+
+/// Which try at running a task this is: 1 for the first, one more for each
+/// time the task is handed out again (a retry after a failure, a worker
+/// lost while it ran). Every report about a task carries the attempt it is
+/// about, so that a late report from an earlier try is recognised and
+/// refused.
+///
+/// ```
+/// use flotilla_core::Attempt;
+/// let first = Attempt::FIRST;
+/// assert_eq!(first.number(), 1);
+/// assert_eq!(first.next().number(), 2);
+/// assert_eq!(first.next().to_string(), "attempt 2");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Attempt(u32);
+
+impl Attempt {
+    /// The first try.
+    pub const FIRST: Attempt = Attempt(1);
+
+    /// The try after this one.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::Attempt::FIRST.next().number(), 2);
+    /// ```
+    pub const fn next(self) -> Attempt {
+        Attempt(self.0.saturating_add(1))
+    }
+
+    /// Its number, counting from 1.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_core::Attempt::FIRST.number(), 1);
+    /// ```
+    pub const fn number(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "attempt {}", self.0)
+    }
+}

@@ -39,8 +39,10 @@ mod scheduler;
 pub mod sim;
 
 pub use graph::{GraphError, KeyedGraphBuilder, TaskGraph, TaskOptions};
-pub use id::{TaskId, WorkerId};
+pub use id::{Attempt, TaskId, WorkerId};
 pub use key::TaskKey;
 pub use placement::{ParsePlacementError, Placement, Placer, Target};
 pub use report::{RunReport, WorkerStats};
-pub use scheduler::{Actions, Command, Scheduler, SchedulerError, TaskCounts, TaskState};
+pub use scheduler::{
+    Actions, Command, FailureKind, Scheduler, SchedulerError, TaskCounts, TaskState,
+};

@@ -17,7 +17,10 @@ use std::sync::Arc;
 
 use crate::graph::TaskGraph;
 use crate::placement::{Placement, Placer, Target};
-use crate::{TaskId, WorkerId};
+use crate::{Attempt, TaskId, WorkerId};
+
+/// After how many workers lost while running it a task fails as suspicious.
+const DEFAULT_SUSPICIOUS_AFTER: u32 = 3;
 
 /// The state of one task.
 ///
@@ -44,6 +47,14 @@ use crate::{TaskId, WorkerId};
 /// A failure or a cancellation abandons every task that depends on it,
 /// transitively; events that do not fit a task's state are refused.
 ///
+/// A failed attempt is not always final: `task_failed` with an error or a
+/// panic while the task has retries left ([`TaskOptions::retries`]), or
+/// with [`FailureKind::WorkerLost`] while fewer than
+/// [`Scheduler::suspicious_after`] workers were lost under it, puts the
+/// task back to `Ready` on its next [`Attempt`]; reports about the earlier
+/// attempt are refused from then on.
+///
+/// [`TaskOptions::retries`]: crate::TaskOptions::retries
 /// ```
 /// use flotilla_core::TaskState;
 /// assert!(TaskState::Finished.is_terminal());
@@ -93,13 +104,14 @@ impl TaskState {
 /// `Vec<Command>` implements [`Actions`], which is how tests record them.
 ///
 /// ```
-/// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, Target, WorkerId};
+/// use flotilla_core::{Attempt, Command, Placement, Scheduler, TaskGraph, TaskKey, Target, WorkerId};
 /// let mut g = TaskGraph::new();
 /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
 /// let mut s = Scheduler::new(g, Placement::RoundRobin, 2);
 /// let mut out = Vec::new();
 /// s.start(&mut out);
-/// assert_eq!(out, vec![Command::Run { task: a, target: Target::Pinned(WorkerId::new(0)) }]);
+/// let target = Target::Pinned(WorkerId::new(0));
+/// assert_eq!(out, vec![Command::Run { task: a, target, attempt: Attempt::FIRST }]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -110,6 +122,8 @@ pub enum Command {
         task: TaskId,
         /// Where it goes.
         target: Target,
+        /// Which try this is; reports about it must carry it.
+        attempt: Attempt,
     },
     /// `task` will never run because `because` failed or was cancelled.
     Abandon {
@@ -128,17 +142,18 @@ pub enum Command {
 /// The receiver of a scheduler's decisions (the driver).
 ///
 /// ```
-/// use flotilla_core::{Actions, Target, TaskId};
+/// use flotilla_core::{Actions, Attempt, Target, TaskId};
 /// struct Count(usize);
 /// impl Actions for Count {
-///     fn run(&mut self, _: TaskId, _: Target) { self.0 += 1 }
+///     fn run(&mut self, _: TaskId, _: Target, _: Attempt) { self.0 += 1 }
 ///     fn abandon(&mut self, _: TaskId, _: TaskId) {}
 ///     fn release(&mut self, _: TaskId) {}
 /// }
 /// ```
 pub trait Actions {
-    /// Queue `task` at `target`.
-    fn run(&mut self, task: TaskId, target: Target);
+    /// Queue `task` at `target`, as try `attempt` (reports about it carry
+    /// that attempt).
+    fn run(&mut self, task: TaskId, target: Target, attempt: Attempt);
     /// `task` can never run because `because` failed or was cancelled.
     fn abandon(&mut self, task: TaskId, because: TaskId);
     /// The result of `task` is no longer needed.
@@ -146,8 +161,12 @@ pub trait Actions {
 }
 
 impl Actions for Vec<Command> {
-    fn run(&mut self, task: TaskId, target: Target) {
-        self.push(Command::Run { task, target });
+    fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
+        self.push(Command::Run {
+            task,
+            target,
+            attempt,
+        });
     }
     fn abandon(&mut self, task: TaskId, because: TaskId) {
         self.push(Command::Abandon { task, because });
@@ -161,14 +180,14 @@ impl Actions for Vec<Command> {
 /// is unchanged when one is returned.
 ///
 /// ```
-/// use flotilla_core::{Placement, Scheduler, SchedulerError, TaskGraph, TaskKey, WorkerId};
+/// use flotilla_core::{Attempt, Placement, Scheduler, SchedulerError, TaskGraph, TaskKey, WorkerId};
 /// let mut g = TaskGraph::new();
 /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
 /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
 /// let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
 /// let mut out = Vec::new();
 /// s.start(&mut out);
-/// let err = s.task_finished(b, WorkerId::new(0), &mut out).unwrap_err();
+/// let err = s.task_finished(b, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap_err();
 /// assert!(matches!(err, SchedulerError::UnexpectedEvent { .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +196,35 @@ pub enum SchedulerError {
     /// The task id is not in the graph.
     #[error("{0} is not a task of this graph")]
     UnknownTask(TaskId),
+    /// A report about an earlier try of the task than the one handed out
+    /// last (a late report, after the task was given out again).
+    #[error("event {event} for task {task} ({key}) was about {reported}, but the task is on {current}; refused")]
+    StaleAttempt {
+        /// The task.
+        task: TaskId,
+        /// Its key, for the message.
+        key: String,
+        /// What was reported.
+        event: &'static str,
+        /// The attempt the report was about.
+        reported: Attempt,
+        /// The task's current attempt.
+        current: Attempt,
+    },
+    /// A report from a worker other than the one running the task.
+    #[error("event {event} for task {task} ({key}) came from {reported}, but {running} runs it; refused")]
+    WrongWorker {
+        /// The task.
+        task: TaskId,
+        /// Its key, for the message.
+        key: String,
+        /// What was reported.
+        event: &'static str,
+        /// The worker that reported.
+        reported: WorkerId,
+        /// The worker that runs the task.
+        running: WorkerId,
+    },
     /// The event does not fit the task's state (a stale or repeated report).
     #[error("event {event} for task {task} ({key}) in state {state:?} was refused")]
     UnexpectedEvent {
@@ -189,6 +237,27 @@ pub enum SchedulerError {
         /// The state it was in.
         state: TaskState,
     },
+}
+
+/// Why an attempt at a task failed, so that the retry policy can tell the
+/// causes apart.
+///
+/// ```
+/// use flotilla_core::FailureKind;
+/// assert_ne!(FailureKind::Panic, FailureKind::WorkerLost);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The task's function returned an error.
+    Error,
+    /// The task's function panicked.
+    Panic,
+    /// The worker running it was lost (its process died, its machine left).
+    /// Does not use up a retry; a task that was running on
+    /// [`Scheduler::suspicious_after`] lost workers fails instead of being
+    /// given another one.
+    WorkerLost,
 }
 
 /// How many tasks are in each kind of state.
@@ -209,6 +278,9 @@ pub struct TaskCounts {
     pub cancelled: usize,
     /// Abandoned because a dependency failed or was cancelled.
     pub abandoned: usize,
+    /// Attempts that failed and were tried again (not a state: a task
+    /// tried three times counts 2 here).
+    pub retried: usize,
 }
 
 impl TaskCounts {
@@ -230,7 +302,7 @@ impl TaskCounts {
 /// A diamond `a → (b, c) → d` on two workers:
 ///
 /// ```
-/// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+/// use flotilla_core::{Attempt, Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
 ///
 /// let mut g = TaskGraph::new();
 /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
@@ -243,11 +315,11 @@ impl TaskCounts {
 /// s.start(&mut out);                 // a is ready
 /// assert_eq!(out.len(), 1);
 /// out.clear();
-/// s.task_finished(a, WorkerId::new(0), &mut out).unwrap();   // b and c become ready
+/// s.task_finished(a, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();   // b and c become ready
 /// assert_eq!(out.iter().filter(|c| matches!(c, Command::Run { .. })).count(), 2);
-/// s.task_finished(b, WorkerId::new(0), &mut out).unwrap();
-/// s.task_finished(c, WorkerId::new(1), &mut out).unwrap();   // d ready; a released
-/// s.task_finished(d, WorkerId::new(1), &mut out).unwrap();
+/// s.task_finished(b, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();
+/// s.task_finished(c, WorkerId::new(1), Attempt::FIRST, &mut out).unwrap();   // d ready; a released
+/// s.task_finished(d, WorkerId::new(1), Attempt::FIRST, &mut out).unwrap();
 /// assert!(s.is_done());
 /// assert!(out.contains(&Command::Release { task: a }));
 /// ```
@@ -259,6 +331,15 @@ pub struct Scheduler {
     unfinished_deps: Vec<u32>,
     unfinished_dependents: Vec<u32>,
     state: Vec<TaskState>,
+    /// The attempt handed out last, per task.
+    attempts: Vec<Attempt>,
+    /// Retries used (failures with an error or a panic), per task.
+    retries_used: Vec<u32>,
+    /// Workers lost while running it, per task.
+    lost_workers: Vec<u32>,
+    /// Why a failed task failed (its last attempt).
+    failure: Vec<Option<FailureKind>>,
+    suspicious_after: u32,
     keep: Vec<bool>,
     placer: Placer,
     counts: TaskCounts,
@@ -318,6 +399,11 @@ impl Scheduler {
                 ..TaskCounts::default()
             },
             state: vec![TaskState::Waiting; n],
+            attempts: vec![Attempt::FIRST; n],
+            retries_used: vec![0; n],
+            lost_workers: vec![0; n],
+            failure: vec![None; n],
+            suspicious_after: DEFAULT_SUSPICIOUS_AFTER,
             graph,
             dependent_offsets,
             dependents,
@@ -464,7 +550,100 @@ impl Scheduler {
         let target = self
             .placer
             .place(task.index(), self.graph.options(task).cost, by);
-        out.run(task, target);
+        out.run(task, target, self.attempts[task.index()]);
+    }
+
+    /// The attempt of `task` handed out last ([`Attempt::FIRST`] before
+    /// it runs).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `task` is not in the graph.
+    ///
+    /// ```
+    /// use flotilla_core::{Attempt, Placement, Scheduler, TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// assert_eq!(Scheduler::new(g, Placement::Block, 1).attempt(a), Attempt::FIRST);
+    /// ```
+    pub fn attempt(&self, task: TaskId) -> Attempt {
+        self.attempts[task.index()]
+    }
+
+    /// Why `task` failed, once it is [`TaskState::Failed`].
+    ///
+    /// ```
+    /// use flotilla_core::{Attempt, FailureKind, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_failed(a, WorkerId::new(0), Attempt::FIRST, FailureKind::Panic, &mut out).unwrap();
+    /// assert_eq!(s.failure(a), Some(FailureKind::Panic));
+    /// ```
+    pub fn failure(&self, task: TaskId) -> Option<FailureKind> {
+        self.failure.get(task.index()).copied().flatten()
+    }
+
+    /// Sets after how many workers lost while running a task the task is
+    /// failed as suspicious instead of being given another worker (default
+    /// 3, at least 1): a task that kills its workers must not take the
+    /// whole cluster down.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// let mut s = Scheduler::new(TaskGraph::new(), Placement::Block, 1);
+    /// s.set_suspicious_after(5);
+    /// assert_eq!(s.suspicious_after(), 5);
+    /// ```
+    pub fn set_suspicious_after(&mut self, workers: u32) {
+        self.suspicious_after = workers.max(1);
+    }
+
+    /// After how many lost workers a task fails as suspicious.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph};
+    /// assert_eq!(Scheduler::new(TaskGraph::new(), Placement::Block, 1).suspicious_after(), 3);
+    /// ```
+    pub fn suspicious_after(&self) -> u32 {
+        self.suspicious_after
+    }
+
+    /// Checks a report about `task` from `worker` on `attempt`: the task
+    /// must be ready or running, on that attempt, and if it is running, on
+    /// that worker.
+    fn check_report(
+        &self,
+        task: TaskId,
+        worker: WorkerId,
+        attempt: Attempt,
+        event: &'static str,
+    ) -> Result<(), SchedulerError> {
+        self.check(task, event, |s| {
+            matches!(s, TaskState::Ready | TaskState::Running(_))
+        })?;
+        let current = self.attempts[task.index()];
+        if attempt != current {
+            return Err(SchedulerError::StaleAttempt {
+                task,
+                key: self.graph.key(task).to_string(),
+                event,
+                reported: attempt,
+                current,
+            });
+        }
+        match self.state[task.index()] {
+            TaskState::Running(running) if running != worker => Err(SchedulerError::WrongWorker {
+                task,
+                key: self.graph.key(task).to_string(),
+                event,
+                reported: worker,
+                running,
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn check(
@@ -498,16 +677,22 @@ impl Scheduler {
     /// particular a cancelled task must not be started.
     ///
     /// ```
-    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
+    /// use flotilla_core::{Attempt, Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
     /// let mut g = TaskGraph::new();
     /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// s.start(&mut Vec::new());
-    /// s.task_started(a, WorkerId::new(0)).unwrap();
+    /// s.task_started(a, WorkerId::new(0), Attempt::FIRST).unwrap();
     /// assert_eq!(s.state(a), TaskState::Running(WorkerId::new(0)));
     /// ```
-    pub fn task_started(&mut self, task: TaskId, worker: WorkerId) -> Result<(), SchedulerError> {
+    pub fn task_started(
+        &mut self,
+        task: TaskId,
+        worker: WorkerId,
+        attempt: Attempt,
+    ) -> Result<(), SchedulerError> {
         self.check(task, "started", |s| s == TaskState::Ready)?;
+        self.check_report(task, worker, attempt, "started")?;
         self.state[task.index()] = TaskState::Running(worker);
         Ok(())
     }
@@ -522,24 +707,23 @@ impl Scheduler {
     /// running (a stale or repeated report).
     ///
     /// ```
-    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// use flotilla_core::{Attempt, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
     /// let mut g = TaskGraph::new();
     /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// let mut out = Vec::new();
     /// s.start(&mut out);
-    /// s.task_finished(a, WorkerId::new(0), &mut out).unwrap();
-    /// assert!(s.task_finished(a, WorkerId::new(0), &mut out).is_err());
+    /// s.task_finished(a, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();
+    /// assert!(s.task_finished(a, WorkerId::new(0), Attempt::FIRST, &mut out).is_err());
     /// ```
     pub fn task_finished(
         &mut self,
         task: TaskId,
         worker: WorkerId,
+        attempt: Attempt,
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
-        self.check(task, "finished", |s| {
-            matches!(s, TaskState::Ready | TaskState::Running(_))
-        })?;
+        self.check_report(task, worker, attempt, "finished")?;
         self.state[task.index()] = TaskState::Finished;
         self.counts.finished += 1;
         self.placer.finished(worker, self.graph.options(task).cost);
@@ -601,14 +785,14 @@ impl Scheduler {
     /// running.
     ///
     /// ```
-    /// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
+    /// use flotilla_core::{Attempt, FailureKind, Command, Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
     /// let mut g = TaskGraph::new();
     /// let bad = g.add_task(TaskKey::new("bad"), &[]).unwrap();
     /// let child = g.add_task(TaskKey::new("child"), &[bad]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// let mut out = Vec::new();
     /// s.start(&mut out);
-    /// s.task_failed(bad, WorkerId::new(0), &mut out).unwrap();
+    /// s.task_failed(bad, WorkerId::new(0), Attempt::FIRST, FailureKind::Error, &mut out).unwrap();
     /// assert_eq!(s.state(child), TaskState::Abandoned { because: bad });
     /// assert!(out.contains(&Command::Abandon { task: child, because: bad }));
     /// ```
@@ -616,29 +800,51 @@ impl Scheduler {
     /// An input the failed task shared with no one else is released:
     ///
     /// ```
-    /// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// use flotilla_core::{Attempt, FailureKind, Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
     /// let mut g = TaskGraph::new();
     /// let input = g.add_task(TaskKey::new("input"), &[]).unwrap();
     /// let bad = g.add_task(TaskKey::new("bad"), &[input]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// let mut out = Vec::new();
     /// s.start(&mut out);
-    /// s.task_finished(input, WorkerId::new(0), &mut out).unwrap();
-    /// s.task_failed(bad, WorkerId::new(0), &mut out).unwrap();
+    /// s.task_finished(input, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();
+    /// s.task_failed(bad, WorkerId::new(0), Attempt::FIRST, FailureKind::Error, &mut out).unwrap();
     /// assert!(out.contains(&Command::Release { task: input }));
     /// ```
     pub fn task_failed(
         &mut self,
         task: TaskId,
         worker: WorkerId,
+        attempt: Attempt,
+        kind: FailureKind,
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
-        self.check(task, "failed", |s| {
-            matches!(s, TaskState::Ready | TaskState::Running(_))
-        })?;
-        self.state[task.index()] = TaskState::Failed;
+        self.check_report(task, worker, attempt, "failed")?;
+        let i = task.index();
+        let options = self.graph.options(task);
+        self.placer.finished(worker, options.cost);
+        let try_again = match kind {
+            FailureKind::WorkerLost => {
+                self.lost_workers[i] += 1;
+                self.lost_workers[i] < self.suspicious_after
+            }
+            FailureKind::Error | FailureKind::Panic => {
+                let again = self.retries_used[i] < options.retries;
+                if again {
+                    self.retries_used[i] += 1;
+                }
+                again
+            }
+        };
+        if try_again {
+            self.attempts[i] = self.attempts[i].next();
+            self.counts.retried += 1;
+            self.make_ready(task, None, out);
+            return Ok(());
+        }
+        self.state[i] = TaskState::Failed;
+        self.failure[i] = Some(kind);
         self.counts.failed += 1;
-        self.placer.finished(worker, self.graph.options(task).cost);
         self.inputs_done(task, out);
         self.abandon_dependents(task, out);
         Ok(())
@@ -708,6 +914,10 @@ impl Scheduler {
             + self.unfinished_deps.capacity() * 4
             + self.unfinished_dependents.capacity() * 4
             + self.state.capacity() * std::mem::size_of::<TaskState>()
+            + self.attempts.capacity() * std::mem::size_of::<Attempt>()
+            + self.retries_used.capacity() * 4
+            + self.lost_workers.capacity() * 4
+            + self.failure.capacity() * std::mem::size_of::<Option<FailureKind>>()
             + self.keep.capacity()
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::placement::Target;
 use crate::report::{RunReport, WorkerStats};
 use crate::scheduler::{Actions, Scheduler};
-use crate::{Placement, TaskGraph, TaskId, WorkerId};
+use crate::{Attempt, Placement, TaskGraph, TaskId, WorkerId};
 
 /// Why a simulation could not run.
 ///
@@ -69,7 +69,8 @@ struct Queues {
 }
 
 impl Actions for Queues {
-    fn run(&mut self, task: TaskId, target: Target) {
+    // The simulator fails no task, so every task runs on its first attempt.
+    fn run(&mut self, task: TaskId, target: Target, _: Attempt) {
         self.queued += 1;
         if let Some(w) = target.worker() {
             self.touched.push(w.index());
@@ -216,7 +217,8 @@ pub fn simulate(
         candidates.push(w as usize);
         q.current = Some(WorkerId::new(w));
         // The scheduler accepts every finish here: each task was handed out once.
-        let _ = scheduler.task_finished(TaskId::new(task), WorkerId::new(w), &mut q);
+        let _ =
+            scheduler.task_finished(TaskId::new(task), WorkerId::new(w), Attempt::FIRST, &mut q);
         q.current = None;
     }
     for (s, b) in stats.iter_mut().zip(&busy_secs) {

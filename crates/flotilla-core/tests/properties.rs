@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use flotilla_core::{
-    sim, Command, Placement, Scheduler, Target, TaskGraph, TaskId, TaskKey, TaskState, WorkerId,
+    sim, Attempt, Command, FailureKind, Placement, Scheduler, SchedulerError, Target, TaskGraph,
+    TaskId, TaskKey, TaskOptions, TaskState, WorkerId,
 };
 use proptest::prelude::*;
 
@@ -28,6 +29,24 @@ fn dag() -> impl Strategy<Value = TaskGraph> {
                 .unwrap();
         }
         g
+    })
+}
+
+/// A random DAG whose tasks allow 0 to 2 retries.
+fn dag_with_retries() -> impl Strategy<Value = (TaskGraph, Vec<u32>)> {
+    (dag(), prop::collection::vec(0u32..3, 60)).prop_map(|(g, retries)| {
+        let mut out = TaskGraph::new();
+        let mut limits = Vec::new();
+        for t in g.task_ids() {
+            let options = TaskOptions {
+                retries: retries[t.index()],
+                ..Default::default()
+            };
+            out.add_task_with(g.key(t).clone(), g.dependencies(t), options)
+                .unwrap();
+            limits.push(retries[t.index()]);
+        }
+        (out, limits)
     })
 }
 
@@ -76,7 +95,8 @@ proptest! {
                         "{task} released while a dependent may still read it"
                     );
                 }
-                if let Command::Run { task, target } = c {
+                if let Command::Run { task, target, attempt } = c {
+                    prop_assert_eq!(attempt, Attempt::FIRST);
                     prop_assert!(handed.insert(task), "{task} handed out twice");
                     for d in &deps[task.index()] {
                         prop_assert!(finished.contains(d), "{task} ran before its dependency {d}");
@@ -95,10 +115,10 @@ proptest! {
             let t = ready.swap_remove(i);
             let w = WorkerId::new((step % workers) as u32);
             if fail_mask[t.index() % fail_mask.len()] {
-                s.task_failed(t, w, &mut out).unwrap();
+                s.task_failed(t, w, Attempt::FIRST, FailureKind::Error, &mut out).unwrap();
                 failed.insert(t);
             } else {
-                s.task_finished(t, w, &mut out).unwrap();
+                s.task_finished(t, w, Attempt::FIRST, &mut out).unwrap();
                 finished.insert(t);
             }
         }
@@ -120,6 +140,105 @@ proptest! {
                 finished.contains(&t) && has_readers,
                 "{}", t
             );
+        }
+    }
+
+    /// With retries, lost workers and late reports from earlier attempts:
+    /// every task ends in exactly one final state; an attempt is handed out
+    /// once, with numbers rising; a report about an earlier attempt or from
+    /// a worker that does not run the task is refused and changes nothing;
+    /// error and panic retries stay within each task's limit; a task that
+    /// lost `suspicious_after` workers fails as lost.
+    #[test]
+    fn retries_and_stale_reports_keep_every_task_in_one_final_state(
+        (g, limits) in dag_with_retries(),
+        workers in 1usize..5,
+        suspicious_after in 1u32..4,
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 300),
+        outcomes in prop::collection::vec(0u8..8, 300),
+    ) {
+        let n = g.len();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, workers);
+        s.set_suspicious_after(suspicious_after);
+        let mut out: Vec<Command> = Vec::new();
+        s.start(&mut out);
+        let mut ready: Vec<(TaskId, Attempt)> = Vec::new();
+        let mut last_attempt: Vec<Option<Attempt>> = vec![None; n];
+        let mut stale: Vec<(TaskId, Attempt)> = Vec::new();
+        let mut errors = vec![0u32; n];
+        let mut lost = vec![0u32; n];
+        let mut step = 0;
+        loop {
+            for c in out.drain(..) {
+                if let Command::Run { task, attempt, .. } = c {
+                    if let Some(before) = last_attempt[task.index()] {
+                        prop_assert!(attempt > before, "{task}: {attempt} after {before}");
+                    }
+                    last_attempt[task.index()] = Some(attempt);
+                    ready.push((task, attempt));
+                }
+            }
+            // A late report about an earlier attempt is refused.
+            if let Some(&(t, old)) = stale.get(step % stale.len().max(1)) {
+                let state = s.state(t);
+                let before = s.counts();
+                let refused = s.task_finished(t, WorkerId::new(0), old, &mut out);
+                prop_assert!(refused.is_err(), "stale {old} of {t} accepted");
+                prop_assert_eq!(s.state(t), state);
+                prop_assert_eq!(s.counts(), before);
+                prop_assert!(out.is_empty());
+            }
+            if ready.is_empty() {
+                break;
+            }
+            let i = picks[step % picks.len()].index(ready.len());
+            let outcome = outcomes[step % outcomes.len()];
+            step += 1;
+            let (t, attempt) = ready.swap_remove(i);
+            let w = WorkerId::new((step % workers) as u32);
+            s.task_started(t, w, attempt).unwrap();
+            let other = WorkerId::new(((step + 1) % workers) as u32);
+            if other != w {
+                let refused = s.task_finished(t, other, attempt, &mut out);
+                prop_assert!(matches!(refused, Err(SchedulerError::WrongWorker { .. })), "{:?}", refused);
+            }
+            let kind = match outcome {
+                0 => Some(FailureKind::Error),
+                1 => Some(FailureKind::Panic),
+                2 => Some(FailureKind::WorkerLost),
+                _ => None,
+            };
+            match kind {
+                None => s.task_finished(t, w, attempt, &mut out).unwrap(),
+                Some(kind) => {
+                    if kind == FailureKind::WorkerLost {
+                        lost[t.index()] += 1;
+                    } else {
+                        errors[t.index()] += 1;
+                    }
+                    s.task_failed(t, w, attempt, kind, &mut out).unwrap();
+                    stale.push((t, attempt));
+                }
+            }
+        }
+        prop_assert!(s.is_done(), "{:?}", s.counts());
+        let c = s.counts();
+        prop_assert_eq!(c.finished + c.failed + c.abandoned, n);
+        for t in (0..n as u32).map(TaskId::new) {
+            let i = t.index();
+            match s.state(t) {
+                TaskState::Failed => match s.failure(t) {
+                    Some(FailureKind::WorkerLost) => prop_assert_eq!(lost[i], suspicious_after),
+                    Some(_) => prop_assert_eq!(errors[i], limits[i] + 1),
+                    None => prop_assert!(false, "{t} failed without a kind"),
+                },
+                TaskState::Finished => {
+                    prop_assert!(errors[i] <= limits[i]);
+                    prop_assert!(lost[i] < suspicious_after);
+                }
+                TaskState::Abandoned { .. } => {}
+                other => prop_assert!(false, "{t} ended {other:?}"),
+            }
         }
     }
 

@@ -16,7 +16,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use flotilla_core::{
-    Actions, Placement, RunReport, Scheduler, Target, TaskGraph, TaskId, WorkerId,
+    Actions, Attempt, FailureKind, Placement, RunReport, Scheduler, Target, TaskGraph, TaskId,
+    TaskState, WorkerId,
 };
 
 use crate::error::{panic_message, TaskError};
@@ -142,11 +143,11 @@ struct Dispatch<'a> {
 }
 
 impl Actions for Dispatch<'_> {
-    fn run(&mut self, task: TaskId, target: Target) {
+    fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
         let run = Arc::clone(self.run);
         self.run
             .pool
-            .push(Box::new(move || run.execute(task)), target);
+            .push(Box::new(move || run.execute(task, attempt)), target);
     }
 
     fn abandon(&mut self, task: TaskId, because: TaskId) {
@@ -193,7 +194,7 @@ impl GraphRun {
         }
     }
 
-    fn execute(self: &Arc<Self>, task: TaskId) {
+    fn execute(self: &Arc<Self>, task: TaskId, attempt: Attempt) {
         let worker = self.pool.current_worker().unwrap_or(WorkerId::new(0));
         let GraphTask { func, function } = &self.tasks[task.index()];
         let deps = self.graph.dependencies(task);
@@ -205,10 +206,12 @@ impl GraphRun {
                     // Cannot happen while the scheduler releases a result
                     // only after all its dependents finished; fail loudly.
                     let msg = format!("the result of dependency {d} was missing");
-                    return self.fail(task, worker, |key| TaskError::Failed {
-                        task: key,
-                        function: function.to_string(),
-                        message: msg,
+                    return self.fail(task, worker, attempt, FailureKind::Error, |key| {
+                        TaskError::Failed {
+                            task: key,
+                            function: function.to_string(),
+                            message: msg,
+                        }
                     });
                 }
             }
@@ -219,12 +222,12 @@ impl GraphRun {
                 *lock(&self.results[task.index()]) = Some(value);
                 crate::pool::account_current_job();
                 self.with_scheduler(|s, d| {
-                    let _ = s.task_finished(task, worker, d);
+                    let _ = s.task_finished(task, worker, attempt, d);
                 });
             }
             // The task's key in this graph wins over any name captured
             // when its function was made (a node renamed later).
-            Ok(Err(err)) => self.fail(task, worker, |key| match err {
+            Ok(Err(err)) => self.fail(task, worker, attempt, FailureKind::Error, |key| match err {
                 TaskError::Failed {
                     function, message, ..
                 } => TaskError::Failed {
@@ -247,10 +250,12 @@ impl GraphRun {
             }),
             Err(payload) => {
                 let message = panic_message(&*payload);
-                self.fail(task, worker, |key| TaskError::Panicked {
-                    task: key,
-                    function: function.to_string(),
-                    message,
+                self.fail(task, worker, attempt, FailureKind::Panic, |key| {
+                    TaskError::Panicked {
+                        task: key,
+                        function: function.to_string(),
+                        message,
+                    }
                 })
             }
         }
@@ -260,13 +265,20 @@ impl GraphRun {
         self: &Arc<Self>,
         task: TaskId,
         worker: WorkerId,
+        attempt: Attempt,
+        kind: FailureKind,
         err: impl FnOnce(String) -> TaskError,
     ) {
         let key = self.graph.key(task).to_string();
+        // Recorded first: the tasks abandoned below name it as their cause.
         lock(&self.errors).insert(task, err(key));
         crate::pool::account_current_job();
         self.with_scheduler(|s, d| {
-            let _ = s.task_failed(task, worker, d);
+            let _ = s.task_failed(task, worker, attempt, kind, d);
+            if s.state(task) != TaskState::Failed {
+                // Given another attempt: this one's error is not the task's.
+                lock(&self.errors).remove(&task);
+            }
         });
     }
 

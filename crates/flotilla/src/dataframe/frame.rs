@@ -688,7 +688,7 @@ impl DataFrame {
         F: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
         self.per_partition(label, move |_, p, stages| {
-            run_pipeline(p, stages).and_then(|b| f(b))
+            run_pipeline(p, stages).and_then(&f)
         })
     }
 
