@@ -13,6 +13,7 @@
 //! state of their task (a late "finished" from an earlier attempt, a task
 //! finishing twice) are refused with a [`SchedulerError`] and change nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::graph::TaskGraph;
@@ -260,6 +261,28 @@ pub enum FailureKind {
     WorkerLost,
 }
 
+/// The tries of one task: the attempt handed out last, the retries it used
+/// (failures with an error or a panic), the workers lost while it ran, and
+/// why it failed once it did.
+#[derive(Debug, Clone, Copy)]
+struct Tries {
+    attempt: Attempt,
+    retries_used: u32,
+    lost_workers: u32,
+    failure: Option<FailureKind>,
+}
+
+impl Default for Tries {
+    fn default() -> Tries {
+        Tries {
+            attempt: Attempt::FIRST,
+            retries_used: 0,
+            lost_workers: 0,
+            failure: None,
+        }
+    }
+}
+
 /// How many tasks are in each kind of state.
 ///
 /// ```
@@ -331,14 +354,10 @@ pub struct Scheduler {
     unfinished_deps: Vec<u32>,
     unfinished_dependents: Vec<u32>,
     state: Vec<TaskState>,
-    /// The attempt handed out last, per task.
-    attempts: Vec<Attempt>,
-    /// Retries used (failures with an error or a panic), per task.
-    retries_used: Vec<u32>,
-    /// Workers lost while running it, per task.
-    lost_workers: Vec<u32>,
-    /// Why a failed task failed (its last attempt).
-    failure: Vec<Option<FailureKind>>,
+    /// The tries of the tasks that failed at least once; every other task
+    /// is on its first attempt. Failures are rare, so this costs nothing
+    /// per task and nothing on the path of a task that succeeds.
+    tries: HashMap<TaskId, Tries>,
     suspicious_after: u32,
     keep: Vec<bool>,
     placer: Placer,
@@ -399,10 +418,7 @@ impl Scheduler {
                 ..TaskCounts::default()
             },
             state: vec![TaskState::Waiting; n],
-            attempts: vec![Attempt::FIRST; n],
-            retries_used: vec![0; n],
-            lost_workers: vec![0; n],
-            failure: vec![None; n],
+            tries: HashMap::new(),
             suspicious_after: DEFAULT_SUSPICIOUS_AFTER,
             graph,
             dependent_offsets,
@@ -550,7 +566,7 @@ impl Scheduler {
         let target = self
             .placer
             .place(task.index(), self.graph.options(task).cost, by);
-        out.run(task, target, self.attempts[task.index()]);
+        out.run(task, target, self.attempt(task));
     }
 
     /// The attempt of `task` handed out last ([`Attempt::FIRST`] before
@@ -567,7 +583,7 @@ impl Scheduler {
     /// assert_eq!(Scheduler::new(g, Placement::Block, 1).attempt(a), Attempt::FIRST);
     /// ```
     pub fn attempt(&self, task: TaskId) -> Attempt {
-        self.attempts[task.index()]
+        self.tries.get(&task).map_or(Attempt::FIRST, |t| t.attempt)
     }
 
     /// Why `task` failed, once it is [`TaskState::Failed`].
@@ -583,7 +599,7 @@ impl Scheduler {
     /// assert_eq!(s.failure(a), Some(FailureKind::Panic));
     /// ```
     pub fn failure(&self, task: TaskId) -> Option<FailureKind> {
-        self.failure.get(task.index()).copied().flatten()
+        self.tries.get(&task).and_then(|t| t.failure)
     }
 
     /// Sets after how many workers lost while running a task the task is
@@ -621,10 +637,22 @@ impl Scheduler {
         attempt: Attempt,
         event: &'static str,
     ) -> Result<(), SchedulerError> {
+        // The common case, checked first: the right attempt of a task that
+        // is ready or running on this worker.
+        if let Some(state) = self.state.get(task.index()) {
+            let on_worker = match *state {
+                TaskState::Ready => true,
+                TaskState::Running(w) => w == worker,
+                _ => false,
+            };
+            if on_worker && self.attempt(task) == attempt && self.started {
+                return Ok(());
+            }
+        }
         self.check(task, event, |s| {
             matches!(s, TaskState::Ready | TaskState::Running(_))
         })?;
-        let current = self.attempts[task.index()];
+        let current = self.attempt(task);
         if attempt != current {
             return Err(SchedulerError::StaleAttempt {
                 task,
@@ -823,27 +851,28 @@ impl Scheduler {
         let i = task.index();
         let options = self.graph.options(task);
         self.placer.finished(worker, options.cost);
+        let tries = self.tries.entry(task).or_default();
         let try_again = match kind {
             FailureKind::WorkerLost => {
-                self.lost_workers[i] += 1;
-                self.lost_workers[i] < self.suspicious_after
+                tries.lost_workers += 1;
+                tries.lost_workers < self.suspicious_after
             }
             FailureKind::Error | FailureKind::Panic => {
-                let again = self.retries_used[i] < options.retries;
+                let again = tries.retries_used < options.retries;
                 if again {
-                    self.retries_used[i] += 1;
+                    tries.retries_used += 1;
                 }
                 again
             }
         };
         if try_again {
-            self.attempts[i] = self.attempts[i].next();
+            tries.attempt = tries.attempt.next();
             self.counts.retried += 1;
             self.make_ready(task, None, out);
             return Ok(());
         }
         self.state[i] = TaskState::Failed;
-        self.failure[i] = Some(kind);
+        tries.failure = Some(kind);
         self.counts.failed += 1;
         self.inputs_done(task, out);
         self.abandon_dependents(task, out);
@@ -914,10 +943,7 @@ impl Scheduler {
             + self.unfinished_deps.capacity() * 4
             + self.unfinished_dependents.capacity() * 4
             + self.state.capacity() * std::mem::size_of::<TaskState>()
-            + self.attempts.capacity() * std::mem::size_of::<Attempt>()
-            + self.retries_used.capacity() * 4
-            + self.lost_workers.capacity() * 4
-            + self.failure.capacity() * std::mem::size_of::<Option<FailureKind>>()
+            + self.tries.capacity() * (std::mem::size_of::<(TaskId, Tries)>() + 1)
             + self.keep.capacity()
     }
 }
