@@ -813,6 +813,20 @@ impl LinePart {
         Ok(())
     }
 
+    /// Appends one record that `write` puts into the buffer itself, newline
+    /// included (a record type that writes its own line).
+    pub(crate) fn write_with(
+        &mut self,
+        write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
+    ) -> Result<(), OutputError> {
+        write(&mut self.buffer).map_err(|e| OutputError::io(&self.part.destination, e))?;
+        self.records += 1;
+        if self.buffer.len() >= LINE_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), OutputError> {
         use std::io::Write as _;
         let destination = &self.part.destination;

@@ -858,8 +858,8 @@ impl<O: TextRecord> JobOutput<O> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_text_with(&self, dir: &std::path::Path, mode: WriteMode) -> Result<(), JobError> {
-        write_parts(&self.partitions, dir, mode, |record, w| {
-            record.write_line(w)
+        write_parts(&self.partitions, dir, mode, |part, record| {
+            part.write_with(|line| record.write_line(line))
         })
     }
 }
@@ -899,41 +899,27 @@ impl<O> JobOutput<O> {
         mode: WriteMode,
         format: impl Fn(&O, &mut String) -> fmt::Result,
     ) -> Result<(), JobError> {
-        let out = OutputDir::create(dir, mode)?;
-        for (i, records) in self.partitions.iter().enumerate() {
-            let mut part = LinePart::create(&out, i)?;
-            for record in records {
-                part.push(record, &format)?;
-            }
-            part.commit()?;
-        }
-        // Dropped on an error above, `out` removes what was written.
-        out.commit_expecting(self.partitions.len())?;
-        Ok(())
+        write_parts(&self.partitions, dir, mode, |part, record| {
+            part.push(record, &format)
+        })
     }
 }
 
 /// Writes `partitions` as the parts of a new output folder `dir`, each
-/// record through `write`, and commits; a failure leaves the folder as it
-/// was found.
+/// record into its part's lines through `write`, and commits; a failure
+/// leaves the folder as it was found.
 fn write_parts<O>(
     partitions: &[Vec<O>],
     dir: &std::path::Path,
     mode: WriteMode,
-    mut write: impl FnMut(&O, &mut dyn std::io::Write) -> std::io::Result<()>,
+    mut write: impl FnMut(&mut LinePart, &O) -> Result<(), OutputError>,
 ) -> Result<(), JobError> {
-    use std::io::Write as _;
     let out = OutputDir::create(dir, mode)?;
     for (i, records) in partitions.iter().enumerate() {
-        let mut part = out.create_part(i, "")?;
-        let path = part.path().to_path_buf();
-        let mut w = std::io::BufWriter::new(part.file());
-        records
-            .iter()
-            .try_for_each(|record| write(record, &mut w))
-            .and_then(|()| w.flush())
-            .map_err(|e| OutputError::io(&path, e))?;
-        drop(w);
+        let mut part = LinePart::create(&out, i)?;
+        for record in records {
+            write(&mut part, record)?;
+        }
         part.commit()?;
     }
     // Dropped on an error above, `out` removes what was written.
