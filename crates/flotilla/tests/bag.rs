@@ -2,9 +2,11 @@
 //! plain `Vec`, over random sizes and partition layouts (empty bags and
 //! empty partitions included); text in and out; laziness; errors.
 
+mod common;
+use common::TempDir;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -15,33 +17,6 @@ use flotilla::core::rng::Rng;
 use flotilla::mapreduce::sort::SortOptions;
 use flotilla::output::WriteMode;
 use flotilla::{ComputeOptions, TaskError};
-
-/// A fresh folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "flotilla-bag-{name}-{}-{unique}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Random partitions: some empty, values small enough to repeat.
 fn random_partitions(rng: &mut Rng) -> Vec<Vec<u64>> {

@@ -4,6 +4,9 @@
 //! mismatched files refused at planning; gzip; Parquet and JSON lines;
 //! the output folder's commit protocol.
 
+mod common;
+use common::names_in;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -725,16 +728,6 @@ fn gzip_files_are_one_partition_with_absolute_lines() {
         ints(read_all(&lenient).column(0)),
         [Some(4), Some(1), Some(2), Some(3)]
     );
-}
-
-/// The names in a folder, sorted.
-fn names_in(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Plans and output folders are shared by the tasks of a pool.

@@ -4,10 +4,12 @@
 //! folder the user made, a folder that is not empty (refused, or
 //! overwritten when asked), a plain file, and a write that fails.
 
+mod common;
+use common::{names_in, TempDir};
+
 use std::fs;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use flotilla::bag::Bag;
 use flotilla::dataframe::DataFrame;
@@ -15,43 +17,6 @@ use flotilla::mapreduce::streaming::StreamingJob;
 use flotilla::mapreduce::JobOutput;
 use flotilla::output::{OutputDir, OutputError, WriteMode};
 use flotilla::{ComputeOptions, CpuPool};
-
-/// A fresh folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let unique = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "flotilla-output-{name}-{}-{unique}",
-            std::process::id()
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The names in a folder, sorted.
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 /// An error and its causes, as `anyhow` prints them.
 fn chain(err: &dyn std::error::Error) -> String {
@@ -339,7 +304,11 @@ fn a_failed_write_of_every_writer_leaves_the_folder_as_it_found_it() {
             write(&out, WriteMode::ErrorIfNotEmpty, true).is_err(),
             "{name}"
         );
-        assert!(!dir.join("new").exists(), "{name}: {:?}", names_in(&dir.0));
+        assert!(
+            !dir.join("new").exists(),
+            "{name}: {:?}",
+            names_in(dir.path())
+        );
         // A folder the user made: it stays, empty.
         let out = dir.join("out");
         fs::create_dir(&out).unwrap();

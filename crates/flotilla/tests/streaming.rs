@@ -1,6 +1,9 @@
 //! Streaming jobs as a user runs them: shell commands as mapper, combiner
 //! and reducer, a folder of part files, retries, and the errors users see.
 
+mod common;
+use common::names_in;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -114,15 +117,6 @@ fn counts_of(parts: &[PathBuf]) -> BTreeMap<String, u64> {
         assert!(old.is_none(), "{word} is in two parts");
     }
     counts
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
