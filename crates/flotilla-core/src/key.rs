@@ -72,6 +72,36 @@ impl TaskKey {
         &self.group
     }
 
+    /// The kind of task: the group name up to its first `#`. Generated
+    /// keys carry a suffix after `#` when two operations of one name meet
+    /// in one graph (`map`, `map#2`); both are of kind `map`. The scheduler
+    /// learns task durations per kind.
+    ///
+    /// ```
+    /// use flotilla_core::TaskKey;
+    /// assert_eq!(TaskKey::indexed("map#2", 7).kind(), "map");
+    /// assert_eq!(TaskKey::new("load").kind(), "load");
+    /// ```
+    pub fn kind(&self) -> &str {
+        match self.group.find('#') {
+            Some(i) => &self.group[..i],
+            None => &self.group,
+        }
+    }
+
+    /// Whether `other` shares this key's group name string (not merely an
+    /// equal name): keys made with [`TaskKey::sibling`] do.
+    ///
+    /// ```
+    /// use flotilla_core::TaskKey;
+    /// let a = TaskKey::indexed("part", 0);
+    /// assert!(a.same_group(&a.sibling(1)));
+    /// assert!(!a.same_group(&TaskKey::indexed("part", 1)));
+    /// ```
+    pub fn same_group(&self, other: &TaskKey) -> bool {
+        Arc::ptr_eq(&self.group, &other.group)
+    }
+
     /// The index inside the group, if any.
     ///
     /// ```
