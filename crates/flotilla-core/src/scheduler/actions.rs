@@ -1,0 +1,80 @@
+//! The scheduler's answers to events: what its driver must do.
+
+use crate::{Attempt, Target, TaskId};
+
+/// What the scheduler asks its driver to do.
+///
+/// `Vec<Command>` implements [`Actions`], which is how tests record them.
+///
+/// ```
+/// use flotilla_core::{Attempt, Command, Placement, Scheduler, TaskGraph, TaskKey, Target, WorkerId};
+/// let mut g = TaskGraph::new();
+/// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+/// let mut s = Scheduler::new(g, Placement::RoundRobin, 2);
+/// let mut out = Vec::new();
+/// s.start(&mut out);
+/// let target = Target::Pinned(WorkerId::new(0));
+/// assert_eq!(out, vec![Command::Run { task: a, target, attempt: Attempt::FIRST }]);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Queue `task` as `target` says.
+    Run {
+        /// The task, now ready.
+        task: TaskId,
+        /// Where it goes.
+        target: Target,
+        /// Which try this is; reports about it must carry it.
+        attempt: Attempt,
+    },
+    /// `task` will never run because `because` failed or was cancelled.
+    Abandon {
+        /// The abandoned task.
+        task: TaskId,
+        /// The failed or cancelled task it depends on.
+        because: TaskId,
+    },
+    /// No task needs the result of `task` any more; its memory can go.
+    Release {
+        /// The task whose result can be dropped.
+        task: TaskId,
+    },
+}
+
+/// The receiver of a scheduler's decisions (the driver).
+///
+/// ```
+/// use flotilla_core::{Actions, Attempt, Target, TaskId};
+/// struct Count(usize);
+/// impl Actions for Count {
+///     fn run(&mut self, _: TaskId, _: Target, _: Attempt) { self.0 += 1 }
+///     fn abandon(&mut self, _: TaskId, _: TaskId) {}
+///     fn release(&mut self, _: TaskId) {}
+/// }
+/// ```
+pub trait Actions {
+    /// Queue `task` at `target`, as try `attempt` (reports about it carry
+    /// that attempt).
+    fn run(&mut self, task: TaskId, target: Target, attempt: Attempt);
+    /// `task` can never run because `because` failed or was cancelled.
+    fn abandon(&mut self, task: TaskId, because: TaskId);
+    /// The result of `task` is no longer needed.
+    fn release(&mut self, task: TaskId);
+}
+
+impl Actions for Vec<Command> {
+    fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
+        self.push(Command::Run {
+            task,
+            target,
+            attempt,
+        });
+    }
+    fn abandon(&mut self, task: TaskId, because: TaskId) {
+        self.push(Command::Abandon { task, because });
+    }
+    fn release(&mut self, task: TaskId) {
+        self.push(Command::Release { task });
+    }
+}
