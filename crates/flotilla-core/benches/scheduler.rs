@@ -7,7 +7,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use flotilla_core::{Attempt, Command, Placement, Scheduler, TaskGraph, TaskId, TaskKey, WorkerId};
+use flotilla_core::{
+    Attempt, Command, Finish, Placement, Scheduler, TaskGraph, TaskId, TaskKey, WorkerId,
+};
 
 fn tree(leaves: u64) -> TaskGraph {
     let mut g = TaskGraph::with_capacity(2 * leaves as usize, 2 * leaves as usize);
@@ -54,6 +56,7 @@ fn drive(g: TaskGraph, placement: Placement) -> usize {
             t,
             WorkerId::new((done % 2) as u32),
             Attempt::FIRST,
+            Finish::default(),
             &mut out,
         )
         .unwrap();

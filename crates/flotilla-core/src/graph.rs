@@ -123,6 +123,10 @@ pub struct TaskGraph {
     priority: Vec<i32>,
     cost: Vec<f32>,
     retries: Vec<u32>,
+    /// Each task's kind, an index into `kind_names`.
+    kind: Vec<u32>,
+    kind_names: Vec<Box<str>>,
+    kind_index: HashMap<Box<str>, u32>,
 }
 
 const MAX_TASKS: usize = u32::MAX as usize - 1;
@@ -156,6 +160,8 @@ impl TaskGraph {
             priority: Vec::with_capacity(tasks),
             cost: Vec::with_capacity(tasks),
             retries: Vec::with_capacity(tasks),
+            kind: Vec::with_capacity(tasks),
+            ..TaskGraph::default()
         }
     }
 
@@ -206,13 +212,96 @@ impl TaskGraph {
                 dependency: bad.to_string(),
             });
         }
+        let kind = self.intern_kind(&key);
         self.deps.extend_from_slice(deps);
         self.dep_offsets.push(self.deps.len() as u32);
+        self.kind.push(kind);
         self.keys.push(key);
         self.priority.push(options.priority);
         self.cost.push(options.cost);
         self.retries.push(options.retries);
         Ok(TaskId::new(id as u32))
+    }
+
+    /// The kind of `key`, numbered: a key of the same group as the task
+    /// added last (the common case, siblings) costs no lookup.
+    fn intern_kind(&mut self, key: &TaskKey) -> u32 {
+        if let (Some(last), Some(&kind)) = (self.keys.last(), self.kind.last()) {
+            if last.same_group(key) {
+                return kind;
+            }
+        }
+        let name = key.kind();
+        if let Some(&k) = self.kind_index.get(name) {
+            return k;
+        }
+        let k = self.kind_names.len() as u32;
+        self.kind_names.push(name.into());
+        self.kind_index.insert(name.into(), k);
+        k
+    }
+
+    /// The kind of `task` ([`TaskKey::kind`]) as a dense number below
+    /// [`TaskGraph::kind_count`], for per-kind tables.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `task` is not in the graph.
+    ///
+    /// ```
+    /// use flotilla_core::{TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::indexed("load", 0), &[]).unwrap();
+    /// let b = g.add_task(TaskKey::indexed("sum", 0), &[a]).unwrap();
+    /// let c = g.add_task(TaskKey::indexed("load#2", 0), &[]).unwrap();
+    /// assert_eq!(g.kind_of(a), g.kind_of(c));
+    /// assert_ne!(g.kind_of(a), g.kind_of(b));
+    /// assert_eq!(g.kind_name(g.kind_of(b)), "sum");
+    /// ```
+    pub fn kind_of(&self, task: TaskId) -> usize {
+        self.kind[task.index()] as usize
+    }
+
+    /// The name of kind number `kind`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `kind` is not below [`TaskGraph::kind_count`].
+    ///
+    /// ```
+    /// use flotilla_core::{TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::indexed("load", 0), &[]).unwrap();
+    /// assert_eq!(g.kind_name(g.kind_of(a)), "load");
+    /// ```
+    pub fn kind_name(&self, kind: usize) -> &str {
+        &self.kind_names[kind]
+    }
+
+    /// The number of the kind called `name`, if a task of it is in the
+    /// graph.
+    ///
+    /// ```
+    /// use flotilla_core::{TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::indexed("load#3", 0), &[]).unwrap();
+    /// assert_eq!(g.kind_named("load"), Some(g.kind_of(a)));
+    /// assert_eq!(g.kind_named("load#3"), None);
+    /// ```
+    pub fn kind_named(&self, name: &str) -> Option<usize> {
+        self.kind_index.get(name).map(|&k| k as usize)
+    }
+
+    /// How many kinds of task the graph holds.
+    ///
+    /// ```
+    /// use flotilla_core::{TaskGraph, TaskKey};
+    /// let mut g = TaskGraph::new();
+    /// for i in 0..10 { g.add_task(TaskKey::indexed("load", i), &[]).unwrap(); }
+    /// assert_eq!(g.kind_count(), 1);
+    /// ```
+    pub fn kind_count(&self) -> usize {
+        self.kind_names.len()
     }
 
     /// The number of tasks.
@@ -411,6 +500,12 @@ impl TaskGraph {
             + self.priority.capacity() * 4
             + self.cost.capacity() * 4
             + self.retries.capacity() * 4
+            + self.kind.capacity() * 4
+            + self
+                .kind_names
+                .iter()
+                .map(|n| n.len() * 2 + 48)
+                .sum::<usize>()
     }
 }
 

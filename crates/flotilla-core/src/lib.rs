@@ -44,5 +44,6 @@ pub use key::TaskKey;
 pub use placement::{ParsePlacementError, Placement, Placer, Target};
 pub use report::{RunReport, WorkerStats};
 pub use scheduler::{
-    Actions, Command, FailureKind, Scheduler, SchedulerError, TaskCounts, TaskState,
+    Actions, Command, FailureKind, Finish, Scheduler, SchedulerError, TaskCounts, TaskState,
+    WorkerLoss, WorkerOffer,
 };

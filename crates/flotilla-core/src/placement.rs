@@ -217,40 +217,48 @@ impl Target {
 /// index in a graph, or its submission number in an executor); static
 /// policies decide from it alone, so the same run always places the same way.
 ///
+/// Workers may join and leave ([`Placer::add_worker`],
+/// [`Placer::remove_worker`]): policies deal over the workers present, in
+/// the order of their ids, and never name a worker that left.
+///
 /// ```
 /// use flotilla_core::{Placement, Placer, Target, WorkerId};
 /// let mut p = Placer::new(Placement::Block, 2, 4);
-/// let w: Vec<_> = (0..4).map(|i| p.place(i, 1.0, None)).collect();
+/// let w: Vec<_> = (0..4).map(|i| p.place(i, 1.0, None).unwrap()).collect();
 /// assert_eq!(w[1], Target::Pinned(WorkerId::new(0)));
 /// assert_eq!(w[2], Target::Pinned(WorkerId::new(1)));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Placer {
     placement: Placement,
-    workers: usize,
+    /// The workers present, by id.
+    alive: Vec<WorkerId>,
+    /// Whether each worker id ever seen is present.
+    present: Vec<bool>,
     total_tasks: usize,
     dealt: usize,
     rng: Rng,
+    /// Queued cost per worker id (least-loaded-of-two).
     queued_cost: Vec<f64>,
 }
 
 impl Placer {
-    /// A placer for `workers` workers (at least 1) and a run of `total_tasks`
-    /// tasks (used by [`Placement::Block`]; give an estimate when unknown).
+    /// A placer for workers `0..workers` and a run of `total_tasks` tasks
+    /// (used by [`Placement::Block`]; give an estimate when unknown).
     ///
     /// ```
     /// let p = flotilla_core::Placer::new(flotilla_core::Placement::RoundRobin, 3, 0);
     /// assert_eq!(p.workers(), 3);
     /// ```
     pub fn new(placement: Placement, workers: usize, total_tasks: usize) -> Placer {
-        let workers = workers.max(1);
         let seed = match placement {
             Placement::Random { seed } | Placement::LeastLoadedOfTwo { seed } => seed,
             _ => 0,
         };
         Placer {
             placement,
-            workers,
+            alive: (0..workers as u32).map(WorkerId::new).collect(),
+            present: vec![true; workers],
             total_tasks,
             dealt: 0,
             rng: Rng::seed(seed),
@@ -268,29 +276,88 @@ impl Placer {
         self.placement
     }
 
-    /// The number of workers.
+    /// The number of workers present.
     ///
     /// ```
-    /// assert_eq!(flotilla_core::Placer::new(Default::default(), 0, 0).workers(), 1);
+    /// assert_eq!(flotilla_core::Placer::new(Default::default(), 0, 0).workers(), 0);
     /// ```
     pub fn workers(&self) -> usize {
-        self.workers
+        self.alive.len()
     }
 
-    /// Decides where the task at `sequence`, of estimated `cost`, goes.
-    /// `made_ready_by` is the worker whose finished task made this one ready
-    /// (work stealing keeps it there, next to its input).
+    /// Whether `worker` is present.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer, WorkerId};
+    /// assert!(Placer::new(Placement::Block, 2, 0).is_present(WorkerId::new(1)));
+    /// assert!(!Placer::new(Placement::Block, 2, 0).is_present(WorkerId::new(2)));
+    /// ```
+    pub fn is_present(&self, worker: WorkerId) -> bool {
+        self.present.get(worker.index()).copied().unwrap_or(false)
+    }
+
+    /// Adds `worker` to the workers tasks are placed on (nothing if it is
+    /// already present).
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer, Target, WorkerId};
+    /// let mut p = Placer::new(Placement::RoundRobin, 0, 0);
+    /// assert_eq!(p.place(0, 1.0, None), None);
+    /// p.add_worker(WorkerId::new(5));
+    /// assert_eq!(p.place(0, 1.0, None), Some(Target::Pinned(WorkerId::new(5))));
+    /// ```
+    pub fn add_worker(&mut self, worker: WorkerId) {
+        let i = worker.index();
+        if self.is_present(worker) {
+            return;
+        }
+        if self.present.len() <= i {
+            self.present.resize(i + 1, false);
+            self.queued_cost.resize(i + 1, 0.0);
+        }
+        self.present[i] = true;
+        self.queued_cost[i] = 0.0;
+        let at = self.alive.partition_point(|w| *w < worker);
+        self.alive.insert(at, worker);
+    }
+
+    /// Removes `worker`: no task is placed on it any more.
     ///
     /// ```
     /// use flotilla_core::{Placement, Placer, Target, WorkerId};
     /// let mut p = Placer::new(Placement::RoundRobin, 2, 0);
-    /// assert_eq!(p.place(3, 1.0, None), Target::Pinned(WorkerId::new(1)));
+    /// p.remove_worker(WorkerId::new(0));
+    /// assert_eq!(p.place(0, 1.0, None), Some(Target::Pinned(WorkerId::new(1))));
     /// ```
-    pub fn place(&mut self, sequence: usize, cost: f32, made_ready_by: Option<WorkerId>) -> Target {
-        let n = self.workers;
-        let w = |i: usize| WorkerId::new(i as u32);
-        match self.placement {
-            Placement::WorkStealing => match made_ready_by {
+    pub fn remove_worker(&mut self, worker: WorkerId) {
+        if !self.is_present(worker) {
+            return;
+        }
+        self.present[worker.index()] = false;
+        self.alive.retain(|w| *w != worker);
+    }
+
+    /// Decides where the task at `sequence`, of estimated `cost`, goes, or
+    /// `None` when no worker is present to take it. `near` is the worker
+    /// that holds most of the task's input (or whose finished task made it
+    /// ready): work stealing queues the task there, next to its data.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer, Target, WorkerId};
+    /// let mut p = Placer::new(Placement::RoundRobin, 2, 0);
+    /// assert_eq!(p.place(3, 1.0, None), Some(Target::Pinned(WorkerId::new(1))));
+    /// ```
+    pub fn place(&mut self, sequence: usize, cost: f32, near: Option<WorkerId>) -> Option<Target> {
+        let n = self.alive.len();
+        if n == 0 {
+            return match self.placement {
+                Placement::CentralQueue => Some(Target::Shared),
+                _ => None,
+            };
+        }
+        let w = |i: usize| self.alive[i];
+        Some(match self.placement {
+            Placement::WorkStealing => match near.filter(|v| self.is_present(*v)) {
                 Some(worker) => Target::Stealable(worker),
                 None => {
                     let i = self.dealt % n;
@@ -307,24 +374,25 @@ impl Placer {
             Placement::BlockCyclic { block } => Target::Pinned(w((sequence / block.max(1)) % n)),
             Placement::Random { .. } => Target::Pinned(w(self.rng.below(n))),
             Placement::LeastLoadedOfTwo { .. } => {
-                let a = self.rng.below(n);
+                let a = w(self.rng.below(n));
                 let chosen = if n == 1 {
                     a
                 } else {
                     let mut b = self.rng.below(n - 1);
-                    if b >= a {
+                    if w(b) >= a {
                         b += 1;
                     }
-                    if self.queued_cost[b] < self.queued_cost[a] {
+                    let b = w(b);
+                    if self.queued_cost[b.index()] < self.queued_cost[a.index()] {
                         b
                     } else {
                         a
                     }
                 };
-                self.queued_cost[chosen] += f64::from(cost);
-                Target::Pinned(w(chosen))
+                self.queued_cost[chosen.index()] += f64::from(cost);
+                Target::Pinned(chosen)
             }
-        }
+        })
     }
 
     /// Records that `worker` finished a task of `cost` that was placed on
@@ -333,7 +401,7 @@ impl Placer {
     /// ```
     /// use flotilla_core::{Placement, Placer, WorkerId};
     /// let mut p = Placer::new(Placement::LeastLoadedOfTwo { seed: 1 }, 2, 0);
-    /// let t = p.place(0, 1.0, None);
+    /// let t = p.place(0, 1.0, None).unwrap();
     /// p.finished(t.worker().unwrap(), 1.0);
     /// ```
     pub fn finished(&mut self, worker: WorkerId, cost: f32) {
@@ -349,7 +417,7 @@ mod test {
 
     fn pinned(p: &mut Placer, n: usize) -> Vec<usize> {
         (0..n)
-            .map(|i| p.place(i, 1.0, None).worker().unwrap().index())
+            .map(|i| p.place(i, 1.0, None).unwrap().worker().unwrap().index())
             .collect()
     }
 
@@ -395,10 +463,40 @@ mod test {
         let mut p = Placer::new(Placement::WorkStealing, 2, 0);
         assert_eq!(
             p.place(0, 1.0, Some(WorkerId::new(1))),
-            Target::Stealable(WorkerId::new(1))
+            Some(Target::Stealable(WorkerId::new(1)))
         );
-        assert_eq!(p.place(1, 1.0, None), Target::Stealable(WorkerId::new(0)));
-        assert_eq!(p.place(2, 1.0, None), Target::Stealable(WorkerId::new(1)));
+        assert_eq!(
+            p.place(1, 1.0, None),
+            Some(Target::Stealable(WorkerId::new(0)))
+        );
+        assert_eq!(
+            p.place(2, 1.0, None),
+            Some(Target::Stealable(WorkerId::new(1)))
+        );
+    }
+
+    #[test]
+    fn policies_deal_over_the_workers_present() {
+        for placement in Placement::ALL {
+            let mut p = Placer::new(placement, 3, 30);
+            p.remove_worker(WorkerId::new(1));
+            p.add_worker(WorkerId::new(7));
+            for i in 0..30 {
+                let target = p.place(i, 1.0, Some(WorkerId::new(1))).unwrap();
+                if let Some(w) = target.worker() {
+                    assert!([0, 2, 7].contains(&w.index()), "{placement}: {w}");
+                }
+            }
+            for w in [0, 2, 7] {
+                p.remove_worker(WorkerId::new(w));
+            }
+            let none = p.place(0, 1.0, None);
+            assert_eq!(
+                none.is_some(),
+                placement == Placement::CentralQueue,
+                "{placement}"
+            );
+        }
     }
 
     #[test]

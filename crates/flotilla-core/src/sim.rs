@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::placement::Target;
 use crate::report::{RunReport, WorkerStats};
 use crate::scheduler::{Actions, Scheduler};
-use crate::{Attempt, Placement, TaskGraph, TaskId, WorkerId};
+use crate::{Attempt, Finish, Placement, TaskGraph, TaskId, WorkerId};
 
 /// Why a simulation could not run.
 ///
@@ -217,8 +217,14 @@ pub fn simulate(
         candidates.push(w as usize);
         q.current = Some(WorkerId::new(w));
         // The scheduler accepts every finish here: each task was handed out once.
-        let _ =
-            scheduler.task_finished(TaskId::new(task), WorkerId::new(w), Attempt::FIRST, &mut q);
+        let finish = Finish::new(Duration::from_secs_f64(durations[task as usize]), 0);
+        let _ = scheduler.task_finished(
+            TaskId::new(task),
+            WorkerId::new(w),
+            Attempt::FIRST,
+            finish,
+            &mut q,
+        );
         q.current = None;
     }
     for (s, b) in stats.iter_mut().zip(&busy_secs) {

@@ -4,7 +4,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use flotilla_core::{Attempt, Command, Placement, Scheduler, TaskGraph, TaskId, TaskKey, WorkerId};
+use flotilla_core::{
+    Attempt, Command, Finish, Placement, Scheduler, TaskGraph, TaskId, TaskKey, WorkerId,
+};
 
 struct Counting;
 
@@ -84,8 +86,14 @@ fn a_million_task_graph_fits_in_300_bytes_per_task() {
     let mut finished = 0;
     while let Some(t) = queue.pop() {
         out.clear();
-        s.task_finished(t, WorkerId::new(0), Attempt::FIRST, &mut out)
-            .unwrap();
+        s.task_finished(
+            t,
+            WorkerId::new(0),
+            Attempt::FIRST,
+            Finish::default(),
+            &mut out,
+        )
+        .unwrap();
         finished += 1;
         queue.extend(out.iter().filter_map(|c| match c {
             Command::Run { task, .. } => Some(*task),

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use flotilla_core::{
-    sim, Attempt, Command, FailureKind, Placement, Scheduler, SchedulerError, Target, TaskGraph,
-    TaskId, TaskKey, TaskOptions, TaskState, WorkerId,
+    sim, Attempt, Command, FailureKind, Finish, Placement, Scheduler, SchedulerError, Target,
+    TaskGraph, TaskId, TaskKey, TaskOptions, TaskState, WorkerId,
 };
 use proptest::prelude::*;
 
@@ -118,7 +118,7 @@ proptest! {
                 s.task_failed(t, w, Attempt::FIRST, FailureKind::Error, &mut out).unwrap();
                 failed.insert(t);
             } else {
-                s.task_finished(t, w, Attempt::FIRST, &mut out).unwrap();
+                s.task_finished(t, w, Attempt::FIRST, Finish::default(), &mut out).unwrap();
                 finished.insert(t);
             }
         }
@@ -182,7 +182,7 @@ proptest! {
             if let Some(&(t, old)) = stale.get(step % stale.len().max(1)) {
                 let state = s.state(t);
                 let before = s.counts();
-                let refused = s.task_finished(t, WorkerId::new(0), old, &mut out);
+                let refused = s.task_finished(t, WorkerId::new(0), old, Finish::default(), &mut out);
                 prop_assert!(refused.is_err(), "stale {old} of {t} accepted");
                 prop_assert_eq!(s.state(t), state);
                 prop_assert_eq!(s.counts(), before);
@@ -199,7 +199,7 @@ proptest! {
             s.task_started(t, w, attempt).unwrap();
             let other = WorkerId::new(((step + 1) % workers) as u32);
             if other != w {
-                let refused = s.task_finished(t, other, attempt, &mut out);
+                let refused = s.task_finished(t, other, attempt, Finish::default(), &mut out);
                 prop_assert!(matches!(refused, Err(SchedulerError::WrongWorker { .. })), "{:?}", refused);
             }
             let kind = match outcome {
@@ -209,7 +209,7 @@ proptest! {
                 _ => None,
             };
             match kind {
-                None => s.task_finished(t, w, attempt, &mut out).unwrap(),
+                None => s.task_finished(t, w, attempt, Finish::default(), &mut out).unwrap(),
                 Some(kind) => {
                     if kind == FailureKind::WorkerLost {
                         lost[t.index()] += 1;

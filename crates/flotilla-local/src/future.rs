@@ -455,7 +455,7 @@ impl<T, F: FnOnce() -> Result<T, TaskError>> PendingTask<T, F> {
                 message: panic_message(&*payload),
             }),
         };
-        crate::pool::account_current_job();
+        let _ = crate::pool::account_current_job();
         self.slot.complete(result);
     }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use flotilla_core::{
-    Actions, Attempt, FailureKind, Placement, RunReport, Scheduler, Target, TaskGraph, TaskId,
+    Actions, Attempt, FailureKind, Finish, Placement, RunReport, Scheduler, Target, TaskGraph, TaskId,
     TaskState, WorkerId,
 };
 
@@ -220,9 +220,11 @@ impl GraphRun {
             Ok(Ok(value)) => {
                 drop(inputs);
                 *lock(&self.results[task.index()]) = Some(value);
-                crate::pool::account_current_job();
+                let took = crate::pool::account_current_job();
+                // Results are shared in memory here: no size to weigh.
+                let finish = Finish::new(took, 0);
                 self.with_scheduler(|s, d| {
-                    let _ = s.task_finished(task, worker, attempt, d);
+                    let _ = s.task_finished(task, worker, attempt, finish, d);
                 });
             }
             // The task's key in this graph wins over any name captured
@@ -272,7 +274,7 @@ impl GraphRun {
         let key = self.graph.key(task).to_string();
         // Recorded first: the tasks abandoned below name it as their cause.
         lock(&self.errors).insert(task, err(key));
-        crate::pool::account_current_job();
+        let _ = crate::pool::account_current_job();
         self.with_scheduler(|s, d| {
             let _ = s.task_failed(task, worker, attempt, kind, d);
             if s.state(task) != TaskState::Failed {

@@ -206,32 +206,35 @@ fn run_job(shared: &Shared, index: usize, job: Job, stolen: bool) {
     // if a bug in flotilla's own job code panics.
     let _ = catch_unwind(AssertUnwindSafe(job));
     if let Some((start, stolen)) = JOB.take() {
-        record(shared, index, start, stolen);
+        let _ = record(shared, index, start, stolen);
     }
     // A job run while another waited (helping) is not the outer job's busy
     // time: move the outer job's start forward by this one's duration.
     JOB.set(outer.map(|(start, stolen)| (start + began.elapsed(), stolen)));
 }
 
-fn record(shared: &Shared, index: usize, start: Instant, stolen: bool) {
+fn record(shared: &Shared, index: usize, start: Instant, stolen: bool) -> Duration {
     let c = &shared.counters[index];
+    let took = start.elapsed();
     c.busy_ns
-        .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     c.tasks.fetch_add(1, Ordering::Relaxed);
     if stolen {
         c.stolen.fetch_add(1, Ordering::Relaxed);
     }
+    took
 }
 
 /// Records the running job's busy time and counts now, before it publishes
 /// its result, so that whoever sees the result also sees the accounting.
-pub(crate) fn account_current_job() {
-    if let Some((start, stolen)) = JOB.take() {
-        CURRENT.with(|c| {
-            if let Some(l) = c.borrow().as_ref() {
-                record(&l.shared, l.index, start, stolen);
-            }
-        });
+/// Returns how long the job ran (zero off a worker thread).
+pub(crate) fn account_current_job() -> Duration {
+    match JOB.take() {
+        Some((start, stolen)) => CURRENT.with(|c| match c.borrow().as_ref() {
+            Some(l) => record(&l.shared, l.index, start, stolen),
+            None => Duration::ZERO,
+        }),
+        None => Duration::ZERO,
     }
 }
 
@@ -353,10 +356,12 @@ impl PoolHandle {
             Placement::CentralQueue => Target::Shared,
             _ => {
                 let seq = s.dealt.fetch_add(1, Ordering::Relaxed);
-                match s.placer.lock() {
+                let placed = match s.placer.lock() {
                     Ok(mut p) => p.place(seq, 1.0, None),
                     Err(p) => p.into_inner().place(seq, 1.0, None),
-                }
+                };
+                // The pool has at least one worker, so a placement exists.
+                placed.unwrap_or(Target::Shared)
             }
         };
         self.push(job, target);

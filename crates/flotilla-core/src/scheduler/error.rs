@@ -7,14 +7,14 @@ use crate::{Attempt, TaskId, WorkerId};
 /// is unchanged when one is returned.
 ///
 /// ```
-/// use flotilla_core::{Attempt, Placement, Scheduler, SchedulerError, TaskGraph, TaskKey, WorkerId};
+/// use flotilla_core::{Attempt, Finish, Placement, Scheduler, SchedulerError, TaskGraph, TaskKey, WorkerId};
 /// let mut g = TaskGraph::new();
 /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
 /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
 /// let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
 /// let mut out = Vec::new();
 /// s.start(&mut out);
-/// let err = s.task_finished(b, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap_err();
+/// let err = s.task_finished(b, WorkerId::new(0), Attempt::FIRST, Finish::default(), &mut out).unwrap_err();
 /// assert!(matches!(err, SchedulerError::UnexpectedEvent { .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +52,24 @@ pub enum SchedulerError {
         /// The worker that runs the task.
         running: WorkerId,
     },
+    /// A report from a worker that left (or never joined): whatever it
+    /// says, its task was handed out again or is no longer its to report.
+    #[error(
+        "event {event} for task {task} ({key}) came from {worker}, which is not present; refused"
+    )]
+    WorkerGone {
+        /// The task.
+        task: TaskId,
+        /// Its key, for the message.
+        key: String,
+        /// What was reported.
+        event: &'static str,
+        /// The worker that reported.
+        worker: WorkerId,
+    },
+    /// The worker is not present: it left, or never joined.
+    #[error("{0} is not present")]
+    UnknownWorker(WorkerId),
     /// The event does not fit the task's state (a stale or repeated report).
     #[error("event {event} for task {task} ({key}) in state {state:?} was refused")]
     UnexpectedEvent {

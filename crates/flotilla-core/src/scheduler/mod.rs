@@ -14,9 +14,12 @@
 //! finishing twice) are refused with a [`SchedulerError`] and change nothing.
 
 mod actions;
+mod durations;
 mod error;
+mod lineage;
 mod retry;
 mod state;
+mod workers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,10 +29,18 @@ use crate::placement::{Placement, Placer};
 use crate::{Attempt, TaskId, WorkerId};
 
 pub use actions::{Actions, Command};
+use durations::Durations;
+pub use durations::Finish;
 pub use error::SchedulerError;
+pub use lineage::WorkerLoss;
 pub use retry::FailureKind;
 use retry::Tries;
 pub use state::{TaskCounts, TaskState};
+pub use workers::WorkerOffer;
+use workers::WorkerTable;
+
+/// `site` of a task placed on no worker, or whose result exists nowhere.
+const NO_WORKER: u32 = u32::MAX;
 
 /// After how many workers lost while running it a task fails as suspicious.
 const DEFAULT_SUSPICIOUS_AFTER: u32 = 3;
@@ -41,7 +52,7 @@ const DEFAULT_SUSPICIOUS_AFTER: u32 = 3;
 /// A diamond `a → (b, c) → d` on two workers:
 ///
 /// ```
-/// use flotilla_core::{Attempt, Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+/// use flotilla_core::{Attempt, Command, Finish, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
 ///
 /// let mut g = TaskGraph::new();
 /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
@@ -54,11 +65,11 @@ const DEFAULT_SUSPICIOUS_AFTER: u32 = 3;
 /// s.start(&mut out);                 // a is ready
 /// assert_eq!(out.len(), 1);
 /// out.clear();
-/// s.task_finished(a, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();   // b and c become ready
+/// s.task_finished(a, WorkerId::new(0), Attempt::FIRST, Finish::default(), &mut out).unwrap();   // b and c become ready
 /// assert_eq!(out.iter().filter(|c| matches!(c, Command::Run { .. })).count(), 2);
-/// s.task_finished(b, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();
-/// s.task_finished(c, WorkerId::new(1), Attempt::FIRST, &mut out).unwrap();   // d ready; a released
-/// s.task_finished(d, WorkerId::new(1), Attempt::FIRST, &mut out).unwrap();
+/// s.task_finished(b, WorkerId::new(0), Attempt::FIRST, Finish::default(), &mut out).unwrap();
+/// s.task_finished(c, WorkerId::new(1), Attempt::FIRST, Finish::default(), &mut out).unwrap();   // d ready; a released
+/// s.task_finished(d, WorkerId::new(1), Attempt::FIRST, Finish::default(), &mut out).unwrap();
 /// assert!(s.is_done());
 /// assert!(out.contains(&Command::Release { task: a }));
 /// ```
@@ -76,14 +87,30 @@ pub struct Scheduler {
     tries: HashMap<TaskId, Tries>,
     suspicious_after: u32,
     keep: Vec<bool>,
+    /// Per task: the worker a ready or running task was placed on, or the
+    /// worker that holds a finished task's result; `NO_WORKER` for none
+    /// (the shared queue, a released or lost result).
+    site: Vec<u32>,
+    /// Per finished task: the bytes its result holds, as reported.
+    result_bytes: Vec<u64>,
+    /// Whether any finish reported a size; until then placement skips
+    /// weighing input sizes.
+    bytes_known: bool,
+    workers: WorkerTable,
+    /// Ready tasks that found no worker to go to; placed when one joins.
+    parked: Vec<TaskId>,
+    durations: Durations,
     placer: Placer,
     counts: TaskCounts,
     started: bool,
     scratch: Vec<TaskId>,
+    near_scratch: Vec<(u32, u64)>,
 }
 
 impl Scheduler {
-    /// A scheduler for `graph` on `workers` workers under `placement`.
+    /// A scheduler for `graph` under `placement`, with `workers` workers
+    /// present from the start (numbered from 0, each offering one thread;
+    /// more may join with [`Scheduler::add_worker`] and any may leave).
     /// The graph may be given shared (`Arc<TaskGraph>`), so that a driver
     /// can read it without the scheduler.
     ///
@@ -127,8 +154,19 @@ impl Scheduler {
             }
         }
         let keep = unfinished_dependents.iter().map(|&c| c == 0).collect();
+        let mut table = WorkerTable::default();
+        for _ in 0..workers {
+            table.join(WorkerOffer::default());
+        }
         Scheduler {
             placer: Placer::new(placement, workers, n),
+            site: vec![NO_WORKER; n],
+            result_bytes: vec![0; n],
+            bytes_known: false,
+            workers: table,
+            parked: Vec::new(),
+            durations: Durations::default(),
+            near_scratch: Vec::new(),
             counts: TaskCounts {
                 total: n,
                 ..TaskCounts::default()
@@ -219,6 +257,29 @@ impl Scheduler {
         self.state[task.index()]
     }
 
+    /// Where the result of `task` lives and how many bytes it holds, while
+    /// it exists: from its finish until it is released or its worker
+    /// leaves.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flotilla_core::{Attempt, Finish, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::WorkStealing, 2);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// assert_eq!(s.result_location(a), None);
+    /// s.task_finished(a, WorkerId::new(1), Attempt::FIRST, Finish::new(Duration::ZERO, 640), &mut out).unwrap();
+    /// assert_eq!(s.result_location(a), Some((WorkerId::new(1), 640)));
+    /// ```
+    pub fn result_location(&self, task: TaskId) -> Option<(WorkerId, u64)> {
+        let i = task.index();
+        let site = *self.site.get(i)?;
+        (self.state[i] == TaskState::Finished && site != NO_WORKER)
+            .then(|| (WorkerId::new(site), self.result_bytes[i]))
+    }
+
     /// How many tasks are in each kind of state.
     ///
     /// ```
@@ -278,11 +339,65 @@ impl Scheduler {
     }
 
     fn make_ready(&mut self, task: TaskId, by: Option<WorkerId>, out: &mut impl Actions) {
-        self.state[task.index()] = TaskState::Ready;
-        let target = self
-            .placer
-            .place(task.index(), self.graph.options(task).cost, by);
-        out.run(task, target, self.attempt(task));
+        let i = task.index();
+        self.state[i] = TaskState::Ready;
+        let near = self.near(task, by);
+        match self.placer.place(i, self.graph.options(task).cost, near) {
+            Some(target) => {
+                let site = target.worker().map_or(NO_WORKER, |w| w.index() as u32);
+                self.site[i] = site;
+                self.workers.queue(site);
+                out.run(task, target, self.attempt(task));
+            }
+            None => {
+                self.site[i] = NO_WORKER;
+                self.parked.push(task);
+            }
+        }
+    }
+
+    /// The worker next to which `task` should run: the present worker that
+    /// holds the most bytes of its inputs, or else `by`, the worker whose
+    /// finish made it ready. Sizes are weighed only once some finish
+    /// reported one (the in-process pool shares memory and reports none).
+    fn near(&mut self, task: TaskId, by: Option<WorkerId>) -> Option<WorkerId> {
+        if !self.bytes_known {
+            return by;
+        }
+        let mut held = std::mem::take(&mut self.near_scratch);
+        held.clear();
+        for &d in self.graph.dependencies(task) {
+            let site = self.site[d.index()];
+            if site == NO_WORKER || self.state[d.index()] != TaskState::Finished {
+                continue;
+            }
+            let bytes = self.result_bytes[d.index()];
+            match held.iter_mut().find(|(w, _)| *w == site) {
+                Some(h) => h.1 += bytes,
+                None => held.push((site, bytes)),
+            }
+        }
+        let by_bytes = by.and_then(|b| held.iter().find(|(w, _)| *w == b.index() as u32));
+        let best = held
+            .iter()
+            .copied()
+            .filter(|(w, _)| self.workers.is_present(WorkerId::new(*w)))
+            .max_by_key(|&(w, bytes)| (bytes, std::cmp::Reverse(w)));
+        let chosen = match (best, by_bytes) {
+            // The finishing worker wins ties: its result is warm there.
+            (Some((_, most)), Some(&(_, here))) if here >= most => by,
+            (Some((w, bytes)), _) if bytes > 0 => Some(WorkerId::new(w)),
+            _ => by,
+        };
+        self.near_scratch = held;
+        chosen
+    }
+
+    /// Takes `task` off the queue of the worker it was placed on.
+    #[inline]
+    fn unqueue(&mut self, task: TaskId) {
+        let site = std::mem::replace(&mut self.site[task.index()], NO_WORKER);
+        self.workers.unqueue(site);
     }
 
     /// The attempt of `task` handed out last ([`Attempt::FIRST`] before
@@ -361,7 +476,11 @@ impl Scheduler {
                 TaskState::Running(w) => w == worker,
                 _ => false,
             };
-            if on_worker && self.attempt(task) == attempt && self.started {
+            if on_worker
+                && self.attempt(task) == attempt
+                && self.started
+                && self.workers.is_present(worker)
+            {
                 return Ok(());
             }
         }
@@ -376,6 +495,14 @@ impl Scheduler {
                 event,
                 reported: attempt,
                 current,
+            });
+        }
+        if !self.workers.is_present(worker) {
+            return Err(SchedulerError::WorkerGone {
+                task,
+                key: self.graph.key(task).to_string(),
+                event,
+                worker,
             });
         }
         match self.state[task.index()] {
@@ -451,26 +578,34 @@ impl Scheduler {
     /// running (a stale or repeated report).
     ///
     /// ```
-    /// use flotilla_core::{Attempt, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// use flotilla_core::{Attempt, Finish, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
     /// let mut g = TaskGraph::new();
     /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// let mut out = Vec::new();
     /// s.start(&mut out);
-    /// s.task_finished(a, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();
-    /// assert!(s.task_finished(a, WorkerId::new(0), Attempt::FIRST, &mut out).is_err());
+    /// s.task_finished(a, WorkerId::new(0), Attempt::FIRST, Finish::default(), &mut out).unwrap();
+    /// assert!(s.task_finished(a, WorkerId::new(0), Attempt::FIRST, Finish::default(), &mut out).is_err());
     /// ```
     pub fn task_finished(
         &mut self,
         task: TaskId,
         worker: WorkerId,
         attempt: Attempt,
+        finish: Finish,
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
         self.check_report(task, worker, attempt, "finished")?;
-        self.state[task.index()] = TaskState::Finished;
+        let i = task.index();
+        self.state[i] = TaskState::Finished;
         self.counts.finished += 1;
         self.placer.finished(worker, self.graph.options(task).cost);
+        self.workers.unqueue(self.site[i]);
+        self.site[i] = worker.index() as u32;
+        self.result_bytes[i] = finish.bytes();
+        self.bytes_known |= finish.bytes() > 0;
+        self.durations
+            .record(self.graph.kind_of(task), finish.duration());
 
         let mut ready = std::mem::take(&mut self.scratch);
         let (lo, hi) = (
@@ -495,10 +630,16 @@ impl Scheduler {
         self.inputs_done(task, out);
         // Every task that needed this result ended without it (abandoned
         // or cancelled while it ran): nobody will read it.
-        if self.unfinished_dependents[task.index()] == 0 && !self.keep[task.index()] {
-            out.release(task);
+        if self.unfinished_dependents[i] == 0 && !self.keep[i] {
+            self.release(task, out);
         }
         Ok(())
+    }
+
+    /// The result of `task` exists no more once the driver drops it.
+    fn release(&mut self, task: TaskId, out: &mut impl Actions) {
+        self.site[task.index()] = NO_WORKER;
+        out.release(task);
     }
 
     /// `task` reached a final state, so it reads its inputs no more: each
@@ -512,7 +653,10 @@ impl Scheduler {
             if *left == 0
                 && !self.keep[dep.index()]
                 && self.state[dep.index()] == TaskState::Finished
+                && self.site[dep.index()] != NO_WORKER
             {
+                // `release`, inlined: the loop borrows the graph.
+                self.site[dep.index()] = NO_WORKER;
                 out.release(dep);
             }
         }
@@ -544,14 +688,14 @@ impl Scheduler {
     /// An input the failed task shared with no one else is released:
     ///
     /// ```
-    /// use flotilla_core::{Attempt, FailureKind, Command, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// use flotilla_core::{Attempt, Command, FailureKind, Finish, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
     /// let mut g = TaskGraph::new();
     /// let input = g.add_task(TaskKey::new("input"), &[]).unwrap();
     /// let bad = g.add_task(TaskKey::new("bad"), &[input]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// let mut out = Vec::new();
     /// s.start(&mut out);
-    /// s.task_finished(input, WorkerId::new(0), Attempt::FIRST, &mut out).unwrap();
+    /// s.task_finished(input, WorkerId::new(0), Attempt::FIRST, Finish::default(), &mut out).unwrap();
     /// s.task_failed(bad, WorkerId::new(0), Attempt::FIRST, FailureKind::Error, &mut out).unwrap();
     /// assert!(out.contains(&Command::Release { task: input }));
     /// ```
@@ -564,9 +708,17 @@ impl Scheduler {
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
         self.check_report(task, worker, attempt, "failed")?;
+        self.placer.finished(worker, self.graph.options(task).cost);
+        self.attempt_failed(task, kind, out);
+        Ok(())
+    }
+
+    /// The current attempt of `task` (ready or running) failed: the task
+    /// gets another attempt if its policy allows, or fails for good.
+    fn attempt_failed(&mut self, task: TaskId, kind: FailureKind, out: &mut impl Actions) {
         let i = task.index();
         let options = self.graph.options(task);
-        self.placer.finished(worker, options.cost);
+        self.unqueue(task);
         let tries = self.tries.entry(task).or_default();
         let try_again = match kind {
             FailureKind::WorkerLost => {
@@ -584,15 +736,19 @@ impl Scheduler {
         if try_again {
             tries.attempt = tries.attempt.next();
             self.counts.retried += 1;
-            self.make_ready(task, None, out);
-            return Ok(());
+            // An input lost with a worker meanwhile is computed again first.
+            if self.unfinished_deps[i] == 0 {
+                self.make_ready(task, None, out);
+            } else {
+                self.state[i] = TaskState::Waiting;
+            }
+            return;
         }
         self.state[i] = TaskState::Failed;
         tries.failure = Some(kind);
         self.counts.failed += 1;
         self.inputs_done(task, out);
-        self.abandon_dependents(task, out);
-        Ok(())
+        self.abandon_dependents(task, task, out);
     }
 
     /// Cancels `task` if it has not started: it will not run, and every task
@@ -614,17 +770,20 @@ impl Scheduler {
     pub fn cancel(&mut self, task: TaskId, out: &mut impl Actions) -> bool {
         match self.state.get(task.index()) {
             Some(TaskState::Waiting | TaskState::Ready) => {
+                self.unqueue(task);
                 self.state[task.index()] = TaskState::Cancelled;
                 self.counts.cancelled += 1;
                 self.inputs_done(task, out);
-                self.abandon_dependents(task, out);
+                self.abandon_dependents(task, task, out);
                 true
             }
             _ => false,
         }
     }
 
-    fn abandon_dependents(&mut self, root: TaskId, out: &mut impl Actions) {
+    /// Abandons every task downstream of `root` that has not started,
+    /// naming `because` (the task that failed or was cancelled) as cause.
+    fn abandon_dependents(&mut self, root: TaskId, because: TaskId, out: &mut impl Actions) {
         let mut stack = std::mem::take(&mut self.scratch);
         stack.push(root);
         while let Some(t) = stack.pop() {
@@ -635,9 +794,10 @@ impl Scheduler {
             for i in lo..hi {
                 let d = self.dependents[i];
                 if matches!(self.state[d.index()], TaskState::Waiting | TaskState::Ready) {
-                    self.state[d.index()] = TaskState::Abandoned { because: root };
+                    self.unqueue(d);
+                    self.state[d.index()] = TaskState::Abandoned { because };
                     self.counts.abandoned += 1;
-                    out.abandon(d, root);
+                    out.abandon(d, because);
                     self.inputs_done(d, out);
                     stack.push(d);
                 }
@@ -661,6 +821,10 @@ impl Scheduler {
             + self.state.capacity() * std::mem::size_of::<TaskState>()
             + self.tries.capacity() * (std::mem::size_of::<(TaskId, Tries)>() + 1)
             + self.keep.capacity()
+            + self.site.capacity() * 4
+            + self.result_bytes.capacity() * 8
+            + self.parked.capacity() * std::mem::size_of::<TaskId>()
+            + self.workers.heap_bytes()
+            + self.durations.heap_bytes()
     }
 }
-

@@ -1,8 +1,8 @@
 //! Retries: why an attempt failed and what each task has used.
 
-use crate::Attempt;
 #[cfg(doc)]
 use super::Scheduler;
+use crate::Attempt;
 
 /// Why an attempt at a task failed, so that the retry policy can tell the
 /// causes apart.

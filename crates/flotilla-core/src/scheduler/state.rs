@@ -1,10 +1,10 @@
 //! The states a task goes through, and how many tasks are in each.
 
-use crate::{TaskId, WorkerId};
 #[cfg(doc)]
 use super::{FailureKind, Scheduler};
 #[cfg(doc)]
 use crate::Attempt;
+use crate::{TaskId, WorkerId};
 
 /// The state of one task.
 ///

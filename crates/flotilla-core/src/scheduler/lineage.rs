@@ -1,0 +1,225 @@
+//! A worker leaves: what ran there runs again, and what lived only there is
+//! computed again from lineage.
+//!
+//! When a worker leaves (its process died, its machine was taken away, it
+//! was retired), three kinds of task are affected:
+//!
+//! * tasks **running** on it lose their attempt, as a failure of kind
+//!   [`FailureKind::WorkerLost`]: they get a new attempt elsewhere unless
+//!   they have now lost [`Scheduler::suspicious_after`] workers, in which
+//!   case they fail as suspicious (a task that kills its workers must not
+//!   take every worker down);
+//! * tasks **queued** on it are placed again, on a new attempt, without
+//!   counting against them;
+//! * **finished** tasks whose result lived only there and is still needed
+//!   (a dependent has not finished, or the caller keeps it) go back to
+//!   waiting, with the inputs they read again: an input whose result was
+//!   released or lost too is computed again as well, up the lineage until
+//!   results that still exist. The dependency counts are restored, so a
+//!   dependent that was ready waits again (on a new attempt, so that a
+//!   copy of it already queued somewhere is refused when it reports).
+//!
+//! A recomputation that can never succeed — an input it needs failed for
+//! good meanwhile — abandons the task and its dependents, so every run
+//! still ends.
+
+use super::{Actions, FailureKind, Scheduler, SchedulerError, TaskState, NO_WORKER};
+use crate::{TaskId, WorkerId};
+
+/// What a worker's leaving changed.
+///
+/// ```
+/// let loss = flotilla_core::WorkerLoss::default();
+/// assert_eq!(loss.requeued + loss.recomputed, 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerLoss {
+    /// Tasks that were queued or running there and were handed out again
+    /// (or failed as suspicious).
+    pub requeued: usize,
+    /// Finished tasks whose results were lost (or released and needed
+    /// again) and that are computed again.
+    pub recomputed: usize,
+}
+
+impl Scheduler {
+    /// `worker` left. Its running tasks lose their attempt, its queued
+    /// tasks are placed again, and the results that lived only there and
+    /// are still needed are computed again (see the module docs); reports
+    /// from it are refused from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`SchedulerError::UnknownWorker`] when `worker` is not present; the
+    /// scheduler is unchanged.
+    ///
+    /// ```
+    /// use flotilla_core::{Attempt, Command, Finish, Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::WorkStealing, 2);
+    /// let (w0, w1) = (WorkerId::new(0), WorkerId::new(1));
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_finished(a, w0, Attempt::FIRST, Finish::default(), &mut out).unwrap();
+    /// s.task_started(b, w1, Attempt::FIRST).unwrap();
+    /// out.clear();
+    /// // a's result lived on worker 0 and b still needs it... but b already
+    /// // started on worker 1. Worker 1 leaves: b runs again, and so does a,
+    /// // whose result is still on worker 0.
+    /// let loss = s.remove_worker(w1, &mut out).unwrap();
+    /// assert_eq!(loss.requeued, 1);
+    /// assert_eq!(s.attempt(b), Attempt::FIRST.next());
+    /// assert!(out.contains(&Command::Run { task: b, target: flotilla_core::Target::Stealable(w0), attempt: Attempt::FIRST.next() }));
+    /// // Worker 0 leaves too: a's result is gone and b needs it.
+    /// s.remove_worker(w0, &mut out).unwrap();
+    /// assert_eq!(s.state(a), TaskState::Ready);
+    /// assert_eq!(s.state(b), TaskState::Waiting);
+    /// ```
+    pub fn remove_worker(
+        &mut self,
+        worker: WorkerId,
+        out: &mut impl Actions,
+    ) -> Result<WorkerLoss, SchedulerError> {
+        if !self.workers.leave(worker) {
+            return Err(SchedulerError::UnknownWorker(worker));
+        }
+        self.placer.remove_worker(worker);
+        let gone = worker.index() as u32;
+        let n = self.state.len();
+        let mut loss = WorkerLoss::default();
+
+        // The results that lived there, and those needed again because a
+        // task that reads them runs again: the lineage to recompute.
+        let mut redo: Vec<TaskId> = Vec::new();
+        let mut in_redo = vec![false; n];
+        for i in 0..n {
+            if self.state[i] == TaskState::Finished && self.site[i] == gone {
+                self.site[i] = NO_WORKER;
+                if self.unfinished_dependents[i] > 0 || self.keep[i] {
+                    in_redo[i] = true;
+                    redo.push(TaskId::new(i as u32));
+                }
+            }
+        }
+        let mut next = 0;
+        while next < redo.len() {
+            let t = redo[next];
+            next += 1;
+            for &d in self.graph.dependencies(t) {
+                let j = d.index();
+                if self.state[j] == TaskState::Finished && self.site[j] == NO_WORKER && !in_redo[j]
+                {
+                    in_redo[j] = true;
+                    redo.push(d);
+                }
+            }
+        }
+        loss.recomputed = redo.len();
+
+        // They are no longer finished, and each reads its inputs again.
+        for &t in &redo {
+            self.state[t.index()] = TaskState::Waiting;
+            self.counts.finished -= 1;
+        }
+        for &t in &redo {
+            let mut missing = 0;
+            for &d in self.graph.dependencies(t) {
+                self.unfinished_dependents[d.index()] += 1;
+                if self.state[d.index()] != TaskState::Finished {
+                    missing += 1;
+                }
+            }
+            self.unfinished_deps[t.index()] = missing;
+        }
+        // Dependents that have not finished wait for the result again.
+        for &t in &redo {
+            let (lo, hi) = (
+                self.dependent_offsets[t.index()] as usize,
+                self.dependent_offsets[t.index() + 1] as usize,
+            );
+            for k in lo..hi {
+                let d = self.dependents[k];
+                if in_redo[d.index()] {
+                    continue;
+                }
+                match self.state[d.index()] {
+                    TaskState::Waiting | TaskState::Running(_) => {
+                        self.unfinished_deps[d.index()] += 1;
+                    }
+                    TaskState::Ready => {
+                        self.unfinished_deps[d.index()] += 1;
+                        self.unqueue(d);
+                        self.state[d.index()] = TaskState::Waiting;
+                        self.new_attempt(d);
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        // What ran or was queued there goes elsewhere.
+        for i in 0..n {
+            let task = TaskId::new(i as u32);
+            match self.state[i] {
+                TaskState::Running(w) if w == worker => {
+                    loss.requeued += 1;
+                    self.attempt_failed(task, FailureKind::WorkerLost, out);
+                }
+                TaskState::Ready if self.site[i] == gone => {
+                    loss.requeued += 1;
+                    self.unqueue(task);
+                    self.new_attempt(task);
+                    if self.unfinished_deps[i] == 0 {
+                        self.make_ready(task, None, out);
+                    } else {
+                        self.state[i] = TaskState::Waiting;
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        // Recomputations start where their inputs exist; one whose input
+        // failed for good meanwhile can never run.
+        let mut ready = Vec::new();
+        for &t in &redo {
+            if self.state[t.index()] != TaskState::Waiting {
+                continue;
+            }
+            let dead_input = self.graph.dependencies(t).iter().copied().find(|d| {
+                matches!(
+                    self.state[d.index()],
+                    TaskState::Failed | TaskState::Cancelled | TaskState::Abandoned { .. }
+                )
+            });
+            if let Some(d) = dead_input {
+                let because = match self.state[d.index()] {
+                    TaskState::Abandoned { because } => because,
+                    _ => d,
+                };
+                self.state[t.index()] = TaskState::Abandoned { because };
+                self.counts.abandoned += 1;
+                out.abandon(t, because);
+                self.inputs_done(t, out);
+                self.abandon_dependents(t, because, out);
+            } else if self.unfinished_deps[t.index()] == 0 {
+                ready.push(t);
+            }
+        }
+        self.sort_by_priority(&mut ready);
+        for t in ready {
+            self.make_ready(t, None, out);
+        }
+        Ok(loss)
+    }
+
+    /// Moves `task` to its next attempt, so that reports about the current
+    /// one are refused.
+    fn new_attempt(&mut self, task: TaskId) {
+        let tries = self.tries.entry(task).or_default();
+        tries.attempt = tries.attempt.next();
+    }
+}
