@@ -9,7 +9,10 @@
 //! * [`TaskGraph`] / [`KeyedGraphBuilder`]: tasks with keys, dependencies,
 //!   priorities and cost hints; cycle and missing-key checks.
 //! * [`Placement`] / [`Placer`]: the load-balancing policies.
-//! * [`Scheduler`]: the state machine of one run (see its task-state diagram).
+//! * [`Scheduler`]: the state machine of one run (see its task-state diagram):
+//!   attempts and retries, workers that join ([`WorkerOffer`]) and leave
+//!   (lost results computed again from lineage), finishes that report
+//!   durations and sizes ([`Finish`]), durations learned per kind of task.
 //! * [`RunReport`]: per-worker busy time, idle time, tasks run and stolen.
 //! * [`sim`]: a discrete-event simulator with any number of fake workers.
 //! * [`rng`]: the seedable generator shared by policies and data generators.

@@ -1,11 +1,11 @@
 //! Invariants of the scheduler under random graphs, random completion
 //! orders, random failures and every placement policy.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use flotilla_core::{
     sim, Attempt, Command, FailureKind, Finish, Placement, Scheduler, SchedulerError, Target,
-    TaskGraph, TaskId, TaskKey, TaskOptions, TaskState, WorkerId,
+    TaskGraph, TaskId, TaskKey, TaskOptions, TaskState, WorkerId, WorkerOffer,
 };
 use proptest::prelude::*;
 
@@ -237,6 +237,172 @@ proptest! {
                     prop_assert!(lost[i] < suspicious_after);
                 }
                 TaskState::Abandoned { .. } => {}
+                other => prop_assert!(false, "{t} ended {other:?}"),
+            }
+        }
+    }
+
+    /// Workers join and leave at random while tasks run, fail, retry and
+    /// report late. Every task ends in exactly one final state; no task is
+    /// handed to a worker that left, and reports from one are refused; a
+    /// task is handed out only when every input's result exists somewhere;
+    /// a result is released only while it exists (so once per time it was
+    /// computed); retries and lost workers stay within their limits; at
+    /// the end exactly the outputs' results are held.
+    #[test]
+    fn workers_joining_and_leaving_keep_every_task_in_one_final_state(
+        (g, limits) in dag_with_retries(),
+        placement in policy(),
+        workers in 1usize..4,
+        suspicious_after in 1u32..4,
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 400),
+        events in prop::collection::vec(0u8..20, 400),
+        sizes in prop::collection::vec(0u64..1000, 60),
+    ) {
+        let n = g.len();
+        let deps: Vec<Vec<TaskId>> = g.task_ids().map(|t| g.dependencies(t).to_vec()).collect();
+        let has_dependents: Vec<bool> = (0..n)
+            .map(|i| deps.iter().any(|ds| ds.contains(&TaskId::new(i as u32))))
+            .collect();
+        let mut s = Scheduler::new(g, placement, workers);
+        s.set_suspicious_after(suspicious_after);
+        let mut present: Vec<bool> = vec![true; workers];
+        let mut out: Vec<Command> = Vec::new();
+        // Results that exist, and where.
+        let mut have: HashMap<TaskId, WorkerId> = HashMap::new();
+        let mut queued: Vec<(TaskId, Attempt, Target)> = Vec::new();
+        let mut running: Vec<(TaskId, Attempt, WorkerId)> = Vec::new();
+        let mut errors = vec![0u32; n];
+        let mut lost = vec![0u32; n];
+        let mut leaves = 0;
+        s.start(&mut out);
+        let mut step = 0usize;
+        loop {
+            prop_assert!(step < 20_000, "the run does not end: {:?}", s.counts());
+            for c in out.drain(..) {
+                match c {
+                    Command::Run { task, target, attempt } => {
+                        if let Some(w) = target.worker() {
+                            prop_assert!(present[w.index()], "{task} sent to {w}, which left");
+                        }
+                        for d in &deps[task.index()] {
+                            prop_assert!(have.contains_key(d), "{task} handed out without the result of {d}");
+                        }
+                        prop_assert_eq!(s.attempt(task), attempt);
+                        queued.push((task, attempt, target));
+                    }
+                    Command::Release { task } => {
+                        prop_assert!(have.remove(&task).is_some(), "{task} released while it did not exist");
+                    }
+                    _ => {}
+                }
+            }
+            if s.is_done() {
+                break;
+            }
+            let pick = picks[step % picks.len()];
+            let event = events[step % events.len()];
+            step += 1;
+            let alive: Vec<WorkerId> = (0..present.len())
+                .filter(|&w| present[w])
+                .map(|w| WorkerId::new(w as u32))
+                .collect();
+            if alive.is_empty() || (event == 0 && present.len() < 12) {
+                let w = s.add_worker(WorkerOffer::new(2), &mut out);
+                prop_assert_eq!(w.index(), present.len());
+                present.push(true);
+                continue;
+            }
+            if event == 1 && leaves < 6 {
+                leaves += 1;
+                let w = alive[pick.index(alive.len())];
+                let state_before: Vec<TaskState> = (0..n).map(|i| s.state(TaskId::new(i as u32))).collect();
+                s.remove_worker(w, &mut out).unwrap();
+                prop_assert!(s.remove_worker(w, &mut out).is_err(), "{w} left twice");
+                present[w.index()] = false;
+                have.retain(|_, at| *at != w);
+                for &(t, _, at) in &running {
+                    if at == w && state_before[t.index()] == TaskState::Running(w) {
+                        lost[t.index()] += 1;
+                    }
+                }
+                running.retain(|&(_, _, at)| at != w);
+                continue;
+            }
+            if !running.is_empty() && (queued.is_empty() || event % 2 == 0) {
+                let (t, attempt, w) = running.swap_remove(pick.index(running.len()));
+                let report = match event % 5 {
+                    0 => Some(FailureKind::Error),
+                    1 => Some(FailureKind::Panic),
+                    _ => None,
+                };
+                match report {
+                    None => {
+                        let finish = Finish::new(Default::default(), sizes[t.index() % sizes.len()]);
+                        s.task_finished(t, w, attempt, finish, &mut out).unwrap();
+                        prop_assert!(have.insert(t, w).is_none(), "{t} computed while its result existed");
+                    }
+                    Some(kind) => {
+                        errors[t.index()] += 1;
+                        s.task_failed(t, w, attempt, kind, &mut out).unwrap();
+                    }
+                }
+                continue;
+            }
+            if queued.is_empty() {
+                // Nothing queued, nothing running, not done: tasks wait for a
+                // worker to join.
+                prop_assert!(present.len() < 40, "stuck: {:?}", s.counts());
+                let w = s.add_worker(WorkerOffer::new(1), &mut out);
+                present.push(true);
+                prop_assert_eq!(w.index(), present.len() - 1);
+                continue;
+            }
+            let (t, attempt, target) = queued.swap_remove(pick.index(queued.len()));
+            let w = match target {
+                Target::Pinned(w) => w,
+                // A stealable task may be taken by any worker.
+                Target::Stealable(w) if event % 3 == 0 => alive[(w.index() + 1) % alive.len()],
+                Target::Stealable(w) => w,
+                Target::Shared => alive[pick.index(alive.len())],
+            };
+            let current = s.state(t) == TaskState::Ready && s.attempt(t) == attempt;
+            let started = s.task_started(t, w, attempt);
+            if current && present[w.index()] {
+                started.unwrap();
+                running.push((t, attempt, w));
+            } else {
+                prop_assert!(started.is_err(), "a stale or orphaned {attempt} of {t} on {w} was started");
+                if !present[w.index()] {
+                    prop_assert!(
+                        !matches!(started, Err(SchedulerError::UnexpectedEvent { .. })) || !current,
+                        "{:?}", started
+                    );
+                }
+            }
+        }
+        // Late reports from everything still listed are refused.
+        for &(t, attempt, w) in &running {
+            prop_assert!(s.task_finished(t, w, attempt, Finish::default(), &mut out).is_err());
+        }
+        let no_run = out.iter().all(|c| !matches!(c, Command::Run { .. }));
+        prop_assert!(no_run);
+        let c = s.counts();
+        prop_assert_eq!(c.finished + c.failed + c.abandoned, n);
+        for t in (0..n as u32).map(TaskId::new) {
+            let i = t.index();
+            match s.state(t) {
+                TaskState::Finished => {
+                    prop_assert_eq!(have.contains_key(&t), !has_dependents[i], "{}", t);
+                    prop_assert!(errors[i] <= limits[i]);
+                    prop_assert!(lost[i] < suspicious_after);
+                }
+                TaskState::Failed => match s.failure(t) {
+                    Some(FailureKind::WorkerLost) => prop_assert_eq!(lost[i], suspicious_after),
+                    Some(_) => prop_assert_eq!(errors[i], limits[i] + 1),
+                    None => prop_assert!(false, "{t} failed without a kind"),
+                },
+                TaskState::Abandoned { .. } => prop_assert!(!have.contains_key(&t)),
                 other => prop_assert!(false, "{t} ended {other:?}"),
             }
         }

@@ -95,11 +95,11 @@ impl Scheduler {
         // task that reads them runs again: the lineage to recompute.
         let mut redo: Vec<TaskId> = Vec::new();
         let mut in_redo = vec![false; n];
-        for i in 0..n {
+        for (i, marked) in in_redo.iter_mut().enumerate() {
             if self.state[i] == TaskState::Finished && self.site[i] == gone {
                 self.site[i] = NO_WORKER;
                 if self.unfinished_dependents[i] > 0 || self.keep[i] {
-                    in_redo[i] = true;
+                    *marked = true;
                     redo.push(TaskId::new(i as u32));
                 }
             }
@@ -123,6 +123,7 @@ impl Scheduler {
         for &t in &redo {
             self.state[t.index()] = TaskState::Waiting;
             self.counts.finished -= 1;
+            self.new_attempt(t);
         }
         for &t in &redo {
             let mut missing = 0;
@@ -134,7 +135,8 @@ impl Scheduler {
             }
             self.unfinished_deps[t.index()] = missing;
         }
-        // Dependents that have not finished wait for the result again.
+        // Dependents wait for the result again; a ready one goes back to
+        // waiting.
         for &t in &redo {
             let (lo, hi) = (
                 self.dependent_offsets[t.index()] as usize,
@@ -145,17 +147,13 @@ impl Scheduler {
                 if in_redo[d.index()] {
                     continue;
                 }
-                match self.state[d.index()] {
-                    TaskState::Waiting | TaskState::Running(_) => {
-                        self.unfinished_deps[d.index()] += 1;
-                    }
-                    TaskState::Ready => {
-                        self.unfinished_deps[d.index()] += 1;
-                        self.unqueue(d);
-                        self.state[d.index()] = TaskState::Waiting;
-                        self.new_attempt(d);
-                    }
-                    _ => {}
+                // A task's count is the number of its inputs not finished,
+                // whatever its own state: the finish to come takes it back.
+                self.unfinished_deps[d.index()] += 1;
+                if self.state[d.index()] == TaskState::Ready {
+                    self.unqueue(d);
+                    self.state[d.index()] = TaskState::Waiting;
+                    self.new_attempt(d);
                 }
             }
         }
@@ -175,7 +173,7 @@ impl Scheduler {
                     if self.unfinished_deps[i] == 0 {
                         self.make_ready(task, None, out);
                     } else {
-                        self.state[i] = TaskState::Waiting;
+                        self.wait_or_abandon(task, out);
                     }
                 }
                 _ => {}
@@ -189,24 +187,10 @@ impl Scheduler {
             if self.state[t.index()] != TaskState::Waiting {
                 continue;
             }
-            let dead_input = self.graph.dependencies(t).iter().copied().find(|d| {
-                matches!(
-                    self.state[d.index()],
-                    TaskState::Failed | TaskState::Cancelled | TaskState::Abandoned { .. }
-                )
-            });
-            if let Some(d) = dead_input {
-                let because = match self.state[d.index()] {
-                    TaskState::Abandoned { because } => because,
-                    _ => d,
-                };
-                self.state[t.index()] = TaskState::Abandoned { because };
-                self.counts.abandoned += 1;
-                out.abandon(t, because);
-                self.inputs_done(t, out);
-                self.abandon_dependents(t, because, out);
-            } else if self.unfinished_deps[t.index()] == 0 {
+            if self.unfinished_deps[t.index()] == 0 {
                 ready.push(t);
+            } else {
+                self.wait_or_abandon(t, out);
             }
         }
         self.sort_by_priority(&mut ready);
@@ -216,10 +200,170 @@ impl Scheduler {
         Ok(loss)
     }
 
+    /// `task` must wait for inputs that are not finished: it waits if they
+    /// may still finish, and is abandoned (with everything downstream) if
+    /// one of them failed, was cancelled or was abandoned — which happens
+    /// when an input had to be computed again and failed for good.
+    pub(super) fn wait_or_abandon(&mut self, task: TaskId, out: &mut impl Actions) {
+        let dead_input = self.graph.dependencies(task).iter().copied().find(|d| {
+            matches!(
+                self.state[d.index()],
+                TaskState::Failed | TaskState::Cancelled | TaskState::Abandoned { .. }
+            )
+        });
+        match dead_input {
+            None => self.state[task.index()] = TaskState::Waiting,
+            Some(d) => {
+                let because = match self.state[d.index()] {
+                    TaskState::Abandoned { because } => because,
+                    _ => d,
+                };
+                self.state[task.index()] = TaskState::Abandoned { because };
+                self.counts.abandoned += 1;
+                out.abandon(task, because);
+                self.inputs_done(task, out);
+                self.abandon_dependents(task, because, out);
+            }
+        }
+    }
+
     /// Moves `task` to its next attempt, so that reports about the current
     /// one are refused.
     fn new_attempt(&mut self, task: TaskId) {
         let tries = self.tries.entry(task).or_default();
         tries.attempt = tries.attempt.next();
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::{Attempt, Command, Finish, Placement, Target, TaskGraph, TaskKey};
+
+    fn finish(s: &mut Scheduler, t: TaskId, w: u32, out: &mut Vec<Command>) {
+        let attempt = s.attempt(t);
+        s.task_finished(
+            t,
+            WorkerId::new(w),
+            attempt,
+            Finish::new(Default::default(), 10),
+            out,
+        )
+        .unwrap();
+    }
+
+    /// a → b → c: a's result was released once b finished; b's lived on
+    /// the worker that leaves while c has not run. b must run again, and a
+    /// before it.
+    #[test]
+    fn a_lost_result_is_computed_again_up_to_results_that_exist() {
+        let mut g = TaskGraph::new();
+        let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+        let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+        let c = g.add_task(TaskKey::new("c"), &[b]).unwrap();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 2);
+        let mut out = Vec::new();
+        s.start(&mut out);
+        finish(&mut s, a, 0, &mut out);
+        finish(&mut s, b, 1, &mut out);
+        assert!(out.contains(&Command::Release { task: a }));
+        out.clear();
+        let loss = s.remove_worker(WorkerId::new(1), &mut out).unwrap();
+        assert_eq!(loss.recomputed, 2);
+        assert_eq!(s.state(a), TaskState::Ready);
+        assert_eq!(s.state(b), TaskState::Waiting);
+        assert_eq!(s.state(c), TaskState::Waiting);
+        assert_eq!(s.counts().finished, 0);
+        // c was queued on worker 1 and b's recomputation needs a: only a
+        // is handed out, on a new attempt, to the worker that is left.
+        assert_eq!(
+            out,
+            [Command::Run {
+                task: a,
+                target: Target::Stealable(WorkerId::new(0)),
+                attempt: Attempt::FIRST.next()
+            }]
+        );
+        out.clear();
+        finish(&mut s, a, 0, &mut out);
+        finish(&mut s, b, 0, &mut out);
+        finish(&mut s, c, 0, &mut out);
+        assert!(s.is_done());
+        assert_eq!(s.counts().finished, 3);
+        // a and b released once each for their second results; c kept.
+        let released: Vec<_> = out
+            .iter()
+            .filter_map(|c| match c {
+                Command::Release { task } => Some(*task),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(released, [a, b]);
+    }
+
+    /// A task becomes ready next to the worker that holds the most bytes
+    /// of its inputs, not the worker whose finish made it ready.
+    #[test]
+    fn a_task_goes_where_most_of_its_input_lives() {
+        let mut g = TaskGraph::new();
+        let big = g.add_task(TaskKey::new("big"), &[]).unwrap();
+        let small = g.add_task(TaskKey::new("small"), &[]).unwrap();
+        let join = g.add_task(TaskKey::new("join"), &[big, small]).unwrap();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 3);
+        let mut out = Vec::new();
+        s.start(&mut out);
+        s.task_finished(
+            big,
+            WorkerId::new(2),
+            Attempt::FIRST,
+            Finish::new(Default::default(), 1 << 20),
+            &mut out,
+        )
+        .unwrap();
+        out.clear();
+        s.task_finished(
+            small,
+            WorkerId::new(0),
+            Attempt::FIRST,
+            Finish::new(Default::default(), 10),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            [Command::Run {
+                task: join,
+                target: Target::Stealable(WorkerId::new(2)),
+                attempt: Attempt::FIRST
+            }]
+        );
+        assert_eq!(s.queued_on(WorkerId::new(2)), 1);
+    }
+
+    /// A recomputation whose input failed for good meanwhile is abandoned,
+    /// and the run still ends.
+    #[test]
+    fn a_recomputation_that_cannot_run_is_abandoned() {
+        let mut g = TaskGraph::new();
+        let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+        let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+        let c = g.add_task(TaskKey::new("c"), &[a, b]).unwrap();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 3);
+        s.set_suspicious_after(1);
+        let mut out = Vec::new();
+        s.start(&mut out);
+        finish(&mut s, a, 0, &mut out);
+        s.task_started(b, WorkerId::new(1), Attempt::FIRST).unwrap();
+        // a's result is lost; b, running on worker 1, goes on.
+        s.remove_worker(WorkerId::new(0), &mut out).unwrap();
+        assert_eq!(s.state(a), TaskState::Ready);
+        s.task_started(a, WorkerId::new(2), s.attempt(a)).unwrap();
+        // a's recomputation runs on worker 2, which dies: a fails as
+        // suspicious. b finished before that.
+        finish(&mut s, b, 1, &mut out);
+        s.remove_worker(WorkerId::new(2), &mut out).unwrap();
+        assert_eq!(s.state(a), TaskState::Failed);
+        assert_eq!(s.state(c), TaskState::Abandoned { because: a });
+        assert!(s.is_done());
     }
 }

@@ -740,7 +740,7 @@ impl Scheduler {
             if self.unfinished_deps[i] == 0 {
                 self.make_ready(task, None, out);
             } else {
-                self.state[i] = TaskState::Waiting;
+                self.wait_or_abandon(task, out);
             }
             return;
         }

@@ -38,6 +38,11 @@ use crate::{TaskId, WorkerId};
 /// task back to `Ready` on its next [`Attempt`]; reports about the earlier
 /// attempt are refused from then on.
 ///
+/// When a worker leaves ([`Scheduler::remove_worker`]), a finished task
+/// whose result lived only there and is still needed goes back to
+/// `Waiting` (or straight to `Ready`) to be computed again, and a ready
+/// task whose input was lost waits again; both on a new attempt.
+///
 /// [`TaskOptions::retries`]: crate::TaskOptions::retries
 /// ```
 /// use flotilla_core::TaskState;
