@@ -13,6 +13,8 @@
 //!   attempts and retries, workers that join ([`WorkerOffer`]) and leave
 //!   (lost results computed again from lineage), finishes that report
 //!   durations and sizes ([`Finish`]), durations learned per kind of task.
+//! * [`balance`]: work stealing's one decision, which worker an idle
+//!   worker takes work from, shared by the pool and the simulator.
 //! * [`RunReport`]: per-worker busy time, idle time, tasks run and stolen.
 //! * [`sim`]: a discrete-event simulator with any number of fake workers.
 //! * [`rng`]: the seedable generator shared by policies and data generators.
@@ -32,6 +34,7 @@
 //! assert!(stealing.makespan_seconds() <= block.makespan_seconds());
 //! ```
 
+pub mod balance;
 mod graph;
 mod id;
 mod key;

@@ -7,7 +7,8 @@
 //! queue — and reports what a real run would: makespan, utilization, tasks
 //! run and stolen per worker. An idle worker looks in its own queues first,
 //! then the shared queue, then (only under work stealing) steals the oldest
-//! task of the worker with the most queued tasks.
+//! task of the victim [`balance::steal_victim`](crate::balance::steal_victim)
+//! names — the decision the in-process pool makes too.
 //!
 //! Because nothing sleeps, thousands of workers and millions of tasks
 //! simulate in well under a second: this is how placement policies are
@@ -17,6 +18,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::time::Duration;
 
+use crate::balance::steal_victim;
 use crate::placement::Target;
 use crate::report::{RunReport, WorkerStats};
 use crate::scheduler::{Actions, Scheduler};
@@ -66,6 +68,8 @@ struct Queues {
     /// The worker whose finish is being processed: tasks it makes ready go
     /// to its local deque.
     current: Option<WorkerId>,
+    /// Scratch: stealable tasks queued per worker.
+    loads: Vec<usize>,
 }
 
 impl Actions for Queues {
@@ -114,9 +118,14 @@ impl Queues {
         if !may_steal {
             return None;
         }
-        let victim = (0..self.local.len())
-            .filter(|&v| v != w)
-            .max_by_key(|&v| (self.inbox[v].len() + self.local[v].len(), Reverse(v)))?;
+        self.loads.clear();
+        self.loads.extend(
+            self.inbox
+                .iter()
+                .zip(&self.local)
+                .map(|(i, l)| i.len() + l.len()),
+        );
+        let victim = steal_victim(WorkerId::new(w as u32), &self.loads)?.index();
         let t = self.inbox[victim]
             .pop_front()
             .or_else(|| self.local[victim].pop_front())?;
@@ -322,6 +331,42 @@ mod test {
                 assert!(r.utilization() > 0.9, "{p}: {}", r.utilization());
             }
         }
+    }
+
+    /// The in-process pool's test of the same name faces the same queues:
+    /// per worker (inbox, local deque) stealable tasks; the thief is worker 0.
+    const FIXTURE: [(usize, usize); 4] = [(0, 0), (3, 0), (2, 3), (0, 5)];
+
+    #[test]
+    fn the_simulator_steals_where_the_core_decides() {
+        let n = FIXTURE.len();
+        let mut q = Queues {
+            local: vec![VecDeque::new(); n],
+            inbox: vec![VecDeque::new(); n],
+            pinned: vec![VecDeque::new(); n],
+            ..Queues::default()
+        };
+        for (v, &(inbox, local)) in FIXTURE.iter().enumerate() {
+            for _ in 0..inbox {
+                q.inbox[v].push_back(TaskId::new(v as u32));
+            }
+            for _ in 0..local {
+                q.local[v].push_back(TaskId::new(v as u32));
+            }
+        }
+        let mut order = Vec::new();
+        while let Some((t, stolen)) = q.find_for(0, true) {
+            assert!(stolen);
+            order.push(t.index());
+        }
+        let mut loads: Vec<usize> = FIXTURE.iter().map(|(i, l)| i + l).collect();
+        let mut predicted = Vec::new();
+        while let Some(v) = steal_victim(WorkerId::new(0), &loads) {
+            loads[v.index()] -= 1;
+            predicted.push(v.index());
+        }
+        assert_eq!(order, predicted);
+        assert_eq!(order.len(), 13);
     }
 
     #[test]

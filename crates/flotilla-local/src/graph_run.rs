@@ -16,8 +16,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use flotilla_core::{
-    Actions, Attempt, FailureKind, Finish, Placement, RunReport, Scheduler, Target, TaskGraph, TaskId,
-    TaskState, WorkerId,
+    Actions, Attempt, FailureKind, Finish, Placement, RunReport, Scheduler, Target, TaskGraph,
+    TaskId, TaskState, WorkerId,
 };
 
 use crate::error::{panic_message, TaskError};

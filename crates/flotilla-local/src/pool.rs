@@ -11,8 +11,9 @@
 //! * the pool's **shared queue** (`Injector`): the central queue policy.
 //!
 //! A worker looks in its local deque, its pinned queue, its inbox and the
-//! shared queue, then steals from other workers' inboxes and local deques
-//! (starting at a rotating victim), counting each steal. Where a job goes is
+//! shared queue, then steals the oldest job of the worker that the core's
+//! `balance::steal_victim` names (the most loaded; the simulator decides
+//! the same way), counting each steal. Where a job goes is
 //! a [`Target`] decided by the scheduler core's placer; this file only
 //! carries the decision out.
 //!
@@ -28,6 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use flotilla_core::balance::steal_victim;
 use flotilla_core::{Placement, Placer, Target, WorkerId, WorkerStats};
 
 use crate::sleep::Sleep;
@@ -70,10 +72,46 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+impl Shared {
+    /// The queues of a pool of `threads` workers, and each worker's own
+    /// deque (which its thread takes).
+    fn new(name: &str, threads: usize, placement: Placement) -> (Arc<Shared>, Vec<Worker<Job>>) {
+        let deques: Vec<Worker<Job>> = (0..threads).map(|_| Worker::new_lifo()).collect();
+        let shared = Arc::new(Shared {
+            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+            shared_queue: Injector::new(),
+            inboxes: (0..threads).map(|_| Injector::new()).collect(),
+            pinned: (0..threads).map(|_| Injector::new()).collect(),
+            stealers: deques.iter().map(Worker::stealer).collect(),
+            counters: (0..threads).map(|_| Counters::default()).collect(),
+            sleep: Sleep::default(),
+            shutdown: AtomicBool::new(false),
+            dealt: AtomicUsize::new(0),
+            placement,
+            placer: Mutex::new(Placer::new(placement, threads, usize::MAX / 2)),
+            name: name.to_string(),
+        });
+        (shared, deques)
+    }
+}
+
 struct Local {
     shared: Arc<Shared>,
     index: usize,
     deque: Worker<Job>,
+    /// Scratch for the stealable load of each worker.
+    loads: RefCell<Vec<usize>>,
+}
+
+impl Local {
+    fn new(shared: Arc<Shared>, index: usize, deque: Worker<Job>) -> Local {
+        Local {
+            shared,
+            index,
+            deque,
+            loads: RefCell::new(Vec::new()),
+        }
+    }
 }
 
 thread_local! {
@@ -97,33 +135,13 @@ pub(crate) struct PoolHandle {
 impl Pool {
     pub(crate) fn new(name: &str, threads: usize, placement: Placement) -> std::io::Result<Pool> {
         let threads = threads.max(1);
-        let deques: Vec<Worker<Job>> = (0..threads).map(|_| Worker::new_lifo()).collect();
-        let shared = Arc::new(Shared {
-            id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
-            shared_queue: Injector::new(),
-            inboxes: (0..threads).map(|_| Injector::new()).collect(),
-            pinned: (0..threads).map(|_| Injector::new()).collect(),
-            stealers: deques.iter().map(Worker::stealer).collect(),
-            counters: (0..threads).map(|_| Counters::default()).collect(),
-            sleep: Sleep::default(),
-            shutdown: AtomicBool::new(false),
-            dealt: AtomicUsize::new(0),
-            placement,
-            placer: Mutex::new(Placer::new(placement, threads, usize::MAX / 2)),
-            name: name.to_string(),
-        });
+        let (shared, deques) = Shared::new(name, threads, placement);
         let mut handles = Vec::with_capacity(threads);
         for (index, deque) in deques.into_iter().enumerate() {
             let for_worker = Arc::clone(&shared);
             let spawned = std::thread::Builder::new()
                 .name(format!("{name}-{index}"))
-                .spawn(move || {
-                    worker_main(Local {
-                        shared: for_worker,
-                        index,
-                        deque,
-                    })
-                });
+                .spawn(move || worker_main(Local::new(for_worker, index, deque)));
             match spawned {
                 Ok(h) => handles.push(h),
                 Err(e) => {
@@ -260,9 +278,32 @@ fn find_job(local: &Local) -> Option<(Job, bool)> {
     if let Some(j) = steal_from(&s.shared_queue) {
         return Some((j, false));
     }
+    steal(local)
+}
+
+/// Takes the oldest job of the worker that the core's
+/// [`steal_victim`] names (the decision the simulator makes too). The
+/// victim's queue may empty between the look and the take (its owner
+/// started the job): then the thief asks again without that victim.
+fn steal(local: &Local) -> Option<(Job, bool)> {
+    let s = &local.shared;
+    let i = local.index;
     let n = s.inboxes.len();
-    for k in 1..n {
-        let v = (i + k) % n;
+    if n < 2 {
+        return None;
+    }
+    let mut loads = local.loads.borrow_mut();
+    loads.clear();
+    loads.extend((0..n).map(|v| {
+        if v == i {
+            0
+        } else {
+            s.inboxes[v].len() + s.stealers[v].len()
+        }
+    }));
+    let thief = WorkerId::new(i as u32);
+    while let Some(victim) = steal_victim(thief, &loads) {
+        let v = victim.index();
         if let Some(j) = steal_from(&s.inboxes[v]) {
             return Some((j, true));
         }
@@ -273,6 +314,7 @@ fn find_job(local: &Local) -> Option<(Job, bool)> {
                 Steal::Retry => continue,
             }
         }
+        loads[v] = 0;
     }
     None
 }
@@ -412,5 +454,53 @@ pub(crate) fn help_current() -> bool {
             None => false,
         },
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    /// The thief (worker 0) faces queues of 0, 3, 5 and 5 stealable jobs:
+    /// worker 1's in its inbox, worker 2's split between inbox and local
+    /// deque, worker 3's in its local deque. The simulator's test of the
+    /// same name faces the same queues.
+    const FIXTURE: [(usize, usize); 4] = [(0, 0), (3, 0), (2, 3), (0, 5)];
+
+    /// The order in which the core's decision empties the fixture.
+    fn predicted() -> Vec<usize> {
+        let mut loads: Vec<usize> = FIXTURE.iter().map(|(i, l)| i + l).collect();
+        let mut order = Vec::new();
+        while let Some(v) = steal_victim(WorkerId::new(0), &loads) {
+            loads[v.index()] -= 1;
+            order.push(v.index());
+        }
+        order
+    }
+
+    #[test]
+    fn the_pool_steals_where_the_core_decides() {
+        let (shared, mut deques) =
+            Shared::new("steal-test", FIXTURE.len(), Placement::WorkStealing);
+        let origins = Arc::new(Mutex::new(Vec::new()));
+        let job = |v: usize| -> Job {
+            let origins = Arc::clone(&origins);
+            Box::new(move || origins.lock().unwrap().push(v))
+        };
+        for (v, &(inbox, local)) in FIXTURE.iter().enumerate() {
+            for _ in 0..inbox {
+                shared.inboxes[v].push(job(v));
+            }
+            for _ in 0..local {
+                deques[v].push(job(v));
+            }
+        }
+        let thief = Local::new(Arc::clone(&shared), 0, deques.remove(0));
+        while let Some((job, stolen)) = steal(&thief) {
+            assert!(stolen);
+            job();
+        }
+        assert_eq!(*origins.lock().unwrap(), predicted());
+        assert_eq!(predicted().len(), 13);
     }
 }
