@@ -49,7 +49,11 @@ mod test {
         let w = WorkerId::new;
         assert_eq!(steal_victim(w(1), &[4, 0, 4, 1]), Some(w(2)));
         assert_eq!(steal_victim(w(3), &[4, 0, 4, 1]), Some(w(0)));
-        assert_eq!(steal_victim(w(0), &[100, 0, 0, 0]), None, "its own queue is not a victim");
+        assert_eq!(
+            steal_victim(w(0), &[100, 0, 0, 0]),
+            None,
+            "its own queue is not a victim"
+        );
         assert_eq!(steal_victim(w(0), &[]), None);
         assert_eq!(steal_victim(w(0), &[0]), None);
     }

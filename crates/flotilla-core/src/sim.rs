@@ -90,6 +90,8 @@ impl Actions for Queues {
     }
     fn abandon(&mut self, _: TaskId, _: TaskId) {}
     fn release(&mut self, _: TaskId) {}
+    // The simulator cancels nothing.
+    fn cancel(&mut self, _: TaskId) {}
 }
 
 impl Queues {

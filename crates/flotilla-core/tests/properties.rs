@@ -242,8 +242,8 @@ proptest! {
         }
     }
 
-    /// Workers join and leave at random while tasks run, fail, retry and
-    /// report late. Every task ends in exactly one final state; no task is
+    /// Workers join and leave at random while tasks run, fail, retry, are
+    /// cancelled and report late. Every task ends in exactly one final state; no task is
     /// handed to a worker that left, and reports from one are refused; a
     /// task is handed out only when every input's result exists somewhere;
     /// a result is released only while it exists (so once per time it was
@@ -311,6 +311,20 @@ proptest! {
                 let w = s.add_worker(WorkerOffer::new(2), &mut out);
                 prop_assert_eq!(w.index(), present.len());
                 present.push(true);
+                continue;
+            }
+            if event == 2 && step % 7 == 0 {
+                let t = TaskId::new(pick.index(n) as u32);
+                let before = s.state(t);
+                let cancelled = s.cancel(t, &mut out);
+                prop_assert_eq!(cancelled, matches!(before, TaskState::Waiting | TaskState::Ready));
+                prop_assert_eq!(
+                    out.contains(&Command::Cancel { task: t }),
+                    before == TaskState::Ready
+                );
+                if cancelled {
+                    prop_assert_eq!(s.state(t), TaskState::Cancelled);
+                }
                 continue;
             }
             if event == 1 && leaves < 6 {
@@ -388,10 +402,11 @@ proptest! {
         let no_run = out.iter().all(|c| !matches!(c, Command::Run { .. }));
         prop_assert!(no_run);
         let c = s.counts();
-        prop_assert_eq!(c.finished + c.failed + c.abandoned, n);
+        prop_assert_eq!(c.finished + c.failed + c.abandoned + c.cancelled, n);
         for t in (0..n as u32).map(TaskId::new) {
             let i = t.index();
             match s.state(t) {
+                TaskState::Cancelled => prop_assert!(!have.contains_key(&t)),
                 TaskState::Finished => {
                     prop_assert_eq!(have.contains_key(&t), !has_dependents[i], "{}", t);
                     prop_assert!(errors[i] <= limits[i]);

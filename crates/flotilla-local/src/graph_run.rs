@@ -9,9 +9,9 @@
 //! only for that bookkeeping, never while user code runs.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,9 @@ struct GraphRun {
     tasks: Vec<GraphTask>,
     results: Vec<Mutex<Option<Value>>>,
     errors: Mutex<HashMap<TaskId, TaskError>>,
+    /// Tasks cancelled after they were queued: their jobs are skipped.
+    cancelled: Mutex<HashSet<TaskId>>,
+    any_cancelled: AtomicBool,
     terminal: AtomicUsize,
     done: Mutex<bool>,
     done_signal: Condvar,
@@ -156,6 +159,11 @@ impl Actions for Dispatch<'_> {
 
     fn release(&mut self, task: TaskId) {
         *lock(&self.run.results[task.index()]) = None;
+    }
+
+    fn cancel(&mut self, task: TaskId) {
+        lock(&self.run.cancelled).insert(task);
+        self.run.any_cancelled.store(true, Ordering::Release);
     }
 }
 
@@ -195,6 +203,9 @@ impl GraphRun {
     }
 
     fn execute(self: &Arc<Self>, task: TaskId, attempt: Attempt) {
+        if self.any_cancelled.load(Ordering::Acquire) && lock(&self.cancelled).contains(&task) {
+            return;
+        }
         let worker = self.pool.current_worker().unwrap_or(WorkerId::new(0));
         let GraphTask { func, function } = &self.tasks[task.index()];
         let deps = self.graph.dependencies(task);
@@ -347,6 +358,8 @@ pub(crate) fn run_graph(
         results: (0..tasks.len()).map(|_| Mutex::new(None)).collect(),
         tasks,
         errors: Mutex::new(HashMap::new()),
+        cancelled: Mutex::new(HashSet::new()),
+        any_cancelled: AtomicBool::new(false),
         terminal: AtomicUsize::new(0),
         done: Mutex::new(total == 0),
         done_signal: Condvar::new(),

@@ -40,6 +40,13 @@ pub enum Command {
         /// The task whose result can be dropped.
         task: TaskId,
     },
+    /// `task`, handed out with [`Command::Run`] and not started, was
+    /// cancelled: take it off the queue it waits in (or skip it when it
+    /// comes up). Reports about it are refused from now on.
+    Cancel {
+        /// The cancelled task.
+        task: TaskId,
+    },
 }
 
 /// The receiver of a scheduler's decisions (the driver).
@@ -51,6 +58,7 @@ pub enum Command {
 ///     fn run(&mut self, _: TaskId, _: Target, _: Attempt) { self.0 += 1 }
 ///     fn abandon(&mut self, _: TaskId, _: TaskId) {}
 ///     fn release(&mut self, _: TaskId) {}
+///     fn cancel(&mut self, _: TaskId) {}
 /// }
 /// ```
 pub trait Actions {
@@ -61,6 +69,9 @@ pub trait Actions {
     fn abandon(&mut self, task: TaskId, because: TaskId);
     /// The result of `task` is no longer needed.
     fn release(&mut self, task: TaskId);
+    /// `task` was handed out and is cancelled before it started: drop it
+    /// from its queue, or skip it when it comes up.
+    fn cancel(&mut self, task: TaskId);
 }
 
 impl Actions for Vec<Command> {
@@ -76,5 +87,8 @@ impl Actions for Vec<Command> {
     }
     fn release(&mut self, task: TaskId) {
         self.push(Command::Release { task });
+    }
+    fn cancel(&mut self, task: TaskId) {
+        self.push(Command::Cancel { task });
     }
 }

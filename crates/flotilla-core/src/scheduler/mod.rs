@@ -755,21 +755,29 @@ impl Scheduler {
     /// that depends on it is abandoned. Returns whether it was cancelled
     /// (`false` when it already started or ended).
     ///
-    /// A driver that already queued the task must skip it when it comes up.
+    /// A task already handed out (ready) is cancelled with a
+    /// [`Command::Cancel`]: its driver drops it from the queue it waits in.
     ///
     /// ```
-    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskKey, TaskState};
+    /// use flotilla_core::{Command, Placement, Scheduler, TaskGraph, TaskKey, TaskState};
     /// let mut g = TaskGraph::new();
     /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// out.clear();
     /// assert!(s.cancel(a, &mut out));
     /// assert_eq!(s.state(a), TaskState::Cancelled);
+    /// assert_eq!(out, [Command::Cancel { task: a }, Command::Abandon { task: b, because: a }]);
     /// assert!(s.is_done());
     /// ```
     pub fn cancel(&mut self, task: TaskId, out: &mut impl Actions) -> bool {
         match self.state.get(task.index()) {
-            Some(TaskState::Waiting | TaskState::Ready) => {
+            Some(&state @ (TaskState::Waiting | TaskState::Ready)) => {
+                if state == TaskState::Ready {
+                    out.cancel(task);
+                }
                 self.unqueue(task);
                 self.state[task.index()] = TaskState::Cancelled;
                 self.counts.cancelled += 1;
