@@ -15,11 +15,11 @@
 //! its first element.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use flotilla_core::TaskKey;
-use flotilla_local::Delayed;
+use flotilla_local::{panic_message, Delayed};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::chunks::row_len;
@@ -102,9 +102,14 @@ impl<T: Element> Block<T> {
         }
     }
 
-    /// The node that computes the whole block (its input, for a stored
-    /// block).
-    pub(crate) fn materialize(&self, shape: Vec<usize>, key: TaskKey) -> BlockNode {
+    /// The node that computes the whole block at `coords` in the grid of
+    /// blocks (its input, for a stored block).
+    pub(crate) fn materialize(
+        &self,
+        coords: Vec<usize>,
+        shape: Vec<usize>,
+        key: TaskKey,
+    ) -> BlockNode {
         if self.stored {
             if let Some(node) = self.inputs.first() {
                 return node.clone();
@@ -112,11 +117,31 @@ impl<T: Element> Block<T> {
         }
         let fill = Arc::clone(&self.fill);
         Delayed::gather(&self.inputs, move |values: &[&BlockValue]| {
-            let inputs = unpack(values)?;
-            let block = make_block(&fill, &inputs, &shape)?;
-            Ok(T::into_block(block))
+            in_block(&coords, || {
+                let inputs = unpack(values)?;
+                let block = make_block(&fill, &inputs, &shape)?;
+                Ok(T::into_block(block))
+            })
         })
-        .named(key)
+        .named_op(key)
+    }
+}
+
+/// Runs the work of the block at `coords` in the grid of blocks; a panic in
+/// it (a user's closure panicked) goes on with the block's coordinates after
+/// its message, `boom — in block [2,4]`: the task's key numbers the blocks
+/// in row-major order, the message says where the block is.
+pub(crate) fn in_block<R>(coords: &[usize], f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let coords: Vec<String> = coords.iter().map(ToString::to_string).collect();
+            let message = panic_message(&*payload);
+            resume_unwind(Box::new(format!(
+                "{message} — in block [{}]",
+                coords.join(",")
+            )))
+        }
     }
 }
 
@@ -182,36 +207,42 @@ fn copy_from_input<T: Element>(
     Ok(())
 }
 
-/// Numbers the operations of every array in this process, so that the task
-/// keys of two operations never clash in one graph.
-static NEXT_OP: AtomicU64 = AtomicU64::new(0);
-
-/// Task keys of one operation over an array: `random|map|sum-12[3,4]` for
-/// the task of block (3, 4), `random|map|sum-12-combine[0]` for combining
-/// tasks. The block's coordinates in the key are what an error names.
+/// Task keys of one operation over an array: `random|map|sum[k]` for the
+/// task of block number `k` of the grid of blocks, counted in row-major
+/// order (block (1, 0) of a grid of 3 × 2 blocks is number 2),
+/// `random|map|sum-combine[n]` for combining tasks and `random|map|sum-all[0]`
+/// for a task over all blocks. A panic in a block's task names the block's
+/// coordinates too ([`in_block`]).
+///
+/// Each operation makes fresh groups of keys, whose names carry no number:
+/// when two operations of one name meet in a graph, assembling it tells
+/// them apart by identity and names the later one `random|map|sum#2`, so
+/// keys do not depend on what else the process built.
 #[derive(Debug, Clone)]
 pub(crate) struct OpKeys {
-    name: String,
+    blocks: TaskKey,
     combine: TaskKey,
+    single: TaskKey,
 }
 
 impl OpKeys {
     /// Keys for operation `op` on an array made by the operations `ops`.
     pub(crate) fn new(ops: &str, op: &str) -> OpKeys {
-        let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
         let name = if ops.is_empty() {
-            format!("{op}-{id}")
+            op.to_string()
         } else {
-            format!("{ops}|{op}-{id}")
+            format!("{ops}|{op}")
         };
-        let combine = TaskKey::indexed(format!("{name}-combine"), 0);
-        OpKeys { name, combine }
+        OpKeys {
+            combine: TaskKey::indexed(format!("{name}-combine"), 0),
+            single: TaskKey::indexed(format!("{name}-all"), 0),
+            blocks: TaskKey::indexed(name, 0),
+        }
     }
 
-    /// The key of the task of the block at `coords`.
-    pub(crate) fn block(&self, coords: &[usize]) -> TaskKey {
-        let coords: Vec<String> = coords.iter().map(ToString::to_string).collect();
-        TaskKey::new(format!("{}[{}]", self.name, coords.join(",")))
+    /// The key of the task of block number `index` (row-major).
+    pub(crate) fn block(&self, index: usize) -> TaskKey {
+        self.blocks.sibling(index as u64)
     }
 
     /// The key of combining task number `n`.
@@ -219,9 +250,9 @@ impl OpKeys {
         self.combine.sibling(n)
     }
 
-    /// The key of the single task of the operation.
+    /// The key of the single task of the operation over all blocks.
     pub(crate) fn single(&self) -> TaskKey {
-        TaskKey::new(self.name.clone())
+        self.single.clone()
     }
 }
 
@@ -243,11 +274,20 @@ mod tests {
     #[test]
     fn keys_name_the_operation_chain_and_the_block() {
         let keys = OpKeys::new("random|map", "sum");
-        let key = keys.block(&[3, 4]).to_string();
-        assert!(
-            key.starts_with("random|map|sum-") && key.ends_with("[3,4]"),
-            "{key}"
-        );
-        assert!(keys.combine(2).to_string().ends_with("-combine[2]"));
+        assert_eq!(keys.block(7).to_string(), "random|map|sum[7]");
+        assert!(keys.block(7).same_group(&keys.block(0)));
+        assert_eq!(keys.combine(2).to_string(), "random|map|sum-combine[2]");
+        assert_eq!(keys.single().to_string(), "random|map|sum-all[0]");
+        // Another operation of the same name: the same text, another group.
+        let again = OpKeys::new("random|map", "sum");
+        assert_eq!(again.block(7), keys.block(7));
+        assert!(!again.block(7).same_group(&keys.block(7)));
+    }
+
+    #[test]
+    fn a_panic_in_a_block_names_its_coordinates() {
+        let payload = catch_unwind(|| in_block(&[2, 4], || panic!("boom"))).unwrap_err();
+        assert_eq!(panic_message(&*payload), "boom — in block [2,4]");
+        assert_eq!(in_block(&[0], || 5), 5);
     }
 }

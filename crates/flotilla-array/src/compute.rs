@@ -21,7 +21,8 @@ impl<T: Element> Array<T> {
         let nodes: Vec<_> = (0..self.blocks.len())
             .map(|i| {
                 let coords = self.grid.coords(i);
-                self.blocks[i].materialize(self.grid.block_shape(&coords), keys.block(&coords))
+                let shape = self.grid.block_shape(&coords);
+                self.blocks[i].materialize(coords, shape, keys.block(i))
             })
             .collect();
         let grid = Arc::clone(&self.grid);
@@ -50,7 +51,7 @@ impl<T: Element> Array<T> {
             }
             Ok(out)
         })
-        .named(keys.single())
+        .named_op(keys.single())
     }
 
     /// Computes the array on the default pool (with a progress bar on a
@@ -199,7 +200,8 @@ impl<T: Element> Array<T> {
         let nodes: Vec<_> = (0..self.blocks.len())
             .map(|i| {
                 let coords = self.grid.coords(i);
-                self.blocks[i].materialize(self.grid.block_shape(&coords), keys.block(&coords))
+                let shape = self.grid.block_shape(&coords);
+                self.blocks[i].materialize(coords, shape, keys.block(i))
             })
             .collect();
         let all = Delayed::gather(&nodes, |values: &[&BlockValue]| {
@@ -208,7 +210,7 @@ impl<T: Element> Array<T> {
                 .map(|v| (*v).clone())
                 .collect::<Result<Vec<_>, _>>()
         })
-        .named(keys.single());
+        .named_op(keys.single());
         let (computed, _) = all.compute_shared_with(options)?;
         let computed = match Arc::try_unwrap(computed) {
             Ok(result) => result?,
@@ -218,7 +220,7 @@ impl<T: Element> Array<T> {
             .into_iter()
             .enumerate()
             .map(|(i, block)| {
-                let node = Delayed::value(Ok(block)).named(keys.block(&self.grid.coords(i)));
+                let node = Delayed::value(Ok(block)).named_op(keys.block(i));
                 Block::stored(node)
             })
             .collect();
@@ -248,7 +250,7 @@ impl<T: Element> Array<T> {
     /// ```
     /// use flotilla_array::Array;
     /// let dot = Array::<f64>::ones(&[4], 2)?.sqrt().to_dot();
-    /// assert!(dot.contains("full|sqrt|compute-"));
+    /// assert!(dot.contains("\"full|sqrt|compute[1]\" -> \"full|sqrt|compute-all[0]\""));
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn to_dot(&self) -> String {

@@ -155,7 +155,7 @@ impl<T: Element> Array<T> {
                     .into_owned()
                     .into_dimensionality::<IxDyn>()
                     .map_err(|e| ArrayError::Internal(e.to_string()))?;
-                let node = Delayed::value(Ok(T::into_block(owned))).named(keys.block(&coords));
+                let node = Delayed::value(Ok(T::into_block(owned))).named_op(keys.block(i));
                 Ok(Block::stored(node))
             })
             .collect::<Result<Vec<_>, ArrayError>>()?;

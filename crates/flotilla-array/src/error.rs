@@ -10,7 +10,9 @@ use flotilla_local::TaskError;
 /// task is scheduled, and names the axis and the sizes. A panic in a user
 /// closure is caught by the engine when the array is computed and comes
 /// back as [`ArrayError::Task`], naming the block's task (its key ends with
-/// the block's coordinates in the grid of blocks, e.g. `random|map|sum-7[1,0]`).
+/// the block's row-major number in the grid of blocks, e.g.
+/// `random|map|sum[4]`) and, after the panic's message, the block's
+/// coordinates in that grid (`in block [1,0]`).
 ///
 /// ```
 /// use flotilla_array::{Array, ArrayError};

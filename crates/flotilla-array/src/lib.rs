@@ -88,8 +88,10 @@
 //! [`ArrayError`] when the operation is called, naming the axis and sizes,
 //! before any task is scheduled. A panic in a user closure fails the
 //! computation with [`ArrayError::Task`], whose message names the task of
-//! the block: the chain of operations and the block's grid coordinates, as
-//! in `random|map|sum-7[2,4]`.
+//! the block — the chain of operations and the block's number in row-major
+//! order, as in `random|map|sum[10]` — and the block's grid coordinates
+//! (`in block [2,4]`). Keys carry no process-wide number: the same array
+//! gives the same keys in every run.
 
 mod array;
 mod block;

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use flotilla_local::Delayed;
 use ndarray::{ArrayD, IxDyn};
 
-use crate::block::{runs, unpack, Block, BlockValue, OpKeys, RUN};
+use crate::block::{in_block, runs, unpack, Block, BlockValue, OpKeys, RUN};
 use crate::chunks::Place;
 use crate::element::sealed::Sealed as _;
 use crate::reducers::{ArgExtreme, Extreme, Mean, Reducer, Sum, Variance};
@@ -88,7 +88,7 @@ where
                 Delayed::gather(group, move |ps: &[&Result<P, ArrayError>]| {
                     merge_all(ps, &*merge)
                 })
-                .named(key()),
+                .named_op(key()),
             );
         }
         level = up;
@@ -97,7 +97,7 @@ where
         Delayed::gather(&level, move |ps: &[&Result<P, ArrayError>]| {
             finish(&merge_all(ps, &*merge)?)
         })
-        .named(key()),
+        .named_op(key()),
     )
 }
 
@@ -122,17 +122,19 @@ impl<T: Element> Array<T> {
                 let fill = Arc::clone(&block.fill);
                 let r = Arc::clone(&r);
                 Delayed::gather(&block.inputs, move |values: &[&BlockValue]| {
-                    let inputs = unpack(values)?;
-                    let mut acc = r.identity();
-                    let mut buf = vec![T::ZERO; RUN.min(place.len())];
-                    for (offset, n) in runs(&place.shape) {
-                        let run = &mut buf[..n];
-                        fill(&inputs, offset, run)?;
-                        r.fold_run(&mut acc, run, place.global_index(offset));
-                    }
-                    Ok(acc)
+                    in_block(&coords, || {
+                        let inputs = unpack(values)?;
+                        let mut acc = r.identity();
+                        let mut buf = vec![T::ZERO; RUN.min(place.len())];
+                        for (offset, n) in runs(&place.shape) {
+                            let run = &mut buf[..n];
+                            fill(&inputs, offset, run)?;
+                            r.fold_run(&mut acc, run, place.global_index(offset));
+                        }
+                        Ok(acc)
+                    })
                 })
-                .named(keys.block(&coords))
+                .named_op(keys.block(i))
             })
             .collect();
         let finisher = Arc::clone(&r);
@@ -161,7 +163,7 @@ impl<T: Element> Array<T> {
                     Delayed::from_fn(move || {
                         value.clone().ok_or(ArrayError::EmptyReduction { op: name })
                     })
-                    .named(keys.single()),
+                    .named_op(keys.single()),
                 )
             }
         }
@@ -240,7 +242,7 @@ impl<T: Element> Array<T> {
                             .map(R::Output::into_block)
                             .map_err(|e| ArrayError::Internal(e.to_string()))
                     })
-                    .named(keys.block(&out_coords))
+                    .named_op(keys.block(j))
                 }
             };
             blocks.push(Block::stored(node));
@@ -263,37 +265,41 @@ impl<T: Element> Array<T> {
         keys: &OpKeys,
     ) -> PartialNode<Vec<R::Partial>> {
         let place: Place = self.grid.place(coords);
-        let block = &self.blocks[self.grid.index(coords)];
+        let index = self.grid.index(coords);
+        let block = &self.blocks[index];
+        let at_coords = coords.to_vec();
         let fill = Arc::clone(&block.fill);
         let ndim = self.ndim();
         let last = ndim - 1;
         Delayed::gather(&block.inputs, move |values: &[&BlockValue]| {
-            let inputs = unpack(values)?;
-            let lines = place.len() / place.shape[axis].max(1);
-            let mut parts = vec![r.identity(); lines];
-            let mut buf = vec![T::ZERO; RUN.min(place.len())];
-            let mut at = vec![0; ndim];
-            let row_len = place.shape[last];
-            for (offset, n) in runs(&place.shape) {
-                let run = &mut buf[..n];
-                fill(&inputs, offset, run)?;
-                if axis == last {
-                    // A run lies along the axis: one partial, consecutive positions.
-                    let line = offset / row_len;
-                    r.fold_run(&mut parts[line], run, place.origin[axis] + offset % row_len);
-                } else {
-                    // A run lies across the axis: one partial per element.
-                    place.row_coords(offset, &mut at);
-                    let first = (0..ndim)
-                        .filter(|&a| a != axis)
-                        .fold(0, |p, a| p * place.shape[a] + at[a]);
-                    let position = place.origin[axis] + at[axis];
-                    r.fold_across(&mut parts[first..first + n], run, position);
+            in_block(&at_coords, || {
+                let inputs = unpack(values)?;
+                let lines = place.len() / place.shape[axis].max(1);
+                let mut parts = vec![r.identity(); lines];
+                let mut buf = vec![T::ZERO; RUN.min(place.len())];
+                let mut at = vec![0; ndim];
+                let row_len = place.shape[last];
+                for (offset, n) in runs(&place.shape) {
+                    let run = &mut buf[..n];
+                    fill(&inputs, offset, run)?;
+                    if axis == last {
+                        // A run lies along the axis: one partial, consecutive positions.
+                        let line = offset / row_len;
+                        r.fold_run(&mut parts[line], run, place.origin[axis] + offset % row_len);
+                    } else {
+                        // A run lies across the axis: one partial per element.
+                        place.row_coords(offset, &mut at);
+                        let first = (0..ndim)
+                            .filter(|&a| a != axis)
+                            .fold(0, |p, a| p * place.shape[a] + at[a]);
+                        let position = place.origin[axis] + at[axis];
+                        r.fold_across(&mut parts[first..first + n], run, position);
+                    }
                 }
-            }
-            Ok(parts)
+                Ok(parts)
+            })
         })
-        .named(keys.block(coords))
+        .named_op(keys.block(index))
     }
 
     /// The sum of all elements (wrapping for `i64`, as NumPy); 0 for an

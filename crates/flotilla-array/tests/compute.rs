@@ -64,9 +64,47 @@ fn persist_runs_the_chain_once() {
 fn the_graph_names_blocks_and_operations() {
     let a = Array::random(&[4, 4], [2, 2], 0).unwrap().map(|v| v + 1.0);
     let dot = a.sum().to_dot();
-    for block in ["[0,0]", "[0,1]", "[1,0]", "[1,1]"] {
-        assert!(dot.contains(&format!("{block}\"")), "{block} in {dot}");
+    // Blocks (0, 0), (0, 1), (1, 0), (1, 1): numbers 0 to 3, row-major.
+    for block in 0..4 {
+        let key = format!("\"random|map|sum[{block}]\"");
+        assert!(dot.contains(&key), "{key} in {dot}");
     }
-    assert!(dot.contains("random|map|sum-"), "{dot}");
-    assert!(dot.contains("-combine[0]"), "{dot}");
+    assert!(dot.contains("\"random|map|sum-combine[0]\""), "{dot}");
+}
+
+#[test]
+fn the_same_array_gets_the_same_keys_whatever_was_built_before() {
+    let build = || {
+        let a = Array::random(&[6, 4], [2, 2], 7).unwrap().map(|v| v * 2.0);
+        (a.sum().to_dot(), a.to_dot())
+    };
+    let first = build();
+    // Other arrays built, and computed, in between.
+    let b = Array::<f64>::ones(&[10], 3).unwrap();
+    assert_eq!((&b + 1.0).sum().compute().unwrap(), 20.0);
+    let _ = build();
+    assert_eq!(build(), first);
+    assert!(first.0.contains("\"random|map|sum[5]\""), "{}", first.0);
+    assert!(
+        first.1.contains("\"random|map|compute-all[0]\""),
+        "{}",
+        first.1
+    );
+}
+
+#[test]
+fn two_operations_of_one_name_in_a_graph_get_distinct_keys_of_one_kind() {
+    let p = Array::<f64>::ones(&[4], 2).unwrap().persist().unwrap();
+    let q = Array::<f64>::ones(&[4], 2).unwrap().persist().unwrap();
+    let sum = (&p + &q).unwrap().sum();
+    assert_eq!(sum.compute().unwrap(), 8.0);
+    let dot = sum.to_dot();
+    // Both of kind `full|persist`: the part of the name before `#`.
+    for key in [
+        "full|persist[1]",
+        "full|persist#2[1]",
+        "full|persist|add|sum[1]",
+    ] {
+        assert!(dot.contains(&format!("\"{key}\"")), "{key} in {dot}");
+    }
 }

@@ -118,14 +118,14 @@ fn a_panic_in_a_closure_names_the_block() {
         "{err:?}"
     );
     assert!(
-        message.contains("arange|map|sum-") && message.contains("[4]"),
+        message.contains("arange|map|sum[4]") && message.contains("in block [4]"),
         "{message}"
     );
     assert!(message.contains("no element 42"), "{message}");
     // The same panic when the array itself is computed.
     let message = a.compute().unwrap_err().to_string();
     assert!(
-        message.contains("arange|map|compute-") && message.contains("[4]"),
+        message.contains("arange|map|compute[4]") && message.contains("in block [4]"),
         "{message}"
     );
 }
@@ -151,19 +151,20 @@ fn panics_in_two_dimensional_blocks_name_the_block_coordinates() {
         }
     });
     let message = a.max().compute().unwrap_err().to_string();
-    // Some block fails first; its key ends with its two grid coordinates,
-    // as in `random|map|max-7[0,1]`.
-    let names_a_block = message.split("random|map|max-").skip(1).any(|rest| {
-        let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-        rest.strip_prefix('[')
-            .and_then(|r| r.split_once(']'))
-            .is_some_and(|(coords, _)| {
-                let parts: Vec<_> = coords.split(',').collect();
-                parts.len() == 2
-                    && parts
-                        .iter()
-                        .all(|p| p.parse::<usize>().is_ok_and(|c| c < 4))
-            })
+    // Some block fails first; the message names its two grid coordinates
+    // after the panic's own, as in `boom — in block [0,1]`, and its task,
+    // keyed by the block's row-major number, as in `random|map|max[1]`.
+    let names_a_block = message.split("in block [").skip(1).any(|rest| {
+        rest.split_once(']').is_some_and(|(coords, _)| {
+            let parts: Vec<_> = coords.split(',').collect();
+            parts.len() == 2
+                && parts
+                    .iter()
+                    .all(|p| p.parse::<usize>().is_ok_and(|c| c < 4))
+        })
+    }) && message.split("random|map|max[").skip(1).any(|rest| {
+        rest.split_once(']')
+            .is_some_and(|(n, _)| n.parse::<usize>().is_ok_and(|n| n < 8))
     });
     assert!(
         names_a_block && message.starts_with("boom") && message.contains("panicked"),

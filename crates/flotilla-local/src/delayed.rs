@@ -7,13 +7,59 @@
 //! others is one task, computed once), hands the graph to the scheduler core
 //! and runs it on a pool. Nodes hold `Fn` closures, so the same delayed value
 //! can be computed again.
+//!
+//! # Task keys
+//!
+//! Keys are names, not numbers drawn from a process-wide counter: the same
+//! graph gets the same keys in every process, whatever else was built before,
+//! so that what is learned or saved per key (task durations per
+//! [`TaskKey::kind`], checkpoints) means the same thing next time.
+//!
+//! A node's key is either *given* or *generated*:
+//!
+//! - [`Delayed::named`] gives a node a key, which every graph keeps exactly.
+//! - Every other key is generated: the nodes [`Delayed::value`],
+//!   [`Delayed::map`] and the like make share one group per kind of node
+//!   (`value`, `map`, ...) and carry no index, and [`Delayed::named_op`]
+//!   gives a node the key of an operation (a group name shared by the
+//!   operation's tasks, which are [siblings](TaskKey::sibling), an index each).
+//!
+//! When a graph is assembled (to compute it, count or draw it) its nodes are
+//! visited in one deterministic order — dependencies first, in argument
+//! order, depending only on the graph's shape — and generated keys are made
+//! unique in that order. An operation's group is one name *string*, told
+//! apart by identity ([`TaskKey::same_group`]), not by its text: the first
+//! group named `N` met keeps `N`, a later different group with the same
+//! name becomes `N#2`, then `N#3`, and so on, so all of them are of kind
+//! `N`. A generated group also moves on to the next free `N#k` when a given
+//! key uses its name (`N`, `N[3]`, or the text `"N[3]"` as a whole name): a
+//! given key is never renamed. A generated key without an index gets the
+//! next index of its group, in the same order: the third `map` node met is
+//! `map[2]`. (An operation's group should hold keys that all have an index
+//! or all have none.) Renaming allocates once per renamed group, never per
+//! task, and the walk is linear in the size of the graph.
+//!
+//! ```
+//! use flotilla_local::Delayed;
+//! use flotilla_core::TaskKey;
+//!
+//! let twice = |x: &i32| x * 2;
+//! let a = Delayed::value(1).named_op(TaskKey::indexed("double", 0));
+//! let b = Delayed::value(2).named_op(TaskKey::indexed("double", 0)); // another group, same name
+//! let sum = a.zip_with(&b, |x, y| x + y).map(twice);
+//! let dot = sum.to_dot();
+//! assert!(dot.contains("\"double[0]\"") && dot.contains("\"double#2[0]\""));
+//! assert!(dot.contains("\"zip[0]\" -> \"map[0]\""));
+//! assert_eq!(sum.key(), "map[0]");
+//! ```
 
 use std::any::{type_name, Any};
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use flotilla_core::{RunReport, TaskGraph, TaskId, TaskKey};
@@ -21,10 +67,17 @@ use flotilla_core::{RunReport, TaskGraph, TaskId, TaskKey};
 use crate::error::TaskError;
 use crate::graph_run::{run_graph, ComputeOptions, GraphTask, TaskFn, Value};
 
-static NEXT_NODE: AtomicU64 = AtomicU64::new(0);
+/// Whether a node's key was given by the user (kept exactly) or generated
+/// (made unique when a graph is assembled); see the module docs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    Given,
+    Generated,
+}
 
 struct Node {
     key: TaskKey,
+    naming: Naming,
     deps: Vec<Arc<Node>>,
     func: TaskFn,
     function: &'static str,
@@ -114,8 +167,9 @@ impl Hasher for AddressHasher {
     }
 }
 
-/// The groups of generated keys. Each group's name is allocated once, so
-/// making a node allocates no string.
+/// The groups of the generated keys of Delayed's own nodes. Each group's
+/// name is allocated once per process, so making a node allocates no string;
+/// the nodes carry no index until a graph is assembled.
 #[derive(Clone, Copy)]
 enum Group {
     Value,
@@ -130,7 +184,109 @@ fn new_key(group: Group) -> TaskKey {
     static NAMES: OnceLock<[TaskKey; 6]> = OnceLock::new();
     let names = NAMES
         .get_or_init(|| ["value", "call", "map", "try_map", "zip", "gather"].map(TaskKey::new));
-    names[group as usize].sibling(NEXT_NODE.fetch_add(1, Ordering::Relaxed))
+    names[group as usize].clone()
+}
+
+/// The keys of a graph being assembled: given keys as they are, generated
+/// groups renamed where their names are taken (see the module docs).
+#[derive(Default)]
+struct KeyNames<'a> {
+    /// The names in use.
+    names: Names<'a>,
+    /// The name string of the given key last reserved, to skip its
+    /// siblings quickly.
+    last_given: Option<*const u8>,
+    /// Each generated group met, by the address of its name string.
+    groups: HashMap<*const u8, GroupNames, BuildHasherDefault<AddressHasher>>,
+}
+
+/// The group names in use in a graph being assembled.
+#[derive(Default)]
+struct Names<'a> {
+    /// The names given keys use and the names generated groups have taken.
+    taken: HashSet<Cow<'a, str>>,
+    /// The next `#k` suffix to try, per name of generated groups.
+    next_suffix: HashMap<&'a str, u64>,
+}
+
+/// How one generated group is named in the assembled graph.
+struct GroupNames {
+    /// A key with the group's name in the graph (shared by all its keys).
+    name: TaskKey,
+    /// The index the next key of the group without an index gets.
+    next_index: u64,
+}
+
+impl<'a> KeyNames<'a> {
+    /// Reserves the name of a given key, and for a key without index whose
+    /// whole name reads as an indexed key (`"map[3]"`), that group name
+    /// (`map`) too, so that no generated key is shown like it.
+    fn reserve(&mut self, key: &'a TaskKey) {
+        let name = key.group();
+        if self.last_given != Some(name.as_ptr()) {
+            self.last_given = Some(name.as_ptr());
+            self.names.taken.insert(Cow::Borrowed(name));
+        }
+        if key.index().is_none() && name.ends_with(']') {
+            if let Some(open) = name.rfind('[') {
+                self.names.taken.insert(Cow::Borrowed(&name[..open]));
+            }
+        }
+    }
+
+    /// The key a generated key has in the graph. Call only after every
+    /// given key is reserved, in the graph's order.
+    fn generated(&mut self, key: &'a TaskKey) -> TaskKey {
+        let group = match self.groups.entry(key.group().as_ptr()) {
+            Entry::Occupied(group) => group.into_mut(),
+            Entry::Vacant(new) => new.insert(GroupNames {
+                name: self.names.claim(key),
+                next_index: 0,
+            }),
+        };
+        let index = key.index().unwrap_or_else(|| {
+            group.next_index += 1;
+            group.next_index - 1
+        });
+        group.name.sibling(index)
+    }
+}
+
+impl<'a> Names<'a> {
+    /// The name of a generated group met for the first time: its own if
+    /// free, else the first free `name#k` (k from 2), now taken.
+    fn claim(&mut self, key: &'a TaskKey) -> TaskKey {
+        let name = key.group();
+        if self.taken.insert(Cow::Borrowed(name)) {
+            return key.clone();
+        }
+        let mut k = self.next_suffix.get(name).copied().unwrap_or(2);
+        let renamed = loop {
+            let candidate = format!("{name}#{k}");
+            k += 1;
+            if !self.taken.contains(candidate.as_str()) {
+                break candidate;
+            }
+        };
+        self.next_suffix.insert(name, k);
+        let group = TaskKey::new(renamed.as_str());
+        self.taken.insert(Cow::Owned(renamed));
+        group
+    }
+}
+
+/// The graph of a delayed value: its tasks in order (the value's own task
+/// last) and the node each comes from.
+struct Assembled<'a> {
+    graph: TaskGraph,
+    nodes: Vec<&'a Node>,
+}
+
+impl Assembled<'_> {
+    /// The task of the value the graph was assembled for.
+    fn root(&self) -> TaskId {
+        TaskId::new(self.nodes.len().saturating_sub(1) as u32)
+    }
 }
 
 impl<T: Send + Sync + 'static> Delayed<T> {
@@ -140,9 +296,20 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         func: TaskFn,
         function: &'static str,
     ) -> Delayed<T> {
+        Delayed::from_named_node(key, Naming::Generated, deps, func, function)
+    }
+
+    fn from_named_node(
+        key: TaskKey,
+        naming: Naming,
+        deps: Vec<Arc<Node>>,
+        func: TaskFn,
+        function: &'static str,
+    ) -> Delayed<T> {
         Delayed {
             node: Arc::new(Node {
                 key,
+                naming,
                 deps,
                 func,
                 function,
@@ -185,29 +352,72 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 
     /// Gives this node a key of your own (shown in errors and in the DOT
-    /// graph).
+    /// graph), which every graph keeps exactly as given: generated keys
+    /// that would clash with it are the ones renamed.
     ///
     /// ```
     /// let d = flotilla_local::Delayed::value(1).named("one");
     /// assert_eq!(d.key(), "one");
     /// ```
     pub fn named(self, key: impl Into<TaskKey>) -> Delayed<T> {
+        self.renamed(key.into(), Naming::Given)
+    }
+
+    /// Gives this node a generated key of an operation, for libraries that
+    /// build graphs: make one group per operation (a fresh
+    /// [`TaskKey::new`] or [`TaskKey::indexed`], its name the operation's
+    /// plain name without any number) and key its tasks as
+    /// [siblings](TaskKey::sibling) of it. When a graph is assembled, the
+    /// first group of a name keeps the name and later different groups of
+    /// the same name get `#2`, `#3`, ... (see the module docs); a key
+    /// without index gets the next index of its group.
+    ///
+    /// ```
+    /// use flotilla_core::TaskKey;
+    /// use flotilla_local::Delayed;
+    ///
+    /// let op = TaskKey::indexed("load", 0);
+    /// let parts: Vec<_> = (0..2).map(|i| Delayed::value(i).named_op(op.sibling(i))).collect();
+    /// let other = Delayed::value(5).named_op(TaskKey::indexed("load", 0));
+    /// let all = Delayed::gather(&parts, |v| v.len()).zip_with(&other, |a, b| a + b);
+    /// let dot = all.to_dot();
+    /// assert!(dot.contains("\"load[1]\"") && dot.contains("\"load#2[0]\""));
+    /// ```
+    pub fn named_op(self, key: TaskKey) -> Delayed<T> {
+        self.renamed(key, Naming::Generated)
+    }
+
+    fn renamed(self, key: TaskKey, naming: Naming) -> Delayed<T> {
         let node = &self.node;
-        Delayed::from_node(
-            key.into(),
+        Delayed::from_named_node(
+            key,
+            naming,
             node.deps.clone(),
             Arc::clone(&node.func),
             node.function,
         )
     }
 
-    /// The key of this node.
+    /// The key of this node in the graph that computes it (the one
+    /// [`Delayed::compute`] runs and errors name). A given key is returned
+    /// as it is; a generated one is found by assembling that graph, and can
+    /// differ inside a larger graph, where generated keys are numbered in
+    /// that graph's order.
     ///
     /// ```
-    /// assert!(flotilla_local::Delayed::value(1).key().starts_with("value["));
+    /// use flotilla_local::Delayed;
+    /// let x = Delayed::value(1);
+    /// assert_eq!(x.key(), "value[0]");
+    /// assert_eq!(x.map(|v| v + 1).key(), "map[0]");
     /// ```
     pub fn key(&self) -> String {
-        self.node.key.to_string()
+        match self.node.naming {
+            Naming::Given => self.node.key.to_string(),
+            Naming::Generated => {
+                let assembled = self.assemble();
+                assembled.graph.key(assembled.root()).to_string()
+            }
+        }
     }
 
     /// A delayed `f(&self)`.
@@ -319,13 +529,16 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 
     /// The graph that computing this value runs: each distinct node once,
-    /// dependencies first.
-    fn graph(&self) -> (TaskGraph, Vec<GraphTask>, TaskId) {
+    /// dependencies first, with the keys it has in this graph (see the
+    /// module docs).
+    fn assemble(&self) -> Assembled<'_> {
         let mut ids: HashMap<*const Node, TaskId, BuildHasherDefault<AddressHasher>> =
             HashMap::default();
-        let mut graph = TaskGraph::new();
-        let mut tasks = Vec::new();
+        let mut nodes: Vec<&Node> = Vec::new();
+        let mut edges: Vec<TaskId> = Vec::new();
+        let mut names = KeyNames::default();
         // Iterative post-order: (node, whether its dependencies are queued).
+        // The order depends only on the graph's shape and argument order.
         let mut stack: Vec<(&Arc<Node>, bool)> = vec![(&self.node, false)];
         while let Some((node, expanded)) = stack.pop() {
             let ptr = Arc::as_ptr(node);
@@ -341,18 +554,45 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 }
                 continue;
             }
-            let deps: Vec<TaskId> = node.deps.iter().map(|d| ids[&Arc::as_ptr(d)]).collect();
-            // Dependencies were added first, so this cannot fail.
-            if let Ok(id) = graph.add_task(node.key.clone(), &deps) {
-                ids.insert(ptr, id);
-                tasks.push(GraphTask {
-                    func: Arc::clone(&node.func),
-                    function: node.function,
-                });
+            // Dependencies were numbered first.
+            edges.extend(node.deps.iter().map(|d| ids[&Arc::as_ptr(d)]));
+            ids.insert(ptr, TaskId::new(nodes.len() as u32));
+            if node.naming == Naming::Given {
+                names.reserve(&node.key);
             }
+            nodes.push(node);
         }
-        let root = ids[&Arc::as_ptr(&self.node)];
-        (graph, tasks, root)
+        // Generated keys are named once every given key is known.
+        let mut graph = TaskGraph::with_capacity(nodes.len(), edges.len());
+        let mut edges = edges.as_slice();
+        for &node in &nodes {
+            let (deps, rest) = edges.split_at(node.deps.len());
+            edges = rest;
+            let key = match node.naming {
+                Naming::Given => node.key.clone(),
+                Naming::Generated => names.generated(&node.key),
+            };
+            // Dependencies were added first, so this fails only past 2^32
+            // tasks, as the ids above would.
+            let _ = graph.add_task(key, deps);
+        }
+        Assembled { graph, nodes }
+    }
+
+    /// The graph that computing this value runs, the functions of its tasks
+    /// and the task of the value.
+    fn graph(&self) -> (TaskGraph, Vec<GraphTask>, TaskId) {
+        let assembled = self.assemble();
+        let root = assembled.root();
+        let tasks = assembled
+            .nodes
+            .iter()
+            .map(|node| GraphTask {
+                func: Arc::clone(&node.func),
+                function: node.function,
+            })
+            .collect();
+        (assembled.graph, tasks, root)
     }
 
     /// The number of distinct tasks computing this value would run.
@@ -364,7 +604,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// assert_eq!(y.task_count(), 2);
     /// ```
     pub fn task_count(&self) -> usize {
-        self.graph().0.len()
+        self.assemble().graph.len()
     }
 
     /// The graph of this value in Graphviz DOT format.
@@ -375,7 +615,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// assert!(d.to_dot().contains("\"one\" -> \"two\""));
     /// ```
     pub fn to_dot(&self) -> String {
-        self.graph().0.to_dot()
+        self.assemble().graph.to_dot()
     }
 
     /// Computes the value on the default pool, returning a shared handle to
@@ -415,7 +655,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         options: &ComputeOptions,
     ) -> Result<(Arc<T>, RunReport), TaskError> {
         let (graph, tasks, root) = self.graph();
-        let key = self.key();
+        let key = graph.key(root).to_string();
         let mut outcome = run_graph(graph, tasks, &[root], options);
         let value = outcome
             .outputs

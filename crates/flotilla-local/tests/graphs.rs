@@ -452,3 +452,142 @@ fn a_task_error_returned_by_a_graph_task_keeps_its_kind() {
         other => panic!("expected WrongInputType, got {other:?}"),
     }
 }
+
+/// The task names of a graph in DOT format, in graph order.
+fn dot_keys(dot: &str) -> Vec<String> {
+    dot.lines()
+        .filter(|l| !l.contains("->"))
+        .filter_map(|l| l.trim().strip_prefix('"')?.strip_suffix("\";"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A key read back from its text: `group[index]` or `group`.
+fn parse_key(text: &str) -> TaskKey {
+    text.strip_suffix(']')
+        .and_then(|t| t.rsplit_once('['))
+        .and_then(|(group, i)| Some(TaskKey::indexed(group, i.parse().ok()?)))
+        .unwrap_or_else(|| TaskKey::new(text))
+}
+
+/// Four values, each mapped, squared by one operation, summed into a named
+/// total.
+fn four_squares() -> Delayed<i64> {
+    let squares = TaskKey::indexed("square", 0);
+    let parts: Vec<Delayed<i64>> = (0..4)
+        .map(|i| {
+            Delayed::value(i)
+                .map(|x| x + 1)
+                .map(|x| x * x)
+                .named_op(squares.sibling(i as u64))
+        })
+        .collect();
+    Delayed::gather(&parts, |xs| xs.iter().copied().sum::<i64>()).named("total")
+}
+
+#[test]
+fn keys_are_the_same_whatever_was_built_before() {
+    let first = four_squares().to_dot();
+    // Unrelated graphs built, and computed, in between.
+    let others: Vec<Delayed<u64>> = (0..50).map(|i| Delayed::value(i).map(|x| x * 3)).collect();
+    assert_eq!(
+        Delayed::gather(&others, |xs| xs.len()).compute().unwrap(),
+        50
+    );
+    let _ = four_squares().task_count();
+    let again = four_squares();
+    assert_eq!(again.to_dot(), first);
+    // Generated keys are numbered in the graph's order, dependencies first.
+    assert_eq!(
+        dot_keys(&first),
+        [
+            "value[0]",
+            "map[0]",
+            "square[0]",
+            "value[1]",
+            "map[1]",
+            "square[1]",
+            "value[2]",
+            "map[2]",
+            "square[2]",
+            "value[3]",
+            "map[3]",
+            "square[3]",
+            "total",
+        ]
+    );
+    assert_eq!(again.compute().unwrap(), 1 + 4 + 9 + 16);
+}
+
+#[test]
+fn two_operations_of_one_name_get_distinct_keys_of_one_kind() {
+    let op = |v: i64| {
+        let group = TaskKey::indexed("map", 0);
+        let parts: Vec<_> = (0..2)
+            .map(|i| Delayed::value(v + i).named_op(group.sibling(i as u64)))
+            .collect();
+        Delayed::gather(&parts, |xs| xs.iter().copied().sum::<i64>())
+    };
+    let both = op(1).zip_with(&op(10), |a, b| a + b);
+    assert_eq!(both.compute().unwrap(), 1 + 2 + 10 + 11);
+    let keys: Vec<TaskKey> = dot_keys(&both.to_dot())
+        .iter()
+        .map(|k| parse_key(k))
+        .collect();
+    let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        [
+            "map[0]",
+            "map[1]",
+            "gather[0]",
+            "map#2[0]",
+            "map#2[1]",
+            "gather[1]",
+            "zip[0]"
+        ]
+    );
+    assert_ne!(keys[0], keys[3]);
+    assert_eq!(keys[0].kind(), "map");
+    assert_eq!(keys[3].kind(), "map");
+    // Delayed's own `map` nodes are another group named `map` in the same
+    // graph: they move on to the next free name.
+    let mapped = both.map(|x| x + 1);
+    let names = dot_keys(&mapped.to_dot());
+    assert_eq!(names.last().map(String::as_str), Some("map#3[0]"));
+}
+
+#[test]
+fn a_given_key_is_kept_and_generated_keys_move_out_of_its_way() {
+    // The user's key reads like the first generated `map` key would.
+    let base = Delayed::value(2i64);
+    let given = base.map(|x| x * 10).named(TaskKey::indexed("map", 0));
+    let mine = base.map(|x| x + 1).named("value[0]");
+    let total = given.zip_with(&mine, |a, b| a + b).map(|x| x - 1);
+    let keys = dot_keys(&total.to_dot());
+    assert_eq!(
+        keys,
+        ["value#2[0]", "map[0]", "value[0]", "zip[0]", "map#2[0]"]
+    );
+    assert_eq!(total.key(), "map#2[0]");
+    assert_eq!(total.compute().unwrap(), 20 + 3 - 1);
+}
+
+#[test]
+fn an_error_names_the_key_of_the_assembled_graph() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let fine = Delayed::value(1i64).map(|x| x + 1);
+    let broken = Delayed::value(2i64).map(|_| -> i64 { panic!("broken") });
+    let total = fine.zip_with(&broken, |a, b| a + b);
+    match total.compute_with(&options(&pool)) {
+        Err(TaskError::DependencyFailed {
+            task, dependency, ..
+        }) => {
+            assert_eq!(task, "zip[0]");
+            // `broken` alone is `map[0]`; in this graph it is the second map.
+            assert_eq!(broken.key(), "map[0]");
+            assert_eq!(dependency, "map[1]");
+        }
+        other => panic!("expected DependencyFailed, got {other:?}"),
+    }
+}

@@ -90,7 +90,7 @@
 //!
 //! A panic in user code fails its task; the graph run names the task — its
 //! key lists the fused operations and the partition, e.g.
-//! `range|map|collect-12[3]` — in a [`BagError::Task`]. Input and spill
+//! `range|map|collect[3]` — in a [`BagError::Task`]. Input and spill
 //! errors (a line that is not UTF-8, a spill file that cannot be written)
 //! travel through the graph as values with their type, and the first one in
 //! partition order is returned ([`BagError::NotUtf8`], [`BagError::Input`],

@@ -4,7 +4,7 @@
 //! task that reads each partition, and a
 //! [`DataFrame`](crate::dataframe::DataFrame) fuses its per-partition steps
 //! the same way, so the pool that catches a panic knows only the task's key
-//! (`range|map|sum-1[2]`) and a closure path inside flotilla. The user wants
+//! (`range|map|sum[2]`) and a closure path inside flotilla. The user wants
 //! the operation they wrote, the partition and the item.
 //!
 //! Each operation that calls user code keeps a [`Site`] in its own frame

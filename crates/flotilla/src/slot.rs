@@ -90,7 +90,7 @@ where
                 let values: Result<Vec<A>, E> = slots.iter().map(|s| s.take()).collect();
                 Slot::new(values.and_then(|v| combine(v)))
             })
-            .named(key.sibling(next));
+            .named_op(key.sibling(next));
             next += 1;
             up.push(node);
         }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flotilla_core::TaskKey;
@@ -24,15 +23,14 @@ use crate::panic_site::{catch_in_partition, Site};
 /// ```
 pub const DEFAULT_SPLIT_EVERY: usize = 8;
 
-/// Numbers the operations of every bag in this process, so that the task
-/// keys of two operations never clash in one graph.
-static NEXT_OP: AtomicU64 = AtomicU64::new(0);
-
-/// The first key of a fresh group of task keys, `name-ID[0]`; the others are
-/// its siblings.
+/// The first key of a fresh group of task keys for one operation,
+/// `name[0]`; the others are its siblings, and nodes take them with
+/// [`Delayed::named_op`]. The name carries no number: when a graph holds two
+/// operations of one name, assembling it tells their groups apart by
+/// identity and names the later one `name#2`, so keys do not depend on what
+/// else the process built.
 pub(super) fn key_group(name: &str) -> TaskKey {
-    let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
-    TaskKey::indexed(format!("{name}-{id}"), 0)
+    TaskKey::indexed(name, 0)
 }
 
 /// What a bag's operations are tuned with; derived bags inherit it.
@@ -286,7 +284,7 @@ impl<T: Clone + Send + Sync + 'static> Bag<T> {
             .into_iter()
             .enumerate()
             .map(|(i, items)| {
-                Delayed::value(Source::new(Materialized(Ok(items)))).named(key.sibling(i as u64))
+                Delayed::value(Source::new(Materialized(Ok(items)))).named_op(key.sibling(i as u64))
             })
             .collect();
         Bag::from_sources(sources, materialized_feed(), name, Settings::default())
@@ -336,7 +334,7 @@ impl Bag<u64> {
                 // In u128 so that n * p never overflows.
                 let start = (u128::from(n) * p / parts) as u64;
                 let end = (u128::from(n) * (p + 1) / parts) as u64;
-                Delayed::value(Source::new(start..end)).named(key.sibling(p as u64))
+                Delayed::value(Source::new(start..end)).named_op(key.sibling(p as u64))
             })
             .collect();
         let feed = feed(|_, source, sink: &mut Sink<'_, u64>| {
@@ -381,7 +379,7 @@ impl<T: Send + 'static> Bag<T> {
     }
 
     /// One graph node per partition, computing `f` over the partition's
-    /// items; keys `ops|label-ID[i]`.
+    /// items; keys `ops|label[i]`.
     pub(super) fn partition_nodes<V, F>(&self, label: &str, f: F) -> Vec<Delayed<V>>
     where
         V: Send + Sync + 'static,
@@ -417,7 +415,7 @@ impl<T: Send + 'static> Bag<T> {
                     })
                 })
             })
-            .named(key.sibling(index as u64))
+            .named_op(key.sibling(index as u64))
     }
 
     /// As [`partition_nodes`](Self::partition_nodes), the results held in
@@ -739,12 +737,12 @@ impl<T: Send + 'static> Bag<T> {
         let parts = self.partition_tasks("collect", |items| items.collect_up_to(usize::MAX));
         let key = key_group(&format!("{}|concat", self.ops));
         if parts.is_empty() {
-            return Delayed::from_fn(|| Slot::ok(Vec::new())).named(key);
+            return Delayed::from_fn(|| Slot::ok(Vec::new())).named_op(key);
         }
         Delayed::gather(&parts, |slots: &[&Slot<Vec<T>>]| {
             Slot::new(slots.iter().map(|slot| slot.take()).collect())
         })
-        .named(key)
+        .named_op(key)
     }
 
     /// Computes every partition and returns all the items, partition after

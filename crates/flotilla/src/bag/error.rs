@@ -32,7 +32,7 @@ pub enum BagError {
     /// because one it depends on failed. The message leads with the
     /// panic's own, then the operation that raised it, the partition and
     /// the item: `item 57 is cursed — in `map` (step 2 of range|map) on
-    /// partition 2, item 7 (counting from 0) (task range|map|sum-1[2]
+    /// partition 2, item 7 (counting from 0) (task range|map|sum[2]
     /// panicked)`.
     #[error(transparent)]
     Task(#[from] TaskError),

@@ -84,7 +84,7 @@ impl<T: Send + 'static> Bag<T> {
                         .and_then(|buckets| reduce_side(buckets));
                     Source::new(Materialized(items))
                 })
-                .named(key.sibling(r as u64))
+                .named_op(key.sibling(r as u64))
             })
             .collect();
         Bag::from_sources(reducers, materialized_feed(), label, self.settings.clone())
@@ -247,7 +247,7 @@ impl<T: Send + 'static> Bag<T> {
                             .and_then(|l| right.take().map(|r| hash_join(l, r))),
                     ))
                 })
-                .named(key.sibling(r as u64))
+                .named_op(key.sibling(r as u64))
             })
             .collect();
         Bag::from_sources(reducers, materialized_feed(), "join", self.settings.clone())
@@ -293,7 +293,7 @@ fn gather_bucket<X: Send + 'static>(
         }
         Slot::ok(all)
     })
-    .named(key.sibling(r as u64))
+    .named_op(key.sibling(r as u64))
 }
 
 /// Joins one output partition: a table of the right side's items by key,

@@ -52,7 +52,7 @@ impl<A: Send + 'static> Item<A> {
 
     /// An item with a known value (the reduction of an empty bag).
     pub(super) fn constant(label: &str, value: impl Fn() -> A + Send + Sync + 'static) -> Item<A> {
-        Item::new(Delayed::from_fn(move || Slot::ok(value())).named(key_group(label)))
+        Item::new(Delayed::from_fn(move || Slot::ok(value())).named_op(key_group(label)))
     }
 
     /// Runs the reduction on the default pool (with a progress bar on a

@@ -166,7 +166,7 @@ where
     let sources = splits
         .into_iter()
         .enumerate()
-        .map(|(i, split)| Delayed::value(Source::new(split)).named(key.sibling(i as u64)))
+        .map(|(i, split)| Delayed::value(Source::new(split)).named_op(key.sibling(i as u64)))
         .collect();
     let feed = feed(move |_, source, sink: &mut Sink<'_, T>| {
         let split = source.get::<InputSplit>()?;
@@ -334,7 +334,7 @@ impl<T: Send + 'static> Bag<T> {
             Delayed::gather(&writes, move |slots: &[&Slot<PathBuf>]| {
                 Slot::new(commit(&out, parts, slots))
             })
-            .named(key),
+            .named_op(key),
         )
     }
 }

@@ -2,7 +2,6 @@
 //! and computing it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::{
@@ -78,14 +77,14 @@ impl Partition {
     }
 }
 
-/// Numbers the operations of every frame in this process, so that the task
-/// keys of two operations never clash in one graph.
-static NEXT_OP: AtomicU64 = AtomicU64::new(0);
-
-/// The first key of a fresh group of task keys, `name-ID[0]`.
+/// The first key of a fresh group of task keys for one operation,
+/// `name[0]`; the others are its siblings, and nodes take them with
+/// [`Delayed::named_op`]. The name carries no number: when a graph holds two
+/// operations of one name (a self-join), assembling it tells their groups
+/// apart by identity and names the later one `name#2`, so keys do not
+/// depend on what else the process built.
 pub(crate) fn key_group(name: &str) -> TaskKey {
-    let id = NEXT_OP.fetch_add(1, Ordering::Relaxed);
-    TaskKey::indexed(format!("{name}-{id}"), 0)
+    TaskKey::indexed(name, 0)
 }
 
 /// The options a computation uses when none are given.
@@ -244,7 +243,7 @@ impl DataFrame {
         let inputs = batches
             .into_iter()
             .enumerate()
-            .map(|(i, b)| Delayed::value(Partition::Ready(b)).named(key.sibling(i as u64)))
+            .map(|(i, b)| Delayed::value(Partition::Ready(b)).named_op(key.sibling(i as u64)))
             .collect();
         Ok(DataFrame::new(schema, inputs, "from_batches"))
     }
@@ -344,7 +343,7 @@ impl DataFrame {
         let inputs = loaders
             .into_iter()
             .enumerate()
-            .map(|(i, l)| Delayed::value(Partition::Load(l)).named(key.sibling(i as u64)))
+            .map(|(i, l)| Delayed::value(Partition::Load(l)).named_op(key.sibling(i as u64)))
             .collect();
         DataFrame::new(schema, inputs, label)
     }
@@ -671,7 +670,7 @@ impl DataFrame {
                 let chain = Arc::clone(&chain);
                 input
                     .map(move |p: &Partition| catch_in_partition(i, &chain, || task(i, p, &stages)))
-                    .named(key.sibling(i as u64))
+                    .named_op(key.sibling(i as u64))
             })
             .collect()
     }
@@ -736,7 +735,8 @@ impl DataFrame {
                 // No partitions: combine nothing.
                 let combine = Arc::clone(&combine);
                 Scalar::new(
-                    Delayed::from_fn(move || Slot::new(combine(Vec::new()))).named(key.sibling(0)),
+                    Delayed::from_fn(move || Slot::new(combine(Vec::new())))
+                        .named_op(key.sibling(0)),
                 )
             }
         }
@@ -829,7 +829,7 @@ impl DataFrame {
                     .collect::<Result<Vec<_>, _>>(),
             )
         })
-        .named(key);
+        .named_op(key);
         Scalar::new(root).compute_with(options)
     }
 
@@ -872,7 +872,7 @@ impl DataFrame {
         let inputs = parts
             .into_iter()
             .enumerate()
-            .map(|(i, b)| Delayed::value(Partition::Ready(b)).named(key.sibling(i as u64)))
+            .map(|(i, b)| Delayed::value(Partition::Ready(b)).named_op(key.sibling(i as u64)))
             .collect();
         let mut out = DataFrame::new(self.schema(), inputs, &format!("{}|persist", self.label));
         out.settings = self.settings.clone();

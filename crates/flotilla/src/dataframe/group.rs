@@ -227,7 +227,7 @@ fn tree_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>) -> Delayed<Partition> 
     match tree(leaves, frame.settings.split_every, &key, &combine) {
         Some(root) => root
             .map(finish)
-            .named(key_group(&format!("{}|group_by", frame.label))),
+            .named_op(key_group(&format!("{}|group_by", frame.label))),
         None => Delayed::from_fn(move || {
             Partition::from_result(Ok(RecordBatch::new_empty(empty_plan.output_schema())))
         }),
@@ -253,7 +253,7 @@ fn shuffled_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>, n: usize) -> Vec<D
                     Ok(plan.finish(&merged)?)
                 }))
             })
-            .named(key.sibling(j as u64))
+            .named_op(key.sibling(j as u64))
         })
         .collect()
 }

@@ -194,7 +194,7 @@ impl DataFrame {
                 &on,
             )?))
         })
-        .named(key_group(&format!("{}|join-build", right.label)));
+        .named_op(key_group(&format!("{}|join-build", right.label)));
         let stages: Arc<[Stage]> = self.stages.clone().into();
         let plan = Arc::new(plan);
         let key = key_group(&format!("{}|join", self.label));
@@ -225,7 +225,7 @@ impl DataFrame {
                             Err(e) => Partition::Failed(e.clone()),
                         },
                     )
-                    .named(key.sibling(i as u64))
+                    .named_op(key.sibling(i as u64))
             })
             .collect();
         let mut out = DataFrame::new(
@@ -269,7 +269,7 @@ impl DataFrame {
                         })();
                         Partition::from_result(joined)
                     })
-                    .named(key.sibling(j as u64))
+                    .named_op(key.sibling(j as u64))
             })
             .collect();
         let mut out = DataFrame::new(

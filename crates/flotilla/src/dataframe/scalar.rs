@@ -107,4 +107,19 @@ impl<A: Send + 'static> Scalar<A> {
     pub fn task_count(&self) -> usize {
         self.root.task_count()
     }
+
+    /// The task graph of this scalar in Graphviz DOT format, tasks named by
+    /// their keys: the operation and its partition (`from_batches|count[1]`).
+    /// The same frame gives the same graph, whatever else was built before.
+    ///
+    /// ```
+    /// let df = flotilla::dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
+    /// let dot = df.count().to_dot();
+    /// assert!(dot.contains("\"from_batches|count[1]\""), "{dot}");
+    /// assert_eq!(dot, df.count().to_dot());
+    /// # Ok::<(), flotilla::dataframe::DataFrameError>(())
+    /// ```
+    pub fn to_dot(&self) -> String {
+        self.root.to_dot()
+    }
 }

@@ -175,14 +175,14 @@ impl DataFrame {
                 p.map(move |p: &Partition| {
                     Partition::from_result(p.load().and_then(|b| sort_batch(&b, &keys)))
                 })
-                .named(key.sibling(i as u64))
+                .named_op(key.sibling(i as u64))
             })
             .collect();
         let sample_keys = keys.clone();
         let boundaries = Delayed::gather(&sorted, move |parts: &[&Partition]| {
             boundaries(parts, &sample_keys, n)
         })
-        .named(key_group(&format!("{}|sort-boundaries", self.label)));
+        .named_op(key_group(&format!("{}|sort-boundaries", self.label)));
 
         // Every sorted partition cut at the boundaries.
         let cut_key = key_group(&format!("{}|sort-cut", self.label));
@@ -195,7 +195,7 @@ impl DataFrame {
                     let bounds = bounds.as_ref().map_err(Clone::clone)?;
                     cut(&p.load()?, &keys, bounds)
                 })
-                .named(cut_key.sibling(i as u64))
+                .named_op(cut_key.sibling(i as u64))
             })
             .collect();
 
@@ -216,7 +216,7 @@ impl DataFrame {
                             .and_then(|b| sort_batch(&b, &keys)),
                     )
                 })
-                .named(out_key.sibling(j as u64))
+                .named_op(out_key.sibling(j as u64))
             })
             .collect();
         let mut out = DataFrame::new(self.schema(), inputs, &format!("{}|sort", self.label));
@@ -264,7 +264,7 @@ impl DataFrame {
                                 .map_err(|e| DataFrameError::arrow("repartition", e))
                         }))
                     })
-                    .named(key.sibling(j as u64)),
+                    .named_op(key.sibling(j as u64)),
                 );
             }
         } else {
@@ -279,7 +279,7 @@ impl DataFrame {
                                 b.slice(start, end - start)
                             }))
                         })
-                        .named(key.sibling(inputs.len() as u64)),
+                        .named_op(key.sibling(inputs.len() as u64)),
                     );
                 }
             }

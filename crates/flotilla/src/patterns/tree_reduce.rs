@@ -45,10 +45,11 @@
 //! [`tree_reduce_with`] with the [`ComputeOptions`] given (a pool, a
 //! placement policy, a progress bar), and [`tree_reduce_delayed`] only
 //! builds the graph over delayed values, for use inside a larger graph.
-//! A panic in `op` fails its task (named `tree_reduce[n]`) and every task
-//! above it; the error names the task.
+//! A panic in `op` fails its task (named `tree_reduce[n]`, the n-th
+//! combining task level by level from the leaves; `tree_reduce#2[n]` in the
+//! second of two trees of one graph) and every task above it; the error
+//! names the task.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use flotilla_core::TaskKey;
@@ -62,10 +63,6 @@ use super::PatternError;
 /// assert_eq!(flotilla::patterns::DEFAULT_FAN_IN, 2);
 /// ```
 pub const DEFAULT_FAN_IN: usize = 2;
-
-/// Numbers the combining tasks of every tree built in this process, so that
-/// their keys never clash when several trees meet in one graph.
-static NEXT_COMBINE: AtomicU64 = AtomicU64::new(0);
 
 /// Builds the tree reduction of `leaves` with `op`, `fan_in` values per
 /// combining task, without running it: the root of the tree, or `None` for
@@ -97,28 +94,35 @@ where
         return Err(PatternError::FanInTooSmall { fan_in });
     }
     let op = Arc::new(op);
+    // One group of keys per tree: `tree_reduce[n]` for its n-th combining
+    // task, level by level, left to right. A second tree in the same graph
+    // is told apart when the graph is assembled (`tree_reduce#2[n]`).
+    let keys = TaskKey::indexed("tree_reduce", 0);
+    let mut next = 0;
     let mut level: Vec<Delayed<T>> = leaves.to_vec();
     while level.len() > 1 {
         level = level
             .chunks(fan_in)
             .map(|group| match group {
                 [single] => single.clone(),
-                _ => combine(group, &op),
+                _ => {
+                    next += 1;
+                    combine(group, &op, keys.sibling(next - 1))
+                }
             })
             .collect();
     }
     Ok(level.pop())
 }
 
-/// One combining task: folds `group` (two or more values) from left to
-/// right with `op`.
-fn combine<T, F>(group: &[Delayed<T>], op: &Arc<F>) -> Delayed<T>
+/// One combining task, keyed `key`: folds `group` (two or more values) from
+/// left to right with `op`.
+fn combine<T, F>(group: &[Delayed<T>], op: &Arc<F>, key: TaskKey) -> Delayed<T>
 where
     T: Send + Sync + 'static,
     F: Fn(&T, &T) -> T + Send + Sync + 'static,
 {
     let op = Arc::clone(op);
-    let key = TaskKey::indexed("tree_reduce", NEXT_COMBINE.fetch_add(1, Ordering::Relaxed));
     Delayed::gather(group, move |values: &[&T]| match values {
         [first, second, rest @ ..] => rest
             .iter()
@@ -126,7 +130,7 @@ where
         // `combine` is only called on groups of two or more.
         _ => unreachable!("a combining task always has at least two inputs"),
     })
-    .named(key)
+    .named_op(key)
 }
 
 /// Reduces `items` with the associative `op` as a tree of tasks with
