@@ -313,7 +313,7 @@ proptest! {
                 present.push(true);
                 continue;
             }
-            if event == 2 && step % 7 == 0 {
+            if event == 2 && step.is_multiple_of(7) {
                 let t = TaskId::new(pick.index(n) as u32);
                 let before = s.state(t);
                 let cancelled = s.cancel(t, &mut out);
