@@ -90,8 +90,10 @@ impl Actions for Queues {
     }
     fn abandon(&mut self, _: TaskId, _: TaskId) {}
     fn release(&mut self, _: TaskId) {}
-    // The simulator cancels nothing.
+    // The simulator cancels nothing, and its workers steal for themselves
+    // with the core's victim choice.
     fn cancel(&mut self, _: TaskId) {}
+    fn steal(&mut self, _: TaskId, _: WorkerId, _: WorkerId) {}
 }
 
 impl Queues {

@@ -243,7 +243,8 @@ proptest! {
     }
 
     /// Workers join and leave at random while tasks run, fail, retry, are
-    /// cancelled and report late. Every task ends in exactly one final state; no task is
+    /// cancelled, are stolen by idle workers (core-planned steals,
+    /// confirmed or refused) and report late. Every task ends in exactly one final state; no task is
     /// handed to a worker that left, and reports from one are refused; a
     /// task is handed out only when every input's result exists somewhere;
     /// a result is released only while it exists (so once per time it was
@@ -266,6 +267,8 @@ proptest! {
             .collect();
         let mut s = Scheduler::new(g, placement, workers);
         s.set_suspicious_after(suspicious_after);
+        s.set_balancing(true);
+        let mut steals: Vec<(TaskId, WorkerId, WorkerId)> = Vec::new();
         let mut present: Vec<bool> = vec![true; workers];
         let mut out: Vec<Command> = Vec::new();
         // Results that exist, and where.
@@ -293,6 +296,12 @@ proptest! {
                     }
                     Command::Release { task } => {
                         prop_assert!(have.remove(&task).is_some(), "{task} released while it did not exist");
+                    }
+                    Command::Steal { task, from, to } => {
+                        prop_assert!(present[from.index()] && present[to.index()]);
+                        prop_assert_eq!(s.state(task), TaskState::Ready);
+                        prop_assert_eq!(s.queued_on(to), 0, "{} is not idle", to);
+                        steals.push((task, from, to));
                     }
                     _ => {}
                 }
@@ -324,6 +333,28 @@ proptest! {
                 );
                 if cancelled {
                     prop_assert_eq!(s.state(t), TaskState::Cancelled);
+                }
+                continue;
+            }
+            if event == 3 {
+                s.plan_steals(&mut out);
+                continue;
+            }
+            if event == 4 && !steals.is_empty() {
+                let (t, from, to) = steals.swap_remove(pick.index(steals.len()));
+                let still_there = s.state(t) == TaskState::Ready
+                    && present[from.index()]
+                    && present[to.index()]
+                    && queued.iter().any(|&(q, a, target)| {
+                        q == t && a == s.attempt(t) && target.worker() == Some(from)
+                    });
+                if still_there && step % 2 == 0 {
+                    // The victim gives the task up: its queued copy is gone.
+                    s.steal_confirmed(t, from, to, &mut out).unwrap();
+                    queued.retain(|&(q, _, _)| q != t);
+                } else {
+                    s.steal_refused(t);
+                    prop_assert!(s.steal_confirmed(t, from, to, &mut out).is_err());
                 }
                 continue;
             }

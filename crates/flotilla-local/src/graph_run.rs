@@ -165,6 +165,10 @@ impl Actions for Dispatch<'_> {
         lock(&self.run.cancelled).insert(task);
         self.run.any_cancelled.store(true, Ordering::Release);
     }
+
+    // The pool's workers steal for themselves (with the core's victim
+    // choice); this run never turns on core-planned steals.
+    fn steal(&mut self, _: TaskId, _: WorkerId, _: WorkerId) {}
 }
 
 impl GraphRun {

@@ -1,6 +1,8 @@
 //! The scheduler's answers to events: what its driver must do.
 
-use crate::{Attempt, Target, TaskId};
+#[cfg(doc)]
+use super::Scheduler;
+use crate::{Attempt, Target, TaskId, WorkerId};
 
 /// What the scheduler asks its driver to do.
 ///
@@ -47,18 +49,30 @@ pub enum Command {
         /// The cancelled task.
         task: TaskId,
     },
+    /// Ask worker `from` to give up `task`, queued there and not started,
+    /// so that idle worker `to` runs it; report the answer with
+    /// [`Scheduler::steal_confirmed`] or [`Scheduler::steal_refused`].
+    Steal {
+        /// The queued task.
+        task: TaskId,
+        /// The busy worker it is queued on.
+        from: WorkerId,
+        /// The idle worker that would run it.
+        to: WorkerId,
+    },
 }
 
 /// The receiver of a scheduler's decisions (the driver).
 ///
 /// ```
-/// use flotilla_core::{Actions, Attempt, Target, TaskId};
+/// use flotilla_core::{Actions, Attempt, Target, TaskId, WorkerId};
 /// struct Count(usize);
 /// impl Actions for Count {
 ///     fn run(&mut self, _: TaskId, _: Target, _: Attempt) { self.0 += 1 }
 ///     fn abandon(&mut self, _: TaskId, _: TaskId) {}
 ///     fn release(&mut self, _: TaskId) {}
 ///     fn cancel(&mut self, _: TaskId) {}
+///     fn steal(&mut self, _: TaskId, _: WorkerId, _: WorkerId) {}
 /// }
 /// ```
 pub trait Actions {
@@ -72,6 +86,9 @@ pub trait Actions {
     /// `task` was handed out and is cancelled before it started: drop it
     /// from its queue, or skip it when it comes up.
     fn cancel(&mut self, task: TaskId);
+    /// Ask worker `from` to give `task` up for `to` (only drivers that
+    /// turned on [`Scheduler::set_balancing`] are asked).
+    fn steal(&mut self, task: TaskId, from: WorkerId, to: WorkerId);
 }
 
 impl Actions for Vec<Command> {
@@ -90,5 +107,8 @@ impl Actions for Vec<Command> {
     }
     fn cancel(&mut self, task: TaskId) {
         self.push(Command::Cancel { task });
+    }
+    fn steal(&mut self, task: TaskId, from: WorkerId, to: WorkerId) {
+        self.push(Command::Steal { task, from, to });
     }
 }

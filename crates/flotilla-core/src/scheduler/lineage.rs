@@ -229,7 +229,7 @@ impl Scheduler {
 
     /// Moves `task` to its next attempt, so that reports about the current
     /// one are refused.
-    fn new_attempt(&mut self, task: TaskId) {
+    pub(super) fn new_attempt(&mut self, task: TaskId) {
         let tries = self.tries.entry(task).or_default();
         tries.attempt = tries.attempt.next();
     }

@@ -14,6 +14,7 @@
 //! finishing twice) are refused with a [`SchedulerError`] and change nothing.
 
 mod actions;
+mod balance;
 mod durations;
 mod error;
 mod lineage;
@@ -25,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::graph::TaskGraph;
-use crate::placement::{Placement, Placer};
+use crate::placement::{Placement, Placer, Target};
 use crate::{Attempt, TaskId, WorkerId};
 
 pub use actions::{Actions, Command};
@@ -100,6 +101,8 @@ pub struct Scheduler {
     /// Ready tasks that found no worker to go to; placed when one joins.
     parked: Vec<TaskId>,
     durations: Durations,
+    /// Each worker's stealable tasks in order, while the core balances.
+    steals: Option<balance::StealQueues>,
     placer: Placer,
     counts: TaskCounts,
     started: bool,
@@ -166,6 +169,7 @@ impl Scheduler {
             workers: table,
             parked: Vec::new(),
             durations: Durations::default(),
+            steals: None,
             near_scratch: Vec::new(),
             counts: TaskCounts {
                 total: n,
@@ -347,7 +351,11 @@ impl Scheduler {
                 let site = target.worker().map_or(NO_WORKER, |w| w.index() as u32);
                 self.site[i] = site;
                 self.workers.queue(site);
-                out.run(task, target, self.attempt(task));
+                let attempt = self.attempt(task);
+                if let (Some(steals), Target::Stealable(w)) = (self.steals.as_mut(), target) {
+                    steals.push(w, task, attempt);
+                }
+                out.run(task, target, attempt);
             }
             None => {
                 self.site[i] = NO_WORKER;
@@ -834,5 +842,6 @@ impl Scheduler {
             + self.parked.capacity() * std::mem::size_of::<TaskId>()
             + self.workers.heap_bytes()
             + self.durations.heap_bytes()
+            + self.steals.as_ref().map_or(0, |s| s.heap_bytes())
     }
 }

@@ -153,6 +153,11 @@ impl WorkerTable {
         self.present.get(worker.index()).copied().unwrap_or(false)
     }
 
+    /// How many workers ever joined.
+    pub(super) fn len(&self) -> usize {
+        self.offers.len()
+    }
+
     pub(super) fn offer(&self, worker: WorkerId) -> Option<&WorkerOffer> {
         self.offers.get(worker.index())
     }
