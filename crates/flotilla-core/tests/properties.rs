@@ -348,7 +348,7 @@ proptest! {
                     && queued.iter().any(|&(q, a, target)| {
                         q == t && a == s.attempt(t) && target.worker() == Some(from)
                     });
-                if still_there && step % 2 == 0 {
+                if still_there && step.is_multiple_of(2) {
                     // The victim gives the task up: its queued copy is gone.
                     s.steal_confirmed(t, from, to, &mut out).unwrap();
                     queued.retain(|&(q, _, _)| q != t);
