@@ -12,7 +12,9 @@
 //! * [`Scheduler`]: the state machine of one run (see its task-state diagram):
 //!   attempts and retries, workers that join ([`WorkerOffer`]) and leave
 //!   (lost results computed again from lineage), finishes that report
-//!   durations and sizes ([`Finish`]), durations learned per kind of task.
+//!   durations and sizes ([`Finish`]), durations learned per kind of task,
+//!   tasks added while others run and results released on request, steals
+//!   planned for workers whose queues it cannot reach.
 //! * [`balance`]: work stealing's one decision, which worker an idle
 //!   worker takes work from, shared by the pool and the simulator.
 //! * [`RunReport`]: per-worker busy time, idle time, tasks run and stolen.

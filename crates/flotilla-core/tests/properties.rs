@@ -244,15 +244,17 @@ proptest! {
 
     /// Workers join and leave at random while tasks run, fail, retry, are
     /// cancelled, are stolen by idle workers (core-planned steals,
-    /// confirmed or refused) and report late. Every task ends in exactly one final state; no task is
+    /// confirmed or refused), are added while others run (reading results
+    /// kept, running or already released) and report late; results the
+    /// caller holds are released on request. Every task ends in exactly one final state; no task is
     /// handed to a worker that left, and reports from one are refused; a
     /// task is handed out only when every input's result exists somewhere;
     /// a result is released only while it exists (so once per time it was
     /// computed); retries and lost workers stay within their limits; at
-    /// the end exactly the outputs' results are held.
+    /// the end exactly the results the caller holds are held.
     #[test]
     fn workers_joining_and_leaving_keep_every_task_in_one_final_state(
-        (g, limits) in dag_with_retries(),
+        (g, mut limits) in dag_with_retries(),
         placement in policy(),
         workers in 1usize..4,
         suspicious_after in 1u32..4,
@@ -260,11 +262,14 @@ proptest! {
         events in prop::collection::vec(0u8..20, 400),
         sizes in prop::collection::vec(0u64..1000, 60),
     ) {
-        let n = g.len();
-        let deps: Vec<Vec<TaskId>> = g.task_ids().map(|t| g.dependencies(t).to_vec()).collect();
-        let has_dependents: Vec<bool> = (0..n)
-            .map(|i| deps.iter().any(|ds| ds.contains(&TaskId::new(i as u32))))
+        let mut n = g.len();
+        let mut deps: Vec<Vec<TaskId>> = g.task_ids().map(|t| g.dependencies(t).to_vec()).collect();
+        // Which results the caller holds: the outputs, then every task
+        // added later, until released.
+        let mut kept: Vec<bool> = (0..n)
+            .map(|i| !deps.iter().any(|ds| ds.contains(&TaskId::new(i as u32))))
             .collect();
+        let mut added = 0;
         let mut s = Scheduler::new(g, placement, workers);
         s.set_suspicious_after(suspicious_after);
         s.set_balancing(true);
@@ -334,6 +339,31 @@ proptest! {
                 if cancelled {
                     prop_assert_eq!(s.state(t), TaskState::Cancelled);
                 }
+                continue;
+            }
+            if event == 5 && added < 20 {
+                // A later task reads up to three tasks already there.
+                let mut ds: Vec<TaskId> = (0..(step % 4))
+                    .map(|k| TaskId::new(picks[(step + k) % picks.len()].index(n) as u32))
+                    .collect();
+                ds.sort();
+                ds.dedup();
+                let options = TaskOptions { retries: (step % 2) as u32, ..Default::default() };
+                let t = s.add_task(TaskKey::indexed("later", added), &ds, options, &mut out).unwrap();
+                prop_assert_eq!(t.index(), n);
+                added += 1;
+                n += 1;
+                deps.push(ds);
+                kept.push(true);
+                limits.push(options.retries);
+                errors.push(0);
+                lost.push(0);
+                continue;
+            }
+            if event == 6 && step.is_multiple_of(3) {
+                let t = TaskId::new(pick.index(n) as u32);
+                prop_assert_eq!(s.release_result(t, &mut out), kept[t.index()]);
+                kept[t.index()] = false;
                 continue;
             }
             if event == 3 {
@@ -439,7 +469,7 @@ proptest! {
             match s.state(t) {
                 TaskState::Cancelled => prop_assert!(!have.contains_key(&t)),
                 TaskState::Finished => {
-                    prop_assert_eq!(have.contains_key(&t), !has_dependents[i], "{}", t);
+                    prop_assert_eq!(have.contains_key(&t), kept[i], "{}", t);
                     prop_assert!(errors[i] <= limits[i]);
                     prop_assert!(lost[i] < suspicious_after);
                 }

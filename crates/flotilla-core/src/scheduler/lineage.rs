@@ -91,72 +91,17 @@ impl Scheduler {
         let n = self.state.len();
         let mut loss = WorkerLoss::default();
 
-        // The results that lived there, and those needed again because a
-        // task that reads them runs again: the lineage to recompute.
-        let mut redo: Vec<TaskId> = Vec::new();
-        let mut in_redo = vec![false; n];
-        for (i, marked) in in_redo.iter_mut().enumerate() {
+        // The results that lived there and are still needed.
+        let mut lost = Vec::new();
+        for i in 0..n {
             if self.state[i] == TaskState::Finished && self.site[i] == gone {
                 self.site[i] = NO_WORKER;
                 if self.unfinished_dependents[i] > 0 || self.keep[i] {
-                    *marked = true;
-                    redo.push(TaskId::new(i as u32));
+                    lost.push(TaskId::new(i as u32));
                 }
             }
         }
-        let mut next = 0;
-        while next < redo.len() {
-            let t = redo[next];
-            next += 1;
-            for &d in self.graph.dependencies(t) {
-                let j = d.index();
-                if self.state[j] == TaskState::Finished && self.site[j] == NO_WORKER && !in_redo[j]
-                {
-                    in_redo[j] = true;
-                    redo.push(d);
-                }
-            }
-        }
-        loss.recomputed = redo.len();
-
-        // They are no longer finished, and each reads its inputs again.
-        for &t in &redo {
-            self.state[t.index()] = TaskState::Waiting;
-            self.counts.finished -= 1;
-            self.new_attempt(t);
-        }
-        for &t in &redo {
-            let mut missing = 0;
-            for &d in self.graph.dependencies(t) {
-                self.unfinished_dependents[d.index()] += 1;
-                if self.state[d.index()] != TaskState::Finished {
-                    missing += 1;
-                }
-            }
-            self.unfinished_deps[t.index()] = missing;
-        }
-        // Dependents wait for the result again; a ready one goes back to
-        // waiting.
-        for &t in &redo {
-            let (lo, hi) = (
-                self.dependent_offsets[t.index()] as usize,
-                self.dependent_offsets[t.index() + 1] as usize,
-            );
-            for k in lo..hi {
-                let d = self.dependents[k];
-                if in_redo[d.index()] {
-                    continue;
-                }
-                // A task's count is the number of its inputs not finished,
-                // whatever its own state: the finish to come takes it back.
-                self.unfinished_deps[d.index()] += 1;
-                if self.state[d.index()] == TaskState::Ready {
-                    self.unqueue(d);
-                    self.state[d.index()] = TaskState::Waiting;
-                    self.new_attempt(d);
-                }
-            }
-        }
+        loss.recomputed = self.recompute(lost, out);
 
         // What ran or was queued there goes elsewhere.
         for i in 0..n {
@@ -180,6 +125,71 @@ impl Scheduler {
             }
         }
 
+        Ok(loss)
+    }
+
+    /// Computes again the finished tasks `lost`, whose results exist no
+    /// more (their `site` is already cleared), with every released input
+    /// they read, up the lineage to results that exist: they go back to
+    /// waiting on new attempts, counts restored, their waiting readers
+    /// wait for them again, and those whose inputs exist are handed out.
+    /// Returns how many tasks are computed again.
+    pub(super) fn recompute(&mut self, lost: Vec<TaskId>, out: &mut impl Actions) -> usize {
+        let n = self.state.len();
+        let mut redo = lost;
+        let mut in_redo = vec![false; n];
+        for t in &redo {
+            in_redo[t.index()] = true;
+        }
+        let mut next = 0;
+        while next < redo.len() {
+            let t = redo[next];
+            next += 1;
+            for &d in self.graph.dependencies(t) {
+                let j = d.index();
+                if self.state[j] == TaskState::Finished && self.site[j] == NO_WORKER && !in_redo[j]
+                {
+                    in_redo[j] = true;
+                    redo.push(d);
+                }
+            }
+        }
+
+        // They are no longer finished, and each reads its inputs again.
+        for &t in &redo {
+            self.state[t.index()] = TaskState::Waiting;
+            self.counts.finished -= 1;
+            self.new_attempt(t);
+        }
+        for &t in &redo {
+            let mut missing = 0;
+            for &d in self.graph.dependencies(t) {
+                self.unfinished_dependents[d.index()] += 1;
+                if self.state[d.index()] != TaskState::Finished {
+                    missing += 1;
+                }
+            }
+            self.unfinished_deps[t.index()] = missing;
+        }
+        // Dependents wait for the result again; a ready one goes back to
+        // waiting.
+        for &t in &redo {
+            for k in 0..self.dependent_count(t) {
+                let d = self.dependent_at(t, k);
+                if in_redo[d.index()] {
+                    continue;
+                }
+                // A task's count is the number of its inputs not finished,
+                // whatever its own state: the finish to come takes it back.
+                self.unfinished_deps[d.index()] += 1;
+                if self.state[d.index()] == TaskState::Ready {
+                    self.unqueue(d);
+                    self.state[d.index()] = TaskState::Waiting;
+                    self.new_attempt(d);
+                }
+            }
+        }
+
         // Recomputations start where their inputs exist; one whose input
         // failed for good meanwhile can never run.
         let mut ready = Vec::new();
@@ -197,7 +207,7 @@ impl Scheduler {
         for t in ready {
             self.make_ready(t, None, out);
         }
-        Ok(loss)
+        redo.len()
     }
 
     /// `task` must wait for inputs that are not finished: it waits if they

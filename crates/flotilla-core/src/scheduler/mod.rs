@@ -17,6 +17,7 @@ mod actions;
 mod balance;
 mod durations;
 mod error;
+mod grow;
 mod lineage;
 mod retry;
 mod state;
@@ -77,8 +78,13 @@ const DEFAULT_SUSPICIOUS_AFTER: u32 = 3;
 #[derive(Debug)]
 pub struct Scheduler {
     graph: Arc<TaskGraph>,
+    /// The readers of each task known when the scheduler was built, as
+    /// one flat list (offsets per task)...
     dependent_offsets: Vec<u32>,
     dependents: Vec<TaskId>,
+    /// ...and those of tasks added later, per task (empty until a task is
+    /// added to a running scheduler).
+    added_dependents: Vec<Vec<TaskId>>,
     unfinished_deps: Vec<u32>,
     unfinished_dependents: Vec<u32>,
     state: Vec<TaskState>,
@@ -181,6 +187,7 @@ impl Scheduler {
             graph,
             dependent_offsets,
             dependents,
+            added_dependents: Vec::new(),
             unfinished_deps,
             unfinished_dependents,
             keep,
@@ -221,11 +228,32 @@ impl Scheduler {
     /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
     /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
     /// let s = Scheduler::new(g, Placement::Block, 1);
-    /// assert_eq!(s.dependents(a), &[b]);
+    /// assert_eq!(s.dependents(a).collect::<Vec<_>>(), [b]);
     /// ```
-    pub fn dependents(&self, task: TaskId) -> &[TaskId] {
+    pub fn dependents(&self, task: TaskId) -> impl Iterator<Item = TaskId> + '_ {
+        (0..self.dependent_count(task)).map(move |k| self.dependent_at(task, k))
+    }
+
+    /// How many tasks read `task`'s result: those of the graph it was
+    /// built with, then those added later.
+    #[inline]
+    fn dependent_count(&self, task: TaskId) -> usize {
         let i = task.index();
-        &self.dependents[self.dependent_offsets[i] as usize..self.dependent_offsets[i + 1] as usize]
+        let built = (self.dependent_offsets[i + 1] - self.dependent_offsets[i]) as usize;
+        built + self.added_dependents.get(i).map_or(0, Vec::len)
+    }
+
+    /// The `k`-th reader of `task`'s result, `k < dependent_count(task)`.
+    #[inline]
+    fn dependent_at(&self, task: TaskId, k: usize) -> TaskId {
+        let i = task.index();
+        let lo = self.dependent_offsets[i] as usize;
+        let built = self.dependent_offsets[i + 1] as usize - lo;
+        if k < built {
+            self.dependents[lo + k]
+        } else {
+            self.added_dependents[i][k - built]
+        }
     }
 
     /// Keeps the result of `task` after its dependents finished (never emit
@@ -616,12 +644,8 @@ impl Scheduler {
             .record(self.graph.kind_of(task), finish.duration());
 
         let mut ready = std::mem::take(&mut self.scratch);
-        let (lo, hi) = (
-            self.dependent_offsets[task.index()] as usize,
-            self.dependent_offsets[task.index() + 1] as usize,
-        );
-        for i in lo..hi {
-            let d = self.dependents[i];
+        for k in 0..self.dependent_count(task) {
+            let d = self.dependent_at(task, k);
             let left = &mut self.unfinished_deps[d.index()];
             *left -= 1;
             if *left == 0 && self.state[d.index()] == TaskState::Waiting {
@@ -645,7 +669,7 @@ impl Scheduler {
     }
 
     /// The result of `task` exists no more once the driver drops it.
-    fn release(&mut self, task: TaskId, out: &mut impl Actions) {
+    pub(super) fn release(&mut self, task: TaskId, out: &mut impl Actions) {
         self.site[task.index()] = NO_WORKER;
         out.release(task);
     }
@@ -803,12 +827,8 @@ impl Scheduler {
         let mut stack = std::mem::take(&mut self.scratch);
         stack.push(root);
         while let Some(t) = stack.pop() {
-            let (lo, hi) = (
-                self.dependent_offsets[t.index()] as usize,
-                self.dependent_offsets[t.index() + 1] as usize,
-            );
-            for i in lo..hi {
-                let d = self.dependents[i];
+            for k in 0..self.dependent_count(t) {
+                let d = self.dependent_at(t, k);
                 if matches!(self.state[d.index()], TaskState::Waiting | TaskState::Ready) {
                     self.unqueue(d);
                     self.state[d.index()] = TaskState::Abandoned { because };
@@ -832,6 +852,11 @@ impl Scheduler {
         self.graph.heap_bytes()
             + self.dependent_offsets.capacity() * 4
             + self.dependents.capacity() * std::mem::size_of::<TaskId>()
+            + self
+                .added_dependents
+                .iter()
+                .map(|d| 24 + d.capacity() * std::mem::size_of::<TaskId>())
+                .sum::<usize>()
             + self.unfinished_deps.capacity() * 4
             + self.unfinished_dependents.capacity() * 4
             + self.state.capacity() * std::mem::size_of::<TaskState>()
