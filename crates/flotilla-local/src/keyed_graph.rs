@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use flotilla_core::{GraphError, KeyedGraphBuilder, RunReport, TaskId, TaskKey};
+use flotilla_core::{GraphError, KeyedGraphBuilder, RunReport, TaskId, TaskKey, TaskOptions};
 
 use crate::error::TaskError;
 use crate::graph_run::{run_graph, ComputeOptions, GraphTask, Value};
@@ -102,7 +102,7 @@ impl Inputs<'_> {
 /// ```
 #[derive(Default, Clone)]
 pub struct Graph {
-    entries: Vec<(TaskKey, Vec<TaskKey>)>,
+    entries: Vec<(TaskKey, Vec<TaskKey>, TaskOptions)>,
     tasks: Vec<GraphTask>,
 }
 
@@ -140,6 +140,36 @@ impl Graph {
         T: Send + Sync + 'static,
         E: fmt::Display + 'static,
     {
+        self.insert_with(key, deps, TaskOptions::default(), f);
+    }
+
+    /// Adds the task `key` as [`Graph::insert`] does, with `options`: its
+    /// priority, cost hint and retries. A task with retries that returns
+    /// an error or panics runs again (on any worker) up to that many more
+    /// times before its failure is final; a retried attempt's error is
+    /// forgotten once it succeeds.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use flotilla_local::Graph;
+    /// use flotilla_core::TaskOptions;
+    /// let tries = AtomicU32::new(0);
+    /// let mut g = Graph::new();
+    /// let flaky = TaskOptions { retries: 2, ..Default::default() };
+    /// g.insert_with("fetch", [] as [&str; 0], flaky, move |_| {
+    ///     if tries.fetch_add(1, Ordering::SeqCst) == 0 { Err("timed out") } else { Ok(7u32) }
+    /// });
+    /// assert_eq!(g.compute::<u32>("fetch").unwrap(), 7);
+    /// ```
+    pub fn insert_with<K, D, I, F, T, E>(&mut self, key: K, deps: I, options: TaskOptions, f: F)
+    where
+        K: Into<TaskKey>,
+        D: Into<TaskKey>,
+        I: IntoIterator<Item = D>,
+        F: Fn(&Inputs<'_>) -> Result<T, E> + Send + Sync + 'static,
+        T: Send + Sync + 'static,
+        E: fmt::Display + 'static,
+    {
         let key: TaskKey = key.into();
         let name = key.to_string();
         let function = type_name::<F>();
@@ -163,14 +193,14 @@ impl Graph {
             }
         });
         self.entries
-            .push((key, deps.into_iter().map(Into::into).collect()));
+            .push((key, deps.into_iter().map(Into::into).collect(), options));
         self.tasks.push(GraphTask { func, function });
     }
 
     fn build(&self) -> Result<flotilla_core::TaskGraph, GraphError> {
         let mut b = KeyedGraphBuilder::new();
-        for (k, deps) in &self.entries {
-            b.insert(k.clone(), deps.iter().cloned());
+        for (k, deps, options) in &self.entries {
+            b.insert_with(k.clone(), deps.iter().cloned(), *options);
         }
         b.build()
     }

@@ -591,3 +591,68 @@ fn an_error_names_the_key_of_the_assembled_graph() {
         other => panic!("expected DependencyFailed, got {other:?}"),
     }
 }
+
+/// A diamond whose middle task fails (`how`) on its first attempt: with
+/// one retry the run gives the clean run's result and the middle task ran
+/// twice; without, its failure is final and names the first attempt's
+/// message.
+fn flaky_diamond(retries: u32, how: &'static str) -> (Result<i64, TaskError>, usize) {
+    let pool = CpuPool::with_threads(2).unwrap();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let mut g = Graph::new();
+    leaf(&mut g, "x", 20);
+    let seen = Arc::clone(&attempts);
+    let flaky = flotilla_core::TaskOptions {
+        retries,
+        ..Default::default()
+    };
+    g.insert_with("double", ["x"], flaky, move |i| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            if how == "panic" {
+                panic!("first attempt panics");
+            }
+            return Err(TaskError::Failed {
+                task: "double".into(),
+                function: "flaky".into(),
+                message: "first attempt fails".into(),
+            });
+        }
+        Ok::<_, TaskError>(i.get::<i64>(0)? * 2)
+    });
+    g.insert("plus_one", ["x"], |i| {
+        Ok::<_, TaskError>(i.get::<i64>(0)? + 1)
+    });
+    g.insert("total", ["double", "plus_one"], |i| {
+        Ok::<_, TaskError>(i.get::<i64>(0)? + i.get::<i64>(1)?)
+    });
+    let outcome = g
+        .compute_many_with(&[TaskKey::new("total")], &options(&pool))
+        .map(|(mut values, _)| values.remove(0));
+    let total = match outcome {
+        Ok(Ok(v)) => Ok(*v.downcast_ref::<i64>().unwrap()),
+        Ok(Err(e)) | Err(e) => Err(e),
+    };
+    (total, attempts.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_task_that_fails_once_and_has_a_retry_gives_the_clean_result() {
+    for how in ["error", "panic"] {
+        let (total, attempts) = flaky_diamond(1, how);
+        assert_eq!(total.unwrap(), 20 * 2 + 21, "{how}");
+        assert_eq!(attempts, 2, "{how}");
+    }
+}
+
+#[test]
+fn without_a_retry_the_first_failure_is_final() {
+    let (total, attempts) = flaky_diamond(0, "error");
+    let err = total.unwrap_err();
+    assert_eq!(attempts, 1);
+    assert!(err.to_string().contains("first attempt fails"), "{err}");
+    let (total, _) = flaky_diamond(0, "panic");
+    assert!(total
+        .unwrap_err()
+        .to_string()
+        .contains("first attempt panics"));
+}
