@@ -62,7 +62,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
-use flotilla_core::{RunReport, TaskGraph, TaskId, TaskKey};
+use flotilla_core::{RunReport, TaskGraph, TaskId, TaskKey, TaskOptions};
 
 use crate::error::TaskError;
 use crate::graph_run::{run_graph, ComputeOptions, GraphTask, TaskFn, Value};
@@ -81,6 +81,8 @@ struct Node {
     deps: Vec<Arc<Node>>,
     func: TaskFn,
     function: &'static str,
+    /// How many times the task runs again after an error or a panic.
+    retries: u32,
 }
 
 impl Drop for Node {
@@ -313,6 +315,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 deps,
                 func,
                 function,
+                retries: 0,
             }),
             _type: PhantomData,
         }
@@ -389,13 +392,49 @@ impl<T: Send + Sync + 'static> Delayed<T> {
 
     fn renamed(self, key: TaskKey, naming: Naming) -> Delayed<T> {
         let node = &self.node;
-        Delayed::from_named_node(
-            key,
-            naming,
-            node.deps.clone(),
-            Arc::clone(&node.func),
-            node.function,
-        )
+        Delayed {
+            node: Arc::new(Node {
+                key,
+                naming,
+                deps: node.deps.clone(),
+                func: Arc::clone(&node.func),
+                function: node.function,
+                retries: node.retries,
+            }),
+            _type: PhantomData,
+        }
+    }
+
+    /// Lets this value's task run again up to `retries` more times when
+    /// its function returns an error or panics (default 0: the first
+    /// failure is final). The tasks that read it wait for the attempt that
+    /// succeeds; a retried attempt's error is forgotten.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use flotilla_local::Delayed;
+    /// let tries = AtomicU32::new(0);
+    /// let flaky = Delayed::value(20).try_map(move |x| {
+    ///     match tries.fetch_add(1, Ordering::SeqCst) {
+    ///         0 => Err("the first try times out"),
+    ///         _ => Ok(x + 1),
+    ///     }
+    /// });
+    /// assert_eq!(flaky.retries(1).map(|x| x * 2).compute().unwrap(), 42);
+    /// ```
+    pub fn retries(self, retries: u32) -> Delayed<T> {
+        let node = &self.node;
+        Delayed {
+            node: Arc::new(Node {
+                key: node.key.clone(),
+                naming: node.naming,
+                deps: node.deps.clone(),
+                func: Arc::clone(&node.func),
+                function: node.function,
+                retries,
+            }),
+            _type: PhantomData,
+        }
     }
 
     /// The key of this node in the graph that computes it (the one
@@ -574,7 +613,11 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             };
             // Dependencies were added first, so this fails only past 2^32
             // tasks, as the ids above would.
-            let _ = graph.add_task(key, deps);
+            let options = TaskOptions {
+                retries: node.retries,
+                ..TaskOptions::default()
+            };
+            let _ = graph.add_task_with(key, deps, options);
         }
         Assembled { graph, nodes }
     }
