@@ -395,6 +395,23 @@ impl Placer {
         })
     }
 
+    /// Records that a task of `cost` was queued on `worker` other than by
+    /// [`Placer::place`] (moved there by a steal), so load-aware policies
+    /// see its queue grow.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer, WorkerId};
+    /// let mut p = Placer::new(Placement::LeastLoadedOfTwo { seed: 1 }, 2, 0);
+    /// p.queued(WorkerId::new(0), 100.0);
+    /// // Worker 1 is now the less loaded of the two.
+    /// assert_eq!(p.place(0, 1.0, None).unwrap().worker(), Some(WorkerId::new(1)));
+    /// ```
+    pub fn queued(&mut self, worker: WorkerId, cost: f32) {
+        if let Some(load) = self.queued_cost.get_mut(worker.index()) {
+            *load += f64::from(cost);
+        }
+    }
+
     /// Records that `worker` finished a task of `cost` that was placed on
     /// it, so load-aware policies see its queue shrink.
     ///

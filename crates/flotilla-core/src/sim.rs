@@ -93,7 +93,7 @@ impl Actions for Queues {
     // The simulator cancels nothing, and its workers steal for themselves
     // with the core's victim choice.
     fn cancel(&mut self, _: TaskId) {}
-    fn steal(&mut self, _: TaskId, _: WorkerId, _: WorkerId) {}
+    fn steal(&mut self, _: TaskId, _: Attempt, _: WorkerId, _: WorkerId) {}
 }
 
 impl Queues {

@@ -273,7 +273,7 @@ proptest! {
         let mut s = Scheduler::new(g, placement, workers);
         s.set_suspicious_after(suspicious_after);
         s.set_balancing(true);
-        let mut steals: Vec<(TaskId, WorkerId, WorkerId)> = Vec::new();
+        let mut steals: Vec<(TaskId, WorkerId, WorkerId, Attempt)> = Vec::new();
         let mut present: Vec<bool> = vec![true; workers];
         let mut out: Vec<Command> = Vec::new();
         // Results that exist, and where.
@@ -302,11 +302,12 @@ proptest! {
                     Command::Release { task } => {
                         prop_assert!(have.remove(&task).is_some(), "{task} released while it did not exist");
                     }
-                    Command::Steal { task, from, to } => {
+                    Command::Steal { task, attempt, from, to } => {
+                        prop_assert_eq!(attempt, s.attempt(task));
                         prop_assert!(present[from.index()] && present[to.index()]);
                         prop_assert_eq!(s.state(task), TaskState::Ready);
                         prop_assert_eq!(s.queued_on(to), 0, "{} is not idle", to);
-                        steals.push((task, from, to));
+                        steals.push((task, from, to, attempt));
                     }
                     _ => {}
                 }
@@ -371,10 +372,12 @@ proptest! {
                 continue;
             }
             if event == 4 && !steals.is_empty() {
-                let (t, from, to) = steals.swap_remove(pick.index(steals.len()));
+                let (t, from, to, asked) = steals.swap_remove(pick.index(steals.len()));
+                // The thief may have left meanwhile: the task is placed
+                // again then.
                 let still_there = s.state(t) == TaskState::Ready
+                    && s.attempt(t) == asked
                     && present[from.index()]
-                    && present[to.index()]
                     && queued.iter().any(|&(q, a, target)| {
                         q == t && a == s.attempt(t) && target.worker() == Some(from)
                     });

@@ -168,7 +168,7 @@ impl Actions for Dispatch<'_> {
 
     // The pool's workers steal for themselves (with the core's victim
     // choice); this run never turns on core-planned steals.
-    fn steal(&mut self, _: TaskId, _: WorkerId, _: WorkerId) {}
+    fn steal(&mut self, _: TaskId, _: Attempt, _: WorkerId, _: WorkerId) {}
 }
 
 impl GraphRun {

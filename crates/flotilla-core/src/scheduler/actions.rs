@@ -55,6 +55,8 @@ pub enum Command {
     Steal {
         /// The queued task.
         task: TaskId,
+        /// The attempt its queued copy is on.
+        attempt: Attempt,
         /// The busy worker it is queued on.
         from: WorkerId,
         /// The idle worker that would run it.
@@ -72,7 +74,7 @@ pub enum Command {
 ///     fn abandon(&mut self, _: TaskId, _: TaskId) {}
 ///     fn release(&mut self, _: TaskId) {}
 ///     fn cancel(&mut self, _: TaskId) {}
-///     fn steal(&mut self, _: TaskId, _: WorkerId, _: WorkerId) {}
+///     fn steal(&mut self, _: TaskId, _: Attempt, _: WorkerId, _: WorkerId) {}
 /// }
 /// ```
 pub trait Actions {
@@ -86,9 +88,10 @@ pub trait Actions {
     /// `task` was handed out and is cancelled before it started: drop it
     /// from its queue, or skip it when it comes up.
     fn cancel(&mut self, task: TaskId);
-    /// Ask worker `from` to give `task` up for `to` (only drivers that
-    /// turned on [`Scheduler::set_balancing`] are asked).
-    fn steal(&mut self, task: TaskId, from: WorkerId, to: WorkerId);
+    /// Ask worker `from` to give up its queued copy of `task` (on
+    /// `attempt`) for `to` (only drivers that turned on
+    /// [`Scheduler::set_balancing`] are asked).
+    fn steal(&mut self, task: TaskId, attempt: Attempt, from: WorkerId, to: WorkerId);
 }
 
 impl Actions for Vec<Command> {
@@ -108,7 +111,12 @@ impl Actions for Vec<Command> {
     fn cancel(&mut self, task: TaskId) {
         self.push(Command::Cancel { task });
     }
-    fn steal(&mut self, task: TaskId, from: WorkerId, to: WorkerId) {
-        self.push(Command::Steal { task, from, to });
+    fn steal(&mut self, task: TaskId, attempt: Attempt, from: WorkerId, to: WorkerId) {
+        self.push(Command::Steal {
+            task,
+            attempt,
+            from,
+            to,
+        });
     }
 }

@@ -10,9 +10,12 @@
 //! longest, and answers with a [`Command::Steal`]. The driver asks the
 //! victim to give the task up and reports the answer:
 //! [`Scheduler::steal_confirmed`] (the task is handed to the thief on a new
-//! attempt, so a late report from the victim is refused) or
-//! [`Scheduler::steal_refused`] (the victim started it meanwhile; nothing
-//! changes). A task with a steal pending is not offered again.
+//! attempt, so a late report from the victim is refused; placed again
+//! elsewhere if the thief left meanwhile) or [`Scheduler::steal_refused`]
+//! (the victim started it meanwhile; it may be offered again later). Every
+//! steal gets an answer unless the victim leaves. A task with a steal
+//! pending is not offered again, and a thief with one pending is not given
+//! a second.
 //!
 //! Only stealable placements ([`Target::Stealable`]) move; pinned tasks
 //! stay where their static policy put them.
@@ -30,8 +33,17 @@ use crate::{Attempt, Target, TaskId, WorkerId};
 #[derive(Debug, Clone, Default)]
 pub(super) struct StealQueues {
     queues: Vec<VecDeque<(TaskId, Attempt)>>,
-    /// Tasks with a steal asked and not yet answered.
-    pending: Vec<TaskId>,
+    /// Steals asked and not yet answered.
+    pending: Vec<PendingSteal>,
+}
+
+/// A steal asked of a worker and not yet answered.
+#[derive(Debug, Clone, Copy)]
+struct PendingSteal {
+    task: TaskId,
+    attempt: Attempt,
+    from: WorkerId,
+    to: WorkerId,
 }
 
 impl StealQueues {
@@ -43,12 +55,22 @@ impl StealQueues {
         self.queues[w].push_back((task, attempt));
     }
 
+    /// Forgets the steals from `worker`, which left: it will not answer,
+    /// and its tasks are placed again anyway. Steals *to* it stay pending:
+    /// the victim's answer still comes, and a task it gave up is placed
+    /// again then.
+    pub(super) fn forget_worker(&mut self, worker: WorkerId) {
+        self.pending.retain(|p| p.from != worker);
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
-        self.queues
-            .iter()
-            .map(|q| q.capacity() * std::mem::size_of::<(TaskId, Attempt)>())
-            .sum::<usize>()
-            + self.pending.capacity() * 4
+        self.queues.capacity() * std::mem::size_of::<VecDeque<(TaskId, Attempt)>>()
+            + self
+                .queues
+                .iter()
+                .map(|q| q.capacity() * std::mem::size_of::<(TaskId, Attempt)>())
+                .sum::<usize>()
+            + self.pending.capacity() * std::mem::size_of::<PendingSteal>()
     }
 }
 
@@ -83,7 +105,7 @@ impl Scheduler {
     /// out.clear();
     /// assert_eq!(s.plan_steals(&mut out), 1);
     /// let from = WorkerId::new(0);
-    /// assert_eq!(out, [Command::Steal { task: tasks[0], from, to: idle }]);
+    /// assert_eq!(out, [Command::Steal { task: tasks[0], attempt: Attempt::FIRST, from, to: idle }]);
     /// out.clear();
     /// s.steal_confirmed(tasks[0], from, idle, &mut out).unwrap();
     /// let attempt = Attempt::FIRST.next();
@@ -119,7 +141,7 @@ impl Scheduler {
         let idle: Vec<WorkerId> = self
             .workers
             .present()
-            .filter(|w| self.workers.queued(*w) == 0)
+            .filter(|w| self.workers.queued(*w) == 0 && !steals.pending.iter().any(|p| p.to == *w))
             .collect();
         let mut planned = 0;
         for thief in idle {
@@ -129,14 +151,19 @@ impl Scheduler {
                 let mut found = None;
                 while let Some((t, a)) = q.pop_front() {
                     if self.is_stealable(t, a, v as u32, &steals.pending) {
-                        found = Some(t);
+                        found = Some((t, a));
                         break;
                     }
                 }
                 loads[v] = q.len();
-                if let Some(task) = found {
-                    steals.pending.push(task);
-                    out.steal(task, victim, thief);
+                if let Some((task, attempt)) = found {
+                    steals.pending.push(PendingSteal {
+                        task,
+                        attempt,
+                        from: victim,
+                        to: thief,
+                    });
+                    out.steal(task, attempt, victim, thief);
                     planned += 1;
                     break;
                 }
@@ -151,23 +178,24 @@ impl Scheduler {
         task: TaskId,
         attempt: Attempt,
         worker: u32,
-        pending: &[TaskId],
+        pending: &[PendingSteal],
     ) -> bool {
         self.state[task.index()] == TaskState::Ready
             && self.site[task.index()] == worker
             && self.attempt(task) == attempt
-            && !pending.contains(&task)
+            && !pending.iter().any(|p| p.task == task)
     }
 
     /// The victim gave `task` up: it goes to `to` on a new attempt (a
-    /// [`Command::Run`]), and a late report from the victim is refused.
+    /// [`Command::Run`]), and a late report from the victim is refused. If
+    /// `to` left meanwhile, the task is placed again elsewhere.
     ///
     /// # Errors
     ///
     /// [`SchedulerError::UnexpectedEvent`] when no steal of `task` from
-    /// `from` is pending, or the task is no longer ready there (it ended or
-    /// `from` left meanwhile); [`SchedulerError::UnknownWorker`] when `to`
-    /// left (the task stays where it was). Nothing changes either way.
+    /// `from` to `to` is pending for its current attempt (it was answered,
+    /// the task moved on, or `from` left); [`SchedulerError::UnknownTask`]
+    /// for a task not in the scheduler. Nothing changes then.
     ///
     /// See [`Scheduler::plan_steals`] for an example.
     pub fn steal_confirmed(
@@ -177,33 +205,38 @@ impl Scheduler {
         to: WorkerId,
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
-        let pending = self
-            .steals
-            .as_ref()
-            .is_some_and(|s| s.pending.contains(&task));
         let i = task.index();
-        let in_place =
-            self.state.get(i) == Some(&TaskState::Ready) && self.site[i] == from.index() as u32;
-        if !pending || !in_place {
-            self.steal_refused(task);
+        let state = *self.state.get(i).ok_or(SchedulerError::UnknownTask(task))?;
+        let attempt = self.attempt(task);
+        let found = self.steals.as_ref().and_then(|s| {
+            s.pending.iter().position(|p| {
+                p.task == task && p.from == from && p.to == to && p.attempt == attempt
+            })
+        });
+        let in_place = state == TaskState::Ready && self.site[i] == from.index() as u32;
+        let (Some(at), true) = (found, in_place) else {
             return Err(SchedulerError::UnexpectedEvent {
                 task,
                 key: self.graph.key(task).to_string(),
                 event: "steal confirmed",
-                state: self.state.get(i).copied().unwrap_or(TaskState::Waiting),
+                state,
             });
+        };
+        if let Some(s) = self.steals.as_mut() {
+            s.pending.swap_remove(at);
         }
-        if !self.workers.is_present(to) {
-            self.steal_refused(task);
-            return Err(SchedulerError::UnknownWorker(to));
-        }
-        self.steal_refused(task);
         self.unqueue(task);
         self.new_attempt(task);
+        if !self.workers.is_present(to) {
+            // The victim no longer holds it and the thief is gone.
+            self.make_ready(task, None, out);
+            return Ok(());
+        }
         let attempt = self.attempt(task);
         let site = to.index() as u32;
         self.site[i] = site;
         self.workers.queue(site);
+        self.placer.queued(to, self.graph.options(task).cost);
         if let Some(s) = self.steals.as_mut() {
             s.push(to, task, attempt);
         }
@@ -211,8 +244,9 @@ impl Scheduler {
         Ok(())
     }
 
-    /// The victim refused to give `task` up (it started it): the steal is
-    /// forgotten and nothing else changes.
+    /// The victim refused to give `task` up (it started it, or will): the
+    /// steal is forgotten, and the task may be offered again while it
+    /// waits there.
     ///
     /// ```
     /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskId};
@@ -220,9 +254,28 @@ impl Scheduler {
     /// s.steal_refused(TaskId::new(0)); // nothing pending: nothing happens
     /// ```
     pub fn steal_refused(&mut self, task: TaskId) {
-        if let Some(s) = self.steals.as_mut() {
-            s.pending.retain(|t| *t != task);
+        let Some(mut steals) = self.steals.take() else {
+            return;
+        };
+        let mut i = 0;
+        while i < steals.pending.len() {
+            let p = steals.pending[i];
+            if p.task != task {
+                i += 1;
+                continue;
+            }
+            steals.pending.swap_remove(i);
+            // Still waiting there: back to the front of the victim's queue.
+            if self.state.get(task.index()) == Some(&TaskState::Ready)
+                && self.site[task.index()] == p.from.index() as u32
+                && self.attempt(task) == p.attempt
+            {
+                if let Some(q) = steals.queues.get_mut(p.from.index()) {
+                    q.push_front((task, p.attempt));
+                }
+            }
         }
+        self.steals = Some(steals);
     }
 }
 
@@ -257,6 +310,7 @@ mod test {
             out,
             [Command::Steal {
                 task: t[1],
+                attempt: Attempt::FIRST,
                 from: w0,
                 to: w1
             }]
@@ -275,6 +329,69 @@ mod test {
         s.task_finished(t[0], w0, Attempt::FIRST, Finish::default(), &mut out)
             .unwrap();
         assert!(s.is_done());
+    }
+
+    #[test]
+    fn a_task_given_up_for_a_thief_that_left_is_placed_again() {
+        let mut g = TaskGraph::new();
+        let t: Vec<_> = (0..2)
+            .map(|i| g.add_task(TaskKey::indexed("t", i), &[]).unwrap())
+            .collect();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+        s.set_balancing(true);
+        let mut out = Vec::new();
+        s.start(&mut out);
+        let w0 = WorkerId::new(0);
+        let w1 = s.add_worker(WorkerOffer::new(1), &mut out);
+        out.clear();
+        assert_eq!(s.plan_steals(&mut out), 1);
+        s.remove_worker(w1, &mut out).unwrap();
+        out.clear();
+        // w0 gave t0 up before hearing that w1 left: t0 must run somewhere.
+        s.steal_confirmed(t[0], w0, w1, &mut out).unwrap();
+        let attempt = s.attempt(t[0]);
+        assert_eq!(
+            out,
+            [Command::Run {
+                task: t[0],
+                target: Target::Stealable(w0),
+                attempt
+            }]
+        );
+        assert!(s.steal_confirmed(TaskId::new(9), w0, w1, &mut out).is_err());
+        s.task_finished(t[0], w0, attempt, Finish::default(), &mut out)
+            .unwrap();
+        s.task_finished(t[1], w0, Attempt::FIRST, Finish::default(), &mut out)
+            .unwrap();
+        assert!(s.is_done());
+    }
+
+    #[test]
+    fn a_refused_steal_of_a_task_still_waiting_offers_it_again() {
+        let mut g = TaskGraph::new();
+        let t: Vec<_> = (0..2)
+            .map(|i| g.add_task(TaskKey::indexed("t", i), &[]).unwrap())
+            .collect();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+        s.set_balancing(true);
+        let mut out = Vec::new();
+        s.start(&mut out);
+        let w1 = s.add_worker(WorkerOffer::new(1), &mut out);
+        out.clear();
+        s.plan_steals(&mut out);
+        assert_eq!(s.plan_steals(&mut out), 0, "the thief has a steal pending");
+        s.steal_refused(t[0]);
+        out.clear();
+        assert_eq!(s.plan_steals(&mut out), 1);
+        assert_eq!(
+            out,
+            [Command::Steal {
+                task: t[0],
+                attempt: Attempt::FIRST,
+                from: WorkerId::new(0),
+                to: w1
+            }]
+        );
     }
 
     #[test]

@@ -90,11 +90,13 @@ impl Scheduler {
         if !released.is_empty() {
             self.recompute(released, out);
         }
-        if self.started && self.state[i] == TaskState::Waiting {
-            if self.unfinished_deps[i] == 0 {
-                self.make_ready(task, None, out);
-            } else {
+        if self.state[i] == TaskState::Waiting {
+            if self.unfinished_deps[i] > 0 {
+                // An input that failed or was cancelled abandons it now,
+                // started or not.
                 self.wait_or_abandon(task, out);
+            } else if self.started {
+                self.make_ready(task, None, out);
             }
         }
         Ok(task)
@@ -189,6 +191,21 @@ mod test {
             })
             .collect();
         assert_eq!(released, [a, b]);
+    }
+
+    #[test]
+    fn a_task_added_before_the_start_reading_a_cancelled_task_is_abandoned() {
+        let mut g = TaskGraph::new();
+        let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+        let mut out = Vec::new();
+        assert!(s.cancel(a, &mut out));
+        let x = s
+            .add_task(TaskKey::new("x"), &[a], TaskOptions::default(), &mut out)
+            .unwrap();
+        s.start(&mut out);
+        assert_eq!(s.state(x), TaskState::Abandoned { because: a });
+        assert!(s.is_done());
     }
 
     #[test]

@@ -49,6 +49,11 @@ impl Scheduler {
     /// are still needed are computed again (see the module docs); reports
     /// from it are refused from now on.
     ///
+    /// A task counts as running there only once `task_started` reported
+    /// it: a driver whose workers may leave reports every start, or a task
+    /// taken from another worker's queue would be thought still queued
+    /// where it was placed.
+    ///
     /// # Errors
     ///
     /// [`SchedulerError::UnknownWorker`] when `worker` is not present; the
@@ -102,6 +107,11 @@ impl Scheduler {
             }
         }
         loss.recomputed = self.recompute(lost, out);
+
+        // Steals asked of it will not be answered.
+        if let Some(steals) = self.steals.as_mut() {
+            steals.forget_worker(worker);
+        }
 
         // What ran or was queued there goes elsewhere.
         for i in 0..n {
@@ -183,6 +193,8 @@ impl Scheduler {
                 // whatever its own state: the finish to come takes it back.
                 self.unfinished_deps[d.index()] += 1;
                 if self.state[d.index()] == TaskState::Ready {
+                    // The copy already handed out must not run.
+                    out.cancel(d);
                     self.unqueue(d);
                     self.state[d.index()] = TaskState::Waiting;
                     self.new_attempt(d);
@@ -284,15 +296,19 @@ mod test {
         assert_eq!(s.state(b), TaskState::Waiting);
         assert_eq!(s.state(c), TaskState::Waiting);
         assert_eq!(s.counts().finished, 0);
-        // c was queued on worker 1 and b's recomputation needs a: only a
-        // is handed out, on a new attempt, to the worker that is left.
+        // c was queued on worker 1: its copy is cancelled. b's
+        // recomputation needs a: only a is handed out, on a new attempt, to
+        // the worker that is left.
         assert_eq!(
             out,
-            [Command::Run {
-                task: a,
-                target: Target::Stealable(WorkerId::new(0)),
-                attempt: Attempt::FIRST.next()
-            }]
+            [
+                Command::Cancel { task: c },
+                Command::Run {
+                    task: a,
+                    target: Target::Stealable(WorkerId::new(0)),
+                    attempt: Attempt::FIRST.next()
+                }
+            ]
         );
         out.clear();
         finish(&mut s, a, 0, &mut out);

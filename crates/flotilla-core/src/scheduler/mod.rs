@@ -433,7 +433,11 @@ impl Scheduler {
     #[inline]
     fn unqueue(&mut self, task: TaskId) {
         let site = std::mem::replace(&mut self.site[task.index()], NO_WORKER);
-        self.workers.unqueue(site);
+        if site != NO_WORKER {
+            self.workers.unqueue(site);
+            self.placer
+                .finished(WorkerId::new(site), self.graph.options(task).cost);
+        }
     }
 
     /// The attempt of `task` handed out last ([`Attempt::FIRST`] before
@@ -635,8 +639,7 @@ impl Scheduler {
         let i = task.index();
         self.state[i] = TaskState::Finished;
         self.counts.finished += 1;
-        self.placer.finished(worker, self.graph.options(task).cost);
-        self.workers.unqueue(self.site[i]);
+        self.unqueue(task);
         self.site[i] = worker.index() as u32;
         self.result_bytes[i] = finish.bytes();
         self.bytes_known |= finish.bytes() > 0;
@@ -740,7 +743,6 @@ impl Scheduler {
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
         self.check_report(task, worker, attempt, "failed")?;
-        self.placer.finished(worker, self.graph.options(task).cost);
         self.attempt_failed(task, kind, out);
         Ok(())
     }
