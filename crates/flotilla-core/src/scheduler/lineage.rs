@@ -113,16 +113,26 @@ impl Scheduler {
             steals.forget_worker(worker);
         }
 
-        // What ran or was queued there goes elsewhere.
-        for i in 0..n {
-            let task = TaskId::new(i as u32);
+        // What ran or was queued there goes elsewhere, highest priority
+        // first.
+        let mut moved: Vec<TaskId> = (0..n)
+            .filter(|&i| match self.state[i] {
+                TaskState::Running(w) => w == worker,
+                TaskState::Ready => self.site[i] == gone,
+                _ => false,
+            })
+            .map(|i| TaskId::new(i as u32))
+            .collect();
+        self.sort_by_priority(&mut moved);
+        loss.requeued = moved.len();
+        for task in moved {
+            let i = task.index();
             match self.state[i] {
+                // (Earlier moves may have abandoned it meanwhile.)
                 TaskState::Running(w) if w == worker => {
-                    loss.requeued += 1;
                     self.attempt_failed(task, FailureKind::WorkerLost, out);
                 }
                 TaskState::Ready if self.site[i] == gone => {
-                    loss.requeued += 1;
                     self.unqueue(task);
                     self.new_attempt(task);
                     if self.unfinished_deps[i] == 0 {

@@ -854,10 +854,11 @@ impl Scheduler {
         self.graph.heap_bytes()
             + self.dependent_offsets.capacity() * 4
             + self.dependents.capacity() * std::mem::size_of::<TaskId>()
+            + self.added_dependents.capacity() * std::mem::size_of::<Vec<TaskId>>()
             + self
                 .added_dependents
                 .iter()
-                .map(|d| 24 + d.capacity() * std::mem::size_of::<TaskId>())
+                .map(|d| d.capacity() * std::mem::size_of::<TaskId>())
                 .sum::<usize>()
             + self.unfinished_deps.capacity() * 4
             + self.unfinished_dependents.capacity() * 4

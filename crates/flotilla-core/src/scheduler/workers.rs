@@ -214,7 +214,8 @@ impl super::Scheduler {
     pub fn add_worker(&mut self, offer: WorkerOffer, out: &mut impl super::Actions) -> WorkerId {
         let id = self.workers.join(offer);
         self.placer.add_worker(id);
-        let parked = std::mem::take(&mut self.parked);
+        let mut parked = std::mem::take(&mut self.parked);
+        self.sort_by_priority(&mut parked);
         for task in parked {
             let i = task.index();
             if self.state[i] == super::TaskState::Ready && self.site[i] == super::NO_WORKER {
