@@ -35,8 +35,9 @@
 //! **Scatter.** The data moves once into an [`Arc`] shared by the tasks; no
 //! piece is copied. [`split_even`] cuts its indices into `parts` contiguous
 //! ranges whose sizes differ by at most one (the first `len % parts` pieces
-//! hold one item more), and each range is one task submitted to the pool,
-//! which calls `work` on the slice. With more parts than items, the last
+//! hold one item more), and each range is one task — `scatter_gather:part[i]`
+//! of a task graph run by the scheduler on the pool, like every flotilla
+//! computation — which calls `work` on the slice. With more parts than items, the last
 //! pieces are empty: `work` is still called on them (with an empty slice), so
 //! `gather` always receives exactly `parts` results — the shape of the answer
 //! never depends on the data's length.
@@ -49,14 +50,16 @@
 //!
 //! **Errors.** `parts == 0` is [`PatternError::ZeroParts`]. A panic in `work`
 //! is caught and returned as [`TaskError::Panicked`]
-//! naming the task `scatter_gather:part[i]` (the tasks not yet started are
-//! cancelled); a panic in `gather` is caught too and names
+//! naming the task `scatter_gather:part[i]` (the first failed part in piece
+//! order; the other parts still run, as independent branches of a graph
+//! do); a panic in `gather` is caught too and names
 //! `scatter_gather:gather`.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use flotilla_local::{CpuPool, TaskError};
+use flotilla_core::TaskKey;
+use flotilla_local::{ComputeOptions, CpuPool, Graph, TaskError};
 
 use super::{catch_panic, PatternError};
 
@@ -137,34 +140,32 @@ where
     }
     let data = Arc::new(data);
     let work = Arc::new(work);
-    let work_name = std::any::type_name::<W>();
-    let tasks: Vec<_> = split_even(data.len(), parts)
-        .into_iter()
-        .enumerate()
-        .map(|(index, range)| {
-            let data = Arc::clone(&data);
-            let work = Arc::clone(&work);
-            pool.submit(move || {
-                catch_panic(
-                    || format!("scatter_gather:part[{index}]"),
-                    work_name,
-                    || work(&data[range]),
-                )
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(tasks.len());
-    let mut tasks = tasks.into_iter();
-    while let Some(task) = tasks.next() {
-        match task.result().and_then(|r| r) {
-            Ok(r) => results.push(r),
-            Err(e) => {
-                for rest in tasks {
-                    rest.cancel();
-                }
-                return Err(e.into());
-            }
-        }
+    let op = TaskKey::indexed("scatter_gather:part", 0);
+    let mut graph = Graph::new();
+    let mut keys = Vec::with_capacity(parts);
+    for (index, range) in split_even(data.len(), parts).into_iter().enumerate() {
+        let data = Arc::clone(&data);
+        let work = Arc::clone(&work);
+        let key = op.sibling(index as u64);
+        graph.insert(key.clone(), [] as [TaskKey; 0], move |_| {
+            Ok::<_, TaskError>(Piece(Mutex::new(Some(work(&data[range.clone()])))))
+        });
+        keys.push(key);
+    }
+    let options = ComputeOptions::new().pool(pool).label("scatter_gather");
+    let (outcomes, _) = graph.compute_many_with(&keys, &options)?;
+    let mut results = Vec::with_capacity(parts);
+    for (outcome, key) in outcomes.into_iter().zip(&keys) {
+        let value = outcome?;
+        let piece = value
+            .downcast_ref::<Piece<R>>()
+            .and_then(|p| p.0.lock().ok()?.take())
+            .ok_or_else(|| TaskError::Failed {
+                task: key.to_string(),
+                function: std::any::type_name::<W>().to_string(),
+                message: "its result was missing after the run".to_string(),
+            })?;
+        results.push(piece);
     }
     let gathered: Result<S, TaskError> = catch_panic(
         || "scatter_gather:gather".to_string(),
@@ -173,6 +174,10 @@ where
     );
     Ok(gathered?)
 }
+
+/// A part's result, taken by the calling thread once the run ended (so
+/// that `R` need only be `Send`); no task reads it.
+struct Piece<R>(Mutex<Option<R>>);
 
 #[cfg(test)]
 mod tests {
