@@ -284,8 +284,9 @@ mod test {
     use super::*;
     use crate::{Finish, Placement, TaskGraph, TaskKey, WorkerOffer};
 
-    #[test]
-    fn a_refused_steal_changes_nothing_and_a_started_task_is_not_offered() {
+    /// Two tasks queued on worker 0, then an idle worker 1 joins; balancing
+    /// on and the commands so far cleared.
+    fn two_tasks_and_an_idle_thief() -> (Scheduler, Vec<TaskId>, WorkerId, WorkerId, Vec<Command>) {
         let mut g = TaskGraph::new();
         let t: Vec<_> = (0..2)
             .map(|i| g.add_task(TaskKey::indexed("t", i), &[]).unwrap())
@@ -294,9 +295,14 @@ mod test {
         s.set_balancing(true);
         let mut out = Vec::new();
         s.start(&mut out);
-        let w0 = WorkerId::new(0);
         let w1 = s.add_worker(WorkerOffer::new(1), &mut out);
         out.clear();
+        (s, t, WorkerId::new(0), w1, out)
+    }
+
+    #[test]
+    fn a_refused_steal_changes_nothing_and_a_started_task_is_not_offered() {
+        let (mut s, t, w0, w1, mut out) = two_tasks_and_an_idle_thief();
         assert_eq!(s.plan_steals(&mut out), 1);
         // The victim started the task meanwhile and refuses.
         s.task_started(t[0], w0, Attempt::FIRST).unwrap();
@@ -333,17 +339,7 @@ mod test {
 
     #[test]
     fn a_task_given_up_for_a_thief_that_left_is_placed_again() {
-        let mut g = TaskGraph::new();
-        let t: Vec<_> = (0..2)
-            .map(|i| g.add_task(TaskKey::indexed("t", i), &[]).unwrap())
-            .collect();
-        let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
-        s.set_balancing(true);
-        let mut out = Vec::new();
-        s.start(&mut out);
-        let w0 = WorkerId::new(0);
-        let w1 = s.add_worker(WorkerOffer::new(1), &mut out);
-        out.clear();
+        let (mut s, t, w0, w1, mut out) = two_tasks_and_an_idle_thief();
         assert_eq!(s.plan_steals(&mut out), 1);
         s.remove_worker(w1, &mut out).unwrap();
         out.clear();
@@ -368,16 +364,7 @@ mod test {
 
     #[test]
     fn a_refused_steal_of_a_task_still_waiting_offers_it_again() {
-        let mut g = TaskGraph::new();
-        let t: Vec<_> = (0..2)
-            .map(|i| g.add_task(TaskKey::indexed("t", i), &[]).unwrap())
-            .collect();
-        let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
-        s.set_balancing(true);
-        let mut out = Vec::new();
-        s.start(&mut out);
-        let w1 = s.add_worker(WorkerOffer::new(1), &mut out);
-        out.clear();
+        let (mut s, t, _, w1, mut out) = two_tasks_and_an_idle_thief();
         s.plan_steals(&mut out);
         assert_eq!(s.plan_steals(&mut out), 0, "the thief has a steal pending");
         s.steal_refused(t[0]);

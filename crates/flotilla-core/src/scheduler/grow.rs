@@ -138,13 +138,13 @@ impl Scheduler {
 
 #[cfg(test)]
 mod test {
+    use super::super::test_support;
     use super::*;
-    use crate::{Attempt, Command, Finish, Placement, TaskGraph, WorkerId};
+    use crate::{Attempt, Command, Placement, TaskGraph, WorkerId};
 
+    /// Finishes `t` on worker 0, with no size reported.
     fn finish(s: &mut Scheduler, t: TaskId, out: &mut Vec<Command>) {
-        let a = s.attempt(t);
-        s.task_finished(t, WorkerId::new(0), a, Finish::default(), out)
-            .unwrap();
+        test_support::finish(s, t, 0, 0, out);
     }
 
     /// a → b, run to the end: a's result is released. A later task
@@ -183,14 +183,7 @@ mod test {
         // a is released again once d read it; c, b and d are the caller's
         // until released (b now).
         assert!(s.release_result(b, &mut out));
-        let released: Vec<_> = out
-            .iter()
-            .filter_map(|c| match c {
-                Command::Release { task } => Some(*task),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(released, [a, b]);
+        assert_eq!(test_support::released(&out), [a, b]);
     }
 
     #[test]

@@ -269,19 +269,13 @@ impl Scheduler {
 
 #[cfg(test)]
 mod test {
+    use super::super::test_support;
     use super::*;
     use crate::{Attempt, Command, Finish, Placement, Target, TaskGraph, TaskKey};
 
+    /// Finishes `t` on worker `w` with a 10-byte result.
     fn finish(s: &mut Scheduler, t: TaskId, w: u32, out: &mut Vec<Command>) {
-        let attempt = s.attempt(t);
-        s.task_finished(
-            t,
-            WorkerId::new(w),
-            attempt,
-            Finish::new(Default::default(), 10),
-            out,
-        )
-        .unwrap();
+        test_support::finish(s, t, w, 10, out);
     }
 
     /// a → b → c: a's result was released once b finished; b's lived on
@@ -327,14 +321,7 @@ mod test {
         assert!(s.is_done());
         assert_eq!(s.counts().finished, 3);
         // a and b released once each for their second results; c kept.
-        let released: Vec<_> = out
-            .iter()
-            .filter_map(|c| match c {
-                Command::Release { task } => Some(*task),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(released, [a, b]);
+        assert_eq!(test_support::released(&out), [a, b]);
     }
 
     /// A task becomes ready next to the worker that holds the most bytes

@@ -21,6 +21,8 @@ mod grow;
 mod lineage;
 mod retry;
 mod state;
+#[cfg(test)]
+mod test_support;
 mod workers;
 
 use std::collections::HashMap;
