@@ -184,19 +184,20 @@ fn job_writer(dir: &Path, mode: WriteMode, fail: bool) -> Result<(), String> {
 }
 
 fn streaming_writer(dir: &Path, mode: WriteMode, fail: bool) -> Result<(), String> {
-    let input = std::env::temp_dir().join(format!("flotilla-output-input-{}", std::process::id()));
+    // Unique per call: the tests of this file run in parallel threads of
+    // one process.
+    let folder = TempDir::new("output-input");
+    let input = folder.join("input.txt");
     fs::write(&input, "a\nb\nc\n").unwrap();
     let reducer = if fail { "cat; exit 3" } else { "cat" };
     let pool = CpuPool::with_threads(2).unwrap();
-    let result = StreamingJob::new("cat", reducer)
+    StreamingJob::new("cat", reducer)
         .reducers(3)
         .attempts(1)
         .write_mode(mode)
         .run(&pool, &[input.to_str().unwrap()], dir)
         .map(drop)
-        .map_err(|e| e.to_string());
-    let _ = fs::remove_file(&input);
-    result
+        .map_err(|e| e.to_string())
 }
 
 fn dataframe_writer(dir: &Path, mode: WriteMode, fail: bool) -> Result<(), String> {
