@@ -95,6 +95,10 @@ proptest! {
                         "{task} released while a dependent may still read it"
                     );
                 }
+                if let Command::Cancel { task } = c {
+                    // Ready, but nothing needs it any more.
+                    ready.retain(|&t| t != task);
+                }
                 if let Command::Run { task, target, attempt } = c {
                     prop_assert_eq!(attempt, Attempt::FIRST);
                     prop_assert!(handed.insert(task), "{task} handed out twice");
@@ -124,10 +128,18 @@ proptest! {
         }
         prop_assert!(s.is_done(), "{:?}", s.counts());
         let c = s.counts();
-        prop_assert_eq!(c.finished + c.failed + c.abandoned, n);
+        prop_assert_eq!(c.finished + c.failed + c.abandoned + c.cancelled, n);
         // A task is abandoned exactly when something it depends on failed
-        // or was abandoned.
+        // or was abandoned, unless nothing needed it any more: then it was
+        // cancelled (it has readers, and none of them finished).
         for t in (0..n as u32).map(TaskId::new) {
+            if s.state(t) == TaskState::Cancelled {
+                let readers = &dependents[t.index()];
+                prop_assert!(!readers.is_empty(), "{t}: an output was cancelled");
+                prop_assert!(readers.iter().all(|r| !finished.contains(r) && s.state(*r).is_terminal()));
+                prop_assert!(!handed.contains(&t) || ready.is_empty());
+                continue;
+            }
             let upstream_failed = deps[t.index()].iter().any(|d| !finished.contains(d));
             let abandoned = matches!(s.state(t), TaskState::Abandoned { .. });
             prop_assert_eq!(abandoned, upstream_failed, "{}", t);
@@ -170,12 +182,18 @@ proptest! {
         let mut step = 0;
         loop {
             for c in out.drain(..) {
-                if let Command::Run { task, attempt, .. } = c {
-                    if let Some(before) = last_attempt[task.index()] {
-                        prop_assert!(attempt > before, "{task}: {attempt} after {before}");
+                match c {
+                    Command::Run { task, attempt, .. } => {
+                        if let Some(before) = last_attempt[task.index()] {
+                            prop_assert!(attempt > before, "{task}: {attempt} after {before}");
+                        }
+                        last_attempt[task.index()] = Some(attempt);
+                        ready.push((task, attempt));
                     }
-                    last_attempt[task.index()] = Some(attempt);
-                    ready.push((task, attempt));
+                    // A ready task nothing needs any more (its readers were
+                    // abandoned) is dropped from its queue.
+                    Command::Cancel { task } => ready.retain(|&(t, _)| t != task),
+                    _ => {}
                 }
             }
             // A late report about an earlier attempt is refused.
@@ -223,10 +241,18 @@ proptest! {
         }
         prop_assert!(s.is_done(), "{:?}", s.counts());
         let c = s.counts();
-        prop_assert_eq!(c.finished + c.failed + c.abandoned, n);
+        prop_assert_eq!(c.finished + c.failed + c.abandoned + c.cancelled, n);
         for t in (0..n as u32).map(TaskId::new) {
             let i = t.index();
             match s.state(t) {
+                TaskState::Cancelled => {
+                    // Only work whose every reader was given up on.
+                    let mut readers = s.dependents(t).peekable();
+                    prop_assert!(readers.peek().is_some(), "{t}: an output was cancelled");
+                    for r in readers {
+                        prop_assert!(s.state(r).is_terminal() && s.state(r) != TaskState::Finished);
+                    }
+                }
                 TaskState::Failed => match s.failure(t) {
                     Some(FailureKind::WorkerLost) => prop_assert_eq!(lost[i], suspicious_after),
                     Some(_) => prop_assert_eq!(errors[i], limits[i] + 1),

@@ -520,3 +520,180 @@ fn borrowed_keys_count_like_owned_ones_with_and_without_combiner() {
         check(plain.records());
     }
 }
+
+/// [`Ratings`], except that the first attempt to map one line panics and
+/// the first attempt to reduce one key fails with an error.
+struct FlakyRatings {
+    map_failed: std::sync::atomic::AtomicBool,
+    reduce_failed: std::sync::atomic::AtomicBool,
+}
+
+impl Job for FlakyRatings {
+    type Input = str;
+    type Key = u8;
+    type Value = u64;
+    type Output = (u8, u64);
+    type State = ();
+    const COMBINES: bool = true;
+
+    fn map(
+        &self,
+        state: &mut (),
+        line: &str,
+        emit: &mut Emitter<'_, u8, u64>,
+    ) -> Result<(), RecordError> {
+        use std::sync::atomic::Ordering;
+        if line.starts_with("500\t") && !self.map_failed.swap(true, Ordering::SeqCst) {
+            panic!("the disk hiccupped");
+        }
+        Ratings.map(state, line, emit)
+    }
+    fn combine(&self, acc: &mut u64, n: u64) {
+        *acc += n;
+    }
+    fn reduce(
+        &self,
+        state: &mut (),
+        k: u8,
+        vs: Vec<u64>,
+        out: &mut Vec<(u8, u64)>,
+    ) -> Result<(), RecordError> {
+        use std::sync::atomic::Ordering;
+        if k == 3 && !self.reduce_failed.swap(true, Ordering::SeqCst) {
+            return Err(RecordError::new("the network hiccupped"));
+        }
+        Ratings.reduce(state, k, vs, out)
+    }
+}
+
+fn flaky_ratings() -> FlakyRatings {
+    FlakyRatings {
+        map_failed: Default::default(),
+        reduce_failed: Default::default(),
+    }
+}
+
+#[test]
+fn a_map_and_a_reduce_task_failing_their_first_attempt_give_the_clean_result() {
+    let dir = TempDir::new("flaky");
+    let (body, expected) = ratings_file(20_000);
+    let path = dir.file("u.data", body.as_bytes());
+    let pool = CpuPool::with_threads(2).unwrap();
+    let config = JobConfig::default().split_bytes(10_000).reducers(3);
+    let clean = JobRunner::new(&pool)
+        .config(config.clone())
+        .run_text(Ratings, &[path.as_str()])
+        .unwrap();
+    let job = flaky_ratings();
+    let retried = JobRunner::new(&pool)
+        .config(config.clone().retries(1))
+        .run_text(job, &[path.as_str()])
+        .unwrap();
+    // The failed attempts counted nothing: every counter is the clean run's.
+    assert_eq!(retried.counters, clean.counters);
+    assert_eq!(retried.partitions, clean.partitions);
+    let mut got = retried.records();
+    got.sort();
+    assert_eq!(got, expected.into_iter().collect::<Vec<_>>());
+
+    // Without retries the first failure is the job's, typed as it was raised.
+    let err = JobRunner::new(&pool)
+        .config(config)
+        .run_text(flaky_ratings(), &[path.as_str()])
+        .unwrap_err();
+    match err {
+        JobError::Task(TaskError::Panicked { task, message, .. }) => {
+            assert!(task.starts_with("map["), "{task}");
+            assert_eq!(message, "the disk hiccupped");
+        }
+        other => panic!("expected the mapper's panic, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_reduce_task_failing_for_good_is_the_jobs_error_naming_it() {
+    let dir = TempDir::new("flaky-reduce");
+    let (body, _) = ratings_file(2_000);
+    let path = dir.file("u.data", body.as_bytes());
+    let pool = CpuPool::with_threads(2).unwrap();
+    let job = flaky_ratings();
+    job.map_failed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = JobRunner::new(&pool)
+        .config(JobConfig::default().reducers(2))
+        .run_text(job, &[path.as_str()])
+        .unwrap_err();
+    match err {
+        JobError::BadIntermediateRecord { task, message, .. } => {
+            assert!(task.starts_with("reduce["), "{task}");
+            assert_eq!(message, "the network hiccupped");
+        }
+        other => panic!("expected the reducer's error, got {other:?}"),
+    }
+}
+
+/// Counts its map tasks; every record is bad.
+struct AllBad {
+    map_tasks: std::sync::atomic::AtomicUsize,
+}
+
+impl Job for AllBad {
+    type Input = str;
+    type Key = u8;
+    type Value = u8;
+    type Output = u8;
+    type State = ();
+    fn mapper_init(&self, _: &mut ()) {
+        self.map_tasks
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn map(&self, _: &mut (), _: &str, _: &mut Emitter<'_, u8, u8>) -> Result<(), RecordError> {
+        Err(RecordError::new("nothing here is readable"))
+    }
+    fn reduce(&self, _: &mut (), _: u8, _: Vec<u8>, _: &mut Vec<u8>) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn once_a_map_task_failed_for_good_the_others_are_not_started() {
+    let dir = TempDir::new("all-bad");
+    let path = dir.file("bad.txt", "unreadable line\n".repeat(2_000).as_bytes());
+    // One thread: the failure is known before a second task could start.
+    let pool = CpuPool::with_threads(1).unwrap();
+    let job = std::sync::Arc::new(AllBad {
+        map_tasks: Default::default(),
+    });
+    struct Shared(std::sync::Arc<AllBad>);
+    impl Job for Shared {
+        type Input = str;
+        type Key = u8;
+        type Value = u8;
+        type Output = u8;
+        type State = ();
+        fn mapper_init(&self, s: &mut ()) {
+            self.0.mapper_init(s)
+        }
+        fn map(&self, s: &mut (), l: &str, e: &mut Emitter<'_, u8, u8>) -> Result<(), RecordError> {
+            self.0.map(s, l, e)
+        }
+        fn reduce(
+            &self,
+            _: &mut (),
+            _: u8,
+            _: Vec<u8>,
+            _: &mut Vec<u8>,
+        ) -> Result<(), RecordError> {
+            Ok(())
+        }
+    }
+    let err = JobRunner::new(&pool)
+        .config(JobConfig::default().split_bytes(1_000))
+        .run_text(Shared(std::sync::Arc::clone(&job)), &[path.as_str()])
+        .unwrap_err();
+    assert!(
+        matches!(err, JobError::BadRecord { line: 1.., .. }),
+        "{err:?}"
+    );
+    assert_eq!(job.map_tasks.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

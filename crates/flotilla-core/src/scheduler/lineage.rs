@@ -227,7 +227,11 @@ impl Scheduler {
         }
         self.sort_by_priority(&mut ready);
         for t in ready {
-            self.make_ready(t, None, out);
+            // One abandoned above may have left another without readers:
+            // that one was cancelled, not readied.
+            if self.state[t.index()] == TaskState::Waiting {
+                self.make_ready(t, None, out);
+            }
         }
         redo.len()
     }

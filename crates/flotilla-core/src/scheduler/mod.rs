@@ -116,6 +116,8 @@ pub struct Scheduler {
     started: bool,
     scratch: Vec<TaskId>,
     near_scratch: Vec<(u32, u64)>,
+    /// Tasks found unneeded while their readers' inputs were counted down.
+    unneeded: Vec<TaskId>,
 }
 
 impl Scheduler {
@@ -195,6 +197,7 @@ impl Scheduler {
             keep,
             started: false,
             scratch: Vec::new(),
+            unneeded: Vec::new(),
         }
     }
 
@@ -683,20 +686,58 @@ impl Scheduler {
     /// finished input whose last reader this was is released. Called once
     /// per task, whatever its final state, so each result is released
     /// exactly once.
+    ///
+    /// An input that has not started and that nothing reads any more (every
+    /// reader failed, was abandoned or cancelled, and the caller does not
+    /// keep it) is cancelled, and so on up its own inputs: once a run's
+    /// outputs are lost, the work that only fed them stops.
     fn inputs_done(&mut self, task: TaskId, out: &mut impl Actions) {
+        let mut unneeded = std::mem::take(&mut self.unneeded);
+        self.count_down_inputs(task, out, &mut unneeded);
+        while let Some(t) = unneeded.pop() {
+            if self.state[t.index()] == TaskState::Ready {
+                out.cancel(t);
+            }
+            self.unqueue(t);
+            self.state[t.index()] = TaskState::Cancelled;
+            self.counts.cancelled += 1;
+            self.count_down_inputs(t, out, &mut unneeded);
+        }
+        self.unneeded = unneeded;
+    }
+
+    fn count_down_inputs(
+        &mut self,
+        task: TaskId,
+        out: &mut impl Actions,
+        unneeded: &mut Vec<TaskId>,
+    ) {
         for &dep in self.graph.dependencies(task) {
             let left = &mut self.unfinished_dependents[dep.index()];
             *left -= 1;
-            if *left == 0
-                && !self.keep[dep.index()]
-                && self.state[dep.index()] == TaskState::Finished
-                && self.site[dep.index()] != NO_WORKER
-            {
-                // `release`, inlined: the loop borrows the graph.
-                self.site[dep.index()] = NO_WORKER;
-                out.release(dep);
+            if *left != 0 || self.keep[dep.index()] {
+                continue;
+            }
+            match self.state[dep.index()] {
+                TaskState::Finished if self.site[dep.index()] != NO_WORKER => {
+                    // `release`, inlined: the loop borrows the graph.
+                    self.site[dep.index()] = NO_WORKER;
+                    out.release(dep);
+                }
+                TaskState::Waiting | TaskState::Ready if !self.has_finished_reader(dep) => {
+                    unneeded.push(dep)
+                }
+                _ => {}
             }
         }
+    }
+
+    /// Whether a reader of `task` finished: then `task` is being computed
+    /// again after its result was lost, and that reader may need it once
+    /// more (when its own result is lost), so it is never unneeded.
+    fn has_finished_reader(&self, task: TaskId) -> bool {
+        (0..self.dependent_count(task))
+            .any(|k| self.state[self.dependent_at(task, k).index()] == TaskState::Finished)
     }
 
     /// Records that `task` failed (returned an error or panicked). Every task
@@ -870,8 +911,73 @@ impl Scheduler {
             + self.site.capacity() * 4
             + self.result_bytes.capacity() * 8
             + self.parked.capacity() * std::mem::size_of::<TaskId>()
+            + self.unneeded.capacity() * std::mem::size_of::<TaskId>()
             + self.workers.heap_bytes()
             + self.durations.heap_bytes()
             + self.steals.as_ref().map_or(0, |s| s.heap_bytes())
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::test_support::finish;
+    use super::*;
+    use crate::TaskKey;
+
+    /// `out` → the tasks of `Command::Cancel`, in order.
+    fn cancelled(out: &[Command]) -> Vec<TaskId> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::Cancel { task } => Some(*task),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn work_that_only_fed_a_lost_output_is_cancelled_and_kept_work_is_not() {
+        // map0..map3 feed reduce; side feeds only `kept`, an output.
+        let mut g = TaskGraph::new();
+        let maps: Vec<TaskId> = (0..4)
+            .map(|i| g.add_task(TaskKey::indexed("map", i), &[]).unwrap())
+            .collect();
+        let feeder = g.add_task(TaskKey::new("feeder"), &[]).unwrap();
+        let mid = g.add_task(TaskKey::new("mid"), &[feeder]).unwrap();
+        let mut reduce_inputs = maps.clone();
+        reduce_inputs.push(mid);
+        let reduce = g.add_task(TaskKey::new("reduce"), &reduce_inputs).unwrap();
+        let kept = g.add_task(TaskKey::new("kept"), &[maps[3]]).unwrap();
+        let mut s = Scheduler::new(g, Placement::Block, 1);
+        let mut out = Vec::new();
+        s.start(&mut out);
+        out.clear();
+        let w = WorkerId::new(0);
+        s.task_started(maps[0], w, s.attempt(maps[0])).unwrap();
+        finish(&mut s, maps[0], 0, 8, &mut out);
+        s.task_started(maps[1], w, s.attempt(maps[1])).unwrap();
+        out.clear();
+        s.task_failed(maps[1], w, s.attempt(maps[1]), FailureKind::Error, &mut out)
+            .unwrap();
+        // reduce is abandoned; map2 (ready), feeder (ready) and mid
+        // (waiting) fed nothing else and stop; map0's result is released;
+        // map3 still feeds `kept`.
+        assert_eq!(s.state(reduce), TaskState::Abandoned { because: maps[1] });
+        for t in [maps[2], feeder, mid] {
+            assert_eq!(s.state(t), TaskState::Cancelled, "{t}");
+        }
+        let mut stopped = cancelled(&out);
+        stopped.sort();
+        assert_eq!(stopped, [maps[2], feeder]);
+        assert!(out.contains(&Command::Release { task: maps[0] }));
+        assert_eq!(s.state(maps[3]), TaskState::Ready);
+        assert!(!s.is_done());
+        s.task_started(maps[3], w, s.attempt(maps[3])).unwrap();
+        finish(&mut s, maps[3], 0, 8, &mut out);
+        s.task_started(kept, w, s.attempt(kept)).unwrap();
+        finish(&mut s, kept, 0, 8, &mut out);
+        assert!(s.is_done());
+        let counts = s.counts();
+        assert_eq!((counts.finished, counts.failed), (3, 1));
+        assert_eq!((counts.abandoned, counts.cancelled), (1, 3));
     }
 }

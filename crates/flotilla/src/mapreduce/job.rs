@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use flotilla_local::{CpuPool, TaskError};
@@ -58,6 +58,8 @@ use super::split::{
 };
 use crate::output::{LinePart, OutputDir, OutputError, WriteMode};
 
+mod run;
+
 /// What a key of the shuffle must be: ordered (reducers see keys in order),
 /// hashable (partitioning, combining), serializable (spills).
 pub trait ShuffleKey:
@@ -69,9 +71,17 @@ impl<T: Ord + Hash + Clone + Serialize + DeserializeOwned + ApproxSize + Send + 
 {
 }
 
-/// What a value of the shuffle must be: serializable (spills) and sized.
-pub trait ShuffleValue: Serialize + DeserializeOwned + ApproxSize + Send + 'static {}
-impl<T: Serialize + DeserializeOwned + ApproxSize + Send + 'static> ShuffleValue for T {}
+/// What a value of the shuffle must be: serializable (spills), sized, and
+/// cloneable and shareable between threads (a map task's output stays
+/// readable until every reduce task, and every attempt of one, has read it).
+pub trait ShuffleValue:
+    Serialize + DeserializeOwned + ApproxSize + Clone + Send + Sync + 'static
+{
+}
+impl<T: Serialize + DeserializeOwned + ApproxSize + Clone + Send + Sync + 'static> ShuffleValue
+    for T
+{
+}
 
 /// A malformed record, reported by a mapper or reducer. The job fails with
 /// it (naming file, line and a snippet) unless it skips bad records.
@@ -561,6 +571,7 @@ pub struct JobConfig {
     spill_dir: Option<PathBuf>,
     skip_bad_records: bool,
     records_per_map_task: usize,
+    retries: u32,
 }
 
 impl Default for JobConfig {
@@ -572,6 +583,7 @@ impl Default for JobConfig {
             spill_dir: None,
             skip_bad_records: false,
             records_per_map_task: 100_000,
+            retries: 0,
         }
     }
 }
@@ -638,6 +650,20 @@ impl JobConfig {
     /// ```
     pub fn records_per_map_task(mut self, n: usize) -> JobConfig {
         self.records_per_map_task = n.max(1);
+        self
+    }
+    /// How many more times a map or reduce task that failed (an error, a
+    /// bad record, a panic) runs again, on any worker, before the job fails
+    /// with its error (default 0: a job's tasks are deterministic, so a bad
+    /// record fails every attempt; allow retries for mappers that read
+    /// something that can fail for a while).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().retries(3);
+    /// ```
+    pub fn retries(mut self, n: u32) -> JobConfig {
+        self.retries = n;
         self
     }
 }
@@ -938,7 +964,7 @@ pub struct JobRunner {
 struct MapResult<K, V> {
     output: MapOutput<K, V>,
     counters: Counters,
-    bad: Vec<(PathBuf, u64, String, String)>,
+    bad: Vec<run::BadRecord>,
 }
 
 const BAD_SAMPLE: usize = 10;
@@ -1026,15 +1052,14 @@ impl JobRunner {
         let splits = plan_splits(inputs, self.split_bytes_for(inputs)?)?;
         let partitions = self.checked_reducers(&partitioner)?;
         let setup = self.map_setup(job, partitioner, partitions);
-        let futures: Vec<_> = splits
+        let maps = splits
             .into_iter()
             .map(|split| {
                 let setup = setup.clone();
-                self.pool.submit(move || map_text_split(setup, &split))
+                Box::new(move || map_text_split(setup.clone(), &split)) as run::MapFn<J>
             })
             .collect();
-        let maps = gather(futures)?;
-        self.reduce_phase(setup.job, maps, start)
+        self.run_graph(setup.job, maps, start)
     }
 
     fn map_setup<J: Job>(
@@ -1094,87 +1119,20 @@ impl JobRunner {
         let start = Instant::now();
         let setup = self.map_setup(job, Partitioner::Hash, self.reducers());
         let per_task = self.config.records_per_map_task;
-        let mut futures = Vec::new();
+        let mut maps = Vec::new();
         let mut records = records.into_iter().peekable();
-        let mut task = 0usize;
         while records.peek().is_some() {
-            let chunk: Vec<J::Input> = records.by_ref().take(per_task).collect();
+            let index = maps.len();
+            // Kept until the run ends, so that the task can run again; the
+            // lock is never contended (one attempt runs at a time).
+            let chunk = Mutex::new(records.by_ref().take(per_task).collect::<Vec<J::Input>>());
             let setup = setup.clone();
-            futures.push(self.pool.submit(move || map_records(setup, chunk, task)));
-            task += 1;
+            maps.push(Box::new(move || {
+                let chunk = chunk.lock().unwrap_or_else(PoisonError::into_inner);
+                map_records(setup.clone(), &chunk, index)
+            }) as run::MapFn<J>);
         }
-        let maps = gather(futures)?;
-        self.reduce_phase(setup.job, maps, start)
-    }
-
-    fn reduce_phase<J: Job>(
-        &self,
-        job: Arc<J>,
-        maps: Vec<MapResult<J::Key, J::Value>>,
-        start: Instant,
-    ) -> Result<JobOutput<J::Output>, JobError> {
-        let r = self.reducers();
-        let mut counters = Counters::default();
-        let mut bad = Vec::new();
-        let mut per_partition: Vec<Vec<_>> = (0..r).map(|_| Vec::new()).collect();
-        for mut m in maps {
-            counters.add(&m.counters);
-            counters.spilled_bytes += m.output.stats().bytes_spilled;
-            bad.append(&mut m.bad);
-            for (p, runs) in per_partition.iter_mut().enumerate() {
-                runs.extend(m.output.take_partition(p));
-            }
-        }
-        let futures: Vec<_> = per_partition
-            .into_iter()
-            .enumerate()
-            .map(|(p, runs)| {
-                let job = Arc::clone(&job);
-                self.pool.submit(move || reduce_partition(&*job, p, runs))
-            })
-            .collect();
-        let mut partitions = Vec::with_capacity(r);
-        for f in futures {
-            let (out, c) = f.result()??;
-            counters.add(&c);
-            partitions.push(out);
-        }
-        let bad_record_sample = bad
-            .into_iter()
-            .take(BAD_SAMPLE)
-            .map(|(path, offset, snip, msg)| {
-                let line = line_number_at(&path, offset).unwrap_or(0);
-                format!("{}:{line}: {msg}: {snip}", path.display())
-            })
-            .collect();
-        Ok(JobOutput {
-            partitions,
-            counters,
-            bad_record_sample,
-            elapsed: start.elapsed(),
-        })
-    }
-}
-
-fn gather<T>(
-    futures: Vec<flotilla_local::TaskFuture<Result<T, JobError>>>,
-) -> Result<Vec<T>, JobError> {
-    let mut out = Vec::with_capacity(futures.len());
-    let mut first_err = None;
-    for f in futures {
-        if first_err.is_some() {
-            f.cancel();
-            continue;
-        }
-        match f.result() {
-            Ok(Ok(v)) => out.push(v),
-            Ok(Err(e)) => first_err = Some(e),
-            Err(e) => first_err = Some(JobError::Task(e)),
-        }
-    }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(out),
+        self.run_graph(setup.job, maps, start)
     }
 }
 
@@ -1339,7 +1297,7 @@ struct MapTask<J: Job> {
     sink: ShuffleSink<J::Key, J::Value>,
     counters: Counters,
     state: J::State,
-    bad: Vec<(PathBuf, u64, String, String)>,
+    bad: Vec<run::BadRecord>,
     skip_bad: bool,
 }
 
@@ -1504,7 +1462,7 @@ where
 
 fn map_records<J>(
     setup: MapSetup<J>,
-    records: Vec<J::Input>,
+    records: &[J::Input],
     index: usize,
 ) -> Result<MapResult<J::Key, J::Value>, JobError>
 where
@@ -1513,7 +1471,7 @@ where
 {
     let skip_bad = setup.skip_bad;
     let mut task = MapTask::new(setup);
-    for r in &records {
+    for r in records {
         task.counters.map_input_records += 1;
         let verdict = task.map_record(r);
         if let Some(e) = task.spill_failure() {
@@ -1531,7 +1489,6 @@ where
             }
         }
     }
-    drop(records);
     task.finish(&format!("map[{index}]"))
 }
 

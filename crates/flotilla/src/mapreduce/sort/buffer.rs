@@ -100,6 +100,69 @@ impl<K, V> MapOutput<K, V> {
             .unwrap_or_default()
     }
 
+    /// Makes every run of the output readable more than once (see
+    /// [`SortedRun::share`]), so that [`MapOutput::partition`] can hand out
+    /// a partition's runs while the output keeps them: what a shuffle needs
+    /// when a reduce task may run again.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::{merge_runs, PartitionedSortBuffer, SortOptions};
+    ///
+    /// let mut buffer = PartitionedSortBuffer::new(2, SortOptions::new());
+    /// buffer.push(1, 5u32, 'x').unwrap();
+    /// let mut output = buffer.finish().unwrap();
+    /// output.share();
+    /// for _attempt in 0..2 {
+    ///     let records: Vec<_> = merge_runs(output.partition(1)).unwrap().map(Result::unwrap).collect();
+    ///     assert_eq!(records, [(5, 'x')]);
+    /// }
+    /// ```
+    pub fn share(&mut self)
+    where
+        K: Clone,
+        V: Clone,
+    {
+        for runs in &mut self.partitions {
+            for run in runs.iter_mut() {
+                let _ = run.share();
+            }
+        }
+    }
+
+    /// A reader of each run of one partition, in merge order, leaving the
+    /// output as it is. Runs not yet [shared](MapOutput::share) are left
+    /// out; an unknown partition has none.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    ///
+    /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
+    /// buffer.push(0, 1u8, 2u8).unwrap();
+    /// let mut output = buffer.finish().unwrap();
+    /// output.share();
+    /// assert_eq!(output.partition(0).len(), 1);
+    /// assert!(output.partition(7).is_empty());
+    /// ```
+    pub fn partition(&self, partition: usize) -> Vec<SortedRun<K, V>> {
+        self.partitions
+            .get(partition)
+            .map(|runs| runs.iter().filter_map(SortedRun::reader).collect())
+            .unwrap_or_default()
+    }
+
+    /// The bytes the output holds: in memory (estimated) and spilled.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    ///
+    /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
+    /// buffer.push(0, 1u64, 2u64).unwrap();
+    /// assert!(buffer.finish().unwrap().bytes() >= 16);
+    /// ```
+    pub fn bytes(&self) -> u64 {
+        self.partitions.iter().flatten().map(SortedRun::bytes).sum()
+    }
+
     /// All partitions' runs, indexed by partition.
     ///
     /// ```

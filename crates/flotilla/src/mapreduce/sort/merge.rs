@@ -136,7 +136,7 @@ where
             (Some(path), None) => Arc::clone(caller_dir.insert(SpillDir::at(path)?)),
             (None, _) => match block.iter().find_map(|run| match &run.source {
                 RunSource::Spilled(segment) => Some(Arc::clone(segment.file.dir())),
-                RunSource::Memory(_) => None,
+                RunSource::Memory(_) | RunSource::Shared { .. } => None,
             }) {
                 Some(dir) => dir,
                 None => SpillDir::temporary()?,
@@ -183,6 +183,12 @@ where
 /// Reads one run during a merge.
 enum Cursor<K, V> {
     Memory(std::vec::IntoIter<(K, V)>),
+    /// A shared run, read by cloning each record.
+    Shared {
+        records: Arc<Vec<(K, V)>>,
+        next: usize,
+        clone: fn(&(K, V)) -> (K, V),
+    },
     File(RunReader<K, V>),
     /// Exhausted: its memory or file handle (and file) are released.
     Done,
@@ -192,6 +198,15 @@ impl<K: DeserializeOwned, V: DeserializeOwned> Cursor<K, V> {
     fn open(run: SortedRun<K, V>, read_buffer_bytes: usize) -> Result<Self, SpillError> {
         Ok(match run.source {
             RunSource::Memory(records) => Cursor::Memory(records.into_iter()),
+            // The last handle on a shared run moves its records out.
+            RunSource::Shared { records, clone } => match Arc::try_unwrap(records) {
+                Ok(records) => Cursor::Memory(records.into_iter()),
+                Err(records) => Cursor::Shared {
+                    records,
+                    next: 0,
+                    clone,
+                },
+            },
             RunSource::Spilled(segment) => Cursor::File(RunReader::open(
                 segment.file,
                 segment.start,
@@ -205,6 +220,15 @@ impl<K: DeserializeOwned, V: DeserializeOwned> Cursor<K, V> {
     fn next_record(&mut self) -> Result<Option<(K, V)>, SpillError> {
         let next = match self {
             Cursor::Memory(records) => records.next(),
+            Cursor::Shared {
+                records,
+                next,
+                clone,
+            } => {
+                let record = records.get(*next).map(*clone);
+                *next += 1;
+                record
+            }
             Cursor::File(reader) => reader.next_record()?,
             Cursor::Done => None,
         };

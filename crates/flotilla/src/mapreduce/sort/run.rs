@@ -41,6 +41,13 @@ pub struct SortedRun<K, V> {
 /// Where a run's records are.
 pub(crate) enum RunSource<K, V> {
     Memory(Vec<(K, V)>),
+    /// In memory, shared by every handle made with [`SortedRun::share`]:
+    /// each reader clones the records it reads (with `clone`, captured where
+    /// the records were known to be `Clone`), so the run can be read again.
+    Shared {
+        records: Arc<Vec<(K, V)>>,
+        clone: fn(&(K, V)) -> (K, V),
+    },
     Spilled(Segment),
 }
 
@@ -86,6 +93,69 @@ impl<K, V> SortedRun<K, V> {
         Self::memory(records)
     }
 
+    /// Another handle on the same records, which can be read independently
+    /// (by a task that runs again, say) while this one stays readable: a run
+    /// in memory is moved once behind a shared pointer and read by cloning
+    /// its records; a spilled run shares its file.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    ///
+    /// let mut run = SortedRun::from_vec(vec![(2, 'b'), (1, 'a')]);
+    /// let first: Vec<_> = merge_runs(vec![run.share()]).unwrap().map(Result::unwrap).collect();
+    /// let again: Vec<_> = merge_runs(vec![run.share()]).unwrap().map(Result::unwrap).collect();
+    /// assert_eq!(first, again);
+    /// assert_eq!(run.into_vec().unwrap(), [(1, 'a'), (2, 'b')]);
+    /// ```
+    pub fn share(&mut self) -> SortedRun<K, V>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        if let RunSource::Memory(records) = &mut self.source {
+            self.source = RunSource::Shared {
+                records: Arc::new(std::mem::take(records)),
+                clone: <(K, V)>::clone,
+            };
+        }
+        let source = match &self.source {
+            RunSource::Shared { records, clone } => RunSource::Shared {
+                records: Arc::clone(records),
+                clone: *clone,
+            },
+            RunSource::Spilled(segment) => RunSource::Spilled(segment.clone()),
+            RunSource::Memory(_) => RunSource::Memory(Vec::new()),
+        };
+        SortedRun { source }
+    }
+
+    /// A handle on the same records as [`SortedRun::share`] gives, from a
+    /// run already shared or spilled; `None` for a run that still owns its
+    /// records alone (it must be shared once, by its owner, first).
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// let mut run = SortedRun::from_vec(vec![(1, 1)]);
+    /// assert!(run.reader().is_none());
+    /// let _ = run.share();
+    /// assert_eq!(run.reader().unwrap().records(), 1);
+    /// ```
+    pub fn reader(&self) -> Option<SortedRun<K, V>> {
+        match &self.source {
+            RunSource::Memory(_) => None,
+            RunSource::Shared { records, clone } => Some(SortedRun {
+                source: RunSource::Shared {
+                    records: Arc::clone(records),
+                    clone: *clone,
+                },
+            }),
+            RunSource::Spilled(segment) => Some(SortedRun {
+                source: RunSource::Spilled(segment.clone()),
+            }),
+        }
+    }
+
     /// How many records the run holds.
     ///
     /// ```
@@ -96,6 +166,7 @@ impl<K, V> SortedRun<K, V> {
     pub fn records(&self) -> u64 {
         match &self.source {
             RunSource::Memory(records) => records.len() as u64,
+            RunSource::Shared { records, .. } => records.len() as u64,
             RunSource::Spilled(segment) => segment.records,
         }
     }
@@ -138,7 +209,7 @@ impl<K, V> SortedRun<K, V> {
     /// ```
     pub fn spill_path(&self) -> Option<&Path> {
         match &self.source {
-            RunSource::Memory(_) => None,
+            RunSource::Memory(_) | RunSource::Shared { .. } => None,
             RunSource::Spilled(segment) => Some(segment.file.path()),
         }
     }
@@ -152,9 +223,26 @@ impl<K, V> SortedRun<K, V> {
     /// ```
     pub fn spilled_bytes(&self) -> u64 {
         match &self.source {
-            RunSource::Memory(_) => 0,
+            RunSource::Memory(_) | RunSource::Shared { .. } => 0,
             RunSource::Spilled(segment) => segment.end - segment.start,
         }
+    }
+
+    /// The bytes the run holds: its frames in the spill file, or the
+    /// estimated size of its records in memory.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::sort::SortedRun;
+    ///
+    /// assert!(SortedRun::from_vec(vec![(1u64, 1u64)]).bytes() >= 16);
+    /// ```
+    pub fn bytes(&self) -> u64 {
+        let records = match &self.source {
+            RunSource::Memory(records) => records.as_slice(),
+            RunSource::Shared { records, .. } => records.as_slice(),
+            RunSource::Spilled(segment) => return segment.end - segment.start,
+        };
+        (records.len() * (std::mem::size_of::<(K, V)>() + super::RECORD_OVERHEAD)) as u64
     }
 
     /// All the run's records, read back into memory if it is spilled.
@@ -172,6 +260,10 @@ impl<K, V> SortedRun<K, V> {
     {
         match self.source {
             RunSource::Memory(records) => Ok(records),
+            RunSource::Shared { records, clone } => match Arc::try_unwrap(records) {
+                Ok(records) => Ok(records),
+                Err(shared) => Ok(shared.iter().map(clone).collect()),
+            },
             RunSource::Spilled(segment) => {
                 let capacity = usize::try_from(segment.records).unwrap_or(0);
                 let mut records = Vec::with_capacity(capacity.min(1 << 20));
@@ -197,6 +289,10 @@ impl<K, V> fmt::Debug for SortedRun<K, V> {
             RunSource::Memory(records) => f
                 .debug_struct("SortedRun")
                 .field("in_memory_records", &records.len())
+                .finish(),
+            RunSource::Shared { records, .. } => f
+                .debug_struct("SortedRun")
+                .field("shared_records", &records.len())
                 .finish(),
             RunSource::Spilled(segment) => f
                 .debug_struct("SortedRun")
