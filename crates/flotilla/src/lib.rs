@@ -63,6 +63,7 @@ pub mod output;
 mod panic_site;
 pub mod patterns;
 mod slot;
+mod task_errors;
 
 /// Chunked n-dimensional arrays ([`flotilla_array`]), with the `array` feature.
 #[cfg(feature = "array")]

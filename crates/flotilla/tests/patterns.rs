@@ -192,6 +192,56 @@ fn a_mapper_panic_is_an_error_naming_the_map_task() {
 }
 
 #[test]
+fn map_and_reduce_tasks_that_panic_once_are_run_again_with_the_same_result() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let pool = CpuPool::with_threads(2).unwrap();
+    let (mapper_down, reducer_down) = (
+        Arc::new(AtomicBool::new(true)),
+        Arc::new(AtomicBool::new(true)),
+    );
+    let (m, r) = (Arc::clone(&mapper_down), Arc::clone(&reducer_down));
+    let flaky = MapReduce::new(
+        move |line: String| {
+            if line.contains("barks") && m.swap(false, Ordering::SeqCst) {
+                panic!("the mapper hiccupped");
+            }
+            words(line)
+        },
+        move |word: &String, ones: Vec<u64>| {
+            if word == "fox" && r.swap(false, Ordering::SeqCst) {
+                panic!("the reducer hiccupped");
+            }
+            ones.into_iter().sum::<u64>()
+        },
+    )
+    .chunk_size(1)
+    .reducers(3);
+    let (out, report) = flaky
+        .clone()
+        .retries(1)
+        .run_with_report(&pool, lines())
+        .unwrap();
+    assert!(!mapper_down.load(Ordering::SeqCst) && !reducer_down.load(Ordering::SeqCst));
+    assert_eq!(out, sequential_word_count());
+    // The failed attempts counted nothing twice.
+    let (_, clean) = word_count_job()
+        .chunk_size(1)
+        .reducers(3)
+        .run_with_report(&pool, lines())
+        .unwrap();
+    assert_eq!(report, clean);
+
+    // Without retries the first panic is the run's error.
+    mapper_down.store(true, Ordering::SeqCst);
+    let err = flaky.run(&pool, lines()).unwrap_err();
+    assert!(
+        matches!(&err, PatternError::Task(TaskError::Panicked { task, .. }) if task == "map_reduce:map[1]"),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn reducer_and_combiner_panics_name_their_tasks() {
     let pool = CpuPool::with_threads(2).unwrap();
     let err = MapReduce::new(words, |word: &String, _: Vec<u64>| -> u64 {

@@ -31,8 +31,11 @@
 //! **Map.** The input records are cut into contiguous chunks of
 //! [`chunk_size`](MapReduce::chunk_size) records (by default about four map
 //! tasks per worker of the pool, so that work stealing can even out uneven
-//! chunks) and each chunk is one task submitted to the pool. A map task
-//! calls the mapper on each of its records, in order.
+//! chunks) and each chunk is one map task. Map and reduce tasks are the
+//! nodes of one task graph, run by the scheduler on the pool like every
+//! flotilla computation. A map task calls the mapper on (a clone of) each of
+//! its records, in order; the chunk stays with the task until the run ends,
+//! so the task can run again.
 //!
 //! **Combine (optional).** With a [`combiner`](MapReduce::combiner), a map
 //! task groups its own output by key and replaces each key's values by the
@@ -47,8 +50,11 @@
 //!
 //! **Shuffle.** Each map task partitions its pairs into R
 //! [`reducers`](MapReduce::reducers) partitions by a hash of the key (a fixed
-//! hasher, so a key always goes to the same partition, run after run). The
-//! map phase is a barrier: reduce tasks start once every map task is done.
+//! hasher, so a key always goes to the same partition, run after run). Every
+//! reduce task depends on every map task, so reduce tasks start once every
+//! map task is done; nothing waits in the calling thread meanwhile. A reduce
+//! task reads (clones) its partition of each map task's output, which stays
+//! in place until every reduce task finished.
 //!
 //! **Reduce.** One task per partition groups its pairs by key, sorts the
 //! keys, and calls the reducer once per key with all of that key's values.
@@ -62,7 +68,8 @@
 //! **Errors.** A panic in the mapper, combiner or reducer is caught and
 //! returned as [`TaskError::Panicked`] naming the task —
 //! `map_reduce:map[i]` or `map_reduce:reduce[j]` — and the closure's Rust
-//! path; the tasks not yet started are cancelled.
+//! path; once a task failed, the tasks not yet started that only led to the
+//! lost output are not started.
 //!
 //! **Counters.** [`MapReduce::run_with_report`] also returns a
 //! [`MapReduceReport`]: records in, pairs emitted by the mappers, pairs after
@@ -72,11 +79,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use flotilla_local::{CpuPool, TaskError, TaskFuture};
+use flotilla_core::{TaskKey, TaskOptions};
+use flotilla_local::{ComputeOptions, CpuPool, Graph, Inputs, TaskError};
 
 use super::{catch_panic, PatternError};
+use crate::task_errors::TaskErrors;
 
 /// How many map tasks per worker thread when no chunk size is set.
 const MAP_TASKS_PER_WORKER: usize = 4;
@@ -121,6 +130,7 @@ pub struct MapReduce<I, K, V, O> {
     reducer_name: &'static str,
     reducers: Option<usize>,
     chunk_size: Option<usize>,
+    retries: u32,
 }
 
 impl<I, K, V, O> Clone for MapReduce<I, K, V, O> {
@@ -136,6 +146,7 @@ impl<I, K, V, O> Clone for MapReduce<I, K, V, O> {
             reducer_name: self.reducer_name,
             reducers: self.reducers,
             chunk_size: self.chunk_size,
+            retries: self.retries,
         }
     }
 }
@@ -148,6 +159,7 @@ impl<I, K, V, O> fmt::Debug for MapReduce<I, K, V, O> {
             .field("reducer", &self.reducer_name)
             .field("reducers", &self.reducers)
             .field("chunk_size", &self.chunk_size)
+            .field("retries", &self.retries)
             .finish()
     }
 }
@@ -203,9 +215,9 @@ struct MapOutput<K, V> {
 
 impl<I, K, V, O> MapReduce<I, K, V, O>
 where
-    I: Send + 'static,
-    K: Ord + Hash + Send + 'static,
-    V: Send + 'static,
+    I: Clone + Send + 'static,
+    K: Ord + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
     O: Send + 'static,
 {
     /// A job of `mapper` (one record to any number of `(key, value)` pairs)
@@ -238,6 +250,7 @@ where
             reducer_name: std::any::type_name::<R>(),
             reducers: None,
             chunk_size: None,
+            retries: 0,
         }
     }
 
@@ -291,6 +304,32 @@ where
     /// ```
     pub fn chunk_size(mut self, records: usize) -> Self {
         self.chunk_size = Some(records);
+        self
+    }
+
+    /// How many more times a map or reduce task whose mapper, combiner or
+    /// reducer panicked runs again (default 0) before the run fails with
+    /// that panic. A task that runs again reads its records and its
+    /// partitions again, as they were.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use flotilla::patterns::MapReduce;
+    ///
+    /// let hiccup = AtomicBool::new(true);
+    /// let job = MapReduce::new(
+    ///     move |x: u32| {
+    ///         assert!(!hiccup.swap(false, Ordering::SeqCst), "flaky source");
+    ///         [(x % 2, x)]
+    ///     },
+    ///     |_, xs| xs.len(),
+    /// )
+    /// .retries(1);
+    /// let pool = flotilla::CpuPool::with_threads(2).unwrap();
+    /// assert_eq!(job.run(&pool, 0..10).unwrap(), [(0, 5), (1, 5)]);
+    /// ```
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
         self
     }
 
@@ -360,44 +399,75 @@ where
             ..MapReduceReport::default()
         };
 
-        // Map (and combine), one task per chunk.
-        let mut map_tasks = Vec::new();
+        // One graph: map (and combine) tasks, one per chunk; reduce tasks,
+        // one per partition, each reading its partition of every map task's
+        // output, in map task order. Chunks and map outputs stay readable
+        // until the run ends, so any task can run again.
+        let errors = Arc::new(TaskErrors::<TaskError>::default());
+        let counts: Arc<Mutex<HashMap<usize, (u64, u64)>>> = Arc::default();
+        let options = TaskOptions {
+            retries: self.retries,
+            ..TaskOptions::default()
+        };
+        let mut graph = Graph::new();
+        let map_op = TaskKey::indexed("map_reduce:map", 0);
+        let mut map_keys = Vec::new();
         let mut records = inputs.into_iter().peekable();
         while records.peek().is_some() {
-            let chunk: Vec<I> = records.by_ref().take(chunk_size).collect();
-            let index = map_tasks.len();
-            let job = self.clone();
-            map_tasks.push(pool.submit(move || job.map_task(index, chunk, reducers)));
+            let chunk = Mutex::new(records.by_ref().take(chunk_size).collect::<Vec<I>>());
+            let index = map_keys.len();
+            let key = map_op.sibling(index as u64);
+            let (job, errors, counts, task) = (
+                self.clone(),
+                Arc::clone(&errors),
+                Arc::clone(&counts),
+                key.clone(),
+            );
+            graph.insert_with(key.clone(), [] as [TaskKey; 0], options, move |_| {
+                errors.attempt(&task, job.mapper_name, || {
+                    let records = lock(&chunk).clone();
+                    let output = job.map_task(index, records, reducers)?;
+                    lock(&counts).insert(index, (output.emitted, output.shuffled));
+                    Ok(Mutex::new(output.partitions))
+                })
+            });
+            map_keys.push(key);
         }
-        report.map_tasks = map_tasks.len();
-        let map_outputs = results_in_order(map_tasks)?;
-
-        // Shuffle: partition j of every map task, in map task order, goes to
-        // reduce task j.
-        let mut shuffled: Vec<Vec<Vec<(K, V)>>> = (0..reducers).map(|_| Vec::new()).collect();
-        for output in map_outputs {
-            report.map_output_pairs += output.emitted;
-            report.pairs_after_combine += output.shuffled;
-            for (partition, pairs) in shuffled.iter_mut().zip(output.partitions) {
-                partition.push(pairs);
+        report.map_tasks = map_keys.len();
+        let reduce_op = TaskKey::indexed("map_reduce:reduce", 0);
+        let reduce_keys: Vec<TaskKey> =
+            (0..reducers).map(|j| reduce_op.sibling(j as u64)).collect();
+        for (index, key) in reduce_keys.iter().enumerate() {
+            let (reducer, name) = (Arc::clone(&self.reducer), self.reducer_name);
+            let (errors, task) = (Arc::clone(&errors), key.clone());
+            let deps = map_keys.iter().cloned();
+            graph.insert_with(key.clone(), deps, options, move |inputs: &Inputs<'_>| {
+                let mut runs = Vec::with_capacity(inputs.len());
+                for m in 0..inputs.len() {
+                    let partitions = inputs.get::<Mutex<Partitions<K, V>>>(m)?;
+                    runs.push(lock(partitions).get(index).cloned().unwrap_or_default());
+                }
+                errors.attempt(&task, name, || {
+                    reduce_task(index, runs, &*reducer, name).map(|out| Mutex::new(Some(out)))
+                })
+            });
+        }
+        let compute = ComputeOptions::new().pool(pool).label("map_reduce");
+        let (outcomes, _) = graph.compute_many_with(&reduce_keys, &compute)?;
+        let mut out: Vec<(K, O)> = Vec::new();
+        for outcome in outcomes {
+            let value = outcome.map_err(|e| errors.error_of(e))?;
+            if let Some(reduced) = value.downcast_ref::<Mutex<Option<Vec<(K, O)>>>>() {
+                out.extend(lock(reduced).take().unwrap_or_default());
             }
         }
-
-        // Reduce, one task per partition.
-        let reduce_tasks: Vec<_> = shuffled
-            .into_iter()
-            .enumerate()
-            .map(|(index, runs)| {
-                let reducer = Arc::clone(&self.reducer);
-                let name = self.reducer_name;
-                pool.submit(move || reduce_task(index, runs, &*reducer, name))
-            })
-            .collect();
-        let reduced = results_in_order(reduce_tasks)?;
+        for (emitted, shuffled) in lock(&counts).values() {
+            report.map_output_pairs += emitted;
+            report.pairs_after_combine += shuffled;
+        }
 
         // Merge the sorted partitions. Keys are distinct across partitions;
         // the stable sort finds the sorted runs and merges them.
-        let mut out: Vec<(K, O)> = reduced.into_iter().flatten().collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         report.keys_out = out.len() as u64;
         Ok((out, report))
@@ -477,9 +547,9 @@ pub fn map_reduce<I, K, V, O, M, P, R>(
     reducer: R,
 ) -> Result<Vec<(K, O)>, PatternError>
 where
-    I: Send + 'static,
-    K: Ord + Hash + Send + 'static,
-    V: Send + 'static,
+    I: Clone + Send + 'static,
+    K: Ord + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
     O: Send + 'static,
     M: Fn(I) -> P + Send + Sync + 'static,
     P: IntoIterator<Item = (K, V)>,
@@ -528,23 +598,10 @@ where
     )
 }
 
-/// Waits for every task in order; on the first error cancels the tasks not
-/// yet started and returns it.
-fn results_in_order<T>(tasks: Vec<TaskFuture<Result<T, TaskError>>>) -> Result<Vec<T>, TaskError> {
-    let mut out = Vec::with_capacity(tasks.len());
-    let mut tasks = tasks.into_iter();
-    while let Some(task) = tasks.next() {
-        match task.result().and_then(|r| r) {
-            Ok(v) => out.push(v),
-            Err(e) => {
-                for rest in tasks {
-                    rest.cancel();
-                }
-                return Err(e);
-            }
-        }
-    }
-    Ok(out)
+/// Locks a mutex, ignoring poisoning: a panic in a task is reported by the
+/// run, and the data behind these locks stays whole.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

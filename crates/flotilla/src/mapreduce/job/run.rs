@@ -23,20 +23,21 @@
 //! attempt overwrites an earlier one: a task that runs twice is counted
 //! once, and an attempt that failed before one succeeded leaves no error.
 
+use std::any::type_name;
 use std::collections::HashMap;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use flotilla_core::{TaskKey, TaskOptions};
-use flotilla_local::{panic_message, ComputeOptions, Graph, Inputs, TaskError};
+use flotilla_local::{ComputeOptions, Graph, Inputs, TaskError};
 
 use super::{
     line_number_at, reduce_partition, Counters, Job, JobError, JobOutput, JobRunner, MapResult,
     BAD_SAMPLE,
 };
 use crate::mapreduce::sort::MapOutput;
+use crate::task_errors::{TaskErrors, TypedTaskError};
 
 /// A skipped bad record: file, byte offset, snippet, message.
 pub(super) type BadRecord = (PathBuf, u64, String, String);
@@ -58,54 +59,23 @@ struct ReduceResult<O> {
 #[derive(Default)]
 struct Ledger {
     maps: Mutex<HashMap<usize, (Counters, Vec<BadRecord>)>>,
-    errors: Mutex<HashMap<String, JobError>>,
+    errors: TaskErrors<JobError>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl Ledger {
-    /// Runs one attempt of task `key` of job `J`: its typed error (a panic
-    /// included) is noted for the caller, and the scheduler gets the
-    /// [`TaskError`] it needs to decide on a retry. A panic goes on
-    /// unwinding, so the scheduler counts it as one.
-    fn attempt<J, T>(
-        &self,
-        key: &TaskKey,
-        work: impl FnOnce() -> Result<T, JobError>,
-    ) -> Result<T, TaskError> {
-        let name = key.to_string();
-        let outcome = match catch_unwind(AssertUnwindSafe(work)) {
-            Ok(outcome) => outcome,
-            Err(payload) => {
-                let error = TaskError::Panicked {
-                    task: name.clone(),
-                    function: std::any::type_name::<J>().to_string(),
-                    message: panic_message(payload.as_ref()),
-                };
-                lock(&self.errors).insert(name, JobError::Task(error));
-                resume_unwind(payload)
-            }
-        };
-        match outcome {
-            Ok(value) => {
-                lock(&self.errors).remove(&name);
-                Ok(value)
-            }
-            Err(JobError::Task(error)) => Err(error),
-            Err(error) => {
-                let failed = TaskError::Failed {
-                    task: name.clone(),
-                    function: std::any::type_name::<J>().to_string(),
-                    message: error.to_string(),
-                };
-                lock(&self.errors).insert(name, error);
-                Err(failed)
-            }
+impl TypedTaskError for JobError {
+    fn as_task_error(&self) -> Option<&TaskError> {
+        match self {
+            JobError::Task(e) => Some(e),
+            _ => None,
         }
     }
+}
 
+impl Ledger {
     /// Notes map task `index`'s counters and skipped records (an earlier
     /// attempt's are replaced) and keeps its output, shared, for the graph.
     fn map_done<K: Clone, V: Clone>(
@@ -122,17 +92,6 @@ impl Ledger {
         output.share();
         lock(&self.maps).insert(index, (counters, bad));
         MapPieces { output }
-    }
-
-    /// The typed error of `task`'s last failed attempt, or `error` itself.
-    fn error_of(&self, error: TaskError) -> JobError {
-        let culprit = match &error {
-            TaskError::DependencyFailed { dependency, .. } => dependency.clone(),
-            other => other.task().unwrap_or_default().to_string(),
-        };
-        lock(&self.errors)
-            .remove(&culprit)
-            .unwrap_or(JobError::Task(error))
     }
 }
 
@@ -162,7 +121,9 @@ impl JobRunner {
             let ledger = Arc::clone(&ledger);
             let task = key.clone();
             graph.insert_with(key.clone(), [] as [TaskKey; 0], options, move |_| {
-                ledger.attempt::<J, _>(&task, || map().map(|m| ledger.map_done(index, m)))
+                ledger.errors.attempt(&task, type_name::<J>(), || {
+                    map().map(|m| ledger.map_done(index, m))
+                })
             });
         }
         let reduce_op = TaskKey::indexed("reduce", 0);
@@ -183,7 +144,7 @@ impl JobRunner {
                         let pieces = inputs.get::<MapPieces<J::Key, J::Value>>(m)?;
                         runs.extend(pieces.output.partition(partition));
                     }
-                    ledger.attempt::<J, _>(&task, || {
+                    ledger.errors.attempt(&task, type_name::<J>(), || {
                         let (records, counters) = reduce_partition(&*job, partition, runs)?;
                         Ok(ReduceResult {
                             records: Mutex::new(Some(records)),
@@ -198,10 +159,16 @@ impl JobRunner {
         let mut counters = Counters::default();
         let mut partitions = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            let value = outcome.map_err(|e| ledger.error_of(e))?;
+            let value = outcome.map_err(|e| ledger.errors.error_of(e))?;
             let result = value
                 .downcast_ref::<ReduceResult<J::Output>>()
-                .ok_or_else(|| JobError::Config("a reduce task gave no records".into()))?;
+                .ok_or_else(|| {
+                    JobError::Task(TaskError::Failed {
+                        task: "reduce".into(),
+                        function: type_name::<J>().to_string(),
+                        message: "its result was missing after the run".into(),
+                    })
+                })?;
             counters.add(&result.counters);
             partitions.push(lock(&result.records).take().unwrap_or_default());
         }

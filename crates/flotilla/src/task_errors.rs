@@ -1,0 +1,161 @@
+//! [`TaskErrors`]: the typed errors of a run's tasks, kept beside the
+//! scheduler.
+//!
+//! A collection (a MapReduce job, a map-reduce pattern, a bag) runs as a
+//! task graph on the scheduler core, which decides on retries from
+//! [`TaskError`]s: a task that fails is a task failure the scheduler sees.
+//! The collection's caller wants the collection's own error back, with its
+//! type (a bad record's file and line, a spill's path), also when the task
+//! the caller asked for did not run because an input failed. So each
+//! attempt runs through [`TaskErrors::attempt`], which notes the typed error
+//! under the task's key (a later attempt replaces it; a success removes it)
+//! and hands the scheduler a [`TaskError`]; after the run
+//! [`TaskErrors::error_of`] turns the error of an output — its own, or the
+//! failed dependency it names — back into the typed one.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use flotilla_core::TaskKey;
+use flotilla_local::{panic_message, TaskError};
+
+/// An error a collection's tasks fail with, which may be a [`TaskError`].
+pub(crate) trait TypedTaskError: From<TaskError> + fmt::Display + Send + 'static {
+    /// The task error inside, when the error is one.
+    fn as_task_error(&self) -> Option<&TaskError>;
+}
+
+impl TypedTaskError for TaskError {
+    fn as_task_error(&self) -> Option<&TaskError> {
+        Some(self)
+    }
+}
+
+/// The typed error of each task's last failed attempt, by task key.
+pub(crate) struct TaskErrors<E> {
+    errors: Mutex<HashMap<String, E>>,
+}
+
+impl<E> Default for TaskErrors<E> {
+    fn default() -> Self {
+        TaskErrors {
+            errors: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<E: TypedTaskError> TaskErrors<E> {
+    fn errors(&self) -> MutexGuard<'_, HashMap<String, E>> {
+        self.errors.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs one attempt of task `key`, whose user code is `function`: a
+    /// typed error (a caught panic included) is noted, and the scheduler
+    /// gets the [`TaskError`] it decides on. A panic goes on unwinding, so
+    /// the scheduler counts it as a panic.
+    pub(crate) fn attempt<T>(
+        &self,
+        key: &TaskKey,
+        function: &'static str,
+        work: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, TaskError> {
+        let name = key.to_string();
+        let outcome = match catch_unwind(AssertUnwindSafe(work)) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                let error = TaskError::Panicked {
+                    task: name.clone(),
+                    function: function.to_string(),
+                    message: panic_message(payload.as_ref()),
+                };
+                self.errors().insert(name, E::from(error));
+                resume_unwind(payload)
+            }
+        };
+        match outcome {
+            Ok(value) => {
+                self.errors().remove(&name);
+                Ok(value)
+            }
+            Err(error) => {
+                let for_scheduler = match error.as_task_error() {
+                    Some(task_error) => task_error.clone(),
+                    None => TaskError::Failed {
+                        task: name.clone(),
+                        function: function.to_string(),
+                        message: error.to_string(),
+                    },
+                };
+                self.errors().insert(name, error);
+                Err(for_scheduler)
+            }
+        }
+    }
+
+    /// The typed error behind `error`, the error of an output of the run:
+    /// that of the task it names, or of the failed dependency it names; or
+    /// `error` itself when no attempt noted one.
+    pub(crate) fn error_of(&self, error: TaskError) -> E {
+        let culprit = match &error {
+            TaskError::DependencyFailed { dependency, .. } => dependency.clone(),
+            other => other.task().unwrap_or_default().to_string(),
+        };
+        self.errors()
+            .remove(&culprit)
+            .unwrap_or_else(|| E::from(error))
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_failed_attempt_is_noted_and_a_later_success_forgets_it() {
+        let errors = TaskErrors::<TaskError>::default();
+        let key = TaskKey::indexed("map", 3);
+        let failed: Result<(), _> = errors.attempt(&key, "f", || {
+            Err(TaskError::InvalidSettings("not yet".into()))
+        });
+        assert_eq!(failed, Err(TaskError::InvalidSettings("not yet".into())));
+        let downstream = TaskError::DependencyFailed {
+            task: "reduce[0]".into(),
+            dependency: "map[3]".into(),
+            cause: "not yet".into(),
+        };
+        assert_eq!(
+            errors.error_of(downstream.clone()),
+            TaskError::InvalidSettings("not yet".into())
+        );
+        let _: Result<(), _> =
+            errors.attempt(&key, "f", || Err(TaskError::InvalidSettings("x".into())));
+        assert_eq!(errors.attempt(&key, "f", || Ok(1)), Ok(1));
+        assert_eq!(errors.error_of(downstream.clone()), downstream);
+    }
+
+    #[test]
+    fn a_panic_is_noted_and_still_unwinds() {
+        let errors = TaskErrors::<TaskError>::default();
+        let key = TaskKey::new("boom");
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            errors.attempt(&key, "my::f", || -> Result<(), TaskError> { panic!("no") })
+        }));
+        assert!(unwound.is_err());
+        let own = TaskError::Cancelled {
+            task: "boom".into(),
+        };
+        match errors.error_of(own) {
+            TaskError::Panicked {
+                task,
+                function,
+                message,
+            } => assert_eq!(
+                (task.as_str(), function.as_str(), message.as_str()),
+                ("boom", "my::f", "no")
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+}
