@@ -4,7 +4,7 @@
 //!
 //! A [`StreamingJob`] is three command lines and some settings;
 //! [`StreamingJob::run`] runs it on a [`CpuPool`], every map and reduce task
-//! a task of the pool, and writes a folder of part files:
+//! a task of one graph on the scheduler, and writes a folder of part files:
 //!
 //! ```text
 //!  inputs ─ plan_splits ─► split i ─► map[i]: split's lines ─stdin─► sh -c MAPPER ─stdout─┐
@@ -77,15 +77,16 @@
 //! a signal fails its task attempt, with an error naming the command, how it
 //! ended, the task (`map[i]` with its split, or `reduce[r]`) and the last 20
 //! lines (2 KB at most) of its stderr. The attempt is retried, up to
-//! [`attempts`](StreamingJob::attempts) in all: a map task starts again from
-//! its split, and a reduce task from its input, kept for that purpose (in
-//! memory when every run was, otherwise in a file under `_temporary/`
-//! written while the first attempt reads the merge). What a failed attempt
-//! produced is discarded. Failures on flotilla's side (an unreadable input,
-//! a spill or output write failing) are not retried. When a task has failed
-//! for good, the job stops: tasks not started are cancelled, running
-//! commands are killed at their next record, and the job fails with that
-//! task's error — unless the job
+//! [`attempts`](StreamingJob::attempts) in all. Map and reduce tasks are
+//! the nodes of one task graph run by the scheduler on the pool, and the
+//! retry is the scheduler's: a map task starts again from its split, and a
+//! reduce task merges its input again from the map tasks' outputs, which
+//! stay (in memory, or in their spill files) until every reduce task ended.
+//! What a failed attempt produced is discarded. Failures on flotilla's side
+//! (an unreadable input, a spill or output write failing) are not retried.
+//! When a task has failed for good, the job stops: tasks not started are
+//! not started, running commands are killed at their next record, and the
+//! job fails with that task's error — unless the job
 //! [skips failed splits](StreamingJob::skip_failed_splits), in which case
 //! a map task's split is left out, counted and sampled in the report, as
 //! Hadoop's bad-record skipping does for streaming.
@@ -144,17 +145,18 @@ mod error;
 mod map_task;
 mod reduce_task;
 mod report;
-mod spool;
 mod task_log;
 #[cfg(test)]
 mod test;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use flotilla_local::{CpuPool, TaskError, TaskFuture};
+use flotilla_core::{TaskKey, TaskOptions};
+use flotilla_local::{ComputeOptions, CpuPool, Graph, Inputs, TaskError};
 
 pub use command::{CommandFailure, CommandRole};
 pub use error::StreamingError;
@@ -420,58 +422,107 @@ impl StreamingJob {
             partitioner: Partitioner::Hash,
             output: output.clone(),
             abort: AtomicBool::new(false),
+            failure: Mutex::new(None),
         });
 
-        // Map phase: one task per split.
-        let futures = splits
-            .into_iter()
-            .map(|split| {
-                let ctx = Arc::clone(&ctx);
-                pool.submit(move || map_task(&ctx, &split))
-            })
-            .collect();
-        let maps = gather(futures, &ctx.abort)?;
-        let mut counters = StreamingCounters::default();
-        let mut skipped_sample = Vec::new();
-        let mut stderr = Vec::new();
-        let mut outputs = Vec::with_capacity(maps.len());
-        for map in maps {
-            match map {
-                MapTaskResult::Done {
-                    output,
-                    counters: c,
-                    stderr: logs,
-                } => {
-                    counters.add(&c);
-                    stderr.extend(logs);
-                    outputs.push(output);
-                }
-                MapTaskResult::Skipped { error, counters: c } => {
-                    counters.add(&c);
-                    if skipped_sample.len() < SKIPPED_SAMPLE {
-                        skipped_sample.push(error);
+        // One graph: a map task per split, a reduce task per partition
+        // reading its runs of every map task's output. A failed attempt is
+        // run again by the scheduler, up to `attempts` in all.
+        let retries = TaskOptions {
+            retries: u32::try_from(self.attempts - 1).unwrap_or(u32::MAX),
+            ..TaskOptions::default()
+        };
+        let ledger: Arc<Mutex<MapLedger>> = Arc::default();
+        let mut graph = Graph::new();
+        let map_op = TaskKey::indexed("map", 0);
+        let mut map_keys = Vec::new();
+        for split in splits {
+            let index = split.index();
+            let key = map_op.sibling(index as u64);
+            let (ctx, ledger, task) = (Arc::clone(&ctx), Arc::clone(&ledger), key.to_string());
+            let tries = AtomicUsize::new(0);
+            graph.insert_with(key.clone(), [] as [TaskKey; 0], retries, move |_| {
+                let attempt = tries.fetch_add(1, Ordering::Relaxed) + 1;
+                match map_task(&ctx, &split, attempt) {
+                    Ok(MapTaskResult::Done {
+                        mut output,
+                        counters,
+                        stderr,
+                    }) => {
+                        output.share();
+                        lock(&ledger).done.insert(index, (counters, stderr));
+                        Ok(MapPieces(Some(output)))
                     }
+                    Ok(MapTaskResult::Skipped { error, counters }) => {
+                        lock(&ledger).skipped.insert(index, (error, counters));
+                        Ok(MapPieces(None))
+                    }
+                    Err(failure) => Err(failure.into_task_error(&task)),
+                }
+            });
+            map_keys.push(key);
+        }
+        let reduce_op = TaskKey::indexed("reduce", 0);
+        let reduce_keys: Vec<TaskKey> =
+            (0..reducers).map(|p| reduce_op.sibling(p as u64)).collect();
+        for (partition, key) in reduce_keys.iter().enumerate() {
+            let (ctx, task) = (Arc::clone(&ctx), key.to_string());
+            let tries = AtomicUsize::new(0);
+            let deps = map_keys.iter().cloned();
+            graph.insert_with(key.clone(), deps, retries, move |inputs: &Inputs<'_>| {
+                let attempt = tries.fetch_add(1, Ordering::Relaxed) + 1;
+                let mut runs = Vec::new();
+                for m in 0..inputs.len() {
+                    if let Some(output) = &inputs.get::<MapPieces>(m)?.0 {
+                        runs.extend(output.partition(partition));
+                    }
+                }
+                reduce_task(&ctx, partition, runs, attempt)
+                    .map(|(counters, stderr)| Mutex::new((counters, stderr)))
+                    .map_err(|failure| failure.into_task_error(&task))
+            });
+        }
+        let compute = ComputeOptions::new().pool(pool).label("streaming");
+        let (outcomes, _) = graph.compute_many_with(&reduce_keys, &compute)?;
+        let failed = || lock(&ctx.failure).take();
+        let mut counters = StreamingCounters::default();
+        let mut stderr = Vec::new();
+        let mut reduced = Vec::with_capacity(reducers);
+        for outcome in outcomes {
+            match outcome {
+                Ok(value) => reduced.push(value),
+                Err(e) => return Err(failed().unwrap_or(StreamingError::Task(e))),
+            }
+        }
+        let mut skipped_sample = Vec::new();
+        {
+            let mut ledger = lock(&ledger);
+            let mut done: Vec<_> = std::mem::take(&mut ledger.done).into_iter().collect();
+            done.sort_by_key(|(index, _)| *index);
+            for (_, (c, logs)) in done {
+                counters.add(&c);
+                stderr.extend(logs);
+            }
+            let mut skipped: Vec<_> = std::mem::take(&mut ledger.skipped).into_iter().collect();
+            skipped.sort_by_key(|(index, _)| *index);
+            for (_, (error, c)) in skipped {
+                counters.add(&c);
+                if skipped_sample.len() < SKIPPED_SAMPLE {
+                    skipped_sample.push(error);
                 }
             }
         }
-
-        // Reduce phase: one task per partition, over every map task's runs
-        // for it, in map task order.
-        let futures = (0..reducers)
-            .map(|partition| {
-                let runs: Vec<_> = outputs
-                    .iter_mut()
-                    .flat_map(|o| o.take_partition(partition))
-                    .collect();
-                let ctx = Arc::clone(&ctx);
-                pool.submit(move || reduce_task(&ctx, partition, runs))
-            })
-            .collect();
-        drop(outputs);
-        for (c, logs) in gather(futures, &ctx.abort)? {
-            counters.add(&c);
-            stderr.extend(logs);
+        for value in &reduced {
+            if let Some(result) =
+                value.downcast_ref::<Mutex<(StreamingCounters, Vec<TaskStderr>)>>()
+            {
+                let (c, logs) = &mut *lock(result);
+                counters.add(c);
+                stderr.append(logs);
+            }
         }
+        drop(reduced);
+        drop(graph);
 
         let root = output.path().to_path_buf();
         drop(ctx);
@@ -526,66 +577,67 @@ struct JobContext {
     output: OutputDir,
     /// Set when a task has failed for good: the others stop.
     abort: AtomicBool,
+    /// The first error of a task that failed for good: the job's.
+    failure: Mutex<Option<StreamingError>>,
 }
 
 impl JobContext {
-    /// A task failed for good: stop the others, and say why.
+    /// A task failed for good: stop the others, and keep the first such
+    /// error as the job's.
     fn fail(&self, error: StreamingError) -> TaskFailure {
         self.abort.store(true, Ordering::Relaxed);
-        TaskFailure::Failed(error)
+        let message = error.to_string();
+        lock(&self.failure).get_or_insert(error);
+        TaskFailure::Failed(message)
     }
 }
 
-/// Why a task gave no result.
+/// Why an attempt gave no result.
 #[derive(Debug)]
 enum TaskFailure {
-    /// It failed: the job's error.
-    Failed(StreamingError),
+    /// Its command failed and attempts are left: the scheduler runs the
+    /// task again.
+    Retry(CommandFailure),
+    /// It failed for good: the job's error is in [`JobContext::failure`].
+    Failed(String),
     /// It stopped because another task failed.
     Aborted,
 }
 
-/// Waits for every task (none may still write once this returns); the
-/// first failure cancels the tasks not yet started and is the job's error.
-fn gather<T: Send + 'static>(
-    futures: Vec<TaskFuture<Result<T, TaskFailure>>>,
-    abort: &AtomicBool,
-) -> Result<Vec<T>, StreamingError> {
-    let count = futures.len();
-    let mut done = Vec::with_capacity(count);
-    let mut error = None;
-    let mut stopped = None;
-    let mut cancelled = false;
-    let mut pending = futures.into_iter();
-    while let Some(f) = pending.next() {
-        if !cancelled && abort.load(Ordering::Relaxed) {
-            f.cancel();
-            for rest in pending.as_slice() {
-                rest.cancel();
-            }
-            cancelled = true;
-        }
-        match f.result() {
-            Ok(Ok(value)) => done.push(value),
-            Ok(Err(TaskFailure::Failed(e))) => {
-                abort.store(true, Ordering::Relaxed);
-                error.get_or_insert(e);
-            }
-            Ok(Err(TaskFailure::Aborted)) => {}
-            Err(e @ TaskError::Cancelled { .. }) => {
-                stopped.get_or_insert(StreamingError::Task(e));
-            }
-            Err(e) => {
-                abort.store(true, Ordering::Relaxed);
-                error.get_or_insert(StreamingError::Task(e));
-            }
+impl TaskFailure {
+    /// The failure as the scheduler sees it.
+    fn into_task_error(self, task: &str) -> TaskError {
+        let failed = |message: String| TaskError::Failed {
+            task: task.to_string(),
+            function: String::new(),
+            message,
+        };
+        match self {
+            TaskFailure::Retry(failure) => failed(failure.to_string()),
+            TaskFailure::Failed(message) => failed(message),
+            TaskFailure::Aborted => TaskError::Cancelled {
+                task: task.to_string(),
+            },
         }
     }
-    match error.or(stopped) {
-        Some(e) => Err(e),
-        None if done.len() == count => Ok(done),
-        None => Err(StreamingError::Config(
-            "a task stopped without saying why".into(),
-        )),
-    }
+}
+
+/// A map task's output as the graph holds it, shared so that every reduce
+/// task (and every attempt of one) reads its partition; `None` for a
+/// skipped split.
+struct MapPieces(Option<map_task::Runs>);
+
+/// What map tasks leave for the report, by split: counters and stderr of
+/// the mapped ones, the error and counters of the skipped ones. A task that
+/// runs again replaces its entry.
+#[derive(Default)]
+struct MapLedger {
+    done: HashMap<usize, (StreamingCounters, Vec<TaskStderr>)>,
+    skipped: HashMap<usize, (String, StreamingCounters)>,
+}
+
+/// Locks a mutex, ignoring poisoning: the data behind these locks stays
+/// whole whatever a task did.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -156,6 +156,16 @@ impl<K, V> SortedRun<K, V> {
         }
     }
 
+    /// The records of a run in memory (owned or shared), in order; `None`
+    /// for a spilled run.
+    pub(crate) fn in_memory(&self) -> Option<&[(K, V)]> {
+        match &self.source {
+            RunSource::Memory(records) => Some(records),
+            RunSource::Shared { records, .. } => Some(records),
+            RunSource::Spilled(_) => None,
+        }
+    }
+
     /// How many records the run holds.
     ///
     /// ```

@@ -214,11 +214,6 @@ impl CommandInput<'_> {
         }
     }
 
-    /// Writes bytes as they are.
-    pub(super) fn raw(&mut self, bytes: &[u8]) -> bool {
-        self.write_parts(&[bytes])
-    }
-
     /// Whether the job is failing elsewhere: the feed should stop now.
     pub(super) fn is_aborted(&self) -> bool {
         self.abort.load(Ordering::Relaxed)
@@ -258,17 +253,6 @@ impl CommandInput<'_> {
             _ => Ok(()),
         }
     }
-}
-
-/// Writes a record to a file as [`CommandInput::record`] writes it to a
-/// command.
-pub(super) fn write_record(out: &mut impl Write, key: &[u8], value: &[u8]) -> io::Result<()> {
-    out.write_all(key)?;
-    if !value.is_empty() {
-        out.write_all(b"\t")?;
-        out.write_all(value)?;
-    }
-    out.write_all(b"\n")
 }
 
 /// The command's stdout, as the drain sees it.

@@ -45,8 +45,7 @@ pub enum StreamingError {
     #[error(transparent)]
     Spill(#[from] SpillError),
     /// The output folder was refused (see [`crate::output`] for the rule
-    /// of output folders), or writing it (or a reducer's input kept there
-    /// for retries) failed.
+    /// of output folders), or writing it failed.
     #[error(transparent)]
     Output(#[from] OutputError),
     /// A task's command failed on every attempt.

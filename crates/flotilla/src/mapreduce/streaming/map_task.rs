@@ -33,70 +33,70 @@ pub(super) enum MapTaskResult {
     },
 }
 
-/// Runs the map task of `split`, retrying its attempts as the job allows.
+/// Runs attempt `attempt` (from 1) of the map task of `split`; the
+/// scheduler runs the task again after a [`TaskFailure::Retry`].
 ///
 /// ```text
-///            ┌──────── command failed, attempts left ────────┐
-///            ▼                                               │
-///  queued ─► attempt k: mapper ─► combiner ─► Done           │
-///            │  │                                            │
-///            │  └─ command failed ───────────────────────────┘
+///            ┌──────── command failed, attempts left: Retry ──┐
+///            ▼                                                │
+///  queued ─► attempt k: mapper ─► combiner ─► Done            │
+///            │  │                                             │
+///            │  └─ command failed ────────────────────────────┘
 ///            │        └─ none left ─► Skipped (skip_failed_splits) or the job fails
 ///            ├─ input, spill or thread error ─► the job fails, no retry
 ///            └─ the job is failing elsewhere ─► Aborted
 /// ```
-pub(super) fn map_task(ctx: &JobContext, split: &InputSplit) -> Result<MapTaskResult, TaskFailure> {
-    let mut failed = 0u64;
-    let mut last = None;
-    for attempt in 1..=ctx.attempts {
-        if ctx.abort.load(Ordering::Relaxed) {
-            return Err(TaskFailure::Aborted);
-        }
-        match map_attempt(ctx, split, attempt) {
-            Ok((output, mut counters, logs)) => {
-                counters.attempts_failed = failed;
-                counters.map_tasks = 1;
-                let stderr = logs
-                    .into_iter()
-                    .map(|(role, log)| keep_stderr(&ctx.output, "map", split.index(), role, log))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| ctx.fail(e))?;
-                return Ok(MapTaskResult::Done {
-                    output,
-                    counters,
-                    stderr,
-                });
-            }
-            Err(AttemptError::Command(failure)) => {
-                failed += 1;
-                last = Some(failure);
-            }
-            Err(AttemptError::Fatal(e)) => return Err(ctx.fail(e)),
-            Err(AttemptError::Aborted) => return Err(TaskFailure::Aborted),
-        }
+pub(super) fn map_task(
+    ctx: &JobContext,
+    split: &InputSplit,
+    attempt: usize,
+) -> Result<MapTaskResult, TaskFailure> {
+    if ctx.abort.load(Ordering::Relaxed) {
+        return Err(TaskFailure::Aborted);
     }
-    let Some(failure) = last else {
-        return Err(ctx.fail(StreamingError::Config("attempts must be at least 1".into())));
-    };
-    let error = StreamingError::TaskFailed {
-        task: format!("map[{}]", split.index()),
-        input: Some(split.to_string()),
-        attempts: ctx.attempts,
-        failure: Box::new(failure),
-    };
-    if ctx.skip_failed_splits {
-        let counters = StreamingCounters {
-            map_tasks: 1,
-            attempts_failed: failed,
-            skipped_splits: 1,
-            ..StreamingCounters::default()
-        };
-        return Ok(MapTaskResult::Skipped {
-            error: error.to_string(),
-            counters,
-        });
+    let failed = attempt as u64 - 1;
+    match map_attempt(ctx, split, attempt) {
+        Ok((output, mut counters, logs)) => {
+            counters.attempts_failed = failed;
+            counters.map_tasks = 1;
+            let stderr = logs
+                .into_iter()
+                .map(|(role, log)| keep_stderr(&ctx.output, "map", split.index(), role, log))
+                .collect::<Result<_, _>>()
+                .map_err(|e| ctx.fail(e))?;
+            Ok(MapTaskResult::Done {
+                output,
+                counters,
+                stderr,
+            })
+        }
+        Err(AttemptError::Command(failure)) if attempt < ctx.attempts => {
+            Err(TaskFailure::Retry(failure))
+        }
+        Err(AttemptError::Command(failure)) => {
+            let error = StreamingError::TaskFailed {
+                task: format!("map[{}]", split.index()),
+                input: Some(split.to_string()),
+                attempts: ctx.attempts,
+                failure: Box::new(failure),
+            };
+            if !ctx.skip_failed_splits {
+                return Err(ctx.fail(error));
+            }
+            let counters = StreamingCounters {
+                map_tasks: 1,
+                attempts_failed: failed + 1,
+                skipped_splits: 1,
+                ..StreamingCounters::default()
+            };
+            Ok(MapTaskResult::Skipped {
+                error: error.to_string(),
+                counters,
+            })
+        }
+        Err(AttemptError::Fatal(e)) => Err(ctx.fail(e)),
+        Err(AttemptError::Aborted) => Err(TaskFailure::Aborted),
     }
-    Err(ctx.fail(error))
 }
 
 /// What the commands of an attempt wrote to stderr.
