@@ -97,15 +97,12 @@ fn exit_statuses_are_described_in_words() {
 
 #[test]
 fn in_memory_runs_merge_stably() {
-    let runs = vec![
-        vec![(1, 'a'), (3, 'a'), (3, 'b')],
-        vec![],
-        vec![(1, 'c'), (2, 'c'), (3, 'c')],
+    let runs: [&[(i32, char)]; 3] = [
+        &[(1, 'a'), (3, 'a'), (3, 'b')],
+        &[],
+        &[(1, 'c'), (2, 'c'), (3, 'c')],
     ];
-    let merged: Vec<(i32, char)> =
-        MergeSlices::new(&runs.iter().map(Vec::as_slice).collect::<Vec<_>>())
-            .map(|(k, v)| (*k, *v))
-            .collect();
+    let merged: Vec<(i32, char)> = MergeSlices::new(&runs).map(|(k, v)| (*k, *v)).collect();
     assert_eq!(
         merged,
         [(1, 'a'), (1, 'c'), (2, 'c'), (3, 'a'), (3, 'b'), (3, 'c')]
