@@ -272,7 +272,9 @@ proptest! {
     /// cancelled, are stolen by idle workers (core-planned steals,
     /// confirmed or refused), are added while others run (reading results
     /// kept, running or already released) and report late; results the
-    /// caller holds are released on request. Every task ends in exactly one final state; no task is
+    /// caller holds are released on request; a driver drops inputs of
+    /// running tasks, which run again once those are computed again. Every
+    /// task ends in exactly one final state; no task is
     /// handed to a worker that left, and reports from one are refused; a
     /// task is handed out only when every input's result exists somewhere;
     /// a result is released only while it exists (so once per time it was
@@ -409,13 +411,31 @@ proptest! {
                     });
                 if still_there && step.is_multiple_of(2) {
                     // The victim gives the task up: its queued copy is gone.
-                    s.steal_confirmed(t, from, to, &mut out).unwrap();
+                    if let Err(e) = s.steal_confirmed(t, from, to, &mut out) {
+                        prop_assert!(false, "{e}: steal of {t} ({asked}) from {from} to {to}");
+                    }
                     queued.retain(|&(q, _, _)| q != t);
                 } else {
-                    s.steal_refused(t);
+                    s.steal_refused(t, from, to);
                     prop_assert!(s.steal_confirmed(t, from, to, &mut out).is_err());
                 }
                 continue;
+            }
+            if event == 7 && !running.is_empty() {
+                // The driver dropped an input of a running task (it gave the
+                // last reader the only copy) and the task must run again.
+                let (t, attempt, w) = running[pick.index(running.len())];
+                if let Some(&d) = deps[t.index()].iter().find(|d| have.contains_key(d)) {
+                    have.remove(&d);
+                    s.input_lost(t, w, attempt, d, &mut out).unwrap();
+                    running.retain(|&(r, _, _)| r != t);
+                    // It waits for the input, or gave up with it when the
+                    // input cannot be computed again (its own input failed).
+                    prop_assert!(matches!(s.state(t), TaskState::Waiting | TaskState::Abandoned { .. }), "{:?}", s.state(t));
+                    prop_assert!(s.attempt(t) > attempt);
+                    prop_assert!(s.input_lost(t, w, attempt, d, &mut out).is_err(), "a stale loss was accepted");
+                    continue;
+                }
             }
             if event == 1 && leaves < 6 {
                 leaves += 1;

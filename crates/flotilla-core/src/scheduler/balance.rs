@@ -244,23 +244,25 @@ impl Scheduler {
         Ok(())
     }
 
-    /// The victim refused to give `task` up (it started it, or will): the
-    /// steal is forgotten, and the task may be offered again while it
-    /// waits there.
+    /// The victim `from` refused to give `task` up to `to` (it started it,
+    /// or will): that steal is forgotten, and the task may be offered again
+    /// while it waits there. A late answer about an earlier steal of the
+    /// same task (another thief) leaves the pending one alone.
     ///
     /// ```
-    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskId};
-    /// let mut s = Scheduler::new(TaskGraph::new(), Placement::WorkStealing, 1);
-    /// s.steal_refused(TaskId::new(0)); // nothing pending: nothing happens
+    /// use flotilla_core::{Placement, Scheduler, TaskGraph, TaskId, WorkerId};
+    /// let mut s = Scheduler::new(TaskGraph::new(), Placement::WorkStealing, 2);
+    /// // Nothing pending: nothing happens.
+    /// s.steal_refused(TaskId::new(0), WorkerId::new(0), WorkerId::new(1));
     /// ```
-    pub fn steal_refused(&mut self, task: TaskId) {
+    pub fn steal_refused(&mut self, task: TaskId, from: WorkerId, to: WorkerId) {
         let Some(mut steals) = self.steals.take() else {
             return;
         };
         let mut i = 0;
         while i < steals.pending.len() {
             let p = steals.pending[i];
-            if p.task != task {
+            if p.task != task || p.from != from || p.to != to {
                 i += 1;
                 continue;
             }
@@ -306,7 +308,7 @@ mod test {
         assert_eq!(s.plan_steals(&mut out), 1);
         // The victim started the task meanwhile and refuses.
         s.task_started(t[0], w0, Attempt::FIRST).unwrap();
-        s.steal_refused(t[0]);
+        s.steal_refused(t[0], w0, w1);
         assert!(s.steal_confirmed(t[0], w0, w1, &mut out).is_err());
         assert_eq!(s.state(t[0]), TaskState::Running(w0));
         out.clear();
@@ -367,7 +369,7 @@ mod test {
         let (mut s, t, _, w1, mut out) = two_tasks_and_an_idle_thief();
         s.plan_steals(&mut out);
         assert_eq!(s.plan_steals(&mut out), 0, "the thief has a steal pending");
-        s.steal_refused(t[0]);
+        s.steal_refused(t[0], WorkerId::new(0), w1);
         out.clear();
         assert_eq!(s.plan_steals(&mut out), 1);
         assert_eq!(

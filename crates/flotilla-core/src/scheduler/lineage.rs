@@ -24,7 +24,7 @@
 //! still ends.
 
 use super::{Actions, FailureKind, Scheduler, SchedulerError, TaskState, NO_WORKER};
-use crate::{TaskId, WorkerId};
+use crate::{Attempt, TaskId, WorkerId};
 
 /// What a worker's leaving changed.
 ///
@@ -261,6 +261,80 @@ impl Scheduler {
                 self.abandon_dependents(task, because, out);
             }
         }
+    }
+
+    /// `task`, handed out on `attempt` to `worker`, found the result of its
+    /// input `input` gone: the driver dropped it (say, once the last reader
+    /// had started, to hand that reader the only copy) and `task` is running
+    /// again. The result is computed again from lineage, as for a lost
+    /// worker, and `task` waits for it on a new attempt (this one does not
+    /// count as a failure).
+    ///
+    /// # Errors
+    ///
+    /// [`SchedulerError::UnknownTask`] for a task or input not in the
+    /// graph; [`SchedulerError::UnexpectedEvent`] when `input` is not an
+    /// input of `task` or has no finished result (it is already being
+    /// computed again: the report is about an attempt that was replaced);
+    /// the errors of a finish report for a stale attempt, the wrong worker
+    /// or a task not handed out. Nothing changes then.
+    ///
+    /// ```
+    /// use flotilla_core::{Attempt, Command, Finish, Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let b = g.add_task(TaskKey::new("b"), &[a]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+    /// let w = WorkerId::new(0);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_finished(a, w, Attempt::FIRST, Finish::default(), &mut out).unwrap();
+    /// out.clear();
+    /// s.input_lost(b, w, Attempt::FIRST, a, &mut out).unwrap();
+    /// assert_eq!(s.state(b), TaskState::Waiting);
+    /// assert!(matches!(out[..], [Command::Cancel { task }, Command::Run { task: again, .. }] if task == b && again == a));
+    /// s.task_finished(a, w, s.attempt(a), Finish::default(), &mut out).unwrap();
+    /// assert_eq!(s.state(b), TaskState::Ready);
+    /// ```
+    pub fn input_lost(
+        &mut self,
+        task: TaskId,
+        worker: WorkerId,
+        attempt: Attempt,
+        input: TaskId,
+        out: &mut impl Actions,
+    ) -> Result<(), SchedulerError> {
+        self.check_report(task, worker, attempt, "input lost")?;
+        let unexpected = |s: &Scheduler| SchedulerError::UnexpectedEvent {
+            task: input,
+            key: s.graph.key(input).to_string(),
+            event: "lost as an input",
+            state: s.state[input.index()],
+        };
+        if input.index() >= self.state.len() {
+            return Err(SchedulerError::UnknownTask(input));
+        }
+        if !self.graph.dependencies(task).contains(&input)
+            || self.state[input.index()] != TaskState::Finished
+        {
+            return Err(unexpected(self));
+        }
+        let was_running = matches!(self.state[task.index()], TaskState::Running(_));
+        if was_running {
+            // It stopped: it waits on a new attempt (the recomputation below
+            // counts the input as missing for every reader, and makes a ready
+            // one wait the same way).
+            self.unqueue(task);
+            self.state[task.index()] = TaskState::Waiting;
+            self.new_attempt(task);
+        }
+        self.site[input.index()] = NO_WORKER;
+        self.recompute(vec![input], out);
+        if was_running && self.state[task.index()] == TaskState::Waiting {
+            // Another input may have failed for good while it ran.
+            self.wait_or_abandon(task, out);
+        }
+        Ok(())
     }
 
     /// Moves `task` to its next attempt, so that reports about the current
