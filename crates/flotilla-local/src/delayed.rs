@@ -83,6 +83,24 @@ struct Node {
     function: &'static str,
     /// How many times the task runs again after an error or a panic.
     retries: u32,
+    /// Whether its result goes to its last reader (see
+    /// [`Delayed::hand_over`]).
+    hand_over: bool,
+}
+
+impl Node {
+    /// The same node, to be changed and shared anew.
+    fn copy(&self) -> Node {
+        Node {
+            key: self.key.clone(),
+            naming: self.naming,
+            deps: self.deps.clone(),
+            func: Arc::clone(&self.func),
+            function: self.function,
+            retries: self.retries,
+            hand_over: self.hand_over,
+        }
+    }
 }
 
 impl Drop for Node {
@@ -316,6 +334,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 func,
                 function,
                 retries: 0,
+                hand_over: false,
             }),
             _type: PhantomData,
         }
@@ -391,16 +410,18 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     }
 
     fn renamed(self, key: TaskKey, naming: Naming) -> Delayed<T> {
-        let node = &self.node;
+        self.changed(|node| {
+            node.key = key;
+            node.naming = naming;
+        })
+    }
+
+    /// This node with `change` made to a copy of it.
+    fn changed(self, change: impl FnOnce(&mut Node)) -> Delayed<T> {
+        let mut node = self.node.copy();
+        change(&mut node);
         Delayed {
-            node: Arc::new(Node {
-                key,
-                naming,
-                deps: node.deps.clone(),
-                func: Arc::clone(&node.func),
-                function: node.function,
-                retries: node.retries,
-            }),
+            node: Arc::new(node),
             _type: PhantomData,
         }
     }
@@ -423,18 +444,41 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// assert_eq!(flaky.retries(1).map(|x| x * 2).compute().unwrap(), 42);
     /// ```
     pub fn retries(self, retries: u32) -> Delayed<T> {
-        let node = &self.node;
-        Delayed {
-            node: Arc::new(Node {
-                key: node.key.clone(),
-                naming: node.naming,
-                deps: node.deps.clone(),
-                func: Arc::clone(&node.func),
-                function: node.function,
-                retries,
-            }),
-            _type: PhantomData,
-        }
+        self.changed(|node| node.retries = retries)
+    }
+
+    /// Hands this value's result to the last task that reads it instead
+    /// of sharing it until every reader finished: that reader holds the
+    /// only copy (so it can move the value out instead of cloning it) and
+    /// the memory goes as soon as it is done. If that reader runs again (a
+    /// retry), the value is computed again from its inputs first. The
+    /// result of a value being computed (the root) is never handed over.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use flotilla_local::Delayed;
+    ///
+    /// let made = Arc::new(AtomicU32::new(0));
+    /// let counter = Arc::clone(&made);
+    /// let input = Delayed::from_fn(move || {
+    ///     counter.fetch_add(1, Ordering::SeqCst);
+    ///     vec![1, 2, 3]
+    /// })
+    /// .hand_over();
+    /// let tries = AtomicU32::new(0);
+    /// let sum = input
+    ///     .try_map(move |v| match tries.fetch_add(1, Ordering::SeqCst) {
+    ///         0 => Err("the first try fails"),
+    ///         _ => Ok(v.iter().sum::<i32>()),
+    ///     })
+    ///     .retries(1);
+    /// assert_eq!(sum.compute().unwrap(), 6);
+    /// // The first try held the only copy; the retry read a new one.
+    /// assert_eq!(made.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn hand_over(self) -> Delayed<T> {
+        self.changed(|node| node.hand_over = true)
     }
 
     /// The key of this node in the graph that computes it (the one
@@ -633,6 +677,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             .map(|node| GraphTask {
                 func: Arc::clone(&node.func),
                 function: node.function,
+                hand_over: node.hand_over,
             })
             .collect();
         (assembled.graph, tasks, root)

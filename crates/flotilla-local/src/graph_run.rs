@@ -11,7 +11,7 @@
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,11 +31,13 @@ pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 /// A task's function: inputs in dependency order, a value or an error message.
 pub(crate) type TaskFn = Arc<dyn Fn(&[Value]) -> Result<Value, TaskError> + Send + Sync>;
 
-/// One task of a graph to run: its function and the function's Rust path.
+/// One task of a graph to run: its function, the function's Rust path, and
+/// whether its result goes to its last reader instead of being shared.
 #[derive(Clone)]
 pub(crate) struct GraphTask {
     pub(crate) func: TaskFn,
     pub(crate) function: &'static str,
+    pub(crate) hand_over: bool,
 }
 
 /// How to run a graph.
@@ -120,9 +122,17 @@ struct GraphRun {
     graph: Arc<TaskGraph>,
     tasks: Vec<GraphTask>,
     results: Vec<Mutex<Option<Value>>>,
+    /// Per task, how many readers have not started their first attempt;
+    /// the last one takes the result (`u32::MAX` for an output, which is
+    /// never taken). See [`GraphRun::read_inputs`].
+    readers_to_start: Vec<AtomicU32>,
+    /// Per task, whether its first attempt started.
+    started: Vec<AtomicBool>,
     errors: Mutex<HashMap<TaskId, TaskError>>,
-    /// Tasks cancelled after they were queued: their jobs are skipped.
-    cancelled: Mutex<HashSet<TaskId>>,
+    /// Per task, the attempt handed to the pool last.
+    queued_attempt: Vec<AtomicU32>,
+    /// Attempts cancelled after they were queued: their jobs are skipped.
+    cancelled: Mutex<HashSet<(TaskId, u32)>>,
     any_cancelled: AtomicBool,
     terminal: AtomicUsize,
     done: Mutex<bool>,
@@ -147,6 +157,7 @@ struct Dispatch<'a> {
 
 impl Actions for Dispatch<'_> {
     fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
+        self.run.queued_attempt[task.index()].store(attempt.number(), Ordering::Relaxed);
         let run = Arc::clone(self.run);
         self.run
             .pool
@@ -162,7 +173,8 @@ impl Actions for Dispatch<'_> {
     }
 
     fn cancel(&mut self, task: TaskId) {
-        lock(&self.run.cancelled).insert(task);
+        let attempt = self.run.queued_attempt[task.index()].load(Ordering::Relaxed);
+        lock(&self.run.cancelled).insert((task, attempt));
         self.run.any_cancelled.store(true, Ordering::Release);
     }
 
@@ -206,31 +218,55 @@ impl GraphRun {
         }
     }
 
+    /// The results of `task`'s inputs, in dependency order; or the first
+    /// input whose result is gone.
+    ///
+    /// A result is shared by its readers, except a result handed over
+    /// ([`GraphTask::hand_over`]): the last of its readers to start its
+    /// first attempt takes it, so that it holds the only copy (a
+    /// collection's task can then move the value instead of cloning it) and
+    /// the memory goes as soon as it is done. If that reader runs again (a
+    /// retry), the result is gone: the scheduler computes it again from
+    /// lineage ([`Scheduler::input_lost`]), and later attempts only share.
+    fn read_inputs(&self, task: TaskId) -> Result<Vec<Value>, TaskId> {
+        let first = !self.started[task.index()].swap(true, Ordering::Relaxed);
+        let deps = self.graph.dependencies(task);
+        let mut inputs = Vec::with_capacity(deps.len());
+        for (i, &d) in deps.iter().enumerate() {
+            let mut result = lock(&self.results[d.index()]);
+            let last =
+                first && self.readers_to_start[d.index()].fetch_sub(1, Ordering::Relaxed) == 1;
+            let value = if last { result.take() } else { result.clone() };
+            // A task that reads one input twice took it at its first mention.
+            let value = value.or_else(|| {
+                let earlier = deps[..i].iter().position(|&e| e == d)?;
+                inputs.get(earlier).cloned()
+            });
+            match value {
+                Some(v) => inputs.push(v),
+                None => return Err(d),
+            }
+        }
+        Ok(inputs)
+    }
+
     fn execute(self: &Arc<Self>, task: TaskId, attempt: Attempt) {
-        if self.any_cancelled.load(Ordering::Acquire) && lock(&self.cancelled).contains(&task) {
+        if self.any_cancelled.load(Ordering::Acquire)
+            && lock(&self.cancelled).contains(&(task, attempt.number()))
+        {
             return;
         }
         let worker = self.pool.current_worker().unwrap_or(WorkerId::new(0));
-        let GraphTask { func, function } = &self.tasks[task.index()];
-        let deps = self.graph.dependencies(task);
-        let mut inputs = Vec::with_capacity(deps.len());
-        for d in deps {
-            match lock(&self.results[d.index()]).as_ref() {
-                Some(v) => inputs.push(Arc::clone(v)),
-                None => {
-                    // Cannot happen while the scheduler releases a result
-                    // only after all its dependents finished; fail loudly.
-                    let msg = format!("the result of dependency {d} was missing");
-                    return self.fail(task, worker, attempt, FailureKind::Error, |key| {
-                        TaskError::Failed {
-                            task: key,
-                            function: function.to_string(),
-                            message: msg,
-                        }
-                    });
-                }
+        let GraphTask { func, function, .. } = &self.tasks[task.index()];
+        let inputs = match self.read_inputs(task) {
+            Ok(inputs) => inputs,
+            Err(lost) => {
+                let _ = crate::pool::account_current_job();
+                return self.with_scheduler(|s, d| {
+                    let _ = s.input_lost(task, worker, attempt, lost, d);
+                });
             }
-        }
+        };
         match catch_unwind(AssertUnwindSafe(|| func(&inputs))) {
             Ok(Ok(value)) => {
                 drop(inputs);
@@ -353,13 +389,30 @@ pub(crate) fn run_graph(
     let total = graph.len();
     let graph = Arc::new(graph);
     let mut scheduler = Scheduler::new(Arc::clone(&graph), placement, pool.threads());
+    // Results handed over count their readers; the others are shared.
+    let mut readers: Vec<u32> = tasks
+        .iter()
+        .map(|t| if t.hand_over { 0 } else { u32::MAX })
+        .collect();
+    for t in graph.task_ids() {
+        for d in graph.dependencies(t) {
+            if readers[d.index()] != u32::MAX {
+                readers[d.index()] += 1;
+            }
+        }
+    }
     for &o in outputs {
         scheduler.keep(o);
+        readers[o.index()] = u32::MAX;
     }
+    let readers_to_start = readers.into_iter().map(AtomicU32::new).collect();
     let run = Arc::new(GraphRun {
         scheduler: Mutex::new(scheduler),
         graph,
         results: (0..tasks.len()).map(|_| Mutex::new(None)).collect(),
+        readers_to_start,
+        started: (0..tasks.len()).map(|_| AtomicBool::new(false)).collect(),
+        queued_attempt: (0..tasks.len()).map(|_| AtomicU32::new(0)).collect(),
         tasks,
         errors: Mutex::new(HashMap::new()),
         cancelled: Mutex::new(HashSet::new()),

@@ -194,7 +194,11 @@ impl Graph {
         });
         self.entries
             .push((key, deps.into_iter().map(Into::into).collect(), options));
-        self.tasks.push(GraphTask { func, function });
+        self.tasks.push(GraphTask {
+            func,
+            function,
+            hand_over: false,
+        });
     }
 
     fn build(&self) -> Result<flotilla_core::TaskGraph, GraphError> {

@@ -200,3 +200,49 @@ fn a_panic_in_a_chunked_map_names_the_input_item() {
         .any(|(at, m)| !task[at + m.len()..].starts_with(|c: char| c.is_ascii_digit()));
     assert!(names_item_6, "the error names {task:?}, not item 6");
 }
+
+/// A tree: two leaves, each read by one middle task, both read by a root
+/// that panics on its first attempt. Whether the root's retry makes a
+/// middle task (and its leaf, released once the middle task finished) run
+/// again depends on whether that middle task's result was handed over.
+fn retried_tree(hand_over: bool, pool: &CpuPool) -> (i64, usize) {
+    use flotilla_local::{ComputeOptions, Delayed};
+    let made = Arc::new(AtomicUsize::new(0));
+    let leaf = |v: i64| {
+        let made = Arc::clone(&made);
+        Delayed::from_fn(move || {
+            made.fetch_add(1, Ordering::SeqCst);
+            vec![v; 1000]
+        })
+    };
+    let (a, b) = (leaf(1), leaf(2));
+    let sum = |d: &Delayed<Vec<i64>>| d.map(|v| v.iter().sum::<i64>());
+    let sa = if hand_over {
+        sum(&a).hand_over()
+    } else {
+        sum(&a)
+    };
+    let tries = AtomicUsize::new(0);
+    let root = sa
+        .zip_with(&sum(&b), move |x, y| {
+            assert!(
+                tries.fetch_add(1, Ordering::SeqCst) > 0,
+                "the first try fails"
+            );
+            x + y
+        })
+        .retries(2);
+    let options = ComputeOptions::new().pool(pool).progress(false);
+    let total = root.compute_with(&options).unwrap();
+    (total, made.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_retried_reader_of_a_handed_over_result_gets_it_computed_again() {
+    let pool = CpuPool::with_threads(2).unwrap();
+    // Shared: the retry reads the middle results again; each leaf ran once.
+    assert_eq!(retried_tree(false, &pool), (3000, 2));
+    // Handed over: the first try took `sa`, so the retry needs it computed
+    // again, and its leaf too (released once `sa` had finished).
+    assert_eq!(retried_tree(true, &pool), (3000, 3));
+}
