@@ -54,6 +54,7 @@ pub struct ComputeOptions {
     placement: Option<Placement>,
     progress: Option<bool>,
     label: Option<String>,
+    retries: u32,
 }
 
 impl ComputeOptions {
@@ -96,6 +97,33 @@ impl ComputeOptions {
     /// ```
     pub fn progress(mut self, show: bool) -> ComputeOptions {
         self.progress = Some(show);
+        self
+    }
+
+    /// Lets every task of the run that returns an error or panics run
+    /// again up to `retries` more times (default 0; a task given more of
+    /// its own, with [`Graph::insert_with`](crate::Graph::insert_with) or
+    /// [`Delayed::retries`](crate::Delayed::retries), keeps its own). Every
+    /// API that runs on the scheduler honours it: task graphs, bags, data
+    /// frames, arrays.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use flotilla_local::{ComputeOptions, Delayed};
+    /// let tries = Arc::new(AtomicU32::new(0));
+    /// let counter = Arc::clone(&tries);
+    /// let flaky = Delayed::from_fn(move || {
+    ///     // The first two tries fail.
+    ///     assert!(counter.fetch_add(1, Ordering::SeqCst) >= 2, "not yet");
+    ///     7
+    /// });
+    /// assert!(flaky.compute().is_err());
+    /// assert_eq!(flaky.compute_with(&ComputeOptions::new().retries(1)).unwrap(), 7);
+    /// assert_eq!(tries.load(Ordering::SeqCst), 3);
+    /// ```
+    pub fn retries(mut self, retries: u32) -> ComputeOptions {
+        self.retries = retries;
         self
     }
 
@@ -389,6 +417,7 @@ pub(crate) fn run_graph(
     let total = graph.len();
     let graph = Arc::new(graph);
     let mut scheduler = Scheduler::new(Arc::clone(&graph), placement, pool.threads());
+    scheduler.set_retries(options.retries);
     // Results handed over count their readers; the others are shared.
     let mut readers: Vec<u32> = tasks
         .iter()
@@ -396,9 +425,8 @@ pub(crate) fn run_graph(
         .collect();
     for t in graph.task_ids() {
         for d in graph.dependencies(t) {
-            if readers[d.index()] != u32::MAX {
-                readers[d.index()] += 1;
-            }
+            // (A shared result stays at `u32::MAX`.)
+            readers[d.index()] = readers[d.index()].saturating_add(1);
         }
     }
     for &o in outputs {

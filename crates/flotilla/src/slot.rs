@@ -19,7 +19,10 @@ pub(crate) trait InternalError {
 /// never cloned.
 ///
 /// Each computation runs every task anew, so a slot is filled once per
-/// computation; a collection only hands a slot node to one consumer.
+/// computation; a collection only hands a slot node to one consumer, and
+/// every slot node is [handed over](flotilla_local::Delayed::hand_over) to
+/// it: if the consumer runs again (a retry), the scheduler computes the
+/// slot again from lineage rather than giving it the emptied one.
 pub(crate) struct Slot<A, E>(Mutex<Option<Result<A, E>>>);
 
 impl<A, E: InternalError> Slot<A, E> {
@@ -90,7 +93,8 @@ where
                 let values: Result<Vec<A>, E> = slots.iter().map(|s| s.take()).collect();
                 Slot::new(values.and_then(|v| combine(v)))
             })
-            .named_op(key.sibling(next));
+            .named_op(key.sibling(next))
+            .hand_over();
             next += 1;
             up.push(node);
         }

@@ -669,3 +669,66 @@ fn group_by_spills_and_merges_strings() {
     }
     assert_eq!(sorted(groups), expected.into_iter().collect::<Vec<_>>());
 }
+
+/// A switch that is on once: the first `fire()` says true, every later one
+/// false.
+#[derive(Clone)]
+struct Once(Arc<std::sync::atomic::AtomicBool>);
+
+impl Once {
+    fn new() -> Once {
+        Once(Arc::new(std::sync::atomic::AtomicBool::new(true)))
+    }
+    fn fire(&self) -> bool {
+        self.0.swap(false, Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn tasks_that_fail_their_first_attempt_give_the_clean_result_with_retries() {
+    let pool = flotilla::CpuPool::with_threads(2).unwrap();
+    let options = ComputeOptions::new().pool(&pool).progress(false);
+    let expected: u64 = (0..1000u64).map(|x| 2 * x).sum();
+    let flaky = |map_down: Once, combine_down: Once| {
+        Bag::range(1000, 8)
+            .map(move |x| {
+                assert!(!(x == 500 && map_down.fire()), "the mapper hiccupped");
+                x * 2
+            })
+            .fold(
+                0u64,
+                |a, x| a + x,
+                move |a, b| {
+                    assert!(!combine_down.fire(), "the combiner hiccupped");
+                    a + b
+                },
+            )
+    };
+    // Without retries the first failure is the computation's.
+    let err = flaky(Once::new(), Once::new())
+        .compute_with(&options)
+        .unwrap_err();
+    assert!(err.to_string().contains("hiccupped"), "{err}");
+    // With one retry per task: the same result as a clean run. The combining
+    // task's retry gets its inputs (handed to its first try) computed again.
+    let total = flaky(Once::new(), Once::new())
+        .compute_with(&options.clone().retries(1))
+        .unwrap();
+    assert_eq!(total, expected);
+
+    // A shuffle whose map side fails once.
+    let down = Once::new();
+    let per_key = Bag::range(1000, 8)
+        .map(move |x| {
+            assert!(!(x == 900 && down.fire()), "the mapper hiccupped");
+            x
+        })
+        .fold_by(|x| x % 7, 0u64, |a, x| a + x, |a, b| a + b);
+    let mut got = per_key.compute_with(&options.clone().retries(1)).unwrap();
+    got.sort();
+    let mut want: BTreeMap<u64, u64> = BTreeMap::new();
+    for x in 0..1000u64 {
+        *want.entry(x % 7).or_default() += x;
+    }
+    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+}

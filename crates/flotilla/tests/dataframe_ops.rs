@@ -424,3 +424,48 @@ impl Names for RecordBatch {
             .collect()
     }
 }
+
+#[test]
+fn a_group_by_whose_task_fails_its_first_attempt_gives_the_clean_result_with_retries() {
+    use flotilla::dataframe::arrow::array::ArrayRef;
+    use flotilla::dataframe::arrow::schema::DataType;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let n = 20_000;
+    let keys: Vec<i64> = noise(n, 3).iter().map(|v| v % 500).collect();
+    let values: Vec<f64> = noise(n, 4).iter().map(|v| *v as f64 / 1000.0).collect();
+    let df = DataFrame::from_columns(vec![("k", keys.into()), ("v", values.into())], 6).unwrap();
+    let pool = flotilla::CpuPool::with_threads(2).unwrap();
+    let options = flotilla::ComputeOptions::new().pool(&pool).progress(false);
+    for split_out in [1, 3] {
+        let run = |down: Option<Arc<AtomicBool>>, options: &flotilla::ComputeOptions| {
+            // `w` = `v`, through a closure that fails once when asked to.
+            let same =
+                col("v").map_array(DataType::Float64, DataType::Float64, move |a: &ArrayRef| {
+                    if let Some(down) = &down {
+                        assert!(!down.swap(false, Ordering::SeqCst), "the storage hiccupped");
+                    }
+                    Ok(a.clone())
+                });
+            df.with_column("w", same)?
+                .group_by(&["k"])?
+                .split_out(split_out)
+                .agg(&[Agg::sum("w"), Agg::mean("w")])?
+                .compute_with(options)
+        };
+        let clean = run(None, &options).unwrap();
+        let err = run(Some(Arc::new(AtomicBool::new(true))), &options).unwrap_err();
+        assert!(err.to_string().contains("the storage hiccupped"), "{err}");
+        let retried = run(
+            Some(Arc::new(AtomicBool::new(true))),
+            &options.clone().retries(1),
+        )
+        .unwrap();
+        assert_eq!(
+            pairs_i64_f64(&retried),
+            pairs_i64_f64(&clean),
+            "split_out {split_out}"
+        );
+        assert_eq!(retried.num_rows(), 500);
+    }
+}

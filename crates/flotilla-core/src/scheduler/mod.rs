@@ -95,6 +95,8 @@ pub struct Scheduler {
     /// per task and nothing on the path of a task that succeeds.
     tries: HashMap<TaskId, Tries>,
     suspicious_after: u32,
+    /// Retries every task has at least (see [`Scheduler::set_retries`]).
+    default_retries: u32,
     keep: Vec<bool>,
     /// Per task: the worker a ready or running task was placed on, or the
     /// worker that holds a finished task's result; `NO_WORKER` for none
@@ -188,6 +190,7 @@ impl Scheduler {
             state: vec![TaskState::Waiting; n],
             tries: HashMap::new(),
             suspicious_after: DEFAULT_SUSPICIOUS_AFTER,
+            default_retries: 0,
             graph,
             dependent_offsets,
             dependents,
@@ -476,6 +479,26 @@ impl Scheduler {
     /// ```
     pub fn failure(&self, task: TaskId) -> Option<FailureKind> {
         self.tries.get(&task).and_then(|t| t.failure)
+    }
+
+    /// Gives every task at least `retries` retries after an error or a
+    /// panic (default 0): a run-wide setting, as a caller sets it for one
+    /// computation. A task whose own [`TaskOptions::retries`] is higher
+    /// keeps its own.
+    ///
+    /// ```
+    /// use flotilla_core::{Attempt, FailureKind, Placement, Scheduler, TaskGraph, TaskKey, TaskState, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// s.set_retries(1);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_failed(a, WorkerId::new(0), Attempt::FIRST, FailureKind::Panic, &mut out).unwrap();
+    /// assert_eq!(s.state(a), TaskState::Ready);
+    /// ```
+    pub fn set_retries(&mut self, retries: u32) {
+        self.default_retries = retries;
     }
 
     /// Sets after how many workers lost while running a task the task is
@@ -803,7 +826,7 @@ impl Scheduler {
                 tries.lost_workers < self.suspicious_after
             }
             FailureKind::Error | FailureKind::Panic => {
-                let again = tries.retries_used < options.retries;
+                let again = tries.retries_used < options.retries.max(self.default_retries);
                 if again {
                     tries.retries_used += 1;
                 }

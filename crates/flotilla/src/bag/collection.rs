@@ -426,6 +426,9 @@ impl<T: Send + 'static> Bag<T> {
         F: Fn(Items<'_, T>) -> Result<A, BagError> + Send + Sync + 'static,
     {
         self.partition_nodes(label, move |items| Slot::new(f(items)))
+            .into_iter()
+            .map(Delayed::hand_over)
+            .collect()
     }
 
     /// The number of partitions.

@@ -294,6 +294,7 @@ fn gather_bucket<X: Send + 'static>(
         Slot::ok(all)
     })
     .named_op(key.sibling(r as u64))
+    .hand_over()
 }
 
 /// Joins one output partition: a table of the right side's items by key,

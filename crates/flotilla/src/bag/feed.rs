@@ -102,19 +102,25 @@ impl crate::slot::InternalError for BagError {
 
 /// One map task's output of a shuffle: one bucket per output partition, each
 /// moved out by that partition's reducer. A map task that failed holds its
-/// error, and every reducer returns it.
-pub(crate) struct Buckets<X>(Result<Vec<Mutex<Vec<X>>>, BagError>);
+/// error, and every reducer returns it. A bucket asked for a second time (a
+/// reducer that runs again) is an error, never an empty bucket: what it
+/// held is not lost silently.
+pub(crate) struct Buckets<X>(Result<Vec<Mutex<Option<Vec<X>>>>, BagError>);
 
 impl<X> Buckets<X> {
     pub(crate) fn new(result: Result<Vec<Vec<X>>, BagError>) -> Buckets<X> {
-        Buckets(result.map(|buckets| buckets.into_iter().map(Mutex::new).collect()))
+        Buckets(result.map(|buckets| buckets.into_iter().map(|b| Mutex::new(Some(b))).collect()))
     }
 
     /// Moves bucket `r` out.
     pub(crate) fn take(&self, r: usize) -> Result<Vec<X>, BagError> {
         match &self.0 {
             Ok(buckets) => match buckets.get(r) {
-                Some(bucket) => Ok(std::mem::take(&mut *lock(bucket))),
+                Some(bucket) => lock(bucket).take().ok_or_else(|| {
+                    BagError::Internal(format!(
+                        "shuffle bucket {r} was read twice (a shuffle's reducer cannot run again)"
+                    ))
+                }),
                 None => Err(BagError::Internal(format!(
                     "shuffle bucket {r} of {} asked for",
                     buckets.len()

@@ -47,7 +47,9 @@ impl<A> fmt::Debug for Item<A> {
 
 impl<A: Send + 'static> Item<A> {
     pub(super) fn new(root: Delayed<Slot<A>>) -> Item<A> {
-        Item { root }
+        Item {
+            root: root.hand_over(),
+        }
     }
 
     /// An item with a known value (the reduction of an empty bag).

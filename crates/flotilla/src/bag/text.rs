@@ -325,9 +325,13 @@ impl<T: Send + 'static> Bag<T> {
     /// that commits.
     fn write_textfiles(&self, out: OutputDir, format: Arc<Format<T>>) -> Item<Vec<PathBuf>> {
         let task_out = out.clone();
-        let writes = self.partition_nodes("to_textfiles", move |items| {
-            Slot::new(write_part(&task_out, items, &*format))
-        });
+        let writes: Vec<_> = self
+            .partition_nodes("to_textfiles", move |items| {
+                Slot::new(write_part(&task_out, items, &*format))
+            })
+            .into_iter()
+            .map(Delayed::hand_over)
+            .collect();
         let key = key_group("to_textfiles-commit");
         let parts = self.npartitions();
         Item::new(

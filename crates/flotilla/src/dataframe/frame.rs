@@ -647,6 +647,9 @@ impl DataFrame {
         self.per_partition(label, move |i, p, stages| {
             Slot::new(run_pipeline(p, stages).and_then(|b| f(i, b)))
         })
+        .into_iter()
+        .map(Delayed::hand_over)
+        .collect()
     }
 
     /// One task per partition, keyed `label|...[i]`: `task` is given the

@@ -41,7 +41,9 @@ impl<A> fmt::Debug for Scalar<A> {
 
 impl<A: Send + 'static> Scalar<A> {
     pub(crate) fn new(root: Delayed<Slot<A, DataFrameError>>) -> Scalar<A> {
-        Scalar { root }
+        Scalar {
+            root: root.hand_over(),
+        }
     }
 
     /// Runs the reduction on the default pool (with a progress bar when it
