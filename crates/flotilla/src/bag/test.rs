@@ -17,7 +17,11 @@ fn buckets_hand_each_bucket_out_once_and_errors_to_all() {
     assert_eq!(buckets.take(0).unwrap(), [1, 2]);
     // A second reading is an error, not an empty bucket that would lose
     // the items silently.
-    assert!(buckets.take(0).unwrap_err().to_string().contains("read twice"));
+    assert!(buckets
+        .take(0)
+        .unwrap_err()
+        .to_string()
+        .contains("read twice"));
     assert!(matches!(buckets.take(2), Err(BagError::Internal(_))));
     let failed = Buckets::<u8>::new(Err(BagError::Internal("map side".into())));
     for r in 0..3 {
