@@ -58,6 +58,7 @@
 pub mod bag;
 #[cfg(feature = "dataframe")]
 pub mod dataframe;
+pub mod hash;
 pub mod mapreduce;
 pub mod output;
 mod panic_site;

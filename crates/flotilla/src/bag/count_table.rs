@@ -10,9 +10,9 @@
 //! and the full hash kept beside each entry: a slot's hash is compared
 //! before its item, and growing never rehashes an item.
 
-use std::hash::{BuildHasher, BuildHasherDefault, Hash};
+use std::hash::Hash;
 
-use crate::mapreduce::KeyHasher;
+use crate::hash::key_hash;
 
 /// How many items wait before a batch is counted.
 const BATCH: usize = 64;
@@ -40,7 +40,7 @@ impl<T: Hash + Eq> CountTable<T> {
     /// Counts one more `x`.
     #[inline]
     pub(super) fn add(&mut self, x: T) {
-        let h = BuildHasherDefault::<KeyHasher>::default().hash_one(&x) | 1;
+        let h = key_hash(&x) | 1;
         self.batch.push((h, x));
         if self.batch.len() == BATCH {
             self.count_batch();

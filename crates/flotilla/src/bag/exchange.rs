@@ -17,8 +17,7 @@
 //! (for a small side, prefer [`join_lookup`](Bag::join_lookup), which
 //! shuffles nothing).
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use flotilla_core::TaskKey;
@@ -26,21 +25,13 @@ use flotilla_local::Delayed;
 
 use super::collection::{key_group, Items};
 use super::feed::{materialized_feed, Buckets, Materialized, Slot, Source};
-use super::reduce::FastMap;
 use super::{Bag, BagError};
-use crate::mapreduce::KeyHasher;
+use crate::hash::{FastMap, FastSet};
 
-/// A hash set with flotilla's fixed, fast key hash.
-type FastSet<T> = HashSet<T, BuildHasherDefault<KeyHasher>>;
-
-/// The bucket of `key` among `buckets`. The hash is salted so that it is
-/// independent of the hash the reducer's own table uses: the keys of one
-/// bucket still spread over the whole table.
+/// The bucket of `key` among `buckets`: flotilla's one partition of a key
+/// (see [`crate::hash`]).
 pub(super) fn bucket_of<K: Hash + ?Sized>(key: &K, buckets: usize) -> usize {
-    let mut h = KeyHasher::default();
-    h.write_u64(0x5EED_0FB0_C4E7);
-    key.hash(&mut h);
-    (h.finish() % buckets.max(1) as u64) as usize
+    crate::hash::partition_of(key, buckets)
 }
 
 /// `n` empty buckets.

@@ -9,8 +9,7 @@
 //! need not be commutative.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash};
+use std::hash::Hash;
 use std::ops::Add;
 use std::sync::Arc;
 
@@ -21,10 +20,8 @@ use super::collection::{default_options, key_group, Items};
 use super::count_table::CountTable;
 use super::feed::Slot;
 use super::{Bag, BagError, Item};
-use crate::mapreduce::KeyHasher;
 
-/// A hash map with flotilla's fixed, fast key hash.
-pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+use crate::hash::FastMap;
 
 /// A combining operation, shared by every task of a tree.
 type Combine<A> = Arc<dyn Fn(A, A) -> A + Send + Sync>;

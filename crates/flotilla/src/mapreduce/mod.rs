@@ -8,8 +8,9 @@ pub mod sort;
 pub mod split;
 pub mod streaming;
 
+pub use crate::hash::KeyHasher;
 pub use job::{
-    Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, KeyHasher, Partitioner,
-    RecordError, ShuffleKey, ShuffleValue, TextInput, TextRecord,
+    Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, Partitioner, RecordError,
+    ShuffleKey, ShuffleValue, TextInput, TextRecord,
 };
 pub use small_bytes::SmallBytes;

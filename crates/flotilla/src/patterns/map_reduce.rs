@@ -78,7 +78,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use flotilla_core::{TaskKey, TaskOptions};
@@ -558,12 +558,10 @@ where
     MapReduce::new(mapper, reducer).run(pool, inputs)
 }
 
-/// The partition of `key` among `partitions`: a hash with fixed keys, so the
-/// same key lands in the same partition in every run.
+/// The partition of `key` among `partitions`: flotilla's one partition of a
+/// key (see [`crate::hash`]), the same in every run.
 fn partition_of<K: Hash>(key: &K, partitions: usize) -> usize {
-    let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
-    // The remainder is below `partitions`, so it fits a usize.
-    (hash % partitions as u64) as usize
+    crate::hash::partition_of(key, partitions)
 }
 
 /// One reduce task: group the runs of one partition by key, sort the keys,

@@ -24,7 +24,7 @@ use arrow_schema::DataType;
 
 use super::primitive::{primitive_view, with_scalars, Native};
 use super::KernelError;
-use crate::mapreduce::KeyHasher;
+use crate::hash::KeyHasher;
 
 /// The hash of a null key.
 pub(super) const NULL_HASH: u64 = 0x6A09_E667_F3BC_C908;
@@ -53,16 +53,9 @@ fn combine(acc: u64, next: u64) -> u64 {
     hash_word(acc.rotate_left(23) ^ next)
 }
 
-/// The partition, in `0..partitions`, of a row hash: a second mix, then a
-/// multiply-shift onto the range (uniform for any `partitions`).
-#[inline]
-pub(super) fn partition_of(hash: u64, partitions: usize) -> usize {
-    let mixed = {
-        let m = u128::from(hash ^ 0x1319_8A2E_0370_7344) * u128::from(0xA076_1D64_78BD_642F_u64);
-        (m as u64) ^ ((m >> 64) as u64)
-    };
-    ((u128::from(mixed) * partitions as u128) >> 64) as usize
-}
+/// The partition, in `0..partitions`, of a row hash: flotilla's one
+/// partition of a hash ([`crate::hash::partition_of_hash`]).
+pub(super) use crate::hash::partition_of_hash as partition_of;
 
 /// Whether [`hash_rows`] (and so hash partitioning) takes a key of this type.
 pub(super) fn hashable(data_type: &DataType) -> bool {

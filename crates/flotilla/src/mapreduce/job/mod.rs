@@ -42,8 +42,8 @@
 //! # Layout
 //!
 //! One idea per file: the [`Job`] trait and its bounds here; [`JobConfig`]
-//! (`config`), [`JobError`] (`error`), [`Counters`] (`counters`), the key
-//! hash and [`Partitioner`] (`hash`), [`Emitter`] and the map side of the
+//! (`config`), [`JobError`] (`error`), [`Counters`] (`counters`), [`Partitioner`]
+//! (`partitioner`; the key hash is [`crate::hash`]), [`Emitter`] and the map side of the
 //! shuffle (`emitter`, `shuffle_sink`), a map task and a reduce task
 //! (`map_task`, `reduce_task`), the graph of a run (`run`), [`JobRunner`]
 //! (`runner`), and [`JobOutput`] with the text writers (`output`).
@@ -52,9 +52,9 @@ mod config;
 mod counters;
 mod emitter;
 mod error;
-mod hash;
 mod map_task;
 mod output;
+mod partitioner;
 mod reduce_task;
 mod run;
 mod runner;
@@ -64,8 +64,8 @@ pub use config::JobConfig;
 pub use counters::Counters;
 pub use emitter::Emitter;
 pub use error::JobError;
-pub use hash::{KeyHasher, Partitioner};
 pub use output::{JobOutput, TextRecord};
+pub use partitioner::Partitioner;
 pub use runner::JobRunner;
 
 use std::fmt;
@@ -75,8 +75,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::sort::ApproxSize;
+use crate::hash::FastMap;
 use crate::mapreduce::split::line_number_at;
-use hash::FastMap;
 use map_task::{map_records, map_text_split, MapResult, MapSetup, BAD_SAMPLE};
 use reduce_task::reduce_partition;
 use shuffle_sink::{combiner_of, ShuffleSink};

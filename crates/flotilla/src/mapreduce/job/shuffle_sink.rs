@@ -1,12 +1,13 @@
 //! The map side of the shuffle: the in-map combiner in front of the
 //! partitioned sort buffer.
 
-use super::{FastMap, Job, KeyHasher, Partitioner, ShuffleKey, ShuffleValue};
-use crate::mapreduce::sort::{PartitionedSortBuffer, SortOptions, SpillError};
 use std::borrow::Borrow;
 use std::hash::Hash;
-use std::hash::Hasher;
 use std::sync::Arc;
+
+use super::{FastMap, Job, Partitioner, ShuffleKey, ShuffleValue};
+use crate::hash::key_hash;
+use crate::mapreduce::sort::{PartitionedSortBuffer, SortOptions, SpillError};
 
 /// The fold of a job's combiner, type-erased over the job.
 pub(super) type CombineFn<V> = Arc<dyn Fn(&mut V, V) + Send + Sync>;
@@ -134,9 +135,7 @@ impl<K: ShuffleKey, V: ShuffleValue> ShuffleSink<K, V> {
 
     #[inline]
     pub(super) fn partitioner_hash(&self, key: &K) -> u64 {
-        let mut h = KeyHasher::default();
-        key.hash(&mut h);
-        h.finish()
+        key_hash(key)
     }
 
     pub(super) fn flush_combined(&mut self) -> Result<(), SpillError> {
