@@ -187,6 +187,7 @@ impl FromStr for Placement {
 /// assert_eq!(Target::Shared.worker(), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Target {
     /// Queue on this worker; an idle worker may steal it.
     Stealable(WorkerId),

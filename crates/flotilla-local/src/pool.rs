@@ -373,13 +373,15 @@ impl PoolHandle {
                 }
                 s.sleep.notify(false);
             }
-            Target::Shared => {
-                s.shared_queue.push(job);
-                s.sleep.notify(false);
-            }
             Target::Pinned(w) => {
                 s.pinned[w.index() % n].push(job);
                 s.sleep.notify(true);
+            }
+            // The shared queue, and any target this pool does not know:
+            // every worker takes from it.
+            _ => {
+                s.shared_queue.push(job);
+                s.sleep.notify(false);
             }
         }
     }
