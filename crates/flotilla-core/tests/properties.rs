@@ -488,7 +488,8 @@ proptest! {
                 // A stealable task may be taken by any worker.
                 Target::Stealable(w) if event % 3 == 0 => alive[(w.index() + 1) % alive.len()],
                 Target::Stealable(w) => w,
-                Target::Shared => alive[pick.index(alive.len())],
+                // The shared queue (or a target added later): any worker.
+                _ => alive[pick.index(alive.len())],
             };
             let current = s.state(t) == TaskState::Ready && s.attempt(t) == attempt;
             let started = s.task_started(t, w, attempt);
