@@ -40,6 +40,47 @@ pub(crate) struct GraphTask {
     pub(crate) hand_over: bool,
 }
 
+/// The payload with which [`input_consumed`] unwinds a task.
+struct InputConsumed(usize);
+
+/// Ends the running task because its input `index` (in dependency order)
+/// was consumed by an earlier attempt of it: an input it read by moving
+/// part of it out, which a retry cannot read again. The scheduler computes
+/// that input again from lineage and runs the task again once it is there;
+/// nothing counts as a failure. Outside a task of a graph run it unwinds
+/// like a panic.
+///
+/// A collection whose tasks take parts of a shared result (a shuffle's
+/// reducer taking its bucket of each map task's output) calls it when a
+/// part it needs is gone.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::{Arc, Mutex};
+/// use flotilla_local::{input_consumed, Delayed};
+///
+/// let made = Arc::new(AtomicU32::new(0));
+/// let counter = Arc::clone(&made);
+/// // A value whose reader moves its contents out.
+/// let parts = Delayed::from_fn(move || {
+///     counter.fetch_add(1, Ordering::SeqCst);
+///     Mutex::new(Some(vec![1, 2, 3]))
+/// });
+/// let tries = AtomicU32::new(0);
+/// let sum = parts
+///     .map(move |cell| {
+///         let Some(v) = cell.lock().unwrap().take() else { input_consumed(0) };
+///         assert!(tries.fetch_add(1, Ordering::SeqCst) > 0, "the first try fails");
+///         v.iter().sum::<i32>()
+///     })
+///     .retries(1);
+/// assert_eq!(sum.compute().unwrap(), 6);
+/// assert_eq!(made.load(Ordering::SeqCst), 2); // computed again for the retry
+/// ```
+pub fn input_consumed(index: usize) -> ! {
+    std::panic::resume_unwind(Box::new(InputConsumed(index)))
+}
+
 /// How to run a graph.
 ///
 /// ```
@@ -330,6 +371,15 @@ impl GraphRun {
                 other => other,
             }),
             Err(payload) => {
+                if let Some(&InputConsumed(index)) = payload.downcast_ref::<InputConsumed>() {
+                    let lost = self.graph.dependencies(task).get(index).copied();
+                    let _ = crate::pool::account_current_job();
+                    if let Some(lost) = lost {
+                        return self.with_scheduler(|s, d| {
+                            let _ = s.input_lost(task, worker, attempt, lost, d);
+                        });
+                    }
+                }
                 let message = panic_message(&*payload);
                 self.fail(task, worker, attempt, FailureKind::Panic, |key| {
                     TaskError::Panicked {

@@ -34,7 +34,7 @@ pub use delayed::Delayed;
 pub use error::{panic_message, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use future::TaskFuture;
-pub use graph_run::ComputeOptions;
+pub use graph_run::{input_consumed, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
 pub use keyed_graph::{Graph, Inputs, TaskValue};
 pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};

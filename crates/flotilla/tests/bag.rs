@@ -730,5 +730,22 @@ fn tasks_that_fail_their_first_attempt_give_the_clean_result_with_retries() {
     for x in 0..1000u64 {
         *want.entry(x % 7).or_default() += x;
     }
-    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+    let want: Vec<(u64, u64)> = want.into_iter().collect();
+    assert_eq!(got, want);
+
+    // A shuffle whose reduce side fails once, after it took its buckets of
+    // every map task's output: the map tasks are computed again for it.
+    let down = Once::new();
+    let per_key = Bag::range(1000, 8).fold_by(
+        |x| x % 7,
+        0u64,
+        |a, x| a + x,
+        move |a, b| {
+            assert!(!down.fire(), "the reducer hiccupped");
+            a + b
+        },
+    );
+    let mut got = per_key.compute_with(&options.clone().retries(1)).unwrap();
+    got.sort();
+    assert_eq!(got, want);
 }

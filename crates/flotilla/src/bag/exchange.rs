@@ -70,7 +70,8 @@ impl<T: Send + 'static> Bag<T> {
                 Delayed::gather(&maps, move |outs: &[&Buckets<X>]| {
                     let items = outs
                         .iter()
-                        .map(|out| out.take(r))
+                        .enumerate()
+                        .map(|(m, out)| out.take(r, m))
                         .collect::<Result<Vec<_>, _>>()
                         .and_then(|buckets| reduce_side(buckets));
                     Source::new(Materialized(items))
@@ -276,8 +277,8 @@ fn gather_bucket<X: Send + 'static>(
 ) -> Delayed<Slot<Vec<X>>> {
     Delayed::gather(maps, move |outs: &[&Buckets<X>]| {
         let mut all = Vec::new();
-        for out in outs {
-            match out.take(r) {
+        for (m, out) in outs.iter().enumerate() {
+            match out.take(r, m) {
                 Ok(bucket) => all.extend(bucket),
                 Err(e) => return Slot::new(Err(e)),
             }

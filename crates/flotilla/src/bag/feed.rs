@@ -103,8 +103,8 @@ impl crate::slot::InternalError for BagError {
 /// One map task's output of a shuffle: one bucket per output partition, each
 /// moved out by that partition's reducer. A map task that failed holds its
 /// error, and every reducer returns it. A bucket asked for a second time (a
-/// reducer that runs again) is an error, never an empty bucket: what it
-/// held is not lost silently.
+/// reducer that runs again) is never handed out empty: the reducer asks for
+/// the map task to be computed again ([`flotilla_local::input_consumed`]).
 pub(crate) struct Buckets<X>(Result<Vec<Mutex<Option<Vec<X>>>>, BagError>);
 
 impl<X> Buckets<X> {
@@ -112,15 +112,16 @@ impl<X> Buckets<X> {
         Buckets(result.map(|buckets| buckets.into_iter().map(|b| Mutex::new(Some(b))).collect()))
     }
 
-    /// Moves bucket `r` out.
-    pub(crate) fn take(&self, r: usize) -> Result<Vec<X>, BagError> {
+    /// Moves bucket `r` out; these buckets are input `input` of the calling
+    /// task. A bucket already moved out (by an earlier attempt of the task)
+    /// ends the task, to run again once the map task is computed again.
+    pub(crate) fn take(&self, r: usize, input: usize) -> Result<Vec<X>, BagError> {
         match &self.0 {
             Ok(buckets) => match buckets.get(r) {
-                Some(bucket) => lock(bucket).take().ok_or_else(|| {
-                    BagError::Internal(format!(
-                        "shuffle bucket {r} was read twice (a shuffle's reducer cannot run again)"
-                    ))
-                }),
+                Some(bucket) => match lock(bucket).take() {
+                    Some(items) => Ok(items),
+                    None => flotilla_local::input_consumed(input),
+                },
                 None => Err(BagError::Internal(format!(
                     "shuffle bucket {r} of {} asked for",
                     buckets.len()
