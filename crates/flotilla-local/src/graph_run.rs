@@ -227,10 +227,16 @@ struct Dispatch<'a> {
 impl Actions for Dispatch<'_> {
     fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
         self.run.queued_attempt[task.index()].store(attempt.number(), Ordering::Relaxed);
-        let run = Arc::clone(self.run);
-        self.run
-            .pool
-            .push(Box::new(move || run.execute(task, attempt)), target);
+        // A job left in a queue when the run ends (a cancelled or replaced
+        // attempt) must not keep the run's tasks and results alive: it holds
+        // the run weakly, and does nothing once the run is gone.
+        let run = Arc::downgrade(self.run);
+        let job = move || {
+            if let Some(run) = run.upgrade() {
+                run.execute(task, attempt);
+            }
+        };
+        self.run.pool.push(Box::new(job), target);
     }
 
     fn abandon(&mut self, task: TaskId, because: TaskId) {

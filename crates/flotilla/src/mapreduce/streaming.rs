@@ -491,7 +491,12 @@ impl StreamingJob {
         for outcome in outcomes {
             match outcome {
                 Ok(value) => reduced.push(value),
-                Err(e) => return Err(failed().unwrap_or(StreamingError::Task(e))),
+                Err(e) => {
+                    let error = failed().unwrap_or(StreamingError::Task(e));
+                    // Now, not when the last task's copy of it goes.
+                    let _ = output.abort();
+                    return Err(error);
+                }
             }
         }
         let mut skipped_sample = Vec::new();
