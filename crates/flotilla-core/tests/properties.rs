@@ -301,6 +301,11 @@ proptest! {
         let mut s = Scheduler::new(g, placement, workers);
         s.set_suspicious_after(suspicious_after);
         s.set_balancing(true);
+        // Every fifth task needs a gpu, which workers that join may offer.
+        let mut gpus: Vec<bool> = vec![false; workers];
+        for t in (0..n).step_by(5) {
+            s.require(TaskId::new(t as u32), "gpu", 1);
+        }
         let mut steals: Vec<(TaskId, WorkerId, WorkerId, Attempt)> = Vec::new();
         let mut present: Vec<bool> = vec![true; workers];
         let mut out: Vec<Command> = Vec::new();
@@ -325,6 +330,10 @@ proptest! {
                             prop_assert!(have.contains_key(d), "{task} handed out without the result of {d}");
                         }
                         prop_assert_eq!(s.attempt(task), attempt);
+                        if s.requirements(task).count() > 0 {
+                            let on_gpu = matches!(target, Target::Pinned(w) if gpus[w.index()]);
+                            prop_assert!(on_gpu, "{task} needs a gpu and went to {target:?}");
+                        }
                         queued.push((task, attempt, target));
                     }
                     Command::Release { task } => {
@@ -351,7 +360,10 @@ proptest! {
                 .map(|w| WorkerId::new(w as u32))
                 .collect();
             if alive.is_empty() || (event == 0 && present.len() < 12) {
-                let w = s.add_worker(WorkerOffer::new(2), &mut out);
+                let gpu = step.is_multiple_of(2);
+                gpus.push(gpu);
+                let offer = if gpu { WorkerOffer::new(2).resource("gpu", 1) } else { WorkerOffer::new(2) };
+                let w = s.add_worker(offer, &mut out);
                 prop_assert_eq!(w.index(), present.len());
                 present.push(true);
                 continue;
@@ -477,7 +489,8 @@ proptest! {
                 // Nothing queued, nothing running, not done: tasks wait for a
                 // worker to join.
                 prop_assert!(present.len() < 40, "stuck: {:?}", s.counts());
-                let w = s.add_worker(WorkerOffer::new(1), &mut out);
+                gpus.push(true);
+                let w = s.add_worker(WorkerOffer::new(1).resource("gpu", 1), &mut out);
                 present.push(true);
                 prop_assert_eq!(w.index(), present.len() - 1);
                 continue;

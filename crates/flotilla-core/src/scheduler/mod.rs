@@ -19,6 +19,7 @@ mod durations;
 mod error;
 mod grow;
 mod lineage;
+mod resources;
 mod retry;
 mod state;
 #[cfg(test)]
@@ -120,6 +121,8 @@ pub struct Scheduler {
     near_scratch: Vec<(u32, u64)>,
     /// Tasks found unneeded while their readers' inputs were counted down.
     unneeded: Vec<TaskId>,
+    /// The named resources of the tasks that need some.
+    requirements: HashMap<TaskId, resources::Requirements>,
 }
 
 impl Scheduler {
@@ -201,6 +204,7 @@ impl Scheduler {
             started: false,
             scratch: Vec::new(),
             unneeded: Vec::new(),
+            requirements: HashMap::new(),
         }
     }
 
@@ -381,8 +385,19 @@ impl Scheduler {
     fn make_ready(&mut self, task: TaskId, by: Option<WorkerId>, out: &mut impl Actions) {
         let i = task.index();
         self.state[i] = TaskState::Ready;
-        let near = self.near(task, by);
-        match self.placer.place(i, self.graph.options(task).cost, near) {
+        let placed = match self.place_by_resources(task) {
+            Some(pinned) => {
+                if let Some(w) = pinned.and_then(|t| t.worker()) {
+                    self.queue_pinned(task, w);
+                }
+                pinned
+            }
+            None => {
+                let near = self.near(task, by);
+                self.placer.place(i, self.graph.options(task).cost, near)
+            }
+        };
+        match placed {
             Some(target) => {
                 let site = target.worker().map_or(NO_WORKER, |w| w.index() as u32);
                 self.site[i] = site;
@@ -935,6 +950,8 @@ impl Scheduler {
             + self.result_bytes.capacity() * 8
             + self.parked.capacity() * std::mem::size_of::<TaskId>()
             + self.unneeded.capacity() * std::mem::size_of::<TaskId>()
+            + self.requirements.capacity()
+                * (std::mem::size_of::<(TaskId, resources::Requirements)>() + 1)
             + self.workers.heap_bytes()
             + self.durations.heap_bytes()
             + self.steals.as_ref().map_or(0, |s| s.heap_bytes())
