@@ -304,7 +304,7 @@ proptest! {
         // Every fifth task needs a gpu, which workers that join may offer.
         let mut gpus: Vec<bool> = vec![false; workers];
         for t in (0..n).step_by(5) {
-            s.require(TaskId::new(t as u32), "gpu", 1);
+            s.require(TaskId::new(t as u32), "gpu", 1, &mut Vec::new());
         }
         let mut steals: Vec<(TaskId, WorkerId, WorkerId, Attempt)> = Vec::new();
         let mut present: Vec<bool> = vec![true; workers];
@@ -432,6 +432,14 @@ proptest! {
                     prop_assert!(s.steal_confirmed(t, from, to, &mut out).is_err());
                 }
                 continue;
+            }
+            if event == 8 && step.is_multiple_of(3) {
+                // A task is told it needs a gpu, maybe once queued elsewhere.
+                let t = TaskId::new(pick.index(n) as u32);
+                if s.state(t) == TaskState::Ready || s.state(t) == TaskState::Waiting {
+                    s.require(t, "gpu", 1, &mut out);
+                    continue;
+                }
             }
             if event == 7 && !running.is_empty() {
                 // The driver dropped an input of a running task (it gave the

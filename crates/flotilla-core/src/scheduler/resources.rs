@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::{Scheduler, TaskState, NO_WORKER};
+use super::{Actions, Scheduler, TaskState, NO_WORKER};
 use crate::placement::Target;
 use crate::{TaskId, WorkerId};
 
@@ -27,8 +27,9 @@ pub(super) type Requirements = Box<[(Arc<str>, u64)]>;
 impl Scheduler {
     /// `task` needs `amount` of the resource `name` (say `"gpu"`, 1) on the
     /// worker it runs on; called again for another resource, it needs both.
-    /// Set it before the task is ready: a task already queued keeps its
-    /// place.
+    /// A task already queued is taken back
+    /// ([`Command::Cancel`](super::Command::Cancel)) and placed again, pinned,
+    /// on a new attempt; a task already running stays where it is.
     ///
     /// # Panics
     ///
@@ -39,14 +40,14 @@ impl Scheduler {
     /// let mut g = TaskGraph::new();
     /// let train = g.add_task(TaskKey::new("train"), &[]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::WorkStealing, 1); // worker 0: no gpu
-    /// s.require(train, "gpu", 1);
     /// let mut out = Vec::new();
+    /// s.require(train, "gpu", 1, &mut out);
     /// s.start(&mut out);
     /// assert!(out.is_empty(), "no worker offers a gpu: the task waits");
     /// let gpu = s.add_worker(WorkerOffer::new(4).resource("gpu", 1), &mut out);
     /// assert!(matches!(out[..], [Command::Run { task, target: Target::Pinned(w), .. }] if task == train && w == gpu));
     /// ```
-    pub fn require(&mut self, task: TaskId, name: &str, amount: u64) {
+    pub fn require(&mut self, task: TaskId, name: &str, amount: u64, out: &mut impl Actions) {
         assert!(
             task.index() < self.state.len(),
             "{task} is not in the graph"
@@ -61,6 +62,28 @@ impl Scheduler {
             None => needs.push((Arc::from(name), amount)),
         }
         self.requirements.insert(task, needs.into_boxed_slice());
+        let i = task.index();
+        if self.state[i] == TaskState::Ready && self.site[i] != NO_WORKER {
+            // Placed again, pinned: even where it is, it was queued where
+            // another worker might take it.
+            out.cancel(task);
+            self.unqueue(task);
+            self.new_attempt(task);
+            self.make_ready(task, None, out);
+        }
+    }
+
+    /// Whether `worker` is present and offers everything `task` needs.
+    fn offers_all(&self, worker: WorkerId, task: TaskId) -> bool {
+        let Some(needs) = self.requirements.get(&task) else {
+            return self.workers.is_present(worker);
+        };
+        self.workers.is_present(worker)
+            && self.workers.offer(worker).is_some_and(|offer| {
+                needs
+                    .iter()
+                    .all(|(name, amount)| offer.resource_amount(name) >= *amount)
+            })
     }
 
     /// The resources `task` needs, as name and amount.
@@ -71,7 +94,7 @@ impl Scheduler {
     /// let t = g.add_task(TaskKey::new("t"), &[]).unwrap();
     /// let mut s = Scheduler::new(g, Placement::Block, 1);
     /// assert_eq!(s.requirements(t).count(), 0);
-    /// s.require(t, "gpu", 2);
+    /// s.require(t, "gpu", 2, &mut Vec::new());
     /// assert_eq!(s.requirements(t).collect::<Vec<_>>(), [("gpu", 2)]);
     /// ```
     pub fn requirements(&self, task: TaskId) -> impl Iterator<Item = (&str, u64)> + '_ {
@@ -86,14 +109,8 @@ impl Scheduler {
     /// eligible. `None` is also returned for a task without requirements,
     /// which the placement policy places.
     pub(super) fn place_by_resources(&self, task: TaskId) -> Option<Option<Target>> {
-        let needs = self.requirements.get(&task)?;
-        let eligible = self.workers.present().filter(|&w| {
-            self.workers.offer(w).is_some_and(|offer| {
-                needs
-                    .iter()
-                    .all(|(name, amount)| offer.resource_amount(name) >= *amount)
-            })
-        });
+        self.requirements.get(&task)?;
+        let eligible = self.workers.present().filter(|&w| self.offers_all(w, task));
         Some(
             eligible
                 .min_by_key(|&w| (self.workers.queued(w), w))
@@ -140,8 +157,8 @@ mod test {
         let mut out = Vec::new();
         let cpu = s.add_worker(WorkerOffer::new(4), &mut out);
         let gpu = s.add_worker(WorkerOffer::new(4).resource("gpu", 1), &mut out);
-        s.require(train, "gpu", 1);
-        s.require(two, "gpu", 2);
+        s.require(train, "gpu", 1, &mut out);
+        s.require(two, "gpu", 2, &mut out);
         s.start(&mut out);
         let placed = runs(&out);
         // The plain tasks spread as the policy says; `train` is pinned on the
@@ -191,7 +208,7 @@ mod test {
         let b = s.add_worker(WorkerOffer::new(1).resource("gpu", 4), &mut out);
         let idle = s.add_worker(WorkerOffer::new(16), &mut out);
         for &t in &jobs {
-            s.require(t, "gpu", 1);
+            s.require(t, "gpu", 1, &mut out);
         }
         s.set_balancing(true);
         s.start(&mut out);
@@ -206,5 +223,28 @@ mod test {
         out.clear();
         // The idle worker has no gpu: the core plans no steal for it.
         assert_eq!(s.plan_steals(&mut out), 0);
+    }
+
+    #[test]
+    fn a_task_told_its_needs_once_queued_is_moved_to_a_worker_that_has_them() {
+        let mut g = TaskGraph::new();
+        let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 0);
+        let mut out = Vec::new();
+        let cpu = s.add_worker(WorkerOffer::new(1), &mut out);
+        s.start(&mut out);
+        assert_eq!(runs(&out), [(a, Target::Stealable(cpu))]);
+        out.clear();
+        let gpu = s.add_worker(WorkerOffer::new(1).resource("gpu", 1), &mut out);
+        let first = s.attempt(a);
+        s.require(a, "gpu", 1, &mut out);
+        assert_eq!(out[0], Command::Cancel { task: a });
+        assert_eq!(runs(&out), [(a, Target::Pinned(gpu))]);
+        assert!(s.attempt(a) > first);
+        // The copy queued on the cpu worker is refused if it starts.
+        assert!(s.task_started(a, cpu, first).is_err());
+        s.task_started(a, gpu, s.attempt(a)).unwrap();
+        finish(&mut s, a, gpu.index() as u32, 0, &mut out);
+        assert!(s.is_done());
     }
 }
