@@ -304,13 +304,19 @@ impl GraphRun {
     /// retry), the result is gone: the scheduler computes it again from
     /// lineage ([`Scheduler::input_lost`]), and later attempts only share.
     fn read_inputs(&self, task: TaskId) -> Result<Vec<Value>, TaskId> {
-        let first = !self.started[task.index()].swap(true, Ordering::Relaxed);
+        // Whether this is the task's first attempt: asked (and recorded)
+        // only when an input is handed over, so shared inputs cost nothing.
+        let mut first = None;
         let deps = self.graph.dependencies(task);
         let mut inputs = Vec::with_capacity(deps.len());
         for (i, &d) in deps.iter().enumerate() {
             let mut result = lock(&self.results[d.index()]);
-            let last =
-                first && self.readers_to_start[d.index()].fetch_sub(1, Ordering::Relaxed) == 1;
+            let readers = &self.readers_to_start[d.index()];
+            let last = readers.load(Ordering::Relaxed) != u32::MAX
+                && *first.get_or_insert_with(|| {
+                    !self.started[task.index()].swap(true, Ordering::Relaxed)
+                })
+                && readers.fetch_sub(1, Ordering::Relaxed) == 1;
             let value = if last { result.take() } else { result.clone() };
             // A task that reads one input twice took it at its first mention.
             let value = value.or_else(|| {
