@@ -498,7 +498,7 @@ impl Scheduler {
 
     /// Gives every task at least `retries` retries after an error or a
     /// panic (default 0): a run-wide setting, as a caller sets it for one
-    /// computation. A task whose own [`TaskOptions::retries`] is higher
+    /// computation. A task whose own [`TaskOptions::retries`](crate::TaskOptions::retries) is higher
     /// keeps its own.
     ///
     /// ```
