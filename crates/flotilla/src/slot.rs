@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use flotilla_core::TaskKey;
-use flotilla_local::Delayed;
+use flotilla_local::{Delayed, TaskError, TaskValue};
 
 /// An error type that can report a broken invariant of a collection's own
 /// graph (a bug in flotilla, not in the user's data).
@@ -56,6 +56,29 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
+    }
+}
+
+/// A task's result that no task reads, taken by the caller once the run
+/// ended (so that it need only be `Send`): a reduce task's records, a
+/// scattered part's result.
+pub(crate) struct ForCaller<T>(Mutex<Option<T>>);
+
+impl<T: Send + 'static> ForCaller<T> {
+    pub(crate) fn new(value: T) -> ForCaller<T> {
+        ForCaller(Mutex::new(Some(value)))
+    }
+
+    /// Takes the value out of `result`, the result of task `task`.
+    pub(crate) fn take(result: &TaskValue, task: &str) -> Result<T, TaskError> {
+        result
+            .downcast_ref::<ForCaller<T>>()
+            .and_then(|own| lock(&own.0).take())
+            .ok_or_else(|| TaskError::Failed {
+                task: task.to_string(),
+                function: String::new(),
+                message: "its result was missing after the run".to_string(),
+            })
     }
 }
 

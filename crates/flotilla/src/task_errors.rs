@@ -16,10 +16,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use flotilla_core::TaskKey;
 use flotilla_local::{panic_message, TaskError};
+
+use crate::slot::lock;
 
 /// An error a collection's tasks fail with, which may be a [`TaskError`].
 pub(crate) trait TypedTaskError: From<TaskError> + fmt::Display + Send + 'static {
@@ -48,7 +50,7 @@ impl<E> Default for TaskErrors<E> {
 
 impl<E: TypedTaskError> TaskErrors<E> {
     fn errors(&self) -> MutexGuard<'_, HashMap<String, E>> {
-        self.errors.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.errors)
     }
 
     /// Runs one attempt of task `key`, whose user code is `function`: a

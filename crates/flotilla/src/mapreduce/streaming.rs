@@ -152,7 +152,7 @@ mod test;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use flotilla_core::{TaskKey, TaskOptions};
@@ -169,6 +169,7 @@ use super::sort::SortOptions;
 use super::split::plan_splits;
 use super::{Partitioner, SmallBytes};
 use crate::output::{OutputDir, WriteMode};
+use crate::slot::{lock, ForCaller};
 
 /// How many skipped splits' errors a report keeps.
 const SKIPPED_SAMPLE: usize = 10;
@@ -478,7 +479,7 @@ impl StreamingJob {
                     }
                 }
                 reduce_task(&ctx, partition, runs, attempt)
-                    .map(|(counters, stderr)| Mutex::new((counters, stderr)))
+                    .map(ForCaller::new)
                     .map_err(|failure| failure.into_task_error(&task))
             });
         }
@@ -517,14 +518,11 @@ impl StreamingJob {
                 }
             }
         }
-        for value in &reduced {
-            if let Some(result) =
-                value.downcast_ref::<Mutex<(StreamingCounters, Vec<TaskStderr>)>>()
-            {
-                let (c, logs) = &mut *lock(result);
-                counters.add(c);
-                stderr.append(logs);
-            }
+        for (value, key) in reduced.iter().zip(&reduce_keys) {
+            let (c, logs) =
+                ForCaller::<(StreamingCounters, Vec<TaskStderr>)>::take(value, &key.to_string())?;
+            counters.add(&c);
+            stderr.extend(logs);
         }
         drop(reduced);
         drop(graph);
@@ -639,10 +637,4 @@ struct MapPieces(Option<map_task::Runs>);
 struct MapLedger {
     done: HashMap<usize, (StreamingCounters, Vec<TaskStderr>)>,
     skipped: HashMap<usize, (String, StreamingCounters)>,
-}
-
-/// Locks a mutex, ignoring poisoning: the data behind these locks stays
-/// whole whatever a task did.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

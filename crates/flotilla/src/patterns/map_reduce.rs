@@ -79,12 +79,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use flotilla_core::{TaskKey, TaskOptions};
 use flotilla_local::{ComputeOptions, CpuPool, Graph, Inputs, TaskError};
 
 use super::{catch_panic, PatternError};
+use crate::slot::{lock, ForCaller};
 use crate::task_errors::TaskErrors;
 
 /// How many map tasks per worker thread when no chunk size is set.
@@ -448,18 +449,16 @@ where
                     runs.push(lock(partitions).get(index).cloned().unwrap_or_default());
                 }
                 errors.attempt(&task, name, || {
-                    reduce_task(index, runs, &*reducer, name).map(|out| Mutex::new(Some(out)))
+                    reduce_task(index, runs, &*reducer, name).map(ForCaller::new)
                 })
             });
         }
         let compute = ComputeOptions::new().pool(pool).label("map_reduce");
         let (outcomes, _) = graph.compute_many_with(&reduce_keys, &compute)?;
         let mut out: Vec<(K, O)> = Vec::new();
-        for outcome in outcomes {
+        for (outcome, key) in outcomes.into_iter().zip(&reduce_keys) {
             let value = outcome.map_err(|e| errors.error_of(e))?;
-            if let Some(reduced) = value.downcast_ref::<Mutex<Option<Vec<(K, O)>>>>() {
-                out.extend(lock(reduced).take().unwrap_or_default());
-            }
+            out.extend(ForCaller::<Vec<(K, O)>>::take(&value, &key.to_string())?);
         }
         for (emitted, shuffled) in lock(&counts).values() {
             report.map_output_pairs += emitted;
@@ -594,12 +593,6 @@ where
                 .collect()
         },
     )
-}
-
-/// Locks a mutex, ignoring poisoning: a panic in a task is reported by the
-/// run, and the data behind these locks stays whole.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

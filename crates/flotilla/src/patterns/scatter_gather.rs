@@ -56,12 +56,13 @@
 //! `scatter_gather:gather`.
 
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use flotilla_core::TaskKey;
 use flotilla_local::{ComputeOptions, CpuPool, Graph, TaskError};
 
 use super::{catch_panic, PatternError};
+use crate::slot::ForCaller;
 
 /// Splits `0..len` into `parts` contiguous ranges, in order, whose lengths
 /// differ by at most one; the first `len % parts` ranges are the longer
@@ -148,7 +149,7 @@ where
         let work = Arc::clone(&work);
         let key = op.sibling(index as u64);
         graph.insert(key.clone(), [] as [TaskKey; 0], move |_| {
-            Ok::<_, TaskError>(Piece(Mutex::new(Some(work(&data[range.clone()])))))
+            Ok::<_, TaskError>(ForCaller::new(work(&data[range.clone()])))
         });
         keys.push(key);
     }
@@ -156,16 +157,7 @@ where
     let (outcomes, _) = graph.compute_many_with(&keys, &options)?;
     let mut results = Vec::with_capacity(parts);
     for (outcome, key) in outcomes.into_iter().zip(&keys) {
-        let value = outcome?;
-        let piece = value
-            .downcast_ref::<Piece<R>>()
-            .and_then(|p| p.0.lock().ok()?.take())
-            .ok_or_else(|| TaskError::Failed {
-                task: key.to_string(),
-                function: std::any::type_name::<W>().to_string(),
-                message: "its result was missing after the run".to_string(),
-            })?;
-        results.push(piece);
+        results.push(ForCaller::<R>::take(&outcome?, &key.to_string())?);
     }
     let gathered: Result<S, TaskError> = catch_panic(
         || "scatter_gather:gather".to_string(),
@@ -174,10 +166,6 @@ where
     );
     Ok(gathered?)
 }
-
-/// A part's result, taken by the calling thread once the run ended (so
-/// that `R` need only be `Send`); no task reads it.
-struct Piece<R>(Mutex<Option<R>>);
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,7 @@
 use std::any::type_name;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use flotilla_core::{TaskKey, TaskOptions};
@@ -37,6 +37,7 @@ use super::{
     BAD_SAMPLE,
 };
 use crate::mapreduce::sort::MapOutput;
+use crate::slot::{lock, ForCaller};
 use crate::task_errors::{TaskErrors, TypedTaskError};
 
 /// A skipped bad record: file, byte offset, snippet, message.
@@ -48,22 +49,11 @@ struct MapPieces<K, V> {
     output: MapOutput<K, V>,
 }
 
-/// A reduce task's output records, taken by the caller once the run ended
-/// (so that they need only be `Send`); no task reads them.
-struct ReduceResult<O> {
-    records: Mutex<Option<Vec<O>>>,
-    counters: Counters,
-}
-
 /// What the tasks of one run leave for the caller, keyed by task.
 #[derive(Default)]
 struct Ledger {
     maps: Mutex<HashMap<usize, (Counters, Vec<BadRecord>)>>,
     errors: TaskErrors<JobError>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl TypedTaskError for JobError {
@@ -145,11 +135,7 @@ impl JobRunner {
                         runs.extend(pieces.output.partition(partition));
                     }
                     ledger.errors.attempt(&task, type_name::<J>(), || {
-                        let (records, counters) = reduce_partition(&*job, partition, runs)?;
-                        Ok(ReduceResult {
-                            records: Mutex::new(Some(records)),
-                            counters,
-                        })
+                        Ok(ForCaller::new(reduce_partition(&*job, partition, runs)?))
                     })
                 },
             );
@@ -158,19 +144,12 @@ impl JobRunner {
         let (outcomes, _report) = graph.compute_many_with(&reduce_keys, &compute)?;
         let mut counters = Counters::default();
         let mut partitions = Vec::with_capacity(outcomes.len());
-        for outcome in outcomes {
+        for (outcome, key) in outcomes.into_iter().zip(&reduce_keys) {
             let value = outcome.map_err(|e| ledger.errors.error_of(e))?;
-            let result = value
-                .downcast_ref::<ReduceResult<J::Output>>()
-                .ok_or_else(|| {
-                    JobError::Task(TaskError::Failed {
-                        task: "reduce".into(),
-                        function: type_name::<J>().to_string(),
-                        message: "its result was missing after the run".into(),
-                    })
-                })?;
-            counters.add(&result.counters);
-            partitions.push(lock(&result.records).take().unwrap_or_default());
+            let (records, reduced) =
+                ForCaller::<(Vec<J::Output>, Counters)>::take(&value, &key.to_string())?;
+            counters.add(&reduced);
+            partitions.push(records);
         }
         let mut maps: Vec<_> = std::mem::take(&mut *lock(&ledger.maps))
             .into_iter()

@@ -4,11 +4,14 @@ use super::{
     map_records, map_text_split, Job, JobConfig, JobError, JobOutput, MapSetup, Partitioner,
     TextInput,
 };
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use flotilla_local::CpuPool;
+
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{default_split_bytes, plan_splits};
-use flotilla_local::CpuPool;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use crate::slot::lock;
 
 /// Runs [`Job`]s in-process on a [`CpuPool`].
 #[derive(Debug, Clone)]
@@ -170,7 +173,7 @@ impl JobRunner {
             let chunk = Mutex::new(records.by_ref().take(per_task).collect::<Vec<J::Input>>());
             let setup = setup.clone();
             maps.push(Box::new(move || {
-                let chunk = chunk.lock().unwrap_or_else(PoisonError::into_inner);
+                let chunk = lock(&chunk);
                 map_records(setup.clone(), &chunk, index)
             }) as super::run::MapFn<J>);
         }
