@@ -121,6 +121,28 @@ impl fmt::Display for TaskKey {
     }
 }
 
+/// Reads a key back from its text: `group[index]` is an indexed key,
+/// anything else a plain one (the inverse of its `Display`).
+///
+/// ```
+/// use flotilla_core::TaskKey;
+/// let k: TaskKey = "map#2[7]".parse().unwrap();
+/// assert_eq!(k, TaskKey::indexed("map#2", 7));
+/// assert_eq!("total".parse::<TaskKey>().unwrap(), TaskKey::new("total"));
+/// assert_eq!("odd[x]".parse::<TaskKey>().unwrap(), TaskKey::new("odd[x]"));
+/// ```
+impl std::str::FromStr for TaskKey {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<TaskKey, Self::Err> {
+        let indexed = text
+            .strip_suffix(']')
+            .and_then(|t| t.rsplit_once('['))
+            .and_then(|(group, i)| Some(TaskKey::indexed(group, i.parse().ok()?)));
+        Ok(indexed.unwrap_or_else(|| TaskKey::new(text)))
+    }
+}
+
 impl From<&str> for TaskKey {
     fn from(s: &str) -> TaskKey {
         TaskKey::new(s)

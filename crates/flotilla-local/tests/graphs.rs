@@ -462,14 +462,6 @@ fn dot_keys(dot: &str) -> Vec<String> {
         .collect()
 }
 
-/// A key read back from its text: `group[index]` or `group`.
-fn parse_key(text: &str) -> TaskKey {
-    text.strip_suffix(']')
-        .and_then(|t| t.rsplit_once('['))
-        .and_then(|(group, i)| Some(TaskKey::indexed(group, i.parse().ok()?)))
-        .unwrap_or_else(|| TaskKey::new(text))
-}
-
 /// Four values, each mapped, squared by one operation, summed into a named
 /// total.
 fn four_squares() -> Delayed<i64> {
@@ -532,7 +524,7 @@ fn two_operations_of_one_name_get_distinct_keys_of_one_kind() {
     assert_eq!(both.compute().unwrap(), 1 + 2 + 10 + 11);
     let keys: Vec<TaskKey> = dot_keys(&both.to_dot())
         .iter()
-        .map(|k| parse_key(k))
+        .map(|k| k.parse::<TaskKey>().unwrap())
         .collect();
     let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
     assert_eq!(

@@ -16,14 +16,6 @@ fn dot_keys(dot: &str) -> Vec<String> {
         .collect()
 }
 
-/// A key read back from its text: `group[index]` or `group`.
-fn parse_key(text: &str) -> TaskKey {
-    text.strip_suffix(']')
-        .and_then(|t| t.rsplit_once('['))
-        .and_then(|(group, i)| Some(TaskKey::indexed(group, i.parse().ok()?)))
-        .unwrap_or_else(|| TaskKey::new(text))
-}
-
 /// Builds and computes graphs that have nothing to do with the ones under
 /// test, as other work in the process would.
 fn unrelated_work() {
@@ -102,7 +94,7 @@ fn a_tree_reduction_has_the_same_keys_whatever_was_built_before() {
         .iter()
         .filter(|k| k.starts_with("tree_reduce"))
         .collect();
-    combines.sort_by_key(|k| parse_key(k).index());
+    combines.sort_by_key(|k| k.parse::<TaskKey>().unwrap().index());
     let expected: Vec<String> = (0..8).map(|n| format!("tree_reduce[{n}]")).collect();
     assert_eq!(combines, expected.iter().collect::<Vec<_>>());
 }
@@ -118,7 +110,7 @@ fn two_bag_operations_of_one_name_get_distinct_keys_of_one_kind() {
     );
     let keys: Vec<TaskKey> = dot_keys(&both.to_dot())
         .iter()
-        .map(|k| parse_key(k))
+        .map(|k| k.parse::<TaskKey>().unwrap())
         .collect();
     let first = keys.iter().find(|k| k.group() == "range").unwrap();
     let second = keys.iter().find(|k| k.group() == "range#2").unwrap();
@@ -141,7 +133,7 @@ fn two_tree_reductions_in_one_graph_get_distinct_keys_of_one_kind() {
     let combines: Vec<&str> = keys
         .iter()
         .map(String::as_str)
-        .filter(|k| parse_key(k).kind() == "tree_reduce")
+        .filter(|k| k.parse::<TaskKey>().unwrap().kind() == "tree_reduce")
         .collect();
     assert_eq!(
         combines,
@@ -199,7 +191,7 @@ mod dataframe {
         assert_eq!(joined.count().compute().unwrap(), 5 * 8 * 8);
         let keys: Vec<TaskKey> = dot_keys(&joined.count().to_dot())
             .iter()
-            .map(|k| parse_key(k))
+            .map(|k| k.parse::<TaskKey>().unwrap())
             .collect();
         let kinds_with_twins: Vec<&str> = keys
             .iter()
