@@ -109,7 +109,11 @@ impl Scheduler {
     /// eligible. `None` is also returned for a task without requirements,
     /// which the placement policy places.
     pub(super) fn place_by_resources(&self, task: TaskId) -> Option<Option<Target>> {
-        self.requirements.get(&task)?;
+        // Every task is placed through here: most runs have no requirements
+        // at all, and pay no lookup.
+        if self.requirements.is_empty() || !self.requirements.contains_key(&task) {
+            return None;
+        }
         let eligible = self.workers.present().filter(|&w| self.offers_all(w, task));
         Some(
             eligible

@@ -150,19 +150,6 @@ impl<K, V> MapOutput<K, V> {
             .unwrap_or_default()
     }
 
-    /// The bytes the output holds: in memory (estimated) and spilled.
-    ///
-    /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
-    ///
-    /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
-    /// buffer.push(0, 1u64, 2u64).unwrap();
-    /// assert!(buffer.finish().unwrap().bytes() >= 16);
-    /// ```
-    pub fn bytes(&self) -> u64 {
-        self.partitions.iter().flatten().map(SortedRun::bytes).sum()
-    }
-
     /// All partitions' runs, indexed by partition.
     ///
     /// ```

@@ -118,15 +118,10 @@ impl<K, V> SortedRun<K, V> {
                 clone: <(K, V)>::clone,
             };
         }
-        let source = match &self.source {
-            RunSource::Shared { records, clone } => RunSource::Shared {
-                records: Arc::clone(records),
-                clone: *clone,
-            },
-            RunSource::Spilled(segment) => RunSource::Spilled(segment.clone()),
-            RunSource::Memory(_) => RunSource::Memory(Vec::new()),
-        };
-        SortedRun { source }
+        // Only a run that still owns its records alone has no reader, and
+        // this one was just shared.
+        self.reader()
+            .unwrap_or_else(|| SortedRun::memory(Vec::new()))
     }
 
     /// A handle on the same records as [`SortedRun::share`] gives, from a
@@ -236,23 +231,6 @@ impl<K, V> SortedRun<K, V> {
             RunSource::Memory(_) | RunSource::Shared { .. } => 0,
             RunSource::Spilled(segment) => segment.end - segment.start,
         }
-    }
-
-    /// The bytes the run holds: its frames in the spill file, or the
-    /// estimated size of its records in memory.
-    ///
-    /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
-    ///
-    /// assert!(SortedRun::from_vec(vec![(1u64, 1u64)]).bytes() >= 16);
-    /// ```
-    pub fn bytes(&self) -> u64 {
-        let records = match &self.source {
-            RunSource::Memory(records) => records.as_slice(),
-            RunSource::Shared { records, .. } => records.as_slice(),
-            RunSource::Spilled(segment) => return segment.end - segment.start,
-        };
-        (records.len() * (std::mem::size_of::<(K, V)>() + super::RECORD_OVERHEAD)) as u64
     }
 
     /// All the run's records, read back into memory if it is spilled.
