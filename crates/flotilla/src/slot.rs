@@ -1,6 +1,7 @@
 //! [`Slot`]: a task's result handed over, once, to the task that consumes
 //! it; and [`tree`], the tree reduction that collections build from slots.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -79,6 +80,30 @@ impl<T: Send + 'static> ForCaller<T> {
                 function: String::new(),
                 message: "its result was missing after the run".to_string(),
             })
+    }
+}
+
+/// What the tasks of a run note for the caller, one entry per task by its
+/// index (a map task's counters, say): an attempt that runs again replaces
+/// its entry, so a task that ran twice is counted once.
+pub(crate) struct PerTask<T>(Mutex<BTreeMap<usize, T>>);
+
+impl<T> Default for PerTask<T> {
+    fn default() -> Self {
+        PerTask(Mutex::new(BTreeMap::new()))
+    }
+}
+
+impl<T> PerTask<T> {
+    /// Notes `value` for task `index`, replacing what an earlier attempt
+    /// noted.
+    pub(crate) fn note(&self, index: usize, value: T) {
+        lock(&self.0).insert(index, value);
+    }
+
+    /// Every entry, in task order, taken out.
+    pub(crate) fn take_in_order(&self) -> impl Iterator<Item = T> {
+        std::mem::take(&mut *lock(&self.0)).into_values()
     }
 }
 

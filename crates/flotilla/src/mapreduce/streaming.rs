@@ -149,7 +149,6 @@ mod task_log;
 #[cfg(test)]
 mod test;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -169,7 +168,7 @@ use super::sort::SortOptions;
 use super::split::plan_splits;
 use super::{Partitioner, SmallBytes};
 use crate::output::{OutputDir, WriteMode};
-use crate::slot::{lock, ForCaller};
+use crate::slot::{lock, ForCaller, PerTask};
 
 /// How many skipped splits' errors a report keeps.
 const SKIPPED_SAMPLE: usize = 10;
@@ -433,7 +432,7 @@ impl StreamingJob {
             retries: u32::try_from(self.attempts - 1).unwrap_or(u32::MAX),
             ..TaskOptions::default()
         };
-        let ledger: Arc<Mutex<MapLedger>> = Arc::default();
+        let ledger: Arc<MapLedger> = Arc::default();
         let mut graph = Graph::new();
         let map_op = TaskKey::indexed("map", 0);
         let mut map_keys = Vec::new();
@@ -451,11 +450,11 @@ impl StreamingJob {
                         stderr,
                     }) => {
                         output.share();
-                        lock(&ledger).done.insert(index, (counters, stderr));
+                        ledger.done.note(index, (counters, stderr));
                         Ok(MapPieces(Some(output)))
                     }
                     Ok(MapTaskResult::Skipped { error, counters }) => {
-                        lock(&ledger).skipped.insert(index, (error, counters));
+                        ledger.skipped.note(index, (error, counters));
                         Ok(MapPieces(None))
                     }
                     Err(failure) => Err(failure.into_task_error(&task)),
@@ -501,21 +500,14 @@ impl StreamingJob {
             }
         }
         let mut skipped_sample = Vec::new();
-        {
-            let mut ledger = lock(&ledger);
-            let mut done: Vec<_> = std::mem::take(&mut ledger.done).into_iter().collect();
-            done.sort_by_key(|(index, _)| *index);
-            for (_, (c, logs)) in done {
-                counters.add(&c);
-                stderr.extend(logs);
-            }
-            let mut skipped: Vec<_> = std::mem::take(&mut ledger.skipped).into_iter().collect();
-            skipped.sort_by_key(|(index, _)| *index);
-            for (_, (error, c)) in skipped {
-                counters.add(&c);
-                if skipped_sample.len() < SKIPPED_SAMPLE {
-                    skipped_sample.push(error);
-                }
+        for (c, logs) in ledger.done.take_in_order() {
+            counters.add(&c);
+            stderr.extend(logs);
+        }
+        for (error, c) in ledger.skipped.take_in_order() {
+            counters.add(&c);
+            if skipped_sample.len() < SKIPPED_SAMPLE {
+                skipped_sample.push(error);
             }
         }
         for (value, key) in reduced.iter().zip(&reduce_keys) {
@@ -635,6 +627,6 @@ struct MapPieces(Option<map_task::Runs>);
 /// runs again replaces its entry.
 #[derive(Default)]
 struct MapLedger {
-    done: HashMap<usize, (StreamingCounters, Vec<TaskStderr>)>,
-    skipped: HashMap<usize, (String, StreamingCounters)>,
+    done: PerTask<(StreamingCounters, Vec<TaskStderr>)>,
+    skipped: PerTask<(String, StreamingCounters)>,
 }

@@ -85,7 +85,7 @@ use flotilla_core::{TaskKey, TaskOptions};
 use flotilla_local::{ComputeOptions, CpuPool, Graph, Inputs, TaskError};
 
 use super::{catch_panic, PatternError};
-use crate::slot::{lock, ForCaller};
+use crate::slot::{lock, ForCaller, PerTask};
 use crate::task_errors::TaskErrors;
 
 /// How many map tasks per worker thread when no chunk size is set.
@@ -405,7 +405,7 @@ where
         // output, in map task order. Chunks and map outputs stay readable
         // until the run ends, so any task can run again.
         let errors = Arc::new(TaskErrors::<TaskError>::default());
-        let counts: Arc<Mutex<HashMap<usize, (u64, u64)>>> = Arc::default();
+        let counts: Arc<PerTask<(u64, u64)>> = Arc::default();
         let options = TaskOptions {
             retries: self.retries,
             ..TaskOptions::default()
@@ -428,7 +428,7 @@ where
                 errors.attempt(&task, job.mapper_name, || {
                     let records = lock(&chunk).clone();
                     let output = job.map_task(index, records, reducers)?;
-                    lock(&counts).insert(index, (output.emitted, output.shuffled));
+                    counts.note(index, (output.emitted, output.shuffled));
                     Ok(Mutex::new(output.partitions))
                 })
             });
@@ -460,7 +460,7 @@ where
             let value = outcome.map_err(|e| errors.error_of(e))?;
             out.extend(ForCaller::<Vec<(K, O)>>::take(&value, &key.to_string())?);
         }
-        for (emitted, shuffled) in lock(&counts).values() {
+        for (emitted, shuffled) in counts.take_in_order() {
             report.map_output_pairs += emitted;
             report.pairs_after_combine += shuffled;
         }

@@ -24,9 +24,8 @@
 //! once, and an attempt that failed before one succeeded leaves no error.
 
 use std::any::type_name;
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use flotilla_core::{TaskKey, TaskOptions};
@@ -37,7 +36,7 @@ use super::{
     BAD_SAMPLE,
 };
 use crate::mapreduce::sort::MapOutput;
-use crate::slot::{lock, ForCaller};
+use crate::slot::{ForCaller, PerTask};
 use crate::task_errors::{TaskErrors, TypedTaskError};
 
 /// A skipped bad record: file, byte offset, snippet, message.
@@ -52,7 +51,7 @@ struct MapPieces<K, V> {
 /// What the tasks of one run leave for the caller, keyed by task.
 #[derive(Default)]
 struct Ledger {
-    maps: Mutex<HashMap<usize, (Counters, Vec<BadRecord>)>>,
+    maps: PerTask<(Counters, Vec<BadRecord>)>,
     errors: TaskErrors<JobError>,
 }
 
@@ -80,7 +79,7 @@ impl Ledger {
         } = result;
         counters.spilled_bytes += output.stats().bytes_spilled;
         output.share();
-        lock(&self.maps).insert(index, (counters, bad));
+        self.maps.note(index, (counters, bad));
         MapPieces { output }
     }
 }
@@ -151,12 +150,8 @@ impl JobRunner {
             counters.add(&reduced);
             partitions.push(records);
         }
-        let mut maps: Vec<_> = std::mem::take(&mut *lock(&ledger.maps))
-            .into_iter()
-            .collect();
-        maps.sort_by_key(|(index, _)| *index);
         let mut bad = Vec::new();
-        for (_, (map_counters, mut map_bad)) in maps {
+        for (map_counters, mut map_bad) in ledger.maps.take_in_order() {
             counters.add(&map_counters);
             bad.append(&mut map_bad);
         }
