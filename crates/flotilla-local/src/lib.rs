@@ -9,6 +9,8 @@
 //! * `sleep` — how idle workers park without spinning and are woken;
 //! * `future` — [`TaskFuture`], the handle to a result to come;
 //! * `executor` — [`CpuPool`]: `submit`, `map`, `measure`;
+//! * `scope` — [`CpuPool::scope`]: jobs that borrow from the caller, who
+//!   waits for them (the crate's one `unsafe`, and its invariant);
 //! * `waiting` — [`as_completed`] and [`wait`];
 //! * `error` — [`TaskError`].
 //!
@@ -27,6 +29,7 @@ mod io;
 mod keyed_graph;
 mod pool;
 mod progress;
+mod scope;
 mod sleep;
 mod waiting;
 
@@ -37,4 +40,5 @@ pub use future::TaskFuture;
 pub use graph_run::{input_consumed, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
 pub use keyed_graph::{Graph, Inputs, TaskValue};
+pub use scope::Scope;
 pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};
