@@ -40,5 +40,5 @@ pub use future::TaskFuture;
 pub use graph_run::{input_consumed, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
 pub use keyed_graph::{Graph, Inputs, TaskValue};
-pub use scope::Scope;
+pub use scope::{yield_now, Scope, Yield};
 pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};

@@ -25,7 +25,8 @@
 //! the body waits for the jobs the same way before it resumes.
 //!
 //! A caller that is itself a worker of a pool runs queued jobs while it
-//! waits, so a scope opened inside a task cannot deadlock its pool.
+//! waits, so a scope opened inside a task cannot deadlock its pool; other
+//! waits of that kind use [`yield_now`].
 
 use std::any::Any;
 use std::marker::PhantomData;
@@ -221,9 +222,8 @@ impl<'scope> Scope<'scope> {
         // dropped. So the closure is never touched after `'scope` ends,
         // though the pool's queue type says `'static`. The layouts are
         // equal: only the lifetime differs.
-        let run: Job = unsafe {
-            std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Job>(run)
-        };
+        let run: Job =
+            unsafe { std::mem::transmute::<Box<dyn FnOnce() + Send + 'scope>, Job>(run) };
         self.pool.submit(run);
     }
 }
@@ -256,7 +256,7 @@ impl CpuPool {
     /// ```
     /// let pool = flotilla_local::CpuPool::with_threads(2).unwrap();
     /// use std::panic::{catch_unwind, AssertUnwindSafe};
-/// let caught = catch_unwind(AssertUnwindSafe(|| pool.scope(|s| s.spawn(|_| panic!("bad job")))));
+    /// let caught = catch_unwind(AssertUnwindSafe(|| pool.scope(|s| s.spawn(|_| panic!("bad job")))));
     /// assert_eq!(caught.unwrap_err().downcast_ref::<&str>(), Some(&"bad job"));
     /// ```
     pub fn scope<'scope, R>(&self, body: impl FnOnce(&Scope<'scope>) -> R) -> R {
@@ -269,6 +269,46 @@ impl CpuPool {
             (Ok(value), None) => value,
         }
     }
+}
+
+/// What [`yield_now`] did.
+///
+/// ```
+/// assert_ne!(flotilla_local::Yield::Executed, flotilla_local::Yield::Idle);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Yield {
+    /// A queued job of the calling worker's pool ran.
+    Executed,
+    /// The calling thread is a worker, but no job was waiting.
+    Idle,
+}
+
+/// Lets the pool work while the calling thread waits for something else:
+/// on a worker thread of a pool, runs one queued job of that pool (its own
+/// queues first, then one stolen) and says whether there was one; on any
+/// other thread does nothing and returns `None`.
+///
+/// Code that waits on the calling thread for work it gave the pool (a
+/// pipeline's sink, a hand-rolled latch) calls this in its loop, so a wait
+/// that happens inside a task cannot starve the pool of that worker.
+///
+/// ```
+/// use flotilla_local::{yield_now, CpuPool, Yield};
+/// assert_eq!(yield_now(), None, "the test's thread is no worker");
+/// let pool = CpuPool::with_threads(1).unwrap();
+/// let inside = pool.submit(yield_now).result().unwrap();
+/// assert_eq!(inside, Some(Yield::Idle));
+/// ```
+pub fn yield_now() -> Option<Yield> {
+    if !crate::pool::is_any_worker_thread() {
+        return None;
+    }
+    Some(if crate::pool::help_current() {
+        Yield::Executed
+    } else {
+        Yield::Idle
+    })
 }
 
 #[cfg(test)]
@@ -313,8 +353,15 @@ mod test {
                 panic!("body gave up");
             })
         }));
-        assert_eq!(caught.unwrap_err().downcast_ref::<&str>(), Some(&"body gave up"));
-        assert_eq!(ran.load(Ordering::SeqCst), 8, "every job ended before the unwind went on");
+        assert_eq!(
+            caught.unwrap_err().downcast_ref::<&str>(),
+            Some(&"body gave up")
+        );
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            8,
+            "every job ended before the unwind went on"
+        );
     }
 
     #[test]

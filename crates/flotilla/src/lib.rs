@@ -73,9 +73,9 @@ pub use flotilla_array as array;
 pub use flotilla_core as core;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
 pub use flotilla_local::{
-    as_completed, sleep, sleep_until, wait, AsCompleted, ComputeOptions, CpuPool, CpuPoolBuilder,
-    Delayed, Graph, Inputs, IoMapResults, IoPool, IoPoolBuilder, MapResults, Sleep, TaskError,
-    TaskFuture, TaskValue, WaitFor, WaitResult,
+    as_completed, sleep, sleep_until, wait, yield_now, AsCompleted, ComputeOptions, CpuPool,
+    CpuPoolBuilder, Delayed, Graph, Inputs, IoMapResults, IoPool, IoPoolBuilder, MapResults, Scope,
+    Sleep, TaskError, TaskFuture, TaskValue, WaitFor, WaitResult, Yield,
 };
 
 /// The names most programs need, in one `use`.

@@ -455,3 +455,58 @@ fn zero_capacity_is_an_invalid_config() {
         "{err:?}"
     );
 }
+
+/// The stages run as the pool's own jobs: on its worker threads, counted in
+/// its run report.
+#[test]
+fn the_work_runs_on_the_pools_workers_and_appears_in_its_run_report() {
+    let pool = flotilla::CpuPool::builder()
+        .threads(2)
+        .name("pipeline-pool")
+        .build()
+        .unwrap();
+    let threads = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let (out, report) = pool.measure(|| {
+        Pipeline::from_iter(0..2_000u64)
+            .map_stage("work", 3, |x| {
+                let name = thread::current().name().unwrap_or("").to_owned();
+                threads.lock().unwrap().insert(name);
+                uneven_work(x)
+            })
+            .map_stage("inc", 2, |x| x + 1)
+            .pool(&pool)
+            .collect()
+    });
+    assert_eq!(out.unwrap(), (1..=2_000u64).collect::<Vec<_>>());
+    let threads = threads.into_inner().unwrap();
+    assert!(
+        threads.iter().all(|t| t.starts_with("pipeline-pool-")),
+        "stage work ran off the pool: {threads:?}"
+    );
+    assert!(report.tasks() > 0, "{report:?}");
+    assert!(!report.total_busy().is_zero(), "{report:?}");
+}
+
+/// Workers are items in work, not threads: a pipeline with more workers than
+/// the pool has threads runs on one thread, and also when it is itself run
+/// inside a task of that pool (the sink then runs the pool's jobs while it
+/// waits).
+#[test]
+fn many_workers_run_on_a_pool_of_one_thread_also_from_inside_its_task() {
+    let pool = flotilla::CpuPool::with_threads(1).unwrap();
+    let run = |pool: &flotilla::CpuPool| {
+        Pipeline::from_iter(0..500u64)
+            .map_stage("a", 4, uneven_work)
+            .map_stage("b", 3, |x| x * 2)
+            .map_stage("c", 5, uneven_work)
+            .capacity(2)
+            .pool(pool)
+            .collect()
+            .unwrap()
+    };
+    let expected: Vec<u64> = (0..500u64).map(|x| x * 2).collect();
+    assert_eq!(run(&pool), expected);
+    let inner = pool.clone();
+    let from_task = pool.submit(move || run(&inner)).result().unwrap();
+    assert_eq!(from_task, expected);
+}

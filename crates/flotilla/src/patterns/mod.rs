@@ -8,7 +8,7 @@
 //! | map-reduce | [`map_reduce`](mod@map_reduce) | tasks on a [`CpuPool`](crate::CpuPool) | records must be grouped by a key and aggregated per key |
 //! | scatter-gather | [`scatter_gather`](mod@scatter_gather) | tasks on a [`CpuPool`](crate::CpuPool) | the work splits into independent pieces whose results one cheap step combines |
 //! | tree reduction | [`tree_reduce`](mod@tree_reduce) | a [`Delayed`](crate::Delayed) task graph | many values fold into one with an associative operation |
-//! | pipeline | [`pipeline`] | threads of its own, bounded queues | items flow through stages, each stage working on a different item |
+//! | pipeline | [`pipeline`] | jobs on a [`CpuPool`](crate::CpuPool), bounded queues | items flow through stages, each stage working on a different item |
 //!
 //! # Scatter-gather or map-reduce?
 //!
