@@ -58,13 +58,10 @@
 pub mod bag;
 #[cfg(feature = "dataframe")]
 pub mod dataframe;
-pub mod hash;
 pub mod mapreduce;
-pub mod output;
-mod panic_site;
 pub mod patterns;
-mod slot;
-mod task_errors;
+
+pub use flotilla_data::{hash, output};
 
 /// Chunked n-dimensional arrays ([`flotilla_array`]), with the `array` feature.
 #[cfg(feature = "array")]

@@ -20,7 +20,7 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use flotilla::core::rng::Rng;
 use flotilla::dataframe::io::{
     CsvOptions, CsvSource, CsvWriteOptions, IoError, JsonOptions, JsonSource, OutputDir,
-    ParquetOptions, ParquetSource, ParquetWriteOptions,
+    ParquetOptions, ParquetSource, ParquetWriteOptions, WriteArrowParts,
 };
 use flotilla::output::{OutputError, WriteMode};
 use flotilla::CpuPool;

@@ -13,7 +13,7 @@ use flotilla_local::{ComputeOptions, Delayed};
 use super::feed::{feed, materialized_feed, Feed, Flow, Materialized, Sink, Slot, Source};
 use super::BagError;
 use crate::mapreduce::sort::SortOptions;
-use crate::panic_site::{catch_in_partition, Site};
+use flotilla_data::panic_site::{catch_in_partition, Site};
 
 /// How many partial results a combining task of a tree reduction takes by
 /// default (dask.bag's `split_every`).

@@ -89,12 +89,12 @@ pub(crate) fn materialized_feed<T: Clone + Send + Sync + 'static>() -> Feed<T> {
     })
 }
 
-pub(crate) use crate::slot::lock;
+pub(crate) use flotilla_data::slot::lock;
 
-/// A task's result for the one task that consumes it (see [`crate::slot`]).
-pub(crate) type Slot<A> = crate::slot::Slot<A, BagError>;
+/// A task's result for the one task that consumes it (see [`flotilla_data::slot`]).
+pub(crate) type Slot<A> = flotilla_data::slot::Slot<A, BagError>;
 
-impl crate::slot::InternalError for BagError {
+impl flotilla_data::slot::InternalError for BagError {
     fn internal(message: &str) -> Self {
         BagError::Internal(message.to_string())
     }

@@ -26,7 +26,7 @@ use crate::hash::FastMap;
 /// A combining operation, shared by every task of a tree.
 type Combine<A> = Arc<dyn Fn(A, A) -> A + Send + Sync>;
 
-/// The tree of `combine` over `leaves` (see [`crate::slot::tree`]).
+/// The tree of `combine` over `leaves` (see [`flotilla_data::slot::tree`]).
 fn tree<A: Send + 'static>(
     leaves: Vec<Delayed<Slot<A>>>,
     fan_in: usize,
@@ -34,13 +34,13 @@ fn tree<A: Send + 'static>(
     combine: &Combine<A>,
 ) -> Option<Delayed<Slot<A>>> {
     let combine = Arc::clone(combine);
-    let fold: crate::slot::Combine<A, BagError> = Arc::new(move |values: Vec<A>| {
+    let fold: flotilla_data::slot::Combine<A, BagError> = Arc::new(move |values: Vec<A>| {
         values
             .into_iter()
             .reduce(|a, b| combine(a, b))
             .ok_or_else(|| BagError::Internal("a combining task had no input".into()))
     });
-    crate::slot::tree(leaves, fan_in, key, &fold)
+    flotilla_data::slot::tree(leaves, fan_in, key, &fold)
 }
 
 impl<T: Send + 'static> Bag<T> {

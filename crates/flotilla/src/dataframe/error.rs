@@ -93,7 +93,7 @@ impl From<super::io::IoError> for DataFrameError {
     }
 }
 
-impl crate::slot::InternalError for DataFrameError {
+impl flotilla_data::slot::InternalError for DataFrameError {
     fn internal(message: &str) -> Self {
         DataFrameError::Internal(message.to_string())
     }

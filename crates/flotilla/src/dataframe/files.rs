@@ -26,7 +26,7 @@ use flotilla_local::ComputeOptions;
 use super::frame::{default_options, Load};
 use super::io::{
     CsvOptions, CsvSource, IoError, JsonOptions, JsonSource, OutputDir, ParquetOptions,
-    ParquetSource,
+    ParquetSource, WriteArrowParts,
 };
 use super::{DataFrame, DataFrameError};
 use crate::output::WriteMode;

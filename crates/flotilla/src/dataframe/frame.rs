@@ -13,8 +13,8 @@ use flotilla_local::{ComputeOptions, Delayed};
 
 use super::expr::{not_found, Expr};
 use super::{DataFrameError, Scalar};
-use crate::panic_site::{catch_in_partition, Site};
-use crate::slot::{tree, Combine, Slot};
+use flotilla_data::panic_site::{catch_in_partition, Site};
+use flotilla_data::slot::{tree, Combine, Slot};
 
 /// How many partial results a combining task of a tree reduction takes by
 /// default (dask's `split_every`).

@@ -18,7 +18,7 @@ use flotilla_local::Delayed;
 use super::frame::{key_group, pieces_at, Partition, Pieces};
 use super::kernels::{hash_partition, Agg, GroupBy};
 use super::{DataFrame, DataFrameError};
-use crate::slot::{tree, Combine, Slot};
+use flotilla_data::slot::{tree, Combine, Slot};
 
 /// A frame grouped by key columns, waiting for its aggregations; made by
 /// [`DataFrame::group_by`].

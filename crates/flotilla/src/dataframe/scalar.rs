@@ -6,7 +6,7 @@ use flotilla_local::{ComputeOptions, Delayed};
 
 use super::frame::default_options;
 use super::DataFrameError;
-use crate::slot::Slot;
+use flotilla_data::slot::Slot;
 
 /// The lazy result of a reduction of a [`DataFrame`](super::DataFrame) —
 /// dask's `Scalar`: nothing runs until [`compute`](Scalar::compute).

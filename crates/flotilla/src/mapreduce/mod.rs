@@ -5,8 +5,9 @@ pub mod builtin;
 mod job;
 mod small_bytes;
 pub mod sort;
-pub mod split;
 pub mod streaming;
+
+pub use flotilla_data::split;
 
 pub use crate::hash::KeyHasher;
 pub use job::{

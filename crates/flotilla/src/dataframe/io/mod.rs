@@ -13,7 +13,8 @@
 //!   *now*, naming the files involved, not a failed task later. The plan is cheap to clone (`Arc` inside) and
 //!   `Send + Sync`: every task holds it and calls `read_partition(i)`;
 //! * an [`OutputDir`] is the writing side: each task writes its own part
-//!   (`part-00007.csv`, `.parquet`, `.jsonl`) under `_temporary/`, and one
+//!   (`part-00007.csv`, `.parquet`, `.jsonl`, with [`WriteArrowParts`])
+//!   under `_temporary/`, and one
 //!   [`commit`](OutputDir::commit) after the last task moves the parts into
 //!   place and writes `_SUCCESS` last, as Hadoop's `FileOutputCommitter`
 //!   does. A failed or aborted write leaves no `_SUCCESS` and no part.
@@ -77,5 +78,7 @@ mod partition_size;
 pub use self::csv::{BadRecords, CsvOptions, CsvSource, ReadStats, DEFAULT_NULL_VALUES};
 pub use self::error::IoError;
 pub use self::json::{JsonOptions, JsonSource};
-pub use self::output::{CsvWriteOptions, OutputDir, ParquetCompression, ParquetWriteOptions};
+pub use self::output::{
+    CsvWriteOptions, OutputDir, ParquetCompression, ParquetWriteOptions, WriteArrowParts,
+};
 pub use self::parquet::{ParquetOptions, ParquetSource};

@@ -134,15 +134,42 @@ impl ParquetWriteOptions {
 }
 
 /// The Arrow part writers of an [`OutputDir`], for the tasks of a
-/// `DataFrame` write.
-impl OutputDir {
+/// `DataFrame` write: each writes one batch as one part, and commits the
+/// part (the task commit); the folder's commit is
+/// [`OutputDir::commit`]'s.
+///
+/// The output folder is shared by every collection, so these writers are
+/// a trait the DataFrame implements for it; bring it into scope to call
+/// them.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+/// use flotilla::dataframe::io::{OutputDir, WriteArrowParts};
+/// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outarrow-{}", std::process::id()));
+/// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
+/// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2])) as _)])?;
+/// out.write_csv_part(0, &batch)?;
+/// out.write_json_part(1, &batch)?;
+/// assert_eq!(out.commit()?.len(), 2);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait WriteArrowParts {
     /// Writes `batch` as part `index` in CSV with a header
     /// (`part-00007.csv`); returns where the part will be after the
     /// commit. See [`write_csv_part_with`](Self::write_csv_part_with).
     ///
+    /// # Errors
+    ///
+    /// [`IoError::Arrow`] when the batch cannot be written as CSV,
+    /// [`IoError::Io`] or [`IoError::Output`] when the part cannot be
+    /// written or committed.
+    ///
     /// ```
     /// # use std::sync::Arc;
     /// # use flotilla::dataframe::arrow::array::{Float64Array, RecordBatch};
+    /// use flotilla::dataframe::io::WriteArrowParts;
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outcsv-{}", std::process::id()));
     /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([("t", Arc::new(Float64Array::from(vec![0.1, 2.5])) as _)])?;
@@ -151,16 +178,18 @@ impl OutputDir {
     /// # out.abort()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn write_csv_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError> {
-        self.write_csv_part_with(index, batch, &CsvWriteOptions::default())
-    }
+    fn write_csv_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError>;
 
     /// Writes `batch` as part `index` in CSV with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_csv_part`](Self::write_csv_part).
     ///
     /// ```
     /// # use std::sync::Arc;
     /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-    /// use flotilla::dataframe::io::{CsvWriteOptions, OutputDir};
+    /// use flotilla::dataframe::io::{CsvWriteOptions, OutputDir, WriteArrowParts};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outcsvwith-{}", std::process::id()));
     /// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([
@@ -173,13 +202,98 @@ impl OutputDir {
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn write_csv_part_with(
+    fn write_csv_part_with(
+        &self,
+        index: usize,
+        batch: &RecordBatch,
+        options: &CsvWriteOptions,
+    ) -> Result<PathBuf, IoError>;
+
+    /// Writes `batch` as part `index` in Parquet (`part-00007.parquet`),
+    /// Snappy-compressed, in row groups of up to 1 Mi rows.
+    ///
+    /// # Errors
+    ///
+    /// [`IoError::Parquet`] when the batch cannot be written as Parquet,
+    /// [`IoError::Io`] or [`IoError::Output`] when the part cannot be
+    /// written or committed.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::io::WriteArrowParts;
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outparquet-{}", std::process::id()));
+    /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
+    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1])) as _)])?;
+    /// assert_eq!(out.write_parquet_part(3, &batch)?, dir.join("part-00003.parquet"));
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn write_parquet_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError>;
+
+    /// Writes `batch` as part `index` in Parquet with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`write_parquet_part`](Self::write_parquet_part).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::io::{OutputDir, ParquetSource, ParquetWriteOptions, WriteArrowParts};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outparquetwith-{}", std::process::id()));
+    /// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
+    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from_iter_values(0..100)) as _)])?;
+    /// out.write_parquet_part_with(0, &batch, &ParquetWriteOptions::new().row_group_rows(30))?;
+    /// out.commit()?;
+    /// assert_eq!(ParquetSource::plan(&[dir.to_str().unwrap()], Default::default())?.partitions(), 4);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn write_parquet_part_with(
+        &self,
+        index: usize,
+        batch: &RecordBatch,
+        options: &ParquetWriteOptions,
+    ) -> Result<PathBuf, IoError>;
+
+    /// Writes `batch` as part `index` in JSON lines (`part-00007.jsonl`),
+    /// one object per row; nulls are left out of their objects.
+    ///
+    /// # Errors
+    ///
+    /// [`IoError::Arrow`] when the batch cannot be written as JSON,
+    /// [`IoError::Io`] or [`IoError::Output`] when the part cannot be
+    /// written or committed.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
+    /// use flotilla::dataframe::io::WriteArrowParts;
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outjson-{}", std::process::id()));
+    /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
+    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![Some(1), None])) as _)])?;
+    /// out.write_json_part(0, &batch)?;
+    /// let parts = out.commit()?;
+    /// assert_eq!(std::fs::read_to_string(&parts[0])?, "{\"n\":1}\n{}\n");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn write_json_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError>;
+}
+
+impl WriteArrowParts for OutputDir {
+    fn write_csv_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError> {
+        self.write_csv_part_with(index, batch, &CsvWriteOptions::default())
+    }
+
+    fn write_csv_part_with(
         &self,
         index: usize,
         batch: &RecordBatch,
         options: &CsvWriteOptions,
     ) -> Result<PathBuf, IoError> {
-        self.write_part(index, "csv", |file, path| {
+        write_part(self, index, "csv", |file, path| {
             let mut writer = arrow_csv::WriterBuilder::new()
                 .with_header(options.header)
                 .with_delimiter(options.delimiter)
@@ -195,43 +309,11 @@ impl OutputDir {
         })
     }
 
-    /// Writes `batch` as part `index` in Parquet (`part-00007.parquet`),
-    /// Snappy-compressed, in row groups of up to 1 Mi rows.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outparquet-{}", std::process::id()));
-    /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
-    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1])) as _)])?;
-    /// assert_eq!(out.write_parquet_part(3, &batch)?, dir.join("part-00003.parquet"));
-    /// # out.abort()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn write_parquet_part(
-        &self,
-        index: usize,
-        batch: &RecordBatch,
-    ) -> Result<PathBuf, IoError> {
+    fn write_parquet_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError> {
         self.write_parquet_part_with(index, batch, &ParquetWriteOptions::default())
     }
 
-    /// Writes `batch` as part `index` in Parquet with `options`.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-    /// use flotilla::dataframe::io::{OutputDir, ParquetSource, ParquetWriteOptions};
-    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outparquetwith-{}", std::process::id()));
-    /// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
-    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from_iter_values(0..100)) as _)])?;
-    /// out.write_parquet_part_with(0, &batch, &ParquetWriteOptions::new().row_group_rows(30))?;
-    /// out.commit()?;
-    /// assert_eq!(ParquetSource::plan(&[dir.to_str().unwrap()], Default::default())?.partitions(), 4);
-    /// # std::fs::remove_dir_all(&dir)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn write_parquet_part_with(
+    fn write_parquet_part_with(
         &self,
         index: usize,
         batch: &RecordBatch,
@@ -245,7 +327,7 @@ impl OutputDir {
             .set_max_row_group_row_count(Some(options.row_group_rows.max(1)))
             .set_compression(compression)
             .build();
-        self.write_part(index, "parquet", |file, path| {
+        write_part(self, index, "parquet", |file, path| {
             let parquet_error = |source| IoError::Parquet {
                 path: path.to_path_buf(),
                 source,
@@ -258,23 +340,8 @@ impl OutputDir {
         })
     }
 
-    /// Writes `batch` as part `index` in JSON lines (`part-00007.jsonl`),
-    /// one object per row; nulls are left out of their objects.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outjson-{}", std::process::id()));
-    /// let out = flotilla::dataframe::io::OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
-    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![Some(1), None])) as _)])?;
-    /// out.write_json_part(0, &batch)?;
-    /// let parts = out.commit()?;
-    /// assert_eq!(std::fs::read_to_string(&parts[0])?, "{\"n\":1}\n{}\n");
-    /// # std::fs::remove_dir_all(&dir)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn write_json_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError> {
-        self.write_part(index, "jsonl", |file, path| {
+    fn write_json_part(&self, index: usize, batch: &RecordBatch) -> Result<PathBuf, IoError> {
+        write_part(self, index, "jsonl", |file, path| {
             let mut writer = arrow_json::LineDelimitedWriter::new(BufWriter::new(file));
             let arrow_error = |source| IoError::Arrow {
                 path: path.to_path_buf(),
@@ -288,19 +355,19 @@ impl OutputDir {
                 .map_err(|e| IoError::io(path, e))
         })
     }
+}
 
-    /// Writes one part through `write` into an attempt file, then renames
-    /// it to its part name in `_temporary/` (the task commit). A failed
-    /// attempt removes its file.
-    fn write_part(
-        &self,
-        index: usize,
-        extension: &str,
-        write: impl FnOnce(&mut std::fs::File, &Path) -> Result<(), IoError>,
-    ) -> Result<PathBuf, IoError> {
-        let mut part = self.create_part(index, extension)?;
-        let attempt = part.path().to_path_buf();
-        write(part.file(), &attempt)?;
-        Ok(part.commit()?)
-    }
+/// Writes one part of `out` through `write` into an attempt file, then
+/// renames it to its part name in `_temporary/` (the task commit). A failed
+/// attempt removes its file.
+fn write_part(
+    out: &OutputDir,
+    index: usize,
+    extension: &str,
+    write: impl FnOnce(&mut std::fs::File, &Path) -> Result<(), IoError>,
+) -> Result<PathBuf, IoError> {
+    let mut part = out.create_part(index, extension)?;
+    let attempt = part.path().to_path_buf();
+    write(part.file(), &attempt)?;
+    Ok(part.commit()?)
 }

@@ -64,7 +64,7 @@ impl ParquetOptions {
 /// ```
 /// use std::sync::Arc;
 /// use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-/// use flotilla::dataframe::io::{OutputDir, ParquetSource, ParquetWriteOptions};
+/// use flotilla::dataframe::io::{OutputDir, ParquetSource, ParquetWriteOptions, WriteArrowParts};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetsource-{}", std::process::id()));
 /// let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
@@ -175,7 +175,7 @@ impl ParquetSource {
     /// ```
     /// # use std::sync::Arc;
     /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-    /// # use flotilla::dataframe::io::{OutputDir, ParquetOptions, ParquetSource};
+    /// # use flotilla::dataframe::io::{OutputDir, ParquetOptions, ParquetSource, WriteArrowParts};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetschema-{}", std::process::id()));
     /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([
@@ -199,7 +199,7 @@ impl ParquetSource {
     /// ```
     /// # use std::sync::Arc;
     /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-    /// # use flotilla::dataframe::io::{OutputDir, ParquetSource};
+    /// # use flotilla::dataframe::io::{OutputDir, ParquetSource, WriteArrowParts};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetparts-{}", std::process::id()));
     /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// # let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![1, 2])) as _)])?;
@@ -219,7 +219,7 @@ impl ParquetSource {
     /// ```
     /// # use std::sync::Arc;
     /// # use flotilla::dataframe::arrow::array::{Int64Array, RecordBatch};
-    /// # use flotilla::dataframe::io::{OutputDir, ParquetSource};
+    /// # use flotilla::dataframe::io::{OutputDir, ParquetSource, WriteArrowParts};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-parquetread-{}", std::process::id()));
     /// # let out = OutputDir::create(&dir, flotilla::output::WriteMode::Overwrite)?;
     /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![4, 5, 6])) as _)])?;

@@ -36,8 +36,8 @@ use super::{
     BAD_SAMPLE,
 };
 use crate::mapreduce::sort::MapOutput;
-use crate::slot::{ForCaller, PerTask};
-use crate::task_errors::{TaskErrors, TypedTaskError};
+use flotilla_data::slot::{ForCaller, PerTask};
+use flotilla_data::task_errors::{TaskErrors, TypedTaskError};
 
 /// A skipped bad record: file, byte offset, snippet, message.
 pub(super) type BadRecord = (PathBuf, u64, String, String);

@@ -13,7 +13,7 @@ use super::InputSplit;
 /// problem.
 ///
 /// ```
-/// use flotilla::mapreduce::split::{plan_splits, InputError};
+/// use flotilla_data::split::{plan_splits, InputError};
 ///
 /// let err = plan_splits(&["no/such/dir/part-*.txt"], 1 << 20).unwrap_err();
 /// assert!(matches!(err, InputError::NoMatch { .. }));
@@ -104,7 +104,7 @@ impl InputError {
 /// record was.
 ///
 /// ```
-/// use flotilla::mapreduce::split::{for_each_line, plan_splits, SplitError};
+/// use flotilla_data::split::{for_each_line, plan_splits, SplitError};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-spliterror-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;

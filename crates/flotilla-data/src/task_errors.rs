@@ -12,6 +12,41 @@
 //! and hands the scheduler a [`TaskError`]; after the run
 //! [`TaskErrors::error_of`] turns the error of an output — its own, or the
 //! failed dependency it names — back into the typed one.
+//!
+//! ```
+//! use flotilla_core::TaskKey;
+//! use flotilla_data::task_errors::{TaskErrors, TypedTaskError};
+//! use flotilla_local::{ComputeOptions, Graph, TaskError};
+//! use std::sync::Arc;
+//!
+//! #[derive(Debug, thiserror::Error)]
+//! enum JobError {
+//!     #[error("bad record on line {0}")]
+//!     BadRecord(u64),
+//!     #[error(transparent)]
+//!     Task(#[from] TaskError),
+//! }
+//! impl TypedTaskError for JobError {
+//!     fn as_task_error(&self) -> Option<&TaskError> {
+//!         match self {
+//!             JobError::Task(e) => Some(e),
+//!             _ => None,
+//!         }
+//!     }
+//! }
+//!
+//! let errors = Arc::new(TaskErrors::<JobError>::default());
+//! let mut graph = Graph::new();
+//! let in_task = Arc::clone(&errors);
+//! graph.insert("map[0]", [] as [TaskKey; 0], move |_| {
+//!     in_task.attempt(&TaskKey::indexed("map", 0), "my_mapper", || Err::<u64, _>(JobError::BadRecord(7)))
+//! });
+//! graph.insert("reduce[0]", ["map[0]"], |inputs| Ok::<_, TaskError>(*inputs.get::<u64>(0)?));
+//! let (outcomes, _) = graph.compute_many_with(&["reduce[0]".into()], &ComputeOptions::new())?;
+//! let failed = outcomes.into_iter().next().unwrap().unwrap_err(); // map[0] failed
+//! assert!(matches!(errors.error_of(failed), JobError::BadRecord(7)));
+//! # Ok::<(), TaskError>(())
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,8 +59,23 @@ use flotilla_local::{panic_message, TaskError};
 use crate::slot::lock;
 
 /// An error a collection's tasks fail with, which may be a [`TaskError`].
-pub(crate) trait TypedTaskError: From<TaskError> + fmt::Display + Send + 'static {
+///
+/// ```
+/// use flotilla_data::task_errors::TypedTaskError;
+/// use flotilla_local::TaskError;
+///
+/// let cancelled = TaskError::Cancelled { task: "map[0]".into() };
+/// assert_eq!(cancelled.as_task_error(), Some(&cancelled));
+/// ```
+pub trait TypedTaskError: From<TaskError> + fmt::Display + Send + 'static {
     /// The task error inside, when the error is one.
+    ///
+    /// ```
+    /// # use flotilla_data::task_errors::TypedTaskError;
+    /// # use flotilla_local::TaskError;
+    /// let error = TaskError::InvalidSettings("no inputs".into());
+    /// assert!(error.as_task_error().is_some());
+    /// ```
     fn as_task_error(&self) -> Option<&TaskError>;
 }
 
@@ -36,8 +86,26 @@ impl TypedTaskError for TaskError {
 }
 
 /// The typed error of each task's last failed attempt, by task key.
-pub(crate) struct TaskErrors<E> {
+///
+/// ```
+/// use flotilla_core::TaskKey;
+/// use flotilla_data::task_errors::TaskErrors;
+/// use flotilla_local::TaskError;
+///
+/// let errors = TaskErrors::<TaskError>::default();
+/// let key = TaskKey::indexed("map", 1);
+/// let first: Result<(), _> = errors.attempt(&key, "f", || Err(TaskError::InvalidSettings("x".into())));
+/// assert!(first.is_err());
+/// assert_eq!(errors.attempt(&key, "f", || Ok(2)), Ok(2)); // the retry succeeded
+/// ```
+pub struct TaskErrors<E> {
     errors: Mutex<HashMap<String, E>>,
+}
+
+impl<E> fmt::Debug for TaskErrors<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TaskErrors")
+    }
 }
 
 impl<E> Default for TaskErrors<E> {
@@ -57,7 +125,21 @@ impl<E: TypedTaskError> TaskErrors<E> {
     /// typed error (a caught panic included) is noted, and the scheduler
     /// gets the [`TaskError`] it decides on. A panic goes on unwinding, so
     /// the scheduler counts it as a panic.
-    pub(crate) fn attempt<T>(
+    ///
+    /// # Errors
+    ///
+    /// The [`TaskError`] inside the typed error, or a
+    /// [`TaskError::Failed`] that carries its message.
+    ///
+    /// ```
+    /// # use flotilla_core::TaskKey;
+    /// # use flotilla_data::task_errors::TaskErrors;
+    /// # use flotilla_local::TaskError;
+    /// let errors = TaskErrors::<TaskError>::default();
+    /// let key = TaskKey::indexed("reduce", 0);
+    /// assert_eq!(errors.attempt(&key, "sum", || Ok::<_, TaskError>(3)), Ok(3));
+    /// ```
+    pub fn attempt<T>(
         &self,
         key: &TaskKey,
         function: &'static str,
@@ -99,7 +181,15 @@ impl<E: TypedTaskError> TaskErrors<E> {
     /// The typed error behind `error`, the error of an output of the run:
     /// that of the task it names, or of the failed dependency it names; or
     /// `error` itself when no attempt noted one.
-    pub(crate) fn error_of(&self, error: TaskError) -> E {
+    ///
+    /// ```
+    /// # use flotilla_data::task_errors::TaskErrors;
+    /// # use flotilla_local::TaskError;
+    /// let errors = TaskErrors::<TaskError>::default();
+    /// let cancelled = TaskError::Cancelled { task: "map[0]".into() };
+    /// assert_eq!(errors.error_of(cancelled.clone()), cancelled); // nothing noted
+    /// ```
+    pub fn error_of(&self, error: TaskError) -> E {
         let culprit = match &error {
             TaskError::DependencyFailed { dependency, .. } => dependency.clone(),
             other => other.task().unwrap_or_default().to_string(),

@@ -1,8 +1,7 @@
 //! Where in a collection a user's function panicked.
 //!
-//! A [`Bag`](crate::bag::Bag) fuses its element-wise operations into the one
-//! task that reads each partition, and a
-//! [`DataFrame`](crate::dataframe::DataFrame) fuses its per-partition steps
+//! A `Bag` fuses its element-wise operations into the one task that reads
+//! each partition, and a `DataFrame` fuses its per-partition steps
 //! the same way, so the pool that catches a panic knows only the task's key
 //! (`range|map|sum[2]`) and a closure path inside flotilla. The user wants
 //! the operation they wrote, the partition and the item.
@@ -20,6 +19,21 @@
 //! record, runs the task, and on a panic puts the recorded site after the
 //! panic's message before handing the panic on to the pool, which reports
 //! it as a task error. No call pays more than two stores and an increment.
+//!
+//! ```
+//! use flotilla_data::panic_site::{catch_in_partition, Site};
+//!
+//! // The task of partition 2 of `range|map|collect`, and a `map` that panics on item 3.
+//! let caught = std::panic::catch_unwind(|| {
+//!     catch_in_partition(2, "range|map|collect", || {
+//!         let map = Site::per_item("map", "range|map");
+//!         (0..10u64).map(|x| map.call(|| 10 / (3 - x))).collect::<Vec<_>>()
+//!     })
+//! })
+//! .unwrap_err();
+//! let message = flotilla_local::panic_message(&*caught);
+//! assert!(message.ends_with("in `map` (step 2 of range|map) on partition 2, item 3 (counting from 0)"));
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -55,8 +69,16 @@ impl Recorded {
 
 /// An operation of a fused pipeline that calls user code: its name, its
 /// place in the chain, the item it is on.
+///
+/// ```
+/// use flotilla_data::panic_site::Site;
+///
+/// let filter = Site::per_item("filter", "range|filter");
+/// let kept: Vec<u32> = (0..6u32).filter(|x| filter.call(|| x % 2 == 0)).collect();
+/// assert_eq!(kept, [0, 2, 4]);
+/// ```
 #[derive(Debug)]
-pub(crate) struct Site<'a> {
+pub struct Site<'a> {
     operation: &'a str,
     chain: &'a str,
     counts_items: bool,
@@ -67,7 +89,13 @@ pub(crate) struct Site<'a> {
 impl<'a> Site<'a> {
     /// A site for `operation`, the last step of `chain`
     /// (`range|map|filter`), called once per item.
-    pub(crate) fn per_item(operation: &'a str, chain: &'a str) -> Site<'a> {
+    ///
+    /// ```
+    /// # use flotilla_data::panic_site::Site;
+    /// let site = Site::per_item("map", "range|map");
+    /// assert_eq!(site.call(|| 2 + 2), 4);
+    /// ```
+    pub fn per_item(operation: &'a str, chain: &'a str) -> Site<'a> {
         Site {
             operation,
             chain,
@@ -79,7 +107,14 @@ impl<'a> Site<'a> {
 
     /// A site for `operation`, called once per partition (a
     /// `map_partitions`, a DataFrame step).
-    pub(crate) fn per_partition(operation: &'a str, chain: &'a str) -> Site<'a> {
+    ///
+    /// ```
+    /// # use flotilla_data::panic_site::Site;
+    /// let site = Site::per_partition("map_partitions", "range|map_partitions");
+    /// let partition = vec![1, 2, 3];
+    /// assert_eq!(site.call(|| partition.iter().sum::<i32>()), 6);
+    /// ```
+    pub fn per_partition(operation: &'a str, chain: &'a str) -> Site<'a> {
         Site {
             operation,
             chain,
@@ -91,8 +126,15 @@ impl<'a> Site<'a> {
 
     /// Calls user code `f` for the current item; the item counts as done
     /// when `f` returns.
+    ///
+    /// ```
+    /// # use flotilla_data::panic_site::Site;
+    /// let site = Site::per_item("map", "range|map");
+    /// let doubled: Vec<u8> = [1u8, 2].iter().map(|x| site.call(|| x * 2)).collect();
+    /// assert_eq!(doubled, [2, 4]);
+    /// ```
     #[inline(always)]
-    pub(crate) fn call<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub fn call<R>(&self, f: impl FnOnce() -> R) -> R {
         let r = self.call_again(f);
         self.next_item();
         r
@@ -100,8 +142,17 @@ impl<'a> Site<'a> {
 
     /// Calls user code `f` for the current item without moving to the next
     /// (the iterator an item was turned into, pulled one value at a time).
+    ///
+    /// ```
+    /// # use flotilla_data::panic_site::Site;
+    /// let site = Site::per_item("flat_map", "range|flat_map");
+    /// let mut words = "a b".split(' ');
+    /// assert_eq!(site.call_again(|| words.next()), Some("a"));
+    /// assert_eq!(site.call_again(|| words.next()), Some("b"));
+    /// site.next_item(); // the item's iterator is done
+    /// ```
     #[inline(always)]
-    pub(crate) fn call_again<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub fn call_again<R>(&self, f: impl FnOnce() -> R) -> R {
         self.active.set(true);
         let r = f();
         self.active.set(false);
@@ -109,8 +160,18 @@ impl<'a> Site<'a> {
     }
 
     /// Finishes an item begun with [`call_again`](Self::call_again).
+    ///
+    /// ```
+    /// # use flotilla_data::panic_site::Site;
+    /// let site = Site::per_item("flat_map", "range|flat_map");
+    /// for item in [vec![1, 2], vec![3]] {
+    ///     let mut values = item.into_iter();
+    ///     while site.call_again(|| values.next()).is_some() {}
+    ///     site.next_item();
+    /// }
+    /// ```
     #[inline(always)]
-    pub(crate) fn next_item(&self) {
+    pub fn next_item(&self) {
         self.items_done.set(self.items_done.get() + 1);
     }
 }
@@ -133,7 +194,21 @@ impl Drop for Site<'_> {
 /// it goes on unwinding with a message that leads with the panic's own and
 /// names the operation that raised it (from the innermost [`Site`]), or
 /// the partition and the chain when no site was active.
-pub(crate) fn catch_in_partition<R>(partition: usize, chain: &str, f: impl FnOnce() -> R) -> R {
+///
+/// ```
+/// use flotilla_data::panic_site::catch_in_partition;
+///
+/// assert_eq!(catch_in_partition(0, "range|sum", || (1..=4).sum::<i32>()), 10);
+/// let caught = std::panic::catch_unwind(|| {
+///     catch_in_partition(1, "range|fold", || panic!("in the consumer"))
+/// })
+/// .unwrap_err();
+/// assert_eq!(
+///     flotilla_local::panic_message(&*caught),
+///     "in the consumer — in partition 1 of range|fold"
+/// );
+/// ```
+pub fn catch_in_partition<R>(partition: usize, chain: &str, f: impl FnOnce() -> R) -> R {
     RECORDED.with(|r| r.borrow_mut().take());
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,

@@ -72,7 +72,7 @@
 //! inputs without cutting them (Parquet files are read by row group).
 //!
 //! ```
-//! use flotilla::mapreduce::split::{plan_splits, LineReader};
+//! use flotilla_data::split::{plan_splits, LineReader};
 //!
 //! let dir = std::env::temp_dir().join(format!("flotilla-doc-split-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir)?;
@@ -111,8 +111,7 @@ mod test;
 
 pub use error::{InputError, SplitError};
 pub use line_number::line_number_at;
-pub(crate) use plan::default_split_bytes;
-pub use plan::{list_input_files, plan_splits, InputSplit};
+pub use plan::{default_split_bytes, list_input_files, plan_splits, InputSplit};
 pub use read::{
     for_each_line, Line, LineReader, OwnedLine, SplitLines, SplitStats, DEFAULT_BUFFER_SIZE,
 };

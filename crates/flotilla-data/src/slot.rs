@@ -10,7 +10,8 @@ use flotilla_local::{Delayed, TaskError, TaskValue};
 
 /// An error type that can report a broken invariant of a collection's own
 /// graph (a bug in flotilla, not in the user's data).
-pub(crate) trait InternalError {
+pub trait InternalError {
+    /// The error that reports `message`, a broken invariant.
     fn internal(message: &str) -> Self;
 }
 
@@ -24,19 +25,21 @@ pub(crate) trait InternalError {
 /// every slot node is [handed over](flotilla_local::Delayed::hand_over) to
 /// it: if the consumer runs again (a retry), the scheduler computes the
 /// slot again from lineage rather than giving it the emptied one.
-pub(crate) struct Slot<A, E>(Mutex<Option<Result<A, E>>>);
+pub struct Slot<A, E>(Mutex<Option<Result<A, E>>>);
 
 impl<A, E: InternalError> Slot<A, E> {
-    pub(crate) fn new(result: Result<A, E>) -> Slot<A, E> {
+    /// A slot holding `result`, a value or the error of its partition.
+    pub fn new(result: Result<A, E>) -> Slot<A, E> {
         Slot(Mutex::new(Some(result)))
     }
 
-    pub(crate) fn ok(value: A) -> Slot<A, E> {
+    /// A slot holding `value`.
+    pub fn ok(value: A) -> Slot<A, E> {
         Slot::new(Ok(value))
     }
 
     /// Moves the result out.
-    pub(crate) fn take(&self) -> Result<A, E> {
+    pub fn take(&self) -> Result<A, E> {
         lock(&self.0).take().unwrap_or_else(|| {
             Err(E::internal(
                 "a partial result was consumed twice in one computation",
@@ -53,7 +56,7 @@ impl<A, E> fmt::Debug for Slot<A, E> {
 
 /// Locks a mutex, ignoring poisoning: a panic in another task is reported
 /// by the graph run; the data behind these locks stays consistent.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -63,15 +66,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A task's result that no task reads, taken by the caller once the run
 /// ended (so that it need only be `Send`): a reduce task's records, a
 /// scattered part's result.
-pub(crate) struct ForCaller<T>(Mutex<Option<T>>);
+pub struct ForCaller<T>(Mutex<Option<T>>);
 
 impl<T: Send + 'static> ForCaller<T> {
-    pub(crate) fn new(value: T) -> ForCaller<T> {
+    /// Holds `value` for the caller.
+    pub fn new(value: T) -> ForCaller<T> {
         ForCaller(Mutex::new(Some(value)))
     }
 
     /// Takes the value out of `result`, the result of task `task`.
-    pub(crate) fn take(result: &TaskValue, task: &str) -> Result<T, TaskError> {
+    pub fn take(result: &TaskValue, task: &str) -> Result<T, TaskError> {
         result
             .downcast_ref::<ForCaller<T>>()
             .and_then(|own| lock(&own.0).take())
@@ -86,7 +90,19 @@ impl<T: Send + 'static> ForCaller<T> {
 /// What the tasks of a run note for the caller, one entry per task by its
 /// index (a map task's counters, say): an attempt that runs again replaces
 /// its entry, so a task that ran twice is counted once.
-pub(crate) struct PerTask<T>(Mutex<BTreeMap<usize, T>>);
+pub struct PerTask<T>(Mutex<BTreeMap<usize, T>>);
+
+impl<T> fmt::Debug for ForCaller<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ForCaller")
+    }
+}
+
+impl<T> fmt::Debug for PerTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PerTask")
+    }
+}
 
 impl<T> Default for PerTask<T> {
     fn default() -> Self {
@@ -97,18 +113,18 @@ impl<T> Default for PerTask<T> {
 impl<T> PerTask<T> {
     /// Notes `value` for task `index`, replacing what an earlier attempt
     /// noted.
-    pub(crate) fn note(&self, index: usize, value: T) {
+    pub fn note(&self, index: usize, value: T) {
         lock(&self.0).insert(index, value);
     }
 
     /// Every entry, in task order, taken out.
-    pub(crate) fn take_in_order(&self) -> impl Iterator<Item = T> {
+    pub fn take_in_order(&self) -> impl Iterator<Item = T> {
         std::mem::take(&mut *lock(&self.0)).into_values()
     }
 }
 
 /// Combines the values of a group of slots, in order, into one.
-pub(crate) type Combine<A, E> = Arc<dyn Fn(Vec<A>) -> Result<A, E> + Send + Sync>;
+pub type Combine<A, E> = Arc<dyn Fn(Vec<A>) -> Result<A, E> + Send + Sync>;
 
 /// Builds a tree reduction over `leaves`: groups of `fan_in` consecutive
 /// slots become one combining task each (a lone last slot is carried up as
@@ -116,7 +132,7 @@ pub(crate) type Combine<A, E> = Arc<dyn Fn(Vec<A>) -> Result<A, E> + Send + Sync
 /// own root. Operands keep their order, so `combine` need only be
 /// associative; the first error in order wins, so a failed computation
 /// reports the same partition every time.
-pub(crate) fn tree<A, E>(
+pub fn tree<A, E>(
     leaves: Vec<Delayed<Slot<A, E>>>,
     fan_in: usize,
     key: &TaskKey,

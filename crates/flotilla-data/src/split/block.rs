@@ -38,7 +38,7 @@ impl InputSplit {
     /// splits can reuse one buffer.
     ///
     /// ```
-    /// use flotilla::mapreduce::split::plan_splits;
+    /// use flotilla_data::split::plan_splits;
     ///
     /// let dir = std::env::temp_dir().join(format!("flotilla-doc-block-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;

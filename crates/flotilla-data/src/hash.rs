@@ -11,7 +11,7 @@
 //! (`dataframe::kernels`), then place them with [`partition_of_hash`].
 //!
 //! ```
-//! use flotilla::hash::{key_hash, partition_of, partition_of_hash};
+//! use flotilla_data::hash::{key_hash, partition_of, partition_of_hash};
 //!
 //! let p = partition_of("word", 8);
 //! assert!(p < 8);
@@ -110,7 +110,7 @@ impl KeyHasher {
 /// A hash map with flotilla's key hash.
 ///
 /// ```
-/// let mut m: flotilla::hash::FastMap<&str, u32> = Default::default();
+/// let mut m: flotilla_data::hash::FastMap<&str, u32> = Default::default();
 /// m.insert("a", 1);
 /// ```
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
@@ -118,7 +118,7 @@ pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 /// A hash set with flotilla's key hash.
 ///
 /// ```
-/// let mut s: flotilla::hash::FastSet<u8> = Default::default();
+/// let mut s: flotilla_data::hash::FastSet<u8> = Default::default();
 /// assert!(s.insert(3));
 /// ```
 pub type FastSet<T> = HashSet<T, BuildHasherDefault<KeyHasher>>;
@@ -126,7 +126,7 @@ pub type FastSet<T> = HashSet<T, BuildHasherDefault<KeyHasher>>;
 /// The hash of `key` with [`KeyHasher`].
 ///
 /// ```
-/// assert_ne!(flotilla::hash::key_hash("a"), flotilla::hash::key_hash("b"));
+/// assert_ne!(flotilla_data::hash::key_hash("a"), flotilla_data::hash::key_hash("b"));
 /// ```
 #[inline]
 pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
@@ -138,7 +138,7 @@ pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
 /// taken as 1.
 ///
 /// ```
-/// use flotilla::hash::partition_of_hash;
+/// use flotilla_data::hash::partition_of_hash;
 /// assert_eq!(partition_of_hash(12345, 1), 0);
 /// assert!(partition_of_hash(u64::MAX, 7) < 7);
 /// ```
@@ -155,7 +155,7 @@ pub fn partition_of_hash(hash: u64, partitions: usize) -> usize {
 /// task, process and run.
 ///
 /// ```
-/// let p = flotilla::hash::partition_of(&(3u8, "x"), 4);
+/// let p = flotilla_data::hash::partition_of(&(3u8, "x"), 4);
 /// assert!(p < 4);
 /// ```
 #[inline]

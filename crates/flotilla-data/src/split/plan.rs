@@ -22,7 +22,7 @@ use super::InputError;
 /// to workers; `index` is the position of the split in the plan.
 ///
 /// ```
-/// use flotilla::mapreduce::split::plan_splits;
+/// use flotilla_data::split::plan_splits;
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-inputsplit-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -56,7 +56,7 @@ impl InputSplit {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// # std::fs::write(&file, "x\n")?;
-    /// let splits = flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?;
+    /// let splits = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?;
     /// assert_eq!(splits[0].path(), file.as_path());
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -72,7 +72,7 @@ impl InputSplit {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// # std::fs::write(&file, "0123456789")?;
-    /// let splits = flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 4)?;
+    /// let splits = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 4)?;
     /// let starts: Vec<u64> = splits.iter().map(|s| s.start()).collect();
     /// assert_eq!(starts, [0, 4, 8]);
     /// # std::fs::remove_dir_all(&dir)?;
@@ -90,7 +90,7 @@ impl InputSplit {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// # std::fs::write(&file, "0123456789")?;
-    /// let splits = flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 4)?;
+    /// let splits = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 4)?;
     /// let ends: Vec<u64> = splits.iter().map(|s| s.end()).collect();
     /// assert_eq!(ends, [4, 8, 10]);
     /// # std::fs::remove_dir_all(&dir)?;
@@ -108,7 +108,7 @@ impl InputSplit {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// # std::fs::write(&file, "0123456789")?;
-    /// let splits = flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 4)?;
+    /// let splits = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 4)?;
     /// assert_eq!(splits.iter().map(|s| s.len()).sum::<u64>(), 10);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -125,7 +125,7 @@ impl InputSplit {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// # std::fs::write(&file, "x\n")?;
-    /// let splits = flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?;
+    /// let splits = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?;
     /// assert!(!splits[0].is_empty());
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -141,7 +141,7 @@ impl InputSplit {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// # std::fs::write(&file, "x\n")?;
-    /// let splits = flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?;
+    /// let splits = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?;
     /// assert!(!splits[0].is_compressed());
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -158,7 +158,7 @@ impl InputSplit {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// # std::fs::write(&file, "0123456789")?;
-    /// let splits = flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 4)?;
+    /// let splits = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 4)?;
     /// assert!(splits.iter().enumerate().all(|(i, s)| s.index() == i));
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -202,7 +202,7 @@ impl fmt::Display for InputSplit {
 /// twice is read twice.
 ///
 /// ```
-/// use flotilla::mapreduce::split::plan_splits;
+/// use flotilla_data::split::plan_splits;
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-plan-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -246,7 +246,7 @@ pub fn plan_splits<P: AsRef<str>>(
 /// range (a Parquet file's row groups). Empty files are listed too.
 ///
 /// ```
-/// use flotilla::mapreduce::split::list_input_files;
+/// use flotilla_data::split::list_input_files;
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-listinputs-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -441,7 +441,20 @@ const MAX_DEFAULT_SPLIT: u64 = 64 << 20;
 /// total size of `whole_files` (splits planned with no size limit) over
 /// four splits per thread, so that work stealing can even them out, rounded
 /// up and kept within 1..=64 MiB.
-pub(crate) fn default_split_bytes(whole_files: &[InputSplit], threads: usize) -> u64 {
+///
+/// ```
+/// use flotilla_data::split::{default_split_bytes, plan_splits};
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-default-split-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let file = dir.join("small.txt");
+/// std::fs::write(&file, "a\nb\n")?;
+/// let whole_files = plan_splits(&[file.to_str().unwrap()], u64::MAX)?;
+/// assert_eq!(default_split_bytes(&whole_files, 8), 1 << 20); // never below 1 MiB
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn default_split_bytes(whole_files: &[InputSplit], threads: usize) -> u64 {
     let total: u64 = whole_files.iter().map(InputSplit::len).sum();
     let ranges = 4 * threads.max(1) as u64;
     total

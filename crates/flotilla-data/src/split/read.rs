@@ -15,7 +15,7 @@ pub const DEFAULT_BUFFER_SIZE: usize = 4 << 20;
 /// file's bytes, unchanged: see [`text`](Line::text) for the UTF-8 view.
 ///
 /// ```
-/// use flotilla::mapreduce::split::{for_each_line, plan_splits};
+/// use flotilla_data::split::{for_each_line, plan_splits};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-line-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -26,7 +26,7 @@ pub const DEFAULT_BUFFER_SIZE: usize = 4 << 20;
 /// for split in plan_splits(&[file.to_str().unwrap()], 1 << 20)? {
 ///     for_each_line(&split, |line| {
 ///         seen.push((line.offset(), line.text()?.to_owned()));
-///         Ok::<_, flotilla::mapreduce::split::InputError>(())
+///         Ok::<_, flotilla_data::split::InputError>(())
 ///     })?;
 /// }
 /// assert_eq!(seen, [(0, "first".to_owned()), (7, "second".to_owned())]);
@@ -48,8 +48,8 @@ impl<'a> Line<'a> {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, b"caf\xe9\n")?; // Latin-1, not UTF-8
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
-    /// flotilla::mapreduce::split::for_each_line(split, |line| {
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// flotilla_data::split::for_each_line(split, |line| {
     ///     assert_eq!(line.bytes(), b"caf\xe9");
     ///     Ok::<_, std::convert::Infallible>(())
     /// })?;
@@ -69,9 +69,9 @@ impl<'a> Line<'a> {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "ab\ncd\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// let mut offsets = Vec::new();
-    /// flotilla::mapreduce::split::for_each_line(split, |line| {
+    /// flotilla_data::split::for_each_line(split, |line| {
     ///     offsets.push(line.offset());
     ///     Ok::<_, std::convert::Infallible>(())
     /// })?;
@@ -90,8 +90,8 @@ impl<'a> Line<'a> {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "ab\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
-    /// flotilla::mapreduce::split::for_each_line(split, |line| {
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// flotilla_data::split::for_each_line(split, |line| {
     ///     assert_eq!(line.path(), file.as_path());
     ///     Ok::<_, std::convert::Infallible>(())
     /// })?;
@@ -106,7 +106,7 @@ impl<'a> Line<'a> {
     /// the offset of the first invalid byte.
     ///
     /// ```
-    /// use flotilla::mapreduce::split::{for_each_line, plan_splits, InputError};
+    /// use flotilla_data::split::{for_each_line, plan_splits, InputError};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-linetext-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
@@ -137,7 +137,7 @@ fn utf8<'a>(bytes: &'a [u8], offset: u64, path: &Path) -> Result<&'a str, InputE
 /// What reading a split did.
 ///
 /// ```
-/// use flotilla::mapreduce::split::{for_each_line, plan_splits};
+/// use flotilla_data::split::{for_each_line, plan_splits};
 /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-stats-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
 /// # let file = dir.join("a.txt");
@@ -170,7 +170,7 @@ pub struct SplitStats {
 /// can use [`for_each_line`] or [`InputSplit::lines`].
 ///
 /// ```
-/// use flotilla::mapreduce::split::{plan_splits, LineReader};
+/// use flotilla_data::split::{plan_splits, LineReader};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-linereader-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -205,7 +205,7 @@ impl LineReader {
     /// A reader with a [`DEFAULT_BUFFER_SIZE`] buffer.
     ///
     /// ```
-    /// let reader = flotilla::mapreduce::split::LineReader::new();
+    /// let reader = flotilla_data::split::LineReader::new();
     /// assert_eq!(reader.buffer_size(), 4 << 20);
     /// ```
     pub fn new() -> Self {
@@ -216,7 +216,7 @@ impl LineReader {
     /// past this only to hold a longer line.
     ///
     /// ```
-    /// let reader = flotilla::mapreduce::split::LineReader::with_buffer_size(8 << 20);
+    /// let reader = flotilla_data::split::LineReader::with_buffer_size(8 << 20);
     /// assert_eq!(reader.buffer_size(), 8 << 20);
     /// ```
     pub fn with_buffer_size(bytes: usize) -> Self {
@@ -229,7 +229,7 @@ impl LineReader {
     /// How many bytes are read at a time.
     ///
     /// ```
-    /// assert_eq!(flotilla::mapreduce::split::LineReader::with_buffer_size(0).buffer_size(), 1);
+    /// assert_eq!(flotilla_data::split::LineReader::with_buffer_size(0).buffer_size(), 1);
     /// ```
     pub fn buffer_size(&self) -> usize {
         self.buffer_size
@@ -241,7 +241,7 @@ impl LineReader {
     /// [`SplitError::Callback`] with the split and the line's offset.
     ///
     /// ```
-    /// use flotilla::mapreduce::split::{plan_splits, LineReader};
+    /// use flotilla_data::split::{plan_splits, LineReader};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-foreach-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
@@ -319,7 +319,7 @@ impl LineReader {
     /// at a time into a buffer of its own.
     ///
     /// ```
-    /// use flotilla::mapreduce::split::{plan_splits, LineReader};
+    /// use flotilla_data::split::{plan_splits, LineReader};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-readerlines-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
@@ -346,7 +346,7 @@ impl LineReader {
 /// [`DEFAULT_BUFFER_SIZE`] buffer. See [`LineReader::for_each_line`].
 ///
 /// ```
-/// use flotilla::mapreduce::split::{for_each_line, plan_splits};
+/// use flotilla_data::split::{for_each_line, plan_splits};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-foreachfn-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -378,7 +378,7 @@ impl InputSplit {
     /// with a [`DEFAULT_BUFFER_SIZE`] buffer.
     ///
     /// ```
-    /// use flotilla::mapreduce::split::plan_splits;
+    /// use flotilla_data::split::plan_splits;
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-splitlines-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
@@ -404,7 +404,7 @@ impl InputSplit {
 /// yields nothing more.
 ///
 /// ```
-/// use flotilla::mapreduce::split::plan_splits;
+/// use flotilla_data::split::plan_splits;
 /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-splitlinestype-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir)?;
 /// # let file = dir.join("a.txt");
@@ -433,7 +433,7 @@ impl SplitLines {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "a\nb\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// let mut lines = split.lines()?;
     /// lines.next();
     /// assert_eq!(lines.stats().lines, 1);
@@ -482,7 +482,7 @@ impl Iterator for SplitLines {
 /// # std::fs::create_dir_all(&dir)?;
 /// # let file = dir.join("a.txt");
 /// std::fs::write(&file, "x\r\n")?;
-/// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+/// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
 /// let line = split.lines()?.next().unwrap()?;
 /// assert_eq!((line.bytes(), line.offset()), (&b"x"[..], 0));
 /// # std::fs::remove_dir_all(&dir)?;
@@ -503,7 +503,7 @@ impl OwnedLine {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "hi\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// assert_eq!(split.lines()?.next().unwrap()?.bytes(), b"hi");
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -519,7 +519,7 @@ impl OwnedLine {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "hi\nthere\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// assert_eq!(split.lines()?.nth(1).unwrap()?.offset(), 3);
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -535,7 +535,7 @@ impl OwnedLine {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "hi\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// assert_eq!(split.lines()?.next().unwrap()?.path(), file.as_path());
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -552,7 +552,7 @@ impl OwnedLine {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, b"\xff\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// let line = split.lines()?.next().unwrap()?;
     /// assert!(line.text().unwrap_err().to_string().contains("byte offset 0"));
     /// # std::fs::remove_dir_all(&dir)?;
@@ -569,7 +569,7 @@ impl OwnedLine {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "hi\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// assert_eq!(split.lines()?.next().unwrap()?.into_bytes(), b"hi".to_vec());
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -585,7 +585,7 @@ impl OwnedLine {
     /// # std::fs::create_dir_all(&dir)?;
     /// # let file = dir.join("a.txt");
     /// std::fs::write(&file, "hi\n")?;
-    /// let split = &flotilla::mapreduce::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
+    /// let split = &flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 64)?[0];
     /// assert_eq!(split.lines()?.next().unwrap()?.into_string()?, "hi");
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -1,9 +1,7 @@
 //! Output folders: how every writer of flotilla writes a folder of parts.
 //!
-//! [`Bag::to_textfiles`](crate::bag::Bag::to_textfiles),
-//! [`JobOutput::write_text`](crate::mapreduce::JobOutput::write_text),
-//! [`StreamingJob::run`](crate::mapreduce::streaming::StreamingJob::run)
-//! (and `flotilla mapreduce`), and the DataFrame writers (`to_csv`,
+//! `Bag::to_textfiles`, `JobOutput::write_text`, `StreamingJob::run` (and
+//! `flotilla mapreduce`), and the DataFrame writers (`to_csv`,
 //! `to_parquet`, `to_json`) all write through an [`OutputDir`], so one rule
 //! holds for all of them:
 //!
@@ -62,7 +60,7 @@
 //!
 //! ```
 //! use std::io::Write;
-//! use flotilla::output::{OutputDir, OutputError, WriteMode};
+//! use flotilla_data::output::{OutputDir, OutputError, WriteMode};
 //!
 //! let dir = std::env::temp_dir().join(format!("flotilla-doc-output-{}", std::process::id()));
 //! # let _ = std::fs::remove_dir_all(&dir);
@@ -106,7 +104,7 @@ static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
 /// [module documentation](self) for the rule.
 ///
 /// ```
-/// use flotilla::output::WriteMode;
+/// use flotilla_data::output::WriteMode;
 /// assert_eq!(WriteMode::default(), WriteMode::ErrorIfNotEmpty);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -123,7 +121,7 @@ pub enum WriteMode {
 /// Why an output folder could not be prepared, written or committed.
 ///
 /// ```
-/// use flotilla::output::{OutputDir, OutputError, WriteMode};
+/// use flotilla_data::output::{OutputDir, OutputError, WriteMode};
 ///
 /// let file = std::env::temp_dir().join(format!("flotilla-doc-output-error-{}", std::process::id()));
 /// std::fs::write(&file, "mine")?;
@@ -215,7 +213,7 @@ impl OutputError {
     /// An [`OutputError::Io`] about `path`.
     ///
     /// ```
-    /// let err = flotilla::output::OutputError::io("out/part-00000", std::io::ErrorKind::StorageFull.into());
+    /// let err = flotilla_data::output::OutputError::io("out/part-00000", std::io::ErrorKind::StorageFull.into());
     /// assert!(err.to_string().starts_with("cannot write output out/part-00000"));
     /// ```
     pub fn io(path: impl Into<PathBuf>, error: io::Error) -> OutputError {
@@ -230,8 +228,8 @@ impl OutputError {
 /// extension.
 ///
 /// ```
-/// assert_eq!(flotilla::output::part_name(7, ""), "part-00007");
-/// assert_eq!(flotilla::output::part_name(7, "csv"), "part-00007.csv");
+/// assert_eq!(flotilla_data::output::part_name(7, ""), "part-00007");
+/// assert_eq!(flotilla_data::output::part_name(7, "csv"), "part-00007.csv");
 /// ```
 pub fn part_name(index: usize, extension: &str) -> String {
     if extension.is_empty() {
@@ -261,7 +259,7 @@ fn part_index(name: &str) -> Option<usize> {
 /// clone. See the [module documentation](self) for the rule it keeps.
 ///
 /// ```
-/// use flotilla::output::{OutputDir, WriteMode};
+/// use flotilla_data::output::{OutputDir, WriteMode};
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-outputdir-{}", std::process::id()));
 /// # let _ = std::fs::remove_dir_all(&dir);
@@ -309,7 +307,7 @@ impl OutputDir {
     /// then.
     ///
     /// ```
-    /// use flotilla::output::{OutputDir, OutputError, WriteMode};
+    /// use flotilla_data::output::{OutputDir, OutputError, WriteMode};
     ///
     /// let dir = std::env::temp_dir().join(format!("flotilla-doc-outcreate-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
@@ -377,7 +375,7 @@ impl OutputDir {
     /// The output folder.
     ///
     /// ```
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outpath-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -393,7 +391,7 @@ impl OutputDir {
     /// writer may keep its own scratch files there (removed with it).
     ///
     /// ```
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outtemp-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -408,7 +406,7 @@ impl OutputDir {
     /// The write mode the folder was created with.
     ///
     /// ```
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outmode-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let out = OutputDir::create(&dir, WriteMode::Overwrite)?;
@@ -431,7 +429,7 @@ impl OutputDir {
     ///
     /// ```
     /// use std::io::Write;
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outpart-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -466,7 +464,7 @@ impl OutputDir {
     /// [`OutputError::Io`] when the log cannot be written.
     ///
     /// ```
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outlog-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -514,7 +512,7 @@ impl OutputDir {
     /// output stands.
     ///
     /// ```
-    /// use flotilla::output::{OutputDir, OutputError, WriteMode};
+    /// use flotilla_data::output::{OutputDir, OutputError, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outcommit-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -539,7 +537,7 @@ impl OutputDir {
     /// As [`commit`](Self::commit).
     ///
     /// ```
-    /// use flotilla::output::{OutputDir, OutputError, WriteMode};
+    /// use flotilla_data::output::{OutputDir, OutputError, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outexpect-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -640,7 +638,7 @@ impl OutputDir {
     /// [`OutputError::Io`] when `_temporary/` cannot be removed.
     ///
     /// ```
-    /// use flotilla::output::{OutputDir, WriteMode};
+    /// use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outabort-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// std::fs::create_dir(&dir)?; // made by the user: it stays
@@ -688,7 +686,7 @@ impl Drop for Inner {
 ///
 /// ```
 /// use std::io::Write;
-/// # use flotilla::output::{OutputDir, WriteMode};
+/// # use flotilla_data::output::{OutputDir, WriteMode};
 /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-{}", std::process::id()));
 /// # let _ = std::fs::remove_dir_all(&dir);
 /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -718,7 +716,7 @@ impl PartFile {
     ///
     /// ```
     /// use std::io::Write;
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-file-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -733,7 +731,7 @@ impl PartFile {
     /// The attempt file's path, for error messages.
     ///
     /// ```
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-path-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -754,7 +752,7 @@ impl PartFile {
     /// [`OutputError::Io`] when the rename fails (the attempt is removed).
     ///
     /// ```
-    /// # use flotilla::output::{OutputDir, WriteMode};
+    /// # use flotilla_data::output::{OutputDir, WriteMode};
     /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-partfile-commit-{}", std::process::id()));
     /// # let _ = std::fs::remove_dir_all(&dir);
     /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
@@ -772,7 +770,25 @@ impl PartFile {
 /// A part written as lines of text, one per record, through a buffer:
 /// the one way the text writers (`Bag::to_textfiles`,
 /// `JobOutput::write_text`) write a part.
-pub(crate) struct LinePart {
+///
+/// ```
+/// use std::fmt::Write as _;
+/// use flotilla_data::output::{LinePart, OutputDir, WriteMode};
+///
+/// let dir = std::env::temp_dir().join(format!("flotilla-doc-linepart-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+/// let mut part = LinePart::create(&out, 0)?;
+/// for (word, n) in [("a", 2), ("b", 1)] {
+///     part.push(&(word, n), |(w, n), line| write!(line, "{w}\t{n}"))?;
+/// }
+/// part.commit()?;
+/// let parts = out.commit()?;
+/// assert_eq!(std::fs::read_to_string(&parts[0])?, "a\t2\nb\t1\n");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct LinePart {
     part: PartFile,
     buffer: Vec<u8>,
     line: String,
@@ -784,7 +800,22 @@ const LINE_BUFFER: usize = 1 << 20;
 
 impl LinePart {
     /// Starts part `index` (no extension) of `out`.
-    pub(crate) fn create(out: &OutputDir, index: usize) -> Result<LinePart, OutputError> {
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when the part's file cannot be created.
+    ///
+    /// ```
+    /// # use flotilla_data::output::{LinePart, OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-linepart-create-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let part = LinePart::create(&out, 7)?;
+    /// assert_eq!(part.commit()?, dir.join("part-00007"));
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create(out: &OutputDir, index: usize) -> Result<LinePart, OutputError> {
         Ok(LinePart {
             part: out.create_part(index, "")?,
             buffer: Vec::with_capacity(LINE_BUFFER),
@@ -794,7 +825,26 @@ impl LinePart {
     }
 
     /// Appends `record` as the line `format` writes, and a newline.
-    pub(crate) fn push<T: ?Sized>(
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Format`] when `format` fails (naming the part and
+    /// the record), [`OutputError::Io`] when the buffer cannot be written.
+    ///
+    /// ```
+    /// use std::fmt::Write as _;
+    /// # use flotilla_data::output::{LinePart, OutputDir, OutputError, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-linepart-push-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let mut part = LinePart::create(&out, 0)?;
+    /// part.push(&42u32, |n, line| write!(line, "{n}"))?;
+    /// let err = part.push(&0u32, |_, _| Err(std::fmt::Error)).unwrap_err();
+    /// assert!(matches!(err, OutputError::Format { record: 1, .. }));
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push<T: ?Sized>(
         &mut self,
         record: &T,
         format: impl FnOnce(&T, &mut String) -> std::fmt::Result,
@@ -815,7 +865,26 @@ impl LinePart {
 
     /// Appends one record that `write` puts into the buffer itself, newline
     /// included (a record type that writes its own line).
-    pub(crate) fn write_with(
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when `write` fails or the buffer cannot be
+    /// written.
+    ///
+    /// ```
+    /// use std::io::Write as _;
+    /// # use flotilla_data::output::{LinePart, OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-linepart-with-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let mut part = LinePart::create(&out, 0)?;
+    /// part.write_with(|buffer| buffer.write_all(b"key\tvalue\n"))?;
+    /// part.commit()?;
+    /// assert_eq!(std::fs::read_to_string(&out.commit()?[0])?, "key\tvalue\n");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_with(
         &mut self,
         write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>,
     ) -> Result<(), OutputError> {
@@ -838,8 +907,27 @@ impl LinePart {
         Ok(())
     }
 
-    /// Writes what is buffered and commits the part (the task commit).
-    pub(crate) fn commit(mut self) -> Result<PathBuf, OutputError> {
+    /// Writes what is buffered and commits the part (the task commit), as
+    /// [`PartFile::commit`] does. Returns where the part will be after the
+    /// job's commit.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when the buffer cannot be written or the rename
+    /// fails.
+    ///
+    /// ```
+    /// # use flotilla_data::output::{LinePart, OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-linepart-commit-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// # let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let mut part = LinePart::create(&out, 1)?;
+    /// part.push("one line", |text, line| { line.push_str(text); Ok(()) })?;
+    /// assert_eq!(part.commit()?, dir.join("part-00001"));
+    /// # out.abort()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn commit(mut self) -> Result<PathBuf, OutputError> {
         self.flush()?;
         self.part.commit()
     }

@@ -16,7 +16,7 @@ use super::InputError;
 /// to the length is allowed; one past it is [`InputError::OffsetPastEnd`].
 ///
 /// ```
-/// use flotilla::mapreduce::split::line_number_at;
+/// use flotilla_data::split::line_number_at;
 ///
 /// let dir = std::env::temp_dir().join(format!("flotilla-doc-linenumber-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
