@@ -56,8 +56,6 @@
 //! ```
 
 pub mod bag;
-#[cfg(feature = "dataframe")]
-pub mod dataframe;
 pub mod mapreduce;
 pub mod patterns;
 
@@ -66,6 +64,11 @@ pub use flotilla_data::{hash, output};
 /// Chunked n-dimensional arrays ([`flotilla_array`]), with the `array` feature.
 #[cfg(feature = "array")]
 pub use flotilla_array as array;
+
+/// Partitioned data frames of Arrow batches ([`flotilla_dataframe`]), with
+/// the `dataframe` feature.
+#[cfg(feature = "dataframe")]
+pub use flotilla_dataframe as dataframe;
 
 pub use flotilla_core as core;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};

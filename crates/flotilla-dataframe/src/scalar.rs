@@ -1,0 +1,128 @@
+//! [`Scalar`]: the lazy result of a DataFrame reduction.
+
+use std::fmt;
+
+use flotilla_local::{ComputeOptions, Delayed};
+
+use super::frame::default_options;
+use super::DataFrameError;
+use flotilla_data::slot::Slot;
+
+/// The lazy result of a reduction of a [`DataFrame`](super::DataFrame) —
+/// dask's `Scalar`: nothing runs until [`compute`](Scalar::compute).
+///
+/// ```
+/// use flotilla_dataframe::DataFrame;
+///
+/// let df = DataFrame::from_columns(vec![("x", vec![1.0, 2.0, 6.0].into())], 2)?;
+/// let mean = df.mean("x")?;          // a Scalar: no work yet
+/// assert_eq!(mean.compute()?, Some(3.0));
+/// assert_eq!(df.count().compute()?, 3);
+/// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+/// ```
+#[must_use = "a reduction is lazy: nothing runs until it is computed"]
+pub struct Scalar<A> {
+    root: Delayed<Slot<A, DataFrameError>>,
+}
+
+impl<A> Clone for Scalar<A> {
+    fn clone(&self) -> Self {
+        Scalar {
+            root: self.root.clone(),
+        }
+    }
+}
+
+impl<A> fmt::Debug for Scalar<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scalar").field("root", &self.root).finish()
+    }
+}
+
+impl<A: Send + 'static> Scalar<A> {
+    pub(crate) fn new(root: Delayed<Slot<A, DataFrameError>>) -> Scalar<A> {
+        Scalar {
+            root: root.hand_over(),
+        }
+    }
+
+    /// Runs the reduction on the default pool (with a progress bar when it
+    /// takes more than a second on a terminal) and returns its value.
+    ///
+    /// ```
+    /// let df = flotilla_dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
+    /// assert_eq!(df.mean("x")?.compute()?, Some(3.0));
+    /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first error of a partition (bad input data, a panic in a user
+    /// closure, an Arrow kernel failure), naming where it happened.
+    pub fn compute(&self) -> Result<A, DataFrameError> {
+        self.compute_with(&default_options())
+    }
+
+    /// Runs the reduction with `options` (pool, progress bar).
+    ///
+    /// ```
+    /// use flotilla_dataframe::DataFrame;
+    /// use flotilla_local::{ComputeOptions, CpuPool};
+    ///
+    /// let pool = CpuPool::with_threads(2)?;
+    /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
+    /// let n = df.count().compute_with(&ComputeOptions::new().pool(&pool))?;
+    /// assert_eq!(n, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`compute`](Scalar::compute).
+    pub fn compute_with(&self, options: &ComputeOptions) -> Result<A, DataFrameError> {
+        let (slot, _report) = self.root.compute_shared_with(options)?;
+        slot.take()
+    }
+
+    /// A scalar computed from this one's value, in one more task.
+    ///
+    /// ```
+    /// let df = flotilla_dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
+    /// let doubled = df.count().map(|n| n * 2);
+    /// assert_eq!(doubled.compute()?, 4);
+    /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+    /// ```
+    pub fn map<B, F>(&self, f: F) -> Scalar<B>
+    where
+        B: Send + 'static,
+        F: Fn(A) -> B + Send + Sync + 'static,
+    {
+        Scalar::new(self.root.map(move |slot| Slot::new(slot.take().map(&f))))
+    }
+
+    /// The number of tasks that computing this scalar runs.
+    ///
+    /// ```
+    /// let df = flotilla_dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
+    /// assert!(df.count().task_count() >= 3);
+    /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+    /// ```
+    pub fn task_count(&self) -> usize {
+        self.root.task_count()
+    }
+
+    /// The task graph of this scalar in Graphviz DOT format, tasks named by
+    /// their keys: the operation and its partition (`from_batches|count[1]`).
+    /// The same frame gives the same graph, whatever else was built before.
+    ///
+    /// ```
+    /// let df = flotilla_dataframe::DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
+    /// let dot = df.count().to_dot();
+    /// assert!(dot.contains("\"from_batches|count[1]\""), "{dot}");
+    /// assert_eq!(dot, df.count().to_dot());
+    /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+    /// ```
+    pub fn to_dot(&self) -> String {
+        self.root.to_dot()
+    }
+}
