@@ -10,13 +10,23 @@
 //!   streaming users know them — input splits, typed jobs, a shuffle that
 //!   spills to disk, shell commands as mapper and reducer;
 //! * [`bag`]: `Bag<T>`, dask.bag's lazy partitioned collection;
-//! * [`output`]: the one rule and protocol of every output folder.
 //! * `dataframe` (feature `dataframe`, on by default): `DataFrame`,
 //!   dask.dataframe's lazy partitioned table of Apache Arrow batches — CSV,
 //!   Parquet and JSON read by partition, expressions, reductions,
 //!   group-bys, joins, sorts;
 //! * `array` (feature `array`, on by default): `Array`, dask.array's
 //!   chunked n-dimensional arrays.
+//!
+//! # Crates
+//!
+//! The data frame and the array are crates of their own
+//! (`flotilla-dataframe`, `flotilla-array`), re-exported here as
+//! `dataframe` and `array`. What every collection shares lives in
+//! `flotilla-data` and is re-exported where users meet it: [`hash`], the
+//! one key hash every shuffle partitions with; [`output`], the one rule and
+//! protocol of every output folder; and the input splits, as
+//! [`mapreduce::split`]. The MapReduce jobs, the patterns and the bag are
+//! this crate's own.
 //!
 //! ```
 //! use flotilla::prelude::*;
