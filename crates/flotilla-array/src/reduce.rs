@@ -52,6 +52,12 @@ fn merge_all<P: Clone>(
     Ok(acc)
 }
 
+// Note: the other collections build their trees with
+// `flotilla_data::slot::tree`, which moves each partial out of a handed-over
+// slot and ends at a single root. This tree clones partials it reads by
+// reference, counts its keys across calls, and ends in a task that merges
+// the last `fan_in` and finishes. Moving the Array onto the shared tree
+// would change its task graph, so it is left as it is.
 /// The tree over `leaves` (in order): groups of `fan_in` become one
 /// combining task each, level after level, until at most `fan_in` are left,
 /// which the final task merges and finishes. `None` for no leaves.
