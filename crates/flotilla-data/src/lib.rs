@@ -15,6 +15,10 @@
 //! * [`hash`]: the one key hash ([`KeyHasher`](hash::KeyHasher)) and the
 //!   partition of a key ([`partition_of`](hash::partition_of)): the same in
 //!   every task, process and run, so every shuffle agrees where a key goes.
+//! * [`sort`]: the external sort under the shuffles that spill: map output
+//!   sorted per partition under a memory budget, spilled as sorted runs,
+//!   merged k ways by the reduce side (MapReduce jobs, streaming jobs, the
+//!   bag's group-by).
 //! * [`slot`]: a partial result handed, once, to the task that consumes it
 //!   ([`Slot`](slot::Slot)), and the tree reduction built of such tasks
 //!   ([`tree`](slot::tree)); also what a run's tasks leave for the caller.
@@ -32,7 +36,8 @@
 //! (the panic site): collections build task graphs of
 //! [`Delayed`](flotilla_local::Delayed) nodes from these pieces and the
 //! engine runs them. Most programs use these through the `flotilla` crate,
-//! which re-exports [`split`] as `flotilla::mapreduce::split`, [`hash`] as
+//! which re-exports [`split`] as `flotilla::mapreduce::split`, [`sort`] as
+//! `flotilla::mapreduce::sort`, [`hash`] as
 //! `flotilla::hash` and [`output`] as `flotilla::output`.
 //!
 //! ```
@@ -62,5 +67,6 @@ pub mod hash;
 pub mod output;
 pub mod panic_site;
 pub mod slot;
+pub mod sort;
 pub mod split;
 pub mod task_errors;

@@ -4,10 +4,9 @@
 pub mod builtin;
 mod job;
 mod small_bytes;
-pub mod sort;
 pub mod streaming;
 
-pub use flotilla_data::split;
+pub use flotilla_data::{sort, split};
 
 pub use crate::hash::KeyHasher;
 pub use job::{

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// reports which spill file (and, when decoding, which byte) was at fault.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::SpillError;
+/// use flotilla_data::sort::SpillError;
 /// use std::path::PathBuf;
 ///
 /// let err = SpillError::Corrupt {
@@ -93,7 +93,7 @@ impl SpillError {
     /// The spill file or directory the error is about, if any.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SpillError;
+    /// use flotilla_data::sort::SpillError;
     ///
     /// let err = SpillError::PartitionOutOfRange { partition: 3, partitions: 2 };
     /// assert_eq!(err.path(), None);

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// buffers take at most `merge_fan_in × read_buffer_bytes` (4 MiB by default).
 ///
 /// ```
-/// use flotilla::mapreduce::sort::SortOptions;
+/// use flotilla_data::sort::SortOptions;
 ///
 /// let options = SortOptions::new().budget_bytes(1 << 20).merge_fan_in(16);
 /// assert_eq!(options.budget(), 1 << 20);
@@ -46,7 +46,7 @@ impl SortOptions {
     /// The defaults of the table above.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// assert_eq!(SortOptions::new().budget(), 64 << 20);
     /// ```
@@ -60,7 +60,7 @@ impl SortOptions {
     /// after every record.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// assert_eq!(SortOptions::new().budget_bytes(4096).budget(), 4096);
     /// ```
@@ -74,7 +74,7 @@ impl SortOptions {
     /// `flotilla-<pid>-<n>.run`, so several buffers can share a directory.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// let dir = std::env::temp_dir().join("my-job-spills");
     /// assert_eq!(SortOptions::new().spill_dir(&dir).spill_directory(), Some(dir.as_path()));
@@ -89,7 +89,7 @@ impl SortOptions {
     /// writer does not double the memory a small budget allows.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// let options = SortOptions::new().write_buffer_bytes(256 << 10);
     /// ```
@@ -102,7 +102,7 @@ impl SortOptions {
     /// least 4 KiB).
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// let options = SortOptions::new().read_buffer_bytes(16 << 10);
     /// ```
@@ -117,7 +117,7 @@ impl SortOptions {
     /// read-buffer memory.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// let options = SortOptions::new().merge_fan_in(8);
     /// ```
@@ -129,7 +129,7 @@ impl SortOptions {
     /// The memory budget, in estimated bytes.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// assert_eq!(SortOptions::new().budget_bytes(10).budget(), 10);
     /// ```
@@ -140,7 +140,7 @@ impl SortOptions {
     /// The spill directory the caller chose, if any.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortOptions;
+    /// use flotilla_data::sort::SortOptions;
     ///
     /// assert_eq!(SortOptions::new().spill_directory(), None);
     /// ```

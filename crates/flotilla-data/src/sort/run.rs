@@ -27,7 +27,7 @@ use super::SpillError;
 /// thread to the reducer's.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::SortedRun;
+/// use flotilla_data::sort::SortedRun;
 ///
 /// let run = SortedRun::from_vec(vec![('b', 2), ('a', 1), ('b', 1)]);
 /// assert_eq!(run.records(), 3);
@@ -80,7 +80,7 @@ impl<K, V> SortedRun<K, V> {
     /// time when they are already sorted).
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
+    /// use flotilla_data::sort::SortedRun;
     ///
     /// let run = SortedRun::from_vec(vec![(2u8, 'x'), (1, 'y')]);
     /// assert_eq!(run.into_vec().unwrap(), [(1, 'y'), (2, 'x')]);
@@ -99,7 +99,7 @@ impl<K, V> SortedRun<K, V> {
     /// its records; a spilled run shares its file.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let mut run = SortedRun::from_vec(vec![(2, 'b'), (1, 'a')]);
     /// let first: Vec<_> = merge_runs(vec![run.share()]).unwrap().map(Result::unwrap).collect();
@@ -129,7 +129,7 @@ impl<K, V> SortedRun<K, V> {
     /// records alone (it must be shared once, by its owner, first).
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
+    /// use flotilla_data::sort::SortedRun;
     ///
     /// let mut run = SortedRun::from_vec(vec![(1, 1)]);
     /// assert!(run.reader().is_none());
@@ -152,8 +152,15 @@ impl<K, V> SortedRun<K, V> {
     }
 
     /// The records of a run in memory (owned or shared), in order; `None`
-    /// for a spilled run.
-    pub(crate) fn in_memory(&self) -> Option<&[(K, V)]> {
+    /// for a spilled run. A reader that can use a slice (a streaming
+    /// reducer feeding a child process) skips the merge's copies.
+    ///
+    /// ```
+    /// use flotilla_data::sort::SortedRun;
+    /// let run = SortedRun::from_vec(vec![(2u32, 'b'), (1, 'a')]);
+    /// assert_eq!(run.in_memory(), Some(&[(1, 'a'), (2, 'b')][..]));
+    /// ```
+    pub fn in_memory(&self) -> Option<&[(K, V)]> {
         match &self.source {
             RunSource::Memory(records) => Some(records),
             RunSource::Shared { records, .. } => Some(records),
@@ -164,7 +171,7 @@ impl<K, V> SortedRun<K, V> {
     /// How many records the run holds.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
+    /// use flotilla_data::sort::SortedRun;
     ///
     /// assert_eq!(SortedRun::from_vec(vec![(1, ()), (1, ())]).records(), 2);
     /// ```
@@ -179,7 +186,7 @@ impl<K, V> SortedRun<K, V> {
     /// Whether the run holds no records.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
+    /// use flotilla_data::sort::SortedRun;
     ///
     /// assert!(SortedRun::<u8, u8>::from_vec(Vec::new()).is_empty());
     /// ```
@@ -190,7 +197,7 @@ impl<K, V> SortedRun<K, V> {
     /// Whether the run lives in a spill file rather than in memory.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
+    /// use flotilla_data::sort::SortedRun;
     ///
     /// assert!(!SortedRun::from_vec(vec![(1, 1)]).is_spilled());
     /// ```
@@ -202,7 +209,7 @@ impl<K, V> SortedRun<K, V> {
     /// other partitions' runs too; it is deleted once no run needs it.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut buffer = SortBuffer::new(SortOptions::new().budget_bytes(0));
     /// buffer.push(1u32, 10u32).unwrap(); // over a zero budget: spills
@@ -222,7 +229,7 @@ impl<K, V> SortedRun<K, V> {
     /// The bytes of the run's frames in its spill file; 0 for a run in memory.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
+    /// use flotilla_data::sort::SortedRun;
     ///
     /// assert_eq!(SortedRun::from_vec(vec![(1, 1)]).spilled_bytes(), 0);
     /// ```
@@ -236,7 +243,7 @@ impl<K, V> SortedRun<K, V> {
     /// All the run's records, read back into memory if it is spilled.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::SortedRun;
+    /// use flotilla_data::sort::SortedRun;
     ///
     /// let run = SortedRun::from_vec(vec![('k', 1)]);
     /// assert_eq!(run.into_vec().unwrap(), [('k', 1)]);

@@ -12,7 +12,7 @@ use std::ops::AddAssign;
 /// map tasks add up with `+=` (peaks take the maximum).
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+/// use flotilla_data::sort::{SortBuffer, SortOptions};
 ///
 /// let mut buffer = SortBuffer::new(SortOptions::new().budget_bytes(1024));
 /// for i in 0..1000u32 {
@@ -21,7 +21,7 @@ use std::ops::AddAssign;
 /// let stats = *buffer.stats();
 /// assert_eq!(stats.records_in, 1000);
 /// assert!(stats.runs_spilled > 0 && stats.bytes_spilled > 0);
-/// assert!(stats.peak_buffer_bytes <= 1024 + 4 + 4 + flotilla::mapreduce::sort::RECORD_OVERHEAD);
+/// assert!(stats.peak_buffer_bytes <= 1024 + 4 + 4 + flotilla_data::sort::RECORD_OVERHEAD);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -86,7 +86,7 @@
 //! # Example: a word count larger than its budget
 //!
 //! ```
-//! use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+//! use flotilla_data::sort::{SortBuffer, SortOptions};
 //!
 //! let text = "the cat and the hat and the bat ".repeat(500);
 //! let mut sorter = SortBuffer::new(SortOptions::new().budget_bytes(4 << 10));

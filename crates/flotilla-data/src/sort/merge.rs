@@ -21,7 +21,7 @@ use super::{SortOptions, SortStats, SpillError};
 /// intermediate pass could not write its run.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+/// use flotilla_data::sort::{merge_runs, SortedRun};
 ///
 /// // The outputs of two map tasks for one reducer, in map-task order:
 /// let map0 = SortedRun::from_vec(vec![('a', 0), ('c', 0)]);
@@ -58,7 +58,7 @@ where
 /// intermediate pass could not write its run.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{merge_runs_with, SortBuffer, SortOptions, SortedRun};
+/// use flotilla_data::sort::{merge_runs_with, SortBuffer, SortOptions, SortedRun};
 ///
 /// let options = SortOptions::new().budget_bytes(0).merge_fan_in(2);
 /// let mut sorter = SortBuffer::new(options.clone());
@@ -385,7 +385,7 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> Source<K, V> {
 /// other run refers to.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+/// use flotilla_data::sort::{SortBuffer, SortOptions};
 ///
 /// let mut sorter = SortBuffer::new(SortOptions::new());
 /// sorter.push('b', 1).unwrap();
@@ -417,7 +417,7 @@ impl<K, V> SortedRecords<K, V> {
     /// The counters of the sort or merge that produced the stream.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let records = merge_runs(vec![SortedRun::from_vec(vec![(1, 1), (2, 2)])]).unwrap();
     /// assert_eq!(records.stats().records_in, 2);
@@ -444,7 +444,7 @@ where
     /// Reading a spilled run failed.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let run = SortedRun::from_vec(vec![('a', 1), ('b', 2), ('a', 3), ('c', 4)]);
     /// let mut records = merge_runs(vec![run]).unwrap();
@@ -483,7 +483,7 @@ where
     /// them instead.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let run = SortedRun::from_vec(vec![('x', 2), ('y', 1), ('x', 1)]);
     /// let groups: Vec<_> = merge_runs(vec![run]).unwrap().group_by_key().map(Result::unwrap).collect();
@@ -519,7 +519,7 @@ where
 /// [`SortedRecords::next_group`]. Yields `Result<V, SpillError>`.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+/// use flotilla_data::sort::{merge_runs, SortedRun};
 ///
 /// let mut records = merge_runs(vec![SortedRun::from_vec(vec![(7, 'a'), (7, 'b')])]).unwrap();
 /// let group = records.next_group().unwrap().unwrap();
@@ -542,7 +542,7 @@ impl<'a, K, V> KeyGroup<'a, K, V> {
     /// The group's key.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let mut records = merge_runs(vec![SortedRun::from_vec(vec![('k', 1)])]).unwrap();
     /// assert_eq!(*records.next_group().unwrap().unwrap().key(), 'k');
@@ -586,7 +586,7 @@ enum ValueOrder<V> {
 /// [`sort_values_by`](Self::sort_values_by).
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+/// use flotilla_data::sort::{merge_runs, SortedRun};
 ///
 /// let run = SortedRun::from_vec(vec![('m', 3), ('m', 1), ('m', 2)]);
 /// let mut groups = merge_runs(vec![run]).unwrap().group_by_key().sort_values();
@@ -617,7 +617,7 @@ impl<K, V> GroupedRecords<K, V> {
     /// stay in merge order). This is the reducer's secondary sort.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let run = SortedRun::from_vec(vec![(1, 'z'), (1, 'a')]);
     /// let groups: Vec<_> =
@@ -635,7 +635,7 @@ impl<K, V> GroupedRecords<K, V> {
     /// Sorts each key's values with `compare` (a stable sort).
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let run = SortedRun::from_vec(vec![('k', 1), ('k', 3), ('k', 2)]);
     /// let groups: Vec<_> = merge_runs(vec![run])
@@ -657,7 +657,7 @@ impl<K, V> GroupedRecords<K, V> {
     /// The counters of the sort or merge that produced the stream.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, SortedRun};
+    /// use flotilla_data::sort::{merge_runs, SortedRun};
     ///
     /// let groups = merge_runs(vec![SortedRun::from_vec(vec![(1, 1)])]).unwrap().group_by_key();
     /// assert_eq!(groups.stats().records_in, 1);

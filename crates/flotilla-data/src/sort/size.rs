@@ -16,7 +16,7 @@ use std::mem::size_of;
 /// reported in [`SortStats`](super::SortStats) measures.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::ApproxSize;
+/// use flotilla_data::sort::ApproxSize;
 ///
 /// assert_eq!(7u64.approx_size(), 8);
 /// assert_eq!(String::from("hello").approx_size(), 24 + 5);
@@ -31,7 +31,7 @@ pub trait ApproxSize {
     /// correct.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::ApproxSize;
+    /// use flotilla_data::sort::ApproxSize;
     ///
     /// assert_eq!(<u32 as ApproxSize>::FIXED_SIZE, Some(4));
     /// assert_eq!(<String as ApproxSize>::FIXED_SIZE, None);
@@ -42,7 +42,7 @@ pub trait ApproxSize {
     /// heap bytes.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::ApproxSize;
+    /// use flotilla_data::sort::ApproxSize;
     ///
     /// let word = String::with_capacity(100);
     /// assert_eq!(word.approx_size(), 24 + 100);

@@ -19,7 +19,7 @@ use super::{ApproxSize, SortOptions, SortStats, SortedRecords, SpillError};
 /// the buffer's vectors and allocator overhead.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{ApproxSize, RECORD_OVERHEAD};
+/// use flotilla_data::sort::{ApproxSize, RECORD_OVERHEAD};
 ///
 /// // What one (u64, u64) record costs in a buffer's estimate:
 /// assert_eq!(1u64.approx_size() + 1u64.approx_size() + RECORD_OVERHEAD, 32);
@@ -33,7 +33,7 @@ type Combiner<V> = Box<dyn FnMut(V, V) -> V + Send>;
 /// the partition's reducer merges, plus the task's [`SortStats`].
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{merge_runs, PartitionedSortBuffer, SortOptions};
+/// use flotilla_data::sort::{merge_runs, PartitionedSortBuffer, SortOptions};
 ///
 /// let mut map_task = PartitionedSortBuffer::new(2, SortOptions::new());
 /// for word in ["b", "a", "c", "a"] {
@@ -57,7 +57,7 @@ impl<K, V> MapOutput<K, V> {
     /// How many partitions the output has.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let buffer = PartitionedSortBuffer::<u32, u32>::new(3, SortOptions::new());
     /// assert_eq!(buffer.finish().unwrap().partition_count(), 3);
@@ -69,7 +69,7 @@ impl<K, V> MapOutput<K, V> {
     /// The counters of the map task's buffer.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
     /// buffer.push(0, 1u8, 2u8).unwrap();
@@ -84,7 +84,7 @@ impl<K, V> MapOutput<K, V> {
     /// an empty vector if the partition is out of range or already taken.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(2, SortOptions::new());
     /// buffer.push(1, 5u32, ()).unwrap();
@@ -106,7 +106,7 @@ impl<K, V> MapOutput<K, V> {
     /// when a reduce task may run again.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{merge_runs, PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{merge_runs, PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(2, SortOptions::new());
     /// buffer.push(1, 5u32, 'x').unwrap();
@@ -134,7 +134,7 @@ impl<K, V> MapOutput<K, V> {
     /// out; an unknown partition has none.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
     /// buffer.push(0, 1u8, 2u8).unwrap();
@@ -153,7 +153,7 @@ impl<K, V> MapOutput<K, V> {
     /// All partitions' runs, indexed by partition.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let buffer = PartitionedSortBuffer::<u8, u8>::new(4, SortOptions::new());
     /// assert_eq!(buffer.finish().unwrap().into_partitions().len(), 4);
@@ -187,7 +187,7 @@ impl<K, V> fmt::Debug for MapOutput<K, V> {
 /// it is kept in memory and nothing is spilled.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{merge_runs, PartitionedSortBuffer, SortOptions};
+/// use flotilla_data::sort::{merge_runs, PartitionedSortBuffer, SortOptions};
 ///
 /// let mut map_task = PartitionedSortBuffer::new(2, SortOptions::new().budget_bytes(512))
 ///     .with_combiner(|a, b| a + b);
@@ -249,7 +249,7 @@ where
     /// An empty buffer for `partitions` partitions (at least 1).
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let buffer = PartitionedSortBuffer::<String, u64>::new(8, SortOptions::new());
     /// assert_eq!(buffer.partitions(), 8);
@@ -277,7 +277,7 @@ where
     /// finish the reduction itself (for a word count: sum again).
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new())
     ///     .with_combiner(|a: u64, b: u64| a + b);
@@ -292,7 +292,7 @@ where
     /// worker threads:
     ///
     /// ```compile_fail
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     /// use std::rc::Rc;
     ///
     /// let bonus = Rc::new(0u64);
@@ -307,7 +307,7 @@ where
     /// How many partitions the buffer has.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// assert_eq!(PartitionedSortBuffer::<u8, u8>::new(0, SortOptions::new()).partitions(), 1);
     /// ```
@@ -323,7 +323,7 @@ where
     /// an I/O or encoding error of the spill.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions, SpillError};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions, SpillError};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(2, SortOptions::new());
     /// buffer.push(1, 'k', 1u8).unwrap();
@@ -354,7 +354,7 @@ where
     /// Records held in memory now.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
     /// buffer.push(0, 1u8, 1u8).unwrap();
@@ -367,7 +367,7 @@ where
     /// Estimated bytes held in memory now (what is compared to the budget).
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions, RECORD_OVERHEAD};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions, RECORD_OVERHEAD};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
     /// buffer.push(0, 1u64, 1u64).unwrap();
@@ -380,7 +380,7 @@ where
     /// The counters so far.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let buffer = PartitionedSortBuffer::<u8, u8>::new(1, SortOptions::new());
     /// assert_eq!(buffer.stats().runs_spilled, 0);
@@ -392,7 +392,7 @@ where
     /// The spill files written so far, in spill order.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
     /// buffer.push(0, 1u8, 1u8).unwrap();
@@ -410,7 +410,7 @@ where
     /// An I/O or encoding error of the spill, naming the file.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
     /// buffer.push(0, 2u8, 'b').unwrap();
@@ -430,7 +430,7 @@ where
     /// for a final on-disk merge.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{PartitionedSortBuffer, SortOptions};
+    /// use flotilla_data::sort::{PartitionedSortBuffer, SortOptions};
     ///
     /// let mut buffer = PartitionedSortBuffer::new(1, SortOptions::new());
     /// buffer.push(0, 2u8, 'b').unwrap();
@@ -571,7 +571,7 @@ where
 /// budget and the combiner.
 ///
 /// ```
-/// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+/// use flotilla_data::sort::{SortBuffer, SortOptions};
 ///
 /// let mut sorter = SortBuffer::new(SortOptions::new().budget_bytes(256));
 /// for (i, word) in "to be or not to be".split(' ').enumerate() {
@@ -600,7 +600,7 @@ where
     /// An empty sorter. Nothing touches the disk until the first spill.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let sorter = SortBuffer::<String, u64>::new(SortOptions::new());
     /// assert_eq!(sorter.buffered_records(), 0);
@@ -615,7 +615,7 @@ where
     /// [`PartitionedSortBuffer::with_combiner`].
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut sorter = SortBuffer::new(SortOptions::new()).with_combiner(|a: u32, b| a.max(b));
     /// sorter.push('x', 3).unwrap();
@@ -635,7 +635,7 @@ where
     /// An I/O or encoding error of the spill, naming the file.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut sorter = SortBuffer::new(SortOptions::new());
     /// sorter.push(1u8, 'x').unwrap();
@@ -647,7 +647,7 @@ where
     /// Records held in memory now.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut sorter = SortBuffer::new(SortOptions::new());
     /// sorter.push(1u8, 1u8).unwrap();
@@ -660,7 +660,7 @@ where
     /// Estimated bytes held in memory now.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let sorter = SortBuffer::<u8, u8>::new(SortOptions::new());
     /// assert_eq!(sorter.buffered_bytes(), 0);
@@ -672,7 +672,7 @@ where
     /// The counters so far.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut sorter = SortBuffer::new(SortOptions::new());
     /// sorter.push(1u8, 1u8).unwrap();
@@ -685,7 +685,7 @@ where
     /// The spill files written so far, in spill order.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let sorter = SortBuffer::<u8, u8>::new(SortOptions::new());
     /// assert_eq!(sorter.spill_paths().count(), 0);
@@ -700,7 +700,7 @@ where
     /// An I/O or encoding error of the spill, naming the file.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut sorter = SortBuffer::new(SortOptions::new());
     /// sorter.push(1u8, 1u8).unwrap();
@@ -718,7 +718,7 @@ where
     /// None today; see [`PartitionedSortBuffer::finish`].
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut sorter = SortBuffer::new(SortOptions::new());
     /// sorter.push(1u8, 1u8).unwrap();
@@ -746,7 +746,7 @@ where
     /// decode. Later errors come out of the stream.
     ///
     /// ```
-    /// use flotilla::mapreduce::sort::{SortBuffer, SortOptions};
+    /// use flotilla_data::sort::{SortBuffer, SortOptions};
     ///
     /// let mut sorter = SortBuffer::new(SortOptions::new().budget_bytes(0));
     /// for k in [3u8, 1, 2] {
