@@ -1,5 +1,5 @@
-//! `flotilla demo`: the course's comparison of load-balancing strategies,
-//! measured on this machine.
+//! `flotilla demo`: static against dynamic load balancing, every placement
+//! strategy measured on this machine.
 //!
 //! The three skew shapes of `flotilla gen skew` (heavy tail, ramp, periodic) are
 //! run as CPU-busy tasks under every placement policy; the table shows each

@@ -34,9 +34,8 @@
 //! The small data sets (items, skew) are made by one thread from stream 0 of
 //! their seed.
 //!
-//! Note that the bytes are *not* those of `shared/peers/gen_data.py` (that
-//! script uses numpy's generator); the distributions and formats are the
-//! same.
+//! The data sets are flotilla's own: another generator with the same
+//! distributions and formats (numpy's, say) writes other bytes.
 
 mod blocks;
 mod decimal;
