@@ -213,6 +213,9 @@ impl<'scope> Scope<'scope> {
                     scope.state.note_panic(payload);
                 }
             }
+            // Counted before the scope can learn that the job ended, so a
+            // caller who measures the scope sees every job in the report.
+            let _ = crate::pool::account_current_job();
             drop(scoped);
         });
         // SAFETY: the job borrows nothing that ends before `'scope`, and
