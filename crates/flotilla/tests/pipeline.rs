@@ -510,3 +510,63 @@ fn many_workers_run_on_a_pool_of_one_thread_also_from_inside_its_task() {
     let from_task = pool.submit(move || run(&inner)).result().unwrap();
     assert_eq!(from_task, expected);
 }
+
+/// A stage's error type whose conversion into a `StageError` panics: the
+/// conversion is user code, caught like the stage function, and reported as
+/// that stage's panic (it must not leave the run waiting for a lost worker).
+#[test]
+fn a_panicking_error_conversion_is_reported_as_the_stages_panic() {
+    struct Refused;
+    impl From<Refused> for StageError {
+        fn from(_: Refused) -> StageError {
+            panic!("conversion exploded")
+        }
+    }
+    let err = Pipeline::from_iter(0..1_000u32)
+        .stage("convert", 2, |x| if x == 3 { Err(Refused) } else { Ok(x) })
+        .map_stage("after", 2, |x| x + 1)
+        .collect()
+        .unwrap_err();
+    match err {
+        PipelineError::StagePanicked {
+            stage,
+            item,
+            message,
+            ..
+        } => {
+            assert_eq!((stage.as_str(), item), ("convert", 3));
+            assert_eq!(message, "conversion exploded");
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
+/// A slow sink holds back the last stage: the items between the last stage
+/// and the sink's closure stay within the last queue's bound (capacity plus
+/// one per worker), also while the sink works through a batch.
+#[test]
+fn a_slow_sink_holds_back_the_last_stage() {
+    let capacity = 4usize;
+    let workers = 2usize;
+    let produced = AtomicUsize::new(0);
+    let mut most_ahead = 0usize;
+    let mut delivered = 0usize;
+    Pipeline::from_iter(0..300u64)
+        .map_stage("last", workers, |x| {
+            produced.fetch_add(1, Ordering::SeqCst);
+            x
+        })
+        .capacity(capacity)
+        .for_each_unordered(|_| {
+            delivered += 1;
+            most_ahead = most_ahead.max(produced.load(Ordering::SeqCst) - delivered);
+            thread::sleep(Duration::from_micros(100));
+        })
+        .unwrap();
+    assert_eq!(delivered, 300);
+    assert!(
+        most_ahead < capacity + workers,
+        "the last stage ran {most_ahead} items ahead of the sink; bound {}",
+        capacity + workers
+    );
+}

@@ -38,6 +38,9 @@ pub(super) struct Flow {
     working: Vec<usize>,
     /// Per edge: items queued on it.
     queued: Vec<usize>,
+    /// Items the sink took off the last edge and has not delivered yet;
+    /// they count against that edge's bound.
+    at_sink: usize,
     source_done: bool,
     stopped: bool,
 }
@@ -54,6 +57,7 @@ impl Flow {
             runners: vec![0; nodes],
             working: vec![0; nodes],
             queued: vec![0; nodes],
+            at_sink: 0,
             source_done: false,
             stopped: false,
         }
@@ -71,8 +75,19 @@ impl Flow {
         }
     }
 
+    /// Items on the edge after `node`, the ones it works on, and, after
+    /// the last node, the ones the sink is delivering.
+    fn held_after(&self, node: usize) -> usize {
+        let at_sink = if node + 1 == self.nodes() {
+            self.at_sink
+        } else {
+            0
+        };
+        self.queued[node] + self.working[node] + at_sink
+    }
+
     fn has_room(&self, node: usize) -> bool {
-        self.queued[node] + self.working[node] < self.capacity + self.workers[node]
+        self.held_after(node) < self.capacity + self.workers[node]
     }
 
     fn can_start(&self, node: usize) -> bool {
@@ -118,7 +133,7 @@ impl Flow {
     /// back producer is always woken in the end.
     pub(super) fn wake_after_take(&mut self, node: usize) -> bool {
         let bound = self.capacity + self.workers[node];
-        (self.queued[node] + self.working[node]) * 2 <= bound && self.wake(node)
+        self.held_after(node) * 2 <= bound && self.wake(node)
     }
 
     /// Hands a runner whose node could not start to another node that can
@@ -155,13 +170,28 @@ impl Flow {
     }
 
     /// The sink takes every item queued on the last edge and says how many
-    /// (none once stopped); after it, the last node may have room: wake it.
+    /// (none once stopped); they still count against the edge's bound
+    /// until [`delivered_to_sink`](Flow::delivered_to_sink).
     pub(super) fn take_for_sink(&mut self) -> usize {
         let last = self.nodes() - 1;
         if self.stopped {
             return 0;
         }
-        std::mem::take(&mut self.queued[last])
+        let taken = std::mem::take(&mut self.queued[last]);
+        self.at_sink += taken;
+        taken
+    }
+
+    /// The sink delivered `items` it took; the last node may have room
+    /// now: wake it.
+    pub(super) fn delivered_to_sink(&mut self, items: usize) {
+        self.at_sink -= items;
+    }
+
+    /// A runner of `node` is gone without stopping in [`start`](Flow::start)
+    /// (it unwound); it is no longer counted.
+    pub(super) fn runner_lost(&mut self, node: usize) {
+        self.runners[node] = self.runners[node].saturating_sub(1);
     }
 
     /// How many items are queued on `edge`.
@@ -179,6 +209,7 @@ impl Flow {
         self.source_done
             && self.queued.iter().all(|&q| q == 0)
             && self.working.iter().all(|&w| w == 0)
+            && self.at_sink == 0
     }
 }
 
@@ -229,6 +260,7 @@ mod test {
                 let taken = flow.take_for_sink();
                 if taken > 0 {
                     delivered += taken;
+                    flow.delivered_to_sink(taken);
                     let last = flow.nodes() - 1;
                     if flow.wake_after_take(last) {
                         runners[last] += 1;
@@ -318,6 +350,29 @@ mod test {
             None,
             "every node that can start has its runner"
         );
+    }
+
+    #[test]
+    fn items_the_sink_is_delivering_count_against_the_last_edge() {
+        // Queues of 2, one stage of one worker: 3 items fill the last edge.
+        let mut flow = Flow::new(2, [1]);
+        assert!(flow.wake(0));
+        for _ in 0..3 {
+            assert!(flow.start(0));
+            flow.finished(0, true);
+        }
+        assert!(flow.wake(1));
+        for _ in 0..3 {
+            assert!(flow.start(1));
+            flow.finished(1, true);
+        }
+        assert!(flow.start(0), "one more for the stage");
+        flow.finished(0, true);
+        assert!(!flow.start(1) && flow.is_held_back(1));
+        assert_eq!(flow.take_for_sink(), 3);
+        assert!(!flow.wake(1), "the sink still holds them: no room yet");
+        flow.delivered_to_sink(3);
+        assert!(flow.wake_after_take(1), "delivered: room again");
     }
 
     #[test]

@@ -130,7 +130,10 @@ where
             return (Outcome::Missing, Duration::ZERO);
         };
         let started = Instant::now();
-        let result = panic::catch_unwind(AssertUnwindSafe(|| (self.f)(item)));
+        // The error's conversion is user code too (an `Into` impl): inside.
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            (self.f)(item).map_err(Into::<StageError>::into)
+        }));
         let busy = started.elapsed();
         let outcome = match result {
             Ok(Ok(output)) => {
@@ -141,7 +144,7 @@ where
                 stage: self.name.clone(),
                 stage_index: self.index,
                 item: seq,
-                source: error.into(),
+                source: error,
             }),
             Err(payload) => Outcome::Failed(PipelineError::StagePanicked {
                 stage: self.name.clone(),
@@ -213,6 +216,26 @@ impl Ledger {
     }
 }
 
+/// A runner out on the pool, as the flow counts it. Dropped only when the
+/// runner unwinds (user code is caught inside each step, so only a bug
+/// gets here): the run stops, the runner is no longer counted, and the
+/// sink is told, so that the run ends and the scope passes the panic on
+/// instead of the sink waiting for a runner that is gone. A runner that
+/// stops normally is forgotten, not dropped.
+struct Runner<'r, 'n> {
+    run: &'r Run<'n>,
+    node: usize,
+}
+
+impl Drop for Runner<'_, '_> {
+    fn drop(&mut self) {
+        let mut ledger = self.run.lock();
+        ledger.flow.stop();
+        ledger.flow.runner_lost(self.node);
+        self.run.signal_sink(&mut ledger);
+    }
+}
+
 /// One run of a pipeline: its nodes, its ledger, and the sink's signal.
 pub(super) struct Run<'n> {
     nodes: Vec<Box<dyn Node + 'n>>,
@@ -270,23 +293,24 @@ impl<'n> Run<'n> {
     /// then goes on as a runner of another node that needs one, and stops
     /// when none does. The end of one item and the start of the next share
     /// one critical section.
-    fn run_node<'s>(&'s self, scope: &Scope<'s>, mut node: usize) {
+    fn run_node<'s>(&'s self, scope: &Scope<'s>, node: usize) {
+        let mut runner = Runner { run: self, node };
         let mut spawn = Vec::new();
         let mut previous = None;
         loop {
             {
                 let mut ledger = self.lock();
                 if let Some((outcome, busy)) = previous.take() {
-                    self.record(&mut ledger, node, outcome, busy, &mut spawn);
+                    self.record(&mut ledger, runner.node, outcome, busy, &mut spawn);
                 }
-                if !ledger.flow.start(node) {
-                    if ledger.flow.is_held_back(node) {
-                        ledger.tallies[node].runner_held_back(Instant::now());
+                if !ledger.flow.start(runner.node) {
+                    if ledger.flow.is_held_back(runner.node) {
+                        ledger.tallies[runner.node].runner_held_back(Instant::now());
                     }
                     match ledger.flow.adopt() {
                         Some(other) => {
                             ledger.tallies[other].runner_handed_out();
-                            node = other;
+                            runner.node = other;
                             continue;
                         }
                         None => {
@@ -294,18 +318,22 @@ impl<'n> Run<'n> {
                                 self.signal_sink(&mut ledger);
                             }
                             drop(ledger);
+                            std::mem::forget(runner);
                             self.spawn(scope, &mut spawn);
                             return;
                         }
                     }
                 }
+                let node = runner.node;
                 if node > 0 {
                     ledger.tallies[node].items_in += 1;
                     ledger.wake_after_take(node - 1, &mut spawn);
                 }
+                // More input waiting: a sibling takes it at the same time.
+                ledger.wake(node, &mut spawn);
             }
             self.spawn(scope, &mut spawn);
-            previous = Some(self.nodes[node].step());
+            previous = Some(self.nodes[runner.node].step());
         }
     }
 
@@ -358,15 +386,20 @@ impl<'n> Run<'n> {
             let mut ledger = self.lock();
             let ready = ledger.flow.take_for_sink();
             if ready > 0 {
-                ledger.wake_after_take(last, &mut spawn);
                 drop(ledger);
-                self.spawn(scope, &mut spawn);
                 for _ in 0..ready {
                     if let Some((seq, item)) = last_edge.pop() {
                         deliver(seq, item);
                         delivered += 1;
                     }
                 }
+                // Counted on the last edge until delivered, so the edge
+                // keeps its bound while `deliver` works through a batch.
+                let mut ledger = self.lock();
+                ledger.flow.delivered_to_sink(ready);
+                ledger.wake_after_take(last, &mut spawn);
+                drop(ledger);
+                self.spawn(scope, &mut spawn);
                 continue;
             }
             if ledger.flow.is_stopped() || ledger.flow.is_idle() {
