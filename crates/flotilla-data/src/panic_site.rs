@@ -193,7 +193,11 @@ impl Drop for Site<'_> {
 /// collection's operations and the consumer: `range|map|sum`). A panic in
 /// it goes on unwinding with a message that leads with the panic's own and
 /// names the operation that raised it (from the innermost [`Site`]), or
-/// the partition and the chain when no site was active.
+/// the partition and the chain when no site was active. An unwinding that
+/// carries no message (a task ended with
+/// [`fail_task`](flotilla_local::fail_task) or
+/// [`input_consumed`](flotilla_local::input_consumed), a `panic_any`)
+/// goes on untouched: the engine reads its payload.
 ///
 /// ```
 /// use flotilla_data::panic_site::catch_in_partition;
@@ -213,6 +217,9 @@ pub fn catch_in_partition<R>(partition: usize, chain: &str, f: impl FnOnce() -> 
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
+            if !payload.is::<&str>() && !payload.is::<String>() {
+                resume_unwind(payload)
+            }
             let message = panic_message(&*payload);
             let site = RECORDED
                 .with(|r| r.borrow_mut().take())

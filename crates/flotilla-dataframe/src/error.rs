@@ -57,19 +57,62 @@ pub enum DataFrameError {
     #[error(transparent)]
     Kernel(#[from] super::kernels::KernelError),
     /// Reading or writing files failed, or the data in them is malformed
-    /// (naming file, line and column).
+    /// (naming file, line and column). A file that could not be read or
+    /// written fails its task, which is retried as many times as the
+    /// computation's `ComputeOptions::retries` allows; malformed data is
+    /// the same on every attempt and is not retried.
     #[error(transparent)]
     Io(Arc<super::io::IoError>),
     /// A task failed: a panic in user code (the message names the task and
     /// the panic's message), or a task whose input failed.
     #[error(transparent)]
-    Task(#[from] TaskError),
+    Task(TaskError),
     /// An invariant of the frame's own graph was broken (a bug in flotilla).
     #[error("internal error in a DataFrame's task graph: {0}")]
     Internal(String),
 }
 
+impl From<TaskError> for DataFrameError {
+    /// A task's error; one the frame's own task ended with
+    /// ([`fail_task`](flotilla_local::fail_task): a file that could not be
+    /// read or written) comes back as that [`DataFrameError`].
+    fn from(e: TaskError) -> DataFrameError {
+        if let TaskError::FailedWith { error, .. } = &e {
+            if let Some(frame) = error.downcast_ref::<DataFrameError>() {
+                return frame.clone();
+            }
+        }
+        DataFrameError::Task(e)
+    }
+}
+
+/// What a frame's task leaves for the tasks after it. An error of the
+/// machine (a file that cannot be listed, read or written) ends the task
+/// as a failure the scheduler sees: retried per the computation's retries,
+/// the work that needed it not started, and given back whole to the
+/// caller. An error of the data (a value that does not parse, a kernel
+/// that refuses its input) is the same on every attempt: it stays a value.
+pub(crate) fn settle<A>(result: Result<A, DataFrameError>) -> Result<A, DataFrameError> {
+    match result {
+        Err(e) if e.is_environmental() => flotilla_local::fail_task(e),
+        other => other,
+    }
+}
+
 impl DataFrameError {
+    /// Whether the error comes from the machine rather than the data.
+    fn is_environmental(&self) -> bool {
+        match self {
+            DataFrameError::Io(e) => matches!(
+                **e,
+                super::io::IoError::Input(_)
+                    | super::io::IoError::Io { .. }
+                    | super::io::IoError::Output(_)
+            ),
+            _ => false,
+        }
+    }
+
     /// Wraps an Arrow error with what was being computed.
     pub(crate) fn arrow(context: impl Into<String>, source: ArrowError) -> DataFrameError {
         DataFrameError::Arrow {
@@ -96,5 +139,56 @@ impl From<super::io::IoError> for DataFrameError {
 impl flotilla_data::slot::InternalError for DataFrameError {
     fn internal(message: &str) -> Self {
         DataFrameError::Internal(message.to_string())
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+
+    use flotilla_local::{ComputeOptions, CpuPool, Delayed};
+
+    use super::*;
+    use crate::io::IoError;
+
+    fn unreadable() -> DataFrameError {
+        DataFrameError::from(IoError::io(
+            "weather.csv",
+            std::io::Error::other("disk gone"),
+        ))
+    }
+
+    #[test]
+    fn an_error_of_the_machine_fails_the_task_and_comes_back_typed() {
+        let pool = CpuPool::with_threads(1).unwrap();
+        let options = ComputeOptions::new().pool(&pool).progress(false);
+        let read = Delayed::from_fn(|| settle::<u64>(Err(unreadable())));
+        let err = DataFrameError::from(read.map(|r| r.is_ok()).compute_with(&options).unwrap_err());
+        assert!(
+            matches!(&err, DataFrameError::Io(e) if matches!(**e, IoError::Io { .. })),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("weather.csv"), "{err}");
+
+        // A failure the scheduler sees: retried.
+        let tries = Arc::new(AtomicU32::new(0));
+        let seen = Arc::clone(&tries);
+        let flaky = Delayed::from_fn(move || {
+            let first = seen.fetch_add(1, Ordering::SeqCst) == 0;
+            settle(if first { Err(unreadable()) } else { Ok(5u64) })
+        });
+        let got = flaky.retries(1).compute_with(&options).unwrap();
+        assert_eq!(got.unwrap(), 5);
+        assert_eq!(tries.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_error_of_the_data_stays_a_value() {
+        let bad = DataFrameError::Invalid("zero partitions".into());
+        assert!(matches!(
+            settle::<u8>(Err(bad)),
+            Err(DataFrameError::Invalid(_))
+        ));
     }
 }

@@ -11,6 +11,7 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use flotilla_core::TaskKey;
 use flotilla_local::{ComputeOptions, Delayed};
 
+use super::error::settle;
 use super::expr::{not_found, Expr};
 use super::{DataFrameError, Scalar};
 use flotilla_data::panic_site::{catch_in_partition, Site};
@@ -62,7 +63,7 @@ pub(crate) fn pieces_at(all: &[&Pieces], j: usize) -> Result<Vec<RecordBatch>, D
 impl Partition {
     /// A computed partition, or the error that computing it met.
     pub(crate) fn from_result(r: Result<RecordBatch, DataFrameError>) -> Partition {
-        match r {
+        match settle(r) {
             Ok(b) => Partition::Ready(b),
             Err(e) => Partition::Failed(e),
         }
@@ -645,7 +646,7 @@ impl DataFrame {
         F: Fn(usize, RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
         self.per_partition(label, move |i, p, stages| {
-            Slot::new(run_pipeline(p, stages).and_then(|b| f(i, b)))
+            Slot::new(settle(run_pipeline(p, stages).and_then(|b| f(i, b))))
         })
         .into_iter()
         .map(Delayed::hand_over)
@@ -690,7 +691,7 @@ impl DataFrame {
         F: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
         self.per_partition(label, move |_, p, stages| {
-            run_pipeline(p, stages).and_then(&f)
+            settle(run_pipeline(p, stages).and_then(&f))
         })
     }
 
@@ -909,7 +910,7 @@ impl DataFrame {
             let stages = Arc::clone(&stages);
             let chain = Arc::clone(&chain);
             let node = input.map(move |p: &Partition| {
-                catch_in_partition(i, &chain, || Slot::new(run_pipeline(p, &stages)))
+                catch_in_partition(i, &chain, || Slot::new(settle(run_pipeline(p, &stages))))
             });
             let batch = Scalar::new(node).compute_with(&default_options().progress(false))?;
             let take = batch.num_rows().min(n - rows);

@@ -1,5 +1,7 @@
 //! The errors of running tasks.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use flotilla_core::{GraphError, SchedulerError};
@@ -43,6 +45,19 @@ pub enum TaskError {
         function: String,
         /// The error, as displayed.
         message: String,
+    },
+    /// The task's function ended with [`fail_task`](crate::fail_task): an error of the
+    /// caller's own type, kept whole. Tasks that depended on it did not run
+    /// and report this same error (not a [`TaskError::DependencyFailed`]),
+    /// so the caller of a computation gets its typed error back.
+    #[error("{error} (task {task} failed{})", user_function(function))]
+    FailedWith {
+        /// The key of the task that failed.
+        task: String,
+        /// The Rust path of its function (or closure).
+        function: String,
+        /// The error, with its type ([`SharedError::downcast_ref`]).
+        error: SharedError,
     },
     /// The task was cancelled before it started.
     #[error("task {task} was cancelled before it started")]
@@ -117,6 +132,7 @@ impl TaskError {
         match self {
             TaskError::Panicked { task, .. }
             | TaskError::Failed { task, .. }
+            | TaskError::FailedWith { task, .. }
             | TaskError::Cancelled { task }
             | TaskError::DependencyFailed { task, .. }
             | TaskError::Timeout { task, .. }
@@ -125,6 +141,61 @@ impl TaskError {
             | TaskError::WrongInputType { task, .. } => Some(task),
             _ => None,
         }
+    }
+}
+
+/// An error of any type, shared: what [`TaskError::FailedWith`] carries.
+/// Cloning it shares the error; two are equal when they are the same error.
+///
+/// ```
+/// use flotilla_local::SharedError;
+/// let e = SharedError::new(std::io::Error::other("disk gone"));
+/// assert_eq!(e.to_string(), "disk gone");
+/// assert!(e.downcast_ref::<std::io::Error>().is_some());
+/// assert_eq!(e.clone(), e);
+/// ```
+#[derive(Clone)]
+pub struct SharedError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl SharedError {
+    /// Shares `error`.
+    ///
+    /// ```
+    /// let e = flotilla_local::SharedError::new(std::fmt::Error);
+    /// assert!(e.downcast_ref::<std::fmt::Error>().is_some());
+    /// ```
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> SharedError {
+        SharedError(Arc::new(error))
+    }
+
+    /// The error as an `E`, when it is one.
+    ///
+    /// ```
+    /// let e = flotilla_local::SharedError::new(std::fmt::Error);
+    /// assert!(e.downcast_ref::<std::io::Error>().is_none());
+    /// ```
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.0.downcast_ref::<E>()
+    }
+}
+
+impl PartialEq for SharedError {
+    fn eq(&self, other: &SharedError) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedError {}
+
+impl fmt::Debug for SharedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for SharedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
     }
 }
 

@@ -20,7 +20,7 @@ use flotilla_core::{
     TaskId, TaskState, WorkerId,
 };
 
-use crate::error::{panic_message, TaskError};
+use crate::error::{panic_message, SharedError, TaskError};
 use crate::executor::CpuPool;
 use crate::pool::{stats_since, PoolHandle};
 use crate::progress::Progress;
@@ -42,6 +42,45 @@ pub(crate) struct GraphTask {
 
 /// The payload with which [`input_consumed`] unwinds a task.
 struct InputConsumed(usize);
+
+/// The payload with which [`fail_task`] unwinds a task.
+struct TaskFailure(SharedError);
+
+/// Ends the running task with `error`, kept with its type: a task failure
+/// the scheduler sees (retried up to the task's
+/// [retries](crate::Delayed::retries), then final), whose dependents do not
+/// run and report the same error ([`TaskError::FailedWith`]), so that the
+/// caller of the computation gets `error` back whole. Unlike a panic it
+/// runs no panic hook and prints nothing. Outside a task of a graph run it
+/// unwinds like a panic.
+///
+/// A collection whose tasks meet an error of its own type (a file that
+/// cannot be read, a spill that cannot be written) calls it, so that the
+/// error is retried and stops the work that needed it, and the
+/// collection's caller still matches on the collection's error type.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use flotilla_local::{fail_task, Delayed, TaskError};
+///
+/// let read = Delayed::from_fn(|| -> Vec<u8> { fail_task(std::io::Error::other("disk gone")) });
+/// let err = read.map(|v| v.len()).compute().unwrap_err();
+/// let TaskError::FailedWith { error, .. } = &err else { panic!("{err:?}") };
+/// assert_eq!(error.downcast_ref::<std::io::Error>().unwrap().to_string(), "disk gone");
+///
+/// // Retried like any failure:
+/// let tries = AtomicU32::new(0);
+/// let flaky = Delayed::from_fn(move || {
+///     if tries.fetch_add(1, Ordering::SeqCst) == 0 {
+///         fail_task(std::io::Error::other("not yet"))
+///     }
+///     7
+/// });
+/// assert_eq!(flaky.retries(1).compute().unwrap(), 7);
+/// ```
+pub fn fail_task(error: impl std::error::Error + Send + Sync + 'static) -> ! {
+    std::panic::resume_unwind(Box::new(TaskFailure(SharedError::new(error))))
+}
 
 /// Ends the running task because its input `index` (in dependency order)
 /// was consumed by an earlier attempt of it: an input it read by moving
@@ -270,18 +309,18 @@ impl GraphRun {
         if !dispatch.abandoned.is_empty() {
             let mut errors = lock(&self.errors);
             for (task, because) in dispatch.abandoned {
-                let cause = errors
-                    .get(&because)
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "it was cancelled".into());
-                errors.insert(
-                    task,
-                    TaskError::DependencyFailed {
+                let error = match errors.get(&because) {
+                    // A typed failure is passed on whole (see `fail_task`).
+                    Some(typed @ TaskError::FailedWith { .. }) => typed.clone(),
+                    cause => TaskError::DependencyFailed {
                         task: sched.graph().key(task).to_string(),
                         dependency: sched.graph().key(because).to_string(),
-                        cause,
+                        cause: cause
+                            .map(ToString::to_string)
+                            .unwrap_or_else(|| "it was cancelled".into()),
                     },
-                );
+                };
+                errors.insert(task, error);
             }
         }
         let counts = sched.counts();
@@ -392,6 +431,19 @@ impl GraphRun {
                         });
                     }
                 }
+                let payload = match payload.downcast::<TaskFailure>() {
+                    Ok(failure) => {
+                        let TaskFailure(error) = *failure;
+                        return self.fail(task, worker, attempt, FailureKind::Error, |key| {
+                            TaskError::FailedWith {
+                                task: key,
+                                function: function.to_string(),
+                                error,
+                            }
+                        });
+                    }
+                    Err(payload) => payload,
+                };
                 let message = panic_message(&*payload);
                 self.fail(task, worker, attempt, FailureKind::Panic, |key| {
                     TaskError::Panicked {

@@ -34,10 +34,10 @@ mod sleep;
 mod waiting;
 
 pub use delayed::Delayed;
-pub use error::{panic_message, TaskError};
+pub use error::{panic_message, SharedError, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use future::TaskFuture;
-pub use graph_run::{input_consumed, ComputeOptions};
+pub use graph_run::{fail_task, input_consumed, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
 pub use keyed_graph::{Graph, Inputs, TaskValue};
 pub use scope::{yield_now, Scope, Yield};

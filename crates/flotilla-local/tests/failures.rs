@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use flotilla_local::{wait, CpuPool, TaskError, WaitFor};
+use flotilla_local::{wait, ComputeOptions, CpuPool, Delayed, TaskError, WaitFor};
 
 /// Takes a `Panicked` error apart, failing the test on anything else.
 fn panicked(err: TaskError) -> (String, String, String) {
@@ -245,4 +245,44 @@ fn a_retried_reader_of_a_handed_over_result_gets_it_computed_again() {
     // Handed over: the first try took `sa`, so the retry needs it computed
     // again, and its leaf too (released once `sa` had finished).
     assert_eq!(retried_tree(true, &pool), (3000, 3));
+}
+
+/// A task ended with `fail_task` fails with its error kept whole, and the
+/// tasks that needed it report that same typed error (so a collection's
+/// caller gets its own error type back), while a plain error still reads
+/// as a failed dependency.
+#[test]
+fn a_typed_failure_reaches_the_caller_whole_through_its_dependents() {
+    #[derive(Debug, thiserror::Error)]
+    #[error("partition {0} could not be read")]
+    struct Unreadable(usize);
+
+    let pool = CpuPool::with_threads(2).unwrap();
+    let options = ComputeOptions::new().pool(&pool).progress(false);
+    let parts: Vec<Delayed<u64>> = (0..4)
+        .map(|i| {
+            Delayed::from_fn(move || {
+                if i == 2 {
+                    flotilla_local::fail_task(Unreadable(i as usize));
+                }
+                i
+            })
+        })
+        .collect();
+    let total = Delayed::gather(&parts, |xs: &[&u64]| xs.iter().copied().sum::<u64>());
+    let err = total.map(|t| t * 2).compute_with(&options).unwrap_err();
+    match &err {
+        TaskError::FailedWith { error, .. } => {
+            assert_eq!(error.downcast_ref::<Unreadable>().map(|u| u.0), Some(2));
+        }
+        other => panic!("expected the typed failure, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains("partition 2 could not be read"),
+        "{err}"
+    );
+
+    let plain = Delayed::from_fn(|| -> u64 { panic!("plain") });
+    let err = plain.map(|x| x + 1).compute_with(&options).unwrap_err();
+    assert!(matches!(err, TaskError::DependencyFailed { .. }), "{err:?}");
 }

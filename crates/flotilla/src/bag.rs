@@ -111,6 +111,7 @@ mod text;
 mod text_options;
 
 pub use collection::{Bag, Emit, DEFAULT_SPLIT_EVERY};
+use error::settle;
 pub use error::BagError;
 pub use item::Item;
 pub use text::{read_text, read_text_bytes, read_text_bytes_with, read_text_with};

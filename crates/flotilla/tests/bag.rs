@@ -749,3 +749,43 @@ fn tasks_that_fail_their_first_attempt_give_the_clean_result_with_retries() {
     got.sort();
     assert_eq!(got, want);
 }
+
+/// A spill that cannot be written is an error of the machine, not of the
+/// data: it fails the task, which is retried (and succeeds once the spill
+/// folder can be made), and without retries it comes back as the bag's own
+/// typed error naming the folder.
+#[test]
+fn a_spill_that_fails_is_a_task_failure_retried_and_reported_typed() {
+    let pool = flotilla::CpuPool::with_threads(2).unwrap();
+    let options = ComputeOptions::new().pool(&pool).progress(false);
+    let dir = TempDir::new("spill-fails");
+    let blocked = dir.path().join("spills");
+    // A file where the spill folder should be: creating it fails.
+    let group = |fix_on_second_pass: bool| {
+        fs::write(&blocked, b"in the way").unwrap();
+        let passes = Arc::new(AtomicUsize::new(0));
+        let path = blocked.clone();
+        Bag::from_iter(0..2_000u64, 1)
+            .map(move |x| {
+                if x == 0 && passes.fetch_add(1, Ordering::SeqCst) == 1 && fix_on_second_pass {
+                    fs::remove_file(&path).unwrap();
+                }
+                x
+            })
+            .sort_options(SortOptions::new().budget_bytes(4 << 10).spill_dir(&blocked))
+            .group_by(|x| x % 3)
+    };
+
+    let err = group(false).compute_with(&options).unwrap_err();
+    assert!(
+        matches!(&err, BagError::Spill(e) if e.to_string().contains("spills")),
+        "{err:?}"
+    );
+
+    let mut groups = group(true)
+        .compute_with(&options.clone().retries(1))
+        .unwrap();
+    groups.sort();
+    assert_eq!(groups.len(), 3);
+    assert_eq!(groups.iter().map(|(_, v)| v.len()).sum::<usize>(), 2_000);
+}

@@ -11,7 +11,7 @@ use flotilla_core::TaskKey;
 use flotilla_local::{ComputeOptions, Delayed};
 
 use super::feed::{feed, materialized_feed, Feed, Flow, Materialized, Sink, Slot, Source};
-use super::BagError;
+use super::{settle, BagError};
 use crate::mapreduce::sort::SortOptions;
 use flotilla_data::panic_site::{catch_in_partition, Site};
 
@@ -425,7 +425,7 @@ impl<T: Send + 'static> Bag<T> {
         A: Send + 'static,
         F: Fn(Items<'_, T>) -> Result<A, BagError> + Send + Sync + 'static,
     {
-        self.partition_nodes(label, move |items| Slot::new(f(items)))
+        self.partition_nodes(label, move |items| Slot::new(settle(f(items))))
             .into_iter()
             .map(Delayed::hand_over)
             .collect()
@@ -754,9 +754,13 @@ impl<T: Send + 'static> Bag<T> {
     ///
     /// # Errors
     ///
-    /// [`BagError::Task`] for a panic in user code (naming the task), or
-    /// the error of a partition that could not be read — the first one in
-    /// partition order.
+    /// [`BagError::Task`] for a panic in user code (naming the task); an
+    /// input that could not be read, or a spill that could not be written
+    /// ([`BagError::Input`], [`BagError::Spill`]): a failure of its task,
+    /// retried as many times as [`ComputeOptions::retries`] allows, and
+    /// the work that needed it not started; or a line that is not UTF-8
+    /// ([`BagError::NotUtf8`]), an error of the data that no retry mends:
+    /// the first one in partition order.
     ///
     /// ```
     /// use flotilla::bag::Bag;
@@ -873,7 +877,7 @@ impl<T: Send + 'static> Bag<T> {
             index,
             &key,
             chain,
-            Arc::new(move |items: Items<'_, T>| Slot::new(items.collect_up_to(limit))),
+            Arc::new(move |items: Items<'_, T>| Slot::new(settle(items.collect_up_to(limit)))),
         );
         let (slot, _report) = node.compute_shared_with(options)?;
         slot.take()

@@ -35,7 +35,7 @@ pub enum BagError {
     /// partition 2, item 7 (counting from 0) (task range|map|sum[2]
     /// panicked)`.
     #[error(transparent)]
-    Task(#[from] TaskError),
+    Task(TaskError),
     /// Input files could not be planned or read.
     #[error(transparent)]
     Input(Arc<InputError>),
@@ -70,6 +70,48 @@ pub enum BagError {
     /// An invariant of the bag's own graph was broken (a bug in flotilla).
     #[error("internal error in a bag's task graph: {0}")]
     Internal(String),
+}
+
+impl From<TaskError> for BagError {
+    /// A task's error; one the bag's own task ended with
+    /// ([`fail_task`](flotilla_local::fail_task): an input that could not be
+    /// read, a spill or output that could not be written) comes back as
+    /// that [`BagError`].
+    fn from(e: TaskError) -> BagError {
+        if let TaskError::FailedWith { error, .. } = &e {
+            if let Some(bag) = error.downcast_ref::<BagError>() {
+                return bag.clone();
+            }
+        }
+        BagError::Task(e)
+    }
+}
+
+impl BagError {
+    /// Whether the error comes from the machine rather than the data: an
+    /// input that could not be read, a spill or an output that could not be
+    /// written. Such an error fails its task (see [`settle`]); trying again
+    /// may succeed.
+    fn is_environmental(&self) -> bool {
+        matches!(
+            self,
+            BagError::Input(_) | BagError::Spill(_) | BagError::Output(_)
+        )
+    }
+}
+
+/// What a bag's task leaves for the tasks after it. An error of the
+/// machine ([`BagError::is_environmental`]) ends the task as a failure the
+/// scheduler sees: retried per the computation's retries, the work that
+/// needed it not started, and given back whole to the caller. An error of
+/// the data (a line that is not UTF-8) is the same on every attempt: it
+/// stays a value, so that the first bad partition in partition order is
+/// the one reported, whatever the timing.
+pub(crate) fn settle<A>(result: Result<A, BagError>) -> Result<A, BagError> {
+    match result {
+        Err(e) if e.is_environmental() => flotilla_local::fail_task(e),
+        other => other,
+    }
 }
 
 impl From<OutputError> for BagError {

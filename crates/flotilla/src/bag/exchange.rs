@@ -25,7 +25,7 @@ use flotilla_local::Delayed;
 
 use super::collection::{key_group, Items};
 use super::feed::{materialized_feed, Buckets, Materialized, Slot, Source};
-use super::{Bag, BagError};
+use super::{settle, Bag, BagError};
 use crate::hash::{FastMap, FastSet};
 
 /// The bucket of `key` among `buckets`: flotilla's one partition of a key
@@ -60,7 +60,7 @@ impl<T: Send + 'static> Bag<T> {
     {
         let outputs = self.outputs();
         let maps = self.partition_nodes(&format!("{label}-map"), move |items| {
-            Buckets::new(map_side(items, outputs))
+            Buckets::new(settle(map_side(items, outputs)))
         });
         let key = key_group(&format!("{}|{label}", self.ops));
         let reduce_side = Arc::new(reduce_side);
@@ -74,7 +74,7 @@ impl<T: Send + 'static> Bag<T> {
                         .map(|(m, out)| out.take(r, m))
                         .collect::<Result<Vec<_>, _>>()
                         .and_then(|buckets| reduce_side(buckets));
-                    Source::new(Materialized(items))
+                    Source::new(Materialized(settle(items)))
                 })
                 .named_op(key.sibling(r as u64))
             })
@@ -265,7 +265,7 @@ where
             let k = key(&x);
             buckets[bucket_of(&k, outputs)].push((k, x));
         });
-        Buckets::new(done.map(|()| buckets))
+        Buckets::new(settle(done.map(|()| buckets)))
     })
 }
 

@@ -9,7 +9,7 @@ use flotilla_local::{ComputeOptions, Delayed};
 
 use super::collection::{default_options, key_group, Settings};
 use super::feed::{feed, Sink, Slot, Source};
-use super::{Bag, BagError, Item, TextOptions};
+use super::{settle, Bag, BagError, Item, TextOptions};
 use crate::mapreduce::split::{
     line_number_at, InputError, InputSplit, Line, LineReader, SplitError,
 };
@@ -327,7 +327,7 @@ impl<T: Send + 'static> Bag<T> {
         let task_out = out.clone();
         let writes: Vec<_> = self
             .partition_nodes("to_textfiles", move |items| {
-                Slot::new(write_part(&task_out, items, &*format))
+                Slot::new(settle(write_part(&task_out, items, &*format)))
             })
             .into_iter()
             .map(Delayed::hand_over)
@@ -336,7 +336,7 @@ impl<T: Send + 'static> Bag<T> {
         let parts = self.npartitions();
         Item::new(
             Delayed::gather(&writes, move |slots: &[&Slot<PathBuf>]| {
-                Slot::new(commit(&out, parts, slots))
+                Slot::new(settle(commit(&out, parts, slots)))
             })
             .named_op(key),
         )
