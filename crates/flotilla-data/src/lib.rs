@@ -15,6 +15,10 @@
 //! * [`hash`]: the one key hash ([`KeyHasher`](hash::KeyHasher)) and the
 //!   partition of a key ([`partition_of`](hash::partition_of)): the same in
 //!   every task, process and run, so every shuffle agrees where a key goes.
+//! * [`shuffle`]: the exchange under every in-memory shuffle: map tasks
+//!   that cut their output into a piece per reduce partition, reducers that
+//!   move their piece of each out ([`MapPieces`](shuffle::MapPieces),
+//!   [`reducers`](shuffle::reducers)).
 //! * [`sort`]: the external sort under the shuffles that spill: map output
 //!   sorted per partition under a memory budget, spilled as sorted runs,
 //!   merged k ways by the reduce side (MapReduce jobs, streaming jobs, the
@@ -66,6 +70,7 @@
 pub mod hash;
 pub mod output;
 pub mod panic_site;
+pub mod shuffle;
 pub mod slot;
 pub mod sort;
 pub mod split;

@@ -72,6 +72,18 @@ pub trait InternalError {
     fn internal(message: &str) -> Self;
 }
 
+/// An error that is its message: an internal error is that message.
+///
+/// ```
+/// use flotilla_data::slot::InternalError;
+/// assert_eq!(String::internal("a piece is missing"), "a piece is missing");
+/// ```
+impl InternalError for String {
+    fn internal(message: &str) -> String {
+        message.to_string()
+    }
+}
+
 /// A task's result, or the error of the partition it came from, held for
 /// the one task that consumes it and moves it out (a combining step of a
 /// tree reduction, a reducer, the final collect) — so partial results are

@@ -15,6 +15,7 @@ use super::error::settle;
 use super::expr::{not_found, Expr};
 use super::{DataFrameError, Scalar};
 use flotilla_data::panic_site::{catch_in_partition, Site};
+use flotilla_data::shuffle::MapPieces;
 use flotilla_data::slot::{tree, Combine, Slot};
 
 /// How many partial results a combining task of a tree reduction takes by
@@ -44,21 +45,8 @@ pub(crate) enum Partition {
 }
 
 /// What a map task of a shuffle leaves for the reducers: one piece per
-/// output partition, or its error.
-pub(crate) type Pieces = Result<Vec<RecordBatch>, DataFrameError>;
-
-/// Piece `j` of every map task's output, in order; the first error wins.
-pub(crate) fn pieces_at(all: &[&Pieces], j: usize) -> Result<Vec<RecordBatch>, DataFrameError> {
-    all.iter()
-        .map(|r| match r {
-            Ok(v) => v
-                .get(j)
-                .cloned()
-                .ok_or_else(|| DataFrameError::Internal("a shuffle piece is missing".into())),
-            Err(e) => Err(e.clone()),
-        })
-        .collect()
-}
+/// output partition, or its error (see [`flotilla_data::shuffle`]).
+pub(crate) type Pieces = MapPieces<RecordBatch, DataFrameError>;
 
 impl Partition {
     /// A computed partition, or the error that computing it met.
@@ -679,19 +667,15 @@ impl DataFrame {
             .collect()
     }
 
-    /// One task per partition, as [`partition_tasks`](Self::partition_tasks),
-    /// whose result several later tasks may read (the pieces of a shuffle).
-    pub(crate) fn partition_values<A, F>(
-        &self,
-        label: &str,
-        f: F,
-    ) -> Vec<Delayed<Result<A, DataFrameError>>>
+    /// The map side of a shuffle: one task per partition, as
+    /// [`partition_tasks`](Self::partition_tasks), that cuts its partition
+    /// into one piece per reducer with `f`.
+    pub(crate) fn partition_pieces<F>(&self, label: &str, f: F) -> Vec<Delayed<Pieces>>
     where
-        A: Send + Sync + 'static,
-        F: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
+        F: Fn(RecordBatch) -> Result<Vec<RecordBatch>, DataFrameError> + Send + Sync + 'static,
     {
         self.per_partition(label, move |_, p, stages| {
-            settle(run_pipeline(p, stages).and_then(&f))
+            Pieces::new(settle(run_pipeline(p, stages).and_then(&f)))
         })
     }
 

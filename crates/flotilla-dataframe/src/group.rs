@@ -15,9 +15,10 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use flotilla_local::Delayed;
 
-use super::frame::{key_group, pieces_at, Partition, Pieces};
+use super::frame::{key_group, Partition};
 use super::kernels::{hash_partition, Agg, GroupBy};
 use super::{DataFrame, DataFrameError};
+use flotilla_data::shuffle::reducers;
 use flotilla_data::slot::{tree, Combine, Slot};
 
 /// A frame grouped by key columns, waiting for its aggregations; made by
@@ -238,22 +239,17 @@ fn tree_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>) -> Delayed<Partition> 
 /// and finishes the `j`-th pieces.
 fn shuffled_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>, n: usize) -> Vec<Delayed<Partition>> {
     let partial_plan = Arc::clone(plan);
-    let pieces = frame.partition_values("group_by-partial", move |b| {
+    let pieces = frame.partition_pieces("group_by-partial", move |b| {
         let partial = partial_plan.partial(&b)?;
         let keys: Vec<&str> = partial_plan.keys().iter().map(String::as_str).collect();
         Ok(hash_partition(&partial, &keys, n)?)
     });
     let key = key_group(&format!("{}|group_by-reduce", frame.label));
-    (0..n)
-        .map(|j| {
-            let plan = Arc::clone(plan);
-            Delayed::gather(&pieces, move |all: &[&Pieces]| {
-                Partition::from_result(pieces_at(all, j).and_then(|parts| {
-                    let merged = plan.merge(&parts)?;
-                    Ok(plan.finish(&merged)?)
-                }))
-            })
-            .named_op(key.sibling(j as u64))
-        })
-        .collect()
+    let plan = Arc::clone(plan);
+    reducers(&pieces, n, &key, move |_, parts| {
+        Partition::from_result(parts.and_then(|parts| {
+            let merged = plan.merge(&parts)?;
+            Ok(plan.finish(&merged)?)
+        }))
+    })
 }

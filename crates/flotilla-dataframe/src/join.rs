@@ -20,9 +20,10 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use flotilla_local::Delayed;
 
-use super::frame::{key_group, pieces_at, run_pipeline, Load, Partition, Pieces, Stage};
+use super::frame::{key_group, run_pipeline, Load, Partition, Pieces, Stage};
 use super::kernels::{dictionary_join_schema, hash_partition, join_schema, JoinKind, JoinTable};
 use super::{DataFrame, DataFrameError};
+use flotilla_data::shuffle::pieces_for;
 
 /// How two frames are joined; see [`DataFrame::join_with`].
 ///
@@ -240,7 +241,7 @@ impl DataFrame {
     fn shuffle_join(&self, right: &DataFrame, plan: Plan, n: usize) -> DataFrame {
         let pieces = |frame: &DataFrame, on: &[String], side: &str| {
             let on = on.to_vec();
-            frame.partition_values(&format!("join-{side}-shuffle"), move |b| {
+            frame.partition_pieces(&format!("join-{side}-shuffle"), move |b| {
                 let on: Vec<&str> = on.iter().map(String::as_str).collect();
                 Ok(hash_partition(&b, &on, n)?)
             })
@@ -288,7 +289,7 @@ type PieceResult = Result<RecordBatch, DataFrameError>;
 /// The `j`-th pieces of a shuffle, concatenated.
 fn gather_piece(pieces: &[Delayed<Pieces>], j: usize, schema: SchemaRef) -> Delayed<PieceResult> {
     Delayed::gather(pieces, move |all: &[&Pieces]| {
-        arrow_select::concat::concat_batches(&schema, &pieces_at(all, j)?)
+        arrow_select::concat::concat_batches(&schema, &pieces_for(all, j)?)
             .map_err(|e| DataFrameError::arrow("gathering a shuffle piece", e))
     })
 }

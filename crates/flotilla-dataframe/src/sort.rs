@@ -16,8 +16,9 @@ use arrow_schema::SortOptions;
 use flotilla_local::Delayed;
 
 use super::expr::not_found;
-use super::frame::{key_group, pieces_at, Partition, Pieces};
+use super::frame::{key_group, Partition, Pieces};
 use super::{DataFrame, DataFrameError};
+use flotilla_data::shuffle::reducers;
 
 /// How many keys each partition contributes to the sample that chooses the
 /// boundaries of a sort.
@@ -192,8 +193,10 @@ impl DataFrame {
             .map(|(i, p)| {
                 let keys = keys.clone();
                 p.zip_with(&boundaries, move |p: &Partition, bounds| {
-                    let bounds = bounds.as_ref().map_err(Clone::clone)?;
-                    cut(&p.load()?, &keys, bounds)
+                    Pieces::new((|| {
+                        let bounds = bounds.as_ref().map_err(Clone::clone)?;
+                        cut(&p.load()?, &keys, bounds)
+                    })())
                 })
                 .named_op(cut_key.sibling(i as u64))
             })
@@ -202,23 +205,16 @@ impl DataFrame {
         // Output partition j: the j-th pieces, merged by sorting again.
         let schema = self.schema();
         let out_key = key_group(&format!("{}|sort-merge", self.label));
-        let inputs = (0..n)
-            .map(|j| {
-                let keys = keys.clone();
-                let schema = Arc::clone(&schema);
-                Delayed::gather(&pieces, move |all: &[&Pieces]| {
-                    Partition::from_result(
-                        pieces_at(all, j)
-                            .and_then(|pieces| {
-                                arrow_select::concat::concat_batches(&schema, &pieces)
-                                    .map_err(|e| DataFrameError::arrow("sort", e))
-                            })
-                            .and_then(|b| sort_batch(&b, &keys)),
-                    )
-                })
-                .named_op(out_key.sibling(j as u64))
-            })
-            .collect();
+        let inputs = reducers(&pieces, n, &out_key, move |_, pieces| {
+            Partition::from_result(
+                pieces
+                    .and_then(|pieces| {
+                        arrow_select::concat::concat_batches(&schema, &pieces)
+                            .map_err(|e| DataFrameError::arrow("sort", e))
+                    })
+                    .and_then(|b| sort_batch(&b, &keys)),
+            )
+        });
         let mut out = DataFrame::new(self.schema(), inputs, &format!("{}|sort", self.label));
         out.settings = self.settings.clone();
         Ok(out)

@@ -18,7 +18,6 @@
 //! shuffles nothing).
 
 use std::hash::Hash;
-use std::sync::Arc;
 
 use flotilla_core::TaskKey;
 use flotilla_local::Delayed;
@@ -27,6 +26,7 @@ use super::collection::{key_group, Items};
 use super::feed::{materialized_feed, Buckets, Materialized, Slot, Source};
 use super::{settle, Bag, BagError};
 use crate::hash::{FastMap, FastSet};
+use flotilla_data::shuffle::{pieces_for, reducers};
 
 /// The bucket of `key` among `buckets`: flotilla's one partition of a key
 /// (see [`crate::hash`]).
@@ -63,22 +63,9 @@ impl<T: Send + 'static> Bag<T> {
             Buckets::new(settle(map_side(items, outputs)))
         });
         let key = key_group(&format!("{}|{label}", self.ops));
-        let reduce_side = Arc::new(reduce_side);
-        let reducers = (0..outputs)
-            .map(|r| {
-                let reduce_side = Arc::clone(&reduce_side);
-                Delayed::gather(&maps, move |outs: &[&Buckets<X>]| {
-                    let items = outs
-                        .iter()
-                        .enumerate()
-                        .map(|(m, out)| out.take(r, m))
-                        .collect::<Result<Vec<_>, _>>()
-                        .and_then(|buckets| reduce_side(buckets));
-                    Source::new(Materialized(settle(items)))
-                })
-                .named_op(key.sibling(r as u64))
-            })
-            .collect();
+        let reducers = reducers(&maps, outputs, &key, move |_, buckets| {
+            Source::new(Materialized(settle(buckets.and_then(&reduce_side))))
+        });
         Bag::from_sources(reducers, materialized_feed(), label, self.settings.clone())
     }
 
@@ -276,14 +263,7 @@ fn gather_bucket<X: Send + 'static>(
     key: &TaskKey,
 ) -> Delayed<Slot<Vec<X>>> {
     Delayed::gather(maps, move |outs: &[&Buckets<X>]| {
-        let mut all = Vec::new();
-        for (m, out) in outs.iter().enumerate() {
-            match out.take(r, m) {
-                Ok(bucket) => all.extend(bucket),
-                Err(e) => return Slot::new(Err(e)),
-            }
-        }
-        Slot::ok(all)
+        Slot::new(pieces_for(outs, r).map(|buckets| buckets.into_iter().flatten().collect()))
     })
     .named_op(key.sibling(r as u64))
     .hand_over()

@@ -13,7 +13,7 @@
 use std::any::{type_name, Any};
 use std::fmt;
 use std::ops::ControlFlow;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::BagError;
 
@@ -89,8 +89,6 @@ pub(crate) fn materialized_feed<T: Clone + Send + Sync + 'static>() -> Feed<T> {
     })
 }
 
-pub(crate) use flotilla_data::slot::lock;
-
 /// A task's result for the one task that consumes it (see [`flotilla_data::slot`]).
 pub(crate) type Slot<A> = flotilla_data::slot::Slot<A, BagError>;
 
@@ -100,40 +98,8 @@ impl flotilla_data::slot::InternalError for BagError {
     }
 }
 
-/// One map task's output of a shuffle: one bucket per output partition, each
-/// moved out by that partition's reducer. A map task that failed holds its
-/// error, and every reducer returns it. A bucket asked for a second time (a
-/// reducer that runs again) is never handed out empty: the reducer asks for
-/// the map task to be computed again ([`flotilla_local::input_consumed`]).
-pub(crate) struct Buckets<X>(Result<Vec<Mutex<Option<Vec<X>>>>, BagError>);
-
-impl<X> Buckets<X> {
-    pub(crate) fn new(result: Result<Vec<Vec<X>>, BagError>) -> Buckets<X> {
-        Buckets(result.map(|buckets| buckets.into_iter().map(|b| Mutex::new(Some(b))).collect()))
-    }
-
-    /// Moves bucket `r` out; these buckets are input `input` of the calling
-    /// task. A bucket already moved out (by an earlier attempt of the task)
-    /// ends the task, to run again once the map task is computed again.
-    pub(crate) fn take(&self, r: usize, input: usize) -> Result<Vec<X>, BagError> {
-        match &self.0 {
-            Ok(buckets) => match buckets.get(r) {
-                Some(bucket) => match lock(bucket).take() {
-                    Some(items) => Ok(items),
-                    None => flotilla_local::input_consumed(input),
-                },
-                None => Err(BagError::Internal(format!(
-                    "shuffle bucket {r} of {} asked for",
-                    buckets.len()
-                ))),
-            },
-            Err(e) => Err(e.clone()),
-        }
-    }
-}
-
-impl<X> fmt::Debug for Buckets<X> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Buckets")
-    }
-}
+/// One map task's output of a shuffle: one bucket per output partition,
+/// each moved out by that partition's reducer (see
+/// [`flotilla_data::shuffle`]); a map task that failed holds its error, and
+/// every reducer returns it.
+pub(crate) type Buckets<X> = flotilla_data::shuffle::MapPieces<Vec<X>, BagError>;

@@ -85,6 +85,7 @@ use flotilla_core::{TaskKey, TaskOptions};
 use flotilla_local::{ComputeOptions, CpuPool, Graph, Inputs, TaskError};
 
 use super::{catch_panic, PatternError};
+use flotilla_data::shuffle::MapPieces;
 use flotilla_data::slot::{lock, ForCaller, PerTask};
 use flotilla_data::task_errors::TaskErrors;
 
@@ -98,6 +99,11 @@ type KeyFn<K, V, O> = Arc<dyn Fn(&K, Vec<V>) -> O + Send + Sync>;
 
 /// The pairs one map task sends to each partition.
 type Partitions<K, V> = Vec<Vec<(K, V)>>;
+
+/// A map task's partitions, each moved out by its reduce task (see
+/// [`flotilla_data::shuffle`]); a map task's failure is a task failure, so
+/// the only error here is a partition asked for that does not exist.
+type Pieces<K, V> = MapPieces<Vec<(K, V)>, String>;
 
 /// A map-reduce job: a mapper, an optional combiner and a reducer, with the
 /// number of reduce tasks and the size of map tasks. Build it once, run it
@@ -429,7 +435,7 @@ where
                     let records = lock(&chunk).clone();
                     let output = job.map_task(index, records, reducers)?;
                     counts.note(index, (output.emitted, output.shuffled));
-                    Ok(Mutex::new(output.partitions))
+                    Ok(Pieces::<K, V>::new(Ok(output.partitions)))
                 })
             });
             map_keys.push(key);
@@ -443,10 +449,16 @@ where
             let (errors, task) = (Arc::clone(&errors), key.clone());
             let deps = map_keys.iter().cloned();
             graph.insert_with(key.clone(), deps, options, move |inputs: &Inputs<'_>| {
+                // This reducer's piece of every map task's output, moved
+                // out (a retry gets the map tasks computed again).
                 let mut runs = Vec::with_capacity(inputs.len());
                 for m in 0..inputs.len() {
-                    let partitions = inputs.get::<Mutex<Partitions<K, V>>>(m)?;
-                    runs.push(lock(partitions).get(index).cloned().unwrap_or_default());
+                    let piece = inputs.get::<Pieces<K, V>>(m)?.take(index, m);
+                    runs.push(piece.map_err(|message| TaskError::Failed {
+                        task: task.to_string(),
+                        function: String::new(),
+                        message,
+                    })?);
                 }
                 errors.attempt(&task, name, || {
                     reduce_task(index, runs, &*reducer, name).map(ForCaller::new)

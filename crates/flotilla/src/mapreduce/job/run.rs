@@ -44,7 +44,7 @@ pub(super) type BadRecord = (PathBuf, u64, String, String);
 
 /// A map task's output as the graph holds it: shared, so that every reduce
 /// task (and every attempt of one) can read its partition.
-struct MapPieces<K, V> {
+struct SharedMapOutput<K, V> {
     output: MapOutput<K, V>,
 }
 
@@ -71,7 +71,7 @@ impl Ledger {
         &self,
         index: usize,
         result: MapResult<K, V>,
-    ) -> MapPieces<K, V> {
+    ) -> SharedMapOutput<K, V> {
         let MapResult {
             mut output,
             mut counters,
@@ -80,7 +80,7 @@ impl Ledger {
         counters.spilled_bytes += output.stats().bytes_spilled;
         output.share();
         self.maps.note(index, (counters, bad));
-        MapPieces { output }
+        SharedMapOutput { output }
     }
 }
 
@@ -130,7 +130,7 @@ impl JobRunner {
                 move |inputs: &Inputs<'_>| {
                     let mut runs = Vec::new();
                     for m in 0..inputs.len() {
-                        let pieces = inputs.get::<MapPieces<J::Key, J::Value>>(m)?;
+                        let pieces = inputs.get::<SharedMapOutput<J::Key, J::Value>>(m)?;
                         runs.extend(pieces.output.partition(partition));
                     }
                     ledger.errors.attempt(&task, type_name::<J>(), || {
