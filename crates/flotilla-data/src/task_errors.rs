@@ -200,6 +200,73 @@ impl<E: TypedTaskError> TaskErrors<E> {
     }
 }
 
+/// A collection's error type, told apart by where an error comes from:
+/// the machine (a file that cannot be read or written: trying again may
+/// succeed) or the data (a malformed line: every attempt fails the same
+/// way). See [`settle`].
+///
+/// ```
+/// use flotilla_data::task_errors::CollectionError;
+///
+/// #[derive(Debug, Clone, thiserror::Error)]
+/// enum MyError {
+///     #[error("disk: {0}")]
+///     Disk(String),
+///     #[error("bad record")]
+///     BadRecord,
+/// }
+/// impl CollectionError for MyError {
+///     fn is_environmental(&self) -> bool {
+///         matches!(self, MyError::Disk(_))
+///     }
+/// }
+/// assert!(MyError::Disk("full".into()).is_environmental());
+/// ```
+pub trait CollectionError: std::error::Error + Clone + Send + Sync + 'static {
+    /// Whether the error comes from the machine rather than the data.
+    fn is_environmental(&self) -> bool;
+}
+
+/// What a collection's task leaves for the tasks after it. An error of the
+/// machine ([`CollectionError::is_environmental`]) ends the task with
+/// [`fail_task`](flotilla_local::fail_task): a failure the scheduler sees,
+/// retried per the computation's retries, the work that needed it not
+/// started, and given back whole to the caller
+/// ([`TaskError::failed_with`]). An error of the data is the same on every
+/// attempt: it stays a value, reported where the collection says (a bag:
+/// the first bad partition in partition order).
+///
+/// ```
+/// use flotilla_data::task_errors::{settle, CollectionError};
+/// use flotilla_local::Delayed;
+///
+/// #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// enum MyError {
+///     #[error("disk full")]
+///     Disk,
+///     #[error("bad record")]
+///     BadRecord,
+/// }
+/// impl CollectionError for MyError {
+///     fn is_environmental(&self) -> bool {
+///         *self == MyError::Disk
+///     }
+/// }
+///
+/// // Data errors stay values.
+/// let bad = Delayed::from_fn(|| settle::<u8, _>(Err(MyError::BadRecord)));
+/// assert_eq!(bad.compute().unwrap(), Err(MyError::BadRecord));
+/// // Errors of the machine fail the task, and come back typed.
+/// let full = Delayed::from_fn(|| settle::<u8, _>(Err(MyError::Disk)));
+/// assert_eq!(full.compute().unwrap_err().failed_with::<MyError>(), Some(&MyError::Disk));
+/// ```
+pub fn settle<A, E: CollectionError>(result: Result<A, E>) -> Result<A, E> {
+    match result {
+        Err(e) if e.is_environmental() => flotilla_local::fail_task(e),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use arrow_schema::ArrowError;
+pub(crate) use flotilla_data::task_errors::settle;
+use flotilla_data::task_errors::CollectionError;
 use flotilla_local::TaskError;
 
 /// An error of a [`DataFrame`](super::DataFrame) operation.
@@ -73,34 +75,21 @@ pub enum DataFrameError {
 }
 
 impl From<TaskError> for DataFrameError {
-    /// A task's error; one the frame's own task ended with
-    /// ([`fail_task`](flotilla_local::fail_task): a file that could not be
-    /// read or written) comes back as that [`DataFrameError`].
+    /// A task's error; one the frame's own task ended with (a file that
+    /// could not be read or written: see [`settle`]) comes back as that
+    /// [`DataFrameError`].
     fn from(e: TaskError) -> DataFrameError {
-        if let TaskError::FailedWith { error, .. } = &e {
-            if let Some(frame) = error.downcast_ref::<DataFrameError>() {
-                return frame.clone();
-            }
+        match e.failed_with::<DataFrameError>() {
+            Some(frame) => frame.clone(),
+            None => DataFrameError::Task(e),
         }
-        DataFrameError::Task(e)
     }
 }
 
-/// What a frame's task leaves for the tasks after it. An error of the
-/// machine (a file that cannot be listed, read or written) ends the task
-/// as a failure the scheduler sees: retried per the computation's retries,
-/// the work that needed it not started, and given back whole to the
-/// caller. An error of the data (a value that does not parse, a kernel
-/// that refuses its input) is the same on every attempt: it stays a value.
-pub(crate) fn settle<A>(result: Result<A, DataFrameError>) -> Result<A, DataFrameError> {
-    match result {
-        Err(e) if e.is_environmental() => flotilla_local::fail_task(e),
-        other => other,
-    }
-}
-
-impl DataFrameError {
-    /// Whether the error comes from the machine rather than the data.
+impl CollectionError for DataFrameError {
+    /// A file that could not be listed, read or written; a value that does
+    /// not parse, or a kernel that refuses its input, is an error of the
+    /// data and stays a value.
     fn is_environmental(&self) -> bool {
         match self {
             DataFrameError::Io(e) => matches!(
@@ -112,7 +101,9 @@ impl DataFrameError {
             _ => false,
         }
     }
+}
 
+impl DataFrameError {
     /// Wraps an Arrow error with what was being computed.
     pub(crate) fn arrow(context: impl Into<String>, source: ArrowError) -> DataFrameError {
         DataFrameError::Arrow {
@@ -163,7 +154,7 @@ mod test {
     fn an_error_of_the_machine_fails_the_task_and_comes_back_typed() {
         let pool = CpuPool::with_threads(1).unwrap();
         let options = ComputeOptions::new().pool(&pool).progress(false);
-        let read = Delayed::from_fn(|| settle::<u64>(Err(unreadable())));
+        let read = Delayed::from_fn(|| settle::<u64, _>(Err(unreadable())));
         let err = DataFrameError::from(read.map(|r| r.is_ok()).compute_with(&options).unwrap_err());
         assert!(
             matches!(&err, DataFrameError::Io(e) if matches!(**e, IoError::Io { .. })),
@@ -187,7 +178,7 @@ mod test {
     fn an_error_of_the_data_stays_a_value() {
         let bad = DataFrameError::Invalid("zero partitions".into());
         assert!(matches!(
-            settle::<u8>(Err(bad)),
+            settle::<u8, _>(Err(bad)),
             Err(DataFrameError::Invalid(_))
         ));
     }

@@ -122,6 +122,24 @@ pub enum TaskError {
 }
 
 impl TaskError {
+    /// The typed error a task ended with ([`fail_task`](crate::fail_task)),
+    /// when this is one of type `E`.
+    ///
+    /// ```
+    /// use flotilla_local::{Delayed, TaskError};
+    /// let err = Delayed::from_fn(|| -> u8 { flotilla_local::fail_task(std::fmt::Error) })
+    ///     .compute()
+    ///     .unwrap_err();
+    /// assert!(err.failed_with::<std::fmt::Error>().is_some());
+    /// assert!(err.failed_with::<std::io::Error>().is_none());
+    /// ```
+    pub fn failed_with<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            TaskError::FailedWith { error, .. } => error.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+
     /// The key of the task the error is about, when there is one.
     ///
     /// ```

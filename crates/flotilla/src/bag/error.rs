@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub(crate) use flotilla_data::task_errors::settle;
+use flotilla_data::task_errors::CollectionError;
 use flotilla_local::TaskError;
 
 use crate::mapreduce::sort::SpillError;
@@ -73,44 +75,27 @@ pub enum BagError {
 }
 
 impl From<TaskError> for BagError {
-    /// A task's error; one the bag's own task ended with
-    /// ([`fail_task`](flotilla_local::fail_task): an input that could not be
-    /// read, a spill or output that could not be written) comes back as
-    /// that [`BagError`].
+    /// A task's error; one the bag's own task ended with (an input that
+    /// could not be read, a spill or output that could not be written: see
+    /// [`settle`]) comes back as that [`BagError`].
     fn from(e: TaskError) -> BagError {
-        if let TaskError::FailedWith { error, .. } = &e {
-            if let Some(bag) = error.downcast_ref::<BagError>() {
-                return bag.clone();
-            }
+        match e.failed_with::<BagError>() {
+            Some(bag) => bag.clone(),
+            None => BagError::Task(e),
         }
-        BagError::Task(e)
     }
 }
 
-impl BagError {
-    /// Whether the error comes from the machine rather than the data: an
-    /// input that could not be read, a spill or an output that could not be
-    /// written. Such an error fails its task (see [`settle`]); trying again
-    /// may succeed.
+impl CollectionError for BagError {
+    /// An input that could not be read, a spill or an output that could not
+    /// be written: such an error fails its task, and trying again may
+    /// succeed. A line that is not UTF-8 stays a value, so that the first
+    /// bad partition in partition order is the one reported.
     fn is_environmental(&self) -> bool {
         matches!(
             self,
             BagError::Input(_) | BagError::Spill(_) | BagError::Output(_)
         )
-    }
-}
-
-/// What a bag's task leaves for the tasks after it. An error of the
-/// machine ([`BagError::is_environmental`]) ends the task as a failure the
-/// scheduler sees: retried per the computation's retries, the work that
-/// needed it not started, and given back whole to the caller. An error of
-/// the data (a line that is not UTF-8) is the same on every attempt: it
-/// stays a value, so that the first bad partition in partition order is
-/// the one reported, whatever the timing.
-pub(crate) fn settle<A>(result: Result<A, BagError>) -> Result<A, BagError> {
-    match result {
-        Err(e) if e.is_environmental() => flotilla_local::fail_task(e),
-        other => other,
     }
 }
 
