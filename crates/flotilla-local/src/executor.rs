@@ -328,11 +328,21 @@ impl CpuPool {
                     // names the item's position in the chunk.
                     let mut out = Vec::with_capacity(chunk.len());
                     for (k, item) in chunk.into_iter().enumerate() {
-                        match catch_unwind(AssertUnwindSafe(|| f(item))) {
+                        let task = || format!("{name} (input item {})", base + k);
+                        match catch_unwind(AssertUnwindSafe(|| f(item)))
+                            .map_err(crate::graph_run::task_failure)
+                        {
                             Ok(v) => out.push(v),
-                            Err(p) => {
+                            Err(Ok(error)) => {
+                                return Err(TaskError::FailedWith {
+                                    task: task(),
+                                    function: function.to_string(),
+                                    error,
+                                })
+                            }
+                            Err(Err(p)) => {
                                 return Err(TaskError::Panicked {
-                                    task: format!("{name} (input item {})", base + k),
+                                    task: task(),
                                     function: function.to_string(),
                                     message: panic_message(&*p),
                                 })

@@ -447,9 +447,15 @@ impl<T, F: FnOnce() -> Result<T, TaskError>> PendingTask<T, F> {
             return; // cancelled before it started
         }
         let name = self.slot.name;
-        let result = match catch_unwind(AssertUnwindSafe(f)) {
+        let result = match catch_unwind(AssertUnwindSafe(f)).map_err(crate::graph_run::task_failure)
+        {
             Ok(r) => r,
-            Err(payload) => Err(TaskError::Panicked {
+            Err(Ok(error)) => Err(TaskError::FailedWith {
+                task: name.to_string(),
+                function: name.function.to_string(),
+                error,
+            }),
+            Err(Err(payload)) => Err(TaskError::Panicked {
                 task: name.to_string(),
                 function: name.function.to_string(),
                 message: panic_message(&*payload),

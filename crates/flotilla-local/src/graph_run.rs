@@ -51,8 +51,10 @@ struct TaskFailure(SharedError);
 /// [retries](crate::Delayed::retries), then final), whose dependents do not
 /// run and report the same error ([`TaskError::FailedWith`]), so that the
 /// caller of the computation gets `error` back whole. Unlike a panic it
-/// runs no panic hook and prints nothing. Outside a task of a graph run it
-/// unwinds like a panic.
+/// runs no panic hook and prints nothing. A task submitted to a
+/// [`CpuPool`] (or an item of [`CpuPool::map`]) that calls it ends with the
+/// same [`TaskError::FailedWith`] (such tasks have no retries); anywhere
+/// else it unwinds like a panic.
 ///
 /// A collection whose tasks meet an error of its own type (a file that
 /// cannot be read, a spill that cannot be written) calls it, so that the
@@ -80,6 +82,14 @@ struct TaskFailure(SharedError);
 /// ```
 pub fn fail_task(error: impl std::error::Error + Send + Sync + 'static) -> ! {
     std::panic::resume_unwind(Box::new(TaskFailure(SharedError::new(error))))
+}
+
+/// The error of a task that unwound with [`fail_task`], or the payload of
+/// a panic. Every place that runs tasks under `catch_unwind` asks this.
+pub(crate) fn task_failure(
+    payload: Box<dyn Any + Send>,
+) -> Result<SharedError, Box<dyn Any + Send>> {
+    payload.downcast::<TaskFailure>().map(|failure| failure.0)
 }
 
 /// Ends the running task because its input `index` (in dependency order)
@@ -431,9 +441,8 @@ impl GraphRun {
                         });
                     }
                 }
-                let payload = match payload.downcast::<TaskFailure>() {
-                    Ok(failure) => {
-                        let TaskFailure(error) = *failure;
+                let payload = match task_failure(payload) {
+                    Ok(error) => {
                         return self.fail(task, worker, attempt, FailureKind::Error, |key| {
                             TaskError::FailedWith {
                                 task: key,

@@ -286,3 +286,27 @@ fn a_typed_failure_reaches_the_caller_whole_through_its_dependents() {
     let err = plain.map(|x| x + 1).compute_with(&options).unwrap_err();
     assert!(matches!(err, TaskError::DependencyFailed { .. }), "{err:?}");
 }
+
+/// `fail_task` in a submitted task, or in an item of `map`, gives the same
+/// typed failure as in a graph.
+#[test]
+fn fail_task_in_a_submitted_task_is_a_typed_failure_too() {
+    let pool = CpuPool::with_threads(1).unwrap();
+    let err = pool
+        .submit(|| -> u8 { flotilla_local::fail_task(std::fmt::Error) })
+        .result()
+        .unwrap_err();
+    assert!(err.failed_with::<std::fmt::Error>().is_some(), "{err:?}");
+    let err = pool
+        .map(0..4u8, |x| {
+            if x == 2 {
+                flotilla_local::fail_task(std::fmt::Error)
+            } else {
+                x
+            }
+        })
+        .collect::<Result<Vec<u8>, _>>()
+        .unwrap_err();
+    assert!(err.failed_with::<std::fmt::Error>().is_some(), "{err:?}");
+    assert!(err.to_string().contains("input item 2"), "{err}");
+}
