@@ -20,6 +20,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use flotilla_local::Delayed;
 
+use super::error::settle;
 use super::frame::{key_group, run_pipeline, Load, Partition, Pieces, Stage};
 use super::kernels::{dictionary_join_schema, hash_partition, join_schema, JoinKind, JoinTable};
 use super::{DataFrame, DataFrameError};
@@ -186,14 +187,16 @@ impl DataFrame {
         let right_on = plan.right_on.clone();
         let parts = right.materialized("join-build-input");
         let table = Delayed::gather(&parts, move |ps: &[&Partition]| {
-            let batches: Vec<RecordBatch> =
-                ps.iter().map(|p| p.load()).collect::<Result<_, _>>()?;
-            let on: Vec<&str> = right_on.iter().map(String::as_str).collect();
-            Ok(Arc::new(JoinTable::build_from(
-                &right_schema,
-                &batches,
-                &on,
-            )?))
+            settle((|| {
+                let batches: Vec<RecordBatch> =
+                    ps.iter().map(|p| p.load()).collect::<Result<_, _>>()?;
+                let on: Vec<&str> = right_on.iter().map(String::as_str).collect();
+                Ok(Arc::new(JoinTable::build_from(
+                    &right_schema,
+                    &batches,
+                    &on,
+                )?))
+            })())
         })
         .named_op(key_group(&format!("{}|join-build", right.label)));
         let stages: Arc<[Stage]> = self.stages.clone().into();

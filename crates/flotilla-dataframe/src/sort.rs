@@ -15,6 +15,7 @@ use arrow_row::{OwnedRow, RowConverter, SortField};
 use arrow_schema::SortOptions;
 use flotilla_local::Delayed;
 
+use super::error::settle;
 use super::expr::not_found;
 use super::frame::{key_group, Partition, Pieces};
 use super::{DataFrame, DataFrameError};
@@ -193,10 +194,10 @@ impl DataFrame {
             .map(|(i, p)| {
                 let keys = keys.clone();
                 p.zip_with(&boundaries, move |p: &Partition, bounds| {
-                    Pieces::new((|| {
+                    Pieces::new(settle((|| {
                         let bounds = bounds.as_ref().map_err(Clone::clone)?;
                         cut(&p.load()?, &keys, bounds)
-                    })())
+                    })()))
                 })
                 .named_op(cut_key.sibling(i as u64))
             })
