@@ -18,11 +18,11 @@
 //! ([`input_consumed`](flotilla_local::input_consumed)) — running a task
 //! again is always safe.
 //!
-//! The bag's `fold_by`, `distinct` and `join`, the map-reduce pattern, and
-//! the data frame's shuffled group-by, join and sort exchange their pieces
-//! this way. The shuffles that sort and spill past a memory budget (typed
-//! and streaming MapReduce jobs, the bag's `group_by`) exchange sorted runs
-//! of [`crate::sort`] instead, which every reducer attempt can read again.
+//! The bag's `fold_by`, `distinct`, `join` and `group_by` (whose pieces are
+//! sorted runs of [`crate::sort`], spilled past a budget), the map-reduce
+//! pattern, and the data frame's shuffled group-by, join and sort exchange
+//! their pieces this way. Typed and streaming MapReduce jobs exchange
+//! shared sorted runs instead, which every reducer attempt can read again.
 //!
 //! ```
 //! use flotilla_core::TaskKey;
@@ -103,6 +103,17 @@ impl<P, E> MapPieces<P, E> {
     }
 }
 
+impl<P, E> MapPieces<P, E> {
+    /// Whether piece `r` was moved out already (false for a failed map
+    /// task, or a piece that does not exist).
+    fn is_taken(&self, r: usize) -> bool {
+        match &self.0 {
+            Ok(pieces) => pieces.get(r).is_some_and(|p| lock(p).is_none()),
+            Err(_) => false,
+        }
+    }
+}
+
 impl<P, E: Clone + InternalError> MapPieces<P, E> {
     /// Moves piece `r` out for the calling task, whose input `input` (in
     /// dependency order) these pieces are; the map task's error if it
@@ -169,6 +180,13 @@ pub fn pieces_for<P, E: Clone + InternalError>(
     maps: &[&MapPieces<P, E>],
     r: usize,
 ) -> Result<Vec<P>, E> {
+    // Every piece is looked at before any is taken: a reducer running
+    // again after taking them all must not take some, find one gone and
+    // drop what it took (each map task would then be computed again once
+    // per map task before it, an exponential number of attempts).
+    if let Some(m) = maps.iter().position(|out| out.is_taken(r)) {
+        flotilla_local::input_consumed(m)
+    }
     maps.iter()
         .enumerate()
         .map(|(m, out)| out.take(r, m))
@@ -245,5 +263,50 @@ mod test {
         assert_eq!(pieces.take(0, 0), Ok(vec![1]));
         let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pieces.take(0, 0)));
         assert!(again.is_err(), "a second take asks for the map task again");
+    }
+}
+
+#[cfg(test)]
+mod retry_test {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use flotilla_core::TaskKey;
+    use flotilla_local::{ComputeOptions, CpuPool, Delayed};
+
+    use super::*;
+
+    /// A reducer that fails once after taking its pieces from 20 map tasks
+    /// runs again after each map task is computed once more: about 20 map
+    /// runs and attempts, not one per subset of the map tasks.
+    #[test]
+    fn a_reducer_run_again_gets_each_map_task_computed_once_more() {
+        let pool = CpuPool::with_threads(2).unwrap();
+        let options = ComputeOptions::new().pool(&pool).progress(false).retries(1);
+        let map_runs = Arc::new(AtomicUsize::new(0));
+        let maps: Vec<Delayed<MapPieces<u64, String>>> = (0..20u64)
+            .map(|m| {
+                let runs = Arc::clone(&map_runs);
+                Delayed::from_fn(move || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    MapPieces::new(Ok(vec![m]))
+                })
+            })
+            .collect();
+        let tries = AtomicUsize::new(0);
+        let sums = reducers(&maps, 1, &TaskKey::indexed("sum", 0), move |_, pieces| {
+            let total: u64 = pieces.unwrap().iter().sum();
+            assert!(
+                tries.fetch_add(1, Ordering::SeqCst) > 0,
+                "the first try fails"
+            );
+            total
+        });
+        assert_eq!(
+            sums[0].compute_with(&options).unwrap(),
+            (0..20).sum::<u64>()
+        );
+        let runs = map_runs.load(Ordering::SeqCst);
+        assert!(runs <= 2 * 20, "{runs} map runs for 20 map tasks");
     }
 }
