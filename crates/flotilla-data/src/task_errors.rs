@@ -148,6 +148,14 @@ impl<E: TypedTaskError> TaskErrors<E> {
         let name = key.to_string();
         let outcome = match catch_unwind(AssertUnwindSafe(work)) {
             Ok(outcome) => outcome,
+            // An unwinding without a message is the engine's own
+            // ([`fail_task`](flotilla_local::fail_task),
+            // [`input_consumed`](flotilla_local::input_consumed)): passed on
+            // untouched, for the engine to read.
+            Err(payload) if !payload.is::<&str>() && !payload.is::<String>() => {
+                self.errors().remove(&name);
+                resume_unwind(payload)
+            }
             Err(payload) => {
                 let error = TaskError::Panicked {
                     task: name.clone(),

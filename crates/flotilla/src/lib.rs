@@ -83,9 +83,9 @@ pub use flotilla_dataframe as dataframe;
 pub use flotilla_core as core;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
 pub use flotilla_local::{
-    as_completed, sleep, sleep_until, wait, yield_now, AsCompleted, ComputeOptions, CpuPool,
-    CpuPoolBuilder, Delayed, Graph, Inputs, IoMapResults, IoPool, IoPoolBuilder, MapResults, Scope,
-    Sleep, TaskError, TaskFuture, TaskValue, WaitFor, WaitResult, Yield,
+    as_completed, fail_task, sleep, sleep_until, wait, yield_now, AsCompleted, ComputeOptions,
+    CpuPool, CpuPoolBuilder, Delayed, Graph, Inputs, IoMapResults, IoPool, IoPoolBuilder,
+    MapResults, Scope, Sleep, TaskError, TaskFuture, TaskValue, WaitFor, WaitResult, Yield,
 };
 
 /// The names most programs need, in one `use`.

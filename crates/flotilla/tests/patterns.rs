@@ -454,3 +454,26 @@ fn a_panicking_operation_names_its_task() {
         "{text}"
     );
 }
+
+/// A mapper that ends its task with `fail_task` gives the caller its typed
+/// error, not a panic with a "non-string payload".
+#[test]
+fn a_mapper_ending_with_fail_task_reports_the_typed_error() {
+    let pool = flotilla::CpuPool::with_threads(2).unwrap();
+    let err = flotilla::patterns::MapReduce::new(
+        |x: u32| {
+            if x == 3 {
+                flotilla::fail_task(std::fmt::Error);
+            }
+            [(x % 2, x)]
+        },
+        |_, xs: Vec<u32>| xs.len(),
+    )
+    .run(&pool, 0..10u32)
+    .unwrap_err();
+    let shown = format!("{err:?}");
+    assert!(
+        shown.contains("FailedWith") && !shown.contains("non-string"),
+        "{shown}"
+    );
+}

@@ -120,7 +120,8 @@ impl PatternError {
 }
 
 /// Runs `f` under `catch_unwind`; a panic becomes [`TaskError::Panicked`]
-/// naming `task` and the Rust path of `F`'s function.
+/// naming `task` and the Rust path of `F`'s function (a `fail_task` goes on
+/// to the engine, which reports it typed).
 pub(crate) fn catch_panic<F, T>(
     task: impl FnOnce() -> String,
     function: &'static str,
@@ -130,6 +131,11 @@ where
     F: FnOnce() -> T,
 {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        // An unwinding without a message is the engine's own (`fail_task`,
+        // `input_consumed`): passed on for the engine to read.
+        if !payload.is::<&str>() && !payload.is::<String>() {
+            std::panic::resume_unwind(payload)
+        }
         TaskError::Panicked {
             task: task(),
             function: function.to_string(),
