@@ -316,7 +316,7 @@ pub fn yield_now() -> Option<Yield> {
 
 #[cfg(test)]
 mod test {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
 
@@ -343,13 +343,26 @@ mod test {
 
     #[test]
     fn the_scope_waits_for_jobs_after_the_body_panics() {
+        /// Lets the jobs finish once the body is unwinding.
+        struct ReleaseOnDrop<'a>(&'a AtomicBool);
+        impl Drop for ReleaseOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+
         let pool = CpuPool::with_threads(2).unwrap();
         let ran = AtomicUsize::new(0);
+        let released = AtomicBool::new(false);
         let caught = catch_unwind(AssertUnwindSafe(|| {
             pool.scope(|s| {
+                let _release = ReleaseOnDrop(&released);
                 for _ in 0..8 {
                     s.spawn(|_| {
-                        std::thread::sleep(Duration::from_millis(2));
+                        // Still running when the body panics.
+                        while !released.load(Ordering::SeqCst) {
+                            std::thread::yield_now();
+                        }
                         ran.fetch_add(1, Ordering::SeqCst);
                     });
                 }
