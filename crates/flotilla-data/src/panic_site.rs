@@ -217,7 +217,7 @@ pub fn catch_in_partition<R>(partition: usize, chain: &str, f: impl FnOnce() -> 
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
-            if !payload.is::<&str>() && !payload.is::<String>() {
+            if !flotilla_local::is_panic_with_message(&*payload) {
                 resume_unwind(payload)
             }
             let message = panic_message(&*payload);

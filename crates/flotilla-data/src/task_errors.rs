@@ -152,7 +152,7 @@ impl<E: TypedTaskError> TaskErrors<E> {
             // ([`fail_task`](flotilla_local::fail_task),
             // [`input_consumed`](flotilla_local::input_consumed)): passed on
             // untouched, for the engine to read.
-            Err(payload) if !payload.is::<&str>() && !payload.is::<String>() => {
+            Err(payload) if !flotilla_local::is_panic_with_message(&*payload) => {
                 self.errors().remove(&name);
                 resume_unwind(payload)
             }

@@ -257,3 +257,19 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "a panic with a non-string payload".to_string()
     }
 }
+
+/// Whether a caught unwinding is a panic with a message (`panic!`), as
+/// opposed to the engine's own unwinding ([`fail_task`](crate::fail_task),
+/// [`input_consumed`](crate::input_consumed)) or a `panic_any`. Code that
+/// catches user panics to add context passes the others on untouched, for
+/// the engine to read.
+///
+/// ```
+/// let caught = std::panic::catch_unwind(|| panic!("oops")).unwrap_err();
+/// assert!(flotilla_local::is_panic_with_message(caught.as_ref()));
+/// let other = std::panic::catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();
+/// assert!(!flotilla_local::is_panic_with_message(other.as_ref()));
+/// ```
+pub fn is_panic_with_message(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<&str>() || payload.is::<String>()
+}

@@ -34,7 +34,7 @@ mod sleep;
 mod waiting;
 
 pub use delayed::Delayed;
-pub use error::{panic_message, SharedError, TaskError};
+pub use error::{is_panic_with_message, panic_message, SharedError, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use future::TaskFuture;
 pub use graph_run::{fail_task, input_consumed, ComputeOptions};

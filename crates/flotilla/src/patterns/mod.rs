@@ -133,7 +133,7 @@ where
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         // An unwinding without a message is the engine's own (`fail_task`,
         // `input_consumed`): passed on for the engine to read.
-        if !payload.is::<&str>() && !payload.is::<String>() {
+        if !flotilla_local::is_panic_with_message(&*payload) {
             std::panic::resume_unwind(payload)
         }
         TaskError::Panicked {
