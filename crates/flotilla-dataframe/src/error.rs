@@ -88,16 +88,15 @@ impl From<TaskError> for DataFrameError {
 
 impl CollectionError for DataFrameError {
     /// A file that could not be listed, read or written; a value that does
-    /// not parse, or a kernel that refuses its input, is an error of the
-    /// data and stays a value.
+    /// not parse, a corrupt gzip stream, or a kernel that refuses its
+    /// input, is an error of the data and stays a value.
     fn is_environmental(&self) -> bool {
         match self {
-            DataFrameError::Io(e) => matches!(
-                **e,
-                super::io::IoError::Input(_)
-                    | super::io::IoError::Io { .. }
-                    | super::io::IoError::Output(_)
-            ),
+            DataFrameError::Io(e) => match &**e {
+                super::io::IoError::Input(input) => input.is_environmental(),
+                super::io::IoError::Io { .. } | super::io::IoError::Output(_) => true,
+                _ => false,
+            },
             _ => false,
         }
     }

@@ -196,7 +196,7 @@ impl DataFrame {
                 p.zip_with(&boundaries, move |p: &Partition, bounds| {
                     Pieces::new(settle((|| {
                         let bounds = bounds.as_ref().map_err(Clone::clone)?;
-                        cut(&p.load()?, &keys, bounds)
+                        cut(&p.load()?, &keys, bounds, n)
                     })()))
                 })
                 .named_op(cut_key.sibling(i as u64))
@@ -309,12 +309,15 @@ fn boundaries(
         .collect())
 }
 
-/// A sorted batch cut into `bounds.len() + 1` pieces: piece `j` holds the
-/// rows below `bounds[j]` and at or above `bounds[j - 1]`.
+/// A sorted batch cut into `n` pieces, one per output partition: piece `j`
+/// holds the rows below `bounds[j]` and at or above `bounds[j - 1]`. With
+/// fewer than `n - 1` boundaries (no rows were sampled: every partition is
+/// empty) the pieces past the last boundary are empty.
 fn cut(
     b: &RecordBatch,
     keys: &Keys,
     bounds: &[OwnedRow],
+    n: usize,
 ) -> Result<Vec<RecordBatch>, DataFrameError> {
     let rows = keys.rows(b)?;
     let len = rows.num_rows();
@@ -335,5 +338,8 @@ fn cut(
         start = lo;
     }
     pieces.push(b.slice(start, len - start));
+    while pieces.len() < n {
+        pieces.push(b.slice(len, 0));
+    }
     Ok(pieces)
 }

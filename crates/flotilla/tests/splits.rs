@@ -527,11 +527,35 @@ fn gzip_files_are_one_split_each_and_read_right() {
         [vec!["a".to_owned(), "b".into(), "c".into()]]
     );
 
-    // A corrupt gzip file fails with an I/O error naming it.
-    let path = dir.write("corrupt.gz", b"this is not gzip\n");
+    // A corrupt gzip file, or one cut short, fails with an error of the
+    // data naming it (reading again would not help), not an I/O error.
+    let whole = gzip(b"first line\nsecond line\n");
+    let cases = [
+        ("corrupt.gz", b"this is not gzip\n".to_vec()),
+        ("truncated.gz", whole[..whole.len() - 6].to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.write(name, &bytes);
+        let splits = plan_splits(&[s(&path)], 1).unwrap();
+        match for_each_line(&splits[0], |_| Ok::<_, Infallible>(())) {
+            Err(SplitError::Input(e @ InputError::Corrupt { .. })) => {
+                assert!(!e.is_environmental(), "{e}");
+                assert!(e.to_string().contains(name), "{e}");
+            }
+            other => panic!("{name}: expected a corrupt input, got {other:?}"),
+        }
+        let mut buf = Vec::new();
+        match splits[0].read_block(&mut buf) {
+            Err(e @ InputError::Corrupt { .. }) => assert!(e.to_string().contains(name)),
+            other => panic!("{name}: read_block: expected a corrupt input, got {other:?}"),
+        }
+    }
+    // A file that is not there when read is the machine's problem.
+    let path = dir.write("gone.gz", &whole);
     let splits = plan_splits(&[s(&path)], 1).unwrap();
+    std::fs::remove_file(&path).unwrap();
     match for_each_line(&splits[0], |_| Ok::<_, Infallible>(())) {
-        Err(SplitError::Input(InputError::Io { path: p, .. })) => assert_eq!(p, path),
+        Err(SplitError::Input(e @ InputError::Io { .. })) => assert!(e.is_environmental()),
         other => panic!("expected an I/O error, got {other:?}"),
     }
 }

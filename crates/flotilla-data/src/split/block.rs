@@ -69,7 +69,7 @@ impl InputSplit {
             let buffered = BufReader::with_capacity(GZIP_INPUT_BUFFER, file);
             MultiGzDecoder::new(buffered)
                 .read_to_end(buf)
-                .map_err(io_err)?;
+                .map_err(|e| InputError::gzip(path, e))?;
             return Ok(0);
         }
         let (start, end) = (self.start(), self.end());

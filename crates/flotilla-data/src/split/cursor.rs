@@ -98,6 +98,14 @@ impl Source {
         }
     }
 
+    /// The error of a failed [`Source::read`] of `path`.
+    pub(super) fn read_error(&self, path: &Path, e: io::Error) -> InputError {
+        match self {
+            Source::Plain { .. } => InputError::io(path, e),
+            Source::Gzip(_) => InputError::gzip(path, e),
+        }
+    }
+
     /// Bytes read from the file so far (compressed bytes for gzip).
     pub(super) fn bytes_read(&self) -> u64 {
         match self {
@@ -251,7 +259,9 @@ impl Cursor {
                 self.done = true;
                 return Ok(None);
             }
-            self.refill().map_err(|e| InputError::io(path, e))?;
+            if let Err(e) = self.refill() {
+                return Err(self.source.read_error(path, e));
+            }
         }
     }
 

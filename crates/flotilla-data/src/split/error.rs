@@ -56,13 +56,23 @@ pub enum InputError {
         /// The offending path.
         path: PathBuf,
     },
-    /// Reading or listing a path failed; for gzip inputs this includes a
-    /// corrupt compressed stream.
+    /// Reading or listing a path failed: the machine could not give the
+    /// bytes (a missing or unreadable file, a disk error). Trying again may
+    /// succeed.
     #[error("reading {path}: {source}")]
     Io {
         /// The file or folder being read.
         path: PathBuf,
         /// The underlying error.
+        source: io::Error,
+    },
+    /// A gzip input whose compressed stream is corrupt or cut short: an
+    /// error of the data, which reading again does not fix.
+    #[error("{path} is not a valid gzip stream: {source}")]
+    Corrupt {
+        /// The gzip file.
+        path: PathBuf,
+        /// What the decoder found.
         source: io::Error,
     },
     /// A line is not valid UTF-8 (see [`Line::text`](super::Line::text)).
@@ -93,6 +103,47 @@ impl InputError {
             path: path.into(),
             source,
         }
+    }
+
+    /// The error of reading decompressed bytes of the gzip file `path`:
+    /// what the decoder refuses (a corrupt or truncated stream) is
+    /// [`InputError::Corrupt`], what the file system refuses is
+    /// [`InputError::Io`].
+    pub(super) fn gzip(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        use io::ErrorKind::{InvalidData, InvalidInput, UnexpectedEof};
+        let path = path.into();
+        match source.kind() {
+            InvalidData | InvalidInput | UnexpectedEof => InputError::Corrupt { path, source },
+            _ => InputError::Io { path, source },
+        }
+    }
+
+    /// Whether the machine, not the data, is at fault, so that reading
+    /// again may succeed: a file that could not be read. A corrupt gzip
+    /// stream, a line that is not UTF-8 or an offset past the end are
+    /// errors of the data or of the request, and planning errors happen
+    /// before any work.
+    ///
+    /// ```
+    /// use flotilla_data::split::{for_each_line, plan_splits, InputError, SplitError};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-doc-corrupt-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let file = dir.join("logs.gz");
+    /// std::fs::write(&file, b"this is not gzip\n")?;
+    /// let splits = plan_splits(&[file.to_str().unwrap()], 1 << 20)?;
+    /// match for_each_line(&splits[0], |_| Ok::<_, String>(())) {
+    ///     Err(SplitError::Input(e)) => {
+    ///         assert!(matches!(e, InputError::Corrupt { .. }));
+    ///         assert!(!e.is_environmental());
+    ///     }
+    ///     other => panic!("expected a corrupt input, got {other:?}"),
+    /// }
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_environmental(&self) -> bool {
+        matches!(self, InputError::Io { .. })
     }
 }
 

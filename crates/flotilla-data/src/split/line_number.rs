@@ -40,9 +40,10 @@ pub fn line_number_at(path: impl AsRef<Path>, offset: u64) -> Result<u64, InputE
         let wanted = usize::try_from(offset - position)
             .unwrap_or(usize::MAX)
             .min(buf.len());
-        let got = source
-            .read(&mut buf[..wanted])
-            .map_err(|e| InputError::io(path, e))?;
+        let got = match source.read(&mut buf[..wanted]) {
+            Ok(got) => got,
+            Err(e) => return Err(source.read_error(path, e)),
+        };
         if got == 0 {
             return Err(InputError::OffsetPastEnd {
                 path: path.to_path_buf(),

@@ -89,13 +89,15 @@ impl From<TaskError> for BagError {
 impl CollectionError for BagError {
     /// An input that could not be read, a spill or an output that could not
     /// be written: such an error fails its task, and trying again may
-    /// succeed. A line that is not UTF-8 stays a value, so that the first
-    /// bad partition in partition order is the one reported.
+    /// succeed. A line that is not UTF-8 or a corrupt gzip stream stays a
+    /// value, so that the first bad partition in partition order is the
+    /// one reported.
     fn is_environmental(&self) -> bool {
-        matches!(
-            self,
-            BagError::Input(_) | BagError::Spill(_) | BagError::Output(_)
-        )
+        match self {
+            BagError::Input(e) => e.is_environmental(),
+            BagError::Spill(_) | BagError::Output(_) => true,
+            _ => false,
+        }
     }
 }
 
