@@ -53,8 +53,8 @@ fn merge_all<P: Clone>(
 }
 
 // Note: the other collections build their trees with
-// `flotilla_data::slot::tree`, which moves each partial out of a handed-over
-// slot and ends at a single root. This tree clones partials it reads by
+// `flotilla_data::tree::tree`, which moves each handed-over partial into
+// the one task that combines it and ends at a single root. This tree clones partials it reads by
 // reference, counts its keys across calls, and ends in a task that merges
 // the last `fan_in` and finishes. Moving the Array onto the shared tree
 // would change its task graph, so it is left as it is.

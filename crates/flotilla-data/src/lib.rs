@@ -17,15 +17,16 @@
 //!   every task, process and run, so every shuffle agrees where a key goes.
 //! * [`shuffle`]: the exchange under every in-memory shuffle: map tasks
 //!   that cut their output into a piece per reduce partition, reducers that
-//!   move their piece of each out ([`MapPieces`](shuffle::MapPieces),
+//!   read their piece of each ([`MapPieces`](shuffle::MapPieces),
 //!   [`reducers`](shuffle::reducers)).
 //! * [`sort`]: the external sort under the shuffles that spill: map output
 //!   sorted per partition under a memory budget, spilled as sorted runs,
 //!   merged k ways by the reduce side (MapReduce jobs, streaming jobs, the
 //!   bag's group-by).
-//! * [`slot`]: a partial result handed, once, to the task that consumes it
-//!   ([`Slot`](slot::Slot)), and the tree reduction built of such tasks
-//!   ([`tree`](slot::tree)); also what a run's tasks leave for the caller.
+//! * [`tree`]: the tree reduction of partial results, each moved (not
+//!   cloned) into the one combining task that reads it.
+//! * [`caller`]: what a run's tasks leave for the caller rather than for
+//!   another task (a reducer's records, a map task's counters).
 //! * [`task_errors`]: a collection's own typed errors kept beside the
 //!   scheduler, which sees only [`TaskError`](flotilla_local::TaskError)s,
 //!   and handed back to the caller after the run.
@@ -67,11 +68,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod caller;
 pub mod hash;
 pub mod output;
 pub mod panic_site;
 pub mod shuffle;
-pub mod slot;
 pub mod sort;
 pub mod split;
 pub mod task_errors;
+pub mod tree;

@@ -1,6 +1,6 @@
 //! The exchange every in-memory shuffle of a collection is built on: map
 //! tasks that cut their output into one piece per reduce partition, and
-//! reduce tasks that take their piece of every map task's output.
+//! reduce tasks that read their piece of every map task's output.
 //!
 //! ```text
 //!  map task 0 ──► MapPieces [p₀ p₁ … p_R-1] ─┐
@@ -12,17 +12,17 @@
 //! error of the data, which every reducer then reports). Reducer `r` is one
 //! task reading every map task's output; [`reducers`] builds them, each
 //! given its pieces in map order (so a merge that keeps order is stable),
-//! keyed `KEY[r]`. A reducer *moves* its piece out, so no item is copied;
-//! a reducer that runs again (a retry) finds its piece gone and asks the
-//! scheduler to compute that map task again from lineage
-//! ([`input_consumed`](flotilla_local::input_consumed)) — running a task
-//! again is always safe.
+//! keyed `KEY[r]`. A reducer *clones* its piece out of the map task's
+//! result, which stays whole until every reducer is done: a reducer that
+//! runs again (a retry) reads the same pieces, and no map task runs again
+//! for it. Pieces that share their data (an Arrow batch, a sorted run)
+//! clone by reference count; a bag's pieces clone their items.
 //!
 //! The bag's `fold_by`, `distinct`, `join` and `group_by` (whose pieces are
 //! sorted runs of [`crate::sort`], spilled past a budget), the map-reduce
 //! pattern, and the data frame's shuffled group-by, join and sort exchange
-//! their pieces this way. Typed and streaming MapReduce jobs exchange
-//! shared sorted runs instead, which every reducer attempt can read again.
+//! their pieces this way; typed and streaming MapReduce jobs exchange
+//! shared sorted runs, read the same way.
 //!
 //! ```
 //! use flotilla_core::TaskKey;
@@ -51,15 +51,61 @@
 //! ```
 
 use std::fmt;
-use std::sync::Mutex;
 
 use flotilla_core::TaskKey;
 use flotilla_local::Delayed;
 
-use crate::slot::{lock, InternalError};
+/// An error type that can report a broken invariant of a collection's own
+/// graph (a bug in flotilla, not in the user's data): a reducer asking
+/// for a piece that its map tasks did not make.
+///
+/// ```
+/// use flotilla_data::shuffle::InternalError;
+///
+/// #[derive(Debug, PartialEq)]
+/// enum MyError {
+///     Internal(String),
+/// }
+/// impl InternalError for MyError {
+///     fn internal(message: &str) -> MyError {
+///         MyError::Internal(message.to_string())
+///     }
+/// }
+///
+/// let bug = MyError::internal("shuffle piece 3 of 2 asked for");
+/// assert!(matches!(bug, MyError::Internal(_)));
+/// ```
+pub trait InternalError {
+    /// The error that reports `message`, a broken invariant.
+    ///
+    /// ```
+    /// # use flotilla_data::shuffle::InternalError;
+    /// struct Bug(String);
+    /// impl InternalError for Bug {
+    ///     fn internal(message: &str) -> Bug {
+    ///         Bug(format!("internal error: {message}"))
+    ///     }
+    /// }
+    /// assert_eq!(Bug::internal("x").0, "internal error: x");
+    /// ```
+    fn internal(message: &str) -> Self;
+}
 
-/// One map task's output of a shuffle: one piece per reduce partition, each
-/// moved out by its reducer; or the error the map task met, which every
+/// An error that is its message: an internal error is that message.
+///
+/// ```
+/// use flotilla_data::shuffle::InternalError;
+/// assert_eq!(String::internal("a piece is missing"), "a piece is missing");
+/// ```
+impl InternalError for String {
+    fn internal(message: &str) -> String {
+        message.to_string()
+    }
+}
+
+
+/// One map task's output of a shuffle: one piece per reduce partition,
+/// each read by its reducer; or the error the map task met, which every
 /// reducer reports.
 ///
 /// ```
@@ -69,7 +115,7 @@ use crate::slot::{lock, InternalError};
 /// let failed = MapPieces::<Vec<u8>, String>::new(Err("bad line".to_string()));
 /// assert_eq!(failed.len(), 0);
 /// ```
-pub struct MapPieces<P, E>(Result<Vec<Mutex<Option<P>>>, E>);
+pub struct MapPieces<P, E>(Result<Vec<P>, E>);
 
 impl<P, E> MapPieces<P, E> {
     /// A map task's pieces (piece `r` for reducer `r`), or its error.
@@ -79,7 +125,7 @@ impl<P, E> MapPieces<P, E> {
     /// assert_eq!(pieces.len(), 1);
     /// ```
     pub fn new(result: Result<Vec<P>, E>) -> MapPieces<P, E> {
-        MapPieces(result.map(|pieces| pieces.into_iter().map(|p| Mutex::new(Some(p))).collect()))
+        MapPieces(result)
     }
 
     /// How many pieces there are (none for a failed map task).
@@ -103,23 +149,9 @@ impl<P, E> MapPieces<P, E> {
     }
 }
 
-impl<P, E> MapPieces<P, E> {
-    /// Whether piece `r` was moved out already (false for a failed map
-    /// task, or a piece that does not exist).
-    fn is_taken(&self, r: usize) -> bool {
-        match &self.0 {
-            Ok(pieces) => pieces.get(r).is_some_and(|p| lock(p).is_none()),
-            Err(_) => false,
-        }
-    }
-}
-
-impl<P, E: Clone + InternalError> MapPieces<P, E> {
-    /// Moves piece `r` out for the calling task, whose input `input` (in
-    /// dependency order) these pieces are; the map task's error if it
-    /// failed. A piece already moved out (by an earlier attempt of the
-    /// task) ends the task, to run again once the map task has been
-    /// computed again ([`input_consumed`](flotilla_local::input_consumed)).
+impl<P: Clone, E: Clone + InternalError> MapPieces<P, E> {
+    /// Piece `r`, cloned out (the pieces stay whole, for a reducer that
+    /// runs again); the map task's error if it failed.
     ///
     /// # Errors
     ///
@@ -127,8 +159,7 @@ impl<P, E: Clone + InternalError> MapPieces<P, E> {
     /// exist (a bug in the collection).
     ///
     /// ```
-    /// use flotilla_data::shuffle::MapPieces;
-    /// use flotilla_data::slot::InternalError;
+    /// use flotilla_data::shuffle::{InternalError, MapPieces};
     ///
     /// #[derive(Clone, Debug, PartialEq)]
     /// struct Bug(String);
@@ -137,21 +168,18 @@ impl<P, E: Clone + InternalError> MapPieces<P, E> {
     /// }
     ///
     /// let pieces = MapPieces::<Vec<u8>, Bug>::new(Ok(vec![vec![1, 2], vec![3]]));
-    /// assert_eq!(pieces.take(1, 0), Ok(vec![3]));
-    /// assert!(pieces.take(5, 0).is_err());
+    /// assert_eq!(pieces.piece(1), Ok(vec![3]));
+    /// assert_eq!(pieces.piece(1), Ok(vec![3])); // read again: the same piece
+    /// assert!(pieces.piece(5).is_err());
     /// ```
-    pub fn take(&self, r: usize, input: usize) -> Result<P, E> {
+    pub fn piece(&self, r: usize) -> Result<P, E> {
         match &self.0 {
-            Ok(pieces) => match pieces.get(r) {
-                Some(piece) => match lock(piece).take() {
-                    Some(p) => Ok(p),
-                    None => flotilla_local::input_consumed(input),
-                },
-                None => Err(E::internal(&format!(
+            Ok(pieces) => pieces.get(r).cloned().ok_or_else(|| {
+                E::internal(&format!(
                     "shuffle piece {r} of {} asked for",
                     pieces.len()
-                ))),
-            },
+                ))
+            }),
             Err(e) => Err(e.clone()),
         }
     }
@@ -168,7 +196,7 @@ impl<P, E> fmt::Debug for MapPieces<P, E> {
 ///
 /// # Errors
 ///
-/// As [`MapPieces::take`].
+/// As [`MapPieces::piece`].
 ///
 /// ```
 /// use flotilla_data::shuffle::{pieces_for, MapPieces};
@@ -176,21 +204,11 @@ impl<P, E> fmt::Debug for MapPieces<P, E> {
 /// let b = MapPieces::new(Ok(vec![vec![3], vec![4]]));
 /// assert_eq!(pieces_for(&[&a, &b], 1).unwrap(), [vec![2], vec![4]]);
 /// ```
-pub fn pieces_for<P, E: Clone + InternalError>(
+pub fn pieces_for<P: Clone, E: Clone + InternalError>(
     maps: &[&MapPieces<P, E>],
     r: usize,
 ) -> Result<Vec<P>, E> {
-    // Every piece is looked at before any is taken: a reducer running
-    // again after taking them all must not take some, find one gone and
-    // drop what it took (each map task would then be computed again once
-    // per map task before it, an exponential number of attempts).
-    if let Some(m) = maps.iter().position(|out| out.is_taken(r)) {
-        flotilla_local::input_consumed(m)
-    }
-    maps.iter()
-        .enumerate()
-        .map(|(m, out)| out.take(r, m))
-        .collect()
+    maps.iter().map(|out| out.piece(r)).collect()
 }
 
 /// The reduce side of a shuffle: `outputs` tasks, keyed `key`'s siblings
@@ -215,7 +233,7 @@ pub fn reducers<P, E, O, F>(
     reduce: F,
 ) -> Vec<Delayed<O>>
 where
-    P: Send + 'static,
+    P: Clone + Send + Sync + 'static,
     E: Clone + InternalError + Send + Sync + 'static,
     O: Send + Sync + 'static,
     F: Fn(usize, Result<Vec<P>, E>) -> O + Send + Sync + 'static,
@@ -256,14 +274,6 @@ mod test {
             );
         }
     }
-
-    #[test]
-    fn a_piece_taken_twice_outside_a_run_unwinds() {
-        let pieces = MapPieces::<Vec<u8>, Bug>::new(Ok(vec![vec![1]]));
-        assert_eq!(pieces.take(0, 0), Ok(vec![1]));
-        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pieces.take(0, 0)));
-        assert!(again.is_err(), "a second take asks for the map task again");
-    }
 }
 
 #[cfg(test)]
@@ -276,11 +286,10 @@ mod retry_test {
 
     use super::*;
 
-    /// A reducer that fails once after taking its pieces from 20 map tasks
-    /// runs again after each map task is computed once more: about 20 map
-    /// runs and attempts, not one per subset of the map tasks.
+    /// A reducer that fails once after reading its pieces from 20 map
+    /// tasks runs again on the same pieces: no map task runs twice.
     #[test]
-    fn a_reducer_run_again_gets_each_map_task_computed_once_more() {
+    fn a_reducer_run_again_reads_the_same_pieces() {
         let pool = CpuPool::with_threads(2).unwrap();
         let options = ComputeOptions::new().pool(&pool).progress(false).retries(1);
         let map_runs = Arc::new(AtomicUsize::new(0));
@@ -306,7 +315,6 @@ mod retry_test {
             sums[0].compute_with(&options).unwrap(),
             (0..20).sum::<u64>()
         );
-        let runs = map_runs.load(Ordering::SeqCst);
-        assert!(runs <= 2 * 20, "{runs} map runs for 20 map tasks");
+        assert_eq!(map_runs.load(Ordering::SeqCst), 20);
     }
 }

@@ -56,7 +56,7 @@ use std::sync::{Mutex, MutexGuard};
 use flotilla_core::TaskKey;
 use flotilla_local::{panic_message, TaskError};
 
-use crate::slot::lock;
+use crate::caller::lock;
 
 /// An error a collection's tasks fail with, which may be a [`TaskError`].
 ///

@@ -126,7 +126,7 @@ impl From<super::io::IoError> for DataFrameError {
     }
 }
 
-impl flotilla_data::slot::InternalError for DataFrameError {
+impl flotilla_data::shuffle::InternalError for DataFrameError {
     fn internal(message: &str) -> Self {
         DataFrameError::Internal(message.to_string())
     }

@@ -16,7 +16,7 @@ use super::expr::{not_found, Expr};
 use super::{DataFrameError, Scalar};
 use flotilla_data::panic_site::{catch_in_partition, Site};
 use flotilla_data::shuffle::MapPieces;
-use flotilla_data::slot::{tree, Combine, Slot};
+use flotilla_data::tree::{tree, Combine};
 
 /// How many partial results a combining task of a tree reduction takes by
 /// default (dask's `split_every`).
@@ -614,9 +614,9 @@ impl DataFrame {
         &self,
         label: &str,
         f: F,
-    ) -> Vec<Delayed<Slot<A, DataFrameError>>>
+    ) -> Vec<Delayed<Result<A, DataFrameError>>>
     where
-        A: Send + 'static,
+        A: Clone + Send + Sync + 'static,
         F: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
         self.partition_tasks_indexed(label, move |_, b| f(b))
@@ -628,13 +628,13 @@ impl DataFrame {
         &self,
         label: &str,
         f: F,
-    ) -> Vec<Delayed<Slot<A, DataFrameError>>>
+    ) -> Vec<Delayed<Result<A, DataFrameError>>>
     where
-        A: Send + 'static,
+        A: Clone + Send + Sync + 'static,
         F: Fn(usize, RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
         self.per_partition(label, move |i, p, stages| {
-            Slot::new(settle(run_pipeline(p, stages).and_then(|b| f(i, b))))
+            settle(run_pipeline(p, stages).and_then(|b| f(i, b)))
         })
         .into_iter()
         .map(Delayed::hand_over)
@@ -695,7 +695,7 @@ impl DataFrame {
     /// for a frame without partitions.
     pub(crate) fn reduction<A, P, C>(&self, label: &str, partial: P, combine: C) -> Scalar<A>
     where
-        A: Send + 'static,
+        A: Clone + Send + Sync + 'static,
         P: Fn(RecordBatch) -> Result<A, DataFrameError> + Send + Sync + 'static,
         C: Fn(Vec<A>) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
@@ -708,11 +708,11 @@ impl DataFrame {
     pub(crate) fn tree_of<A, C>(
         &self,
         label: &str,
-        leaves: Vec<Delayed<Slot<A, DataFrameError>>>,
+        leaves: Vec<Delayed<Result<A, DataFrameError>>>,
         combine: C,
     ) -> Scalar<A>
     where
-        A: Send + 'static,
+        A: Clone + Send + Sync + 'static,
         C: Fn(Vec<A>) -> Result<A, DataFrameError> + Send + Sync + 'static,
     {
         let key = key_group(&format!("{}|{label}-combine", self.label));
@@ -723,7 +723,7 @@ impl DataFrame {
                 // No partitions: combine nothing.
                 let combine = Arc::clone(&combine);
                 Scalar::new(
-                    Delayed::from_fn(move || Slot::new(combine(Vec::new())))
+                    Delayed::from_fn(move || combine(Vec::new()))
                         .named_op(key.sibling(0)),
                 )
             }
@@ -811,13 +811,8 @@ impl DataFrame {
     ) -> Result<Vec<RecordBatch>, DataFrameError> {
         let leaves = self.partition_tasks("collect", Ok);
         let key = key_group(&format!("{}|collect-all", self.label));
-        let root = Delayed::gather(&leaves, |slots: &[&Slot<RecordBatch, DataFrameError>]| {
-            Slot::new(
-                slots
-                    .iter()
-                    .map(|s| s.take())
-                    .collect::<Result<Vec<_>, _>>(),
-            )
+        let root = Delayed::gather_owned(&leaves, |parts: Vec<Result<RecordBatch, DataFrameError>>| {
+            parts.into_iter().collect::<Result<Vec<_>, _>>()
         })
         .named_op(key);
         Scalar::new(root).compute_with(options)
@@ -894,7 +889,7 @@ impl DataFrame {
             let stages = Arc::clone(&stages);
             let chain = Arc::clone(&chain);
             let node = input.map(move |p: &Partition| {
-                catch_in_partition(i, &chain, || Slot::new(settle(run_pipeline(p, &stages))))
+                catch_in_partition(i, &chain, || settle(run_pipeline(p, &stages)))
             });
             let batch = Scalar::new(node).compute_with(&default_options().progress(false))?;
             let take = batch.num_rows().min(n - rows);

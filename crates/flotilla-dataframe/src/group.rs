@@ -19,7 +19,7 @@ use super::frame::{key_group, Partition};
 use super::kernels::{hash_partition, Agg, GroupBy};
 use super::{DataFrame, DataFrameError};
 use flotilla_data::shuffle::reducers;
-use flotilla_data::slot::{tree, Combine, Slot};
+use flotilla_data::tree::{tree, Combine};
 
 /// A frame grouped by key columns, waiting for its aggregations; made by
 /// [`DataFrame::group_by`].
@@ -219,10 +219,11 @@ fn tree_aggregate(frame: &DataFrame, plan: &Arc<GroupBy>) -> Delayed<Partition> 
     let key = key_group(&format!("{}|group_by-merge", frame.label));
     let finish_plan = Arc::clone(plan);
     let empty_plan = Arc::clone(plan);
-    let finish = move |slot: &Slot<RecordBatch, DataFrameError>| {
-        let done = slot
-            .take()
-            .and_then(|partial| Ok(finish_plan.finish(&partial)?));
+    let finish = move |merged: &Result<RecordBatch, DataFrameError>| {
+        let done = merged
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|partial| Ok(finish_plan.finish(partial)?));
         Partition::from_result(done)
     };
     match tree(leaves, frame.settings.split_every, &key, &combine) {

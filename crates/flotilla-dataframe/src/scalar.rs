@@ -6,7 +6,6 @@ use flotilla_local::{ComputeOptions, Delayed};
 
 use super::frame::default_options;
 use super::DataFrameError;
-use flotilla_data::slot::Slot;
 
 /// The lazy result of a reduction of a [`DataFrame`](super::DataFrame) —
 /// dask's `Scalar`: nothing runs until [`compute`](Scalar::compute).
@@ -22,7 +21,7 @@ use flotilla_data::slot::Slot;
 /// ```
 #[must_use = "a reduction is lazy: nothing runs until it is computed"]
 pub struct Scalar<A> {
-    root: Delayed<Slot<A, DataFrameError>>,
+    root: Delayed<Result<A, DataFrameError>>,
 }
 
 impl<A> Clone for Scalar<A> {
@@ -39,8 +38,8 @@ impl<A> fmt::Debug for Scalar<A> {
     }
 }
 
-impl<A: Send + 'static> Scalar<A> {
-    pub(crate) fn new(root: Delayed<Slot<A, DataFrameError>>) -> Scalar<A> {
+impl<A: Clone + Send + Sync + 'static> Scalar<A> {
+    pub(crate) fn new(root: Delayed<Result<A, DataFrameError>>) -> Scalar<A> {
         Scalar {
             root: root.hand_over(),
         }
@@ -80,8 +79,7 @@ impl<A: Send + 'static> Scalar<A> {
     ///
     /// As [`compute`](Scalar::compute).
     pub fn compute_with(&self, options: &ComputeOptions) -> Result<A, DataFrameError> {
-        let (slot, _report) = self.root.compute_shared_with(options)?;
-        slot.take()
+        self.root.compute_with(options)?
     }
 
     /// A scalar computed from this one's value, in one more task.
@@ -94,10 +92,13 @@ impl<A: Send + 'static> Scalar<A> {
     /// ```
     pub fn map<B, F>(&self, f: F) -> Scalar<B>
     where
-        B: Send + 'static,
+        B: Clone + Send + Sync + 'static,
         F: Fn(A) -> B + Send + Sync + 'static,
     {
-        Scalar::new(self.root.map(move |slot| Slot::new(slot.take().map(&f))))
+        Scalar::new(
+            self.root
+                .map_owned(move |partial: Result<A, DataFrameError>| partial.map(&f)),
+        )
     }
 
     /// The number of tasks that computing this scalar runs.

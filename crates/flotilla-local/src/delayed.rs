@@ -165,6 +165,22 @@ fn downcast<T: Send + Sync + 'static>(v: &Value, index: usize) -> Result<&T, Tas
         })
 }
 
+/// Input `index`, `v`, taken by value: moved out when the task holds the
+/// only copy (a [handed-over](Delayed::hand_over) input read by its last
+/// reader), cloned otherwise. The stored result is never emptied, so a task
+/// that runs again reads its inputs as the first attempt did.
+fn owned<T: Clone + Send + Sync + 'static>(v: Value, index: usize) -> Result<T, TaskError> {
+    match v.downcast::<T>() {
+        Ok(typed) => Ok(Arc::try_unwrap(typed).unwrap_or_else(|shared| (*shared).clone())),
+        Err(_) => Err(TaskError::WrongInputType {
+            task: String::new(),
+            index,
+            expected: type_name::<T>(),
+            found: "value of another type",
+        }),
+    }
+}
+
 /// Hashes node addresses: they are already unique, so one multiplication
 /// spreads them well enough, at a fraction of SipHash's cost (graph building
 /// looks every node up several times).
@@ -523,6 +539,71 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         )
     }
 
+    /// A delayed `f(self)` that takes the value by value: moved when this
+    /// task holds the only copy of it (this value [handed
+    /// over](Delayed::hand_over) and read by no other task), cloned
+    /// otherwise. Nothing is emptied: a task that runs again, or another
+    /// reader, finds the value as it was.
+    ///
+    /// ```
+    /// use flotilla_local::Delayed;
+    /// let words = Delayed::from_fn(|| vec!["a".to_string(), "b".to_string()]).hand_over();
+    /// let joined = words.map_owned(|w: Vec<String>| w.concat()); // no clone of the strings
+    /// assert_eq!(joined.compute().unwrap(), "ab");
+    /// ```
+    pub fn map_owned<U, F>(&self, f: F) -> Delayed<U>
+    where
+        T: Clone,
+        U: Send + Sync + 'static,
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        let key = new_key(Group::Map);
+        Delayed::from_node(
+            key,
+            vec![Arc::clone(&self.node)],
+            Arc::new(move |mut inputs| {
+                let input = owned::<T>(inputs.swap_remove(0), 0)?;
+                Ok(Arc::new(f(input)) as Value)
+            }),
+            type_name::<F>(),
+        )
+    }
+
+    /// A delayed fallible `f(self)`, taking the value as
+    /// [`Delayed::map_owned`] does; an `Err` fails the task as in
+    /// [`Delayed::try_map`].
+    ///
+    /// ```
+    /// use flotilla_local::Delayed;
+    /// let parsed = Delayed::value(Ok::<u8, String>(7)).try_map_owned(|r: Result<u8, String>| r);
+    /// assert_eq!(parsed.compute().unwrap(), 7);
+    /// let failed = Delayed::value(Err::<u8, String>("no".into())).try_map_owned(|r| r);
+    /// assert!(failed.compute().is_err());
+    /// ```
+    pub fn try_map_owned<U, E, F>(&self, f: F) -> Delayed<U>
+    where
+        T: Clone,
+        U: Send + Sync + 'static,
+        E: fmt::Display,
+        F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
+    {
+        let key = new_key(Group::TryMap);
+        let function = type_name::<F>();
+        Delayed::from_node(
+            key,
+            vec![Arc::clone(&self.node)],
+            Arc::new(move |mut inputs| match f(owned::<T>(inputs.swap_remove(0), 0)?) {
+                Ok(v) => Ok(Arc::new(v) as Value),
+                Err(e) => Err(TaskError::Failed {
+                    task: String::new(),
+                    function: function.to_string(),
+                    message: e.to_string(),
+                }),
+            }),
+            function,
+        )
+    }
+
     /// A delayed fallible `f(&self)`: an `Err` fails the task with its
     /// message, and every task that depends on it.
     ///
@@ -606,6 +687,40 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                     .map(|(i, v)| downcast::<T>(v, i))
                     .collect::<Result<Vec<&T>, _>>()?;
                 Ok(Arc::new(f(&refs)) as Value)
+            }),
+            type_name::<F>(),
+        )
+    }
+
+    /// A delayed `f` over all of `items` at once, each taken by value as
+    /// [`Delayed::map_owned`] takes its input: a tree reduction's combining
+    /// step moves its partial results instead of cloning them.
+    ///
+    /// ```
+    /// use flotilla_local::Delayed;
+    /// let parts: Vec<_> = (0..3)
+    ///     .map(|i| Delayed::from_fn(move || vec![i; 2]).hand_over())
+    ///     .collect();
+    /// let all = Delayed::gather_owned(&parts, |parts: Vec<Vec<i32>>| parts.concat());
+    /// assert_eq!(all.compute().unwrap(), [0, 0, 1, 1, 2, 2]);
+    /// ```
+    pub fn gather_owned<U, F>(items: &[Delayed<T>], f: F) -> Delayed<U>
+    where
+        T: Clone,
+        U: Send + Sync + 'static,
+        F: Fn(Vec<T>) -> U + Send + Sync + 'static,
+    {
+        let key = new_key(Group::Gather);
+        Delayed::from_node(
+            key,
+            items.iter().map(|d| Arc::clone(&d.node)).collect(),
+            Arc::new(move |inputs| {
+                let values = inputs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| owned::<T>(v, i))
+                    .collect::<Result<Vec<T>, _>>()?;
+                Ok(Arc::new(f(values)) as Value)
             }),
             type_name::<F>(),
         )

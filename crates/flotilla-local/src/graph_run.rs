@@ -28,8 +28,10 @@ use crate::progress::Progress;
 /// A task's result, shared between the tasks that read it.
 pub(crate) type Value = Arc<dyn Any + Send + Sync>;
 
-/// A task's function: inputs in dependency order, a value or an error message.
-pub(crate) type TaskFn = Arc<dyn Fn(&[Value]) -> Result<Value, TaskError> + Send + Sync>;
+/// A task's function: inputs in dependency order (given to it, so that a
+/// task holding the only copy of an input can move it out), a value or an
+/// error message.
+pub(crate) type TaskFn = Arc<dyn Fn(Vec<Value>) -> Result<Value, TaskError> + Send + Sync>;
 
 /// One task of a graph to run: its function, the function's Rust path, and
 /// whether its result goes to its last reader instead of being shared.
@@ -397,9 +399,8 @@ impl GraphRun {
                 });
             }
         };
-        match catch_unwind(AssertUnwindSafe(|| func(&inputs))) {
+        match catch_unwind(AssertUnwindSafe(|| func(inputs))) {
             Ok(Ok(value)) => {
-                drop(inputs);
                 *lock(&self.results[task.index()]) = Some(value);
                 let took = crate::pool::account_current_job();
                 // Results are shared in memory here: no size to weigh.

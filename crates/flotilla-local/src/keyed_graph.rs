@@ -173,9 +173,9 @@ impl Graph {
         let key: TaskKey = key.into();
         let name = key.to_string();
         let function = type_name::<F>();
-        let func = Arc::new(move |values: &[Value]| {
+        let func = Arc::new(move |values: Vec<Value>| {
             let inputs = Inputs {
-                values,
+                values: &values,
                 task: &name,
             };
             match f(&inputs) {

@@ -278,6 +278,30 @@ impl<K, V> SortedRun<K, V> {
     }
 }
 
+/// A handle on the same records: for a run [shared](SortedRun::share) or
+/// spilled, as [`SortedRun::reader`] gives (no record is copied until it is
+/// read); a run that still owns its records alone is copied whole.
+///
+/// ```
+/// use flotilla_data::sort::{merge_runs, SortedRun};
+/// let mut run = SortedRun::from_vec(vec![(2, 'b'), (1, 'a')]);
+/// let _ = run.share();
+/// let copy = run.clone();
+/// let read: Vec<_> = merge_runs(vec![copy]).unwrap().map(Result::unwrap).collect();
+/// assert_eq!(read, [(1, 'a'), (2, 'b')]);
+/// assert_eq!(run.records(), 2);
+/// ```
+impl<K: Clone, V: Clone> Clone for SortedRun<K, V> {
+    fn clone(&self) -> Self {
+        match &self.source {
+            RunSource::Memory(records) => SortedRun::memory(records.clone()),
+            _ => self
+                .reader()
+                .unwrap_or_else(|| SortedRun::memory(Vec::new())),
+        }
+    }
+}
+
 impl<K, V> fmt::Debug for SortedRun<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {

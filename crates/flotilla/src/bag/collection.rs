@@ -10,7 +10,7 @@ use std::sync::Arc;
 use flotilla_core::TaskKey;
 use flotilla_local::{ComputeOptions, Delayed};
 
-use super::feed::{feed, materialized_feed, Feed, Flow, Materialized, Sink, Slot, Source};
+use super::feed::{feed, materialized_feed, Feed, Flow, Materialized, Partial, Sink, Source};
 use super::{settle, BagError};
 use crate::mapreduce::sort::SortOptions;
 use flotilla_data::panic_site::{catch_in_partition, Site};
@@ -418,14 +418,14 @@ impl<T: Send + 'static> Bag<T> {
             .named_op(key.sibling(index as u64))
     }
 
-    /// As [`partition_nodes`](Self::partition_nodes), the results held in
-    /// slots for the one task that consumes each.
-    pub(super) fn partition_tasks<A, F>(&self, label: &str, f: F) -> Vec<Delayed<Slot<A>>>
+    /// As [`partition_nodes`](Self::partition_nodes), each result handed
+    /// over to the one task that consumes it, which moves it out.
+    pub(super) fn partition_tasks<A, F>(&self, label: &str, f: F) -> Vec<Delayed<Partial<A>>>
     where
-        A: Send + 'static,
+        A: Clone + Send + Sync + 'static,
         F: Fn(Items<'_, T>) -> Result<A, BagError> + Send + Sync + 'static,
     {
-        self.partition_nodes(label, move |items| Slot::new(settle(f(items))))
+        self.partition_nodes(label, move |items| settle(f(items)))
             .into_iter()
             .map(Delayed::hand_over)
             .collect()
@@ -736,14 +736,17 @@ impl<T: Send + 'static> Bag<T> {
     }
 
     /// The graph node holding every partition's items, in partition order.
-    fn partitions_root(&self) -> Delayed<Slot<Vec<Vec<T>>>> {
+    fn partitions_root(&self) -> Delayed<Partial<Vec<Vec<T>>>>
+    where
+        T: Clone + Sync,
+    {
         let parts = self.partition_tasks("collect", |items| items.collect_up_to(usize::MAX));
         let key = key_group(&format!("{}|concat", self.ops));
         if parts.is_empty() {
-            return Delayed::from_fn(|| Slot::ok(Vec::new())).named_op(key);
+            return Delayed::from_fn(|| Ok(Vec::new())).named_op(key);
         }
-        Delayed::gather(&parts, |slots: &[&Slot<Vec<T>>]| {
-            Slot::new(slots.iter().map(|slot| slot.take()).collect())
+        Delayed::gather_owned(&parts, |parts: Vec<Partial<Vec<T>>>| {
+            parts.into_iter().collect()
         })
         .named_op(key)
     }
@@ -767,7 +770,10 @@ impl<T: Send + 'static> Bag<T> {
     /// assert_eq!(Bag::range(4, 2).map(|x| x * 10).compute()?, [0, 10, 20, 30]);
     /// # Ok::<(), flotilla::bag::BagError>(())
     /// ```
-    pub fn compute(&self) -> Result<Vec<T>, BagError> {
+    pub fn compute(&self) -> Result<Vec<T>, BagError>
+    where
+        T: Clone + Sync,
+    {
         self.compute_with(&default_options())
     }
 
@@ -787,7 +793,10 @@ impl<T: Send + 'static> Bag<T> {
     /// assert_eq!(Bag::range(3, 3).compute_with(&options)?, [0, 1, 2]);
     /// # Ok::<(), flotilla::bag::BagError>(())
     /// ```
-    pub fn compute_with(&self, options: &ComputeOptions) -> Result<Vec<T>, BagError> {
+    pub fn compute_with(&self, options: &ComputeOptions) -> Result<Vec<T>, BagError>
+    where
+        T: Clone + Sync,
+    {
         let parts = self.compute_partitions_with(options)?;
         let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
         for part in parts {
@@ -807,7 +816,10 @@ impl<T: Send + 'static> Bag<T> {
     /// assert_eq!(Bag::range(3, 2).compute_partitions()?, [vec![0], vec![1, 2]]);
     /// # Ok::<(), flotilla::bag::BagError>(())
     /// ```
-    pub fn compute_partitions(&self) -> Result<Vec<Vec<T>>, BagError> {
+    pub fn compute_partitions(&self) -> Result<Vec<Vec<T>>, BagError>
+    where
+        T: Clone + Sync,
+    {
         self.compute_partitions_with(&default_options())
     }
 
@@ -827,9 +839,11 @@ impl<T: Send + 'static> Bag<T> {
     pub fn compute_partitions_with(
         &self,
         options: &ComputeOptions,
-    ) -> Result<Vec<Vec<T>>, BagError> {
-        let (slot, _report) = self.partitions_root().compute_shared_with(options)?;
-        slot.take()
+    ) -> Result<Vec<Vec<T>>, BagError>
+    where
+        T: Clone + Sync,
+    {
+        self.partitions_root().compute_with(options)?
     }
 
     /// The graph that [`compute`](Bag::compute) runs, in Graphviz DOT
@@ -843,7 +857,10 @@ impl<T: Send + 'static> Bag<T> {
     /// assert!(dot.starts_with("digraph"));
     /// assert!(dot.contains("range|map|filter|collect"));
     /// ```
-    pub fn to_dot(&self) -> String {
+    pub fn to_dot(&self) -> String
+    where
+        T: Clone + Sync,
+    {
         self.partitions_root().to_dot()
     }
 
@@ -859,7 +876,10 @@ impl<T: Send + 'static> Bag<T> {
     /// assert_eq!(bag.task_count(), 9);
     /// assert_eq!(long_chain.task_count(), 9);
     /// ```
-    pub fn task_count(&self) -> usize {
+    pub fn task_count(&self) -> usize
+    where
+        T: Clone + Sync,
+    {
         self.partitions_root().task_count()
     }
 
@@ -870,17 +890,19 @@ impl<T: Send + 'static> Bag<T> {
         index: usize,
         limit: usize,
         options: &ComputeOptions,
-    ) -> Result<Vec<T>, BagError> {
+    ) -> Result<Vec<T>, BagError>
+    where
+        T: Clone + Sync,
+    {
         let chain: Arc<str> = format!("{}|take", self.ops).into();
         let key = key_group(&chain);
         let node = self.partition_node(
             index,
             &key,
             chain,
-            Arc::new(move |items: Items<'_, T>| Slot::new(settle(items.collect_up_to(limit)))),
+            Arc::new(move |items: Items<'_, T>| settle(items.collect_up_to(limit))),
         );
-        let (slot, _report) = node.compute_shared_with(options)?;
-        slot.take()
+        node.compute_with(options)?
     }
 }
 

@@ -23,7 +23,7 @@ use flotilla_core::TaskKey;
 use flotilla_local::Delayed;
 
 use super::collection::{key_group, Items};
-use super::feed::{materialized_feed, Buckets, Materialized, Slot, Source};
+use super::feed::{materialized_feed, Buckets, Materialized, Partial, Source};
 use super::{settle, Bag, BagError};
 use crate::hash::{FastMap, FastSet};
 use flotilla_data::shuffle::{pieces_for, reducers};
@@ -53,7 +53,7 @@ impl<T: Send + 'static> Bag<T> {
     /// order) into its items.
     pub(super) fn shuffle<X, O, M, R>(&self, label: &str, map_side: M, reduce_side: R) -> Bag<O>
     where
-        X: Send + 'static,
+        X: Clone + Send + Sync + 'static,
         O: Clone + Send + Sync + 'static,
         M: Fn(Items<'_, T>, usize) -> Result<Vec<Vec<X>>, BagError> + Send + Sync + 'static,
         R: Fn(Vec<Vec<X>>) -> Result<Vec<O>, BagError> + Send + Sync + 'static,
@@ -203,7 +203,7 @@ impl<T: Send + 'static> Bag<T> {
     where
         T: Clone + Sync,
         U: Clone + Send + Sync + 'static,
-        K: Hash + Eq + Send + Sync + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
         FA: Fn(&T) -> K + Send + Sync + 'static,
         FB: Fn(&U) -> K + Send + Sync + 'static,
     {
@@ -221,10 +221,10 @@ impl<T: Send + 'static> Bag<T> {
                 let left = gather_bucket(&left, r, &left_key);
                 let right = gather_bucket(&right, r, &right_key);
                 left.zip_with(&right, |left, right| {
-                    Source::new(Materialized(
-                        left.take()
-                            .and_then(|l| right.take().map(|r| hash_join(l, r))),
-                    ))
+                    Source::new(Materialized(match (left, right) {
+                        (Ok(l), Ok(r)) => Ok(hash_join(l, r)),
+                        (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+                    }))
                 })
                 .named_op(key.sibling(r as u64))
             })
@@ -257,34 +257,33 @@ where
 }
 
 /// One side's bucket `r` from every map task, in partition order.
-fn gather_bucket<X: Send + 'static>(
+fn gather_bucket<X: Clone + Send + Sync + 'static>(
     maps: &[Delayed<Buckets<X>>],
     r: usize,
     key: &TaskKey,
-) -> Delayed<Slot<Vec<X>>> {
+) -> Delayed<Partial<Vec<X>>> {
     Delayed::gather(maps, move |outs: &[&Buckets<X>]| {
-        Slot::new(pieces_for(outs, r).map(|buckets| buckets.into_iter().flatten().collect()))
+        pieces_for(outs, r).map(|buckets| buckets.into_iter().flatten().collect())
     })
     .named_op(key.sibling(r as u64))
-    .hand_over()
 }
 
 /// Joins one output partition: a table of the right side's items by key,
 /// probed with the left side's items in order.
-fn hash_join<K, T, U>(left: Vec<(K, T)>, right: Vec<(K, U)>) -> Vec<(T, U)>
+fn hash_join<K, T, U>(left: &[(K, T)], right: &[(K, U)]) -> Vec<(T, U)>
 where
     K: Hash + Eq,
     T: Clone,
     U: Clone,
 {
-    let mut table: FastMap<K, Vec<U>> = FastMap::default();
+    let mut table: FastMap<&K, Vec<&U>> = FastMap::default();
     for (k, u) in right {
         table.entry(k).or_default().push(u);
     }
     let mut out = Vec::new();
     for (k, t) in left {
-        if let Some(matches) = table.get(&k) {
-            for u in matches {
+        if let Some(matches) = table.get(k) {
+            for &u in matches {
                 out.push((t.clone(), u.clone()));
             }
         }

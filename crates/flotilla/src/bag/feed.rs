@@ -89,17 +89,18 @@ pub(crate) fn materialized_feed<T: Clone + Send + Sync + 'static>() -> Feed<T> {
     })
 }
 
-/// A task's result for the one task that consumes it (see [`flotilla_data::slot`]).
-pub(crate) type Slot<A> = flotilla_data::slot::Slot<A, BagError>;
+/// A partition's partial result, or the error met computing it: what one
+/// task hands to the one that consumes it (see [`flotilla_data::tree`]).
+pub(crate) type Partial<A> = Result<A, BagError>;
 
-impl flotilla_data::slot::InternalError for BagError {
+impl flotilla_data::shuffle::InternalError for BagError {
     fn internal(message: &str) -> Self {
         BagError::Internal(message.to_string())
     }
 }
 
 /// One map task's output of a shuffle: one bucket per output partition,
-/// each moved out by that partition's reducer (see
+/// each read by that partition's reducer (see
 /// [`flotilla_data::shuffle`]); a map task that failed holds its error, and
 /// every reducer returns it.
 pub(crate) type Buckets<X> = flotilla_data::shuffle::MapPieces<Vec<X>, BagError>;

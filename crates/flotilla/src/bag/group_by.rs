@@ -61,7 +61,11 @@ where
                     let p = partitioner.partition(&k, outputs);
                     buffer.push(p, k, x).map_err(BagError::from)
                 })?;
-                Ok(buffer.finish()?.into_partitions())
+                // Shared, so that a reducer reading its runs (and reading
+                // them again if it runs again) copies no run whole.
+                let mut runs = buffer.finish()?;
+                runs.share();
+                Ok(runs.into_partitions())
             },
             move |buckets: Vec<Vec<SortedRun<K, T>>>| {
                 let runs = buckets.into_iter().flatten().collect();

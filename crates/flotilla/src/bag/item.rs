@@ -5,7 +5,7 @@ use std::fmt;
 use flotilla_local::{ComputeOptions, Delayed};
 
 use super::collection::{default_options, key_group};
-use super::feed::Slot;
+use super::feed::Partial;
 use super::BagError;
 
 /// The lazy result of a reduction over a bag ([`Bag::count`](super::Bag::count),
@@ -28,7 +28,7 @@ use super::BagError;
 /// ```
 #[must_use = "a reduction is lazy: nothing runs until it is computed"]
 pub struct Item<A> {
-    root: Delayed<Slot<A>>,
+    root: Delayed<Partial<A>>,
 }
 
 impl<A> Clone for Item<A> {
@@ -45,8 +45,8 @@ impl<A> fmt::Debug for Item<A> {
     }
 }
 
-impl<A: Send + 'static> Item<A> {
-    pub(super) fn new(root: Delayed<Slot<A>>) -> Item<A> {
+impl<A: Clone + Send + Sync + 'static> Item<A> {
+    pub(super) fn new(root: Delayed<Partial<A>>) -> Item<A> {
         Item {
             root: root.hand_over(),
         }
@@ -54,7 +54,7 @@ impl<A: Send + 'static> Item<A> {
 
     /// An item with a known value (the reduction of an empty bag).
     pub(super) fn constant(label: &str, value: impl Fn() -> A + Send + Sync + 'static) -> Item<A> {
-        Item::new(Delayed::from_fn(move || Slot::ok(value())).named_op(key_group(label)))
+        Item::new(Delayed::from_fn(move || Ok(value())).named_op(key_group(label)))
     }
 
     /// Runs the reduction on the default pool (with a progress bar on a
@@ -92,8 +92,7 @@ impl<A: Send + 'static> Item<A> {
     /// # Ok::<(), flotilla::bag::BagError>(())
     /// ```
     pub fn compute_with(&self, options: &ComputeOptions) -> Result<A, BagError> {
-        let (slot, _report) = self.root.compute_shared_with(options)?;
-        slot.take()
+        self.root.compute_with(options)?
     }
 
     /// A further step on the result, as one more task of the graph.
@@ -109,10 +108,10 @@ impl<A: Send + 'static> Item<A> {
     /// ```
     pub fn map<B, F>(&self, f: F) -> Item<B>
     where
-        B: Send + 'static,
+        B: Clone + Send + Sync + 'static,
         F: Fn(A) -> B + Send + Sync + 'static,
     {
-        Item::new(self.root.map(move |slot| Slot::new(slot.take().map(&f))))
+        Item::new(self.root.map_owned(move |partial: Partial<A>| partial.map(&f)))
     }
 
     /// The result as a plain [`Delayed`] value, to combine with other
@@ -127,11 +126,8 @@ impl<A: Send + 'static> Item<A> {
     /// let mean = n.zip_with(&total, |n, t| *t as f64 / *n as f64);
     /// assert_eq!(mean.compute().unwrap(), 4.5);
     /// ```
-    pub fn to_delayed(&self) -> Delayed<A>
-    where
-        A: Sync,
-    {
-        self.root.try_map(|slot| slot.take())
+    pub fn to_delayed(&self) -> Delayed<A> {
+        self.root.try_map_owned(|partial: Partial<A>| partial)
     }
 
     /// The reduction's graph in Graphviz DOT format.

@@ -18,7 +18,7 @@ use flotilla_local::{ComputeOptions, Delayed};
 
 use super::collection::{default_options, key_group, Items};
 use super::count_table::CountTable;
-use super::feed::Slot;
+use super::feed::Partial;
 use super::{Bag, BagError, Item};
 
 use crate::hash::FastMap;
@@ -26,29 +26,29 @@ use crate::hash::FastMap;
 /// A combining operation, shared by every task of a tree.
 type Combine<A> = Arc<dyn Fn(A, A) -> A + Send + Sync>;
 
-/// The tree of `combine` over `leaves` (see [`flotilla_data::slot::tree`]).
-fn tree<A: Send + 'static>(
-    leaves: Vec<Delayed<Slot<A>>>,
+/// The tree of `combine` over `leaves` (see [`flotilla_data::tree::tree`]).
+fn tree<A: Clone + Send + Sync + 'static>(
+    leaves: Vec<Delayed<Partial<A>>>,
     fan_in: usize,
     key: &TaskKey,
     combine: &Combine<A>,
-) -> Option<Delayed<Slot<A>>> {
+) -> Option<Delayed<Partial<A>>> {
     let combine = Arc::clone(combine);
-    let fold: flotilla_data::slot::Combine<A, BagError> = Arc::new(move |values: Vec<A>| {
+    let fold: flotilla_data::tree::Combine<A, BagError> = Arc::new(move |values: Vec<A>| {
         values
             .into_iter()
             .reduce(|a, b| combine(a, b))
             .ok_or_else(|| BagError::Internal("a combining task had no input".into()))
     });
-    flotilla_data::slot::tree(leaves, fan_in, key, &fold)
+    flotilla_data::tree::tree(leaves, fan_in, key, &fold)
 }
 
-impl<T: Send + 'static> Bag<T> {
+impl<T: Clone + Send + Sync + 'static> Bag<T> {
     /// The skeleton of every reduction: partials per partition, a tree of
     /// `combine`, `empty()` for a bag without partitions.
     fn reduction<A, P, C, E>(&self, label: &str, partial: P, combine: C, empty: E) -> Item<A>
     where
-        A: Send + 'static,
+        A: Clone + Send + Sync + 'static,
         P: Fn(Items<'_, T>) -> Result<A, BagError> + Send + Sync + 'static,
         C: Fn(A, A) -> A + Send + Sync + 'static,
         E: Fn() -> A + Send + Sync + 'static,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use flotilla_local::{ComputeOptions, Delayed};
 
 use super::collection::{default_options, key_group, Settings};
-use super::feed::{feed, Sink, Slot, Source};
+use super::feed::{feed, Partial, Sink, Source};
 use super::{settle, Bag, BagError, Item, TextOptions};
 use crate::mapreduce::split::{
     line_number_at, InputError, InputSplit, Line, LineReader, SplitError,
@@ -327,7 +327,7 @@ impl<T: Send + 'static> Bag<T> {
         let task_out = out.clone();
         let writes: Vec<_> = self
             .partition_nodes("to_textfiles", move |items| {
-                Slot::new(settle(write_part(&task_out, items, &*format)))
+                settle(write_part(&task_out, items, &*format))
             })
             .into_iter()
             .map(Delayed::hand_over)
@@ -335,8 +335,8 @@ impl<T: Send + 'static> Bag<T> {
         let key = key_group("to_textfiles-commit");
         let parts = self.npartitions();
         Item::new(
-            Delayed::gather(&writes, move |slots: &[&Slot<PathBuf>]| {
-                Slot::new(settle(commit(&out, parts, slots)))
+            Delayed::gather(&writes, move |written: &[&Partial<PathBuf>]| {
+                settle(commit(&out, parts, written))
             })
             .named_op(key),
         )
@@ -348,10 +348,10 @@ impl<T: Send + 'static> Bag<T> {
 fn commit(
     out: &OutputDir,
     parts: usize,
-    slots: &[&Slot<PathBuf>],
+    written: &[&Partial<PathBuf>],
 ) -> Result<Vec<PathBuf>, BagError> {
-    for slot in slots {
-        slot.take()?;
+    if let Some(Err(e)) = written.iter().find(|w| w.is_err()) {
+        return Err(e.clone());
     }
     Ok(out.clone().commit_expecting(parts)?)
 }

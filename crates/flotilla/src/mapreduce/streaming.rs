@@ -168,7 +168,7 @@ use super::sort::SortOptions;
 use super::split::plan_splits;
 use super::{Partitioner, SmallBytes};
 use crate::output::{OutputDir, WriteMode};
-use flotilla_data::slot::{lock, ForCaller, PerTask};
+use flotilla_data::caller::{lock, ForCaller, PerTask};
 
 /// How many skipped splits' errors a report keeps.
 const SKIPPED_SAMPLE: usize = 10;

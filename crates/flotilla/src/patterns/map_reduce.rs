@@ -86,7 +86,7 @@ use flotilla_local::{ComputeOptions, CpuPool, Graph, Inputs, TaskError};
 
 use super::{catch_panic, PatternError};
 use flotilla_data::shuffle::MapPieces;
-use flotilla_data::slot::{lock, ForCaller, PerTask};
+use flotilla_data::caller::{lock, ForCaller, PerTask};
 use flotilla_data::task_errors::TaskErrors;
 
 /// How many map tasks per worker thread when no chunk size is set.
@@ -100,7 +100,7 @@ type KeyFn<K, V, O> = Arc<dyn Fn(&K, Vec<V>) -> O + Send + Sync>;
 /// The pairs one map task sends to each partition.
 type Partitions<K, V> = Vec<Vec<(K, V)>>;
 
-/// A map task's partitions, each moved out by its reduce task (see
+/// A map task's partitions, each read by its reduce task (see
 /// [`flotilla_data::shuffle`]); a map task's failure is a task failure, so
 /// the only error here is a partition asked for that does not exist.
 type Pieces<K, V> = MapPieces<Vec<(K, V)>, String>;
@@ -223,8 +223,8 @@ struct MapOutput<K, V> {
 impl<I, K, V, O> MapReduce<I, K, V, O>
 where
     I: Clone + Send + 'static,
-    K: Ord + Hash + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Ord + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
     O: Send + 'static,
 {
     /// A job of `mapper` (one record to any number of `(key, value)` pairs)
@@ -449,11 +449,11 @@ where
             let (errors, task) = (Arc::clone(&errors), key.clone());
             let deps = map_keys.iter().cloned();
             graph.insert_with(key.clone(), deps, options, move |inputs: &Inputs<'_>| {
-                // This reducer's piece of every map task's output, moved
-                // out (a retry gets the map tasks computed again).
+                // This reducer's piece of every map task's output, cloned
+                // out: the outputs stay whole, so a retry reads them again.
                 let mut runs = Vec::with_capacity(inputs.len());
                 for m in 0..inputs.len() {
-                    let piece = inputs.get::<Pieces<K, V>>(m)?.take(index, m);
+                    let piece = inputs.get::<Pieces<K, V>>(m)?.piece(index);
                     runs.push(piece.map_err(|message| TaskError::Failed {
                         task: task.to_string(),
                         function: String::new(),
@@ -559,8 +559,8 @@ pub fn map_reduce<I, K, V, O, M, P, R>(
 ) -> Result<Vec<(K, O)>, PatternError>
 where
     I: Clone + Send + 'static,
-    K: Ord + Hash + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Ord + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
     O: Send + 'static,
     M: Fn(I) -> P + Send + Sync + 'static,
     P: IntoIterator<Item = (K, V)>,

@@ -62,7 +62,7 @@ use flotilla_core::TaskKey;
 use flotilla_local::{ComputeOptions, CpuPool, Graph, TaskError};
 
 use super::{catch_panic, PatternError};
-use flotilla_data::slot::ForCaller;
+use flotilla_data::caller::ForCaller;
 
 /// Splits `0..len` into `parts` contiguous ranges, in order, whose lengths
 /// differ by at most one; the first `len % parts` ranges are the longer

@@ -36,7 +36,7 @@ use super::{
     BAD_SAMPLE,
 };
 use crate::mapreduce::sort::MapOutput;
-use flotilla_data::slot::{ForCaller, PerTask};
+use flotilla_data::caller::{ForCaller, PerTask};
 use flotilla_data::task_errors::{TaskErrors, TypedTaskError};
 
 /// A skipped bad record: file, byte offset, snippet, message.

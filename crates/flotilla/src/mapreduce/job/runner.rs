@@ -11,7 +11,7 @@ use flotilla_local::CpuPool;
 
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{default_split_bytes, plan_splits};
-use flotilla_data::slot::lock;
+use flotilla_data::caller::lock;
 
 /// Runs [`Job`]s in-process on a [`CpuPool`].
 #[derive(Debug, Clone)]
