@@ -103,7 +103,6 @@ impl InternalError for String {
     }
 }
 
-
 /// One map task's output of a shuffle: one piece per reduce partition,
 /// each read by its reducer; or the error the map task met, which every
 /// reducer reports.
@@ -175,10 +174,7 @@ impl<P: Clone, E: Clone + InternalError> MapPieces<P, E> {
     pub fn piece(&self, r: usize) -> Result<P, E> {
         match &self.0 {
             Ok(pieces) => pieces.get(r).cloned().ok_or_else(|| {
-                E::internal(&format!(
-                    "shuffle piece {r} of {} asked for",
-                    pieces.len()
-                ))
+                E::internal(&format!("shuffle piece {r} of {} asked for", pieces.len()))
             }),
             Err(e) => Err(e.clone()),
         }

@@ -127,7 +127,10 @@ mod test {
         let tries = Arc::new(AtomicUsize::new(0));
         let seen = Arc::clone(&tries);
         let concat: Combine<Vec<u64>, String> = Arc::new(move |parts: Vec<Vec<u64>>| {
-            assert!(seen.fetch_add(1, Ordering::SeqCst) > 0, "the first try fails");
+            assert!(
+                seen.fetch_add(1, Ordering::SeqCst) > 0,
+                "the first try fails"
+            );
             Ok(parts.concat())
         });
         let root = tree(leaves, 4, &TaskKey::new("concat"), &concat).unwrap();

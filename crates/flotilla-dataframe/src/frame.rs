@@ -722,10 +722,7 @@ impl DataFrame {
             None => {
                 // No partitions: combine nothing.
                 let combine = Arc::clone(&combine);
-                Scalar::new(
-                    Delayed::from_fn(move || combine(Vec::new()))
-                        .named_op(key.sibling(0)),
-                )
+                Scalar::new(Delayed::from_fn(move || combine(Vec::new())).named_op(key.sibling(0)))
             }
         }
     }
@@ -811,9 +808,12 @@ impl DataFrame {
     ) -> Result<Vec<RecordBatch>, DataFrameError> {
         let leaves = self.partition_tasks("collect", Ok);
         let key = key_group(&format!("{}|collect-all", self.label));
-        let root = Delayed::gather_owned(&leaves, |parts: Vec<Result<RecordBatch, DataFrameError>>| {
-            parts.into_iter().collect::<Result<Vec<_>, _>>()
-        })
+        let root = Delayed::gather_owned(
+            &leaves,
+            |parts: Vec<Result<RecordBatch, DataFrameError>>| {
+                parts.into_iter().collect::<Result<Vec<_>, _>>()
+            },
+        )
         .named_op(key);
         Scalar::new(root).compute_with(options)
     }

@@ -156,13 +156,7 @@ impl<T> fmt::Debug for Delayed<T> {
 fn downcast<T: Send + Sync + 'static>(v: &Value, index: usize) -> Result<&T, TaskError> {
     let any: &(dyn Any + Send + Sync) = &**v;
     any.downcast_ref::<T>()
-        .ok_or_else(|| TaskError::WrongInputType {
-            // The graph run puts the task's key here.
-            task: String::new(),
-            index,
-            expected: type_name::<T>(),
-            found: "value of another type",
-        })
+        .ok_or_else(|| wrong_type::<T>(index))
 }
 
 /// Input `index`, `v`, taken by value: moved out when the task holds the
@@ -170,13 +164,33 @@ fn downcast<T: Send + Sync + 'static>(v: &Value, index: usize) -> Result<&T, Tas
 /// reader), cloned otherwise. The stored result is never emptied, so a task
 /// that runs again reads its inputs as the first attempt did.
 fn owned<T: Clone + Send + Sync + 'static>(v: Value, index: usize) -> Result<T, TaskError> {
-    match v.downcast::<T>() {
-        Ok(typed) => Ok(Arc::try_unwrap(typed).unwrap_or_else(|shared| (*shared).clone())),
-        Err(_) => Err(TaskError::WrongInputType {
+    let typed = v.downcast::<T>().map_err(|_| wrong_type::<T>(index))?;
+    Ok(Arc::try_unwrap(typed).unwrap_or_else(|shared| (*shared).clone()))
+}
+
+/// Input `index` is not the `T` the task's function reads.
+fn wrong_type<T>(index: usize) -> TaskError {
+    TaskError::WrongInputType {
+        // The graph run puts the task's key here.
+        task: String::new(),
+        index,
+        expected: type_name::<T>(),
+        found: "value of another type",
+    }
+}
+
+/// The value of a fallible task function's outcome, or its error as a
+/// failure of the task (the graph run puts the task's key in).
+fn fallible<U: Send + Sync + 'static, E: fmt::Display>(
+    outcome: Result<U, E>,
+    function: &str,
+) -> Result<Value, TaskError> {
+    match outcome {
+        Ok(v) => Ok(Arc::new(v) as Value),
+        Err(e) => Err(TaskError::Failed {
             task: String::new(),
-            index,
-            expected: type_name::<T>(),
-            found: "value of another type",
+            function: function.to_string(),
+            message: e.to_string(),
         }),
     }
 }
@@ -592,13 +606,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         Delayed::from_node(
             key,
             vec![Arc::clone(&self.node)],
-            Arc::new(move |mut inputs| match f(owned::<T>(inputs.swap_remove(0), 0)?) {
-                Ok(v) => Ok(Arc::new(v) as Value),
-                Err(e) => Err(TaskError::Failed {
-                    task: String::new(),
-                    function: function.to_string(),
-                    message: e.to_string(),
-                }),
+            Arc::new(move |mut inputs| {
+                fallible(f(owned::<T>(inputs.swap_remove(0), 0)?), function)
             }),
             function,
         )
@@ -623,14 +632,7 @@ impl<T: Send + Sync + 'static> Delayed<T> {
         Delayed::from_node(
             key,
             vec![Arc::clone(&self.node)],
-            Arc::new(move |inputs| match f(downcast::<T>(&inputs[0], 0)?) {
-                Ok(v) => Ok(Arc::new(v) as Value),
-                Err(e) => Err(TaskError::Failed {
-                    task: String::new(),
-                    function: function.to_string(),
-                    message: e.to_string(),
-                }),
-            }),
+            Arc::new(move |inputs| fallible(f(downcast::<T>(&inputs[0], 0)?), function)),
             function,
         )
     }

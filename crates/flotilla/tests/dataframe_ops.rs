@@ -89,14 +89,23 @@ fn group_by_tree_and_shuffle_agree_with_a_loop() {
 
 #[test]
 fn sorting_partitions_that_a_filter_emptied_gives_an_empty_frame() {
-    let df = DataFrame::from_columns(vec![("k", (0..40i64).collect::<Vec<_>>().into())], 4).unwrap();
-    let none = df.filter(col("k").lt(flotilla::dataframe::lit(0i64))).unwrap();
+    let df =
+        DataFrame::from_columns(vec![("k", (0..40i64).collect::<Vec<_>>().into())], 4).unwrap();
+    let none = df
+        .filter(col("k").lt(flotilla::dataframe::lit(0i64)))
+        .unwrap();
     let sorted = none.sort_by(&[SortKey::new("k")]).unwrap();
     assert_eq!(sorted.compute_partitions().unwrap().len(), 4);
     assert_eq!(sorted.compute().unwrap().num_rows(), 0);
     // Some partitions empty, others not: every row still comes out, in order.
-    let some = df.filter(col("k").gt_eq(flotilla::dataframe::lit(35i64))).unwrap();
-    let k = some.sort_by(&[SortKey::new("k").descending()]).unwrap().compute().unwrap();
+    let some = df
+        .filter(col("k").gt_eq(flotilla::dataframe::lit(35i64)))
+        .unwrap();
+    let k = some
+        .sort_by(&[SortKey::new("k").descending()])
+        .unwrap()
+        .compute()
+        .unwrap();
     let k: Vec<i64> = k.column(0).as_primitive::<Int64Type>().values().to_vec();
     assert_eq!(k, [39, 38, 37, 36, 35]);
 }

@@ -836,10 +836,7 @@ impl<T: Send + 'static> Bag<T> {
     /// assert_eq!(parts, [vec![0], vec![1]]);
     /// # Ok::<(), flotilla::bag::BagError>(())
     /// ```
-    pub fn compute_partitions_with(
-        &self,
-        options: &ComputeOptions,
-    ) -> Result<Vec<Vec<T>>, BagError>
+    pub fn compute_partitions_with(&self, options: &ComputeOptions) -> Result<Vec<Vec<T>>, BagError>
     where
         T: Clone + Sync,
     {

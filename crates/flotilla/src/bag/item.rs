@@ -111,7 +111,10 @@ impl<A: Clone + Send + Sync + 'static> Item<A> {
         B: Clone + Send + Sync + 'static,
         F: Fn(A) -> B + Send + Sync + 'static,
     {
-        Item::new(self.root.map_owned(move |partial: Partial<A>| partial.map(&f)))
+        Item::new(
+            self.root
+                .map_owned(move |partial: Partial<A>| partial.map(&f)),
+        )
     }
 
     /// The result as a plain [`Delayed`] value, to combine with other

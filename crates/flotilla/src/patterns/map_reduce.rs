@@ -85,8 +85,8 @@ use flotilla_core::{TaskKey, TaskOptions};
 use flotilla_local::{ComputeOptions, CpuPool, Graph, Inputs, TaskError};
 
 use super::{catch_panic, PatternError};
-use flotilla_data::shuffle::MapPieces;
 use flotilla_data::caller::{lock, ForCaller, PerTask};
+use flotilla_data::shuffle::MapPieces;
 use flotilla_data::task_errors::TaskErrors;
 
 /// How many map tasks per worker thread when no chunk size is set.
