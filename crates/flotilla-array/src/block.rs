@@ -19,7 +19,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use flotilla_core::TaskKey;
-use flotilla_local::{panic_message, Delayed};
+use flotilla_local::{panic_message, record_result_bytes, Delayed};
 use ndarray::{ArrayD, IxDyn};
 
 use crate::chunks::row_len;
@@ -120,6 +120,9 @@ impl<T: Element> Block<T> {
             in_block(&coords, || {
                 let inputs = unpack(values)?;
                 let block = make_block(&fill, &inputs, &shape)?;
+                record_result_bytes(std::mem::size_of_val(
+                    block.as_slice_memory_order().unwrap_or(&[]),
+                ) as u64);
                 Ok(T::into_block(block))
             })
         })
@@ -289,5 +292,20 @@ mod tests {
         let payload = catch_unwind(|| in_block(&[2, 4], || panic!("boom"))).unwrap_err();
         assert_eq!(panic_message(&*payload), "boom — in block [2,4]");
         assert_eq!(in_block(&[0], || 5), 5);
+    }
+
+    #[test]
+    fn a_materialized_block_reports_its_size() {
+        let fill: Fill<f64> = Arc::new(|_, offset, out: &mut [f64]| {
+            for (k, x) in out.iter_mut().enumerate() {
+                *x = (offset + k) as f64;
+            }
+            Ok(())
+        });
+        let node = Block::generated(fill).materialize(vec![0, 0], vec![30, 50], TaskKey::new("b"));
+        let options = flotilla_local::ComputeOptions::new().progress(false);
+        let (block, report) = node.compute_shared_with(&options).unwrap();
+        assert!(block.is_ok());
+        assert_eq!(report.result_bytes(), 30 * 50 * 8);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// let w = flotilla_core::WorkerStats { busy: Duration::from_millis(5), tasks: 2, stolen: 1 };
+/// let w = flotilla_core::WorkerStats { busy: Duration::from_millis(5), tasks: 2, stolen: 1, result_bytes: 640 };
 /// assert_eq!(w.tasks, 2);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub struct WorkerStats {
     pub tasks: u64,
     /// Of those, tasks taken from another worker's queue.
     pub stolen: u64,
+    /// Bytes of the results its tasks made, as they reported them (tasks
+    /// that report no size count 0).
+    pub result_bytes: u64,
 }
 
 /// Per-worker accounting of a run, with its makespan (wall time from the
@@ -32,8 +35,8 @@ pub struct WorkerStats {
 /// let r = RunReport {
 ///     makespan: Duration::from_secs(2),
 ///     workers: vec![
-///         WorkerStats { busy: Duration::from_secs(2), tasks: 3, stolen: 0 },
-///         WorkerStats { busy: Duration::from_secs(1), tasks: 1, stolen: 1 },
+///         WorkerStats { busy: Duration::from_secs(2), tasks: 3, stolen: 0, result_bytes: 0 },
+///         WorkerStats { busy: Duration::from_secs(1), tasks: 1, stolen: 1, result_bytes: 0 },
 ///     ],
 /// };
 /// assert_eq!(r.utilization(), 0.75);
@@ -116,6 +119,18 @@ impl RunReport {
     pub fn stolen(&self) -> u64 {
         self.workers.iter().map(|w| w.stolen).sum()
     }
+
+    /// Bytes of results reported over all workers.
+    ///
+    /// ```
+    /// use flotilla_core::{RunReport, WorkerStats};
+    /// let w = WorkerStats { result_bytes: 100, ..WorkerStats::default() };
+    /// let r = RunReport { workers: vec![w, w], ..RunReport::default() };
+    /// assert_eq!(r.result_bytes(), 200);
+    /// ```
+    pub fn result_bytes(&self) -> u64 {
+        self.workers.iter().map(|w| w.result_bytes).sum()
+    }
 }
 
 impl fmt::Display for RunReport {
@@ -144,6 +159,45 @@ impl fmt::Display for RunReport {
             self.utilization() * 100.0,
             self.tasks(),
             self.stolen()
-        )
+        )?;
+        match self.result_bytes() {
+            0 => Ok(()),
+            bytes => write!(f, ", {} of results", Bytes(bytes)),
+        }
+    }
+}
+
+/// A byte count written with a decimal unit: `512 B`, `2.5 kB`, `12.3 MB`.
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0 as f64;
+        match self.0 {
+            0..1_000 => write!(f, "{} B", self.0),
+            1_000..1_000_000 => write!(f, "{:.1} kB", b / 1e3),
+            1_000_000..1_000_000_000 => write!(f, "{:.1} MB", b / 1e6),
+            _ => write!(f, "{:.1} GB", b / 1e9),
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn byte_counts_read_with_a_unit() {
+        assert_eq!(Bytes(512).to_string(), "512 B");
+        assert_eq!(Bytes(2_500).to_string(), "2.5 kB");
+        assert_eq!(Bytes(12_300_000).to_string(), "12.3 MB");
+        assert_eq!(Bytes(4_000_000_000).to_string(), "4.0 GB");
+        let mut r = RunReport::default();
+        assert!(!r.to_string().contains("of results"));
+        r.workers.push(WorkerStats {
+            result_bytes: 2_500,
+            ..WorkerStats::default()
+        });
+        assert!(r.to_string().ends_with(", 2.5 kB of results"), "{r}");
     }
 }

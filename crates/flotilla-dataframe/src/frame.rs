@@ -9,7 +9,7 @@ use arrow_array::{
 };
 use arrow_schema::{Field, Schema, SchemaRef};
 use flotilla_core::TaskKey;
-use flotilla_local::{ComputeOptions, Delayed};
+use flotilla_local::{record_result_bytes, ComputeOptions, Delayed};
 
 use super::error::settle;
 use super::expr::{not_found, Expr};
@@ -48,11 +48,29 @@ pub(crate) enum Partition {
 /// output partition, or its error (see [`flotilla_data::shuffle`]).
 pub(crate) type Pieces = MapPieces<RecordBatch, DataFrameError>;
 
+/// The pieces a map task of a shuffle made, or its error; their size is
+/// reported to the scheduler.
+pub(crate) fn pieces_of(r: Result<Vec<RecordBatch>, DataFrameError>) -> Pieces {
+    let r = settle(r);
+    if let Ok(pieces) = &r {
+        let bytes = pieces
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum::<usize>();
+        record_result_bytes(bytes as u64);
+    }
+    Pieces::new(r)
+}
+
 impl Partition {
-    /// A computed partition, or the error that computing it met.
+    /// A computed partition, or the error that computing it met; its size
+    /// is reported to the scheduler.
     pub(crate) fn from_result(r: Result<RecordBatch, DataFrameError>) -> Partition {
         match settle(r) {
-            Ok(b) => Partition::Ready(b),
+            Ok(b) => {
+                record_result_bytes(b.get_array_memory_size() as u64);
+                Partition::Ready(b)
+            }
             Err(e) => Partition::Failed(e),
         }
     }
@@ -675,7 +693,7 @@ impl DataFrame {
         F: Fn(RecordBatch) -> Result<Vec<RecordBatch>, DataFrameError> + Send + Sync + 'static,
     {
         self.per_partition(label, move |_, p, stages| {
-            Pieces::new(settle(run_pipeline(p, stages).and_then(&f)))
+            pieces_of(run_pipeline(p, stages).and_then(&f))
         })
     }
 
@@ -908,4 +926,49 @@ pub(crate) fn run_pipeline(p: &Partition, stages: &[Stage]) -> Result<RecordBatc
         b = stage(b)?;
     }
     Ok(b)
+}
+
+#[cfg(test)]
+mod test {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, RecordBatch};
+    use flotilla_local::{ComputeOptions, Delayed};
+
+    use super::DataFrame;
+
+    fn batch(n: i64) -> RecordBatch {
+        let column: Arc<dyn arrow_array::Array> = Arc::new(Int64Array::from_iter_values(0..n));
+        RecordBatch::try_from_iter([("x", column)]).unwrap()
+    }
+
+    #[test]
+    fn shuffle_pieces_and_partitions_report_their_sizes() {
+        let batches = vec![batch(1000), batch(2000)];
+        let frame = DataFrame::from_batches(batches).unwrap();
+        let pieces = frame.partition_pieces("halves", |b| {
+            let half = b.num_rows() / 2;
+            Ok(vec![b.slice(0, half), b.slice(half, b.num_rows() - half)])
+        });
+        let expected = Delayed::gather(&pieces, |ps| {
+            ps.iter()
+                .map(|p| {
+                    (0..p.len())
+                        .map(|r| p.piece(r).unwrap().get_array_memory_size())
+                        .sum::<usize>()
+                })
+                .sum::<usize>() as u64
+        });
+        let options = ComputeOptions::new().progress(false);
+        let (bytes, report) = expected.compute_shared_with(&options).unwrap();
+        assert!(*bytes > 0);
+        assert_eq!(report.result_bytes(), *bytes);
+
+        let sorted = frame.sort_by(&["x".into()]).unwrap();
+        let (_, report) = Delayed::gather(&sorted.materialized("all"), |_| ())
+            .compute_shared_with(&options)
+            .unwrap();
+        // The cut pieces and the merged partitions each hold the 3,000 values.
+        assert!(report.result_bytes() >= 2 * 3000 * 8, "{report}");
+    }
 }

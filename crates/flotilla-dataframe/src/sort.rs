@@ -15,9 +15,8 @@ use arrow_row::{OwnedRow, RowConverter, SortField};
 use arrow_schema::SortOptions;
 use flotilla_local::Delayed;
 
-use super::error::settle;
 use super::expr::not_found;
-use super::frame::{key_group, Partition, Pieces};
+use super::frame::{key_group, pieces_of, Partition, Pieces};
 use super::{DataFrame, DataFrameError};
 use flotilla_data::shuffle::reducers;
 
@@ -194,10 +193,10 @@ impl DataFrame {
             .map(|(i, p)| {
                 let keys = keys.clone();
                 p.zip_with(&boundaries, move |p: &Partition, bounds| {
-                    Pieces::new(settle((|| {
+                    pieces_of((|| {
                         let bounds = bounds.as_ref().map_err(Clone::clone)?;
                         cut(&p.load()?, &keys, bounds, n)
-                    })()))
+                    })())
                 })
                 .named_op(cut_key.sibling(i as u64))
             })

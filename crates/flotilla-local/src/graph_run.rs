@@ -9,6 +9,7 @@
 //! only for that bookkeeping, never while user code runs.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -40,6 +41,42 @@ pub(crate) struct GraphTask {
     pub(crate) func: TaskFn,
     pub(crate) function: &'static str,
     pub(crate) hand_over: bool,
+}
+
+thread_local! {
+    /// Bytes the task running on this thread said its result holds.
+    static RESULT_BYTES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Tells the scheduler that the result of the running task holds `bytes`
+/// bytes (calls add up). The size shows in the run's
+/// [`RunReport`] (per worker, [`WorkerStats::result_bytes`](flotilla_core::WorkerStats::result_bytes)).
+/// Results live in this process's memory, where any worker reads them at
+/// no cost, so the size does not steer placement here. Outside a task of a
+/// graph it does nothing.
+///
+/// The collections report the sizes of their partitions and shuffle
+/// pieces; a task of your own may report its result's.
+///
+/// ```
+/// use flotilla_local::{record_result_bytes, ComputeOptions, Delayed};
+///
+/// let blocks: Vec<Delayed<Vec<u64>>> = (0..4)
+///     .map(|i| {
+///         Delayed::from_fn(move || {
+///             let block = vec![i; 1000];
+///             record_result_bytes(8 * block.len() as u64);
+///             block
+///         })
+///     })
+///     .collect();
+/// let total = Delayed::gather(&blocks, |bs| bs.iter().map(|b| b.len()).sum::<usize>());
+/// let (n, report) = total.compute_shared_with(&ComputeOptions::new()).unwrap();
+/// assert_eq!(*n, 4000);
+/// assert_eq!(report.result_bytes(), 32_000);
+/// ```
+pub fn record_result_bytes(bytes: u64) {
+    RESULT_BYTES.with(|b| b.set(b.get().saturating_add(bytes)));
 }
 
 /// The payload with which [`input_consumed`] unwinds a task.
@@ -399,12 +436,16 @@ impl GraphRun {
                 });
             }
         };
-        match catch_unwind(AssertUnwindSafe(|| func(inputs))) {
+        // A task waiting inside (a scope, `yield_now`) runs others on this
+        // stack: each keeps its own count.
+        let outer_bytes = RESULT_BYTES.with(|b| b.replace(0));
+        let outcome = catch_unwind(AssertUnwindSafe(|| func(inputs)));
+        let bytes = RESULT_BYTES.with(|b| b.replace(outer_bytes));
+        match outcome {
             Ok(Ok(value)) => {
                 *lock(&self.results[task.index()]) = Some(value);
                 let took = crate::pool::account_current_job();
-                // Results are shared in memory here: no size to weigh.
-                let finish = Finish::new(took, 0);
+                let finish = Finish::new(took, bytes);
                 self.with_scheduler(|s, d| {
                     let _ = s.task_finished(task, worker, attempt, finish, d);
                 });
@@ -542,6 +583,7 @@ pub(crate) fn run_graph(
     let graph = Arc::new(graph);
     let mut scheduler = Scheduler::new(Arc::clone(&graph), placement, pool.threads());
     scheduler.set_retries(options.retries);
+    scheduler.set_results_shared(true);
     // Results handed over count their readers; the others are shared.
     let mut readers: Vec<u32> = tasks
         .iter()
@@ -585,10 +627,14 @@ pub(crate) fn run_graph(
     run.wait(&mut progress);
     let makespan = start.elapsed();
     progress.finish(total as u64);
-    let report = RunReport {
-        makespan,
-        workers: stats_since(&before, &pool.worker_stats()),
-    };
+    let mut workers = stats_since(&before, &pool.worker_stats());
+    {
+        let scheduler = lock(&run.scheduler);
+        for (i, w) in workers.iter_mut().enumerate() {
+            w.result_bytes = scheduler.bytes_produced_on(WorkerId::new(i as u32));
+        }
+    }
+    let report = RunReport { makespan, workers };
     let errors = lock(&run.errors);
     let outputs = outputs
         .iter()

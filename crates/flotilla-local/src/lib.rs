@@ -37,7 +37,7 @@ pub use delayed::Delayed;
 pub use error::{is_panic_with_message, panic_message, SharedError, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use future::TaskFuture;
-pub use graph_run::{fail_task, input_consumed, ComputeOptions};
+pub use graph_run::{fail_task, input_consumed, record_result_bytes, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
 pub use keyed_graph::{Graph, Inputs, TaskValue};
 pub use scope::{yield_now, Scope, Yield};

@@ -420,6 +420,7 @@ impl PoolHandle {
                 busy: Duration::from_nanos(c.busy_ns.load(Ordering::Relaxed)),
                 tasks: c.tasks.load(Ordering::Relaxed),
                 stolen: c.stolen.load(Ordering::Relaxed),
+                result_bytes: 0,
             })
             .collect()
     }
@@ -434,6 +435,7 @@ pub(crate) fn stats_since(before: &[WorkerStats], after: &[WorkerStats]) -> Vec<
             busy: a.busy.saturating_sub(b.busy),
             tasks: a.tasks - b.tasks,
             stolen: a.stolen - b.stolen,
+            result_bytes: a.result_bytes.saturating_sub(b.result_bytes),
         })
         .collect()
 }

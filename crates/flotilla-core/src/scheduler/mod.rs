@@ -108,6 +108,9 @@ pub struct Scheduler {
     /// Whether any finish reported a size; until then placement skips
     /// weighing input sizes.
     bytes_known: bool,
+    /// Whether every worker reads every result at no cost (one process),
+    /// so that where a result lives does not steer placement.
+    results_shared: bool,
     workers: WorkerTable,
     /// Ready tasks that found no worker to go to; placed when one joins.
     parked: Vec<TaskId>,
@@ -181,6 +184,7 @@ impl Scheduler {
             site: vec![NO_WORKER; n],
             result_bytes: vec![0; n],
             bytes_known: false,
+            results_shared: false,
             workers: table,
             parked: Vec::new(),
             durations: Durations::default(),
@@ -418,9 +422,9 @@ impl Scheduler {
     /// The worker next to which `task` should run: the present worker that
     /// holds the most bytes of its inputs, or else `by`, the worker whose
     /// finish made it ready. Sizes are weighed only once some finish
-    /// reported one (the in-process pool shares memory and reports none).
+    /// reported one, and not at all when results are shared.
     fn near(&mut self, task: TaskId, by: Option<WorkerId>) -> Option<WorkerId> {
-        if !self.bytes_known {
+        if !self.bytes_known || self.results_shared {
             return by;
         }
         let mut held = std::mem::take(&mut self.near_scratch);
@@ -494,6 +498,66 @@ impl Scheduler {
     /// ```
     pub fn failure(&self, task: TaskId) -> Option<FailureKind> {
         self.tries.get(&task).and_then(|t| t.failure)
+    }
+
+    /// Says whether every worker reads every result at no cost, as the
+    /// threads of one process do (default false, as for workers on
+    /// several machines). Results still report their sizes, which
+    /// [`result_location`](Scheduler::result_location) and
+    /// [`bytes_produced_on`](Scheduler::bytes_produced_on) give back, but a
+    /// ready task is then placed as if its inputs lived nowhere: next to
+    /// the worker whose finish made it ready, or where the policy deals it,
+    /// instead of on the worker that holds the most bytes of its inputs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flotilla_core::{Attempt, Command, Finish, Placement, Scheduler, Target, TaskGraph, TaskKey, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let big = g.add_task(TaskKey::new("big"), &[]).unwrap();
+    /// let small = g.add_task(TaskKey::new("small"), &[]).unwrap();
+    /// let join = g.add_task(TaskKey::new("join"), &[big, small]).unwrap();
+    /// let place_join = |shared: bool| {
+    ///     let mut s = Scheduler::new(g.clone(), Placement::WorkStealing, 2);
+    ///     s.set_results_shared(shared);
+    ///     let mut out = Vec::new();
+    ///     s.start(&mut out);
+    ///     let mb = Finish::new(Duration::ZERO, 1 << 20);
+    ///     s.task_finished(big, WorkerId::new(0), Attempt::FIRST, mb, &mut out).unwrap();
+    ///     out.clear();
+    ///     s.task_finished(small, WorkerId::new(1), Attempt::FIRST, Finish::new(Duration::ZERO, 8), &mut out).unwrap();
+    ///     out.iter().find_map(|c| match c {
+    ///         Command::Run { task, target, .. } if *task == join => Some(*target),
+    ///         _ => None,
+    ///     })
+    /// };
+    /// // Across machines the join goes where its megabyte is; in one process it stays
+    /// // on the worker that made it ready.
+    /// assert_eq!(place_join(false), Some(Target::Stealable(WorkerId::new(0))));
+    /// assert_eq!(place_join(true), Some(Target::Stealable(WorkerId::new(1))));
+    /// ```
+    pub fn set_results_shared(&mut self, shared: bool) {
+        self.results_shared = shared;
+    }
+
+    /// Bytes of results that finished attempts on `worker` reported, over
+    /// the whole run (results since released included); 0 for a worker
+    /// that never joined.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flotilla_core::{Attempt, Finish, Placement, Scheduler, TaskGraph, TaskKey, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task(TaskKey::new("a"), &[]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 2);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// let w = WorkerId::new(0);
+    /// s.task_finished(a, w, Attempt::FIRST, Finish::new(Duration::ZERO, 4096), &mut out).unwrap();
+    /// assert_eq!(s.bytes_produced_on(w), 4096);
+    /// assert_eq!(s.bytes_produced_on(WorkerId::new(1)), 0);
+    /// ```
+    pub fn bytes_produced_on(&self, worker: WorkerId) -> u64 {
+        self.workers.bytes_produced(worker)
     }
 
     /// Gives every task at least `retries` retries after an error or a
@@ -686,6 +750,7 @@ impl Scheduler {
         self.site[i] = worker.index() as u32;
         self.result_bytes[i] = finish.bytes();
         self.bytes_known |= finish.bytes() > 0;
+        self.workers.produced(worker, finish.bytes());
         self.durations
             .record(self.graph.kind_of(task), finish.duration());
 

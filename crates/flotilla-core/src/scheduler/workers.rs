@@ -125,6 +125,8 @@ pub(super) struct WorkerTable {
     offers: Vec<WorkerOffer>,
     present: Vec<bool>,
     queued: Vec<u32>,
+    /// Bytes of results each worker's finished attempts reported.
+    produced: Vec<u64>,
 }
 
 impl WorkerTable {
@@ -133,6 +135,7 @@ impl WorkerTable {
         self.offers.push(offer);
         self.present.push(true);
         self.queued.push(0);
+        self.produced.push(0);
         id
     }
 
@@ -188,10 +191,22 @@ impl WorkerTable {
         self.queued.get(worker.index()).map_or(0, |q| *q as usize)
     }
 
+    #[inline]
+    pub(super) fn produced(&mut self, worker: WorkerId, bytes: u64) {
+        if let Some(p) = self.produced.get_mut(worker.index()) {
+            *p += bytes;
+        }
+    }
+
+    pub(super) fn bytes_produced(&self, worker: WorkerId) -> u64 {
+        self.produced.get(worker.index()).copied().unwrap_or(0)
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         self.offers.capacity() * std::mem::size_of::<WorkerOffer>()
             + self.present.capacity()
             + self.queued.capacity() * 4
+            + self.produced.capacity() * 8
     }
 }
 

@@ -423,7 +423,9 @@ where
         self.write_spill()
     }
 
-    /// Sorts the remainder and hands over every partition's runs.
+    /// Sorts the remainder and hands over every partition's runs. Called
+    /// in a task of a graph, it reports the output's size (in memory and
+    /// spilled) as the task's result size.
     ///
     /// # Errors
     /// None today (the remainder stays in memory); the `Result` leaves room
@@ -440,6 +442,8 @@ where
     /// ```
     pub fn finish(mut self) -> Result<MapOutput<K, V>, SpillError> {
         self.sort_and_combine();
+        // The map output's size, in memory and spilled, for the scheduler.
+        flotilla_local::record_result_bytes(self.estimated as u64 + self.stats.bytes_spilled);
         let buckets = mem::take(&mut self.buckets);
         let mut partitions = mem::take(&mut self.runs);
         for (runs, bucket) in partitions.iter_mut().zip(buckets) {

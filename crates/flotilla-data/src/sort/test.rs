@@ -224,3 +224,29 @@ fn a_truncated_run_is_reported() {
         "the stream ends at the error"
     );
 }
+
+#[test]
+fn a_map_output_reports_its_size_in_memory_and_spilled_to_its_task() {
+    use flotilla_local::{ComputeOptions, Delayed};
+    use std::sync::Arc;
+    let dir = Arc::new(TestDir::new("sizes"));
+    let in_task = Arc::clone(&dir);
+    let map_task = Delayed::from_fn(move || {
+        let mut buffer = PartitionedSortBuffer::new(2, SortOptions::new().spill_dir(&in_task.0));
+        for i in 0..40u64 {
+            buffer.push((i % 2) as usize, i, i).unwrap();
+        }
+        buffer.spill().unwrap();
+        for i in 0..10u64 {
+            buffer.push((i % 2) as usize, i, i).unwrap();
+        }
+        let in_memory = buffer.buffered_bytes() as u64;
+        let output = buffer.finish().unwrap();
+        (in_memory, output.stats().bytes_spilled)
+    });
+    let options = ComputeOptions::new().progress(false);
+    let (sizes, report) = map_task.compute_shared_with(&options).unwrap();
+    let (in_memory, spilled) = *sizes;
+    assert!(in_memory > 0 && spilled > 0, "{sizes:?}");
+    assert_eq!(report.result_bytes(), in_memory + spilled);
+}
