@@ -112,6 +112,22 @@ impl Attempt {
         Attempt(self.0.saturating_add(1))
     }
 
+    /// The attempt of number `n` (counting from 1), as a report that
+    /// crossed a process boundary carries it; `None` for 0.
+    ///
+    /// ```
+    /// use flotilla_core::Attempt;
+    /// assert_eq!(Attempt::from_number(2), Some(Attempt::FIRST.next()));
+    /// assert_eq!(Attempt::from_number(0), None);
+    /// ```
+    pub const fn from_number(n: u32) -> Option<Attempt> {
+        if n == 0 {
+            None
+        } else {
+            Some(Attempt(n))
+        }
+    }
+
     /// Its number, counting from 1.
     ///
     /// ```

@@ -1,0 +1,644 @@
+//! The client: submits tasks of registered functions to a scheduler and
+//! reads their results from the workers that hold them.
+//!
+//! The API blocks, like the rest of flotilla; a network thread of the
+//! client's own carries messages both ways. Submissions queue there and
+//! leave in batches, so a loop that submits 100,000 tasks one by one
+//! sends a few large frames. Results are fetched from the workers that
+//! hold them, one connection per worker, many results per round trip.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::error::ClusterError;
+use crate::fetch::Fetcher;
+use crate::protocol::messages::{
+    ClientArg, ClientEvent, ClientMessage, ClusterStatus, Failure, FailureReason, Submit,
+};
+use crate::protocol::{connect, FrameReader, FrameWriter, Role, Token, MAX_FRAME_BYTES};
+use crate::registry::{Call, Remote};
+
+/// Where a finished task's result is.
+#[derive(Debug, Clone)]
+struct Location {
+    task: u32,
+    addr: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    done: HashMap<u64, Location>,
+    failed: HashMap<u64, String>,
+    /// Failures' functions and keys, for errors.
+    failed_info: HashMap<u64, (String, String)>,
+    status: Option<ClusterStatus>,
+    gone: Option<String>,
+}
+
+/// The client's network runtime. Dropped without waiting for its tasks,
+/// which is allowed wherever the last handle goes (even on the runtime's
+/// own thread).
+#[derive(Debug)]
+struct Runtime(Option<tokio::runtime::Runtime>);
+
+impl Runtime {
+    fn block_on<F: std::future::Future>(&self, f: F) -> Option<F::Output> {
+        self.0.as_ref().map(|r| r.block_on(f))
+    }
+
+    fn spawn<F>(&self, f: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(r) = &self.0 {
+            r.spawn(f);
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r.shutdown_background();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    runtime: Runtime,
+    outgoing: mpsc::UnboundedSender<ClientMessage>,
+    state: Mutex<State>,
+    changed: Condvar,
+    next_id: AtomicU64,
+    fetcher: Fetcher,
+    scheduler: String,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A connection to a cluster's scheduler.
+///
+/// ```no_run
+/// use flotilla_cluster::{remote, Client};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 { a + b }
+///
+/// fn main() {
+///     let client = Client::connect("127.0.0.1:8786").unwrap();
+///     let sums = client.map(add::REMOTE, (0..10, 10..20)).unwrap();
+///     assert_eq!(client.gather(&sums).unwrap(), (0..10).map(|i| 2 * i + 10).collect::<Vec<i64>>());
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("scheduler", &self.inner.scheduler)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to the scheduler at `addr`, with the token of
+    /// `FLOTILLA_TOKEN` if set.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Io`] when the scheduler cannot be reached,
+    /// [`ClusterError::Refused`] when it refuses the client.
+    pub fn connect(addr: &str) -> Result<Client, ClusterError> {
+        Client::connect_with(addr, Token::from_env())
+    }
+
+    /// Connects proving `token`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::connect`].
+    pub fn connect_with(addr: &str, token: Option<Token>) -> Result<Client, ClusterError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("flotilla-client")
+            .enable_all()
+            .build()
+            .map_err(|e| ClusterError::io("starting the client's runtime", e))?;
+        let (reader, writer) = runtime.block_on(async {
+            let stream = TcpStream::connect(addr).await.map_err(|e| {
+                ClusterError::io(format!("connecting to the scheduler at {addr}"), e)
+            })?;
+            let _ = stream.set_nodelay(true);
+            let (r, w) = stream.into_split();
+            let peer = format!("scheduler {addr}");
+            let mut reader = FrameReader::new(r, MAX_FRAME_BYTES, peer.clone());
+            let mut writer = FrameWriter::new(w, peer);
+            connect(&mut reader, &mut writer, Role::Client, token.as_ref()).await?;
+            Ok::<_, ClusterError>((reader, writer))
+        })?;
+        let (outgoing, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            runtime: Runtime(Some(runtime)),
+            outgoing,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            next_id: AtomicU64::new(0),
+            fetcher: Fetcher::new(token),
+            scheduler: addr.to_string(),
+        });
+        inner.runtime.spawn(send_loop(writer, rx));
+        inner
+            .runtime
+            .spawn(receive_loop(reader, Arc::downgrade(&inner)));
+        Ok(Client { inner })
+    }
+
+    /// Submits one task: `f::call(args..)` of a `#[remote]` function `f`.
+    /// Its arguments may be futures of earlier tasks: it runs when they
+    /// are done, reading their results where they are.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Codec`] when an argument could not be encoded;
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    pub fn submit<R>(&self, call: Call<R>) -> Result<ClusterFuture<R>, ClusterError> {
+        if let Some(reason) = call.error {
+            return Err(ClusterError::Codec {
+                what: format!("a task of {}", call.function),
+                reason,
+            });
+        }
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let submit = Submit {
+            id,
+            function: call.function.to_string(),
+            args: call.args,
+            retries: call.retries,
+            resources: call.resources,
+        };
+        self.send(ClientMessage::Submit(vec![submit]))?;
+        Ok(ClusterFuture::new(id, call.function, &self.inner))
+    }
+
+    /// One task of `function` per element of the zipped argument lists:
+    /// `client.map(add::REMOTE, (xs, ys))` calls `add(xs[i], ys[i])`,
+    /// stopping at the shortest list.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::submit`].
+    pub fn map<A, R, L>(
+        &self,
+        function: Remote<A, R>,
+        lists: L,
+    ) -> Result<Vec<ClusterFuture<R>>, ClusterError>
+    where
+        L: ArgLists<A>,
+        A: EncodeArgs,
+    {
+        let mut futures = Vec::new();
+        let mut batch = Vec::new();
+        for args in lists.zipped() {
+            let args = args.encode().map_err(|reason| ClusterError::Codec {
+                what: format!("a task of {}", function.name()),
+                reason,
+            })?;
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            batch.push(Submit {
+                id,
+                function: function.name().to_string(),
+                args: args.into_iter().map(ClientArg::Value).collect(),
+                retries: 0,
+                resources: Vec::new(),
+            });
+            futures.push(ClusterFuture::new(id, function.name(), &self.inner));
+        }
+        self.send(ClientMessage::Submit(batch))?;
+        Ok(futures)
+    }
+
+    /// The results of `futures`, in order, once all are done.
+    ///
+    /// # Errors
+    ///
+    /// The first task's error ([`ClusterError::Task`]) in the order given,
+    /// or a result that could not be fetched or decoded.
+    pub fn gather<R: DeserializeOwned>(
+        &self,
+        futures: &[ClusterFuture<R>],
+    ) -> Result<Vec<R>, ClusterError> {
+        let ids: Vec<u64> = futures.iter().map(|f| f.id()).collect();
+        let locations = self.wait_all(&ids, futures)?;
+        let mut by_addr: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (n, l) in locations.iter().enumerate() {
+            by_addr.entry(l.addr.as_str()).or_default().push(n);
+        }
+        let mut results: Vec<Option<R>> = futures.iter().map(|_| None).collect();
+        for (addr, positions) in by_addr {
+            let tasks: Vec<u32> = positions.iter().map(|&n| locations[n].task).collect();
+            let fetched = self
+                .inner
+                .runtime
+                .block_on(self.inner.fetcher.fetch(addr, &tasks))
+                .unwrap_or_default();
+            for (&n, bytes) in positions.iter().zip(fetched) {
+                let bytes = bytes.map_err(|e| {
+                    ClusterError::Disconnected(format!(
+                        "fetching the result of {} from {addr}: {e}",
+                        futures[n].function
+                    ))
+                })?;
+                let value = postcard::from_bytes(&bytes).map_err(|e| ClusterError::Codec {
+                    what: format!("the result of {}", futures[n].function),
+                    reason: e.to_string(),
+                })?;
+                results[n] = Some(value);
+            }
+        }
+        results
+            .into_iter()
+            .zip(futures)
+            .map(|(r, f)| {
+                r.ok_or_else(|| {
+                    ClusterError::Disconnected(format!(
+                        "the result of {} did not come back",
+                        f.function
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    fn wait_all<R>(
+        &self,
+        ids: &[u64],
+        futures: &[ClusterFuture<R>],
+    ) -> Result<Vec<Location>, ClusterError> {
+        let mut state = lock(&self.inner.state);
+        loop {
+            for (n, id) in ids.iter().enumerate() {
+                if let Some(reason) = state.failed.get(id) {
+                    let (key, function) = state
+                        .failed_info
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| (format!("#{id}"), futures[n].function.to_string()));
+                    return Err(ClusterError::Task {
+                        key,
+                        function,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            if ids.iter().all(|id| state.done.contains_key(id)) {
+                return Ok(ids
+                    .iter()
+                    .filter_map(|id| state.done.get(id).cloned())
+                    .collect());
+            }
+            if let Some(gone) = &state.gone {
+                return Err(ClusterError::Disconnected(gone.clone()));
+            }
+            state = self
+                .inner
+                .changed
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Cancels a task that has not finished; its future then reports
+    /// that it was cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    pub fn cancel<R>(&self, future: &ClusterFuture<R>) -> Result<(), ClusterError> {
+        self.send(ClientMessage::Cancel(vec![future.id()]))
+    }
+
+    /// What the cluster is doing now: its workers and its tasks by state.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    pub fn status(&self) -> Result<ClusterStatus, ClusterError> {
+        lock(&self.inner.state).status = None;
+        self.send(ClientMessage::Status)?;
+        let mut state = lock(&self.inner.state);
+        loop {
+            if let Some(s) = state.status.take() {
+                return Ok(s);
+            }
+            if let Some(gone) = &state.gone {
+                return Err(ClusterError::Disconnected(gone.clone()));
+            }
+            state = self
+                .inner
+                .changed
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn send(&self, message: ClientMessage) -> Result<(), ClusterError> {
+        self.inner.outgoing.send(message).map_err(|_| {
+            ClusterError::Disconnected(format!("the client of {} is closed", self.inner.scheduler))
+        })
+    }
+}
+
+/// Sends the client's messages, merging what queued up into one message
+/// of each kind.
+async fn send_loop(
+    mut writer: FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
+    mut rx: mpsc::UnboundedReceiver<ClientMessage>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut submit = Vec::new();
+        let mut release = Vec::new();
+        let mut cancel = Vec::new();
+        let mut status = false;
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                ClientMessage::Submit(s) => submit.extend(s),
+                ClientMessage::Release(r) => release.extend(r),
+                ClientMessage::Cancel(c) => cancel.extend(c),
+                ClientMessage::Status => status = true,
+            }
+            if submit.len() < 16384 {
+                next = rx.try_recv().ok();
+            }
+        }
+        // Submissions first: a release or cancel may name a task just submitted.
+        let batch = [
+            (!submit.is_empty()).then_some(ClientMessage::Submit(submit)),
+            (!cancel.is_empty()).then_some(ClientMessage::Cancel(cancel)),
+            (!release.is_empty()).then_some(ClientMessage::Release(release)),
+            status.then_some(ClientMessage::Status),
+        ];
+        for m in batch.into_iter().flatten() {
+            if writer.send(&m).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn receive_loop(
+    mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    inner: std::sync::Weak<Inner>,
+) {
+    loop {
+        let event = reader.recv::<ClientEvent>().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let mut state = lock(&inner.state);
+        match event {
+            Ok(Some(ClientEvent::Done(done))) => {
+                for d in done {
+                    state.done.insert(
+                        d.id,
+                        Location {
+                            task: d.task,
+                            addr: d.addr,
+                        },
+                    );
+                }
+            }
+            Ok(Some(ClientEvent::Failed(failed))) => {
+                for f in failed {
+                    state.failed.insert(f.id, describe(&f.reason));
+                    state.failed_info.insert(f.id, (f.key, f.function));
+                }
+            }
+            Ok(Some(ClientEvent::Status(s))) => state.status = Some(s),
+            Ok(Some(ClientEvent::Rejected { id, reason })) => {
+                state
+                    .failed
+                    .insert(id, format!("was refused by the scheduler: {reason}"));
+            }
+            Ok(None) => {
+                state.gone = Some(format!(
+                    "the scheduler at {} closed the connection",
+                    inner.scheduler
+                ))
+            }
+            Err(e) => state.gone = Some(e.to_string()),
+        }
+        let over = state.gone.is_some();
+        drop(state);
+        inner.changed.notify_all();
+        if over {
+            return;
+        }
+    }
+}
+
+/// A task failure in words.
+fn describe(reason: &FailureReason) -> String {
+    match reason {
+        FailureReason::Failed {
+            worker,
+            failure,
+            attempts,
+        } => {
+            let what = match failure {
+                Failure::Error(m) => format!("failed: {m}"),
+                Failure::Panic(m) => format!("panicked: {m}"),
+                Failure::NotRegistered(f) => format!(
+                    "cannot run: {f} is not registered in the worker's binary (run the client's binary as the worker)"
+                ),
+                Failure::InputLost { reason, .. } => format!("lost an input: {reason}"),
+            };
+            let tries = if *attempts == 1 {
+                "1 attempt".to_string()
+            } else {
+                format!("{attempts} attempts")
+            };
+            format!("{what} (on worker {worker}, after {tries})")
+        }
+        FailureReason::Suspicious { workers } => {
+            format!("was running on {workers} workers that were lost, and is not given another")
+        }
+        FailureReason::Abandoned { because } => format!("did not run: its input {because} failed"),
+        FailureReason::Cancelled => "was cancelled".to_string(),
+    }
+}
+
+/// The result of a task on a cluster, once it is done. Dropping every
+/// copy of it tells the scheduler that the result is no longer wanted.
+pub struct ClusterFuture<T> {
+    handle: Arc<Handle>,
+    function: &'static str,
+    _result: PhantomData<fn() -> T>,
+}
+
+struct Handle {
+    id: u64,
+    inner: Arc<Inner>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut state = lock(&self.inner.state);
+        state.done.remove(&self.id);
+        state.failed.remove(&self.id);
+        state.failed_info.remove(&self.id);
+        drop(state);
+        let _ = self
+            .inner
+            .outgoing
+            .send(ClientMessage::Release(vec![self.id]));
+    }
+}
+
+impl<T> Clone for ClusterFuture<T> {
+    fn clone(&self) -> Self {
+        ClusterFuture {
+            handle: Arc::clone(&self.handle),
+            function: self.function,
+            _result: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for ClusterFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClusterFuture({} #{})", self.function, self.handle.id)
+    }
+}
+
+impl<T> ClusterFuture<T> {
+    fn new(id: u64, function: &'static str, inner: &Arc<Inner>) -> ClusterFuture<T> {
+        ClusterFuture {
+            handle: Arc::new(Handle {
+                id,
+                inner: Arc::clone(inner),
+            }),
+            function,
+            _result: PhantomData,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    /// Whether the task ended (with a result or without).
+    pub fn done(&self) -> bool {
+        let state = lock(&self.handle.inner.state);
+        state.done.contains_key(&self.handle.id) || state.failed.contains_key(&self.handle.id)
+    }
+
+    /// Waits for the result.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::gather`].
+    pub fn result(&self) -> Result<T, ClusterError>
+    where
+        T: DeserializeOwned,
+    {
+        let client = Client {
+            inner: Arc::clone(&self.handle.inner),
+        };
+        let mut v = client.gather(std::slice::from_ref(self))?;
+        v.pop()
+            .ok_or_else(|| ClusterError::Disconnected("no result came back".into()))
+    }
+
+    /// Waits at most `timeout` for the task to end; whether it did.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let inner = &self.handle.inner;
+        let mut state = lock(&inner.state);
+        loop {
+            let id = self.handle.id;
+            if state.done.contains_key(&id)
+                || state.failed.contains_key(&id)
+                || state.gone.is_some()
+            {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = inner
+                .changed
+                .wait_timeout(state, left)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+}
+
+/// Lists of arguments zipped into the argument tuples of a function
+/// (implemented for tuples of up to four iterables).
+pub trait ArgLists<A> {
+    /// The argument tuples, up to the shortest list.
+    fn zipped(self) -> Vec<A>;
+}
+
+/// A tuple of arguments that encodes each argument on its own.
+pub trait EncodeArgs {
+    /// Each argument's bytes.
+    ///
+    /// # Errors
+    ///
+    /// The message of the first argument that does not encode.
+    fn encode(&self) -> Result<Vec<Vec<u8>>, String>;
+}
+
+fn encode_one<T: Serialize>(value: &T, index: usize) -> Result<Vec<u8>, String> {
+    postcard::to_stdvec(value).map_err(|e| format!("argument {index} does not encode: {e}"))
+}
+
+macro_rules! tuples {
+    ($(($($name:ident $list:ident $index:tt),+))*) => {$(
+        impl<$($name: Serialize),+> EncodeArgs for ($($name,)+) {
+            fn encode(&self) -> Result<Vec<Vec<u8>>, String> {
+                Ok(vec![$(encode_one(&self.$index, $index)?),+])
+            }
+        }
+        impl<$($name,)+ $($list: IntoIterator<Item = $name>),+> ArgLists<($($name,)+)> for ($($list,)+) {
+            fn zipped(self) -> Vec<($($name,)+)> {
+                #[allow(non_snake_case)]
+                let ($($list,)+) = self;
+                $(#[allow(non_snake_case)] let mut $list = $list.into_iter();)+
+                let mut out = Vec::new();
+                loop {
+                    $(#[allow(non_snake_case)] let Some($name) = $list.next() else { break };)+
+                    out.push(($($name,)+));
+                }
+                out
+            }
+        }
+    )*};
+}
+
+tuples! {
+    (A0 L0 0)
+    (A0 L0 0, A1 L1 1)
+    (A0 L0 0, A1 L1 1, A2 L2 2)
+    (A0 L0 0, A1 L1 1, A2 L2 2, A3 L3 3)
+}

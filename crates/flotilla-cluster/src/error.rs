@@ -1,0 +1,103 @@
+//! The errors of the cluster: connecting, the protocol, and tasks.
+
+use std::io;
+
+/// What went wrong talking to a cluster or running a task on it.
+///
+/// ```
+/// use flotilla_cluster::ClusterError;
+/// let e = ClusterError::NotRegistered { function: "closure".into() };
+/// assert!(e.to_string().contains("#[flotilla::remote]"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// A connection or file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, and with whom.
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A peer announced a frame over the size limit; the connection is closed.
+    #[error("{peer} sent a frame of {bytes} bytes, over the limit of {limit}")]
+    FrameTooLarge {
+        /// Who sent it.
+        peer: String,
+        /// Its announced size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A peer sent bytes that are not a message; the connection is closed.
+    #[error("{peer} sent a malformed message: {reason}")]
+    Malformed {
+        /// Who sent it.
+        peer: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A message could not be encoded.
+    #[error("cannot encode a message: {0}")]
+    Encode(String),
+    /// The connection closed while something was still expected.
+    #[error("{peer} closed the connection during {during}")]
+    Closed {
+        /// Who closed it.
+        peer: String,
+        /// What was going on.
+        during: String,
+    },
+    /// The other side refused the handshake.
+    #[error("{peer} refused the connection: {reason}")]
+    Refused {
+        /// Who refused.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
+    /// A setting is wrong (an empty token, a bad address).
+    #[error("{0}")]
+    Config(String),
+    /// A function that is not registered was asked to run on a cluster.
+    #[error(
+        "{function} is not a registered function: mark it #[flotilla::remote] \
+         (a closure runs in-process only) and run this binary as the workers"
+    )]
+    NotRegistered {
+        /// The function's name.
+        function: String,
+    },
+    /// A task ended without a result.
+    #[error("task {key} ({function}) {reason}")]
+    Task {
+        /// The task's key.
+        key: String,
+        /// Its function.
+        function: String,
+        /// What happened, in words.
+        reason: String,
+    },
+    /// An argument or result could not be encoded or decoded.
+    #[error("{what}: {reason}")]
+    Codec {
+        /// Which value.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The client was closed, or its scheduler went away.
+    #[error("the connection to the scheduler is gone: {0}")]
+    Disconnected(String),
+}
+
+impl ClusterError {
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> ClusterError {
+        ClusterError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! A cluster on this machine: a scheduler on a thread of this process and
+//! worker processes of this very binary, on loopback.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flotilla_core::Placement;
+
+use crate::client::Client;
+use crate::error::ClusterError;
+use crate::protocol::Token;
+use crate::scheduler::{SchedulerOptions, SchedulerServer};
+use crate::worker::{run_worker, WorkerOptions};
+
+/// The environment variable that makes a process of a binary that calls
+/// [`worker_if_asked`] a worker of the scheduler it names.
+///
+/// ```
+/// assert_eq!(flotilla_cluster::WORKER_ENV, "FLOTILLA_WORKER");
+/// ```
+pub const WORKER_ENV: &str = "FLOTILLA_WORKER";
+
+/// The number of threads such a worker runs tasks on (default: one per core).
+pub const WORKER_THREADS_ENV: &str = "FLOTILLA_WORKER_THREADS";
+
+/// Turns this process into a cluster worker when asked, and never
+/// returns then: when `FLOTILLA_WORKER=ADDR` is set, or the first
+/// arguments are `--flotilla-worker ADDR`, it serves the scheduler at
+/// `ADDR` (with `FLOTILLA_WORKER_THREADS` threads and the token of
+/// `FLOTILLA_TOKEN`) and exits when the scheduler goes away. Otherwise it
+/// returns at once.
+///
+/// Call it first thing in `main` of a binary whose `#[remote]` functions
+/// should run on a cluster: workers started from that binary (by
+/// [`LocalCluster`], or by hand, SSH or a batch system) know its
+/// functions.
+///
+/// ```no_run
+/// fn main() {
+///     flotilla_cluster::worker_if_asked();
+///     // ... the program, which may start a LocalCluster of itself.
+/// }
+/// ```
+pub fn worker_if_asked() {
+    let from_flag = {
+        let mut args = std::env::args().skip(1);
+        match (args.next().as_deref(), args.next()) {
+            (Some("--flotilla-worker"), Some(addr)) => Some(addr),
+            _ => None,
+        }
+    };
+    let Some(addr) = from_flag.or_else(|| std::env::var(WORKER_ENV).ok()) else {
+        return;
+    };
+    let mut options = WorkerOptions::new();
+    if let Some(n) = std::env::var(WORKER_THREADS_ENV)
+        .ok()
+        .and_then(|t| t.parse().ok())
+    {
+        options = options.threads(n);
+    }
+    match run_worker(&addr, options) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("flotilla worker: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// A scheduler and `n` worker processes of the current binary on
+/// loopback, with a fresh token; dropping it (also while a panic unwinds)
+/// kills and reaps every worker and stops the scheduler.
+///
+/// The binary must call [`worker_if_asked`] first thing in `main`, so
+/// that its copies become workers.
+///
+/// ```no_run
+/// use flotilla_cluster::{remote, LocalCluster};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// fn main() {
+///     flotilla_cluster::worker_if_asked();
+///     let cluster = LocalCluster::new(2).unwrap();
+///     let client = cluster.client().unwrap();
+///     let squares = client.map(square::REMOTE, (0..100u64,)).unwrap();
+///     let total: u64 = client.gather(&squares).unwrap().iter().sum();
+///     assert_eq!(total, 328_350);
+/// }
+/// ```
+#[derive(Debug)]
+pub struct LocalCluster {
+    workers: Vec<Child>,
+    token: Token,
+    scheduler: Option<SchedulerServer>,
+}
+
+/// How a [`LocalCluster`] starts.
+///
+/// ```
+/// let b = flotilla_cluster::LocalCluster::builder().workers(3).threads_per_worker(2);
+/// assert_eq!(b.worker_count(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct LocalClusterBuilder {
+    workers: usize,
+    threads: Option<usize>,
+    placement: Placement,
+    startup: Duration,
+}
+
+impl LocalClusterBuilder {
+    /// Worker processes to start (default 2).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    /// The worker processes it will start.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+    }
+
+    /// Threads of each worker (default: the cores divided among them).
+    pub fn threads_per_worker(mut self, n: usize) -> Self {
+        self.threads = Some(n.max(1));
+        self
+    }
+
+    /// The scheduler's placement policy (default work stealing).
+    pub fn placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+
+    /// How long to wait for every worker to register (default 60 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup = timeout;
+        self
+    }
+
+    /// Starts the scheduler and the workers, and waits until every worker
+    /// has registered.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Io`] when the scheduler cannot listen or a worker
+    /// cannot start; [`ClusterError::Config`] when a worker exits or does
+    /// not register in time (every process started is stopped then).
+    pub fn start(self) -> Result<LocalCluster, ClusterError> {
+        let token = Token::random()?;
+        let scheduler = SchedulerServer::start(
+            SchedulerOptions::new()
+                .listen("127.0.0.1:0")
+                .placement(self.placement)
+                .token(Some(token.clone())),
+        )?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = self
+            .threads
+            .unwrap_or_else(|| (cores / self.workers.max(1)).max(1));
+        let exe = std::env::current_exe()
+            .map_err(|e| ClusterError::io("finding this program's path", e))?;
+        let mut cluster = LocalCluster {
+            workers: Vec::new(),
+            token,
+            scheduler: Some(scheduler),
+        };
+        for _ in 0..self.workers {
+            let child = Command::new(&exe)
+                .env(WORKER_ENV, cluster.addr().to_string())
+                .env(WORKER_THREADS_ENV, threads.to_string())
+                .env("FLOTILLA_TOKEN", cluster.token.expose())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| {
+                    ClusterError::io(format!("starting a worker ({})", exe.display()), e)
+                })?;
+            cluster.workers.push(child);
+        }
+        cluster.wait_for_workers(self.workers, self.startup)?;
+        Ok(cluster)
+    }
+}
+
+impl LocalCluster {
+    /// A scheduler and `workers` worker processes with the cores divided
+    /// among them.
+    ///
+    /// # Errors
+    ///
+    /// As [`LocalClusterBuilder::start`].
+    pub fn new(workers: usize) -> Result<LocalCluster, ClusterError> {
+        LocalCluster::builder().workers(workers).start()
+    }
+
+    /// A builder with the defaults of [`LocalCluster::new`]`(2)`.
+    pub fn builder() -> LocalClusterBuilder {
+        LocalClusterBuilder {
+            workers: 2,
+            threads: None,
+            placement: Placement::WorkStealing,
+            startup: Duration::from_secs(60),
+        }
+    }
+
+    /// The scheduler's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.scheduler
+            .as_ref()
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |s| s.addr())
+    }
+
+    /// The cluster's token (to connect other clients or workers).
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// A client of this cluster.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::connect`].
+    pub fn client(&self) -> Result<Client, ClusterError> {
+        Client::connect_with(&self.addr().to_string(), Some(self.token.clone()))
+    }
+
+    /// The process ids of the workers started.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().map(Child::id).collect()
+    }
+
+    /// Kills worker `n` at once (SIGKILL), as a crash would: the scheduler
+    /// notices the connection close and moves its work elsewhere.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Config`] for a worker that does not exist;
+    /// [`ClusterError::Io`] when it cannot be killed.
+    pub fn kill_worker(&mut self, n: usize) -> Result<(), ClusterError> {
+        let child = self
+            .workers
+            .get_mut(n)
+            .ok_or_else(|| ClusterError::Config(format!("there is no worker {n}")))?;
+        child
+            .kill()
+            .map_err(|e| ClusterError::io(format!("killing worker {n}"), e))?;
+        let _ = child.wait();
+        Ok(())
+    }
+
+    fn wait_for_workers(&mut self, n: usize, timeout: Duration) -> Result<(), ClusterError> {
+        let client = self.client()?;
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if client.status()?.workers.len() >= n {
+                return Ok(());
+            }
+            for (i, child) in self.workers.iter_mut().enumerate() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(ClusterError::Config(format!(
+                        "worker {i} exited ({status}) before registering: does this program call \
+                         flotilla's worker_if_asked() first thing in main?"
+                    )));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(ClusterError::Config(format!(
+                    "{n} workers did not all register within {timeout:?}"
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for child in &mut self.workers {
+            let _ = child.kill();
+        }
+        for child in &mut self.workers {
+            let _ = child.wait();
+        }
+        self.scheduler.take();
+    }
+}

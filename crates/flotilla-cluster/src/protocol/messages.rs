@@ -1,0 +1,257 @@
+//! The messages of the three conversations: worker and scheduler, client
+//! and scheduler, and anyone fetching a result from a worker.
+//!
+//! Tasks are named on the wire by the scheduler's task number (a
+//! [`TaskId`](flotilla_core::TaskId) index) and their attempt; a client
+//! names its own tasks by numbers it chose. Every list-carrying message
+//! batches: one frame holds every task the scheduler decided to run on a
+//! worker in one turn, every finish a worker saw since its last report.
+
+use serde::{Deserialize, Serialize};
+
+/// What a worker tells the scheduler.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WorkerMessage {
+    /// The first message after the handshake: what the worker offers and
+    /// where its results can be fetched.
+    Register(WorkerInfo),
+    /// Tasks that started, with their attempts.
+    Started(Vec<(u32, u32)>),
+    /// Tasks that finished, in the order they did.
+    Finished(Vec<Finished>),
+    /// Tasks whose attempt failed.
+    Failed(Vec<Failed>),
+    /// The answers to [`SchedulerMessage::GiveUp`] requests.
+    GaveUp(Vec<GiveUpAnswer>),
+    /// "Still here" (sent when nothing else was for a while).
+    Heartbeat,
+}
+
+/// A worker's offer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WorkerInfo {
+    pub(crate) threads: u32,
+    pub(crate) memory_bytes: Option<u64>,
+    pub(crate) resources: Vec<(String, u64)>,
+    /// The address of the worker's data server.
+    pub(crate) data_addr: String,
+    /// A name for messages (host and process id).
+    pub(crate) name: String,
+}
+
+/// One finished attempt.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct Finished {
+    pub(crate) task: u32,
+    pub(crate) attempt: u32,
+    pub(crate) bytes: u64,
+    pub(crate) micros: u64,
+}
+
+/// One failed attempt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Failed {
+    pub(crate) task: u32,
+    pub(crate) attempt: u32,
+    pub(crate) failure: Failure,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum Failure {
+    /// The function returned an error, or its arguments or result did not
+    /// decode.
+    Error(String),
+    /// The function panicked.
+    Panic(String),
+    /// The function is not registered in the worker's binary.
+    NotRegistered(String),
+    /// Input `task` could not be fetched from where the scheduler said it
+    /// was.
+    InputLost { task: u32, reason: String },
+}
+
+/// A worker's answer to a request to give up a queued task.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct GiveUpAnswer {
+    pub(crate) task: u32,
+    pub(crate) to: u32,
+    pub(crate) given: bool,
+}
+
+/// What the scheduler tells a worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum SchedulerMessage {
+    /// Registration accepted: the worker's number.
+    Registered { worker: u32 },
+    /// Tasks to run.
+    Run(Vec<RunTask>),
+    /// Results no longer needed.
+    Release(Vec<u32>),
+    /// Queued tasks to drop (cancelled before they started).
+    Cancel(Vec<u32>),
+    /// Give up these queued tasks, if they have not started, for idle
+    /// worker `to`.
+    GiveUp(Vec<(u32, u32)>),
+    /// Stop: the scheduler is shutting down.
+    Shutdown,
+}
+
+/// A task as a worker runs it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunTask {
+    pub(crate) task: u32,
+    pub(crate) attempt: u32,
+    /// The task's key, for messages.
+    pub(crate) key: String,
+    /// The registered name of the function.
+    pub(crate) function: String,
+    pub(crate) args: Vec<WireArg>,
+    /// Where each input lives (as `WireArg::Input` indices refer to them).
+    pub(crate) inputs: Vec<InputAt>,
+}
+
+/// One argument of a task on its way to a worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WireArg {
+    /// The encoded value itself.
+    Value(Vec<u8>),
+    /// The result of the task's `n`-th input.
+    Input(u32),
+}
+
+/// Where an input's result can be fetched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct InputAt {
+    pub(crate) task: u32,
+    pub(crate) worker: u32,
+    pub(crate) addr: String,
+}
+
+/// What a client tells the scheduler.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ClientMessage {
+    /// New tasks.
+    Submit(Vec<Submit>),
+    /// Futures the client dropped.
+    Release(Vec<u64>),
+    /// Futures the client cancels.
+    Cancel(Vec<u64>),
+    /// Asks for a [`ClusterStatus`].
+    Status,
+}
+
+/// A task as a client submits it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Submit {
+    /// The client's number for it.
+    pub(crate) id: u64,
+    pub(crate) function: String,
+    pub(crate) args: Vec<ClientArg>,
+    pub(crate) retries: u32,
+    /// Named resources it needs.
+    pub(crate) resources: Vec<(String, u64)>,
+}
+
+/// One argument as a client gives it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ClientArg {
+    Value(Vec<u8>),
+    /// The result of the client's earlier task of that number.
+    Future(u64),
+}
+
+/// What the scheduler tells a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum ClientEvent {
+    /// Tasks of this client that finished, and where their results are.
+    Done(Vec<Done>),
+    /// Tasks of this client that failed for good (or were abandoned or
+    /// cancelled).
+    Failed(Vec<TaskFailure>),
+    /// The answer to [`ClientMessage::Status`].
+    Status(ClusterStatus),
+    /// A submission the scheduler could not accept.
+    Rejected { id: u64, reason: String },
+}
+
+/// A finished task of a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Done {
+    pub(crate) id: u64,
+    pub(crate) task: u32,
+    pub(crate) addr: String,
+    pub(crate) bytes: u64,
+}
+
+/// A task of a client that ended without a result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct TaskFailure {
+    pub(crate) id: u64,
+    pub(crate) key: String,
+    pub(crate) function: String,
+    /// What happened, in words.
+    pub(crate) reason: FailureReason,
+}
+
+/// Why a client's task has no result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum FailureReason {
+    /// Its last attempt failed on `worker`.
+    Failed {
+        worker: String,
+        failure: Failure,
+        attempts: u32,
+    },
+    /// It was running on too many workers that were lost.
+    Suspicious { workers: u32 },
+    /// An input failed or was cancelled.
+    Abandoned { because: String },
+    /// It was cancelled.
+    Cancelled,
+}
+
+/// What a cluster is doing now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// The workers present.
+    pub workers: Vec<WorkerStatus>,
+    /// Tasks waiting for inputs.
+    pub waiting: u64,
+    /// Tasks ready or running.
+    pub ready_or_running: u64,
+    /// Tasks finished (results held or released).
+    pub finished: u64,
+    /// Tasks that failed, were abandoned or cancelled.
+    pub failed: u64,
+}
+
+/// One worker in a [`ClusterStatus`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    /// The scheduler's number for it.
+    pub id: u32,
+    /// Host and process.
+    pub name: String,
+    /// Threads it runs tasks on.
+    pub threads: u32,
+    /// Tasks queued or running there.
+    pub queued: u64,
+    /// Bytes of results it made over the run.
+    pub result_bytes: u64,
+    /// Its memory limit, if it gave one.
+    pub memory_limit: Option<u64>,
+}
+
+/// A request to a worker's data server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum DataRequest {
+    Fetch { task: u32 },
+}
+
+/// A data server's answer: the result in chunks, the last one marked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum DataReply {
+    Chunk { bytes: Vec<u8>, last: bool },
+    Missing { task: u32 },
+}

@@ -1,0 +1,305 @@
+//! Functions that run on a cluster, registered by name at compile time.
+//!
+//! A closure cannot cross a process boundary, so a task on the wire is a
+//! function's *name* and its encoded arguments. `#[flotilla::remote]` on a
+//! free function registers it under its module path (with [`inventory`],
+//! before `main` runs) and makes a module of the same name beside it
+//! holding the typed handle:
+//!
+//! ```
+//! use flotilla_cluster::remote;
+//!
+//! /// Adds two numbers.
+//! #[remote(crate = flotilla_cluster)]
+//! fn add(a: i64, b: i64) -> i64 {
+//!     a + b
+//! }
+//!
+//! fn main() {
+//!     assert_eq!(add(2, 3), 5); // still a plain function
+//!     assert!(add::REMOTE.name().ends_with("::add"));
+//!     // `add::call(2, 3)` is the task a client submits; a wrong argument
+//!     // type is a compile error, as for the function itself.
+//!     let _task = add::call(2, 3);
+//! }
+//! ```
+//!
+//! Register functions at module level (not inside another function's
+//! body): the generated module refers to the function through `super`.
+//!
+//! Every process that runs the same binary has the same registry, so a
+//! worker started from the client's binary runs the client's functions.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::client::ClusterFuture;
+use crate::protocol::messages::ClientArg;
+
+/// A function the workers of this binary can run by name: its name and
+/// the wrapper that decodes its arguments, calls it and encodes its
+/// result. Made by `#[remote]`; not meant to be built by hand.
+pub struct RemoteFunction {
+    name: &'static str,
+    call: EncodedCall,
+}
+
+/// A registered function's wrapper: encoded arguments in, the encoded
+/// result or an error message out.
+type EncodedCall = fn(&[&[u8]]) -> Result<Vec<u8>, String>;
+
+impl fmt::Debug for RemoteFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteFunction")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+inventory::collect!(RemoteFunction);
+
+impl RemoteFunction {
+    #[doc(hidden)]
+    pub const fn new(name: &'static str, call: EncodedCall) -> Self {
+        RemoteFunction { name, call }
+    }
+
+    /// The name it is registered under (its module path and name).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Runs it on encoded arguments.
+    pub(crate) fn call(&self, args: &[&[u8]]) -> Result<Vec<u8>, String> {
+        (self.call)(args)
+    }
+}
+
+/// The registered function of that name in this binary.
+pub(crate) fn lookup(name: &str) -> Option<&'static RemoteFunction> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static RemoteFunction>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            inventory::iter::<RemoteFunction>
+                .into_iter()
+                .map(|f| (f.name, f))
+                .collect()
+        })
+        .get(name)
+        .copied()
+}
+
+/// The names of every function registered in this binary, sorted.
+///
+/// ```
+/// #[flotilla_cluster::remote(crate = flotilla_cluster)]
+/// fn double(x: u32) -> u32 { 2 * x }
+///
+/// fn main() {
+///     assert!(flotilla_cluster::registered_functions().iter().any(|n| n.ends_with("::double")));
+/// }
+/// ```
+pub fn registered_functions() -> Vec<&'static str> {
+    let mut names: Vec<_> = inventory::iter::<RemoteFunction>
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// The typed handle of a registered function taking `A` (a tuple of its
+/// arguments) and returning `R`: `#[remote] fn f(..)` makes it as
+/// `f::REMOTE`. [`Client::map`](crate::Client::map) takes one.
+pub struct Remote<A, R> {
+    name: &'static str,
+    local: fn(A) -> R,
+    _types: PhantomData<fn(A) -> R>,
+}
+
+impl<A, R> Clone for Remote<A, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A, R> Copy for Remote<A, R> {}
+
+impl<A, R> fmt::Debug for Remote<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Remote({})", self.name)
+    }
+}
+
+impl<A, R> Remote<A, R> {
+    #[doc(hidden)]
+    pub const fn new(name: &'static str, local: fn(A) -> R) -> Self {
+        Remote {
+            name,
+            local,
+            _types: PhantomData,
+        }
+    }
+
+    /// The name the function is registered under.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Calls the function here, in this process.
+    pub fn call_here(&self, args: A) -> R {
+        (self.local)(args)
+    }
+}
+
+/// A task not submitted yet: a registered function and its arguments
+/// (values already encoded, or futures of earlier tasks). `f::call(..)`
+/// makes one; [`Client::submit`](crate::Client::submit) runs it.
+pub struct Call<R> {
+    pub(crate) function: &'static str,
+    pub(crate) args: Vec<ClientArg>,
+    /// An argument that could not be encoded (reported at submission).
+    pub(crate) error: Option<String>,
+    pub(crate) retries: u32,
+    pub(crate) resources: Vec<(String, u64)>,
+    _result: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for Call<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("function", &self.function)
+            .field("args", &self.args.len())
+            .finish()
+    }
+}
+
+impl<R> Call<R> {
+    #[doc(hidden)]
+    pub fn new(function: &'static str) -> Call<R> {
+        Call {
+            function,
+            args: Vec::new(),
+            error: None,
+            retries: 0,
+            resources: Vec::new(),
+            _result: PhantomData,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn arg<T: Serialize>(mut self, arg: Arg<'_, T>) -> Call<R> {
+        match arg.0 {
+            ArgInner::Value(v) => match postcard::to_stdvec(v) {
+                Ok(bytes) => self.args.push(ClientArg::Value(bytes)),
+                Err(e) => {
+                    let n = self.args.len();
+                    self.error
+                        .get_or_insert_with(|| format!("argument {n} does not encode: {e}"));
+                    self.args.push(ClientArg::Value(Vec::new()));
+                }
+            },
+            ArgInner::Owned(v) => match postcard::to_stdvec(&v) {
+                Ok(bytes) => self.args.push(ClientArg::Value(bytes)),
+                Err(e) => {
+                    let n = self.args.len();
+                    self.error
+                        .get_or_insert_with(|| format!("argument {n} does not encode: {e}"));
+                    self.args.push(ClientArg::Value(Vec::new()));
+                }
+            },
+            ArgInner::Future(id) => self.args.push(ClientArg::Future(id)),
+        }
+        self
+    }
+
+    /// Lets the task be retried `retries` times after an error or a panic.
+    pub fn retries(mut self, retries: u32) -> Call<R> {
+        self.retries = retries;
+        self
+    }
+
+    /// Runs the task only on a worker offering `amount` of resource `name`
+    /// (`gpu`, `1`).
+    pub fn resource(mut self, name: &str, amount: u64) -> Call<R> {
+        self.resources.push((name.to_string(), amount));
+        self
+    }
+}
+
+/// One argument of a [`Call`]: a value, or the future of an earlier task
+/// whose result it is (the task then waits for that one, and reads its
+/// result where it lives).
+pub struct Arg<'a, T>(ArgInner<'a, T>);
+
+enum ArgInner<'a, T> {
+    Value(&'a T),
+    Owned(T),
+    Future(u64),
+}
+
+impl<T> fmt::Debug for Arg<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            ArgInner::Value(_) | ArgInner::Owned(_) => f.write_str("Arg(value)"),
+            ArgInner::Future(id) => write!(f, "Arg(future {id})"),
+        }
+    }
+}
+
+impl<T> From<T> for Arg<'_, T> {
+    fn from(value: T) -> Self {
+        Arg(ArgInner::Owned(value))
+    }
+}
+
+impl<'a, T> From<&'a ClusterFuture<T>> for Arg<'a, T> {
+    fn from(future: &'a ClusterFuture<T>) -> Self {
+        Arg(ArgInner::Future(future.id()))
+    }
+}
+
+impl<'a, T> Arg<'a, T> {
+    /// An argument encoded from a reference, without moving the value.
+    pub fn by_ref(value: &'a T) -> Self {
+        Arg(ArgInner::Value(value))
+    }
+}
+
+/// Decodes argument `index` of `function` (used by `#[remote]`).
+#[doc(hidden)]
+pub fn decode_arg<T: DeserializeOwned>(
+    bytes: &[u8],
+    index: usize,
+    function: &str,
+) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|e| {
+        format!(
+            "argument {index} of {function} does not decode as {}: {e}",
+            std::any::type_name::<T>()
+        )
+    })
+}
+
+/// Encodes the result of `function` (used by `#[remote]`).
+#[doc(hidden)]
+pub fn encode_result<T: Serialize>(value: &T, function: &str) -> Result<Vec<u8>, String> {
+    postcard::to_stdvec(value).map_err(|e| format!("the result of {function} does not encode: {e}"))
+}
+
+/// Checks the argument count (used by `#[remote]`).
+#[doc(hidden)]
+pub fn check_arity(args: &[&[u8]], expected: usize, function: &str) -> Result<(), String> {
+    if args.len() == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "{function} takes {expected} arguments, the task gave {}",
+            args.len()
+        ))
+    }
+}

@@ -1,0 +1,255 @@
+//! The scheduler process: one [`flotilla_core::Scheduler`] serving every
+//! worker and client of a cluster.
+//!
+//! [`state`] holds what the network layer needs around the core (task
+//! specs, owners, where results are) and turns core commands into
+//! messages; [`server`] is the tokio shell. [`SchedulerServer`] runs it on
+//! a thread of its own (as `LocalCluster` and tests do);
+//! `flotilla scheduler` runs it in the foreground.
+
+mod server;
+pub(crate) mod state;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+use flotilla_core::Placement;
+use tokio::sync::oneshot;
+
+pub(crate) use server::log;
+use server::{bind, serve, ServerConfig};
+
+use crate::error::ClusterError;
+use crate::protocol::{Token, MAX_FRAME_BYTES};
+
+/// How a scheduler runs.
+///
+/// ```
+/// use flotilla_cluster::SchedulerOptions;
+/// let o = SchedulerOptions::new().listen("127.0.0.1:0");
+/// assert_eq!(o.listen_addr(), "127.0.0.1:0");
+/// ```
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    listen: String,
+    placement: Placement,
+    token: Option<Token>,
+    token_file: Option<PathBuf>,
+    max_frame: usize,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions::new()
+    }
+}
+
+impl SchedulerOptions {
+    /// Loopback on port 8786, work stealing, the token of
+    /// `FLOTILLA_TOKEN` if set.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_cluster::SchedulerOptions::new().listen_addr(), "127.0.0.1:8786");
+    /// ```
+    pub fn new() -> SchedulerOptions {
+        SchedulerOptions {
+            listen: "127.0.0.1:8786".into(),
+            placement: Placement::WorkStealing,
+            token: Token::from_env(),
+            token_file: None,
+            max_frame: MAX_FRAME_BYTES,
+        }
+    }
+
+    /// The address to listen on (`HOST:PORT`; port 0 picks a free one).
+    pub fn listen(mut self, addr: &str) -> SchedulerOptions {
+        self.listen = addr.to_string();
+        self
+    }
+
+    /// The address it will listen on.
+    pub fn listen_addr(&self) -> &str {
+        &self.listen
+    }
+
+    /// The placement policy for every task.
+    ///
+    /// ```
+    /// use flotilla_cluster::{Placement, SchedulerOptions};
+    /// let _ = SchedulerOptions::new().placement(Placement::RoundRobin);
+    /// ```
+    pub fn placement(mut self, placement: Placement) -> SchedulerOptions {
+        self.placement = placement;
+        self
+    }
+
+    /// The token every worker and client must prove.
+    pub fn token(mut self, token: Option<Token>) -> SchedulerOptions {
+        self.token = token;
+        self
+    }
+
+    /// Where to write a generated token when the scheduler listens beyond
+    /// loopback without one (default `flotilla-token` in the current
+    /// folder).
+    pub fn token_file(mut self, path: PathBuf) -> SchedulerOptions {
+        self.token_file = Some(path);
+        self
+    }
+
+    /// The largest frame accepted from any connection.
+    ///
+    /// ```
+    /// let _ = flotilla_cluster::SchedulerOptions::new().max_frame_bytes(1 << 20);
+    /// ```
+    pub fn max_frame_bytes(mut self, bytes: usize) -> SchedulerOptions {
+        self.max_frame = bytes;
+        self
+    }
+
+    /// The token in force: the one given, or — listening beyond loopback
+    /// without one — a fresh one written to the token file, readable by
+    /// this user only.
+    fn resolve_token(&self, addr: SocketAddr) -> Result<Option<Token>, ClusterError> {
+        if self.token.is_some() || is_loopback(addr.ip()) {
+            return Ok(self.token.clone());
+        }
+        let token = Token::random()?;
+        let path = self
+            .token_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("flotilla-token"));
+        write_private(&path, token.expose())?;
+        log(&format!(
+            "listening on {addr} beyond loopback: the token is in {} (give it to workers and clients with --token-file)",
+            path.display()
+        ));
+        Ok(Some(token))
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), ClusterError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| ClusterError::io(format!("writing the token file {}", path.display()), e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| ClusterError::io(format!("writing the token file {}", path.display()), e))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), ClusterError> {
+    std::fs::write(path, text)
+        .map_err(|e| ClusterError::io(format!("writing the token file {}", path.display()), e))
+}
+
+/// A scheduler running on a thread of this process; dropping it stops it
+/// (its workers then exit, seeing the connection close).
+///
+/// ```
+/// use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+/// let s = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0")).unwrap();
+/// assert!(s.addr().ip().is_loopback());
+/// drop(s);
+/// ```
+#[derive(Debug)]
+pub struct SchedulerServer {
+    addr: SocketAddr,
+    token: Option<Token>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SchedulerServer {
+    /// Binds and starts serving in the background.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Io`] when the address cannot be bound or the
+    /// runtime cannot start; [`ClusterError::Config`] when a token was
+    /// needed and none could be made.
+    pub fn start(options: SchedulerOptions) -> Result<SchedulerServer, ClusterError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("flotilla-scheduler")
+            .enable_all()
+            .build()
+            .map_err(|e| ClusterError::io("starting the scheduler's runtime", e))?;
+        let listener = runtime.block_on(bind(&options.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ClusterError::io(format!("listening on {}", options.listen), e))?;
+        let token = options.resolve_token(addr)?;
+        let config = ServerConfig {
+            placement: options.placement,
+            token: token.clone(),
+            max_frame: options.max_frame,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("flotilla-scheduler".into())
+            .spawn(move || {
+                runtime.block_on(serve(listener, config, async {
+                    let _ = stopped.await;
+                }));
+                runtime.shutdown_background();
+            })
+            .map_err(|e| ClusterError::io("starting the scheduler's thread", e))?;
+        Ok(SchedulerServer {
+            addr,
+            token,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The token in force, if any.
+    pub fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
+    }
+
+    /// Serves in the foreground until the process ends.
+    ///
+    /// # Errors
+    ///
+    /// As [`SchedulerServer::start`].
+    pub fn run(
+        options: SchedulerOptions,
+        on_listening: impl FnOnce(SocketAddr),
+    ) -> Result<(), ClusterError> {
+        let server = SchedulerServer::start(options)?;
+        on_listening(server.addr);
+        let mut server = server;
+        if let Some(t) = server.thread.take() {
+            let _ = t.join();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SchedulerServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

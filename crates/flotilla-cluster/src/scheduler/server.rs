@@ -1,0 +1,308 @@
+//! The scheduler's network shell: accepts connections, runs the
+//! handshake, and feeds one event loop that owns the [`ClusterState`].
+//!
+//! Each connection has a reader task (frames in, events to the loop) and
+//! a writer task (messages from the loop, frames out, flushed when its
+//! queue runs dry, so a turn's messages leave in few writes). The loop
+//! drains every event that is waiting before it hands out messages, so
+//! under load one frame carries many tasks. A connection that breaks the
+//! protocol — a garbage or oversized frame, a failed handshake — is closed
+//! with its reason logged; the rest go on.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use flotilla_core::Placement;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::state::{ClusterState, ConnId};
+use crate::error::ClusterError;
+use crate::protocol::messages::{ClientEvent, ClientMessage, SchedulerMessage, WorkerMessage};
+use crate::protocol::{accept, FrameReader, FrameWriter, Role, Token, MAX_FRAME_BYTES};
+
+/// What a connection tells the event loop.
+enum Event {
+    WorkerJoined {
+        conn: ConnId,
+        info: crate::protocol::messages::WorkerInfo,
+        tx: mpsc::UnboundedSender<SchedulerMessage>,
+    },
+    Worker {
+        conn: ConnId,
+        message: WorkerMessage,
+    },
+    WorkerLeft {
+        conn: ConnId,
+    },
+    ClientJoined {
+        conn: ConnId,
+        tx: mpsc::UnboundedSender<ClientEvent>,
+    },
+    Client {
+        conn: ConnId,
+        message: ClientMessage,
+    },
+    ClientLeft {
+        conn: ConnId,
+    },
+}
+
+/// Settings of a scheduler.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerConfig {
+    pub(crate) placement: Placement,
+    pub(crate) token: Option<Token>,
+    pub(crate) max_frame: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            placement: Placement::WorkStealing,
+            token: None,
+            max_frame: MAX_FRAME_BYTES,
+        }
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let config = Arc::new(config);
+    let (events, mut inbox) = mpsc::unbounded_channel::<Event>();
+    let next_conn = Arc::new(AtomicU64::new(1));
+    let accept_loop = {
+        let config = Arc::clone(&config);
+        let events = events.clone();
+        async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        log(&format!("accept failed: {e}"));
+                        continue;
+                    }
+                };
+                let conn = next_conn.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(connection(
+                    stream,
+                    peer,
+                    conn,
+                    Arc::clone(&config),
+                    events.clone(),
+                ));
+            }
+        }
+    };
+    let event_loop = async move {
+        let mut state = ClusterState::new(config.placement);
+        let mut workers: std::collections::HashMap<
+            ConnId,
+            mpsc::UnboundedSender<SchedulerMessage>,
+        > = Default::default();
+        let mut clients: std::collections::HashMap<ConnId, mpsc::UnboundedSender<ClientEvent>> =
+            Default::default();
+        while let Some(first) = inbox.recv().await {
+            let mut next = Some(first);
+            let mut handled = 0;
+            while let Some(event) = next.take() {
+                handle(&mut state, event, &mut workers, &mut clients);
+                handled += 1;
+                if handled < 4096 {
+                    next = inbox.try_recv().ok();
+                }
+            }
+            let out = state.take_outbox();
+            for (conn, messages) in out.workers {
+                if let Some(tx) = workers.get(&conn) {
+                    for m in messages {
+                        let _ = tx.send(m);
+                    }
+                }
+            }
+            for (conn, events) in out.clients {
+                if let Some(tx) = clients.get(&conn) {
+                    for e in events {
+                        let _ = tx.send(e);
+                    }
+                }
+            }
+        }
+        for tx in workers.values() {
+            let _ = tx.send(SchedulerMessage::Shutdown);
+        }
+    };
+    tokio::select! {
+        _ = accept_loop => {}
+        _ = event_loop => {}
+        _ = shutdown => {}
+    }
+}
+
+fn handle(
+    state: &mut ClusterState,
+    event: Event,
+    workers: &mut std::collections::HashMap<ConnId, mpsc::UnboundedSender<SchedulerMessage>>,
+    clients: &mut std::collections::HashMap<ConnId, mpsc::UnboundedSender<ClientEvent>>,
+) {
+    match event {
+        Event::WorkerJoined { conn, info, tx } => {
+            let id = state.worker_joined(conn, info);
+            let _ = tx.send(SchedulerMessage::Registered {
+                worker: id.index() as u32,
+            });
+            workers.insert(conn, tx);
+        }
+        Event::Worker { conn, message } => match message {
+            WorkerMessage::Started(t) => state.started(conn, &t),
+            WorkerMessage::Finished(f) => state.finished(conn, &f),
+            WorkerMessage::Failed(f) => state.failed(conn, f),
+            WorkerMessage::GaveUp(a) => state.gave_up(conn, &a),
+            WorkerMessage::Register(_) | WorkerMessage::Heartbeat => {}
+        },
+        Event::WorkerLeft { conn } => {
+            workers.remove(&conn);
+            state.worker_left(conn);
+        }
+        Event::ClientJoined { conn, tx } => {
+            state.client_joined(conn);
+            clients.insert(conn, tx);
+        }
+        Event::Client { conn, message } => match message {
+            ClientMessage::Submit(s) => state.submit(conn, s),
+            ClientMessage::Release(ids) => state.release(conn, &ids),
+            ClientMessage::Cancel(ids) => state.cancel(conn, &ids),
+            ClientMessage::Status => state.status_request(conn),
+        },
+        Event::ClientLeft { conn } => {
+            clients.remove(&conn);
+            state.client_left(conn);
+        }
+    }
+}
+
+/// One connection, from handshake to close.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: ConnId,
+    config: Arc<ServerConfig>,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let _ = stream.set_nodelay(true);
+    let (r, w) = stream.into_split();
+    let mut reader = FrameReader::new(r, config.max_frame, peer.to_string());
+    let mut writer = FrameWriter::new(w, peer.to_string());
+    let role = match accept(
+        &mut reader,
+        &mut writer,
+        config.token.as_ref(),
+        &[Role::Worker, Role::Client],
+    )
+    .await
+    {
+        Ok(role) => role,
+        Err(e) => {
+            log(&format!("connection from {peer} closed: {e}"));
+            return;
+        }
+    };
+    match role {
+        Role::Worker => {
+            let info = match reader.expect::<WorkerMessage>("registration").await {
+                Ok(WorkerMessage::Register(info)) => info,
+                Ok(other) => {
+                    log(&format!(
+                        "worker {peer} sent {other:?} before registering; closed"
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    log(&format!("worker {peer} closed: {e}"));
+                    return;
+                }
+            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            if events.send(Event::WorkerJoined { conn, info, tx }).is_err() {
+                return;
+            }
+            tokio::spawn(write_loop(writer, rx));
+            loop {
+                match reader.recv::<WorkerMessage>().await {
+                    Ok(Some(message)) => {
+                        if events.send(Event::Worker { conn, message }).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log(&format!("worker {peer} dropped: {e}"));
+                        break;
+                    }
+                }
+            }
+            let _ = events.send(Event::WorkerLeft { conn });
+        }
+        Role::Client | Role::Fetcher => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            if events.send(Event::ClientJoined { conn, tx }).is_err() {
+                return;
+            }
+            tokio::spawn(write_loop(writer, rx));
+            loop {
+                match reader.recv::<ClientMessage>().await {
+                    Ok(Some(message)) => {
+                        if events.send(Event::Client { conn, message }).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        log(&format!("client {peer} dropped: {e}"));
+                        break;
+                    }
+                }
+            }
+            let _ = events.send(Event::ClientLeft { conn });
+        }
+    }
+}
+
+/// Sends what the event loop queues for one connection, flushing when the
+/// queue runs dry.
+async fn write_loop<W, M>(mut writer: FrameWriter<W>, mut rx: mpsc::UnboundedReceiver<M>)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+    M: serde::Serialize,
+{
+    while let Some(m) = rx.recv().await {
+        if writer.send(&m).await.is_err() {
+            return;
+        }
+        while let Ok(m) = rx.try_recv() {
+            if writer.send(&m).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Logs a line about the scheduler's connections on standard error.
+pub(crate) fn log(line: &str) {
+    eprintln!("flotilla scheduler: {line}");
+}
+
+/// Binds `addr`.
+pub(crate) async fn bind(addr: &str) -> Result<TcpListener, ClusterError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| ClusterError::io(format!("listening on {addr}"), e))
+}

@@ -1,0 +1,623 @@
+//! The scheduler's state between the network and the core: task specs,
+//! who owns which task, where workers and results are. No sockets here:
+//! events go in, per-connection batches of messages come out, so that it is
+//! tested by feeding it events.
+//!
+//! Every decision — where a task runs, which task moves to an idle worker,
+//! what is retried, what a lost worker costs — is the core's
+//! ([`flotilla_core::Scheduler`]); this layer turns the core's commands
+//! into messages and the peers' messages into core events.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use flotilla_core::{
+    Attempt, Command, FailureKind, Finish, Placement, Scheduler, Target, TaskGraph, TaskId,
+    TaskKey, TaskOptions, TaskState, WorkerId, WorkerOffer,
+};
+
+use crate::protocol::messages::{
+    ClientArg, ClientEvent, ClusterStatus, Done, Failed, Failure, FailureReason, Finished,
+    GiveUpAnswer, InputAt, RunTask, SchedulerMessage, Submit, TaskFailure, WireArg, WorkerInfo,
+    WorkerStatus,
+};
+
+/// A connection's number, given by the server.
+pub(crate) type ConnId = u64;
+
+/// One argument of a task as the scheduler keeps it.
+#[derive(Debug, Clone)]
+enum SpecArg {
+    Value(Arc<Vec<u8>>),
+    /// The result of the task's `n`-th dependency.
+    Input(u32),
+}
+
+/// What is needed to run a task (again, after a loss).
+#[derive(Debug, Clone)]
+struct TaskSpec {
+    function: Arc<str>,
+    args: Vec<SpecArg>,
+    /// The client connection and the client's number for the task.
+    owner: Option<(ConnId, u64)>,
+}
+
+#[derive(Debug)]
+struct WorkerEntry {
+    conn: ConnId,
+    info: WorkerInfo,
+}
+
+/// The last failure of a task, for the message its owner gets.
+#[derive(Debug, Clone)]
+struct LastFailure {
+    worker: String,
+    failure: Failure,
+}
+
+/// Messages to send, per connection, gathered during one turn.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    pub(crate) workers: HashMap<ConnId, Vec<SchedulerMessage>>,
+    pub(crate) clients: HashMap<ConnId, Vec<ClientEvent>>,
+}
+
+#[derive(Debug, Default)]
+struct WorkerBatch {
+    run: Vec<RunTask>,
+    release: Vec<u32>,
+    cancel: Vec<u32>,
+    give_up: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Default)]
+struct ClientBatch {
+    done: Vec<Done>,
+    failed: Vec<TaskFailure>,
+    other: Vec<ClientEvent>,
+}
+
+/// The cluster scheduler's state.
+#[derive(Debug)]
+pub(crate) struct ClusterState {
+    core: Scheduler,
+    specs: Vec<TaskSpec>,
+    /// Per task: the worker its result lives on (until released).
+    result_at: Vec<Option<WorkerId>>,
+    /// Per task: the worker it was last handed to.
+    placed_on: Vec<Option<WorkerId>>,
+    by_client: HashMap<(ConnId, u64), TaskId>,
+    workers: HashMap<WorkerId, WorkerEntry>,
+    worker_of_conn: HashMap<ConnId, WorkerId>,
+    clients: HashSet<ConnId>,
+    failures: HashMap<TaskId, LastFailure>,
+    /// Keys are numbered per function in the order tasks arrive.
+    key_counts: HashMap<Arc<str>, u64>,
+    commands: Vec<Command>,
+    worker_batches: HashMap<WorkerId, WorkerBatch>,
+    client_batches: HashMap<ConnId, ClientBatch>,
+    /// Tasks whose owner must hear that they ended without a result.
+    ended: Vec<TaskId>,
+}
+
+impl ClusterState {
+    /// A scheduler without workers or tasks, placing under `placement`.
+    pub(crate) fn new(placement: Placement) -> ClusterState {
+        let mut core = Scheduler::new(TaskGraph::new(), placement, 0);
+        core.set_balancing(placement == Placement::WorkStealing);
+        let mut commands = Vec::new();
+        core.start(&mut commands);
+        ClusterState {
+            core,
+            specs: Vec::new(),
+            result_at: Vec::new(),
+            placed_on: Vec::new(),
+            by_client: HashMap::new(),
+            workers: HashMap::new(),
+            worker_of_conn: HashMap::new(),
+            clients: HashSet::new(),
+            failures: HashMap::new(),
+            key_counts: HashMap::new(),
+            commands,
+            worker_batches: HashMap::new(),
+            client_batches: HashMap::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    /// A worker registered on connection `conn`.
+    pub(crate) fn worker_joined(&mut self, conn: ConnId, info: WorkerInfo) -> WorkerId {
+        let mut offer = WorkerOffer::new(info.threads.max(1));
+        if let Some(m) = info.memory_bytes {
+            offer = offer.memory(m);
+        }
+        for (name, amount) in &info.resources {
+            offer = offer.resource(name, *amount);
+        }
+        let id = self.core.add_worker(offer, &mut self.commands);
+        self.workers.insert(id, WorkerEntry { conn, info });
+        self.worker_of_conn.insert(conn, id);
+        self.apply();
+        id
+    }
+
+    /// The worker on `conn` is gone: its tasks go elsewhere, its results
+    /// are computed again where still needed.
+    pub(crate) fn worker_left(&mut self, conn: ConnId) {
+        let Some(worker) = self.worker_of_conn.remove(&conn) else {
+            return;
+        };
+        self.workers.remove(&worker);
+        self.worker_batches.remove(&worker);
+        let running: Vec<TaskId> = (0..self.specs.len() as u32)
+            .map(TaskId::new)
+            .filter(|t| self.core.state(*t) == TaskState::Running(worker))
+            .collect();
+        for r in self.result_at.iter_mut() {
+            if *r == Some(worker) {
+                *r = None;
+            }
+        }
+        if self.core.remove_worker(worker, &mut self.commands).is_ok() {
+            for t in running {
+                if self.core.state(t) == TaskState::Failed {
+                    self.ended.push(t);
+                }
+            }
+        }
+        self.apply();
+    }
+
+    pub(crate) fn client_joined(&mut self, conn: ConnId) {
+        self.clients.insert(conn);
+    }
+
+    /// The client on `conn` is gone: its results are released and its
+    /// unfinished tasks cancelled.
+    pub(crate) fn client_left(&mut self, conn: ConnId) {
+        self.clients.remove(&conn);
+        self.client_batches.remove(&conn);
+        let mine: Vec<TaskId> = self
+            .by_client
+            .iter()
+            .filter(|((c, _), _)| *c == conn)
+            .map(|(_, t)| *t)
+            .collect();
+        self.by_client.retain(|(c, _), _| *c != conn);
+        for t in mine {
+            if !self.core.state(t).is_terminal() {
+                self.core.cancel(t, &mut self.commands);
+            }
+            self.core.release_result(t, &mut self.commands);
+        }
+        self.apply();
+    }
+
+    /// Tasks submitted by the client on `conn`.
+    pub(crate) fn submit(&mut self, conn: ConnId, tasks: Vec<Submit>) {
+        for s in tasks {
+            if let Err(reason) = self.submit_one(conn, s.id, &s) {
+                self.client_batch(conn)
+                    .other
+                    .push(ClientEvent::Rejected { id: s.id, reason });
+            }
+        }
+        self.apply();
+    }
+
+    fn submit_one(&mut self, conn: ConnId, id: u64, s: &Submit) -> Result<(), String> {
+        if self.by_client.contains_key(&(conn, id)) {
+            return Err(format!("task {id} was submitted twice"));
+        }
+        let mut deps = Vec::new();
+        let mut args = Vec::with_capacity(s.args.len());
+        for (i, a) in s.args.iter().enumerate() {
+            match a {
+                ClientArg::Value(bytes) => args.push(SpecArg::Value(Arc::new(bytes.clone()))),
+                ClientArg::Future(f) => {
+                    let dep = *self.by_client.get(&(conn, *f)).ok_or_else(|| {
+                        format!("argument {i} is the future of task {f}, which this client no longer holds")
+                    })?;
+                    let n = match deps.iter().position(|d| *d == dep) {
+                        Some(n) => n,
+                        None => {
+                            deps.push(dep);
+                            deps.len() - 1
+                        }
+                    };
+                    args.push(SpecArg::Input(n as u32));
+                }
+            }
+        }
+        let function: Arc<str> = s.function.as_str().into();
+        let short = function.rsplit("::").next().unwrap_or(&function);
+        let count = self.key_counts.entry(Arc::clone(&function)).or_insert(0);
+        let key = TaskKey::indexed(short, *count);
+        *count += 1;
+        let options = TaskOptions {
+            retries: s.retries,
+            ..TaskOptions::default()
+        };
+        // Placement and the run command may come at once: record the spec
+        // before the core decides.
+        let next = self.specs.len();
+        self.specs.push(TaskSpec {
+            function,
+            args,
+            owner: Some((conn, id)),
+        });
+        self.result_at.push(None);
+        self.placed_on.push(None);
+        match self.core.add_task(key, &deps, options, &mut self.commands) {
+            Ok(task) => {
+                debug_assert_eq!(task.index(), next);
+                for (name, amount) in &s.resources {
+                    self.core.require(task, name, *amount, &mut self.commands);
+                }
+                self.by_client.insert((conn, id), task);
+                if self.core.state(task).is_terminal() {
+                    self.ended.push(task);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.specs.pop();
+                self.result_at.pop();
+                self.placed_on.pop();
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// The client on `conn` dropped these futures.
+    pub(crate) fn release(&mut self, conn: ConnId, ids: &[u64]) {
+        for id in ids {
+            if let Some(t) = self.by_client.remove(&(conn, *id)) {
+                self.core.release_result(t, &mut self.commands);
+            }
+        }
+        self.apply();
+    }
+
+    /// The client on `conn` cancels these futures.
+    pub(crate) fn cancel(&mut self, conn: ConnId, ids: &[u64]) {
+        for id in ids {
+            if let Some(&t) = self.by_client.get(&(conn, *id)) {
+                if self.core.cancel(t, &mut self.commands) {
+                    self.ended.push(t);
+                }
+            }
+        }
+        self.apply();
+    }
+
+    /// Tasks that the worker on `conn` started.
+    pub(crate) fn started(&mut self, conn: ConnId, tasks: &[(u32, u32)]) {
+        let Some(&worker) = self.worker_of_conn.get(&conn) else {
+            return;
+        };
+        for &(task, attempt) in tasks {
+            if let (Some(t), Some(a)) = (self.task(task), Attempt::from_number(attempt)) {
+                // A stale report (an earlier attempt, a moved task) changes nothing.
+                let _ = self.core.task_started(t, worker, a);
+            }
+        }
+    }
+
+    /// Tasks that finished on the worker on `conn`.
+    pub(crate) fn finished(&mut self, conn: ConnId, tasks: &[Finished]) {
+        let Some(&worker) = self.worker_of_conn.get(&conn) else {
+            return;
+        };
+        for f in tasks {
+            let (Some(t), Some(a)) = (self.task(f.task), Attempt::from_number(f.attempt)) else {
+                continue;
+            };
+            if self.core.state(t) == TaskState::Ready {
+                let _ = self.core.task_started(t, worker, a);
+            }
+            let finish = Finish::new(Duration::from_micros(f.micros), f.bytes);
+            if self
+                .core
+                .task_finished(t, worker, a, finish, &mut self.commands)
+                .is_ok()
+            {
+                self.result_at[t.index()] = Some(worker);
+                self.failures.remove(&t);
+                if let Some((client, id)) = self.specs[t.index()].owner {
+                    let addr = self
+                        .workers
+                        .get(&worker)
+                        .map(|w| w.info.data_addr.clone())
+                        .unwrap_or_default();
+                    self.client_batch(client).done.push(Done {
+                        id,
+                        task: f.task,
+                        addr,
+                        bytes: f.bytes,
+                    });
+                }
+            }
+        }
+        self.apply();
+    }
+
+    /// Tasks whose attempt failed on the worker on `conn`.
+    pub(crate) fn failed(&mut self, conn: ConnId, tasks: Vec<Failed>) {
+        let Some(&worker) = self.worker_of_conn.get(&conn) else {
+            return;
+        };
+        let name = self
+            .workers
+            .get(&worker)
+            .map(|w| w.info.name.clone())
+            .unwrap_or_default();
+        for f in tasks {
+            let (Some(t), Some(a)) = (self.task(f.task), Attempt::from_number(f.attempt)) else {
+                continue;
+            };
+            let outcome = match &f.failure {
+                Failure::InputLost { task: lost, .. } => match self.task(*lost) {
+                    Some(lost) => {
+                        if self.result_at[lost.index()] != Some(worker) {
+                            self.result_at[lost.index()] = None;
+                        }
+                        self.core
+                            .input_lost(t, worker, a, lost, &mut self.commands)
+                            .map(|_| ())
+                    }
+                    None => continue,
+                },
+                Failure::Panic(_) => {
+                    self.core
+                        .task_failed(t, worker, a, FailureKind::Panic, &mut self.commands)
+                }
+                Failure::Error(_) | Failure::NotRegistered(_) => {
+                    self.core
+                        .task_failed(t, worker, a, FailureKind::Error, &mut self.commands)
+                }
+            };
+            if outcome.is_ok() {
+                self.failures.insert(
+                    t,
+                    LastFailure {
+                        worker: name.clone(),
+                        failure: f.failure,
+                    },
+                );
+                if self.core.state(t) == TaskState::Failed {
+                    self.ended.push(t);
+                }
+            }
+        }
+        self.apply();
+    }
+
+    /// The answers of the worker on `conn` to requests to give up tasks.
+    pub(crate) fn gave_up(&mut self, conn: ConnId, answers: &[GiveUpAnswer]) {
+        let Some(&from) = self.worker_of_conn.get(&conn) else {
+            return;
+        };
+        for a in answers {
+            let Some(t) = self.task(a.task) else { continue };
+            let to = WorkerId::new(a.to);
+            if a.given {
+                let _ = self.core.steal_confirmed(t, from, to, &mut self.commands);
+            } else {
+                self.core.steal_refused(t, from, to);
+            }
+        }
+        self.apply();
+    }
+
+    /// What the cluster is doing now.
+    pub(crate) fn status(&self) -> ClusterStatus {
+        let mut status = ClusterStatus::default();
+        let mut ids: Vec<_> = self.workers.keys().copied().collect();
+        ids.sort();
+        for w in ids {
+            let entry = &self.workers[&w];
+            status.workers.push(WorkerStatus {
+                id: w.index() as u32,
+                name: entry.info.name.clone(),
+                threads: entry.info.threads,
+                queued: self.core.queued_on(w) as u64,
+                result_bytes: self.core.bytes_produced_on(w),
+                memory_limit: entry.info.memory_bytes,
+            });
+        }
+        for i in 0..self.specs.len() as u32 {
+            match self.core.state(TaskId::new(i)) {
+                TaskState::Waiting => status.waiting += 1,
+                TaskState::Finished => status.finished += 1,
+                s if s.is_terminal() => status.failed += 1,
+                _ => status.ready_or_running += 1,
+            }
+        }
+        status
+    }
+
+    /// Answers a status request of the client on `conn`.
+    pub(crate) fn status_request(&mut self, conn: ConnId) {
+        let status = self.status();
+        self.client_batch(conn)
+            .other
+            .push(ClientEvent::Status(status));
+    }
+
+    /// Plans moves of queued tasks to idle workers, then hands out this
+    /// turn's messages.
+    pub(crate) fn take_outbox(&mut self) -> Outbox {
+        self.core.plan_steals(&mut self.commands);
+        self.apply();
+        let mut out = Outbox::default();
+        for (w, b) in self.worker_batches.drain() {
+            let Some(entry) = self.workers.get(&w) else {
+                continue;
+            };
+            let messages = out.workers.entry(entry.conn).or_default();
+            if !b.cancel.is_empty() {
+                messages.push(SchedulerMessage::Cancel(b.cancel));
+            }
+            if !b.give_up.is_empty() {
+                messages.push(SchedulerMessage::GiveUp(b.give_up));
+            }
+            if !b.run.is_empty() {
+                messages.push(SchedulerMessage::Run(b.run));
+            }
+            if !b.release.is_empty() {
+                messages.push(SchedulerMessage::Release(b.release));
+            }
+        }
+        for (c, b) in self.client_batches.drain() {
+            let events = out.clients.entry(c).or_default();
+            if !b.done.is_empty() {
+                events.push(ClientEvent::Done(b.done));
+            }
+            if !b.failed.is_empty() {
+                events.push(ClientEvent::Failed(b.failed));
+            }
+            events.extend(b.other);
+        }
+        out
+    }
+
+    fn task(&self, n: u32) -> Option<TaskId> {
+        ((n as usize) < self.specs.len()).then(|| TaskId::new(n))
+    }
+
+    fn client_batch(&mut self, conn: ConnId) -> &mut ClientBatch {
+        self.client_batches.entry(conn).or_default()
+    }
+
+    /// Turns the core's commands into messages.
+    fn apply(&mut self) {
+        let mut commands = std::mem::take(&mut self.commands);
+        for c in commands.drain(..) {
+            match c {
+                Command::Run {
+                    task,
+                    target,
+                    attempt,
+                } => self.run(task, target, attempt),
+                Command::Abandon { task, .. } => self.ended.push(task),
+                Command::Release { task } => {
+                    if let Some(w) = self.result_at[task.index()].take() {
+                        self.worker_batches
+                            .entry(w)
+                            .or_default()
+                            .release
+                            .push(task.index() as u32);
+                    }
+                }
+                Command::Cancel { task } => {
+                    if let Some(w) = self.placed_on[task.index()] {
+                        self.worker_batches
+                            .entry(w)
+                            .or_default()
+                            .cancel
+                            .push(task.index() as u32);
+                    }
+                }
+                Command::Steal { task, from, to, .. } => {
+                    self.worker_batches
+                        .entry(from)
+                        .or_default()
+                        .give_up
+                        .push((task.index() as u32, to.index() as u32));
+                }
+                _ => {}
+            }
+        }
+        self.commands = commands;
+        let ended = std::mem::take(&mut self.ended);
+        for t in ended {
+            self.report_end(t);
+        }
+    }
+
+    fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
+        let worker = match target.worker() {
+            Some(w) => w,
+            // The shared queue: the present worker with the least queued.
+            None => match self
+                .workers
+                .keys()
+                .min_by_key(|w| (self.core.queued_on(**w), w.index()))
+            {
+                Some(w) => *w,
+                None => return,
+            },
+        };
+        self.placed_on[task.index()] = Some(worker);
+        let spec = &self.specs[task.index()];
+        let deps = self.core.graph().dependencies(task);
+        let inputs = deps
+            .iter()
+            .map(|d| {
+                let at = self.result_at[d.index()].unwrap_or(worker);
+                InputAt {
+                    task: d.index() as u32,
+                    worker: at.index() as u32,
+                    addr: self
+                        .workers
+                        .get(&at)
+                        .map(|w| w.info.data_addr.clone())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        let args = spec
+            .args
+            .iter()
+            .map(|a| match a {
+                SpecArg::Value(v) => WireArg::Value(v.to_vec()),
+                SpecArg::Input(n) => WireArg::Input(*n),
+            })
+            .collect();
+        let run = RunTask {
+            task: task.index() as u32,
+            attempt: attempt.number(),
+            key: self.core.graph().key(task).to_string(),
+            function: spec.function.to_string(),
+            args,
+            inputs,
+        };
+        self.worker_batches.entry(worker).or_default().run.push(run);
+    }
+
+    /// Tells the owner of `task` that it ended without a result.
+    fn report_end(&mut self, task: TaskId) {
+        let Some((client, id)) = self.specs[task.index()].owner else {
+            return;
+        };
+        if !self.clients.contains(&client) {
+            return;
+        }
+        let reason = match self.core.state(task) {
+            TaskState::Cancelled => FailureReason::Cancelled,
+            TaskState::Abandoned { because } => FailureReason::Abandoned {
+                because: self.core.graph().key(because).to_string(),
+            },
+            TaskState::Failed => match (self.core.failure(task), self.failures.get(&task)) {
+                (Some(FailureKind::WorkerLost), _) | (_, None) => FailureReason::Suspicious {
+                    workers: self.core.suspicious_after(),
+                },
+                (_, Some(last)) => FailureReason::Failed {
+                    worker: last.worker.clone(),
+                    failure: last.failure.clone(),
+                    attempts: self.core.attempt(task).number(),
+                },
+            },
+            _ => return,
+        };
+        let failure = TaskFailure {
+            id,
+            key: self.core.graph().key(task).to_string(),
+            function: self.specs[task.index()].function.to_string(),
+            reason,
+        };
+        self.client_batch(client).failed.push(failure);
+    }
+}

@@ -1,0 +1,335 @@
+//! The worker process: runs the tasks the scheduler gives it on the
+//! in-process engine, holds their results, and serves them to whoever
+//! needs them.
+//!
+//! ```text
+//!  scheduler ──Run──► queue ──(up to 2 × threads at a time)──► CpuPool threads
+//!      ▲                │ GiveUp takes from here                     │
+//!      └── Started / Finished / Failed (batched) ◄── store ◄─────────┘
+//!                                                  │
+//!                       other workers, clients ◄───┘ data server (Fetch)
+//! ```
+//!
+//! Tasks wait in the worker's own queue, and only a few more than it has
+//! threads are on the pool at once: what is still queued can be given up
+//! to an idle worker when the scheduler asks, and among the tasks on the
+//! pool the threads balance by local work stealing, at in-process cost.
+
+mod run;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use flotilla_local::CpuPool;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::error::ClusterError;
+use crate::fetch::Fetcher;
+use crate::protocol::messages::{
+    DataReply, DataRequest, SchedulerMessage, WorkerInfo, WorkerMessage,
+};
+use crate::protocol::{
+    accept, connect, FrameReader, FrameWriter, Role, Token, CHUNK_BYTES, MAX_FRAME_BYTES,
+};
+use run::Prepared;
+
+/// How a worker runs.
+///
+/// ```
+/// use flotilla_cluster::WorkerOptions;
+/// let o = WorkerOptions::new().threads(4).resource("gpu", 1).memory_limit(1 << 30);
+/// assert_eq!(o.thread_count(), 4);
+/// ```
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    threads: usize,
+    memory_limit: Option<u64>,
+    resources: Vec<(String, u64)>,
+    token: Option<Token>,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions::new()
+    }
+}
+
+impl WorkerOptions {
+    /// One thread per core, no memory limit or resources, the token of
+    /// `FLOTILLA_TOKEN` if set.
+    ///
+    /// ```
+    /// assert!(flotilla_cluster::WorkerOptions::new().thread_count() >= 1);
+    /// ```
+    pub fn new() -> WorkerOptions {
+        WorkerOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_limit: None,
+            resources: Vec::new(),
+            token: Token::from_env(),
+        }
+    }
+
+    /// Threads that run tasks.
+    pub fn threads(mut self, n: usize) -> WorkerOptions {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// The threads that will run tasks.
+    pub fn thread_count(&self) -> usize {
+        self.threads
+    }
+
+    /// The memory this worker offers, in bytes.
+    pub fn memory_limit(mut self, bytes: u64) -> WorkerOptions {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// A named resource this worker offers (`gpu`, `1`).
+    pub fn resource(mut self, name: &str, amount: u64) -> WorkerOptions {
+        self.resources.push((name.to_string(), amount));
+        self
+    }
+
+    /// The token to prove to the scheduler and to require of fetchers.
+    pub fn token(mut self, token: Option<Token>) -> WorkerOptions {
+        self.token = token;
+        self
+    }
+}
+
+/// What the worker's threads and network tasks share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    store: Mutex<HashMap<u32, Arc<Vec<u8>>>>,
+    queue: Mutex<Queue>,
+    pool: CpuPool,
+    /// Tasks on the pool at most.
+    slots: usize,
+    out: mpsc::UnboundedSender<WorkerMessage>,
+    fetcher: Fetcher,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    ready: VecDeque<Prepared>,
+    in_flight: usize,
+    /// Tasks cancelled while their inputs were being fetched.
+    cancelled: HashSet<u32>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs a worker of the scheduler at `scheduler` until the scheduler goes
+/// away or shuts down.
+///
+/// # Errors
+///
+/// [`ClusterError::Io`] when the scheduler cannot be reached,
+/// [`ClusterError::Refused`] when it refuses this worker (another build,
+/// a wrong or missing token).
+pub fn run_worker(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("flotilla-worker-net")
+        .enable_all()
+        .build()
+        .map_err(|e| ClusterError::io("starting the worker's runtime", e))?;
+    runtime.block_on(serve(scheduler, options))
+}
+
+async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterError> {
+    let stream = TcpStream::connect(scheduler)
+        .await
+        .map_err(|e| ClusterError::io(format!("connecting to the scheduler at {scheduler}"), e))?;
+    let _ = stream.set_nodelay(true);
+    // The data server listens on the address this machine reaches the
+    // scheduler from, which the other workers can reach too.
+    let local = stream
+        .local_addr()
+        .map_err(|e| ClusterError::io("reading the worker's own address", e))?;
+    let data = TcpListener::bind(SocketAddr::new(local.ip(), 0))
+        .await
+        .map_err(|e| ClusterError::io(format!("listening on {}", local.ip()), e))?;
+    let data_addr = data
+        .local_addr()
+        .map_err(|e| ClusterError::io("reading the data address", e))?;
+
+    let (r, w) = stream.into_split();
+    let peer = format!("scheduler {scheduler}");
+    let mut reader = FrameReader::new(r, MAX_FRAME_BYTES, peer.clone());
+    let mut writer = FrameWriter::new(w, peer);
+    connect(
+        &mut reader,
+        &mut writer,
+        Role::Worker,
+        options.token.as_ref(),
+    )
+    .await?;
+    let info = WorkerInfo {
+        threads: options.threads as u32,
+        memory_bytes: options.memory_limit,
+        resources: options.resources.clone(),
+        data_addr: data_addr.to_string(),
+        name: format!("{} (pid {})", data_addr.ip(), std::process::id()),
+    };
+    writer.send_now(&WorkerMessage::Register(info)).await?;
+    match reader.expect::<SchedulerMessage>("registration").await? {
+        SchedulerMessage::Registered { .. } => {}
+        other => {
+            return Err(ClusterError::Malformed {
+                peer: reader.peer().to_string(),
+                reason: format!("expected a registration answer, got {other:?}"),
+            })
+        }
+    }
+
+    let pool = CpuPool::with_threads(options.threads).map_err(|e| {
+        ClusterError::Config(format!(
+            "cannot start {} worker threads: {e}",
+            options.threads
+        ))
+    })?;
+    let (out, outgoing) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        store: Mutex::new(HashMap::new()),
+        queue: Mutex::new(Queue::default()),
+        pool,
+        slots: 2 * options.threads,
+        out,
+        fetcher: Fetcher::new(options.token.clone()),
+    });
+    tokio::spawn(report_loop(writer, outgoing));
+    tokio::spawn(data_server(
+        data,
+        Arc::clone(&shared),
+        options.token.clone(),
+    ));
+
+    loop {
+        let message = match reader.recv::<SchedulerMessage>().await {
+            Ok(Some(m)) => m,
+            // The scheduler went away: this worker's work is over.
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        match message {
+            SchedulerMessage::Run(tasks) => run::accept_tasks(&shared, tasks),
+            SchedulerMessage::Release(tasks) => {
+                let mut store = lock(&shared.store);
+                for t in tasks {
+                    store.remove(&t);
+                }
+            }
+            SchedulerMessage::Cancel(tasks) => run::cancel(&shared, &tasks),
+            SchedulerMessage::GiveUp(requests) => run::give_up(&shared, &requests),
+            SchedulerMessage::Shutdown => return Ok(()),
+            SchedulerMessage::Registered { .. } => {}
+        }
+    }
+}
+
+/// Sends the worker's reports, merging what queued up since the last
+/// write into one message of each kind.
+async fn report_loop(
+    mut writer: FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
+    mut outgoing: mpsc::UnboundedReceiver<WorkerMessage>,
+) {
+    while let Some(first) = outgoing.recv().await {
+        let mut started = Vec::new();
+        let mut finished = Vec::new();
+        let mut failed = Vec::new();
+        let mut gave_up = Vec::new();
+        let mut next = Some(first);
+        while let Some(m) = next.take() {
+            match m {
+                WorkerMessage::Started(s) => started.extend(s),
+                WorkerMessage::Finished(f) => finished.extend(f),
+                WorkerMessage::Failed(f) => failed.extend(f),
+                WorkerMessage::GaveUp(g) => gave_up.extend(g),
+                WorkerMessage::Register(_) | WorkerMessage::Heartbeat => {}
+            }
+            if started.len() + finished.len() < 8192 {
+                next = outgoing.try_recv().ok();
+            }
+        }
+        let batch = [
+            (!started.is_empty()).then_some(WorkerMessage::Started(started)),
+            (!finished.is_empty()).then_some(WorkerMessage::Finished(finished)),
+            (!failed.is_empty()).then_some(WorkerMessage::Failed(failed)),
+            (!gave_up.is_empty()).then_some(WorkerMessage::GaveUp(gave_up)),
+        ];
+        for m in batch.into_iter().flatten() {
+            if writer.send(&m).await.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves results to other workers and clients.
+async fn data_server(listener: TcpListener, shared: Arc<Shared>, token: Option<Token>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        let token = token.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let (r, w) = stream.into_split();
+            let mut reader = FrameReader::new(r, MAX_FRAME_BYTES, peer.to_string());
+            let mut writer = FrameWriter::new(w, peer.to_string());
+            if accept(&mut reader, &mut writer, token.as_ref(), &[Role::Fetcher])
+                .await
+                .is_err()
+            {
+                return;
+            }
+            while let Ok(Some(DataRequest::Fetch { task })) = reader.recv::<DataRequest>().await {
+                let value = lock(&shared.store).get(&task).cloned();
+                let sent = match value {
+                    None => writer.send(&DataReply::Missing { task }).await,
+                    Some(bytes) => send_chunks(&mut writer, &bytes).await,
+                };
+                if sent.is_err() || writer.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+async fn send_chunks<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut FrameWriter<W>,
+    bytes: &[u8],
+) -> Result<(), ClusterError> {
+    let mut chunks = bytes.chunks(CHUNK_BYTES).peekable();
+    if chunks.peek().is_none() {
+        return writer
+            .send(&DataReply::Chunk {
+                bytes: Vec::new(),
+                last: true,
+            })
+            .await;
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = chunks.peek().is_none();
+        writer
+            .send(&DataReply::Chunk {
+                bytes: chunk.to_vec(),
+                last,
+            })
+            .await?;
+    }
+    Ok(())
+}

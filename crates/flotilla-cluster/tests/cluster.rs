@@ -1,0 +1,215 @@
+//! Clusters of real processes on 127.0.0.1: a scheduler on a thread of
+//! this test binary and workers that are copies of it (this binary calls
+//! `worker_if_asked` first, so its copies become workers). Each test
+//! starts its own `LocalCluster`; dropping it kills and reaps the workers,
+//! also when the test fails.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flotilla_cluster::{remote, Client, ClusterError, LocalCluster, Token};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+#[remote(crate = flotilla_cluster)]
+fn add(a: i64, b: i64) -> i64 {
+    a + b
+}
+
+#[remote(crate = flotilla_cluster)]
+fn total(parts: Vec<i64>) -> i64 {
+    parts.iter().sum()
+}
+
+#[remote(crate = flotilla_cluster)]
+fn explode(x: u32) -> u32 {
+    if x == 3 {
+        panic!("boom on {x}");
+    }
+    x
+}
+
+/// Sleeps `ms` milliseconds, then squares `x`.
+#[remote(crate = flotilla_cluster)]
+fn slow_square(ms: u64, x: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    x * x
+}
+
+/// Panics until it has been called `succeed_on` times (counted in a file,
+/// since every attempt may run in another process).
+#[remote(crate = flotilla_cluster)]
+fn flaky(counter: String, succeed_on: u32) -> u32 {
+    let path = PathBuf::from(counter);
+    let calls = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+        + 1;
+    std::fs::write(&path, calls.to_string()).expect("the counter file is writable");
+    if calls < succeed_on {
+        panic!("attempt {calls} fails");
+    }
+    calls
+}
+
+fn cluster(workers: usize, threads: usize) -> LocalCluster {
+    LocalCluster::builder()
+        .workers(workers)
+        .threads_per_worker(threads)
+        .start()
+        .expect("the local cluster starts")
+}
+
+fn map_gather_and_futures_as_arguments() -> Result<(), Failed> {
+    let cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let sums = client.map(add::REMOTE, (0..10, 10..20))?;
+    let values = client.gather(&sums)?;
+    assert_eq!(values, (0..10).map(|i| 2 * i + 10).collect::<Vec<i64>>());
+
+    // A future as the argument of a later task: the graph grows while it runs.
+    let x = client.submit(add::call(1, 2))?;
+    let y = client.submit(add::call(&x, 10))?;
+    let z = client.submit(add::call(&y, &x))?;
+    assert_eq!(z.result()?, 16);
+    assert_eq!(x.result()?, 3);
+
+    let parts = client.map(add::REMOTE, (0..100i64, 0..100i64))?;
+    let chunk = client.gather(&parts)?;
+    let sum = client.submit(total::call(chunk))?;
+    assert_eq!(sum.result()?, 9900);
+
+    let status = client.status()?;
+    assert_eq!(status.workers.len(), 2, "{status:?}");
+    assert!(status.finished >= 10, "{status:?}");
+    Ok(())
+}
+
+fn a_panic_reaches_the_client_with_its_message_and_worker() -> Result<(), Failed> {
+    let cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let futures = client.map(explode::REMOTE, (0..6u32,))?;
+    let err = client.gather(&futures).unwrap_err();
+    let ClusterError::Task {
+        key,
+        function,
+        reason,
+    } = &err
+    else {
+        return Err(format!("expected a task error, got {err:?}").into());
+    };
+    assert_eq!(key, "explode[3]");
+    assert!(function.ends_with("::explode"), "{function}");
+    assert!(reason.contains("panicked: boom on 3"), "{reason}");
+    assert!(reason.contains("pid"), "names the worker: {reason}");
+    // The other tasks are unaffected.
+    assert_eq!(futures[5].result()?, 5);
+    Ok(())
+}
+
+fn a_task_that_fails_twice_succeeds_on_its_third_attempt() -> Result<(), Failed> {
+    let cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let counter = std::env::temp_dir().join(format!("flotilla-flaky-{}", std::process::id()));
+    let _ = std::fs::remove_file(&counter);
+    let path = counter.display().to_string();
+    let f = client.submit(flaky::call(path.clone(), 3).retries(2))?;
+    let calls = f.result();
+    let _ = std::fs::remove_file(&counter);
+    assert_eq!(calls?, 3);
+
+    // Without enough retries the last error comes back.
+    let g = client.submit(flaky::call(path, 3).retries(1))?;
+    let err = g.result().unwrap_err().to_string();
+    let _ = std::fs::remove_file(&counter);
+    assert!(
+        err.contains("attempt 2 fails") && err.contains("after 2 attempts"),
+        "{err}"
+    );
+    Ok(())
+}
+
+fn a_killed_worker_costs_only_time() -> Result<(), Failed> {
+    let mut cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let squares = client.map(slow_square::REMOTE, (std::iter::repeat(30u64), 0..40u64))?;
+    // Let some finish on both workers, then kill one without warning.
+    assert!(squares[0].wait_timeout(Duration::from_secs(30)));
+    cluster.kill_worker(0)?;
+    let values = client.gather(&squares)?;
+    assert_eq!(values, (0..40u64).map(|x| x * x).collect::<Vec<_>>());
+    assert_eq!(client.status()?.workers.len(), 1);
+    Ok(())
+}
+
+fn a_wrong_or_missing_token_is_refused() -> Result<(), Failed> {
+    let cluster = cluster(1, 1);
+    let addr = cluster.addr().to_string();
+    let err = Client::connect_with(&addr, Some(Token::new("not the token")?)).unwrap_err();
+    assert!(
+        matches!(err, ClusterError::Refused { .. }) && err.to_string().contains("wrong token"),
+        "{err}"
+    );
+    let err = Client::connect_with(&addr, None).unwrap_err();
+    assert!(err.to_string().contains("FLOTILLA_TOKEN"), "{err}");
+    // The cluster goes on serving those who have it.
+    let client = cluster.client()?;
+    assert_eq!(client.submit(add::call(2, 2))?.result()?, 4);
+    Ok(())
+}
+
+fn garbage_and_oversized_frames_close_only_their_connection() -> Result<(), Failed> {
+    let cluster = cluster(1, 1);
+    let addr = cluster.addr();
+    for frame in [
+        // A length far over the limit.
+        u32::MAX.to_be_bytes().to_vec(),
+        // A short frame of bytes that are no message.
+        [&5u32.to_be_bytes()[..], &[0xff; 5]].concat(),
+    ] {
+        let mut raw = TcpStream::connect(addr)?;
+        raw.set_read_timeout(Some(Duration::from_secs(10)))?;
+        raw.write_all(&frame)?;
+        let mut rest = Vec::new();
+        // The scheduler closes this connection (read ends), and nothing else.
+        let _ = raw.read_to_end(&mut rest);
+    }
+    let client = cluster.client()?;
+    assert_eq!(client.submit(add::call(40, 2))?.result()?, 42);
+    assert_eq!(client.status()?.workers.len(), 1);
+    Ok(())
+}
+
+fn main() {
+    flotilla_cluster::worker_if_asked();
+    let args = Arguments::from_args();
+    let tests = vec![
+        Trial::test(
+            "map_gather_and_futures_as_arguments",
+            map_gather_and_futures_as_arguments,
+        ),
+        Trial::test(
+            "a_panic_reaches_the_client_with_its_message_and_worker",
+            a_panic_reaches_the_client_with_its_message_and_worker,
+        ),
+        Trial::test(
+            "a_task_that_fails_twice_succeeds_on_its_third_attempt",
+            a_task_that_fails_twice_succeeds_on_its_third_attempt,
+        ),
+        Trial::test(
+            "a_killed_worker_costs_only_time",
+            a_killed_worker_costs_only_time,
+        ),
+        Trial::test(
+            "a_wrong_or_missing_token_is_refused",
+            a_wrong_or_missing_token_is_refused,
+        ),
+        Trial::test(
+            "garbage_and_oversized_frames_close_only_their_connection",
+            garbage_and_oversized_frames_close_only_their_connection,
+        ),
+    ];
+    libtest_mimic::run(&args, tests).exit();
+}
