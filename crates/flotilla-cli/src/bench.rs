@@ -16,6 +16,7 @@ use flotilla::core::{sim, TaskGraph, TaskKey};
 use flotilla::prelude::*;
 
 mod array;
+mod cluster;
 mod dataframe;
 
 use crate::gen::{self, SkewShape};
@@ -58,9 +59,12 @@ pub(crate) enum Workload {
 /// Where the workload runs.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum Runtime {
-    /// The in-process engine (the only runtime there is).
+    /// The in-process engine.
     #[default]
     Local,
+    /// A LocalCluster: a scheduler and --workers worker processes of this
+    /// binary on loopback (W1, W2).
+    Cluster,
 }
 
 /// Arguments of `flotilla bench`.
@@ -105,9 +109,15 @@ pub(crate) struct BenchArgs {
 }
 
 pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
-    let Runtime::Local = args.runtime;
     if args.workers == 0 {
         bail!("--workers must be at least 1");
+    }
+    if args.runtime == Runtime::Cluster {
+        return match args.workload {
+            Workload::W1 => cluster::w1(args),
+            Workload::W2 => cluster::w2(args),
+            other => bail!("{other:?} runs in-process only; --runtime cluster runs W1 and W2"),
+        };
     }
     match args.workload {
         Workload::W1 => w1(args),

@@ -1,6 +1,7 @@
 //! The `flotilla` binary: a demo, the data generator and the workload runner.
 
 mod bench;
+mod cluster_cmd;
 mod demo;
 mod gen;
 mod json;
@@ -29,12 +30,21 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a Hadoop-streaming-style job: shell commands as mapper, combiner and reducer.
     Mapreduce(streaming_cmd::MapReduceArgs),
+    /// Run a cluster's scheduler: workers and clients connect to it.
+    Scheduler(cluster_cmd::SchedulerArgs),
+    /// Run a cluster worker: runs the tasks its scheduler gives it on every core.
+    Worker(cluster_cmd::WorkerArgs),
+    /// Print a cluster's workers, tasks by state and memory.
+    Status(cluster_cmd::StatusArgs),
 }
 
 /// Runs the command; an error is printed as its message and the chain of
 /// its causes, with exit code 1 — never with a backtrace, whatever
 /// `RUST_BACKTRACE` says: a user's mistake is not a crash.
 fn main() -> ExitCode {
+    // A copy of this binary started as a cluster worker (by `LocalCluster`,
+    // `--runtime cluster`) serves its scheduler and never returns here.
+    flotilla::cluster::worker_if_asked();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,5 +65,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run_bench(&args),
         Command::Mapreduce(args) => streaming_cmd::run_mapreduce(&args),
+        Command::Scheduler(args) => cluster_cmd::run_scheduler(&args),
+        Command::Worker(args) => cluster_cmd::run_worker(&args),
+        Command::Status(args) => cluster_cmd::run_status(&args),
     }
 }

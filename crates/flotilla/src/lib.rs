@@ -80,12 +80,23 @@ pub use flotilla_array as array;
 #[cfg(feature = "dataframe")]
 pub use flotilla_dataframe as dataframe;
 
+/// Scheduler, worker and client processes ([`flotilla_cluster`]), with the
+/// `cluster` feature.
+#[cfg(feature = "cluster")]
+pub use flotilla_cluster as cluster;
+
+/// Registers a function so that cluster workers of this binary can run it
+/// (see [`cluster`]), with the `cluster` feature.
+#[cfg(feature = "cluster")]
+pub use flotilla_cluster::remote;
+
 pub use flotilla_core as core;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
 pub use flotilla_local::{
-    as_completed, fail_task, sleep, sleep_until, wait, yield_now, AsCompleted, ComputeOptions,
-    CpuPool, CpuPoolBuilder, Delayed, Graph, Inputs, IoMapResults, IoPool, IoPoolBuilder,
-    MapResults, Scope, Sleep, TaskError, TaskFuture, TaskValue, WaitFor, WaitResult, Yield,
+    as_completed, fail_task, record_result_bytes, sleep, sleep_until, wait, yield_now, AsCompleted,
+    ComputeOptions, CpuPool, CpuPoolBuilder, Delayed, Graph, Inputs, IoMapResults, IoPool,
+    IoPoolBuilder, MapResults, Scope, Sleep, TaskError, TaskFuture, TaskValue, WaitFor, WaitResult,
+    Yield,
 };
 
 /// The names most programs need, in one `use`.

@@ -10,4 +10,3 @@ pub(crate) use frame::{FrameReader, FrameWriter, CHUNK_BYTES};
 pub(crate) use handshake::{accept, connect, Role};
 pub use handshake::{build, Token, PROTOCOL_VERSION};
 pub use messages::{ClusterStatus, WorkerStatus};
-

@@ -1,0 +1,193 @@
+//! `flotilla scheduler`, `flotilla worker` and `flotilla status`: the
+//! processes of a cluster, and a look at one.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use flotilla::cluster::{Client, SchedulerOptions, SchedulerServer, Token, WorkerOptions};
+use flotilla::Placement;
+
+/// Arguments of `flotilla scheduler`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct SchedulerArgs {
+    /// The address to listen on, HOST:PORT. Beyond loopback a token is
+    /// required; without one, a fresh one is written to --token-file.
+    #[arg(long, default_value = "127.0.0.1:8786")]
+    listen: String,
+    /// The placement policy (work-stealing, central-queue, round-robin,
+    /// block, block-cyclic:B, random:SEED, least-loaded-of-two:SEED).
+    #[arg(long, default_value = "work-stealing")]
+    policy: Placement,
+    /// The file holding the token every worker and client must prove
+    /// (default: FLOTILLA_TOKEN; when listening beyond loopback without
+    /// either, a token is generated into this file, default `flotilla-token`).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+/// Arguments of `flotilla worker`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct WorkerArgs {
+    /// The scheduler's address, HOST:PORT.
+    scheduler: String,
+    /// Threads that run tasks (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The memory this worker offers: bytes, or with a unit (512M, 4G).
+    #[arg(long, value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
+    /// Named resources this worker offers, NAME=AMOUNT, comma-separated (gpu=1).
+    #[arg(long, value_delimiter = ',', value_parser = parse_resource)]
+    resources: Vec<(String, u64)>,
+    /// The file holding the cluster's token (default: FLOTILLA_TOKEN).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+/// Arguments of `flotilla status`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct StatusArgs {
+    /// The scheduler's address, HOST:PORT.
+    scheduler: String,
+    /// The file holding the cluster's token (default: FLOTILLA_TOKEN).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+fn token(file: &Option<PathBuf>) -> anyhow::Result<Option<Token>> {
+    Ok(match file {
+        Some(path) if path.exists() => Some(Token::from_file(path)?),
+        Some(path) => bail!("the token file {} does not exist", path.display()),
+        None => Token::from_env(),
+    })
+}
+
+pub(crate) fn run_scheduler(args: &SchedulerArgs) -> anyhow::Result<()> {
+    let mut options = SchedulerOptions::new()
+        .listen(&args.listen)
+        .placement(args.policy);
+    match &args.token_file {
+        Some(path) if path.exists() => options = options.token(Some(Token::from_file(path)?)),
+        Some(path) => options = options.token(Token::from_env()).token_file(path.clone()),
+        None => {}
+    }
+    SchedulerServer::run(options, |addr| {
+        eprintln!(
+            "flotilla scheduler: listening on {addr} ({} placement)",
+            args.policy
+        );
+    })
+    .context("the scheduler stopped")
+}
+
+pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
+    let mut options = WorkerOptions::new().token(token(&args.token_file)?);
+    if let Some(n) = args.threads {
+        if n == 0 {
+            bail!("--threads must be at least 1");
+        }
+        options = options.threads(n);
+    }
+    if let Some(bytes) = args.memory_limit {
+        options = options.memory_limit(bytes);
+    }
+    for (name, amount) in &args.resources {
+        options = options.resource(name, *amount);
+    }
+    eprintln!(
+        "flotilla worker: serving {} with {} threads",
+        args.scheduler,
+        options.thread_count()
+    );
+    flotilla::cluster::run_worker(&args.scheduler, options)
+        .with_context(|| format!("the worker of {} stopped", args.scheduler))
+}
+
+pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
+    let client = Client::connect_with(&args.scheduler, token(&args.token_file)?)?;
+    let status = client.status()?;
+    println!(
+        "scheduler {}: {} workers",
+        args.scheduler,
+        status.workers.len()
+    );
+    println!(
+        "{:>6}  {:<32} {:>8} {:>8} {:>14} {:>14}",
+        "worker", "name", "threads", "queued", "results (MB)", "memory (MB)"
+    );
+    for w in &status.workers {
+        let memory = w
+            .memory_limit
+            .map_or("-".to_string(), |m| format!("{:.1}", m as f64 / 1e6));
+        println!(
+            "{:>6}  {:<32} {:>8} {:>8} {:>14.1} {:>14}",
+            w.id,
+            w.name,
+            w.threads,
+            w.queued,
+            w.result_bytes as f64 / 1e6,
+            memory
+        );
+    }
+    println!(
+        "tasks: {} waiting, {} ready or running, {} finished, {} failed or cancelled",
+        status.waiting, status.ready_or_running, status.finished, status.failed
+    );
+    Ok(())
+}
+
+/// Bytes, optionally with a unit: `1000`, `64K`, `512M`, `4G` (powers of 1024).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 512M or 4G)"))?;
+    let scale = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        other => return Err(format!("{other:?} is not a size unit (use K, M, G or T)")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// `NAME=AMOUNT`.
+fn parse_resource(text: &str) -> Result<(String, u64), String> {
+    let (name, amount) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=AMOUNT (gpu=1)"))?;
+    let amount = amount
+        .trim()
+        .parse()
+        .map_err(|_| format!("the amount in {text:?} is not a whole number"))?;
+    if name.trim().is_empty() {
+        return Err(format!("{text:?} has no resource name"));
+    }
+    Ok((name.trim().to_string(), amount))
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn sizes_and_resources_parse_and_bad_ones_say_why() {
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert_eq!(parse_bytes("512M"), Ok(512 << 20));
+        assert_eq!(parse_bytes("4g"), Ok(4 << 30));
+        assert!(parse_bytes("4X").unwrap_err().contains("unit"));
+        assert!(parse_bytes("lots").unwrap_err().contains("not a size"));
+        assert_eq!(parse_resource("gpu=2"), Ok(("gpu".to_string(), 2)));
+        assert!(parse_resource("gpu").unwrap_err().contains("NAME=AMOUNT"));
+        assert!(parse_resource("gpu=x")
+            .unwrap_err()
+            .contains("whole number"));
+    }
+}
