@@ -110,6 +110,7 @@ pub struct LocalClusterBuilder {
     threads: Option<usize>,
     placement: Placement,
     startup: Duration,
+    worker_timeout: Option<Duration>,
 }
 
 impl LocalClusterBuilder {
@@ -136,6 +137,13 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// How long a worker may stay silent before the scheduler removes it
+    /// (default as [`SchedulerOptions::worker_timeout`]).
+    pub fn worker_timeout(mut self, timeout: Duration) -> Self {
+        self.worker_timeout = Some(timeout);
+        self
+    }
+
     /// How long to wait for every worker to register (default 60 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup = timeout;
@@ -152,12 +160,14 @@ impl LocalClusterBuilder {
     /// not register in time (every process started is stopped then).
     pub fn start(self) -> Result<LocalCluster, ClusterError> {
         let token = Token::random()?;
-        let scheduler = SchedulerServer::start(
-            SchedulerOptions::new()
-                .listen("127.0.0.1:0")
-                .placement(self.placement)
-                .token(Some(token.clone())),
-        )?;
+        let mut options = SchedulerOptions::new()
+            .listen("127.0.0.1:0")
+            .placement(self.placement)
+            .token(Some(token.clone()));
+        if let Some(t) = self.worker_timeout {
+            options = options.worker_timeout(t);
+        }
+        let scheduler = SchedulerServer::start(options)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = self
             .threads
@@ -205,6 +215,7 @@ impl LocalCluster {
             threads: None,
             placement: Placement::WorkStealing,
             startup: Duration::from_secs(60),
+            worker_timeout: None,
         }
     }
 

@@ -144,6 +144,37 @@ fn a_killed_worker_costs_only_time() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Sends `signal` (STOP, CONT) to a process.
+fn signal(pid: u32, signal: &str) -> Result<(), Failed> {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("kill -{signal} {pid} failed").into())
+    }
+}
+
+fn a_silent_worker_is_removed_and_its_tasks_run_elsewhere() -> Result<(), Failed> {
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .worker_timeout(Duration::from_millis(400))
+        .start()?;
+    let client = cluster.client()?;
+    let frozen = cluster.worker_pids()[0];
+    // A stopped process keeps its connections open but says nothing.
+    signal(frozen, "STOP")?;
+    let squares = client.map(slow_square::REMOTE, (std::iter::repeat(5u64), 0..20u64));
+    let values = squares.and_then(|s| client.gather(&s));
+    let workers = client.status().map(|s| s.workers.len());
+    signal(frozen, "CONT")?;
+    assert_eq!(values?, (0..20u64).map(|x| x * x).collect::<Vec<_>>());
+    assert_eq!(workers?, 1);
+    Ok(())
+}
+
 fn a_wrong_or_missing_token_is_refused() -> Result<(), Failed> {
     let cluster = cluster(1, 1);
     let addr = cluster.addr().to_string();
@@ -201,6 +232,10 @@ fn main() {
         Trial::test(
             "a_killed_worker_costs_only_time",
             a_killed_worker_costs_only_time,
+        ),
+        Trial::test(
+            "a_silent_worker_is_removed_and_its_tasks_run_elsewhere",
+            a_silent_worker_is_removed_and_its_tasks_run_elsewhere,
         ),
         Trial::test(
             "a_wrong_or_missing_token_is_refused",

@@ -82,8 +82,9 @@ pub(crate) struct GiveUpAnswer {
 /// What the scheduler tells a worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum SchedulerMessage {
-    /// Registration accepted: the worker's number.
-    Registered { worker: u32 },
+    /// Registration accepted: the worker's number, and how often it must
+    /// say it is alive (a worker silent for four intervals is removed).
+    Registered { worker: u32, heartbeat_ms: u64 },
     /// Tasks to run.
     Run(Vec<RunTask>),
     /// Results no longer needed.

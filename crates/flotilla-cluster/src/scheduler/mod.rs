@@ -13,6 +13,7 @@ pub(crate) mod state;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use flotilla_core::Placement;
 use tokio::sync::oneshot;
@@ -37,6 +38,7 @@ pub struct SchedulerOptions {
     token: Option<Token>,
     token_file: Option<PathBuf>,
     max_frame: usize,
+    worker_timeout: Duration,
 }
 
 impl Default for SchedulerOptions {
@@ -59,6 +61,7 @@ impl SchedulerOptions {
             token: Token::from_env(),
             token_file: None,
             max_frame: MAX_FRAME_BYTES,
+            worker_timeout: Duration::from_secs(10),
         }
     }
 
@@ -105,6 +108,19 @@ impl SchedulerOptions {
     /// ```
     pub fn max_frame_bytes(mut self, bytes: usize) -> SchedulerOptions {
         self.max_frame = bytes;
+        self
+    }
+
+    /// How long a worker may stay silent before it is removed and its
+    /// tasks given to others (default 10 s). Workers are told to send a
+    /// heartbeat four times in that span.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let _ = flotilla_cluster::SchedulerOptions::new().worker_timeout(Duration::from_secs(30));
+    /// ```
+    pub fn worker_timeout(mut self, timeout: Duration) -> SchedulerOptions {
+        self.worker_timeout = timeout.max(Duration::from_millis(40));
         self
     }
 
@@ -195,6 +211,7 @@ impl SchedulerServer {
             placement: options.placement,
             token: token.clone(),
             max_frame: options.max_frame,
+            worker_timeout: options.worker_timeout,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()

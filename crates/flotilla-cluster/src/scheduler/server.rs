@@ -9,9 +9,11 @@
 //! protocol — a garbage or oversized frame, a failed handshake — is closed
 //! with its reason logged; the rest go on.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use flotilla_core::Placement;
 use tokio::net::{TcpListener, TcpStream};
@@ -55,6 +57,8 @@ pub(crate) struct ServerConfig {
     pub(crate) placement: Placement,
     pub(crate) token: Option<Token>,
     pub(crate) max_frame: usize,
+    /// A worker silent this long is removed.
+    pub(crate) worker_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +67,7 @@ impl Default for ServerConfig {
             placement: Placement::WorkStealing,
             token: None,
             max_frame: MAX_FRAME_BYTES,
+            worker_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -101,39 +106,58 @@ pub(crate) async fn serve(
     };
     let event_loop = async move {
         let mut state = ClusterState::new(config.placement);
-        let mut workers: std::collections::HashMap<
-            ConnId,
-            mpsc::UnboundedSender<SchedulerMessage>,
-        > = Default::default();
-        let mut clients: std::collections::HashMap<ConnId, mpsc::UnboundedSender<ClientEvent>> =
-            Default::default();
-        while let Some(first) = inbox.recv().await {
-            let mut next = Some(first);
-            let mut handled = 0;
-            while let Some(event) = next.take() {
-                handle(&mut state, event, &mut workers, &mut clients);
-                handled += 1;
-                if handled < 4096 {
-                    next = inbox.try_recv().ok();
+        let mut links = Links::default();
+        let timeout = config.worker_timeout;
+        let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                first = inbox.recv() => {
+                    let Some(first) = first else { break };
+                    let mut next = Some(first);
+                    let mut handled = 0;
+                    while let Some(event) = next.take() {
+                        handle(&mut state, event, &mut links, timeout);
+                        handled += 1;
+                        if handled < 4096 {
+                            next = inbox.try_recv().ok();
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    let silent: Vec<ConnId> = links
+                        .last_heard
+                        .iter()
+                        .filter(|(_, t)| now.duration_since(**t) > timeout)
+                        .map(|(c, _)| *c)
+                        .collect();
+                    for conn in silent {
+                        log(&format!("worker {conn} was silent for over {timeout:?}: removed, its tasks go elsewhere"));
+                        // Dropping its sender ends its writer, closing what the worker reads.
+                        links.workers.remove(&conn);
+                        links.last_heard.remove(&conn);
+                        state.worker_left(conn);
+                    }
                 }
             }
             let out = state.take_outbox();
             for (conn, messages) in out.workers {
-                if let Some(tx) = workers.get(&conn) {
+                if let Some(tx) = links.workers.get(&conn) {
                     for m in messages {
                         let _ = tx.send(m);
                     }
                 }
             }
             for (conn, events) in out.clients {
-                if let Some(tx) = clients.get(&conn) {
+                if let Some(tx) = links.clients.get(&conn) {
                     for e in events {
                         let _ = tx.send(e);
                     }
                 }
             }
         }
-        for tx in workers.values() {
+        for tx in links.workers.values() {
             let _ = tx.send(SchedulerMessage::Shutdown);
         }
     };
@@ -144,34 +168,47 @@ pub(crate) async fn serve(
     }
 }
 
-fn handle(
-    state: &mut ClusterState,
-    event: Event,
-    workers: &mut std::collections::HashMap<ConnId, mpsc::UnboundedSender<SchedulerMessage>>,
-    clients: &mut std::collections::HashMap<ConnId, mpsc::UnboundedSender<ClientEvent>>,
-) {
+/// The event loop's connections: where to send, and when each worker was
+/// last heard from.
+#[derive(Default)]
+struct Links {
+    workers: HashMap<ConnId, mpsc::UnboundedSender<SchedulerMessage>>,
+    clients: HashMap<ConnId, mpsc::UnboundedSender<ClientEvent>>,
+    last_heard: HashMap<ConnId, Instant>,
+}
+
+fn handle(state: &mut ClusterState, event: Event, links: &mut Links, timeout: Duration) {
     match event {
         Event::WorkerJoined { conn, info, tx } => {
             let id = state.worker_joined(conn, info);
+            let heartbeat_ms = (timeout / 4).as_millis().max(1) as u64;
             let _ = tx.send(SchedulerMessage::Registered {
                 worker: id.index() as u32,
+                heartbeat_ms,
             });
-            workers.insert(conn, tx);
+            links.workers.insert(conn, tx);
+            links.last_heard.insert(conn, Instant::now());
         }
-        Event::Worker { conn, message } => match message {
-            WorkerMessage::Started(t) => state.started(conn, &t),
-            WorkerMessage::Finished(f) => state.finished(conn, &f),
-            WorkerMessage::Failed(f) => state.failed(conn, f),
-            WorkerMessage::GaveUp(a) => state.gave_up(conn, &a),
-            WorkerMessage::Register(_) | WorkerMessage::Heartbeat => {}
-        },
+        Event::Worker { conn, message } => {
+            if let Some(t) = links.last_heard.get_mut(&conn) {
+                *t = Instant::now();
+            }
+            match message {
+                WorkerMessage::Started(t) => state.started(conn, &t),
+                WorkerMessage::Finished(f) => state.finished(conn, &f),
+                WorkerMessage::Failed(f) => state.failed(conn, f),
+                WorkerMessage::GaveUp(a) => state.gave_up(conn, &a),
+                WorkerMessage::Register(_) | WorkerMessage::Heartbeat => {}
+            }
+        }
         Event::WorkerLeft { conn } => {
-            workers.remove(&conn);
+            links.workers.remove(&conn);
+            links.last_heard.remove(&conn);
             state.worker_left(conn);
         }
         Event::ClientJoined { conn, tx } => {
             state.client_joined(conn);
-            clients.insert(conn, tx);
+            links.clients.insert(conn, tx);
         }
         Event::Client { conn, message } => match message {
             ClientMessage::Submit(s) => state.submit(conn, s),
@@ -180,7 +217,7 @@ fn handle(
             ClientMessage::Status => state.status_request(conn),
         },
         Event::ClientLeft { conn } => {
-            clients.remove(&conn);
+            links.clients.remove(&conn);
             state.client_left(conn);
         }
     }

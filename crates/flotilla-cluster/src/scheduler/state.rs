@@ -621,3 +621,268 @@ impl ClusterState {
         self.client_batch(client).failed.push(failure);
     }
 }
+
+#[cfg(test)]
+mod test {
+    //! The scheduler's state driven by events, without sockets or threads.
+
+    use super::*;
+
+    const CLIENT: ConnId = 100;
+
+    fn info(n: u32) -> WorkerInfo {
+        WorkerInfo {
+            threads: 1,
+            memory_bytes: None,
+            resources: Vec::new(),
+            data_addr: format!("10.0.0.{n}:7000"),
+            name: format!("w{n}"),
+        }
+    }
+
+    fn submit(id: u64, function: &str, args: Vec<ClientArg>) -> Submit {
+        Submit {
+            id,
+            function: function.into(),
+            args,
+            retries: 0,
+            resources: Vec::new(),
+        }
+    }
+
+    fn value(v: u8) -> ClientArg {
+        ClientArg::Value(vec![v])
+    }
+
+    /// The Run messages for the worker on `conn`.
+    fn runs(out: &Outbox, conn: ConnId) -> Vec<RunTask> {
+        out.workers
+            .get(&conn)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| match m {
+                SchedulerMessage::Run(r) => Some(r.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn client_events(out: &Outbox) -> Vec<ClientEvent> {
+        out.clients.get(&CLIENT).cloned().unwrap_or_default()
+    }
+
+    fn finished(task: u32, attempt: u32) -> Finished {
+        Finished {
+            task,
+            attempt,
+            bytes: 8,
+            micros: 10,
+        }
+    }
+
+    fn state_with_workers(n: u32) -> ClusterState {
+        let mut s = ClusterState::new(Placement::WorkStealing);
+        for w in 1..=n {
+            s.worker_joined(u64::from(w), info(w));
+        }
+        s.client_joined(CLIENT);
+        let _ = s.take_outbox();
+        s
+    }
+
+    #[test]
+    fn a_submitted_task_runs_and_its_owner_hears_where_the_result_is() {
+        let mut s = state_with_workers(1);
+        s.submit(
+            CLIENT,
+            vec![submit(7, "app::add", vec![value(1), value(2)])],
+        );
+        let out = s.take_outbox();
+        let run = runs(&out, 1);
+        assert_eq!(run.len(), 1);
+        assert_eq!(run[0].function, "app::add");
+        assert_eq!(run[0].key, "add[0]");
+        assert!(
+            matches!(&run[0].args[..], [WireArg::Value(a), WireArg::Value(b)] if a == &[1] && b == &[2])
+        );
+
+        s.finished(1, &[finished(run[0].task, run[0].attempt)]);
+        let events = client_events(&s.take_outbox());
+        let [ClientEvent::Done(done)] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!((done[0].id, done[0].addr.as_str()), (7, "10.0.0.1:7000"));
+    }
+
+    #[test]
+    fn a_future_argument_waits_for_its_task_and_is_read_where_it_lives() {
+        let mut s = state_with_workers(2);
+        s.submit(CLIENT, vec![submit(1, "app::load", vec![])]);
+        s.submit(
+            CLIENT,
+            vec![submit(2, "app::double", vec![ClientArg::Future(1)])],
+        );
+        let out = s.take_outbox();
+        let all: Vec<RunTask> = runs(&out, 1).into_iter().chain(runs(&out, 2)).collect();
+        assert_eq!(all.len(), 1, "double waits for load");
+        let (load, on) = if runs(&out, 1).is_empty() {
+            (runs(&out, 2)[0].clone(), 2)
+        } else {
+            (runs(&out, 1)[0].clone(), 1)
+        };
+        s.finished(on, &[finished(load.task, 1)]);
+        let out = s.take_outbox();
+        let double: Vec<RunTask> = runs(&out, 1).into_iter().chain(runs(&out, 2)).collect();
+        assert_eq!(double.len(), 1);
+        assert!(matches!(double[0].args[..], [WireArg::Input(0)]));
+        assert_eq!(double[0].inputs[0].task, load.task);
+        assert_eq!(double[0].inputs[0].addr, format!("10.0.0.{on}:7000"));
+    }
+
+    #[test]
+    fn a_lost_worker_s_task_runs_again_elsewhere_and_its_old_attempt_is_ignored() {
+        let mut s = state_with_workers(1);
+        s.submit(CLIENT, vec![submit(1, "app::slow", vec![])]);
+        let first = runs(&s.take_outbox(), 1).remove(0);
+        s.started(1, &[(first.task, first.attempt)]);
+        s.worker_joined(2, info(2));
+        let _ = s.take_outbox();
+        s.worker_left(1);
+        let again = runs(&s.take_outbox(), 2);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempt, 2);
+        // A report of attempt 1 (from a worker that is still there) changes nothing.
+        s.finished(2, &[finished(first.task, 1)]);
+        assert!(client_events(&s.take_outbox()).is_empty());
+        s.finished(2, &[finished(first.task, 2)]);
+        assert!(matches!(
+            &client_events(&s.take_outbox())[..],
+            [ClientEvent::Done(_)]
+        ));
+    }
+
+    #[test]
+    fn a_failure_reaches_the_owner_and_abandons_what_read_it() {
+        let mut s = state_with_workers(1);
+        s.submit(
+            CLIENT,
+            vec![
+                submit(1, "app::bad", vec![]),
+                submit(2, "app::next", vec![ClientArg::Future(1)]),
+            ],
+        );
+        let run = runs(&s.take_outbox(), 1).remove(0);
+        s.failed(
+            1,
+            vec![Failed {
+                task: run.task,
+                attempt: 1,
+                failure: Failure::Panic("boom".into()),
+            }],
+        );
+        let events = client_events(&s.take_outbox());
+        let [ClientEvent::Failed(failed)] = &events[..] else {
+            panic!("{events:?}")
+        };
+        let bad = failed
+            .iter()
+            .find(|f| f.id == 1)
+            .expect("the failed task is reported");
+        assert!(
+            matches!(&bad.reason, FailureReason::Failed { worker, failure: Failure::Panic(m), attempts: 1 } if worker == "w1" && m == "boom")
+        );
+        let next = failed
+            .iter()
+            .find(|f| f.id == 2)
+            .expect("its reader is reported");
+        assert!(
+            matches!(&next.reason, FailureReason::Abandoned { because } if because == "bad[0]")
+        );
+    }
+
+    #[test]
+    fn released_and_abandoned_results_are_dropped_on_their_worker() {
+        let mut s = state_with_workers(1);
+        s.submit(
+            CLIENT,
+            vec![submit(1, "app::a", vec![]), submit(2, "app::b", vec![])],
+        );
+        let r = runs(&s.take_outbox(), 1);
+        s.finished(1, &[finished(r[0].task, 1), finished(r[1].task, 1)]);
+        let _ = s.take_outbox();
+        s.release(CLIENT, &[1]);
+        let out = s.take_outbox();
+        assert!(
+            matches!(&out.workers[&1][..], [SchedulerMessage::Release(t)] if t == &[r[0].task])
+        );
+        // A client that leaves releases the rest.
+        s.client_left(CLIENT);
+        let out = s.take_outbox();
+        assert!(
+            matches!(&out.workers[&1][..], [SchedulerMessage::Release(t)] if t == &[r[1].task])
+        );
+    }
+
+    #[test]
+    fn an_idle_worker_gets_a_queued_task_once_its_holder_gives_it_up() {
+        let mut s = state_with_workers(1);
+        s.submit(
+            CLIENT,
+            (0..3).map(|i| submit(i, "app::t", vec![])).collect(),
+        );
+        assert_eq!(runs(&s.take_outbox(), 1).len(), 3);
+        s.worker_joined(2, info(2));
+        let out = s.take_outbox();
+        let give_up: Vec<(u32, u32)> = out.workers[&1]
+            .iter()
+            .filter_map(|m| match m {
+                SchedulerMessage::GiveUp(g) => Some(g.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(give_up.len(), 1);
+        let (task, to) = give_up[0];
+        s.gave_up(
+            1,
+            &[GiveUpAnswer {
+                task,
+                to,
+                given: true,
+            }],
+        );
+        let moved = runs(&s.take_outbox(), 2);
+        assert_eq!(moved.len(), 1);
+        assert_eq!((moved[0].task, moved[0].attempt), (task, 2));
+    }
+
+    #[test]
+    fn a_future_the_client_no_longer_holds_is_refused_with_the_reason() {
+        let mut s = state_with_workers(1);
+        s.submit(
+            CLIENT,
+            vec![submit(5, "app::x", vec![ClientArg::Future(4)])],
+        );
+        let events = client_events(&s.take_outbox());
+        let [ClientEvent::Rejected { id: 5, reason }] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert!(reason.contains("task 4"), "{reason}");
+    }
+
+    #[test]
+    fn status_counts_workers_and_tasks() {
+        let mut s = state_with_workers(2);
+        s.submit(
+            CLIENT,
+            vec![
+                submit(1, "app::a", vec![]),
+                submit(2, "app::b", vec![ClientArg::Future(1)]),
+            ],
+        );
+        let status = s.status();
+        assert_eq!(status.workers.len(), 2);
+        assert_eq!((status.waiting, status.ready_or_running), (1, 1));
+    }
+}

@@ -20,6 +20,7 @@ mod run;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use flotilla_local::CpuPool;
 use tokio::net::{TcpListener, TcpStream};
@@ -180,15 +181,17 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         name: format!("{} (pid {})", data_addr.ip(), std::process::id()),
     };
     writer.send_now(&WorkerMessage::Register(info)).await?;
-    match reader.expect::<SchedulerMessage>("registration").await? {
-        SchedulerMessage::Registered { .. } => {}
+    let heartbeat = match reader.expect::<SchedulerMessage>("registration").await? {
+        SchedulerMessage::Registered { heartbeat_ms, .. } => {
+            Duration::from_millis(heartbeat_ms.max(1))
+        }
         other => {
             return Err(ClusterError::Malformed {
                 peer: reader.peer().to_string(),
                 reason: format!("expected a registration answer, got {other:?}"),
             })
         }
-    }
+    };
 
     let pool = CpuPool::with_threads(options.threads).map_err(|e| {
         ClusterError::Config(format!(
@@ -206,6 +209,16 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         fetcher: Fetcher::new(options.token.clone()),
     });
     tokio::spawn(report_loop(writer, outgoing));
+    let beats = shared.out.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(heartbeat);
+        loop {
+            tick.tick().await;
+            if beats.send(WorkerMessage::Heartbeat).is_err() {
+                return;
+            }
+        }
+    });
     tokio::spawn(data_server(
         data,
         Arc::clone(&shared),
@@ -246,6 +259,7 @@ async fn report_loop(
         let mut finished = Vec::new();
         let mut failed = Vec::new();
         let mut gave_up = Vec::new();
+        let mut beat = false;
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
@@ -253,7 +267,8 @@ async fn report_loop(
                 WorkerMessage::Finished(f) => finished.extend(f),
                 WorkerMessage::Failed(f) => failed.extend(f),
                 WorkerMessage::GaveUp(g) => gave_up.extend(g),
-                WorkerMessage::Register(_) | WorkerMessage::Heartbeat => {}
+                WorkerMessage::Heartbeat => beat = true,
+                WorkerMessage::Register(_) => {}
             }
             if started.len() + finished.len() < 8192 {
                 next = outgoing.try_recv().ok();
@@ -265,7 +280,9 @@ async fn report_loop(
             (!failed.is_empty()).then_some(WorkerMessage::Failed(failed)),
             (!gave_up.is_empty()).then_some(WorkerMessage::GaveUp(gave_up)),
         ];
-        for m in batch.into_iter().flatten() {
+        let beat = (beat && batch.iter().all(Option::is_none)).then_some(WorkerMessage::Heartbeat);
+        let batch = batch.into_iter().chain([beat]);
+        for m in batch.flatten() {
             if writer.send(&m).await.is_err() {
                 return;
             }
