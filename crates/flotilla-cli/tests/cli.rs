@@ -104,7 +104,7 @@ fn a_bad_skew_file_is_named_with_its_line() {
 
 #[test]
 fn unimplemented_workloads_and_bad_options_are_clear_errors() {
-    // Only what runs is offered: W8 and a cluster runtime are not values.
+    // Only what runs is offered: W8 is not a value, and the cluster runs W1 and W2.
     let out = flotilla(&["bench", "W8"]);
     assert!(!out.status.success());
     assert!(
@@ -112,10 +112,10 @@ fn unimplemented_workloads_and_bad_options_are_clear_errors() {
         "{}",
         text(&out.stderr)
     );
-    let out = flotilla(&["bench", "W1", "--runtime", "cluster"]);
+    let out = flotilla(&["bench", "W3", "--runtime", "cluster"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("invalid value 'cluster'"),
+        text(&out.stderr).contains("W3 runs in-process only"),
         "{}",
         text(&out.stderr)
     );
@@ -402,4 +402,108 @@ fn help_describes_the_workloads_and_names_nothing_outside_flotilla() {
             );
         }
     }
+}
+
+#[test]
+fn w1_and_w2_run_on_a_local_cluster_of_the_flotilla_binary() {
+    for workload in ["W1", "W2"] {
+        let out = flotilla(&[
+            "bench",
+            workload,
+            "--runtime",
+            "cluster",
+            "--workers",
+            "2",
+            "--n",
+            "2000",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let json = text(&out.stdout);
+        assert!(json.contains("\"system\": \"flotilla-cluster\""), "{json}");
+        let expected = if workload == "W1" {
+            "2001000"
+        } else {
+            "1999000"
+        };
+        assert!(
+            json.contains(&format!("\"result\": \"{expected}\"")),
+            "{json}"
+        );
+    }
+}
+
+/// Processes killed and reaped when the test ends, passed or not.
+struct Reaped(Vec<std::process::Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_scheduler_and_a_worker_started_by_hand_show_in_status() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_flotilla");
+    let mut procs = Reaped(Vec::new());
+    let mut scheduler = Command::new(exe)
+        .args(["scheduler", "--listen", "127.0.0.1:0"])
+        .env_remove("FLOTILLA_TOKEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = scheduler.stderr.take().unwrap();
+    procs.0.push(scheduler);
+    let mut first = String::new();
+    BufReader::new(stderr).read_line(&mut first).unwrap();
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    procs.0.push(
+        Command::new(exe)
+            .args([
+                "worker",
+                &addr,
+                "--threads",
+                "2",
+                "--resources",
+                "gpu=1",
+                "--memory-limit",
+                "1G",
+            ])
+            .env_remove("FLOTILLA_TOKEN")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut report = String::new();
+    for _ in 0..200 {
+        let out = flotilla(&["status", &addr]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        report = text(&out.stdout);
+        if report.contains(": 1 workers") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(report.contains(": 1 workers"), "{report}");
+    assert!(
+        report.contains("1073.7"),
+        "the memory limit in MB: {report}"
+    );
+
+    // A scheduler that is not there is an error naming the address.
+    let out = flotilla(&["status", "127.0.0.1:1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("connecting to the scheduler at 127.0.0.1:1"),
+        "{}",
+        text(&out.stderr)
+    );
 }

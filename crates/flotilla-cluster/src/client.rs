@@ -25,7 +25,8 @@ use crate::protocol::messages::{
     ClientArg, ClientEvent, ClientMessage, ClusterStatus, Failure, FailureReason, Submit,
 };
 use crate::protocol::{connect, FrameReader, FrameWriter, Role, Token, MAX_FRAME_BYTES};
-use crate::registry::{Call, Remote};
+use crate::registry::{Arg, Call, Remote, SCATTER};
+use flotilla_local::Progress;
 
 /// Where a finished task's result is.
 #[derive(Debug, Clone)]
@@ -82,6 +83,13 @@ struct Inner {
     next_id: AtomicU64,
     fetcher: Fetcher,
     scheduler: String,
+}
+
+impl State {
+    /// Whether task `id` ended, with a result or without.
+    fn ended(&self, id: u64) -> bool {
+        self.done.contains_key(&id) || self.failed.contains_key(&id)
+    }
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -230,6 +238,57 @@ impl Client {
         }
         self.send(ClientMessage::Submit(batch))?;
         Ok(futures)
+    }
+
+    /// Puts `value` on a worker, for tasks to take as an argument without
+    /// sending it again with each: the future of a task that holds it.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Codec`] when the value does not encode;
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    pub fn scatter<T: Serialize>(&self, value: &T) -> Result<ClusterFuture<T>, ClusterError> {
+        self.submit(Call::<T>::new(SCATTER).arg(Arg::by_ref(value)))
+    }
+
+    /// Blocks until every one of `futures` has ended (with a result or
+    /// not), showing the progress bar every flotilla computation shows
+    /// (on a terminal, for waits over a second).
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Disconnected`] when the scheduler goes away first.
+    pub fn progress<R>(&self, futures: &[ClusterFuture<R>]) -> Result<(), ClusterError> {
+        let total = futures.len() as u64;
+        let mut bar = Progress::new("cluster", total, true);
+        let mut state = lock(&self.inner.state);
+        loop {
+            let ended = futures.iter().filter(|f| state.ended(f.id())).count() as u64;
+            bar.update(ended);
+            if ended == total {
+                bar.finish(ended);
+                return Ok(());
+            }
+            if let Some(gone) = &state.gone {
+                bar.finish(ended);
+                return Err(ClusterError::Disconnected(gone.clone()));
+            }
+            state = self
+                .inner
+                .changed
+                .wait_timeout(state, Duration::from_millis(200))
+                .map(|(s, _)| s)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// The futures in the order their tasks end, each as soon as it has:
+    /// `for f in client.as_completed(&futures) { f.result()? ... }`.
+    pub fn as_completed<R>(&self, futures: &[ClusterFuture<R>]) -> AsCompleted<R> {
+        AsCompleted {
+            pending: futures.to_vec(),
+            inner: Arc::clone(&self.inner),
+        }
     }
 
     /// The results of `futures`, in order, once all are done.
@@ -641,4 +700,41 @@ tuples! {
     (A0 L0 0, A1 L1 1)
     (A0 L0 0, A1 L1 1, A2 L2 2)
     (A0 L0 0, A1 L1 1, A2 L2 2, A3 L3 3)
+}
+
+/// The futures of [`Client::as_completed`], in the order their tasks end.
+pub struct AsCompleted<R> {
+    pending: Vec<ClusterFuture<R>>,
+    inner: Arc<Inner>,
+}
+
+impl<R> fmt::Debug for AsCompleted<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsCompleted({} pending)", self.pending.len())
+    }
+}
+
+impl<R> Iterator for AsCompleted<R> {
+    type Item = ClusterFuture<R>;
+
+    fn next(&mut self) -> Option<ClusterFuture<R>> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let mut state = lock(&self.inner.state);
+        loop {
+            if let Some(i) = self.pending.iter().position(|f| state.ended(f.id())) {
+                return Some(self.pending.remove(i));
+            }
+            if state.gone.is_some() {
+                // Its result() reports the lost connection.
+                return Some(self.pending.remove(0));
+            }
+            state = self
+                .inner
+                .changed
+                .wait(state)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+    }
 }

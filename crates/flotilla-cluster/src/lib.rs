@@ -49,7 +49,7 @@ mod registry;
 mod scheduler;
 mod worker;
 
-pub use client::{ArgLists, Client, ClusterFuture, EncodeArgs};
+pub use client::{ArgLists, AsCompleted, Client, ClusterFuture, EncodeArgs};
 pub use error::ClusterError;
 pub use flotilla_core::Placement;
 pub use flotilla_macros::remote;

@@ -80,6 +80,17 @@ impl RemoteFunction {
     }
 }
 
+/// The name of the built-in task that holds a scattered value: it returns
+/// its one argument's bytes as they are.
+pub(crate) const SCATTER: &str = "flotilla::scatter";
+
+fn scatter_value(args: &[&[u8]]) -> Result<Vec<u8>, String> {
+    check_arity(args, 1, SCATTER)?;
+    Ok(args[0].to_vec())
+}
+
+inventory::submit! { RemoteFunction::new(SCATTER, scatter_value) }
+
 /// The registered function of that name in this binary.
 pub(crate) fn lookup(name: &str) -> Option<&'static RemoteFunction> {
     static TABLE: OnceLock<HashMap<&'static str, &'static RemoteFunction>> = OnceLock::new();

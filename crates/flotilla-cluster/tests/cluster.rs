@@ -87,6 +87,33 @@ fn map_gather_and_futures_as_arguments() -> Result<(), Failed> {
     Ok(())
 }
 
+fn scatter_as_completed_progress_and_cancel() -> Result<(), Failed> {
+    let cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let data = client.scatter(&vec![1i64, 2, 3])?;
+    assert_eq!(client.submit(total::call(&data))?.result()?, 6);
+    assert_eq!(data.result()?, vec![1, 2, 3]);
+
+    // Submitted slow first: the quick one ends first.
+    let slow = client.submit(slow_square::call(400, 3))?;
+    let quick = client.submit(slow_square::call(1, 2))?;
+    let order: Vec<u64> = client
+        .as_completed(&[slow.clone(), quick.clone()])
+        .map(|f| f.result())
+        .collect::<Result<_, _>>()?;
+    assert_eq!(order, [4, 9]);
+    client.progress(&[slow, quick])?;
+
+    // A task waiting for its input is cancelled before it runs.
+    let input = client.submit(slow_square::call(300, 5))?;
+    let waiting = client.submit(slow_square::call(1, &input))?;
+    client.cancel(&waiting)?;
+    let err = waiting.result().unwrap_err().to_string();
+    assert!(err.contains("was cancelled"), "{err}");
+    assert_eq!(input.result()?, 25);
+    Ok(())
+}
+
 fn a_panic_reaches_the_client_with_its_message_and_worker() -> Result<(), Failed> {
     let cluster = cluster(2, 1);
     let client = cluster.client()?;
@@ -217,6 +244,10 @@ fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "scatter_as_completed_progress_and_cancel",
+            scatter_as_completed_progress_and_cancel,
+        ),
         Trial::test(
             "map_gather_and_futures_as_arguments",
             map_gather_and_futures_as_arguments,

@@ -40,5 +40,6 @@ pub use future::TaskFuture;
 pub use graph_run::{fail_task, input_consumed, record_result_bytes, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
 pub use keyed_graph::{Graph, Inputs, TaskValue};
+pub use progress::Progress;
 pub use scope::{yield_now, Scope, Yield};
 pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};

@@ -8,10 +8,20 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// How long a run goes before its bar appears.
 const SHOW_AFTER: Duration = Duration::from_secs(1);
 
-/// A progress bar that appears when a run has lasted [`SHOW_AFTER`] and
-/// stderr is a terminal; otherwise it prints nothing at all.
+/// A progress bar that appears when a run has lasted a second and stderr
+/// is a terminal (and `FLOTILLA_NO_PROGRESS` is not set); otherwise it
+/// prints nothing at all. Every flotilla computation shows this bar; a
+/// driver of its own (the cluster client) shows the same one.
+///
+/// ```
+/// let mut bar = flotilla_local::Progress::new("squaring", 10, true);
+/// for done in 1..=10 {
+///     bar.update(done);
+/// }
+/// bar.finish(10);
+/// ```
 #[derive(Debug)]
-pub(crate) struct Progress {
+pub struct Progress {
     label: String,
     total: u64,
     enabled: bool,
@@ -20,7 +30,13 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn new(label: &str, total: u64, allowed: bool) -> Progress {
+    /// A bar for `total` tasks, labelled `label`; `allowed` false keeps it
+    /// hidden whatever the terminal.
+    ///
+    /// ```
+    /// let _quiet = flotilla_local::Progress::new("loading", 3, false);
+    /// ```
+    pub fn new(label: &str, total: u64, allowed: bool) -> Progress {
         let enabled = allowed
             && std::io::stderr().is_terminal()
             && std::env::var_os("FLOTILLA_NO_PROGRESS").is_none();
@@ -35,7 +51,11 @@ impl Progress {
 
     /// Records that `done` of the run's units are done; draws the bar once
     /// the run has gone on long enough.
-    pub(crate) fn update(&mut self, done: u64) {
+    ///
+    /// ```
+    /// flotilla_local::Progress::new("x", 2, false).update(1);
+    /// ```
+    pub fn update(&mut self, done: u64) {
         if !self.enabled {
             return;
         }
@@ -56,7 +76,11 @@ impl Progress {
     }
 
     /// Ends the bar (if it was shown) at `done`.
-    pub(crate) fn finish(&mut self, done: u64) {
+    ///
+    /// ```
+    /// flotilla_local::Progress::new("x", 2, false).finish(2);
+    /// ```
+    pub fn finish(&mut self, done: u64) {
         if let Some(bar) = self.bar.take() {
             bar.set_position(done);
             bar.finish();
