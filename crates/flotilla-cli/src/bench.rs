@@ -63,7 +63,7 @@ pub(crate) enum Runtime {
     #[default]
     Local,
     /// A LocalCluster: a scheduler and --workers worker processes of this
-    /// binary on loopback (W1, W2).
+    /// binary on loopback (W1, W2, W7).
     Cluster,
 }
 
@@ -116,7 +116,8 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         return match args.workload {
             Workload::W1 => cluster::w1(args),
             Workload::W2 => cluster::w2(args),
-            other => bail!("{other:?} runs in-process only; --runtime cluster runs W1 and W2"),
+            Workload::W7 => cluster::w7(args),
+            other => bail!("{other:?} runs in-process only; --runtime cluster runs W1, W2 and W7"),
         };
     }
     match args.workload {

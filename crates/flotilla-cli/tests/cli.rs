@@ -405,6 +405,19 @@ fn help_describes_the_workloads_and_names_nothing_outside_flotilla() {
 }
 
 #[test]
+fn w7_runs_on_a_local_cluster_and_reports_utilization() {
+    let dir = TempDir::new("w7-cluster");
+    let skew = dir.path("skew.txt");
+    std::fs::write(&skew, "5\n1\n5\n1\n5\n1\n5\n1\n").unwrap();
+    let out = flotilla(&["bench", "W7", "--runtime", "cluster", "--input", &skew]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json = text(&out.stdout);
+    assert!(json.contains("\"result\": \"24\""), "{json}");
+    assert!(json.contains("\"utilization\": "), "{json}");
+    assert!(json.contains("\"policy\": \"work-stealing\""), "{json}");
+}
+
+#[test]
 fn w1_and_w2_run_on_a_local_cluster_of_the_flotilla_binary() {
     for workload in ["W1", "W2"] {
         let out = flotilla(&[

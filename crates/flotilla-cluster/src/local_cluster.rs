@@ -293,12 +293,14 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
+        // The scheduler first: its workers see the connection close and
+        // exit on their own; whatever is left is killed.
+        self.scheduler.take();
         for child in &mut self.workers {
             let _ = child.kill();
         }
         for child in &mut self.workers {
             let _ = child.wait();
         }
-        self.scheduler.take();
     }
 }

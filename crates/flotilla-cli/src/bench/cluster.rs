@@ -26,6 +26,12 @@ fn sum_pair(a: u64, b: u64) -> u64 {
     a + b
 }
 
+/// W7's task: `ms` milliseconds of CPU-busy work.
+#[flotilla::remote]
+fn spin_ms(ms: f64) -> f64 {
+    crate::spin::spin(ms)
+}
+
 fn start(args: &BenchArgs) -> anyhow::Result<LocalCluster> {
     let mut builder = LocalCluster::builder().workers(args.workers);
     if let Some(p) = args.policy {
@@ -99,5 +105,55 @@ pub(super) fn w2(args: &BenchArgs) -> anyhow::Result<()> {
         ("tasks", (tasks as usize).into()),
         ("workers", args.workers.into()),
     ]);
+    Ok(())
+}
+
+/// W7: one CPU-busy task per line of each skew file, on the cluster under
+/// its placement policy; utilization from the workers' busy time.
+pub(super) fn w7(args: &BenchArgs) -> anyhow::Result<()> {
+    let inputs = super::skew_inputs(args)?;
+    let cluster = start(args)?;
+    let client = cluster.client()?;
+    client.submit(spin_ms::call(0.0))?.result()?; // warm
+    let policy = args.policy.unwrap_or_default();
+    for (shape, durations) in &inputs {
+        let before = client.status()?;
+        let begin = Instant::now();
+        let futures = client.map(spin_ms::REMOTE, (durations.iter().copied(),))?;
+        let total: f64 = client.gather(&futures)?.iter().sum();
+        let makespan = begin.elapsed().as_secs_f64();
+        let after = client.status()?;
+        let busy: f64 = after
+            .workers
+            .iter()
+            .map(|w| {
+                let earlier = before
+                    .workers
+                    .iter()
+                    .find(|b| b.id == w.id)
+                    .map_or(0, |b| b.busy_micros);
+                (w.busy_micros - earlier) as f64 / 1e6
+            })
+            .sum();
+        let stolen: u64 = after.workers.iter().map(|w| w.stolen).sum::<u64>()
+            - before.workers.iter().map(|w| w.stolen).sum::<u64>();
+        let threads: u64 = after.workers.iter().map(|w| u64::from(w.threads)).sum();
+        let utilization = (busy / (threads as f64 * makespan)).min(1.0);
+        emit(&[
+            ("workload", "W7".into()),
+            ("system", "flotilla-cluster".into()),
+            ("seconds", makespan.into()),
+            (
+                "result",
+                format!("{}", crate::json::round_sig(total, 6)).into(),
+            ),
+            ("shape", shape.as_str().into()),
+            ("policy", policy.name().into()),
+            ("makespan", makespan.into()),
+            ("utilization", utilization.into()),
+            ("stolen", (stolen as usize).into()),
+            ("workers", args.workers.into()),
+        ]);
+    }
     Ok(())
 }

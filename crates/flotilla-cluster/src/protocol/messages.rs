@@ -240,6 +240,12 @@ pub struct WorkerStatus {
     pub queued: u64,
     /// Bytes of results it made over the run.
     pub result_bytes: u64,
+    /// Tasks it finished.
+    pub tasks: u64,
+    /// Of those, tasks moved to it from another worker's queue.
+    pub stolen: u64,
+    /// Time its tasks ran, summed over its threads, in microseconds.
+    pub busy_micros: u64,
     /// Its memory limit, if it gave one.
     pub memory_limit: Option<u64>,
 }

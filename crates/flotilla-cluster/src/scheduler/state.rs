@@ -47,6 +47,9 @@ struct TaskSpec {
 struct WorkerEntry {
     conn: ConnId,
     info: WorkerInfo,
+    tasks: u64,
+    stolen: u64,
+    busy_micros: u64,
 }
 
 /// The last failure of a task, for the message its owner gets.
@@ -136,7 +139,16 @@ impl ClusterState {
             offer = offer.resource(name, *amount);
         }
         let id = self.core.add_worker(offer, &mut self.commands);
-        self.workers.insert(id, WorkerEntry { conn, info });
+        self.workers.insert(
+            id,
+            WorkerEntry {
+                conn,
+                info,
+                tasks: 0,
+                stolen: 0,
+                busy_micros: 0,
+            },
+        );
         self.worker_of_conn.insert(conn, id);
         self.apply();
         id
@@ -323,6 +335,10 @@ impl ClusterState {
                 .task_finished(t, worker, a, finish, &mut self.commands)
                 .is_ok()
             {
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.tasks += 1;
+                    w.busy_micros += f.micros;
+                }
                 self.result_at[t.index()] = Some(worker);
                 self.failures.remove(&t);
                 if let Some((client, id)) = self.specs[t.index()].owner {
@@ -403,7 +419,15 @@ impl ClusterState {
             let Some(t) = self.task(a.task) else { continue };
             let to = WorkerId::new(a.to);
             if a.given {
-                let _ = self.core.steal_confirmed(t, from, to, &mut self.commands);
+                if self
+                    .core
+                    .steal_confirmed(t, from, to, &mut self.commands)
+                    .is_ok()
+                {
+                    if let Some(w) = self.workers.get_mut(&to) {
+                        w.stolen += 1;
+                    }
+                }
             } else {
                 self.core.steal_refused(t, from, to);
             }
@@ -424,6 +448,9 @@ impl ClusterState {
                 threads: entry.info.threads,
                 queued: self.core.queued_on(w) as u64,
                 result_bytes: self.core.bytes_produced_on(w),
+                tasks: entry.tasks,
+                stolen: entry.stolen,
+                busy_micros: entry.busy_micros,
                 memory_limit: entry.info.memory_bytes,
             });
         }
@@ -623,14 +650,12 @@ impl ClusterState {
 }
 
 #[cfg(test)]
-mod test {
-    //! The scheduler's state driven by events, without sockets or threads.
-
+mod test_support {
     use super::*;
 
-    const CLIENT: ConnId = 100;
+    pub(super) const CLIENT: ConnId = 100;
 
-    fn info(n: u32) -> WorkerInfo {
+    pub(super) fn info(n: u32) -> WorkerInfo {
         WorkerInfo {
             threads: 1,
             memory_bytes: None,
@@ -640,7 +665,7 @@ mod test {
         }
     }
 
-    fn submit(id: u64, function: &str, args: Vec<ClientArg>) -> Submit {
+    pub(super) fn submit(id: u64, function: &str, args: Vec<ClientArg>) -> Submit {
         Submit {
             id,
             function: function.into(),
@@ -650,12 +675,12 @@ mod test {
         }
     }
 
-    fn value(v: u8) -> ClientArg {
+    pub(super) fn value(v: u8) -> ClientArg {
         ClientArg::Value(vec![v])
     }
 
     /// The Run messages for the worker on `conn`.
-    fn runs(out: &Outbox, conn: ConnId) -> Vec<RunTask> {
+    pub(super) fn runs(out: &Outbox, conn: ConnId) -> Vec<RunTask> {
         out.workers
             .get(&conn)
             .into_iter()
@@ -668,11 +693,11 @@ mod test {
             .collect()
     }
 
-    fn client_events(out: &Outbox) -> Vec<ClientEvent> {
+    pub(super) fn client_events(out: &Outbox) -> Vec<ClientEvent> {
         out.clients.get(&CLIENT).cloned().unwrap_or_default()
     }
 
-    fn finished(task: u32, attempt: u32) -> Finished {
+    pub(super) fn finished(task: u32, attempt: u32) -> Finished {
         Finished {
             task,
             attempt,
@@ -681,7 +706,7 @@ mod test {
         }
     }
 
-    fn state_with_workers(n: u32) -> ClusterState {
+    pub(super) fn state_with_workers(n: u32) -> ClusterState {
         let mut s = ClusterState::new(Placement::WorkStealing);
         for w in 1..=n {
             s.worker_joined(u64::from(w), info(w));
@@ -690,6 +715,14 @@ mod test {
         let _ = s.take_outbox();
         s
     }
+}
+
+#[cfg(test)]
+mod test {
+    //! The scheduler's state driven by events, without sockets or threads.
+
+    use super::test_support::*;
+    use super::*;
 
     #[test]
     fn a_submitted_task_runs_and_its_owner_hears_where_the_result_is() {
@@ -884,5 +917,95 @@ mod test {
         let status = s.status();
         assert_eq!(status.workers.len(), 2);
         assert_eq!((status.waiting, status.ready_or_running), (1, 1));
+    }
+}
+
+#[cfg(test)]
+mod balance_test {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn a_worker_that_finishes_its_share_takes_queued_work_from_the_other() {
+        let mut s = state_with_workers(2);
+        s.submit(
+            CLIENT,
+            (0..10).map(|i| submit(i, "app::t", vec![])).collect(),
+        );
+        let out = s.take_outbox();
+        let (mine, theirs) = (runs(&out, 1), runs(&out, 2));
+        assert_eq!(mine.len() + theirs.len(), 10);
+        // The other worker committed its first two tasks to its threads.
+        for r in &theirs[..2] {
+            s.started(2, &[(r.task, r.attempt)]);
+        }
+        let _ = s.take_outbox();
+        for r in &mine {
+            s.started(1, &[(r.task, r.attempt)]);
+            let _ = s.take_outbox();
+            s.finished(1, &[finished(r.task, r.attempt)]);
+        }
+        let out = s.take_outbox();
+        let asked: Vec<(u32, u32)> = out
+            .workers
+            .get(&2)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| match m {
+                SchedulerMessage::GiveUp(g) => Some(g.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(asked.len(), 1, "{out:?}");
+    }
+}
+
+#[cfg(test)]
+mod refused_test {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn a_task_that_started_before_its_steal_arrived_is_not_offered_again() {
+        let mut s = state_with_workers(2);
+        s.submit(CLIENT, vec![submit(0, "app::t", vec![])]);
+        let out = s.take_outbox();
+        let (r1, r2) = (runs(&out, 1), runs(&out, 2));
+        let (run, holder) = if r1.is_empty() {
+            (r2[0].clone(), 2)
+        } else {
+            (r1[0].clone(), 1)
+        };
+        let other = 3 - holder;
+        let asked = out
+            .workers
+            .get(&holder)
+            .into_iter()
+            .flatten()
+            .any(|m| matches!(m, SchedulerMessage::GiveUp(_)));
+        eprintln!("asked at once: {asked}");
+        s.started(holder, &[(run.task, run.attempt)]);
+        s.gave_up(
+            holder,
+            &[GiveUpAnswer {
+                task: run.task,
+                to: other as u32 - 1,
+                given: false,
+            }],
+        );
+        let out = s.take_outbox();
+        assert!(
+            !out.workers
+                .values()
+                .flatten()
+                .any(|m| matches!(m, SchedulerMessage::GiveUp(_))),
+            "{out:?}"
+        );
+        s.finished(holder, &[finished(run.task, run.attempt)]);
+        assert!(matches!(
+            &client_events(&s.take_outbox())[..],
+            [ClientEvent::Done(_)]
+        ));
     }
 }

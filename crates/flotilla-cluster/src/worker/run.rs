@@ -107,6 +107,10 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
             q.in_flight += 1;
             next
         };
+        // Committed to the pool, it can no longer be given up: the
+        // scheduler counts it as started from now on.
+        let started = WorkerMessage::Started(vec![(next.task.task, next.task.attempt)]);
+        let _ = shared.out.send(started);
         let s = Arc::clone(shared);
         // The outcome goes back by message, not through the handle.
         drop(shared.pool.submit(move || {
@@ -120,9 +124,6 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
 /// Runs one task on this thread and reports its outcome.
 fn execute(shared: &Shared, prepared: Prepared) {
     let Prepared { task, inputs } = prepared;
-    let _ = shared
-        .out
-        .send(WorkerMessage::Started(vec![(task.task, task.attempt)]));
     let Some(function) = registry::lookup(&task.function) else {
         report_failure(shared, &task, Failure::NotRegistered(task.function.clone()));
         return;

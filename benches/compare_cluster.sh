@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One cluster comparison run: flotilla on a LocalCluster of 2 worker processes beside
+# Dask distributed (LocalCluster of 2 workers x 1 thread) and Ray (2 CPUs), interleaved;
+# JSON lines on stdout.
+# Needs: cargo build --release -p flotilla-cli; PEERS venv:
+#   python3 -m venv peers-home/.venv && peers-home/.venv/bin/pip install \
+#     "dask[distributed]==2026.8.0" numpy pandas "ray==2.60.0"
+# Usage: bash benches/compare_cluster.sh > bench-data/compare-cluster.jsonl
+set -u
+cd "$(dirname "$0")/.."
+F=./target/release/flotilla
+PY=peers-home/.venv/bin/python
+P=../shared/peers
+export PYTHONPATH=$P
+for i in 1 2; do
+  $F bench W1 --runtime cluster --workers 2
+  $PY $P/w1_tasks.py --system dask-distributed
+  $F bench W1 --runtime cluster --workers 2
+  $PY $P/w1_tasks.py --system ray
+done
+$F bench W2 --runtime cluster --workers 2
+$F bench W2 --runtime cluster --workers 2
