@@ -5,8 +5,9 @@
 //! and for running it through `start` + `task_finished`.
 
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use flotilla_core::cluster_sim::{simulate_cluster, ClusterShape};
 use flotilla_core::{
     Attempt, Command, Finish, Placement, Scheduler, TaskGraph, TaskId, TaskKey, WorkerId,
 };
@@ -41,7 +42,13 @@ fn independent(n: u64) -> TaskGraph {
 }
 
 fn drive(g: TaskGraph, placement: Placement) -> usize {
-    let mut s = Scheduler::new(g, placement, 2);
+    drive_on(g, placement, 2)
+}
+
+/// Runs every task of `g` through the core with `workers` workers: each
+/// ready task placed (a decision), then reported finished.
+fn drive_on(g: TaskGraph, placement: Placement, workers: usize) -> usize {
+    let mut s = Scheduler::new(g, placement, workers);
     let mut out: Vec<Command> = Vec::new();
     s.start(&mut out);
     let mut queue: Vec<TaskId> = Vec::new();
@@ -54,7 +61,7 @@ fn drive(g: TaskGraph, placement: Placement) -> usize {
         let Some(t) = queue.pop() else { break };
         s.task_finished(
             t,
-            WorkerId::new((done % 2) as u32),
+            WorkerId::new((done % workers) as u32),
             Attempt::FIRST,
             Finish::default(),
             &mut out,
@@ -91,4 +98,57 @@ fn main() {
             println!("{name:<18} {:<20} build {best_build:6.1} ns/task   schedule {best_run:6.1} ns/task", placement.name());
         }
     }
+
+    thousand_workers();
+    ten_million_tasks();
+}
+
+/// Placement decisions per second with 1,000 workers, the core alone and
+/// inside the cluster simulator (workers of 4 threads, steals answered
+/// after 100 µs).
+fn thousand_workers() {
+    for placement in [
+        Placement::WorkStealing,
+        Placement::LeastLoadedOfTwo { seed: 1 },
+        Placement::RoundRobin,
+    ] {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let g = independent(1_000_000);
+            let t = Instant::now();
+            let done = black_box(drive_on(g, placement, 1_000));
+            best = best.min(t.elapsed().as_secs_f64() / done as f64);
+        }
+        println!(
+            "1,000 workers, 1M tasks {:<20} {:>12.0} decisions/s (core alone)",
+            placement.name(),
+            1.0 / best
+        );
+    }
+    let n = 1_000_000u64;
+    let g = independent(n);
+    let d: Vec<Duration> = (0..n)
+        .map(|i| Duration::from_micros(if i % 1_000 < 10 { 5_000 } else { 100 }))
+        .collect();
+    let run = simulate_cluster(&g, &d, ClusterShape::new(1_000, 4)).unwrap();
+    println!(
+        "1,000 workers x 4 threads, 1M skewed tasks, simulated: {:.0} decisions/s in the core, utilization {:.3}, {} steals",
+        run.decisions_per_second(),
+        run.utilization(),
+        run.steals_confirmed
+    );
+}
+
+/// The memory of a scheduler holding a 10,000,000-task graph (a binary
+/// tree over 5,000,000 leaves), and that of the run's peak.
+fn ten_million_tasks() {
+    let g = tree(5_000_000);
+    let tasks = g.len();
+    let s = Scheduler::new(g, Placement::WorkStealing, 1_000);
+    let bytes = s.heap_bytes();
+    println!(
+        "{tasks} tasks (tree): scheduler with its graph {:.2} GB, {:.0} bytes per task",
+        bytes as f64 / 1e9,
+        bytes as f64 / tasks as f64
+    );
 }

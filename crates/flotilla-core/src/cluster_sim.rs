@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::scheduler::{Actions, Scheduler, WorkerOffer};
 use crate::sim::SimulationError;
-use crate::{Attempt, Finish, Placement, RunReport, Target, TaskGraph, TaskId, WorkerId, WorkerStats};
+use crate::{
+    Attempt, Finish, Placement, RunReport, Target, TaskGraph, TaskId, WorkerId, WorkerStats,
+};
 
 /// The shape of a simulated cluster.
 ///
@@ -91,7 +93,14 @@ impl ClusterRun {
     /// Busy thread time over the capacity offered (workers × threads ×
     /// makespan).
     pub fn utilization(&self) -> f64 {
-        self.report.utilization() / f64::from(self.threads.max(1))
+        let capacity = self.report.makespan.as_secs_f64()
+            * self.report.workers.len() as f64
+            * f64::from(self.threads.max(1));
+        if capacity > 0.0 {
+            (self.report.total_busy().as_secs_f64() / capacity).min(1.0)
+        } else {
+            0.0
+        }
     }
 
     /// Placement decisions per second of core time.
@@ -103,9 +112,15 @@ impl ClusterRun {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     /// A task ended on a worker.
-    Done { worker: u32, task: u32, attempt: u32 },
+    Done {
+        worker: u32,
+        task: u32,
+        attempt: u32,
+    },
     /// The giving worker's answer to a steal arrives.
     Answer { task: u32, from: u32, to: u32 },
+    /// The scheduler's turn to plan steals for workers that ran dry.
+    Plan,
 }
 
 #[derive(Debug, Default)]
@@ -163,7 +178,10 @@ pub fn simulate_cluster(
         return Err(SimulationError::NoWorkers);
     }
     if durations.len() != graph.len() {
-        return Err(SimulationError::DurationCount { durations: durations.len(), tasks: graph.len() });
+        return Err(SimulationError::DurationCount {
+            durations: durations.len(),
+            tasks: graph.len(),
+        });
     }
     let mut sim = Sim {
         core: Scheduler::new(graph.clone(), shape.placement, 0),
@@ -174,11 +192,17 @@ pub fn simulate_cluster(
         events: BinaryHeap::new(),
         seq: 0,
         now: 0,
-        run: ClusterRun { threads: shape.threads, ..ClusterRun::default() },
+        run: ClusterRun {
+            threads: shape.threads,
+            ..ClusterRun::default()
+        },
         plan: true,
+        plan_pending: false,
+        last_plan: 0,
         decisions: Decisions::default(),
     };
-    sim.core.set_balancing(shape.placement == Placement::WorkStealing);
+    sim.core
+        .set_balancing(shape.placement == Placement::WorkStealing);
     sim.in_core(|core, d| {
         for _ in 0..shape.workers {
             core.add_worker(WorkerOffer::new(shape.threads), d);
@@ -186,7 +210,10 @@ pub fn simulate_cluster(
         core.start(d);
     });
     while sim.step() {}
-    sim.run.report = RunReport { makespan: Duration::from_nanos(sim.now), workers: sim.stats };
+    sim.run.report = RunReport {
+        makespan: Duration::from_nanos(sim.now),
+        workers: sim.stats,
+    };
     Ok(sim.run)
 }
 
@@ -204,6 +231,10 @@ struct Sim<'a> {
     run: ClusterRun,
     /// A worker ran dry since steals were last planned.
     plan: bool,
+    /// A [`Event::Plan`] is on its way.
+    plan_pending: bool,
+    /// When steals were last planned.
+    last_plan: u64,
     decisions: Decisions,
 }
 
@@ -218,7 +249,8 @@ impl Sim<'_> {
 
     fn at(&mut self, delay: u64, event: Event) {
         self.seq += 1;
-        self.events.push(Reverse((self.now + delay, self.seq, event)));
+        self.events
+            .push(Reverse((self.now + delay, self.seq, event)));
     }
 
     /// Carries out the core's decisions: tasks join their worker's queue,
@@ -243,7 +275,11 @@ impl Sim<'_> {
         for &(task, from, to) in &steals {
             self.run.steals_planned += 1;
             let latency = self.shape.steal_latency.as_nanos() as u64;
-            let answer = Event::Answer { task: task.index() as u32, from: from.index() as u32, to: to.index() as u32 };
+            let answer = Event::Answer {
+                task: task.index() as u32,
+                from: from.index() as u32,
+                to: to.index() as u32,
+            };
             self.at(latency, answer);
         }
         self.decisions.steals = steals;
@@ -253,7 +289,9 @@ impl Sim<'_> {
     /// Worker `w` starts queued tasks while it has free threads.
     fn start(&mut self, w: usize) {
         while self.workers[w].running < self.shape.threads {
-            let Some((task, attempt)) = self.workers[w].queue.pop_front() else { break };
+            let Some((task, attempt)) = self.workers[w].queue.pop_front() else {
+                break;
+            };
             self.workers[w].running += 1;
             let wid = WorkerId::new(w as u32);
             self.in_core(|core, _| {
@@ -262,10 +300,14 @@ impl Sim<'_> {
             let length = self.durations[task.index()];
             self.stats[w].busy += length;
             self.stats[w].tasks += 1;
-            let done = Event::Done { worker: w as u32, task: task.index() as u32, attempt: attempt.number() };
+            let done = Event::Done {
+                worker: w as u32,
+                task: task.index() as u32,
+                attempt: attempt.number(),
+            };
             self.at(length.as_nanos() as u64, done);
         }
-        if self.workers[w].queue.is_empty() {
+        if self.workers[w].queue.is_empty() && self.workers[w].running < self.shape.threads {
             self.plan = true;
         }
     }
@@ -274,19 +316,26 @@ impl Sim<'_> {
     /// the next event handled. False when nothing is left to happen.
     fn step(&mut self) -> bool {
         self.carry_out();
-        if self.plan && self.shape.placement == Placement::WorkStealing {
+        if self.plan && !self.plan_pending && self.shape.placement == Placement::WorkStealing {
+            // Plans are made in turns, at most one per steal round trip, as
+            // the cluster's scheduler makes them once per batch of events.
             self.plan = false;
-            self.in_core(|core, d| {
-                core.plan_steals(d);
-            });
-            if !self.decisions.steals.is_empty() {
-                return true;
-            }
+            self.plan_pending = true;
+            let next = self
+                .last_plan
+                .saturating_add(self.shape.steal_latency.as_nanos() as u64);
+            self.at(next.saturating_sub(self.now), Event::Plan);
         }
-        let Some(Reverse((t, _, event))) = self.events.pop() else { return false };
+        let Some(Reverse((t, _, event))) = self.events.pop() else {
+            return false;
+        };
         self.now = t;
         match event {
-            Event::Done { worker, task, attempt } => {
+            Event::Done {
+                worker,
+                task,
+                attempt,
+            } => {
                 let w = worker as usize;
                 self.workers[w].running -= 1;
                 let (task, wid) = (TaskId::new(task), WorkerId::new(worker));
@@ -298,9 +347,14 @@ impl Sim<'_> {
                 self.start(w);
             }
             Event::Answer { task, from, to } => {
-                let (task, from_id, to_id) = (TaskId::new(task), WorkerId::new(from), WorkerId::new(to));
+                let (task, from_id, to_id) =
+                    (TaskId::new(task), WorkerId::new(from), WorkerId::new(to));
                 let queue = &mut self.workers[from as usize].queue;
-                let given = queue.iter().position(|(t, _)| *t == task).and_then(|i| queue.remove(i)).is_some();
+                let given = queue
+                    .iter()
+                    .position(|(t, _)| *t == task)
+                    .and_then(|i| queue.remove(i))
+                    .is_some();
                 self.in_core(|core, d| {
                     if given {
                         let _ = core.steal_confirmed(task, from_id, to_id, d);
@@ -313,6 +367,13 @@ impl Sim<'_> {
                     self.stats[to as usize].stolen += 1;
                 }
                 self.plan = true;
+            }
+            Event::Plan => {
+                self.plan_pending = false;
+                self.last_plan = self.now;
+                self.in_core(|core, d| {
+                    core.plan_steals(d);
+                });
             }
         }
         true
@@ -333,35 +394,49 @@ mod test {
         g
     }
 
-    /// A heavy tail: most tasks 1 ms, every 97th 200 ms.
-    fn heavy_tail(n: u64) -> Vec<Duration> {
-        (0..n).map(|i| Duration::from_millis(if i % 97 == 0 { 200 } else { 1 })).collect()
+    /// Dealt in turn over 1,000 workers, the first 10 get every long task.
+    fn skewed(n: u64) -> Vec<Duration> {
+        (0..n)
+            .map(|i| Duration::from_millis(if i % 1_000 < 10 { 50 } else { 1 }))
+            .collect()
     }
 
     #[test]
-    fn thousands_of_workers_stay_busy_by_stealing() {
-        let n = 200_000;
+    fn a_thousand_workers_share_skewed_work_by_stealing() {
+        let n = 20_000;
         let g = independent(n);
-        let d = heavy_tail(n);
-        let shape = ClusterShape::new(2_000, 2);
+        let d = skewed(n);
+        let shape = ClusterShape::new(1_000, 2);
         let stealing = simulate_cluster(&g, &d, shape).unwrap();
         assert_eq!(stealing.report.tasks(), n);
-        assert!(stealing.steals_confirmed > 0);
-        let static_rr = simulate_cluster(&g, &d, shape.placement(Placement::RoundRobin)).unwrap();
-        assert_eq!(static_rr.steals_planned, 0);
-        // Round-robin deals every 97th task (the long ones) to the same few workers.
         assert!(
-            stealing.report.makespan < static_rr.report.makespan,
-            "stealing {:?} round-robin {:?}",
+            stealing.steals_confirmed > 50,
+            "{} planned, {} confirmed",
+            stealing.steals_planned,
+            stealing.steals_confirmed
+        );
+        let dealt = simulate_cluster(&g, &d, shape.placement(Placement::RoundRobin)).unwrap();
+        assert_eq!(dealt.steals_planned, 0);
+        // Dealt in turn, 10 workers run 20 long tasks each: 0.5 s on 2 threads.
+        assert!(
+            dealt.report.makespan >= Duration::from_millis(450),
+            "{:?}",
+            dealt.report.makespan
+        );
+        assert!(
+            stealing.report.makespan * 4 < dealt.report.makespan,
+            "stealing {:?} dealt {:?}",
             stealing.report.makespan,
-            static_rr.report.makespan
+            dealt.report.makespan
         );
     }
 
     #[test]
     fn a_tree_runs_to_the_end_and_every_task_once() {
         let mut g = TaskGraph::new();
-        let mut level: Vec<TaskId> = (0..1024).map(|i| g.add_task(TaskKey::indexed("leaf", i), &[]).unwrap()).collect();
+        let mut level: Vec<TaskId> = (0..1024)
+            .map(|i| g.add_task(TaskKey::indexed("leaf", i), &[]).unwrap())
+            .collect();
         let mut k = 0;
         while level.len() > 1 {
             level = level
@@ -374,10 +449,36 @@ mod test {
         }
         let d = vec![Duration::from_micros(500); g.len()];
         for placement in Placement::ALL {
-            let run = simulate_cluster(&g, &d, ClusterShape::new(16, 4).placement(placement)).unwrap();
+            let run =
+                simulate_cluster(&g, &d, ClusterShape::new(16, 4).placement(placement)).unwrap();
             assert_eq!(run.report.tasks(), g.len() as u64, "{placement}");
-            assert_eq!(run.decisions, g.len() as u64 + run.steals_confirmed, "{placement}");
+            assert_eq!(
+                run.decisions,
+                g.len() as u64 + run.steals_confirmed,
+                "{placement}"
+            );
         }
+    }
+
+    #[test]
+    fn an_idle_worker_takes_queued_tasks_from_a_busy_one() {
+        let g = independent(10);
+        // Dealt in turn: worker 0 gets the 10 ms tasks, worker 1 the 1 ms ones.
+        let d: Vec<Duration> = (0..10)
+            .map(|i| Duration::from_millis(if i % 2 == 0 { 10 } else { 1 }))
+            .collect();
+        let run = simulate_cluster(&g, &d, ClusterShape::new(2, 1)).unwrap();
+        assert!(
+            run.steals_confirmed >= 1,
+            "{} planned, {} confirmed",
+            run.steals_planned,
+            run.steals_confirmed
+        );
+        assert!(
+            run.report.makespan < Duration::from_millis(50),
+            "{:?}",
+            run.report.makespan
+        );
     }
 
     #[test]
@@ -385,7 +486,10 @@ mod test {
         let g = independent(3);
         assert!(matches!(
             simulate_cluster(&g, &[Duration::ZERO], ClusterShape::new(2, 1)),
-            Err(SimulationError::DurationCount { durations: 1, tasks: 3 })
+            Err(SimulationError::DurationCount {
+                durations: 1,
+                tasks: 3
+            })
         ));
         assert!(matches!(
             simulate_cluster(&g, &[Duration::ZERO; 3], ClusterShape::new(0, 1)),

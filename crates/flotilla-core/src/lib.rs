@@ -37,6 +37,7 @@
 //! ```
 
 pub mod balance;
+pub mod cluster_sim;
 mod graph;
 mod id;
 mod key;

@@ -3,8 +3,9 @@
 //! A driver whose workers hold their own queues out of the scheduler's
 //! reach (worker processes of a cluster) turns this on with
 //! [`Scheduler::set_balancing`]. It then calls [`Scheduler::plan_steals`]
-//! when a worker runs dry (or on a timer): for each present worker with
-//! nothing queued, the core picks the victim with
+//! when a worker runs dry (or on a timer): for each present worker with a
+//! thread to spare (fewer tasks placed there than threads it offers), the
+//! core picks the victim with
 //! [`steal_victim`](crate::balance::steal_victim) — the decision the
 //! in-process pool and the simulator make — and the task queued there
 //! longest, and answers with a [`Command::Steal`]. The driver asks the
@@ -88,7 +89,8 @@ impl Scheduler {
         self.steals = on.then(StealQueues::default);
     }
 
-    /// Plans steals for the workers that have nothing queued: at most one
+    /// Plans steals for the workers with a thread to spare (fewer tasks
+    /// placed there and not finished than threads offered): at most one
     /// [`Command::Steal`] per idle worker, from the victim the core's
     /// decision names, of the task queued there longest. Returns how many
     /// were planned (always 0 while balancing is off).
@@ -138,14 +140,33 @@ impl Scheduler {
                 }
             })
             .collect();
+        let mut waiting = vec![false; n];
+        for p in &steals.pending {
+            if let Some(w) = waiting.get_mut(p.to.index()) {
+                *w = true;
+            }
+        }
         let idle: Vec<WorkerId> = self
             .workers
             .present()
-            .filter(|w| self.workers.queued(*w) == 0 && !steals.pending.iter().any(|p| p.to == *w))
+            .filter(|w| {
+                // A worker with a thread to spare: nothing queued beyond
+                // what its threads are running.
+                let threads = self.workers.offer(*w).map_or(1, |o| o.threads().max(1)) as usize;
+                self.workers.queued(*w) < threads && !waiting[w.index()]
+            })
             .collect();
+        // The decision is `steal_victim`'s (the most loaded, ties to the
+        // first after the thief in ring order), found without scanning
+        // every worker for every thief: the most loaded workers are kept
+        // in index order and rebuilt when the last of them drops.
+        let mut most = MostLoaded::new(&loads);
         let mut planned = 0;
         for thief in idle {
-            while let Some(victim) = steal_victim(thief, &loads) {
+            loop {
+                let Some(victim) = most.victim(thief, &loads) else {
+                    break;
+                };
                 let v = victim.index();
                 let q = &mut steals.queues[v];
                 let mut found = None;
@@ -156,6 +177,7 @@ impl Scheduler {
                     }
                 }
                 loads[v] = q.len();
+                most.lowered(v, &loads);
                 if let Some((task, attempt)) = found {
                     steals.pending.push(PendingSteal {
                         task,
@@ -281,6 +303,63 @@ impl Scheduler {
     }
 }
 
+/// The workers with the most stealable tasks, in index order: what
+/// [`steal_victim`] looks for, kept between the thieves of one plan.
+struct MostLoaded {
+    load: usize,
+    workers: Vec<usize>,
+}
+
+impl MostLoaded {
+    fn new(loads: &[usize]) -> MostLoaded {
+        let mut m = MostLoaded {
+            load: 0,
+            workers: Vec::new(),
+        };
+        m.rebuild(loads);
+        m
+    }
+
+    fn rebuild(&mut self, loads: &[usize]) {
+        self.load = loads.iter().copied().max().unwrap_or(0);
+        self.workers.clear();
+        if self.load > 0 {
+            self.workers
+                .extend((0..loads.len()).filter(|&w| loads[w] == self.load));
+        }
+    }
+
+    /// `steal_victim(thief, loads)`.
+    fn victim(&self, thief: WorkerId, loads: &[usize]) -> Option<WorkerId> {
+        let t = thief.index();
+        let others = self.workers.iter().filter(|&&w| w != t).count();
+        if others == 0 {
+            // None at the top but the thief itself: ask the slow way.
+            return steal_victim(thief, loads);
+        }
+        // The first of the most loaded after the thief, round the ring.
+        let after = self.workers.partition_point(|&w| w <= t);
+        let v = self.workers[after..]
+            .iter()
+            .chain(&self.workers[..after])
+            .copied()
+            .find(|&w| w != t)?;
+        Some(WorkerId::new(v as u32))
+    }
+
+    /// Worker `v`'s load went down to `loads[v]`.
+    fn lowered(&mut self, v: usize, loads: &[usize]) {
+        if loads[v] < self.load {
+            if let Ok(i) = self.workers.binary_search(&v) {
+                self.workers.remove(i);
+            }
+            if self.workers.is_empty() {
+                self.rebuild(loads);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -300,6 +379,29 @@ mod test {
         let w1 = s.add_worker(WorkerOffer::new(1), &mut out);
         out.clear();
         (s, t, WorkerId::new(0), w1, out)
+    }
+
+    #[test]
+    fn the_most_loaded_set_names_the_victims_steal_victim_names() {
+        let mut rng = crate::rng::Rng::seed(7);
+        for _ in 0..2_000 {
+            let n = 1 + (rng.next_u64() % 9) as usize;
+            let mut loads: Vec<usize> = (0..n).map(|_| (rng.next_u64() % 4) as usize).collect();
+            let mut most = MostLoaded::new(&loads);
+            for _ in 0..6 {
+                let thief = WorkerId::new((rng.next_u64() % n as u64) as u32);
+                let expected = steal_victim(thief, &loads);
+                assert_eq!(
+                    most.victim(thief, &loads),
+                    expected,
+                    "{loads:?} thief {thief}"
+                );
+                if let Some(v) = expected {
+                    loads[v.index()] -= 1;
+                    most.lowered(v.index(), &loads);
+                }
+            }
+        }
     }
 
     #[test]
