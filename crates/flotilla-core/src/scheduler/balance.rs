@@ -163,10 +163,7 @@ impl Scheduler {
         let mut most = MostLoaded::new(&loads);
         let mut planned = 0;
         for thief in idle {
-            loop {
-                let Some(victim) = most.victim(thief, &loads) else {
-                    break;
-                };
+            while let Some(victim) = most.victim(thief, &loads) {
                 let v = victim.index();
                 let q = &mut steals.queues[v];
                 let mut found = None;
