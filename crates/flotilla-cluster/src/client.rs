@@ -28,6 +28,10 @@ use crate::protocol::{connect, FrameReader, FrameWriter, Role, Token, MAX_FRAME_
 use crate::registry::{Arg, Call, Remote, SCATTER};
 use flotilla_local::Progress;
 
+/// How many times a gather fetches results that vanished with their
+/// worker before it gives up.
+const MAX_FETCH_ROUNDS: usize = 20;
+
 /// Where a finished task's result is.
 #[derive(Debug, Clone)]
 struct Location {
@@ -301,32 +305,67 @@ impl Client {
         &self,
         futures: &[ClusterFuture<R>],
     ) -> Result<Vec<R>, ClusterError> {
-        let ids: Vec<u64> = futures.iter().map(|f| f.id()).collect();
-        let locations = self.wait_all(&ids, futures)?;
-        let mut by_addr: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (n, l) in locations.iter().enumerate() {
-            by_addr.entry(l.addr.as_str()).or_default().push(n);
-        }
         let mut results: Vec<Option<R>> = futures.iter().map(|_| None).collect();
-        for (addr, positions) in by_addr {
-            let tasks: Vec<u32> = positions.iter().map(|&n| locations[n].task).collect();
-            let fetched = self
-                .inner
-                .runtime
-                .block_on(self.inner.fetcher.fetch(addr, &tasks))
-                .unwrap_or_default();
-            for (&n, bytes) in positions.iter().zip(fetched) {
-                let bytes = bytes.map_err(|e| {
-                    ClusterError::Disconnected(format!(
-                        "fetching the result of {} from {addr}: {e}",
-                        futures[n].function
-                    ))
-                })?;
-                let value = postcard::from_bytes(&bytes).map_err(|e| ClusterError::Codec {
-                    what: format!("the result of {}", futures[n].function),
-                    reason: e.to_string(),
-                })?;
-                results[n] = Some(value);
+        // A result can vanish with its worker between the scheduler's word
+        // and the fetch: the scheduler then computes it again and says
+        // where; the fetch waits for that and tries again.
+        for round in 0.. {
+            let missing: Vec<usize> = (0..futures.len())
+                .filter(|&n| results[n].is_none())
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            let ids: Vec<u64> = missing.iter().map(|&n| futures[n].id()).collect();
+            let wanted: Vec<&ClusterFuture<R>> = missing.iter().map(|&n| &futures[n]).collect();
+            let locations = self.wait_all(&ids, &wanted)?;
+            let mut by_addr: HashMap<&str, Vec<usize>> = HashMap::new();
+            for (k, l) in locations.iter().enumerate() {
+                by_addr.entry(l.addr.as_str()).or_default().push(k);
+            }
+            let mut lost = Vec::new();
+            for (addr, positions) in by_addr {
+                let tasks: Vec<u32> = positions.iter().map(|&k| locations[k].task).collect();
+                let fetched = self
+                    .inner
+                    .runtime
+                    .block_on(self.inner.fetcher.fetch(addr, &tasks))
+                    .unwrap_or_default();
+                for (&k, bytes) in positions.iter().zip(fetched) {
+                    let n = missing[k];
+                    match bytes {
+                        Ok(bytes) => {
+                            let value =
+                                postcard::from_bytes(&bytes).map_err(|e| ClusterError::Codec {
+                                    what: format!("the result of {}", futures[n].function),
+                                    reason: e.to_string(),
+                                })?;
+                            results[n] = Some(value);
+                        }
+                        Err(e) if round < MAX_FETCH_ROUNDS => {
+                            lost.push((ids[k], locations[k].clone(), e))
+                        }
+                        Err(e) => {
+                            return Err(ClusterError::Disconnected(format!(
+                                "fetching the result of {} from {addr}: {e}",
+                                futures[n].function
+                            )))
+                        }
+                    }
+                }
+            }
+            if !lost.is_empty() {
+                // Forget the stale places (unless news came meanwhile) and wait for new ones.
+                let mut state = lock(&self.inner.state);
+                for (id, at, _) in &lost {
+                    if state
+                        .done
+                        .get(id)
+                        .is_some_and(|l| l.task == at.task && l.addr == at.addr)
+                    {
+                        state.done.remove(id);
+                    }
+                }
             }
         }
         results
@@ -346,7 +385,7 @@ impl Client {
     fn wait_all<R>(
         &self,
         ids: &[u64],
-        futures: &[ClusterFuture<R>],
+        futures: &[&ClusterFuture<R>],
     ) -> Result<Vec<Location>, ClusterError> {
         let mut state = lock(&self.inner.state);
         loop {
@@ -490,6 +529,11 @@ async fn receive_loop(
                 }
             }
             Ok(Some(ClientEvent::Status(s))) => state.status = Some(s),
+            Ok(Some(ClientEvent::Lost(ids))) => {
+                for id in ids {
+                    state.done.remove(&id);
+                }
+            }
             Ok(Some(ClientEvent::Rejected { id, reason })) => {
                 state
                     .failed
@@ -536,7 +580,12 @@ fn describe(reason: &FailureReason) -> String {
             format!("{what} (on worker {worker}, after {tries})")
         }
         FailureReason::Suspicious { workers } => {
-            format!("was running on {workers} workers that were lost, and is not given another")
+            let times = if *workers == 1 {
+                "a worker".to_string()
+            } else {
+                format!("{workers} workers")
+            };
+            format!("was running on {times} that died or went silent (a crash, a kill, a lost machine), and is not run again")
         }
         FailureReason::Abandoned { because } => format!("did not run: its input {because} failed"),
         FailureReason::Cancelled => "was cancelled".to_string(),

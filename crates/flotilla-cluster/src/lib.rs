@@ -44,6 +44,7 @@ mod client;
 mod error;
 mod fetch;
 mod local_cluster;
+mod process_pool;
 pub mod protocol;
 mod registry;
 mod scheduler;
@@ -54,8 +55,10 @@ pub use error::ClusterError;
 pub use flotilla_core::Placement;
 pub use flotilla_macros::remote;
 pub use local_cluster::{
-    worker_if_asked, LocalCluster, LocalClusterBuilder, WORKER_ENV, WORKER_THREADS_ENV,
+    worker_if_asked, LocalCluster, LocalClusterBuilder, WORKER_ENV, WORKER_PREFETCH_ENV,
+    WORKER_THREADS_ENV,
 };
+pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use protocol::{ClusterStatus, Token, WorkerStatus};
 pub use registry::{registered_functions, Arg, Call, Remote, RemoteFunction};
 pub use scheduler::{SchedulerOptions, SchedulerServer};

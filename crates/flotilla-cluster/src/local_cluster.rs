@@ -2,7 +2,11 @@
 //! worker processes of this very binary, on loopback.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use flotilla_core::Placement;
@@ -23,6 +27,10 @@ pub const WORKER_ENV: &str = "FLOTILLA_WORKER";
 
 /// The number of threads such a worker runs tasks on (default: one per core).
 pub const WORKER_THREADS_ENV: &str = "FLOTILLA_WORKER_THREADS";
+
+/// The tasks such a worker hands its threads ahead of time (see
+/// [`WorkerOptions::prefetch`]).
+pub const WORKER_PREFETCH_ENV: &str = "FLOTILLA_WORKER_PREFETCH";
 
 /// Turns this process into a cluster worker when asked, and never
 /// returns then: when `FLOTILLA_WORKER=ADDR` is set, or the first
@@ -60,6 +68,12 @@ pub fn worker_if_asked() {
     {
         options = options.threads(n);
     }
+    if let Some(n) = std::env::var(WORKER_PREFETCH_ENV)
+        .ok()
+        .and_then(|t| t.parse().ok())
+    {
+        options = options.prefetch(n);
+    }
     match run_worker(&addr, options) {
         Ok(()) => std::process::exit(0),
         Err(e) => {
@@ -93,9 +107,44 @@ pub fn worker_if_asked() {
 /// ```
 #[derive(Debug)]
 pub struct LocalCluster {
-    workers: Vec<Child>,
+    workers: Arc<Mutex<Vec<Child>>>,
+    spawner: Spawner,
     token: Token,
     scheduler: Option<SchedulerServer>,
+    /// Set when the cluster stops, so that the supervisor replaces no one.
+    stopping: Arc<AtomicBool>,
+    supervisor: Option<JoinHandle<()>>,
+}
+
+/// How a worker process of this binary is started.
+#[derive(Debug, Clone)]
+struct Spawner {
+    exe: PathBuf,
+    scheduler: String,
+    threads: usize,
+    prefetch: Option<usize>,
+    token: Token,
+}
+
+impl Spawner {
+    fn spawn(&self) -> Result<Child, ClusterError> {
+        let mut command = Command::new(&self.exe);
+        if let Some(n) = self.prefetch {
+            command.env(WORKER_PREFETCH_ENV, n.to_string());
+        }
+        command
+            .env(WORKER_ENV, &self.scheduler)
+            .env(WORKER_THREADS_ENV, self.threads.to_string())
+            .env("FLOTILLA_TOKEN", self.token.expose())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| ClusterError::io(format!("starting a worker ({})", self.exe.display()), e))
+    }
+}
+
+fn lock(workers: &Mutex<Vec<Child>>) -> MutexGuard<'_, Vec<Child>> {
+    workers.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How a [`LocalCluster`] starts.
@@ -111,6 +160,10 @@ pub struct LocalClusterBuilder {
     placement: Placement,
     startup: Duration,
     worker_timeout: Option<Duration>,
+    replace_lost: bool,
+    retries: u32,
+    suspicious_after: Option<u32>,
+    prefetch: Option<usize>,
 }
 
 impl LocalClusterBuilder {
@@ -144,6 +197,35 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Starts a new worker process whenever one exits (default off): a
+    /// crash costs the task it was running, not a worker.
+    pub fn replace_lost_workers(mut self, replace: bool) -> Self {
+        self.replace_lost = replace;
+        self
+    }
+
+    /// Tasks each worker hands its threads ahead of time (see
+    /// [`WorkerOptions::prefetch`](crate::WorkerOptions::prefetch)).
+    pub fn prefetch(mut self, tasks: usize) -> Self {
+        self.prefetch = Some(tasks);
+        self
+    }
+
+    /// Retries every task gets after an error or a panic (default 0;
+    /// a call's own `retries` wins when higher).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// After how many lost workers a task that was running on each of them
+    /// fails instead of being run again (the scheduler's default, 3, when
+    /// not given).
+    pub fn suspicious_after(mut self, workers: u32) -> Self {
+        self.suspicious_after = Some(workers.max(1));
+        self
+    }
+
     /// How long to wait for every worker to register (default 60 s).
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup = timeout;
@@ -163,9 +245,13 @@ impl LocalClusterBuilder {
         let mut options = SchedulerOptions::new()
             .listen("127.0.0.1:0")
             .placement(self.placement)
-            .token(Some(token.clone()));
+            .token(Some(token.clone()))
+            .retries(self.retries);
         if let Some(t) = self.worker_timeout {
             options = options.worker_timeout(t);
+        }
+        if let Some(n) = self.suspicious_after {
+            options = options.suspicious_after(n);
         }
         let scheduler = SchedulerServer::start(options)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -174,25 +260,29 @@ impl LocalClusterBuilder {
             .unwrap_or_else(|| (cores / self.workers.max(1)).max(1));
         let exe = std::env::current_exe()
             .map_err(|e| ClusterError::io("finding this program's path", e))?;
+        let spawner = Spawner {
+            exe,
+            scheduler: scheduler.addr().to_string(),
+            threads,
+            prefetch: self.prefetch,
+            token: token.clone(),
+        };
         let mut cluster = LocalCluster {
-            workers: Vec::new(),
+            workers: Arc::new(Mutex::new(Vec::new())),
+            spawner,
             token,
             scheduler: Some(scheduler),
+            stopping: Arc::new(AtomicBool::new(false)),
+            supervisor: None,
         };
         for _ in 0..self.workers {
-            let child = Command::new(&exe)
-                .env(WORKER_ENV, cluster.addr().to_string())
-                .env(WORKER_THREADS_ENV, threads.to_string())
-                .env("FLOTILLA_TOKEN", cluster.token.expose())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| {
-                    ClusterError::io(format!("starting a worker ({})", exe.display()), e)
-                })?;
-            cluster.workers.push(child);
+            let child = cluster.spawner.spawn()?;
+            lock(&cluster.workers).push(child);
         }
         cluster.wait_for_workers(self.workers, self.startup)?;
+        if self.replace_lost {
+            cluster.supervise()?;
+        }
         Ok(cluster)
     }
 }
@@ -216,6 +306,10 @@ impl LocalCluster {
             placement: Placement::WorkStealing,
             startup: Duration::from_secs(60),
             worker_timeout: None,
+            replace_lost: false,
+            retries: 0,
+            suspicious_after: None,
+            prefetch: None,
         }
     }
 
@@ -242,7 +336,7 @@ impl LocalCluster {
 
     /// The process ids of the workers started.
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.workers.iter().map(Child::id).collect()
+        lock(&self.workers).iter().map(Child::id).collect()
     }
 
     /// Kills worker `n` at once (SIGKILL), as a crash would: the scheduler
@@ -253,8 +347,8 @@ impl LocalCluster {
     /// [`ClusterError::Config`] for a worker that does not exist;
     /// [`ClusterError::Io`] when it cannot be killed.
     pub fn kill_worker(&mut self, n: usize) -> Result<(), ClusterError> {
-        let child = self
-            .workers
+        let mut workers = lock(&self.workers);
+        let child = workers
             .get_mut(n)
             .ok_or_else(|| ClusterError::Config(format!("there is no worker {n}")))?;
         child
@@ -264,7 +358,47 @@ impl LocalCluster {
         Ok(())
     }
 
+    /// Watches the workers from a thread of its own and starts a new one
+    /// for each that exits.
+    fn supervise(&mut self) -> Result<(), ClusterError> {
+        let workers = Arc::clone(&self.workers);
+        let stopping = Arc::clone(&self.stopping);
+        let spawner = self.spawner.clone();
+        let thread = std::thread::Builder::new()
+            .name("flotilla-local-cluster".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::Acquire) {
+                    for child in lock(&workers).iter_mut() {
+                        let Ok(Some(status)) = child.try_wait() else {
+                            continue;
+                        };
+                        if stopping.load(Ordering::Acquire) {
+                            return;
+                        }
+                        match spawner.spawn() {
+                            Ok(fresh) => {
+                                eprintln!(
+                                    "flotilla: worker process {} exited ({status}); started {} in its place",
+                                    child.id(),
+                                    fresh.id()
+                                );
+                                *child = fresh;
+                            }
+                            Err(e) => {
+                                eprintln!("flotilla: a worker process exited and none could replace it: {e}")
+                            }
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+            .map_err(|e| ClusterError::io("starting the worker supervisor", e))?;
+        self.supervisor = Some(thread);
+        Ok(())
+    }
+
     fn wait_for_workers(&mut self, n: usize, timeout: Duration) -> Result<(), ClusterError> {
+        let workers = Arc::clone(&self.workers);
         let client = self.client()?;
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(5);
@@ -272,7 +406,7 @@ impl LocalCluster {
             if client.status()?.workers.len() >= n {
                 return Ok(());
             }
-            for (i, child) in self.workers.iter_mut().enumerate() {
+            for (i, child) in lock(&workers).iter_mut().enumerate() {
                 if let Ok(Some(status)) = child.try_wait() {
                     return Err(ClusterError::Config(format!(
                         "worker {i} exited ({status}) before registering: does this program call \
@@ -293,13 +427,18 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
+        self.stopping.store(true, Ordering::Release);
+        if let Some(t) = self.supervisor.take() {
+            let _ = t.join();
+        }
         // The scheduler first: its workers see the connection close and
         // exit on their own; whatever is left is killed.
         self.scheduler.take();
-        for child in &mut self.workers {
+        let mut workers = lock(&self.workers);
+        for child in workers.iter_mut() {
             let _ = child.kill();
         }
-        for child in &mut self.workers {
+        for child in workers.iter_mut() {
             let _ = child.wait();
         }
     }

@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use flotilla_cluster::{remote, Client, ClusterError, LocalCluster, Token};
+use flotilla_cluster::{remote, Client, ClusterError, LocalCluster, ProcessPool, Token};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 #[remote(crate = flotilla_cluster)]
@@ -52,6 +52,15 @@ fn flaky(counter: String, succeed_on: u32) -> u32 {
         panic!("attempt {calls} fails");
     }
     calls
+}
+
+/// Squares `x`, or aborts the whole process when `x == crash`.
+#[remote(crate = flotilla_cluster)]
+fn square_or_abort(x: u64, crash: u64) -> u64 {
+    if x == crash {
+        std::process::abort();
+    }
+    x * x
 }
 
 fn cluster(workers: usize, threads: usize) -> LocalCluster {
@@ -240,10 +249,60 @@ fn garbage_and_oversized_frames_close_only_their_connection() -> Result<(), Fail
     Ok(())
 }
 
+fn a_process_pool_survives_a_child_that_aborts() -> Result<(), Failed> {
+    let pool = ProcessPool::new(2)?;
+    let first = pool.pids();
+    let futures = (0..6u64)
+        .map(|x| pool.submit(square_or_abort::call(x, 3)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (x, f) in futures.iter().enumerate() {
+        match f.result() {
+            Ok(v) => assert_eq!(v, (x * x) as u64),
+            Err(e) => {
+                assert_eq!(x, 3, "only the task that aborted fails: {e}");
+                assert!(e.to_string().contains("died"), "{e}");
+            }
+        }
+    }
+    assert!(futures[3].result().is_err());
+    // The pool replaced the process and goes on.
+    let squares = pool.map(square_or_abort::REMOTE, (0..20u64, std::iter::repeat(99)))?;
+    assert_eq!(squares, (0..20u64).map(|x| x * x).collect::<Vec<_>>());
+    let mut replaced = pool.pids();
+    for _ in 0..500 {
+        if pool.client().status()?.workers.len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        replaced = pool.pids();
+    }
+    assert_eq!(pool.client().status()?.workers.len(), 2);
+    assert_ne!(
+        first, replaced,
+        "a new process took the place of the one that aborted"
+    );
+    Ok(())
+}
+
+fn scenario_1_sum_of_squares_on_a_process_pool() -> Result<(), Failed> {
+    let pool = ProcessPool::builder().processes(3).start()?;
+    let squares = pool.map(square_or_abort::REMOTE, (1..=100u64, std::iter::repeat(0)))?;
+    assert_eq!(squares.iter().sum::<u64>(), 338_350);
+    Ok(())
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_process_pool_survives_a_child_that_aborts",
+            a_process_pool_survives_a_child_that_aborts,
+        ),
+        Trial::test(
+            "scenario_1_sum_of_squares_on_a_process_pool",
+            scenario_1_sum_of_squares_on_a_process_pool,
+        ),
         Trial::test(
             "scatter_as_completed_progress_and_cancel",
             scatter_as_completed_progress_and_cancel,

@@ -172,6 +172,9 @@ pub(crate) enum ClientEvent {
     Failed(Vec<TaskFailure>),
     /// The answer to [`ClientMessage::Status`].
     Status(ClusterStatus),
+    /// Results of these tasks were lost with their worker; they are being
+    /// computed again, and a new `Done` will say where.
+    Lost(Vec<u64>),
     /// A submission the scheduler could not accept.
     Rejected { id: u64, reason: String },
 }

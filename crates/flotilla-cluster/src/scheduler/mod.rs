@@ -39,6 +39,8 @@ pub struct SchedulerOptions {
     token_file: Option<PathBuf>,
     max_frame: usize,
     worker_timeout: Duration,
+    retries: u32,
+    suspicious_after: Option<u32>,
 }
 
 impl Default for SchedulerOptions {
@@ -62,6 +64,8 @@ impl SchedulerOptions {
             token_file: None,
             max_frame: MAX_FRAME_BYTES,
             worker_timeout: Duration::from_secs(10),
+            retries: 0,
+            suspicious_after: None,
         }
     }
 
@@ -121,6 +125,28 @@ impl SchedulerOptions {
     /// ```
     pub fn worker_timeout(mut self, timeout: Duration) -> SchedulerOptions {
         self.worker_timeout = timeout.max(Duration::from_millis(40));
+        self
+    }
+
+    /// Retries every task gets after an error or a panic (default 0; a
+    /// task's own retries win when higher).
+    ///
+    /// ```
+    /// let _ = flotilla_cluster::SchedulerOptions::new().retries(2);
+    /// ```
+    pub fn retries(mut self, retries: u32) -> SchedulerOptions {
+        self.retries = retries;
+        self
+    }
+
+    /// After how many lost workers a task that was running on each of
+    /// them fails as suspicious instead of being run again (default 3).
+    ///
+    /// ```
+    /// let _ = flotilla_cluster::SchedulerOptions::new().suspicious_after(1);
+    /// ```
+    pub fn suspicious_after(mut self, workers: u32) -> SchedulerOptions {
+        self.suspicious_after = Some(workers.max(1));
         self
     }
 
@@ -212,6 +238,8 @@ impl SchedulerServer {
             token: token.clone(),
             max_frame: options.max_frame,
             worker_timeout: options.worker_timeout,
+            retries: options.retries,
+            suspicious_after: options.suspicious_after,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()

@@ -59,6 +59,8 @@ pub(crate) struct ServerConfig {
     pub(crate) max_frame: usize,
     /// A worker silent this long is removed.
     pub(crate) worker_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) suspicious_after: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +70,8 @@ impl Default for ServerConfig {
             token: None,
             max_frame: MAX_FRAME_BYTES,
             worker_timeout: Duration::from_secs(10),
+            retries: 0,
+            suspicious_after: None,
         }
     }
 }
@@ -106,6 +110,10 @@ pub(crate) async fn serve(
     };
     let event_loop = async move {
         let mut state = ClusterState::new(config.placement);
+        state.set_retries(config.retries);
+        if let Some(n) = config.suspicious_after {
+            state.set_suspicious_after(n);
+        }
         let mut links = Links::default();
         let timeout = config.worker_timeout;
         let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(10)));

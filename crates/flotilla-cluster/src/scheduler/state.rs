@@ -76,6 +76,7 @@ struct WorkerBatch {
 
 #[derive(Debug, Default)]
 struct ClientBatch {
+    lost: Vec<u64>,
     done: Vec<Done>,
     failed: Vec<TaskFailure>,
     other: Vec<ClientEvent>,
@@ -129,6 +130,16 @@ impl ClusterState {
         }
     }
 
+    /// Retries every task gets after an error or a panic.
+    pub(crate) fn set_retries(&mut self, retries: u32) {
+        self.core.set_retries(retries);
+    }
+
+    /// Lost workers after which a task fails as suspicious.
+    pub(crate) fn set_suspicious_after(&mut self, workers: u32) {
+        self.core.set_suspicious_after(workers);
+    }
+
     /// A worker registered on connection `conn`.
     pub(crate) fn worker_joined(&mut self, conn: ConnId, info: WorkerInfo) -> WorkerId {
         let mut offer = WorkerOffer::new(info.threads.max(1));
@@ -166,9 +177,15 @@ impl ClusterState {
             .map(TaskId::new)
             .filter(|t| self.core.state(*t) == TaskState::Running(worker))
             .collect();
-        for r in self.result_at.iter_mut() {
+        for (i, r) in self.result_at.iter_mut().enumerate() {
             if *r == Some(worker) {
                 *r = None;
+                // Its owner may be about to fetch it from there.
+                if let Some((client, id)) = self.specs[i].owner {
+                    if self.clients.contains(&client) {
+                        self.client_batches.entry(client).or_default().lost.push(id);
+                    }
+                }
             }
         }
         if self.core.remove_worker(worker, &mut self.commands).is_ok() {
@@ -499,6 +516,9 @@ impl ClusterState {
         }
         for (c, b) in self.client_batches.drain() {
             let events = out.clients.entry(c).or_default();
+            if !b.lost.is_empty() {
+                events.push(ClientEvent::Lost(b.lost));
+            }
             if !b.done.is_empty() {
                 events.push(ClientEvent::Done(b.done));
             }

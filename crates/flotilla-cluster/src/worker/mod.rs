@@ -19,7 +19,7 @@ mod run;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use flotilla_local::CpuPool;
@@ -49,6 +49,7 @@ pub struct WorkerOptions {
     memory_limit: Option<u64>,
     resources: Vec<(String, u64)>,
     token: Option<Token>,
+    prefetch: Option<usize>,
 }
 
 impl Default for WorkerOptions {
@@ -70,6 +71,7 @@ impl WorkerOptions {
             memory_limit: None,
             resources: Vec::new(),
             token: Token::from_env(),
+            prefetch: None,
         }
     }
 
@@ -96,6 +98,20 @@ impl WorkerOptions {
         self
     }
 
+    /// Tasks handed to the threads ahead of time, beyond one per thread
+    /// (default: one per thread), so that a thread never waits for the
+    /// network between two tasks. A task handed over can no longer move to
+    /// another worker, and dies with this one if it crashes: a process
+    /// pool, where a crash must cost only the task that caused it, uses 0.
+    ///
+    /// ```
+    /// let _ = flotilla_cluster::WorkerOptions::new().prefetch(0);
+    /// ```
+    pub fn prefetch(mut self, tasks: usize) -> WorkerOptions {
+        self.prefetch = Some(tasks);
+        self
+    }
+
     /// The token to prove to the scheduler and to require of fetchers.
     pub fn token(mut self, token: Option<Token>) -> WorkerOptions {
         self.token = token;
@@ -113,6 +129,20 @@ pub(crate) struct Shared {
     slots: usize,
     out: mpsc::UnboundedSender<WorkerMessage>,
     fetcher: Fetcher,
+    /// Outcomes (finishes and failures) reported, and written to the
+    /// scheduler, in order.
+    outcomes: Mutex<Outcomes>,
+    outcome_written: Condvar,
+    /// A thread waits for its task's outcome to be written before it takes
+    /// the next task, so that a crash in the next one cannot lose it.
+    careful: bool,
+}
+
+/// Counts of outcome reports: handed to the writer, and written.
+#[derive(Debug, Default)]
+struct Outcomes {
+    sent: u64,
+    written: u64,
 }
 
 #[derive(Debug, Default)]
@@ -204,11 +234,14 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         store: Mutex::new(HashMap::new()),
         queue: Mutex::new(Queue::default()),
         pool,
-        slots: 2 * options.threads,
+        slots: options.threads + options.prefetch.unwrap_or(options.threads),
         out,
         fetcher: Fetcher::new(options.token.clone()),
+        outcomes: Mutex::new(Outcomes::default()),
+        outcome_written: Condvar::new(),
+        careful: options.prefetch == Some(0),
     });
-    tokio::spawn(report_loop(writer, outgoing));
+    tokio::spawn(report_loop(writer, outgoing, Arc::clone(&shared)));
     let beats = shared.out.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(heartbeat);
@@ -253,6 +286,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
 async fn report_loop(
     mut writer: FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
     mut outgoing: mpsc::UnboundedReceiver<WorkerMessage>,
+    shared: Arc<Shared>,
 ) {
     while let Some(first) = outgoing.recv().await {
         let mut started = Vec::new();
@@ -274,6 +308,7 @@ async fn report_loop(
                 next = outgoing.try_recv().ok();
             }
         }
+        let outcomes = (finished.len() + failed.len()) as u64;
         let batch = [
             (!started.is_empty()).then_some(WorkerMessage::Started(started)),
             (!finished.is_empty()).then_some(WorkerMessage::Finished(finished)),
@@ -289,6 +324,10 @@ async fn report_loop(
         }
         if writer.flush().await.is_err() {
             return;
+        }
+        if outcomes > 0 {
+            lock(&shared.outcomes).written += outcomes;
+            shared.outcome_written.notify_all();
         }
     }
 }

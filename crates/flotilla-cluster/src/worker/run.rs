@@ -114,19 +114,50 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
         let s = Arc::clone(shared);
         // The outcome goes back by message, not through the handle.
         drop(shared.pool.submit(move || {
-            execute(&s, next);
+            let outcome = execute(&s, next);
+            if s.careful {
+                wait_written(&s, outcome);
+            }
             lock(&s.queue).in_flight -= 1;
             pump(&s);
         }));
     }
 }
 
-/// Runs one task on this thread and reports its outcome.
-fn execute(shared: &Shared, prepared: Prepared) {
+/// Waits (a few seconds at most) until outcome number `n` has been written
+/// to the scheduler.
+fn wait_written(shared: &Shared, n: u64) {
+    let deadline = Instant::now() + std::time::Duration::from_secs(5);
+    let mut outcomes = lock(&shared.outcomes);
+    while outcomes.written < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        outcomes = match shared.outcome_written.wait_timeout(outcomes, left) {
+            Ok((o, _)) => o,
+            Err(p) => p.into_inner().0,
+        };
+    }
+}
+
+/// Hands an outcome (a finish or a failure) to the writer; its number in
+/// the order of outcomes.
+fn send_outcome(shared: &Shared, message: WorkerMessage) -> u64 {
+    let mut outcomes = lock(&shared.outcomes);
+    outcomes.sent += 1;
+    let n = outcomes.sent;
+    // Sent under the lock, so that numbers follow the channel's order.
+    let _ = shared.out.send(message);
+    n
+}
+
+/// Runs one task on this thread and reports its outcome; the outcome's
+/// number.
+fn execute(shared: &Shared, prepared: Prepared) -> u64 {
     let Prepared { task, inputs } = prepared;
     let Some(function) = registry::lookup(&task.function) else {
-        report_failure(shared, &task, Failure::NotRegistered(task.function.clone()));
-        return;
+        return report_failure(shared, &task, Failure::NotRegistered(task.function.clone()));
     };
     let mut args: Vec<&[u8]> = Vec::with_capacity(task.args.len());
     for a in &task.args {
@@ -139,8 +170,7 @@ fn execute(shared: &Shared, prepared: Prepared) {
                         "argument refers to input {n}, the task has {}",
                         inputs.len()
                     );
-                    report_failure(shared, &task, Failure::Error(message));
-                    return;
+                    return report_failure(shared, &task, Failure::Error(message));
                 }
             },
         }
@@ -158,20 +188,20 @@ fn execute(shared: &Shared, prepared: Prepared) {
                 bytes: len,
                 micros,
             };
-            let _ = shared.out.send(WorkerMessage::Finished(vec![finished]));
+            send_outcome(shared, WorkerMessage::Finished(vec![finished]))
         }
         Ok(Err(message)) => report_failure(shared, &task, Failure::Error(message)),
         Err(payload) => report_failure(shared, &task, Failure::Panic(panic_message(&*payload))),
     }
 }
 
-fn report_failure(shared: &Shared, task: &RunTask, failure: Failure) {
+fn report_failure(shared: &Shared, task: &RunTask, failure: Failure) -> u64 {
     let failed = Failed {
         task: task.task,
         attempt: task.attempt,
         failure,
     };
-    let _ = shared.out.send(WorkerMessage::Failed(vec![failed]));
+    send_outcome(shared, WorkerMessage::Failed(vec![failed]))
 }
 
 /// Drops cancelled tasks that have not started.
