@@ -3,16 +3,26 @@
 //! The course's first example: map `x → x²` over a list, reduce by summing.
 //! Here the mapper emits every square under one key (`()`), a combiner sums
 //! the squares inside each map task, and the single reduce task sums the
-//! partial sums.
+//! partial sums. Then the same squares on a process pool of this binary.
 //!
 //! ```text
 //! cargo run -p flotilla --example scenario1_sum_of_squares
 //! ```
 
+use flotilla::cluster::ProcessPool;
 use flotilla::patterns::MapReduce;
 use flotilla::CpuPool;
 
+/// x², on whichever worker process of the pool runs it.
+#[flotilla::remote]
+fn square(x: u64) -> u64 {
+    x * x
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Copies of this binary started as the process pool's workers serve
+    // here and never return.
+    flotilla::cluster::worker_if_asked();
     let pool = CpuPool::with_threads(4)?;
     let sum_of_squares = MapReduce::new(
         |x: u64| Some(((), x * x)),
@@ -38,5 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.pairs_after_combine,
         report.keys_out,
     );
+
+    // The course's process pool (`multiprocessing.Pool`): worker processes
+    // of this binary; one that crashed would be replaced.
+    let processes = ProcessPool::new(3)?;
+    let squares = processes.map(square::REMOTE, (vec![1u64, 2, 3, 4, 5],))?;
+    println!("on a process pool of 3: {}", squares.iter().sum::<u64>());
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! | 2. scatter-gather: three ranges summed by a pool of three | `scenario2_scatter_gather` |
 //! | 4. a three-stage pipeline as a task graph | `scenario4_pipeline_graph` |
 //! | 6. a parallel loop of 10 delayed multiplications | `scenario6_delayed_loop` |
+//! | 9. a cluster client: map, slow tasks with a progress bar, an image pipeline | `scenario9_cluster` |
 
 use std::process::Command;
 
@@ -68,6 +69,7 @@ fn scenario1_example_prints_the_result() {
     let stdout = run_example("scenario1_sum_of_squares", &[]);
     assert_has_line(&stdout, "MapReduce Result: 55");
     assert_has_line(&stdout, "sum of squares of 1..=1000: 333833500");
+    assert_has_line(&stdout, "on a process pool of 3: 55");
 }
 
 // ---- scenario 2 -----------------------------------------------------------
@@ -166,4 +168,30 @@ fn scenario6_example_prints_the_total_and_the_graph() {
             "{stdout}"
         );
     }
+}
+
+// ---- scenario 9 -----------------------------------------------------------
+
+#[test]
+fn scenario9_example_runs_on_a_local_cluster_of_its_own_binary() {
+    // Three worker processes of the example; the slow tasks shortened.
+    let out = run_example("scenario9_cluster", &["--workers", "3", "--seconds", "0.1"]);
+    assert_has_line(&out, "add: [10, 12, 14, 16, 18, 20, 22, 24, 26, 28]");
+    let slow = out
+        .lines()
+        .find(|l| l.starts_with("ten tasks of 0.1 s on 3 workers"))
+        .unwrap_or_else(|| panic!("no line of the slow tasks in:\n{out}"));
+    assert!(
+        slow.ends_with("results [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"),
+        "{slow}"
+    );
+    // The pipeline's numbers depend only on the seeded images.
+    assert_has_line(
+        &out,
+        "images: 24 (1483776 pixels after resizing), mean brightness 72.4, mean edge density 0.025, brightest image 9",
+    );
+    assert!(
+        out.contains("tasks moved between workers by work stealing: "),
+        "{out}"
+    );
 }
