@@ -92,6 +92,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         })
     }
 
+    /// Whether bytes of a next frame already arrived (so that a server can
+    /// answer it before it flushes).
+    pub(crate) fn has_buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
+    }
+
     /// Who is at the other end, for messages.
     pub(crate) fn peer(&self) -> &str {
         &self.peer

@@ -357,7 +357,11 @@ async fn data_server(listener: TcpListener, shared: Arc<Shared>, token: Option<T
                     None => writer.send(&DataReply::Missing { task }).await,
                     Some(bytes) => send_chunks(&mut writer, &bytes).await,
                 };
-                if sent.is_err() || writer.flush().await.is_err() {
+                if sent.is_err() {
+                    return;
+                }
+                // Answer every request that came in one go, then flush once.
+                if !reader.has_buffered() && writer.flush().await.is_err() {
                     return;
                 }
             }

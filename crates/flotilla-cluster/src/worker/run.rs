@@ -23,74 +23,133 @@ pub(crate) struct Prepared {
 }
 
 /// Takes tasks from the scheduler: those whose inputs are here queue at
-/// once; the others wait for their inputs to be fetched.
+/// once; the others wait for their inputs, fetched for the whole batch
+/// together (one pipelined exchange per worker that holds some).
 pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
-    for task in tasks {
-        let local: Option<Vec<Arc<Vec<u8>>>> = {
-            let store = lock(&shared.store);
-            task.inputs
+    let mut waiting = Vec::new();
+    {
+        let store = lock(&shared.store);
+        let mut q = lock(&shared.queue);
+        for task in tasks {
+            let local: Option<Vec<Arc<Vec<u8>>>> = task
+                .inputs
                 .iter()
                 .map(|i| store.get(&i.task).cloned())
-                .collect()
-        };
-        match local {
-            Some(inputs) => lock(&shared.queue)
-                .ready
-                .push_back(Prepared { task, inputs }),
-            None => {
-                let shared = Arc::clone(shared);
-                tokio::spawn(async move {
-                    if let Some(prepared) = fetch_inputs(&shared, task).await {
-                        let mut q = lock(&shared.queue);
-                        if !q.cancelled.remove(&prepared.task.task) {
-                            q.ready.push_back(prepared);
-                        }
-                        drop(q);
-                        pump(&shared);
-                    }
-                });
+                .collect();
+            match local {
+                Some(inputs) => q.ready.push_back(Prepared { task, inputs }),
+                None => waiting.push(task),
             }
         }
+    }
+    if !waiting.is_empty() {
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            let prepared = fetch_inputs(&shared, waiting).await;
+            let mut q = lock(&shared.queue);
+            for p in prepared {
+                if !q.cancelled.remove(&p.task.task) {
+                    q.ready.push_back(p);
+                }
+            }
+            drop(q);
+            pump(&shared);
+        });
     }
     pump(shared);
 }
 
-/// Gathers the inputs of `task`, fetching from other workers what is not
-/// here; a fetch that fails is reported as that input lost.
-async fn fetch_inputs(shared: &Arc<Shared>, task: RunTask) -> Option<Prepared> {
-    let mut inputs: Vec<Option<Arc<Vec<u8>>>> = {
+/// Gathers the inputs of `tasks`, fetching what is not here from the
+/// workers that hold it, every worker at once; a task whose input cannot
+/// be fetched is reported as having lost it.
+async fn fetch_inputs(shared: &Arc<Shared>, tasks: Vec<RunTask>) -> Vec<Prepared> {
+    // What to fetch from where, each result once.
+    let mut wanted: HashMap<&str, Vec<u32>> = HashMap::new();
+    {
         let store = lock(&shared.store);
-        task.inputs
-            .iter()
-            .map(|i| store.get(&i.task).cloned())
-            .collect()
-    };
-    let mut by_addr: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (n, i) in task.inputs.iter().enumerate() {
-        if inputs[n].is_none() {
-            by_addr.entry(i.addr.as_str()).or_default().push(n);
-        }
-    }
-    for (addr, wanted) in by_addr {
-        let ids: Vec<u32> = wanted.iter().map(|&n| task.inputs[n].task).collect();
-        let results = shared.fetcher.fetch(addr, &ids).await;
-        for (&n, result) in wanted.iter().zip(results) {
-            match result {
-                Ok(bytes) => inputs[n] = Some(Arc::new(bytes)),
-                Err(e) => {
-                    let lost = task.inputs[n].task;
-                    let failure = Failure::InputLost {
-                        task: lost,
-                        reason: format!("fetching it from {addr}: {e}"),
-                    };
-                    report_failure(shared, &task, failure);
-                    return None;
+        for task in &tasks {
+            for i in &task.inputs {
+                if !store.contains_key(&i.task) {
+                    let ids = wanted.entry(i.addr.as_str()).or_default();
+                    if !ids.contains(&i.task) {
+                        ids.push(i.task);
+                    }
                 }
             }
         }
     }
-    let inputs = inputs.into_iter().collect::<Option<Vec<_>>>()?;
-    Some(Prepared { task, inputs })
+    let exchanges = wanted.iter().map(|(addr, ids)| async move {
+        let results = shared.fetcher.fetch(addr, ids).await;
+        (*addr, ids, results)
+    });
+    let mut fetched: HashMap<u32, Result<Arc<Vec<u8>>, String>> = HashMap::new();
+    for (addr, ids, results) in join_all(exchanges).await {
+        for (&id, r) in ids.iter().zip(results) {
+            fetched.insert(
+                id,
+                r.map(Arc::new)
+                    .map_err(|e| format!("fetching it from {addr}: {e}")),
+            );
+        }
+    }
+    let mut prepared = Vec::with_capacity(tasks.len());
+    let store = lock(&shared.store);
+    'tasks: for task in tasks {
+        let mut inputs = Vec::with_capacity(task.inputs.len());
+        for i in &task.inputs {
+            let found = match store.get(&i.task) {
+                Some(v) => Ok(Arc::clone(v)),
+                None => match fetched.get(&i.task) {
+                    Some(Ok(v)) => Ok(Arc::clone(v)),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err("it was released before it could be read".to_string()),
+                },
+            };
+            match found {
+                Ok(v) => inputs.push(v),
+                Err(reason) => {
+                    report_failure(
+                        shared,
+                        &task,
+                        Failure::InputLost {
+                            task: i.task,
+                            reason,
+                        },
+                    );
+                    continue 'tasks;
+                }
+            }
+        }
+        prepared.push(Prepared { task, inputs });
+    }
+    prepared
+}
+
+/// Runs every future to its end, concurrently on this task.
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futures {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in set.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }
 
 /// Puts queued tasks on the pool while it has free slots.
