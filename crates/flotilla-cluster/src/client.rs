@@ -25,7 +25,9 @@ use crate::protocol::messages::{
     ClientArg, ClientEvent, ClientMessage, ClusterStatus, Failure, FailureReason, Submit,
 };
 use crate::protocol::{connect, FrameReader, FrameWriter, Role, Token, MAX_FRAME_BYTES};
-use crate::registry::{Arg, Call, Remote, SCATTER};
+use crate::registry::{self, Arg, Call, Remote, SCATTER};
+use crate::scheduler::{SchedulerOptions, SchedulerServer};
+use crate::worker::{run_worker, WorkerOptions};
 use flotilla_local::Progress;
 
 /// How many times a gather fetches results that vanished with their
@@ -117,6 +119,29 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The scheduler and worker of an in-process client.
+    embedded: Option<Arc<Embedded>>,
+}
+
+/// The scheduler and the worker thread an in-process client runs on; they
+/// stop when the client and every future of it are gone.
+struct Embedded {
+    server: Option<SchedulerServer>,
+    worker: Option<std::thread::JoinHandle<Result<(), ClusterError>>>,
+    /// The closures this client made runnable, forgotten at the end.
+    closures: Mutex<Vec<String>>,
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        // Stopping the scheduler closes the worker's connection: it ends.
+        self.server.take();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        let names = std::mem::take(&mut *self.closures.lock().unwrap_or_else(|p| p.into_inner()));
+        registry::forget_closures(&names);
+    }
 }
 
 impl fmt::Debug for Client {
@@ -177,7 +202,110 @@ impl Client {
         inner
             .runtime
             .spawn(receive_loop(reader, Arc::downgrade(&inner)));
-        Ok(Client { inner })
+        Ok(Client {
+            inner,
+            embedded: None,
+        })
+    }
+
+    /// A client of a scheduler and a worker of `threads` threads that run
+    /// inside this process (on loopback, with a fresh token): the same
+    /// API, the same results, no processes to start — the program chooses
+    /// at run time between this and [`Client::connect`]. Only such a
+    /// client also runs closures ([`Client::submit_fn`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Io`] when the scheduler cannot listen on loopback.
+    ///
+    /// ```
+    /// let client = flotilla_cluster::Client::in_process(2).unwrap();
+    /// let x = client.submit_fn(|| 6 * 7).unwrap();
+    /// assert_eq!(x.result().unwrap(), 42);
+    /// assert!(client.is_in_process());
+    /// ```
+    pub fn in_process(threads: usize) -> Result<Client, ClusterError> {
+        let token = Token::random()?;
+        let server = SchedulerServer::start(
+            SchedulerOptions::new()
+                .listen("127.0.0.1:0")
+                .token(Some(token.clone())),
+        )?;
+        let addr = server.addr().to_string();
+        let options = WorkerOptions::new()
+            .threads(threads)
+            .token(Some(token.clone()));
+        let worker_addr = addr.clone();
+        let worker = std::thread::Builder::new()
+            .name("flotilla-in-process-worker".into())
+            .spawn(move || run_worker(&worker_addr, options))
+            .map_err(|e| ClusterError::io("starting the in-process worker", e))?;
+        let embedded = Arc::new(Embedded {
+            server: Some(server),
+            worker: Some(worker),
+            closures: Mutex::new(Vec::new()),
+        });
+        let mut client = Client::connect_with(&addr, Some(token))?;
+        client.embedded = Some(embedded);
+        // The worker registers within moments; wait for it.
+        while client.status()?.workers.is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(client)
+    }
+
+    /// Whether this client runs its tasks inside this process
+    /// ([`Client::in_process`]).
+    pub fn is_in_process(&self) -> bool {
+        self.embedded.is_some()
+    }
+
+    /// Runs a closure as a task. Only an in-process client can: a closure
+    /// cannot cross to another process, so on a cluster it is refused
+    /// before anything runs, with an error that says to register a
+    /// function instead.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::ClosureOnCluster`] on a client of a cluster;
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    pub fn submit_fn<R, F>(&self, f: F) -> Result<ClusterFuture<R>, ClusterError>
+    where
+        F: Fn() -> R + Send + Sync + 'static,
+        R: Serialize,
+    {
+        let Some(embedded) = &self.embedded else {
+            return Err(ClusterError::ClosureOnCluster {
+                operation: format!("submit_fn ({})", std::any::type_name::<F>()),
+            });
+        };
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let name = format!("closure {} #{id}", std::any::type_name::<F>());
+        let wrapper: registry::LocalFn = Arc::new(move |args: &[&[u8]]| {
+            if !args.is_empty() {
+                return Err(format!(
+                    "a closure takes no arguments, the task gave {}",
+                    args.len()
+                ));
+            }
+            postcard::to_stdvec(&f())
+                .map_err(|e| format!("the closure's result does not encode: {e}"))
+        });
+        registry::register_closure(name.clone(), wrapper);
+        embedded
+            .closures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(name.clone());
+        let submit = Submit {
+            id,
+            function: name,
+            args: Vec::new(),
+            retries: 0,
+            resources: Vec::new(),
+        };
+        self.send(ClientMessage::Submit(vec![submit]))?;
+        Ok(ClusterFuture::new(id, "closure", self))
     }
 
     /// Submits one task: `f::call(args..)` of a `#[remote]` function `f`.
@@ -204,7 +332,7 @@ impl Client {
             resources: call.resources,
         };
         self.send(ClientMessage::Submit(vec![submit]))?;
-        Ok(ClusterFuture::new(id, call.function, &self.inner))
+        Ok(ClusterFuture::new(id, call.function, self))
     }
 
     /// One task of `function` per element of the zipped argument lists:
@@ -238,7 +366,7 @@ impl Client {
                 retries: 0,
                 resources: Vec::new(),
             });
-            futures.push(ClusterFuture::new(id, function.name(), &self.inner));
+            futures.push(ClusterFuture::new(id, function.name(), self));
         }
         self.send(ClientMessage::Submit(batch))?;
         Ok(futures)
@@ -603,6 +731,8 @@ pub struct ClusterFuture<T> {
 struct Handle {
     id: u64,
     inner: Arc<Inner>,
+    /// Keeps an in-process client's scheduler and worker alive.
+    embedded: Option<Arc<Embedded>>,
 }
 
 impl Drop for Handle {
@@ -636,11 +766,12 @@ impl<T> fmt::Debug for ClusterFuture<T> {
 }
 
 impl<T> ClusterFuture<T> {
-    fn new(id: u64, function: &'static str, inner: &Arc<Inner>) -> ClusterFuture<T> {
+    fn new(id: u64, function: &'static str, client: &Client) -> ClusterFuture<T> {
         ClusterFuture {
             handle: Arc::new(Handle {
                 id,
-                inner: Arc::clone(inner),
+                inner: Arc::clone(&client.inner),
+                embedded: client.embedded.clone(),
             }),
             function,
             _result: PhantomData,
@@ -668,6 +799,7 @@ impl<T> ClusterFuture<T> {
     {
         let client = Client {
             inner: Arc::clone(&self.handle.inner),
+            embedded: self.handle.embedded.clone(),
         };
         let mut v = client.gather(std::slice::from_ref(self))?;
         v.pop()

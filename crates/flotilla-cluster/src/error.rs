@@ -70,6 +70,17 @@ pub enum ClusterError {
         /// The function's name.
         function: String,
     },
+    /// A closure was given to a client of a cluster: it cannot cross to
+    /// another process.
+    #[error(
+        "{operation} was given a closure, which runs only in this process: on a cluster, write \
+         it as a function marked #[flotilla::remote] and submit f::call(..) (or use \
+         Client::in_process)"
+    )]
+    ClosureOnCluster {
+        /// What was asked, and the closure's type.
+        operation: String,
+    },
     /// A task ended without a result.
     #[error("task {key} ({function}) {reason}")]
     Task {

@@ -33,7 +33,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -90,6 +90,58 @@ fn scatter_value(args: &[&[u8]]) -> Result<Vec<u8>, String> {
 }
 
 inventory::submit! { RemoteFunction::new(SCATTER, scatter_value) }
+
+/// A closure given to an in-process client: the same wrapper as a
+/// registered function's, made at run time.
+pub(crate) type LocalFn = Arc<dyn Fn(&[&[u8]]) -> Result<Vec<u8>, String> + Send + Sync>;
+
+/// The closures of in-process clients, by the name their tasks carry. Only
+/// a worker thread of this process can run them.
+fn closures() -> &'static Mutex<HashMap<String, LocalFn>> {
+    static CLOSURES: OnceLock<Mutex<HashMap<String, LocalFn>>> = OnceLock::new();
+    CLOSURES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn lock_closures() -> MutexGuard<'static, HashMap<String, LocalFn>> {
+    closures().lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Makes `f` runnable by this process's workers under `name`.
+pub(crate) fn register_closure(name: String, f: LocalFn) {
+    lock_closures().insert(name, f);
+}
+
+/// Forgets the closures of these names.
+pub(crate) fn forget_closures(names: &[String]) {
+    let mut table = lock_closures();
+    for n in names {
+        table.remove(n);
+    }
+}
+
+/// What a task's function name stands for in this process.
+pub(crate) enum Callable {
+    Registered(&'static RemoteFunction),
+    Closure(LocalFn),
+}
+
+impl Callable {
+    pub(crate) fn call(&self, args: &[&[u8]]) -> Result<Vec<u8>, String> {
+        match self {
+            Callable::Registered(f) => f.call(args),
+            Callable::Closure(f) => f(args),
+        }
+    }
+}
+
+/// The function a task names: registered in this binary, or a closure of
+/// an in-process client.
+pub(crate) fn find(name: &str) -> Option<Callable> {
+    if let Some(f) = lookup(name) {
+        return Some(Callable::Registered(f));
+    }
+    lock_closures().get(name).cloned().map(Callable::Closure)
+}
 
 /// The registered function of that name in this binary.
 pub(crate) fn lookup(name: &str) -> Option<&'static RemoteFunction> {

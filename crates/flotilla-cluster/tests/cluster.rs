@@ -291,10 +291,50 @@ fn scenario_1_sum_of_squares_on_a_process_pool() -> Result<(), Failed> {
     Ok(())
 }
 
+/// The computation of `map_gather_and_futures_as_arguments`, on any client.
+fn same_program(client: &Client) -> Result<(i64, Vec<i64>), Failed> {
+    let sums = client.map(add::REMOTE, (0..10, 10..20))?;
+    let x = client.submit(add::call(1, 2))?;
+    let y = client.submit(add::call(&x, 10))?;
+    Ok((y.result()?, client.gather(&sums)?))
+}
+
+fn the_same_program_runs_in_process_or_on_a_cluster() -> Result<(), Failed> {
+    let in_process = Client::in_process(2)?;
+    assert!(in_process.is_in_process());
+    let cluster = cluster(2, 1);
+    let remote = cluster.client()?;
+    assert!(!remote.is_in_process());
+    let here = same_program(&in_process)?;
+    assert_eq!(here, same_program(&remote)?);
+    assert_eq!(here.0, 13);
+
+    // A closure runs in-process, and is refused by a cluster before anything runs.
+    let base = 40;
+    let f = in_process.submit_fn(move || base + 2)?;
+    assert_eq!(f.result()?, 42);
+    let err = remote.submit_fn(move || base + 2).unwrap_err();
+    assert!(
+        matches!(err, ClusterError::ClosureOnCluster { .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("#[flotilla::remote]") && message.contains("submit_fn"),
+        "{message}"
+    );
+    assert_eq!(remote.status()?.finished, in_process.status()?.finished - 1);
+    Ok(())
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "the_same_program_runs_in_process_or_on_a_cluster",
+            the_same_program_runs_in_process_or_on_a_cluster,
+        ),
         Trial::test(
             "a_process_pool_survives_a_child_that_aborts",
             a_process_pool_survives_a_child_that_aborts,

@@ -1,7 +1,8 @@
 //! Scenario 9: a cluster client.
 //!
 //! A scheduler and worker processes of this very binary (a `LocalCluster`),
-//! or the scheduler at `--scheduler ADDR`:
+//! the scheduler at `--scheduler ADDR`, or a scheduler and a worker inside
+//! this process (`--in-process`) — the same program and the same results:
 //! 1. `client.map(add, 0..10, 10..20)` and gather;
 //! 2. ten slow tasks with a progress bar;
 //! 3. an image pipeline — preprocess (denoise, resize), extract features,
@@ -9,7 +10,7 @@
 //!    workers by work stealing.
 //!
 //! ```text
-//! cargo run --release -p flotilla --example scenario9_cluster -- [--workers 3] [--seconds 2] [--scheduler ADDR]
+//! cargo run --release -p flotilla --example scenario9_cluster -- [--workers 3] [--seconds 2] [--scheduler ADDR | --in-process]
 //! ```
 
 use std::time::{Duration, Instant};
@@ -174,7 +175,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers: usize = option(&args, "--workers").map_or(Ok(3), |v| v.parse())?;
     let seconds: f64 = option(&args, "--seconds").map_or(Ok(2.0), |v| v.parse())?;
     let _cluster;
+    // Chosen at run time: the same program in this process, on a
+    // scheduler somewhere, or on a LocalCluster of this binary.
     let client = match option(&args, "--scheduler") {
+        _ if args.iter().any(|a| a == "--in-process") => Client::in_process(workers)?,
         Some(addr) => Client::connect(&addr)?,
         None => {
             let cluster = LocalCluster::builder()

@@ -194,4 +194,15 @@ fn scenario9_example_runs_on_a_local_cluster_of_its_own_binary() {
         out.contains("tasks moved between workers by work stealing: "),
         "{out}"
     );
+
+    // The same program in this process gives the same results.
+    let here = run_example(
+        "scenario9_cluster",
+        &["--in-process", "--workers", "2", "--seconds", "0.01"],
+    );
+    assert_has_line(&here, "add: [10, 12, 14, 16, 18, 20, 22, 24, 26, 28]");
+    assert_has_line(
+        &here,
+        "images: 24 (1483776 pixels after resizing), mean brightness 72.4, mean edge density 0.025, brightest image 9",
+    );
 }

@@ -215,7 +215,7 @@ fn send_outcome(shared: &Shared, message: WorkerMessage) -> u64 {
 /// number.
 fn execute(shared: &Shared, prepared: Prepared) -> u64 {
     let Prepared { task, inputs } = prepared;
-    let Some(function) = registry::lookup(&task.function) else {
+    let Some(function) = registry::find(&task.function) else {
         return report_failure(shared, &task, Failure::NotRegistered(task.function.clone()));
     };
     let mut args: Vec<&[u8]> = Vec::with_capacity(task.args.len());
