@@ -520,3 +520,51 @@ fn a_scheduler_and_a_worker_started_by_hand_show_in_status() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_worker_or_client_without_the_token_is_refused_and_exits_non_zero() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_flotilla");
+    let mut procs = Reaped(Vec::new());
+    let mut scheduler = Command::new(exe)
+        .args(["scheduler", "--listen", "127.0.0.1:0"])
+        .env("FLOTILLA_TOKEN", "the right one")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = scheduler.stderr.take().unwrap();
+    procs.0.push(scheduler);
+    let mut first = String::new();
+    BufReader::new(stderr).read_line(&mut first).unwrap();
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    let worker = Command::new(exe)
+        .args(["worker", &addr, "--threads", "1"])
+        .env_remove("FLOTILLA_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!worker.status.success());
+    let err = text(&worker.stderr);
+    assert!(err.contains("requires a token"), "{err}");
+    let status = Command::new(exe)
+        .args(["status", &addr])
+        .env("FLOTILLA_TOKEN", "a wrong one")
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(
+        text(&status.stderr).contains("wrong token"),
+        "{}",
+        text(&status.stderr)
+    );
+    let ok = Command::new(exe)
+        .args(["status", &addr])
+        .env("FLOTILLA_TOKEN", "the right one")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+}

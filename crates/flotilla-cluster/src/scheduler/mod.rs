@@ -298,3 +298,69 @@ impl Drop for SchedulerServer {
         }
     }
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::protocol::{FrameReader, FrameWriter, Role};
+
+    #[test]
+    fn beyond_loopback_without_a_token_one_is_made_for_this_user_only() {
+        let path = std::env::temp_dir().join(format!("flotilla-token-test-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let server = SchedulerServer::start(
+            SchedulerOptions::new()
+                .listen("0.0.0.0:0")
+                .token(None)
+                .token_file(path.clone()),
+        )
+        .unwrap();
+        let token = server.token().cloned().expect("a token was made");
+        assert_eq!(Token::from_file(&path).unwrap(), token);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Reached over loopback, it wants that token.
+        let addr = format!("127.0.0.1:{}", server.addr().port());
+        assert!(crate::Client::connect_with(&addr, None).is_err());
+        let client = crate::Client::connect_with(&addr, Some(token)).unwrap();
+        assert!(client.status().unwrap().workers.is_empty());
+        drop(client);
+        drop(server);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_process_of_another_build_is_refused_naming_both_builds() {
+        let server =
+            SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").token(None))
+                .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let err = runtime.block_on(async {
+            let stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+            let (r, w) = stream.into_split();
+            let mut reader = FrameReader::new(r, 1 << 20, "scheduler".into());
+            let mut writer = FrameWriter::new(w, "scheduler".into());
+            crate::protocol::connect_as(
+                &mut reader,
+                &mut writer,
+                Role::Worker,
+                None,
+                "flotilla 9.9.9 (protocol 1)",
+            )
+            .await
+            .unwrap_err()
+        });
+        let message = err.to_string();
+        assert!(
+            message.contains("9.9.9") && message.contains(crate::protocol::build()),
+            "{message}"
+        );
+    }
+}
