@@ -415,6 +415,26 @@ fn w7_runs_on_a_local_cluster_and_reports_utilization() {
     assert!(json.contains("\"result\": \"24\""), "{json}");
     assert!(json.contains("\"utilization\": "), "{json}");
     assert!(json.contains("\"policy\": \"work-stealing\""), "{json}");
+    // Every placement policy of the in-process engine runs on the cluster too.
+    for policy in ["round-robin", "central-queue", "least-loaded-of-two"] {
+        let out = flotilla(&[
+            "bench",
+            "W7",
+            "--runtime",
+            "cluster",
+            "--policy",
+            policy,
+            "--input",
+            &skew,
+        ]);
+        assert!(out.status.success(), "{policy}: {}", text(&out.stderr));
+        let json = text(&out.stdout);
+        assert!(json.contains("\"result\": \"24\""), "{policy}: {json}");
+        assert!(
+            json.contains(&format!("\"policy\": \"{policy}\"")),
+            "{json}"
+        );
+    }
 }
 
 #[test]

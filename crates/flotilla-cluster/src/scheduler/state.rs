@@ -8,7 +8,7 @@
 //! ([`flotilla_core::Scheduler`]); this layer turns the core's commands
 //! into messages and the peers' messages into core events.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +50,8 @@ struct WorkerEntry {
     tasks: u64,
     stolen: u64,
     busy_micros: u64,
+    /// Tasks of the central queue handed to it and not ended.
+    central: usize,
 }
 
 /// The last failure of a task, for the message its owner gets.
@@ -91,6 +93,10 @@ pub(crate) struct ClusterState {
     result_at: Vec<Option<WorkerId>>,
     /// Per task: the worker it was last handed to.
     placed_on: Vec<Option<WorkerId>>,
+    /// Per task: whether it came from the central queue and has not ended.
+    from_central: Vec<bool>,
+    /// Tasks placed on the central queue, waiting for a free thread.
+    central: VecDeque<(TaskId, Attempt)>,
     by_client: HashMap<(ConnId, u64), TaskId>,
     workers: HashMap<WorkerId, WorkerEntry>,
     worker_of_conn: HashMap<ConnId, WorkerId>,
@@ -117,6 +123,8 @@ impl ClusterState {
             specs: Vec::new(),
             result_at: Vec::new(),
             placed_on: Vec::new(),
+            from_central: Vec::new(),
+            central: VecDeque::new(),
             by_client: HashMap::new(),
             workers: HashMap::new(),
             worker_of_conn: HashMap::new(),
@@ -158,6 +166,7 @@ impl ClusterState {
                 tasks: 0,
                 stolen: 0,
                 busy_micros: 0,
+                central: 0,
             },
         );
         self.worker_of_conn.insert(conn, id);
@@ -278,6 +287,7 @@ impl ClusterState {
         });
         self.result_at.push(None);
         self.placed_on.push(None);
+        self.from_central.push(false);
         match self.core.add_task(key, &deps, options, &mut self.commands) {
             Ok(task) => {
                 debug_assert_eq!(task.index(), next);
@@ -294,6 +304,7 @@ impl ClusterState {
                 self.specs.pop();
                 self.result_at.pop();
                 self.placed_on.pop();
+                self.from_central.pop();
                 Err(e.to_string())
             }
         }
@@ -352,6 +363,7 @@ impl ClusterState {
                 .task_finished(t, worker, a, finish, &mut self.commands)
                 .is_ok()
             {
+                self.central_done(t, worker);
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.tasks += 1;
                     w.busy_micros += f.micros;
@@ -412,6 +424,7 @@ impl ClusterState {
                 }
             };
             if outcome.is_ok() {
+                self.central_done(t, worker);
                 self.failures.insert(
                     t,
                     LastFailure {
@@ -495,6 +508,7 @@ impl ClusterState {
     pub(crate) fn take_outbox(&mut self) -> Outbox {
         self.core.plan_steals(&mut self.commands);
         self.apply();
+        self.dispatch_central();
         let mut out = Outbox::default();
         for (w, b) in self.worker_batches.drain() {
             let Some(entry) = self.workers.get(&w) else {
@@ -585,18 +599,49 @@ impl ClusterState {
     }
 
     fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
-        let worker = match target.worker() {
-            Some(w) => w,
-            // The shared queue: the present worker with the least queued.
-            None => match self
+        match target.worker() {
+            Some(w) => self.send_run(task, w, attempt),
+            // The central queue: held here until a worker has a free thread.
+            None => self.central.push_back((task, attempt)),
+        }
+    }
+
+    /// Hands tasks of the central queue to workers with free threads, the
+    /// least busy first.
+    fn dispatch_central(&mut self) {
+        while !self.central.is_empty() {
+            let free = self
                 .workers
-                .keys()
-                .min_by_key(|w| (self.core.queued_on(**w), w.index()))
-            {
-                Some(w) => *w,
-                None => return,
-            },
-        };
+                .iter()
+                .map(|(w, e)| (*w, e.info.threads as usize, e.central))
+                .filter(|(w, threads, central)| self.core.queued_on(*w) + central < *threads)
+                .min_by_key(|(w, _, central)| (self.core.queued_on(*w) + central, w.index()));
+            let Some((worker, ..)) = free else { return };
+            let Some((task, attempt)) = self.central.pop_front() else {
+                return;
+            };
+            // Cancelled or moved on while it waited here.
+            if self.core.state(task) != TaskState::Ready || self.core.attempt(task) != attempt {
+                continue;
+            }
+            if let Some(e) = self.workers.get_mut(&worker) {
+                e.central += 1;
+            }
+            self.from_central[task.index()] = true;
+            self.send_run(task, worker, attempt);
+        }
+    }
+
+    /// A task of the central queue ended on `worker` (or left it).
+    fn central_done(&mut self, task: TaskId, worker: WorkerId) {
+        if std::mem::take(&mut self.from_central[task.index()]) {
+            if let Some(e) = self.workers.get_mut(&worker) {
+                e.central = e.central.saturating_sub(1);
+            }
+        }
+    }
+
+    fn send_run(&mut self, task: TaskId, worker: WorkerId, attempt: Attempt) {
         self.placed_on[task.index()] = Some(worker);
         let spec = &self.specs[task.index()];
         let deps = self.core.graph().dependencies(task);
@@ -1027,5 +1072,39 @@ mod refused_test {
             &client_events(&s.take_outbox())[..],
             [ClientEvent::Done(_)]
         ));
+    }
+}
+
+#[cfg(test)]
+mod central_test {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn the_central_queue_hands_a_task_to_each_free_thread_and_holds_the_rest() {
+        let mut s = ClusterState::new(Placement::CentralQueue);
+        s.worker_joined(1, info(1));
+        s.worker_joined(2, info(2));
+        s.client_joined(CLIENT);
+        s.submit(
+            CLIENT,
+            (0..5).map(|i| submit(i, "app::t", vec![])).collect(),
+        );
+        let out = s.take_outbox();
+        let (a, b) = (runs(&out, 1), runs(&out, 2));
+        assert_eq!((a.len(), b.len()), (1, 1), "one per thread, the rest held");
+        s.started(2, &[(b[0].task, b[0].attempt)]);
+        s.finished(2, &[finished(b[0].task, b[0].attempt)]);
+        let out = s.take_outbox();
+        assert_eq!(
+            (runs(&out, 1).len(), runs(&out, 2).len()),
+            (0, 1),
+            "the free thread gets the next"
+        );
+        // A worker that leaves gives its task back to the queue.
+        s.worker_left(1);
+        let out = s.take_outbox();
+        assert!(runs(&out, 2).is_empty(), "worker 2 is busy");
+        assert_eq!(s.status().ready_or_running, 4);
     }
 }
