@@ -317,6 +317,12 @@ impl Client {
     /// [`ClusterError::Codec`] when an argument could not be encoded;
     /// [`ClusterError::Disconnected`] when the scheduler is gone.
     pub fn submit<R>(&self, call: Call<R>) -> Result<ClusterFuture<R>, ClusterError> {
+        if let Some((_, key)) = call.keys.first() {
+            return Err(ClusterError::Config(format!(
+                "a task of {} names the graph key {key:?}: add it to a CallGraph and compute that",
+                call.function
+            )));
+        }
         if let Some(reason) = call.error {
             return Err(ClusterError::Codec {
                 what: format!("a task of {}", call.function),
@@ -917,5 +923,203 @@ impl<R> Iterator for AsCompleted<R> {
                 .wait(state)
                 .unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+/// A task graph of registered calls, by key, as Dask's graphs are: a
+/// node's arguments are values or other nodes' keys
+/// ([`Arg::key`](crate::Arg::key)). [`Client::compute_graph`] submits it
+/// whole.
+///
+/// ```
+/// use flotilla_cluster::{remote, Arg, CallGraph};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 { a + b }
+///
+/// fn main() {
+///     let mut g = CallGraph::new();
+///     g.add("x", add::call(1, 2)).unwrap();
+///     g.add("y", add::call(Arg::key("x"), Arg::key("x"))).unwrap();
+///     assert!(g.add("x", add::call(0, 0)).is_err(), "a key is added once");
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct CallGraph {
+    nodes: Vec<GraphNode>,
+    index: HashMap<String, usize>,
+}
+
+#[derive(Debug)]
+struct GraphNode {
+    key: String,
+    function: &'static str,
+    args: Vec<ClientArg>,
+    keys: Vec<(usize, String)>,
+    retries: u32,
+    resources: Vec<(String, u64)>,
+}
+
+impl CallGraph {
+    /// An empty graph.
+    pub fn new() -> CallGraph {
+        CallGraph::default()
+    }
+
+    /// Adds the node `key`: `call`, whose arguments may name other nodes.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Config`] for a key already in the graph;
+    /// [`ClusterError::Codec`] for an argument that does not encode.
+    pub fn add<R>(&mut self, key: &str, call: Call<R>) -> Result<(), ClusterError> {
+        if self.index.contains_key(key) {
+            return Err(ClusterError::Config(format!(
+                "the key {key:?} is in the graph twice"
+            )));
+        }
+        if let Some(reason) = call.error {
+            return Err(ClusterError::Codec {
+                what: format!("node {key:?} ({})", call.function),
+                reason,
+            });
+        }
+        self.index.insert(key.to_string(), self.nodes.len());
+        self.nodes.push(GraphNode {
+            key: key.to_string(),
+            function: call.function,
+            args: call.args,
+            keys: call.keys,
+            retries: call.retries,
+            resources: call.resources,
+        });
+        Ok(())
+    }
+
+    /// Its number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether it has no node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The nodes in an order where every node comes after those it names.
+    fn order(&self) -> Result<Vec<usize>, ClusterError> {
+        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let mut mine = Vec::new();
+            for (i, key) in &node.keys {
+                let d = *self.index.get(key).ok_or_else(|| {
+                    ClusterError::Config(format!(
+                        "argument {i} of node {:?} names {key:?}, which is not in the graph",
+                        node.key
+                    ))
+                })?;
+                mine.push(d);
+            }
+            deps.push(mine);
+        }
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
+        let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+        for (n, ds) in deps.iter().enumerate() {
+            for &d in ds {
+                readers[d].push(n);
+            }
+        }
+        let mut order: Vec<usize> = (0..self.nodes.len()).filter(|&n| waiting[n] == 0).collect();
+        let mut next = 0;
+        while next < order.len() {
+            let n = order[next];
+            next += 1;
+            for &r in &readers[n] {
+                waiting[r] -= 1;
+                if waiting[r] == 0 {
+                    order.push(r);
+                }
+            }
+        }
+        if order.len() < self.nodes.len() {
+            let stuck = (0..self.nodes.len()).find(|&n| waiting[n] > 0).unwrap_or(0);
+            return Err(ClusterError::Config(format!(
+                "the graph has a cycle through node {:?}",
+                self.nodes[stuck].key
+            )));
+        }
+        Ok(order)
+    }
+}
+
+/// The futures of a computed [`CallGraph`], by key; dropping it releases
+/// the results nobody else holds.
+#[derive(Debug)]
+pub struct GraphFutures {
+    futures: HashMap<String, ClusterFuture<()>>,
+}
+
+impl GraphFutures {
+    /// The future of node `key`, as a result of type `R` (the type of the
+    /// node's function; another type fails to decode).
+    pub fn future<R>(&self, key: &str) -> Option<ClusterFuture<R>> {
+        self.futures.get(key).map(|f| ClusterFuture {
+            handle: Arc::clone(&f.handle),
+            function: f.function,
+            _result: PhantomData,
+        })
+    }
+
+    /// The result of node `key`, once it is done.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Config`] for a key not in the graph; otherwise as
+    /// [`ClusterFuture::result`].
+    pub fn result<R: DeserializeOwned>(&self, key: &str) -> Result<R, ClusterError> {
+        self.future::<R>(key)
+            .ok_or_else(|| ClusterError::Config(format!("the graph has no node {key:?}")))?
+            .result()
+    }
+}
+
+impl Client {
+    /// Submits every node of `graph` at once, each waiting for the nodes
+    /// it names.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Config`] for a node naming a key not in the graph,
+    /// or a cycle (naming a node on it), before anything is submitted;
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    pub fn compute_graph(&self, graph: &CallGraph) -> Result<GraphFutures, ClusterError> {
+        let order = graph.order()?;
+        let mut ids = vec![0u64; graph.nodes.len()];
+        let mut batch = Vec::with_capacity(order.len());
+        let mut futures = HashMap::with_capacity(order.len());
+        for n in order {
+            let node = &graph.nodes[n];
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            ids[n] = id;
+            let mut args = node.args.clone();
+            for (i, key) in &node.keys {
+                if let (Some(&d), Some(slot)) = (graph.index.get(key), args.get_mut(*i)) {
+                    *slot = ClientArg::Future(ids[d]);
+                }
+            }
+            batch.push(Submit {
+                id,
+                function: node.function.to_string(),
+                args,
+                retries: node.retries,
+                resources: node.resources.clone(),
+            });
+            futures.insert(
+                node.key.clone(),
+                ClusterFuture::new(id, node.function, self),
+            );
+        }
+        self.send(ClientMessage::Submit(batch))?;
+        Ok(GraphFutures { futures })
     }
 }

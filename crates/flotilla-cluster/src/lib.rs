@@ -50,7 +50,9 @@ mod registry;
 mod scheduler;
 mod worker;
 
-pub use client::{ArgLists, AsCompleted, Client, ClusterFuture, EncodeArgs};
+pub use client::{
+    ArgLists, AsCompleted, CallGraph, Client, ClusterFuture, EncodeArgs, GraphFutures,
+};
 pub use error::ClusterError;
 pub use flotilla_core::Placement;
 pub use flotilla_macros::remote;

@@ -229,6 +229,9 @@ pub struct Call<R> {
     pub(crate) error: Option<String>,
     pub(crate) retries: u32,
     pub(crate) resources: Vec<(String, u64)>,
+    /// Arguments that name another node of a [`CallGraph`](crate::CallGraph):
+    /// (argument index, key).
+    pub(crate) keys: Vec<(usize, String)>,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -250,6 +253,7 @@ impl<R> Call<R> {
             error: None,
             retries: 0,
             resources: Vec::new(),
+            keys: Vec::new(),
             _result: PhantomData,
         }
     }
@@ -276,6 +280,11 @@ impl<R> Call<R> {
                 }
             },
             ArgInner::Future(id) => self.args.push(ClientArg::Future(id)),
+            ArgInner::Key(key) => {
+                // Resolved when the graph is computed.
+                self.keys.push((self.args.len(), key));
+                self.args.push(ClientArg::Future(u64::MAX));
+            }
         }
         self
     }
@@ -303,6 +312,7 @@ enum ArgInner<'a, T> {
     Value(&'a T),
     Owned(T),
     Future(u64),
+    Key(String),
 }
 
 impl<T> fmt::Debug for Arg<'_, T> {
@@ -310,6 +320,7 @@ impl<T> fmt::Debug for Arg<'_, T> {
         match &self.0 {
             ArgInner::Value(_) | ArgInner::Owned(_) => f.write_str("Arg(value)"),
             ArgInner::Future(id) => write!(f, "Arg(future {id})"),
+            ArgInner::Key(key) => write!(f, "Arg(key {key:?})"),
         }
     }
 }
@@ -327,6 +338,25 @@ impl<'a, T> From<&'a ClusterFuture<T>> for Arg<'a, T> {
 }
 
 impl<'a, T> Arg<'a, T> {
+    /// The result of the node of this key in the same [`CallGraph`](crate::CallGraph).
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Arg, CallGraph};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 { a + b }
+    ///
+    /// fn main() {
+    ///     let mut g = CallGraph::new();
+    ///     g.add("x", add::call(1, 2)).unwrap();
+    ///     g.add("y", add::call(Arg::key("x"), 10)).unwrap();
+    ///     assert_eq!(g.len(), 2);
+    /// }
+    /// ```
+    pub fn key(key: &str) -> Arg<'static, T> {
+        Arg(ArgInner::Key(key.to_string()))
+    }
+
     /// An argument encoded from a reference, without moving the value.
     pub fn by_ref(value: &'a T) -> Self {
         Arg(ArgInner::Value(value))

@@ -9,7 +9,9 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use flotilla_cluster::{remote, Client, ClusterError, LocalCluster, ProcessPool, Token};
+use flotilla_cluster::{
+    remote, Arg, CallGraph, Client, ClusterError, LocalCluster, ProcessPool, Token,
+};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 #[remote(crate = flotilla_cluster)]
@@ -327,10 +329,46 @@ fn the_same_program_runs_in_process_or_on_a_cluster() -> Result<(), Failed> {
     Ok(())
 }
 
+fn a_task_graph_by_key_is_computed_whole() -> Result<(), Failed> {
+    let cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let mut g = CallGraph::new();
+    // Added in any order: each node waits for the nodes it names.
+    g.add("z", add::call(Arg::key("x"), Arg::key("y")))?;
+    g.add("y", add::call(Arg::key("x"), 10))?;
+    g.add("x", add::call(1, 2))?;
+    let results = client.compute_graph(&g)?;
+    assert_eq!(results.result::<i64>("z")?, 16);
+    assert_eq!(results.result::<i64>("y")?, 13);
+    assert!(results.result::<i64>("w").is_err());
+
+    let mut bad = CallGraph::new();
+    bad.add("a", add::call(Arg::key("b"), 1))?;
+    let err = client.compute_graph(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("names \"b\", which is not in the graph"),
+        "{err}"
+    );
+    bad.add("b", add::call(Arg::key("a"), 1))?;
+    let err = client.compute_graph(&bad).unwrap_err().to_string();
+    assert!(err.contains("cycle"), "{err}");
+    // A key outside a graph means nothing.
+    let err = client
+        .submit(add::call(Arg::key("x"), 1))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CallGraph"), "{err}");
+    Ok(())
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_task_graph_by_key_is_computed_whole",
+            a_task_graph_by_key_is_computed_whole,
+        ),
         Trial::test(
             "the_same_program_runs_in_process_or_on_a_cluster",
             the_same_program_runs_in_process_or_on_a_cluster,
