@@ -110,6 +110,10 @@ pub(crate) struct RunTask {
     pub(crate) args: Vec<WireArg>,
     /// Where each input lives (as `WireArg::Input` indices refer to them).
     pub(crate) inputs: Vec<InputAt>,
+    /// It continues a branch (a finish made it ready): it runs before the
+    /// tasks queued earlier, so that a graph finishes its branches and
+    /// frees their results depth first.
+    pub(crate) first: bool,
 }
 
 /// One argument of a task on its way to a worker.

@@ -41,6 +41,7 @@ pub struct SchedulerOptions {
     worker_timeout: Duration,
     retries: u32,
     suspicious_after: Option<u32>,
+    transfer_rate: f64,
 }
 
 impl Default for SchedulerOptions {
@@ -66,6 +67,7 @@ impl SchedulerOptions {
             worker_timeout: Duration::from_secs(10),
             retries: 0,
             suspicious_after: None,
+            transfer_rate: 1e9,
         }
     }
 
@@ -147,6 +149,19 @@ impl SchedulerOptions {
     /// ```
     pub fn suspicious_after(mut self, workers: u32) -> SchedulerOptions {
         self.suspicious_after = Some(workers.max(1));
+        self
+    }
+
+    /// How fast results move between workers, in bytes per second
+    /// (default 1e9): a queued task moves to a worker that ran dry only
+    /// when sending it its inputs takes less time than it would wait
+    /// where it is.
+    ///
+    /// ```
+    /// let _ = flotilla_cluster::SchedulerOptions::new().transfer_rate(125e6); // 1 Gbit/s
+    /// ```
+    pub fn transfer_rate(mut self, bytes_per_second: f64) -> SchedulerOptions {
+        self.transfer_rate = bytes_per_second;
         self
     }
 
@@ -240,6 +255,7 @@ impl SchedulerServer {
             worker_timeout: options.worker_timeout,
             retries: options.retries,
             suspicious_after: options.suspicious_after,
+            transfer_rate: options.transfer_rate,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()

@@ -61,6 +61,7 @@ pub(crate) struct ServerConfig {
     pub(crate) worker_timeout: Duration,
     pub(crate) retries: u32,
     pub(crate) suspicious_after: Option<u32>,
+    pub(crate) transfer_rate: f64,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +73,7 @@ impl Default for ServerConfig {
             worker_timeout: Duration::from_secs(10),
             retries: 0,
             suspicious_after: None,
+            transfer_rate: 1e9,
         }
     }
 }
@@ -111,6 +113,7 @@ pub(crate) async fn serve(
     let event_loop = async move {
         let mut state = ClusterState::new(config.placement);
         state.set_retries(config.retries);
+        state.set_transfer_rate(config.transfer_rate);
         if let Some(n) = config.suspicious_after {
             state.set_suspicious_after(n);
         }

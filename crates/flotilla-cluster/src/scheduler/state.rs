@@ -109,6 +109,9 @@ pub(crate) struct ClusterState {
     client_batches: HashMap<ConnId, ClientBatch>,
     /// Tasks whose owner must hear that they ended without a result.
     ended: Vec<TaskId>,
+    /// Set while finishes are handled: the tasks they make ready continue
+    /// branches.
+    continuing: bool,
 }
 
 impl ClusterState {
@@ -135,12 +138,18 @@ impl ClusterState {
             worker_batches: HashMap::new(),
             client_batches: HashMap::new(),
             ended: Vec::new(),
+            continuing: false,
         }
     }
 
     /// Retries every task gets after an error or a panic.
     pub(crate) fn set_retries(&mut self, retries: u32) {
         self.core.set_retries(retries);
+    }
+
+    /// How fast results move between workers, for the cost of a steal.
+    pub(crate) fn set_transfer_rate(&mut self, bytes_per_second: f64) {
+        self.core.set_transfer_rate(Some(bytes_per_second));
     }
 
     /// Lost workers after which a task fails as suspicious.
@@ -358,6 +367,7 @@ impl ClusterState {
                 let _ = self.core.task_started(t, worker, a);
             }
             let finish = Finish::new(Duration::from_micros(f.micros), f.bytes);
+            self.continuing = true;
             if self
                 .core
                 .task_finished(t, worker, a, finish, &mut self.commands)
@@ -386,6 +396,7 @@ impl ClusterState {
             }
         }
         self.apply();
+        self.continuing = false;
     }
 
     /// Tasks whose attempt failed on the worker on `conn`.
@@ -675,6 +686,7 @@ impl ClusterState {
             function: spec.function.to_string(),
             args,
             inputs,
+            first: self.continuing,
         };
         self.worker_batches.entry(worker).or_default().run.push(run);
     }

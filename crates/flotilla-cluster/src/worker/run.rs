@@ -37,7 +37,15 @@ pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
                 .map(|i| store.get(&i.task).cloned())
                 .collect();
             match local {
-                Some(inputs) => q.ready.push_back(Prepared { task, inputs }),
+                Some(inputs) => {
+                    let first = task.first;
+                    let p = Prepared { task, inputs };
+                    if first {
+                        q.ready.push_front(p);
+                    } else {
+                        q.ready.push_back(p);
+                    }
+                }
                 None => waiting.push(task),
             }
         }
@@ -48,7 +56,12 @@ pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
             let prepared = fetch_inputs(&shared, waiting).await;
             let mut q = lock(&shared.queue);
             for p in prepared {
-                if !q.cancelled.remove(&p.task.task) {
+                if q.cancelled.remove(&p.task.task) {
+                    continue;
+                }
+                if p.task.first {
+                    q.ready.push_front(p);
+                } else {
                     q.ready.push_back(p);
                 }
             }

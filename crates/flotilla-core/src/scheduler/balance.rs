@@ -173,6 +173,15 @@ impl Scheduler {
                         break;
                     }
                 }
+                if let Some((task, attempt)) = found {
+                    if !self.worth_moving(task, victim, thief) {
+                        // Cheaper to wait where its inputs are: it stays,
+                        // and this thief looks no further this turn.
+                        steals.queues[v].push_front((task, attempt));
+                        break;
+                    }
+                }
+                let q = &steals.queues[v];
                 loads[v] = q.len();
                 most.lowered(v, &loads);
                 if let Some((task, attempt)) = found {
@@ -190,6 +199,63 @@ impl Scheduler {
         }
         self.steals = Some(steals);
         planned
+    }
+
+    /// Sets how fast results move between workers, in bytes per second
+    /// (`None`, the default: moving costs nothing, as between the threads
+    /// of one process). With a rate, a planned steal must pay for itself:
+    /// a task moves only when sending its inputs that live elsewhere than
+    /// the thief takes less time than it would wait on its worker (the
+    /// tasks queued ahead of it, per thread, times the duration learned
+    /// for its kind; a kind not measured yet always moves).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flotilla_core::{Attempt, Command, Finish, Placement, Scheduler, TaskGraph, TaskKey, WorkerId, WorkerOffer};
+    /// // Two tasks of kind "t" queued on worker 0, each reading a gigabyte held there.
+    /// let mut g = TaskGraph::new();
+    /// let data = g.add_task(TaskKey::new("data"), &[]).unwrap();
+    /// let warm = g.add_task(TaskKey::indexed("t", 0), &[]).unwrap();
+    /// let a = g.add_task(TaskKey::indexed("t", 1), &[data]).unwrap();
+    /// let b = g.add_task(TaskKey::indexed("t", 2), &[data]).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+    /// s.set_balancing(true);
+    /// s.set_transfer_rate(Some(1e9));
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// let w0 = WorkerId::new(0);
+    /// s.task_finished(warm, w0, Attempt::FIRST, Finish::new(Duration::from_millis(1), 8), &mut out).unwrap();
+    /// s.task_finished(data, w0, Attempt::FIRST, Finish::new(Duration::ZERO, 1 << 30), &mut out).unwrap();
+    /// s.add_worker(WorkerOffer::new(1), &mut out);
+    /// out.clear();
+    /// // A second to move a gigabyte, a millisecond to wait: nothing moves.
+    /// assert_eq!(s.plan_steals(&mut out), 0);
+    /// ```
+    pub fn set_transfer_rate(&mut self, bytes_per_second: Option<f64>) {
+        self.transfer_rate = bytes_per_second.filter(|r| *r > 0.0);
+    }
+
+    /// Whether moving queued `task` from `victim` to `thief` gets it done
+    /// sooner (see [`Scheduler::set_transfer_rate`]).
+    fn worth_moving(&self, task: TaskId, victim: WorkerId, thief: WorkerId) -> bool {
+        let Some(rate) = self.transfer_rate else {
+            return true;
+        };
+        let Some((each, _)) = self.durations.estimate(self.graph.kind_of(task)) else {
+            return true;
+        };
+        let thief_site = thief.index() as u32;
+        let moved: u64 = self
+            .graph
+            .dependencies(task)
+            .iter()
+            .filter(|d| self.site[d.index()] != thief_site)
+            .map(|d| self.result_bytes[d.index()])
+            .sum();
+        let threads = self.workers.offer(victim).map_or(1, |o| o.threads().max(1));
+        let ahead = self.workers.queued(victim) as f64 / f64::from(threads);
+        let wait = each.as_secs_f64() * ahead;
+        (moved as f64 / rate) < wait
     }
 
     fn is_stealable(
@@ -376,6 +442,47 @@ mod test {
         let w1 = s.add_worker(WorkerOffer::new(1), &mut out);
         out.clear();
         (s, t, WorkerId::new(0), w1, out)
+    }
+
+    /// A task of kind `t` (learned: 1 ms) queued twice on worker 0 behind
+    /// nothing, reading `bytes` held there; an idle worker 1 joined.
+    fn steal_of_input(bytes: u64, rate: Option<f64>) -> usize {
+        use std::time::Duration;
+        let mut g = TaskGraph::new();
+        let data = g.add_task(TaskKey::new("data"), &[]).unwrap();
+        let warm = g.add_task(TaskKey::indexed("t", 0), &[]).unwrap();
+        for i in 1..3 {
+            g.add_task(TaskKey::indexed("t", i), &[data]).unwrap();
+        }
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+        s.set_balancing(true);
+        s.set_transfer_rate(rate);
+        let mut out = Vec::new();
+        s.start(&mut out);
+        let w0 = WorkerId::new(0);
+        let ms = Finish::new(Duration::from_millis(1), 8);
+        s.task_finished(warm, w0, Attempt::FIRST, ms, &mut out)
+            .unwrap();
+        s.task_finished(
+            data,
+            w0,
+            Attempt::FIRST,
+            Finish::new(Duration::ZERO, bytes),
+            &mut out,
+        )
+        .unwrap();
+        s.add_worker(WorkerOffer::new(1), &mut out);
+        s.plan_steals(&mut Vec::new())
+    }
+
+    #[test]
+    fn a_steal_must_pay_for_moving_its_inputs_when_moving_has_a_cost() {
+        // Free transfers (one process): it moves.
+        assert_eq!(steal_of_input(1 << 30, None), 1);
+        // A gigabyte at 1 GB/s against a 2 ms wait: it stays.
+        assert_eq!(steal_of_input(1 << 30, Some(1e9)), 0);
+        // A kilobyte at 1 GB/s: it moves.
+        assert_eq!(steal_of_input(1 << 10, Some(1e9)), 1);
     }
 
     #[test]

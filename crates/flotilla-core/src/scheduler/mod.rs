@@ -111,6 +111,9 @@ pub struct Scheduler {
     /// Whether every worker reads every result at no cost (one process),
     /// so that where a result lives does not steer placement.
     results_shared: bool,
+    /// How fast results move between workers (bytes per second), when a
+    /// steal must pay for the transfer.
+    transfer_rate: Option<f64>,
     workers: WorkerTable,
     /// Ready tasks that found no worker to go to; placed when one joins.
     parked: Vec<TaskId>,
@@ -185,6 +188,7 @@ impl Scheduler {
             result_bytes: vec![0; n],
             bytes_known: false,
             results_shared: false,
+            transfer_rate: None,
             workers: table,
             parked: Vec::new(),
             durations: Durations::default(),
