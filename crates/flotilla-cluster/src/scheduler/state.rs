@@ -585,11 +585,15 @@ impl ClusterState {
                 }
                 Command::Cancel { task } => {
                     if let Some(w) = self.placed_on[task.index()] {
-                        self.worker_batches
-                            .entry(w)
-                            .or_default()
-                            .cancel
-                            .push(task.index() as u32);
+                        let n = task.index() as u32;
+                        let batch = self.worker_batches.entry(w).or_default();
+                        // Not sent yet (placed and taken back in one turn,
+                        // as a task given resources is): just unsend it.
+                        let before = batch.run.len();
+                        batch.run.retain(|r| r.task != n);
+                        if batch.run.len() == before {
+                            batch.cancel.push(n);
+                        }
                     }
                 }
                 Command::Steal { task, from, to, .. } => {
@@ -1118,5 +1122,28 @@ mod central_test {
         let out = s.take_outbox();
         assert!(runs(&out, 2).is_empty(), "worker 2 is busy");
         assert_eq!(s.status().ready_or_running, 4);
+    }
+}
+
+#[cfg(test)]
+mod resources_test {
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn a_task_that_needs_a_gpu_runs_only_where_one_is_offered_and_waits_for_one() {
+        let mut s = state_with_workers(1);
+        let mut task = submit(1, "app::train", vec![]);
+        task.resources = vec![("gpu".into(), 1)];
+        s.submit(CLIENT, vec![task, submit(2, "app::plain", vec![])]);
+        let out = s.take_outbox();
+        let first: Vec<String> = runs(&out, 1).iter().map(|r| r.function.clone()).collect();
+        assert_eq!(first, ["app::plain"], "no worker offers a gpu yet");
+        let mut gpu = info(2);
+        gpu.resources = vec![("gpu".into(), 1)];
+        s.worker_joined(2, gpu);
+        let out = s.take_outbox();
+        let on_gpu: Vec<String> = runs(&out, 2).iter().map(|r| r.function.clone()).collect();
+        assert_eq!(on_gpu, ["app::train"]);
     }
 }
