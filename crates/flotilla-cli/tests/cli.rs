@@ -477,27 +477,37 @@ impl Drop for Reaped {
     }
 }
 
-#[test]
-fn a_scheduler_and_a_worker_started_by_hand_show_in_status() {
+/// Starts `flotilla scheduler` on a free loopback port with `token` in
+/// `FLOTILLA_TOKEN` (or none), reaped with `procs`; its address.
+fn start_scheduler(procs: &mut Reaped, token: Option<&str>) -> String {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let exe = env!("CARGO_BIN_EXE_flotilla");
-    let mut procs = Reaped(Vec::new());
-    let mut scheduler = Command::new(exe)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    command
         .args(["scheduler", "--listen", "127.0.0.1:0"])
-        .env_remove("FLOTILLA_TOKEN")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    match token {
+        Some(t) => command.env("FLOTILLA_TOKEN", t),
+        None => command.env_remove("FLOTILLA_TOKEN"),
+    };
+    let mut scheduler = command.spawn().unwrap();
     let stderr = scheduler.stderr.take().unwrap();
     procs.0.push(scheduler);
     let mut first = String::new();
     BufReader::new(stderr).read_line(&mut first).unwrap();
-    let addr = first
+    first
         .split_whitespace()
         .find(|w| w.starts_with("127.0.0.1:"))
         .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
+        .to_string()
+}
+
+#[test]
+fn a_scheduler_and_a_worker_started_by_hand_show_in_status() {
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_flotilla");
+    let mut procs = Reaped(Vec::new());
+    let addr = start_scheduler(&mut procs, None);
     procs.0.push(
         Command::new(exe)
             .args([
@@ -543,25 +553,10 @@ fn a_scheduler_and_a_worker_started_by_hand_show_in_status() {
 
 #[test]
 fn a_worker_or_client_without_the_token_is_refused_and_exits_non_zero() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let exe = env!("CARGO_BIN_EXE_flotilla");
     let mut procs = Reaped(Vec::new());
-    let mut scheduler = Command::new(exe)
-        .args(["scheduler", "--listen", "127.0.0.1:0"])
-        .env("FLOTILLA_TOKEN", "the right one")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = scheduler.stderr.take().unwrap();
-    procs.0.push(scheduler);
-    let mut first = String::new();
-    BufReader::new(stderr).read_line(&mut first).unwrap();
-    let addr = first
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
+    let addr = start_scheduler(&mut procs, Some("the right one"));
     let worker = Command::new(exe)
         .args(["worker", &addr, "--threads", "1"])
         .env_remove("FLOTILLA_TOKEN")
