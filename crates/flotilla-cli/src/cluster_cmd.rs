@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use flotilla::cluster::{Client, SchedulerOptions, SchedulerServer, Token, WorkerOptions};
+use flotilla::cluster::{Client, SchedulerOptions, SchedulerServer, Tls, Token, WorkerOptions};
 use flotilla::Placement;
 
 /// Arguments of `flotilla scheduler`.
@@ -23,6 +23,54 @@ pub(crate) struct SchedulerArgs {
     /// either, a token is generated into this file, default `flotilla-token`).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// The TLS options of every process of a cluster.
+#[derive(clap::Args, Debug)]
+pub(crate) struct TlsArgs {
+    /// Encrypt connections with TLS: the authority's certificate (PEM).
+    /// Give all three files, here or in FLOTILLA_TLS_CA, FLOTILLA_TLS_CERT
+    /// and FLOTILLA_TLS_KEY; `flotilla tls-certs DIR` makes a set.
+    #[arg(long, requires_all = ["tls_cert", "tls_key"])]
+    tls_ca: Option<PathBuf>,
+    /// The cluster's certificate (PEM), signed by the authority.
+    #[arg(long, requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of the cluster's certificate (PEM).
+    #[arg(long, requires_all = ["tls_ca", "tls_cert"])]
+    tls_key: Option<PathBuf>,
+    /// The name the certificate carries (default: FLOTILLA_TLS_NAME, else
+    /// `flotilla`).
+    #[arg(long)]
+    tls_name: Option<String>,
+}
+
+impl TlsArgs {
+    /// The TLS set-up the flags or the environment give, if any.
+    fn tls(&self) -> anyhow::Result<Option<Tls>> {
+        let tls = match (&self.tls_ca, &self.tls_cert, &self.tls_key) {
+            (Some(ca), Some(cert), Some(key)) => Some(Tls::from_files(ca, cert, key)?),
+            _ => Tls::from_env()?,
+        };
+        Ok(match (tls, &self.tls_name) {
+            (Some(tls), Some(name)) => Some(tls.with_name(name)?),
+            (Some(tls), None) => Some(tls),
+            (None, Some(_)) => {
+                bail!("--tls-name needs the TLS files (--tls-ca, --tls-cert, --tls-key)")
+            }
+            (None, None) => None,
+        })
+    }
+}
+
+/// Arguments of `flotilla tls-certs`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct TlsCertsArgs {
+    /// The folder to write ca.pem, cert.pem and key.pem into (created if
+    /// missing; the key readable by this user only).
+    dir: PathBuf,
 }
 
 /// Arguments of `flotilla worker`.
@@ -42,6 +90,8 @@ pub(crate) struct WorkerArgs {
     /// The file holding the cluster's token (default: FLOTILLA_TOKEN).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// Arguments of `flotilla status`.
@@ -52,6 +102,8 @@ pub(crate) struct StatusArgs {
     /// The file holding the cluster's token (default: FLOTILLA_TOKEN).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 fn token(file: &Option<PathBuf>) -> anyhow::Result<Option<Token>> {
@@ -65,7 +117,8 @@ fn token(file: &Option<PathBuf>) -> anyhow::Result<Option<Token>> {
 pub(crate) fn run_scheduler(args: &SchedulerArgs) -> anyhow::Result<()> {
     let mut options = SchedulerOptions::new()
         .listen(&args.listen)
-        .placement(args.policy);
+        .placement(args.policy)
+        .tls(args.tls.tls()?);
     match &args.token_file {
         Some(path) if path.exists() => options = options.token(Some(Token::from_file(path)?)),
         Some(path) => options = options.token(Token::from_env()).token_file(path.clone()),
@@ -81,7 +134,9 @@ pub(crate) fn run_scheduler(args: &SchedulerArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
-    let mut options = WorkerOptions::new().token(token(&args.token_file)?);
+    let mut options = WorkerOptions::new()
+        .token(token(&args.token_file)?)
+        .tls(args.tls.tls()?);
     if let Some(n) = args.threads {
         if n == 0 {
             bail!("--threads must be at least 1");
@@ -104,7 +159,7 @@ pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
-    let client = Client::connect_with(&args.scheduler, token(&args.token_file)?)?;
+    let client = Client::connect_tls(&args.scheduler, token(&args.token_file)?, args.tls.tls()?)?;
     let status = client.status()?;
     println!(
         "scheduler {}: {} workers",
@@ -132,6 +187,19 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
     println!(
         "tasks: {} waiting, {} ready or running, {} finished, {} failed or cancelled",
         status.waiting, status.ready_or_running, status.finished, status.failed
+    );
+    Ok(())
+}
+
+pub(crate) fn run_tls_certs(args: &TlsCertsArgs) -> anyhow::Result<()> {
+    let tls = Tls::generate(&args.dir)?;
+    println!(
+        "wrote {}, {} and {} (for the name {:?}); give every process of the cluster \
+         --tls-ca, --tls-cert and --tls-key with them",
+        tls.ca_file().display(),
+        tls.cert_file().display(),
+        tls.key_file().display(),
+        tls.name()
     );
     Ok(())
 }

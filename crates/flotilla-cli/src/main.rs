@@ -36,6 +36,8 @@ enum Command {
     Worker(cluster_cmd::WorkerArgs),
     /// Print a cluster's workers, tasks by state and memory.
     Status(cluster_cmd::StatusArgs),
+    /// Write a fresh TLS authority, certificate and key for a cluster.
+    TlsCerts(cluster_cmd::TlsCertsArgs),
 }
 
 /// Runs the command; an error is printed as its message and the chain of
@@ -68,5 +70,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Scheduler(args) => cluster_cmd::run_scheduler(&args),
         Command::Worker(args) => cluster_cmd::run_worker(&args),
         Command::Status(args) => cluster_cmd::run_status(&args),
+        Command::TlsCerts(args) => cluster_cmd::run_tls_certs(&args),
     }
 }

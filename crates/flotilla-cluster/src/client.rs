@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::error::ClusterError;
@@ -24,9 +23,11 @@ use crate::fetch::Fetcher;
 use crate::protocol::messages::{
     ClientArg, ClientEvent, ClientMessage, ClusterStatus, Failure, FailureReason, Submit,
 };
-use crate::protocol::{connect, FrameReader, FrameWriter, Role, Token, MAX_FRAME_BYTES};
+use crate::protocol::{connect, Role, Token, MAX_FRAME_BYTES};
 use crate::registry::{self, Arg, Call, Remote, SCATTER};
 use crate::scheduler::{SchedulerOptions, SchedulerServer};
+use crate::tls::Tls;
+use crate::transport;
 use crate::worker::{run_worker, WorkerOptions};
 use flotilla_local::Progress;
 
@@ -154,22 +155,57 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Connects to the scheduler at `addr`, with the token of
-    /// `FLOTILLA_TOKEN` if set.
+    /// `FLOTILLA_TOKEN` if set, and TLS when the environment names the
+    /// cluster's certificate files ([`Tls::from_env`]).
     ///
     /// # Errors
     ///
     /// [`ClusterError::Io`] when the scheduler cannot be reached,
-    /// [`ClusterError::Refused`] when it refuses the client.
+    /// [`ClusterError::Refused`] when it refuses the client,
+    /// [`ClusterError::Tls`] when TLS is misconfigured or fails.
     pub fn connect(addr: &str) -> Result<Client, ClusterError> {
-        Client::connect_with(addr, Token::from_env())
+        Client::connect_tls(addr, Token::from_env(), Tls::from_env()?)
     }
 
-    /// Connects proving `token`.
+    /// Connects proving `token`, without TLS.
     ///
     /// # Errors
     ///
     /// As [`Client::connect`].
     pub fn connect_with(addr: &str, token: Option<Token>) -> Result<Client, ClusterError> {
+        Client::connect_tls(addr, token, None)
+    }
+
+    /// Connects proving `token`, over TLS when `tls` is given (the
+    /// scheduler's set-up: the same authority and name).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::connect`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// use flotilla_cluster::{Client, SchedulerOptions, SchedulerServer, Tls};
+    /// let dir = std::env::temp_dir().join(format!("flotilla-tls-client-{}", std::process::id()));
+    /// let tls = Tls::generate(&dir).unwrap();
+    /// let server = SchedulerServer::start(
+    ///     SchedulerOptions::new().listen("127.0.0.1:0").token(None).tls(Some(tls.clone())),
+    /// )
+    /// .unwrap();
+    /// let addr = server.addr().to_string();
+    /// let client = Client::connect_tls(&addr, None, Some(tls)).unwrap();
+    /// assert!(client.status().unwrap().workers.is_empty());
+    /// // Without TLS, the scheduler hangs up, and the error says why.
+    /// let err = Client::connect_with(&addr, None).unwrap_err();
+    /// assert!(err.to_string().contains("TLS"), "{err}");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # }
+    /// ```
+    pub fn connect_tls(
+        addr: &str,
+        token: Option<Token>,
+        tls: Option<Tls>,
+    ) -> Result<Client, ClusterError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("flotilla-client")
@@ -177,15 +213,16 @@ impl Client {
             .build()
             .map_err(|e| ClusterError::io("starting the client's runtime", e))?;
         let (reader, writer) = runtime.block_on(async {
-            let stream = TcpStream::connect(addr).await.map_err(|e| {
-                ClusterError::io(format!("connecting to the scheduler at {addr}"), e)
-            })?;
-            let _ = stream.set_nodelay(true);
-            let (r, w) = stream.into_split();
-            let peer = format!("scheduler {addr}");
-            let mut reader = FrameReader::new(r, MAX_FRAME_BYTES, peer.clone());
-            let mut writer = FrameWriter::new(w, peer);
-            connect(&mut reader, &mut writer, Role::Client, token.as_ref()).await?;
+            let (mut reader, mut writer, _) = transport::dial(
+                addr,
+                tls.as_ref(),
+                format!("the scheduler at {addr}"),
+                MAX_FRAME_BYTES,
+            )
+            .await?;
+            connect(&mut reader, &mut writer, Role::Client, token.as_ref())
+                .await
+                .map_err(|e| transport::explain_handshake(e, tls.as_ref()))?;
             Ok::<_, ClusterError>((reader, writer))
         })?;
         let (outgoing, rx) = mpsc::unbounded_channel();
@@ -195,7 +232,7 @@ impl Client {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
             next_id: AtomicU64::new(0),
-            fetcher: Fetcher::new(token),
+            fetcher: Fetcher::new(token, tls),
             scheduler: addr.to_string(),
         });
         inner.runtime.spawn(send_loop(writer, rx));
@@ -597,10 +634,7 @@ impl Client {
 
 /// Sends the client's messages, merging what queued up into one message
 /// of each kind.
-async fn send_loop(
-    mut writer: FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
-    mut rx: mpsc::UnboundedReceiver<ClientMessage>,
-) {
+async fn send_loop(mut writer: transport::Writer, mut rx: mpsc::UnboundedReceiver<ClientMessage>) {
     while let Some(first) = rx.recv().await {
         let mut submit = Vec::new();
         let mut release = Vec::new();
@@ -636,10 +670,7 @@ async fn send_loop(
     }
 }
 
-async fn receive_loop(
-    mut reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
-    inner: std::sync::Weak<Inner>,
-) {
+async fn receive_loop(mut reader: transport::Reader, inner: std::sync::Weak<Inner>) {
     loop {
         let event = reader.recv::<ClientEvent>().await;
         let Some(inner) = inner.upgrade() else { return };

@@ -58,6 +58,16 @@ pub enum ClusterError {
         /// Why.
         reason: String,
     },
+    /// TLS could not be set up (a missing or unusable certificate or key
+    /// file, a build without the `tls` feature), or a TLS handshake with a
+    /// peer failed.
+    #[error("{peer}: {reason}")]
+    Tls {
+        /// With whom (or `this process` for the set-up).
+        peer: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A setting is wrong (an empty token, a bad address).
     #[error("{0}")]
     Config(String),

@@ -8,19 +8,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use crate::error::ClusterError;
 use crate::protocol::messages::{DataReply, DataRequest};
-use crate::protocol::{connect, FrameReader, FrameWriter, Role, Token, MAX_FRAME_BYTES};
+use crate::protocol::{connect, Role, Token, MAX_FRAME_BYTES};
+use crate::tls::Tls;
+use crate::transport::{self, Reader, Writer};
 
 /// One open connection to a worker's data server.
 #[derive(Debug)]
 struct DataConnection {
-    reader: FrameReader<OwnedReadHalf>,
-    writer: FrameWriter<OwnedWriteHalf>,
+    reader: Reader,
+    writer: Writer,
 }
 
 /// Why a result could not be fetched.
@@ -45,13 +45,15 @@ impl std::fmt::Display for FetchError {
 #[derive(Debug)]
 pub(crate) struct Fetcher {
     token: Option<Token>,
+    tls: Option<Tls>,
     connections: Mutex<HashMap<String, Arc<Mutex<Option<DataConnection>>>>>,
 }
 
 impl Fetcher {
-    pub(crate) fn new(token: Option<Token>) -> Fetcher {
+    pub(crate) fn new(token: Option<Token>, tls: Option<Tls>) -> Fetcher {
         Fetcher {
             token,
+            tls,
             connections: Mutex::new(HashMap::new()),
         }
     }
@@ -68,7 +70,7 @@ impl Fetcher {
         };
         let mut guard = slot.lock().await;
         if guard.is_none() {
-            match open(addr, self.token.as_ref()).await {
+            match open(addr, self.token.as_ref(), self.tls.as_ref()).await {
                 Ok(c) => *guard = Some(c),
                 Err(e) => {
                     return tasks
@@ -99,15 +101,16 @@ fn clone_error(e: &ClusterError) -> ClusterError {
     ClusterError::Disconnected(e.to_string())
 }
 
-async fn open(addr: &str, token: Option<&Token>) -> Result<DataConnection, ClusterError> {
-    let stream = TcpStream::connect(addr)
+async fn open(
+    addr: &str,
+    token: Option<&Token>,
+    tls: Option<&Tls>,
+) -> Result<DataConnection, ClusterError> {
+    let (mut reader, mut writer, _) =
+        transport::dial(addr, tls, format!("the worker at {addr}"), MAX_FRAME_BYTES).await?;
+    connect(&mut reader, &mut writer, Role::Fetcher, token)
         .await
-        .map_err(|e| ClusterError::io(format!("connecting to the worker at {addr}"), e))?;
-    let _ = stream.set_nodelay(true);
-    let (r, w) = stream.into_split();
-    let mut reader = FrameReader::new(r, MAX_FRAME_BYTES, format!("worker {addr}"));
-    let mut writer = FrameWriter::new(w, format!("worker {addr}"));
-    connect(&mut reader, &mut writer, Role::Fetcher, token).await?;
+        .map_err(|e| transport::explain_handshake(e, tls))?;
     Ok(DataConnection { reader, writer })
 }
 

@@ -48,6 +48,8 @@ mod process_pool;
 pub mod protocol;
 mod registry;
 mod scheduler;
+mod tls;
+mod transport;
 mod worker;
 
 pub use client::{
@@ -64,6 +66,7 @@ pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use protocol::{ClusterStatus, Token, WorkerStatus};
 pub use registry::{registered_functions, Arg, Call, Remote, RemoteFunction};
 pub use scheduler::{SchedulerOptions, SchedulerServer};
+pub use tls::{Tls, DEFAULT_TLS_NAME, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
 pub use worker::{run_worker, WorkerOptions};
 
 #[doc(hidden)]

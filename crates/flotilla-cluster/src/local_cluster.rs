@@ -15,6 +15,7 @@ use crate::client::Client;
 use crate::error::ClusterError;
 use crate::protocol::Token;
 use crate::scheduler::{SchedulerOptions, SchedulerServer};
+use crate::tls::{Tls, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
 use crate::worker::{run_worker, WorkerOptions};
 
 /// The environment variable that makes a process of a binary that calls
@@ -74,6 +75,13 @@ pub fn worker_if_asked() {
     {
         options = options.prefetch(n);
     }
+    match Tls::from_env() {
+        Ok(tls) => options = options.tls(tls),
+        Err(e) => {
+            eprintln!("flotilla worker: {e}");
+            std::process::exit(1)
+        }
+    }
     match run_worker(&addr, options) {
         Ok(()) => std::process::exit(0),
         Err(e) => {
@@ -110,6 +118,7 @@ pub struct LocalCluster {
     workers: Arc<Mutex<Vec<Child>>>,
     spawner: Spawner,
     token: Token,
+    tls: Option<Tls>,
     scheduler: Option<SchedulerServer>,
     /// Set when the cluster stops, so that the supervisor replaces no one.
     stopping: Arc<AtomicBool>,
@@ -124,6 +133,7 @@ struct Spawner {
     threads: usize,
     prefetch: Option<usize>,
     token: Token,
+    tls: Option<Tls>,
 }
 
 impl Spawner {
@@ -131,6 +141,16 @@ impl Spawner {
         let mut command = Command::new(&self.exe);
         if let Some(n) = self.prefetch {
             command.env(WORKER_PREFETCH_ENV, n.to_string());
+        }
+        match &self.tls {
+            Some(tls) => {
+                command.envs(tls.env_vars());
+            }
+            None => {
+                for var in [TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV] {
+                    command.env_remove(var);
+                }
+            }
         }
         command
             .env(WORKER_ENV, &self.scheduler)
@@ -164,6 +184,7 @@ pub struct LocalClusterBuilder {
     retries: u32,
     suspicious_after: Option<u32>,
     prefetch: Option<usize>,
+    tls: Option<Tls>,
 }
 
 impl LocalClusterBuilder {
@@ -232,6 +253,22 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Encrypts every connection of the cluster with `tls`: the
+    /// scheduler's, the workers' (given the same files through the
+    /// environment) and its clients' (default none).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{LocalCluster, Tls};
+    /// flotilla_cluster::worker_if_asked();
+    /// let tls = Tls::generate(&std::env::temp_dir().join("flotilla-tls")).unwrap();
+    /// let cluster = LocalCluster::builder().workers(2).tls(tls).start().unwrap();
+    /// let _client = cluster.client().unwrap(); // over TLS too
+    /// ```
+    pub fn tls(mut self, tls: Tls) -> LocalClusterBuilder {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Starts the scheduler and the workers, and waits until every worker
     /// has registered.
     ///
@@ -246,6 +283,7 @@ impl LocalClusterBuilder {
             .listen("127.0.0.1:0")
             .placement(self.placement)
             .token(Some(token.clone()))
+            .tls(self.tls.clone())
             .retries(self.retries);
         if let Some(t) = self.worker_timeout {
             options = options.worker_timeout(t);
@@ -266,11 +304,13 @@ impl LocalClusterBuilder {
             threads,
             prefetch: self.prefetch,
             token: token.clone(),
+            tls: self.tls.clone(),
         };
         let mut cluster = LocalCluster {
             workers: Arc::new(Mutex::new(Vec::new())),
             spawner,
             token,
+            tls: self.tls,
             scheduler: Some(scheduler),
             stopping: Arc::new(AtomicBool::new(false)),
             supervisor: None,
@@ -310,6 +350,7 @@ impl LocalCluster {
             retries: 0,
             suspicious_after: None,
             prefetch: None,
+            tls: None,
         }
     }
 
@@ -331,7 +372,11 @@ impl LocalCluster {
     ///
     /// As [`Client::connect`].
     pub fn client(&self) -> Result<Client, ClusterError> {
-        Client::connect_with(&self.addr().to_string(), Some(self.token.clone()))
+        Client::connect_tls(
+            &self.addr().to_string(),
+            Some(self.token.clone()),
+            self.tls.clone(),
+        )
     }
 
     /// The process ids of the workers started.

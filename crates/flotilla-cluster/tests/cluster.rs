@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flotilla_cluster::{
-    remote, Arg, CallGraph, Client, ClusterError, LocalCluster, ProcessPool, Token,
+    remote, Arg, CallGraph, Client, ClusterError, LocalCluster, ProcessPool, Tls, Token,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -361,6 +361,61 @@ fn a_task_graph_by_key_is_computed_whole() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Sums `parts` pairwise as a tree of tasks, each reading two futures
+/// that may live on different workers.
+fn tree_sum(
+    client: &Client,
+    mut parts: Vec<flotilla_cluster::ClusterFuture<i64>>,
+) -> Result<i64, Failed> {
+    while parts.len() > 1 {
+        let mut next = Vec::new();
+        for pair in parts.chunks(2) {
+            next.push(match pair {
+                [a, b] => client.submit(add::call(a, b))?,
+                [a] => client.submit(add::call(a, 0))?,
+                _ => unreachable!("chunks of two"),
+            });
+        }
+        parts = next;
+    }
+    Ok(parts[0].result()?)
+}
+
+fn every_connection_is_encrypted_with_tls() -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("flotilla-tls-test-{}", std::process::id()));
+    let tls = Tls::generate(&dir)?;
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .tls(tls.clone())
+        .start()?;
+    let client = cluster.client()?;
+    // Results move worker to worker and to the client, all over TLS.
+    let parts = client.map(add::REMOTE, (0..40i64, 0..40i64))?;
+    assert_eq!(tree_sum(&client, parts)?, 1560);
+    let values = client.gather(&client.map(add::REMOTE, (0..5i64, 5..10i64))?)?;
+    assert_eq!(values, vec![5, 7, 9, 11, 13]);
+
+    let addr = cluster.addr().to_string();
+    let token = Some(cluster.token().clone());
+    // Without TLS: refused, and the error says what to give.
+    let err = Client::connect_with(&addr, token.clone()).unwrap_err();
+    assert!(err.to_string().contains("FLOTILLA_TLS_CA"), "{err}");
+    // With another authority: the scheduler's certificate is not trusted.
+    let stranger = Tls::generate(&dir.join("stranger"))?;
+    let err = Client::connect_tls(&addr, token.clone(), Some(stranger)).unwrap_err();
+    assert!(
+        matches!(err, ClusterError::Tls { .. }) && err.to_string().contains("handshake failed"),
+        "{err}"
+    );
+    // The cluster goes on serving those who have the set-up.
+    let again = Client::connect_tls(&addr, token, Some(tls))?;
+    assert_eq!(again.submit(add::call(40, 2))?.result()?, 42);
+    drop((client, again, cluster));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
@@ -408,6 +463,10 @@ fn main() {
         Trial::test(
             "a_wrong_or_missing_token_is_refused",
             a_wrong_or_missing_token_is_refused,
+        ),
+        Trial::test(
+            "every_connection_is_encrypted_with_tls",
+            every_connection_is_encrypted_with_tls,
         ),
         Trial::test(
             "garbage_and_oversized_frames_close_only_their_connection",

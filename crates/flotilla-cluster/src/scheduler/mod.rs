@@ -23,6 +23,7 @@ use server::{bind, serve, ServerConfig};
 
 use crate::error::ClusterError;
 use crate::protocol::{Token, MAX_FRAME_BYTES};
+use crate::tls::Tls;
 
 /// How a scheduler runs.
 ///
@@ -42,6 +43,7 @@ pub struct SchedulerOptions {
     retries: u32,
     suspicious_after: Option<u32>,
     transfer_rate: f64,
+    tls: Option<Tls>,
 }
 
 impl Default for SchedulerOptions {
@@ -68,6 +70,7 @@ impl SchedulerOptions {
             retries: 0,
             suspicious_after: None,
             transfer_rate: 1e9,
+            tls: None,
         }
     }
 
@@ -104,6 +107,24 @@ impl SchedulerOptions {
     /// folder).
     pub fn token_file(mut self, path: PathBuf) -> SchedulerOptions {
         self.token_file = Some(path);
+        self
+    }
+
+    /// Encrypts every connection with `tls` (default none). Its workers
+    /// and clients must be given the same set-up.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer, Tls};
+    /// let dir = std::env::temp_dir().join(format!("flotilla-tls-sched-{}", std::process::id()));
+    /// let tls = Tls::generate(&dir).unwrap();
+    /// let server = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").tls(Some(tls))).unwrap();
+    /// assert!(server.addr().port() > 0);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # }
+    /// ```
+    pub fn tls(mut self, tls: Option<Tls>) -> SchedulerOptions {
+        self.tls = tls;
         self
     }
 
@@ -190,8 +211,9 @@ fn is_loopback(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
 
+/// Writes `text` to a file only this user can read (a token, a key).
 #[cfg(unix)]
-fn write_private(path: &std::path::Path, text: &str) -> Result<(), ClusterError> {
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> Result<(), ClusterError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -200,15 +222,16 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), ClusterError>
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| ClusterError::io(format!("writing the token file {}", path.display()), e))?;
+        .map_err(|e| ClusterError::io(format!("writing {}", path.display()), e))?;
     file.write_all(text.as_bytes())
-        .map_err(|e| ClusterError::io(format!("writing the token file {}", path.display()), e))
+        .map_err(|e| ClusterError::io(format!("writing {}", path.display()), e))
 }
 
+/// Writes `text` to `path` (no owner-only mode off Unix).
 #[cfg(not(unix))]
-fn write_private(path: &std::path::Path, text: &str) -> Result<(), ClusterError> {
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> Result<(), ClusterError> {
     std::fs::write(path, text)
-        .map_err(|e| ClusterError::io(format!("writing the token file {}", path.display()), e))
+        .map_err(|e| ClusterError::io(format!("writing {}", path.display()), e))
 }
 
 /// A scheduler running on a thread of this process; dropping it stops it
@@ -256,6 +279,7 @@ impl SchedulerServer {
             retries: options.retries,
             suspicious_after: options.suspicious_after,
             transfer_rate: options.transfer_rate,
+            tls: options.tls.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()

@@ -22,7 +22,9 @@ use tokio::sync::mpsc;
 use super::state::{ClusterState, ConnId};
 use crate::error::ClusterError;
 use crate::protocol::messages::{ClientEvent, ClientMessage, SchedulerMessage, WorkerMessage};
-use crate::protocol::{accept, FrameReader, FrameWriter, Role, Token, MAX_FRAME_BYTES};
+use crate::protocol::{accept, FrameWriter, Role, Token, MAX_FRAME_BYTES};
+use crate::tls::Tls;
+use crate::transport;
 
 /// What a connection tells the event loop.
 enum Event {
@@ -62,6 +64,8 @@ pub(crate) struct ServerConfig {
     pub(crate) retries: u32,
     pub(crate) suspicious_after: Option<u32>,
     pub(crate) transfer_rate: f64,
+    /// Encrypts every connection when set.
+    pub(crate) tls: Option<Tls>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +78,7 @@ impl Default for ServerConfig {
             retries: 0,
             suspicious_after: None,
             transfer_rate: 1e9,
+            tls: None,
         }
     }
 }
@@ -242,10 +247,20 @@ async fn connection(
     config: Arc<ServerConfig>,
     events: mpsc::UnboundedSender<Event>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (r, w) = stream.into_split();
-    let mut reader = FrameReader::new(r, config.max_frame, peer.to_string());
-    let mut writer = FrameWriter::new(w, peer.to_string());
+    let (mut reader, mut writer) = match transport::accept(
+        stream,
+        config.tls.as_ref(),
+        peer.to_string(),
+        config.max_frame,
+    )
+    .await
+    {
+        Ok(halves) => halves,
+        Err(e) => {
+            log(&format!("connection from {peer} closed: {e}"));
+            return;
+        }
+    };
     let role = match accept(
         &mut reader,
         &mut writer,

@@ -1128,7 +1128,6 @@ mod central_test {
 #[cfg(test)]
 mod resources_test {
     use super::test_support::*;
-    use super::*;
 
     #[test]
     fn a_task_that_needs_a_gpu_runs_only_where_one_is_offered_and_waits_for_one() {

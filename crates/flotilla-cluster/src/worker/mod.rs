@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use flotilla_local::CpuPool;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::error::ClusterError;
@@ -31,9 +31,9 @@ use crate::fetch::Fetcher;
 use crate::protocol::messages::{
     DataReply, DataRequest, SchedulerMessage, WorkerInfo, WorkerMessage,
 };
-use crate::protocol::{
-    accept, connect, FrameReader, FrameWriter, Role, Token, CHUNK_BYTES, MAX_FRAME_BYTES,
-};
+use crate::protocol::{accept, connect, FrameWriter, Role, Token, CHUNK_BYTES, MAX_FRAME_BYTES};
+use crate::tls::Tls;
+use crate::transport;
 use run::Prepared;
 
 /// How a worker runs.
@@ -50,6 +50,7 @@ pub struct WorkerOptions {
     resources: Vec<(String, u64)>,
     token: Option<Token>,
     prefetch: Option<usize>,
+    tls: Option<Tls>,
 }
 
 impl Default for WorkerOptions {
@@ -72,6 +73,7 @@ impl WorkerOptions {
             resources: Vec::new(),
             token: Token::from_env(),
             prefetch: None,
+            tls: None,
         }
     }
 
@@ -109,6 +111,23 @@ impl WorkerOptions {
     /// ```
     pub fn prefetch(mut self, tasks: usize) -> WorkerOptions {
         self.prefetch = Some(tasks);
+        self
+    }
+
+    /// Encrypts this worker's connections with `tls` (default none): to
+    /// the scheduler, from and to other workers. The scheduler and every
+    /// other process of the cluster must be given the same set-up.
+    ///
+    /// ```
+    /// # #[cfg(feature = "tls")] {
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-tls-worker-{}", std::process::id()));
+    /// let tls = flotilla_cluster::Tls::generate(&dir).unwrap();
+    /// let _options = flotilla_cluster::WorkerOptions::new().tls(Some(tls));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # }
+    /// ```
+    pub fn tls(mut self, tls: Option<Tls>) -> WorkerOptions {
+        self.tls = tls;
         self
     }
 
@@ -176,15 +195,16 @@ pub fn run_worker(scheduler: &str, options: WorkerOptions) -> Result<(), Cluster
 }
 
 async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterError> {
-    let stream = TcpStream::connect(scheduler)
-        .await
-        .map_err(|e| ClusterError::io(format!("connecting to the scheduler at {scheduler}"), e))?;
-    let _ = stream.set_nodelay(true);
+    let tls = options.tls.as_ref();
+    let (mut reader, mut writer, local) = transport::dial(
+        scheduler,
+        tls,
+        format!("the scheduler at {scheduler}"),
+        MAX_FRAME_BYTES,
+    )
+    .await?;
     // The data server listens on the address this machine reaches the
     // scheduler from, which the other workers can reach too.
-    let local = stream
-        .local_addr()
-        .map_err(|e| ClusterError::io("reading the worker's own address", e))?;
     let data = TcpListener::bind(SocketAddr::new(local.ip(), 0))
         .await
         .map_err(|e| ClusterError::io(format!("listening on {}", local.ip()), e))?;
@@ -192,17 +212,14 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         .local_addr()
         .map_err(|e| ClusterError::io("reading the data address", e))?;
 
-    let (r, w) = stream.into_split();
-    let peer = format!("scheduler {scheduler}");
-    let mut reader = FrameReader::new(r, MAX_FRAME_BYTES, peer.clone());
-    let mut writer = FrameWriter::new(w, peer);
     connect(
         &mut reader,
         &mut writer,
         Role::Worker,
         options.token.as_ref(),
     )
-    .await?;
+    .await
+    .map_err(|e| transport::explain_handshake(e, tls))?;
     let info = WorkerInfo {
         threads: options.threads as u32,
         memory_bytes: options.memory_limit,
@@ -236,7 +253,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         pool,
         slots: options.threads + options.prefetch.unwrap_or(options.threads),
         out,
-        fetcher: Fetcher::new(options.token.clone()),
+        fetcher: Fetcher::new(options.token.clone(), options.tls.clone()),
         outcomes: Mutex::new(Outcomes::default()),
         outcome_written: Condvar::new(),
         careful: options.prefetch == Some(0),
@@ -256,6 +273,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         data,
         Arc::clone(&shared),
         options.token.clone(),
+        options.tls.clone(),
     ));
 
     loop {
@@ -284,7 +302,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
 /// Sends the worker's reports, merging what queued up since the last
 /// write into one message of each kind.
 async fn report_loop(
-    mut writer: FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
+    mut writer: transport::Writer,
     mut outgoing: mpsc::UnboundedReceiver<WorkerMessage>,
     shared: Arc<Shared>,
 ) {
@@ -333,18 +351,25 @@ async fn report_loop(
 }
 
 /// Serves results to other workers and clients.
-async fn data_server(listener: TcpListener, shared: Arc<Shared>, token: Option<Token>) {
+async fn data_server(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    token: Option<Token>,
+    tls: Option<Tls>,
+) {
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let shared = Arc::clone(&shared);
         let token = token.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let (r, w) = stream.into_split();
-            let mut reader = FrameReader::new(r, MAX_FRAME_BYTES, peer.to_string());
-            let mut writer = FrameWriter::new(w, peer.to_string());
+            let Ok((mut reader, mut writer)) =
+                transport::accept(stream, tls.as_ref(), peer.to_string(), MAX_FRAME_BYTES).await
+            else {
+                return;
+            };
             if accept(&mut reader, &mut writer, token.as_ref(), &[Role::Fetcher])
                 .await
                 .is_err()
