@@ -480,11 +480,17 @@ impl Drop for Reaped {
 /// Starts `flotilla scheduler` on a free loopback port with `token` in
 /// `FLOTILLA_TOKEN` (or none), reaped with `procs`; its address.
 fn start_scheduler(procs: &mut Reaped, token: Option<&str>) -> String {
+    start_scheduler_with(procs, token, &[])
+}
+
+/// [`start_scheduler`] with `extra` arguments.
+fn start_scheduler_with(procs: &mut Reaped, token: Option<&str>, extra: &[&str]) -> String {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
     command
         .args(["scheduler", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .stderr(Stdio::piped());
     match token {
         Some(t) => command.env("FLOTILLA_TOKEN", t),
@@ -582,4 +588,73 @@ fn a_worker_or_client_without_the_token_is_refused_and_exits_non_zero() {
         .output()
         .unwrap();
     assert!(ok.status.success(), "{}", text(&ok.stderr));
+}
+
+#[test]
+fn a_cluster_with_tls_serves_only_processes_given_its_files() {
+    use std::process::{Command, Stdio};
+    let exe = env!("CARGO_BIN_EXE_flotilla");
+    let dir = TempDir::new("tls");
+    let certs = dir.path("certs");
+    let out = flotilla(&["tls-certs", &certs]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (ca, cert, key) = (
+        format!("{certs}/ca.pem"),
+        format!("{certs}/cert.pem"),
+        format!("{certs}/key.pem"),
+    );
+    let mut procs = Reaped(Vec::new());
+    let addr = start_scheduler_with(
+        &mut procs,
+        None,
+        &["--tls-ca", &ca, "--tls-cert", &cert, "--tls-key", &key],
+    );
+    // The worker takes its files from the environment.
+    procs.0.push(
+        Command::new(exe)
+            .args(["worker", &addr, "--threads", "1"])
+            .env_remove("FLOTILLA_TOKEN")
+            .env("FLOTILLA_TLS_CA", &ca)
+            .env("FLOTILLA_TLS_CERT", &cert)
+            .env("FLOTILLA_TLS_KEY", &key)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut report = String::new();
+    for _ in 0..200 {
+        let out = flotilla(&[
+            "status",
+            &addr,
+            "--tls-ca",
+            &ca,
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        report = text(&out.stdout);
+        if report.contains(": 1 workers") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(report.contains(": 1 workers"), "{report}");
+    // Without the files: refused, exit code 1, and told what to give.
+    let out = flotilla(&["status", &addr]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--tls-ca"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Only some of the files: a usage error naming the missing ones.
+    let out = flotilla(&["status", &addr, "--tls-ca", &ca]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--tls-key"),
+        "{}",
+        text(&out.stderr)
+    );
 }

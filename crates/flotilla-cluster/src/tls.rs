@@ -486,21 +486,18 @@ mod enabled {
         peer: &str,
     ) -> Result<Halves, ClusterError> {
         let acceptor = TlsAcceptor::from(Arc::clone(&tls.inner.server));
-        let stream = acceptor
-            .accept(stream)
-            .await
-            .map_err(|e| {
-                // Plain frames read as records of no known content type.
-                let hint = if e.to_string().contains("InvalidContentType") {
-                    " (a connection without TLS?)"
-                } else {
-                    ""
-                };
-                ClusterError::Tls {
-                    peer: peer.to_string(),
-                    reason: format!("the TLS handshake failed: {e}{hint}"),
-                }
-            })?;
+        let stream = acceptor.accept(stream).await.map_err(|e| {
+            // Plain frames read as records of no known content type.
+            let hint = if e.to_string().contains("InvalidContentType") {
+                " (a connection without TLS?)"
+            } else {
+                ""
+            };
+            ClusterError::Tls {
+                peer: peer.to_string(),
+                reason: format!("the TLS handshake failed: {e}{hint}"),
+            }
+        })?;
         let (r, w) = tokio::io::split(stream);
         Ok((Box::new(r), Box::new(w)))
     }
