@@ -167,21 +167,31 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
         status.workers.len()
     );
     println!(
-        "{:>6}  {:<32} {:>8} {:>8} {:>14} {:>14}",
-        "worker", "name", "threads", "queued", "results (MB)", "memory (MB)"
+        "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>13} {:>10} {:>12} {:>11}",
+        "worker",
+        "name",
+        "threads",
+        "queued",
+        "tasks",
+        "results (MB)",
+        "held (MB)",
+        "memory (MB)",
+        "limit (MB)"
     );
+    let mb =
+        |bytes: Option<u64>| bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1e6));
     for w in &status.workers {
-        let memory = w
-            .memory_limit
-            .map_or("-".to_string(), |m| format!("{:.1}", m as f64 / 1e6));
         println!(
-            "{:>6}  {:<32} {:>8} {:>8} {:>14.1} {:>14}",
+            "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>13.1} {:>10.1} {:>12} {:>11}",
             w.id,
             w.name,
             w.threads,
             w.queued,
+            w.tasks,
             w.result_bytes as f64 / 1e6,
-            memory
+            w.held_bytes as f64 / 1e6,
+            mb(w.memory_used),
+            mb(w.memory_limit)
         );
     }
     println!(

@@ -416,6 +416,35 @@ fn every_connection_is_encrypted_with_tls() -> Result<(), Failed> {
     Ok(())
 }
 
+fn status_shows_each_workers_memory() -> Result<(), Failed> {
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        // Heartbeats, which carry the memory, a quarter of this apart.
+        .worker_timeout(Duration::from_millis(400))
+        .start()?;
+    let client = cluster.client()?;
+    let sums = client.map(add::REMOTE, (0..100i64, 0..100i64))?;
+    assert_eq!(client.gather(&sums)?.len(), 100);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.status()?;
+        let reported = status
+            .workers
+            .iter()
+            .all(|w| w.memory_used.is_some_and(|m| m > 1 << 20));
+        let held: u64 = status.workers.iter().map(|w| w.held_bytes).sum();
+        // 100 results of one postcard-encoded i64 each, held until released.
+        if reported && held >= 100 {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("no memory reported: {status:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
@@ -463,6 +492,10 @@ fn main() {
         Trial::test(
             "a_wrong_or_missing_token_is_refused",
             a_wrong_or_missing_token_is_refused,
+        ),
+        Trial::test(
+            "status_shows_each_workers_memory",
+            status_shows_each_workers_memory,
         ),
         Trial::test(
             "every_connection_is_encrypted_with_tls",

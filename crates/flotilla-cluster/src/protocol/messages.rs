@@ -23,8 +23,18 @@ pub(crate) enum WorkerMessage {
     Failed(Vec<Failed>),
     /// The answers to [`SchedulerMessage::GiveUp`] requests.
     GaveUp(Vec<GiveUpAnswer>),
-    /// "Still here" (sent when nothing else was for a while).
-    Heartbeat,
+    /// "Still here", with the worker's memory, sent every heartbeat
+    /// interval.
+    Heartbeat(Memory),
+}
+
+/// A worker's memory at its last heartbeat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Memory {
+    /// The process's resident memory (`None` where it cannot be read).
+    pub(crate) process_bytes: Option<u64>,
+    /// Bytes of results it holds now.
+    pub(crate) held_bytes: u64,
 }
 
 /// A worker's offer.
@@ -255,6 +265,11 @@ pub struct WorkerStatus {
     pub busy_micros: u64,
     /// Its memory limit, if it gave one.
     pub memory_limit: Option<u64>,
+    /// The resident memory of its process at its last heartbeat (`None`
+    /// before the first, or where the system does not say).
+    pub memory_used: Option<u64>,
+    /// Bytes of results it held at its last heartbeat.
+    pub held_bytes: u64,
 }
 
 /// A request to a worker's data server.

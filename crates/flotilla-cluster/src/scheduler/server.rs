@@ -214,7 +214,8 @@ fn handle(state: &mut ClusterState, event: Event, links: &mut Links, timeout: Du
                 WorkerMessage::Finished(f) => state.finished(conn, &f),
                 WorkerMessage::Failed(f) => state.failed(conn, f),
                 WorkerMessage::GaveUp(a) => state.gave_up(conn, &a),
-                WorkerMessage::Register(_) | WorkerMessage::Heartbeat => {}
+                WorkerMessage::Heartbeat(memory) => state.memory(conn, memory),
+                WorkerMessage::Register(_) => {}
             }
         }
         Event::WorkerLeft { conn } => {

@@ -19,8 +19,8 @@ use flotilla_core::{
 
 use crate::protocol::messages::{
     ClientArg, ClientEvent, ClusterStatus, Done, Failed, Failure, FailureReason, Finished,
-    GiveUpAnswer, InputAt, RunTask, SchedulerMessage, Submit, TaskFailure, WireArg, WorkerInfo,
-    WorkerStatus,
+    GiveUpAnswer, InputAt, Memory, RunTask, SchedulerMessage, Submit, TaskFailure, WireArg,
+    WorkerInfo, WorkerStatus,
 };
 
 /// A connection's number, given by the server.
@@ -50,6 +50,8 @@ struct WorkerEntry {
     tasks: u64,
     stolen: u64,
     busy_micros: u64,
+    /// Its memory at its last heartbeat.
+    memory: Memory,
     /// Tasks of the central queue handed to it and not ended.
     central: usize,
 }
@@ -175,6 +177,7 @@ impl ClusterState {
                 tasks: 0,
                 stolen: 0,
                 busy_micros: 0,
+                memory: Memory::default(),
                 central: 0,
             },
         );
@@ -342,6 +345,16 @@ impl ClusterState {
     }
 
     /// Tasks that the worker on `conn` started.
+    /// The memory the worker on `conn` reported with its heartbeat.
+    pub(crate) fn memory(&mut self, conn: ConnId, memory: Memory) {
+        let Some(worker) = self.worker_of_conn.get(&conn) else {
+            return;
+        };
+        if let Some(entry) = self.workers.get_mut(worker) {
+            entry.memory = memory;
+        }
+    }
+
     pub(crate) fn started(&mut self, conn: ConnId, tasks: &[(u32, u32)]) {
         let Some(&worker) = self.worker_of_conn.get(&conn) else {
             return;
@@ -493,6 +506,8 @@ impl ClusterState {
                 stolen: entry.stolen,
                 busy_micros: entry.busy_micros,
                 memory_limit: entry.info.memory_bytes,
+                memory_used: entry.memory.process_bytes,
+                held_bytes: entry.memory.held_bytes,
             });
         }
         for i in 0..self.specs.len() as u32 {

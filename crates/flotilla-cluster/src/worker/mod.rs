@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use crate::error::ClusterError;
 use crate::fetch::Fetcher;
 use crate::protocol::messages::{
-    DataReply, DataRequest, SchedulerMessage, WorkerInfo, WorkerMessage,
+    DataReply, DataRequest, Memory, SchedulerMessage, WorkerInfo, WorkerMessage,
 };
 use crate::protocol::{accept, connect, FrameWriter, Role, Token, CHUNK_BYTES, MAX_FRAME_BYTES};
 use crate::tls::Tls;
@@ -259,12 +259,16 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         careful: options.prefetch == Some(0),
     });
     tokio::spawn(report_loop(writer, outgoing, Arc::clone(&shared)));
-    let beats = shared.out.clone();
+    let beats = Arc::clone(&shared);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(heartbeat);
         loop {
             tick.tick().await;
-            if beats.send(WorkerMessage::Heartbeat).is_err() {
+            let memory = Memory {
+                process_bytes: resident_bytes(),
+                held_bytes: lock(&beats.store).values().map(|v| v.len() as u64).sum(),
+            };
+            if beats.out.send(WorkerMessage::Heartbeat(memory)).is_err() {
                 return;
             }
         }
@@ -311,7 +315,7 @@ async fn report_loop(
         let mut finished = Vec::new();
         let mut failed = Vec::new();
         let mut gave_up = Vec::new();
-        let mut beat = false;
+        let mut beat = None;
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
@@ -319,7 +323,7 @@ async fn report_loop(
                 WorkerMessage::Finished(f) => finished.extend(f),
                 WorkerMessage::Failed(f) => failed.extend(f),
                 WorkerMessage::GaveUp(g) => gave_up.extend(g),
-                WorkerMessage::Heartbeat => beat = true,
+                WorkerMessage::Heartbeat(memory) => beat = Some(memory),
                 WorkerMessage::Register(_) => {}
             }
             if started.len() + finished.len() < 8192 {
@@ -333,8 +337,9 @@ async fn report_loop(
             (!failed.is_empty()).then_some(WorkerMessage::Failed(failed)),
             (!gave_up.is_empty()).then_some(WorkerMessage::GaveUp(gave_up)),
         ];
-        let beat = (beat && batch.iter().all(Option::is_none)).then_some(WorkerMessage::Heartbeat);
-        let batch = batch.into_iter().chain([beat]);
+        let batch = batch
+            .into_iter()
+            .chain([beat.map(WorkerMessage::Heartbeat)]);
         for m in batch.flatten() {
             if writer.send(&m).await.is_err() {
                 return;
@@ -348,6 +353,15 @@ async fn report_loop(
             shared.outcome_written.notify_all();
         }
     }
+}
+
+/// This process's resident memory, where the system says (Linux:
+/// `VmRSS` of `/proc/self/status`).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Serves results to other workers and clients.
