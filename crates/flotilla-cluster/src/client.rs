@@ -163,6 +163,19 @@ impl Client {
     /// [`ClusterError::Io`] when the scheduler cannot be reached,
     /// [`ClusterError::Refused`] when it refuses the client,
     /// [`ClusterError::Tls`] when TLS is misconfigured or fails.
+    ///
+    /// ```
+    /// use flotilla_cluster::{Client, SchedulerOptions, SchedulerServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // A scheduler on a free port of this machine (`flotilla scheduler` elsewhere).
+    /// let scheduler = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0"))?;
+    /// let client = Client::connect(&scheduler.addr().to_string())?;
+    /// assert!(!client.is_in_process());
+    /// assert!(client.status()?.workers.is_empty(), "no worker has joined yet");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connect(addr: &str) -> Result<Client, ClusterError> {
         Client::connect_tls(addr, Token::from_env(), Tls::from_env()?)
     }
@@ -172,6 +185,25 @@ impl Client {
     /// # Errors
     ///
     /// As [`Client::connect`].
+    ///
+    /// ```
+    /// use flotilla_cluster::{Client, ClusterError, SchedulerOptions, SchedulerServer, Token};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let token = Token::random()?;
+    /// let scheduler = SchedulerServer::start(
+    ///     SchedulerOptions::new().listen("127.0.0.1:0").token(Some(token.clone())),
+    /// )?;
+    /// let addr = scheduler.addr().to_string();
+    ///
+    /// let guess = Client::connect_with(&addr, Some(Token::new("guess")?));
+    /// assert!(matches!(guess, Err(ClusterError::Refused { .. })));
+    ///
+    /// let client = Client::connect_with(&addr, Some(token))?;
+    /// assert!(client.status()?.workers.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connect_with(addr: &str, token: Option<Token>) -> Result<Client, ClusterError> {
         Client::connect_tls(addr, token, None)
     }
@@ -293,6 +325,18 @@ impl Client {
 
     /// Whether this client runs its tasks inside this process
     /// ([`Client::in_process`]).
+    ///
+    /// ```
+    /// use flotilla_cluster::{Client, SchedulerOptions, SchedulerServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// assert!(Client::in_process(1)?.is_in_process());
+    ///
+    /// let scheduler = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0"))?;
+    /// assert!(!Client::connect(&scheduler.addr().to_string())?.is_in_process());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn is_in_process(&self) -> bool {
         self.embedded.is_some()
     }
@@ -306,6 +350,23 @@ impl Client {
     ///
     /// [`ClusterError::ClosureOnCluster`] on a client of a cluster;
     /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use flotilla_cluster::{Client, ClusterError, SchedulerOptions, SchedulerServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::in_process(2)?;
+    /// let sum = client.submit_fn(|| (1..=10).sum::<u32>())?;
+    /// assert_eq!(sum.result()?, 55);
+    ///
+    /// // A client of a cluster refuses closures before anything runs.
+    /// let scheduler = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0"))?;
+    /// let remote = Client::connect(&scheduler.addr().to_string())?;
+    /// let refused = remote.submit_fn(|| 1);
+    /// assert!(matches!(refused, Err(ClusterError::ClosureOnCluster { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn submit_fn<R, F>(&self, f: F) -> Result<ClusterFuture<R>, ClusterError>
     where
         F: Fn() -> R + Send + Sync + 'static,
@@ -353,6 +414,27 @@ impl Client {
     ///
     /// [`ClusterError::Codec`] when an argument could not be encoded;
     /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Arg, Client, ClusterError};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let x = client.submit(add::call(1, 2))?;
+    ///     let y = client.submit(add::call(&x, 10))?; // runs once `x` is done
+    ///     assert_eq!(y.result()?, 13);
+    ///
+    ///     // Graph keys belong in a CallGraph, not in a task on its own.
+    ///     let keyed = client.submit(add::call(Arg::key("x"), 1));
+    ///     assert!(matches!(keyed, Err(ClusterError::Config(_))));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn submit<R>(&self, call: Call<R>) -> Result<ClusterFuture<R>, ClusterError> {
         if let Some((_, key)) = call.keys.first() {
             return Err(ClusterError::Config(format!(
@@ -385,6 +467,24 @@ impl Client {
     /// # Errors
     ///
     /// As [`Client::submit`].
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     // Three tasks: the second list is longer, the shortest wins.
+    ///     let sums = client.map(add::REMOTE, (0..3, vec![10, 20, 30, 40]))?;
+    ///     assert_eq!(sums.len(), 3);
+    ///     assert_eq!(client.gather(&sums)?, [10, 21, 32]);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn map<A, R, L>(
         &self,
         function: Remote<A, R>,
@@ -422,6 +522,31 @@ impl Client {
     ///
     /// [`ClusterError::Codec`] when the value does not encode;
     /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn total(parts: Vec<i64>) -> i64 {
+    ///     parts.iter().sum()
+    /// }
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn largest(parts: Vec<i64>) -> i64 {
+    ///     parts.iter().copied().max().unwrap_or(0)
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     // Sent once, read by both tasks where it lives.
+    ///     let data = client.scatter(&vec![4i64, 8, 15, 16, 23, 42])?;
+    ///     let sum = client.submit(total::call(&data))?;
+    ///     let max = client.submit(largest::call(&data))?;
+    ///     assert_eq!((sum.result()?, max.result()?), (108, 42));
+    ///     assert_eq!(data.result()?, [4, 8, 15, 16, 23, 42]);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn scatter<T: Serialize>(&self, value: &T) -> Result<ClusterFuture<T>, ClusterError> {
         self.submit(Call::<T>::new(SCATTER).arg(Arg::by_ref(value)))
     }
@@ -433,6 +558,23 @@ impl Client {
     /// # Errors
     ///
     /// [`ClusterError::Disconnected`] when the scheduler goes away first.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let squares = client.map(square::REMOTE, (0..20u64,))?;
+    ///     client.progress(&squares)?;
+    ///     assert!(squares.iter().all(|f| f.done()));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn progress<R>(&self, futures: &[ClusterFuture<R>]) -> Result<(), ClusterError> {
         let total = futures.len() as u64;
         let mut bar = Progress::new("cluster", total, true);
@@ -459,6 +601,28 @@ impl Client {
 
     /// The futures in the order their tasks end, each as soon as it has:
     /// `for f in client.as_completed(&futures) { f.result()? ... }`.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let squares = client.map(square::REMOTE, (0..4u64,))?;
+    ///     let mut seen = Vec::new();
+    ///     for f in client.as_completed(&squares) {
+    ///         assert!(f.done(), "each comes out once its task has ended");
+    ///         seen.push(f.result()?);
+    ///     }
+    ///     seen.sort();
+    ///     assert_eq!(seen, [0, 1, 4, 9]);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn as_completed<R>(&self, futures: &[ClusterFuture<R>]) -> AsCompleted<R> {
         AsCompleted {
             pending: futures.to_vec(),
@@ -472,6 +636,29 @@ impl Client {
     ///
     /// The first task's error ([`ClusterError::Task`]) in the order given,
     /// or a result that could not be fetched or decoded.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client, ClusterError};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn inverse(x: i32) -> i32 {
+    ///     assert!(x != 0, "0 has no inverse");
+    ///     100 / x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let good = client.map(inverse::REMOTE, (vec![1, 2, 4],))?;
+    ///     assert_eq!(client.gather(&good)?, [100, 50, 25]);
+    ///
+    ///     let bad = client.map(inverse::REMOTE, (vec![1, 0, 4],))?;
+    ///     match client.gather(&bad) {
+    ///         Err(ClusterError::Task { reason, .. }) => assert!(reason.contains("0 has no inverse")),
+    ///         other => panic!("expected a task error, got {other:?}"),
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn gather<R: DeserializeOwned>(
         &self,
         futures: &[ClusterFuture<R>],
@@ -597,6 +784,29 @@ impl Client {
     /// # Errors
     ///
     /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn slow_square(ms: u64, x: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let input = client.submit(slow_square::call(300, 5))?;
+    ///     let waiting = client.submit(slow_square::call(0, &input))?; // waits for `input`
+    ///     client.cancel(&waiting)?;
+    ///     let err = waiting.result().unwrap_err();
+    ///     assert!(err.to_string().contains("was cancelled"), "{err}");
+    ///     assert_eq!(input.result()?, 25, "the input is not affected");
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn cancel<R>(&self, future: &ClusterFuture<R>) -> Result<(), ClusterError> {
         self.send(ClientMessage::Cancel(vec![future.id()]))
     }
@@ -606,6 +816,26 @@ impl Client {
     /// # Errors
     ///
     /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let squares = client.map(square::REMOTE, (0..10u64,))?;
+    ///     client.gather(&squares)?;
+    ///     let status = client.status()?;
+    ///     assert_eq!(status.workers.len(), 1);
+    ///     assert_eq!(status.workers[0].threads, 2);
+    ///     assert_eq!(status.finished, 10);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn status(&self) -> Result<ClusterStatus, ClusterError> {
         lock(&self.inner.state).status = None;
         self.send(ClientMessage::Status)?;
@@ -759,6 +989,25 @@ fn describe(reason: &FailureReason) -> String {
 
 /// The result of a task on a cluster, once it is done. Dropping every
 /// copy of it tells the scheduler that the result is no longer wanted.
+///
+/// ```
+/// use flotilla_cluster::{remote, Client, ClusterFuture};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let client = Client::in_process(2)?;
+///     let x: ClusterFuture<i64> = client.submit(add::call(1, 2))?;
+///     let same = x.clone(); // both name the one task
+///     let y = client.submit(add::call(&x, &same))?;
+///     assert_eq!(y.result()?, 6);
+///     assert_eq!(same.result()?, 3);
+///     Ok(())
+/// }
+/// ```
 pub struct ClusterFuture<T> {
     handle: Arc<Handle>,
     function: &'static str,
@@ -820,6 +1069,25 @@ impl<T> ClusterFuture<T> {
     }
 
     /// Whether the task ended (with a result or without).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let x = client.submit(add::call(1, 2))?;
+    ///     assert!(x.wait_timeout(Duration::from_secs(60)));
+    ///     assert!(x.done());
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn done(&self) -> bool {
         let state = lock(&self.handle.inner.state);
         state.done.contains_key(&self.handle.id) || state.failed.contains_key(&self.handle.id)
@@ -830,6 +1098,24 @@ impl<T> ClusterFuture<T> {
     /// # Errors
     ///
     /// As [`Client::gather`].
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client, ClusterError};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn parse(text: String) -> u32 {
+    ///     text.parse().expect("a number")
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     assert_eq!(client.submit(parse::call("42".to_string()))?.result()?, 42);
+    ///
+    ///     let failed = client.submit(parse::call("forty-two".to_string()))?;
+    ///     assert!(matches!(failed.result(), Err(ClusterError::Task { .. })));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn result(&self) -> Result<T, ClusterError>
     where
         T: DeserializeOwned,
@@ -844,6 +1130,27 @@ impl<T> ClusterFuture<T> {
     }
 
     /// Waits at most `timeout` for the task to end; whether it did.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn slow_square(ms: u64, x: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let f = client.submit(slow_square::call(500, 7))?;
+    ///     assert!(!f.wait_timeout(Duration::from_millis(1)), "still running");
+    ///     assert!(f.wait_timeout(Duration::from_secs(60)));
+    ///     assert_eq!(f.result()?, 49);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         let inner = &self.handle.inner;
@@ -871,12 +1178,30 @@ impl<T> ClusterFuture<T> {
 
 /// Lists of arguments zipped into the argument tuples of a function
 /// (implemented for tuples of up to four iterables).
+///
+/// ```
+/// use flotilla_cluster::ArgLists;
+///
+/// let args: Vec<(i32, char)> = (0..10, vec!['a', 'b', 'c']).zipped();
+/// assert_eq!(args, [(0, 'a'), (1, 'b'), (2, 'c')]);
+/// ```
 pub trait ArgLists<A> {
     /// The argument tuples, up to the shortest list.
     fn zipped(self) -> Vec<A>;
 }
 
 /// A tuple of arguments that encodes each argument on its own.
+///
+/// ```
+/// use flotilla_cluster::EncodeArgs;
+///
+/// # fn main() -> Result<(), String> {
+/// let encoded = (7u32, String::from("seven"), vec![1.5f64]).encode()?;
+/// assert_eq!(encoded.len(), 3, "one encoding per argument");
+/// assert!(encoded.iter().all(|bytes| !bytes.is_empty()));
+/// # Ok(())
+/// # }
+/// ```
 pub trait EncodeArgs {
     /// Each argument's bytes.
     ///
@@ -921,6 +1246,24 @@ tuples! {
 }
 
 /// The futures of [`Client::as_completed`], in the order their tasks end.
+///
+/// ```
+/// use flotilla_cluster::{remote, AsCompleted, Client};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let client = Client::in_process(2)?;
+///     let squares = client.map(square::REMOTE, (1..=3u64,))?;
+///     let ended: AsCompleted<u64> = client.as_completed(&squares);
+///     let total: u64 = ended.map(|f| f.result()).sum::<Result<u64, _>>()?;
+///     assert_eq!(total, 14);
+///     Ok(())
+/// }
+/// ```
 pub struct AsCompleted<R> {
     pending: Vec<ClusterFuture<R>>,
     inner: Arc<Inner>,
@@ -993,6 +1336,13 @@ struct GraphNode {
 
 impl CallGraph {
     /// An empty graph.
+    ///
+    /// ```
+    /// use flotilla_cluster::CallGraph;
+    ///
+    /// let g = CallGraph::new();
+    /// assert!(g.is_empty());
+    /// ```
     pub fn new() -> CallGraph {
         CallGraph::default()
     }
@@ -1003,6 +1353,27 @@ impl CallGraph {
     ///
     /// [`ClusterError::Config`] for a key already in the graph;
     /// [`ClusterError::Codec`] for an argument that does not encode.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Arg, CallGraph, ClusterError};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() {
+    ///     let mut g = CallGraph::new();
+    ///     g.add("x", add::call(1, 2)).unwrap();
+    ///     // A node may name a key added later: the graph is checked when computed.
+    ///     g.add("z", add::call(Arg::key("x"), Arg::key("y"))).unwrap();
+    ///     g.add("y", add::call(Arg::key("x"), 10)).unwrap();
+    ///     assert_eq!(g.len(), 3);
+    ///
+    ///     let again = g.add("x", add::call(0, 0));
+    ///     assert!(matches!(again, Err(ClusterError::Config(_))));
+    /// }
+    /// ```
     pub fn add<R>(&mut self, key: &str, call: Call<R>) -> Result<(), ClusterError> {
         if self.index.contains_key(key) {
             return Err(ClusterError::Config(format!(
@@ -1028,11 +1399,44 @@ impl CallGraph {
     }
 
     /// Its number of nodes.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, CallGraph};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn double(x: u32) -> u32 {
+    ///     2 * x
+    /// }
+    ///
+    /// fn main() {
+    ///     let mut g = CallGraph::new();
+    ///     for i in 0..5 {
+    ///         g.add(&format!("double-{i}"), double::call(i)).unwrap();
+    ///     }
+    ///     assert_eq!(g.len(), 5);
+    /// }
+    /// ```
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
     /// Whether it has no node.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, CallGraph};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn double(x: u32) -> u32 {
+    ///     2 * x
+    /// }
+    ///
+    /// fn main() {
+    ///     let mut g = CallGraph::new();
+    ///     assert!(g.is_empty());
+    ///     g.add("d", double::call(21)).unwrap();
+    ///     assert!(!g.is_empty());
+    /// }
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
@@ -1085,6 +1489,26 @@ impl CallGraph {
 
 /// The futures of a computed [`CallGraph`], by key; dropping it releases
 /// the results nobody else holds.
+///
+/// ```
+/// use flotilla_cluster::{remote, Arg, CallGraph, Client, GraphFutures};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let client = Client::in_process(2)?;
+///     let mut g = CallGraph::new();
+///     g.add("x", add::call(1, 2))?;
+///     g.add("y", add::call(Arg::key("x"), 10))?;
+///     let results: GraphFutures = client.compute_graph(&g)?;
+///     assert_eq!(results.result::<i64>("y")?, 13);
+///     assert_eq!(results.result::<i64>("x")?, 3);
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug)]
 pub struct GraphFutures {
     futures: HashMap<String, ClusterFuture<()>>,
@@ -1093,6 +1517,30 @@ pub struct GraphFutures {
 impl GraphFutures {
     /// The future of node `key`, as a result of type `R` (the type of the
     /// node's function; another type fails to decode).
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Arg, CallGraph, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let mut g = CallGraph::new();
+    ///     g.add("x", add::call(1, 2))?;
+    ///     g.add("y", add::call(Arg::key("x"), 10))?;
+    ///     let results = client.compute_graph(&g)?;
+    ///
+    ///     // A node's future is an argument like any other task's.
+    ///     let y = results.future::<i64>("y").expect("y is in the graph");
+    ///     let z = client.submit(add::call(&y, 100))?;
+    ///     assert_eq!(z.result()?, 113);
+    ///     assert!(results.future::<i64>("nope").is_none());
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn future<R>(&self, key: &str) -> Option<ClusterFuture<R>> {
         self.futures.get(key).map(|f| ClusterFuture {
             handle: Arc::clone(&f.handle),
@@ -1107,6 +1555,25 @@ impl GraphFutures {
     ///
     /// [`ClusterError::Config`] for a key not in the graph; otherwise as
     /// [`ClusterFuture::result`].
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, CallGraph, Client, ClusterError};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let mut g = CallGraph::new();
+    ///     g.add("x", add::call(20, 22))?;
+    ///     let results = client.compute_graph(&g)?;
+    ///     assert_eq!(results.result::<i64>("x")?, 42);
+    ///     assert!(matches!(results.result::<i64>("nope"), Err(ClusterError::Config(_))));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn result<R: DeserializeOwned>(&self, key: &str) -> Result<R, ClusterError> {
         self.future::<R>(key)
             .ok_or_else(|| ClusterError::Config(format!("the graph has no node {key:?}")))?
@@ -1123,6 +1590,34 @@ impl Client {
     /// [`ClusterError::Config`] for a node naming a key not in the graph,
     /// or a cycle (naming a node on it), before anything is submitted;
     /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Arg, CallGraph, Client, ClusterError};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     // A diamond: x feeds y and z, which both feed w.
+    ///     let mut g = CallGraph::new();
+    ///     g.add("w", add::call(Arg::key("y"), Arg::key("z")))?;
+    ///     g.add("y", add::call(Arg::key("x"), 1))?;
+    ///     g.add("z", add::call(Arg::key("x"), 2))?;
+    ///     g.add("x", add::call(1, 2))?;
+    ///     let results = client.compute_graph(&g)?;
+    ///     assert_eq!(results.result::<i64>("w")?, 9);
+    ///
+    ///     // A cycle is refused before anything runs.
+    ///     let mut cyclic = CallGraph::new();
+    ///     cyclic.add("a", add::call(Arg::key("b"), 0))?;
+    ///     cyclic.add("b", add::call(Arg::key("a"), 0))?;
+    ///     assert!(matches!(client.compute_graph(&cyclic), Err(ClusterError::Config(_))));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn compute_graph(&self, graph: &CallGraph) -> Result<GraphFutures, ClusterError> {
         let order = graph.order()?;
         let mut ids = vec![0u64; graph.nodes.len()];

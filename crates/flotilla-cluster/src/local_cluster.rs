@@ -27,10 +27,34 @@ use crate::worker::{run_worker, WorkerOptions};
 pub const WORKER_ENV: &str = "FLOTILLA_WORKER";
 
 /// The number of threads such a worker runs tasks on (default: one per core).
+///
+/// ```
+/// use std::process::Command;
+///
+/// use flotilla_cluster::{WORKER_ENV, WORKER_THREADS_ENV};
+///
+/// assert_eq!(WORKER_THREADS_ENV, "FLOTILLA_WORKER_THREADS");
+/// // A worker of this binary with 4 threads, to start by hand (not started here).
+/// let mut worker = Command::new(std::env::current_exe().unwrap());
+/// worker.env(WORKER_ENV, "10.0.0.1:8786").env(WORKER_THREADS_ENV, "4");
+/// assert!(worker.get_envs().any(|(k, v)| k == WORKER_THREADS_ENV && v == Some("4".as_ref())));
+/// ```
 pub const WORKER_THREADS_ENV: &str = "FLOTILLA_WORKER_THREADS";
 
 /// The tasks such a worker hands its threads ahead of time (see
 /// [`WorkerOptions::prefetch`]).
+///
+/// ```
+/// use std::process::Command;
+///
+/// use flotilla_cluster::{WORKER_ENV, WORKER_PREFETCH_ENV};
+///
+/// assert_eq!(WORKER_PREFETCH_ENV, "FLOTILLA_WORKER_PREFETCH");
+/// // A worker that takes one task at a time, as a process pool's do (not started here).
+/// let mut worker = Command::new(std::env::current_exe().unwrap());
+/// worker.env(WORKER_ENV, "10.0.0.1:8786").env(WORKER_PREFETCH_ENV, "0");
+/// assert!(worker.get_envs().any(|(k, v)| k == WORKER_PREFETCH_ENV && v == Some("0".as_ref())));
+/// ```
 pub const WORKER_PREFETCH_ENV: &str = "FLOTILLA_WORKER_PREFETCH";
 
 /// Turns this process into a cluster worker when asked, and never
@@ -189,23 +213,67 @@ pub struct LocalClusterBuilder {
 
 impl LocalClusterBuilder {
     /// Worker processes to start (default 2).
+    ///
+    /// ```
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// let builder = LocalCluster::builder().workers(4);
+    /// assert_eq!(builder.worker_count(), 4);
+    /// ```
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
         self
     }
 
     /// The worker processes it will start.
+    ///
+    /// ```
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// assert_eq!(LocalCluster::builder().worker_count(), 2, "the default");
+    /// assert_eq!(LocalCluster::builder().workers(8).worker_count(), 8);
+    /// ```
     pub fn worker_count(&self) -> usize {
         self.workers
     }
 
     /// Threads of each worker (default: the cores divided among them).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::builder().workers(2).threads_per_worker(3).start()?;
+    ///     let status = cluster.client()?.status()?;
+    ///     assert!(status.workers.iter().all(|w| w.threads == 3));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn threads_per_worker(mut self, n: usize) -> Self {
         self.threads = Some(n.max(1));
         self
     }
 
     /// The scheduler's placement policy (default work stealing).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, LocalCluster, Placement};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::builder().placement(Placement::RoundRobin).start()?;
+    ///     let client = cluster.client()?;
+    ///     let squares = client.map(square::REMOTE, (0..4u64,))?;
+    ///     assert_eq!(client.gather(&squares)?, [0, 1, 4, 9]);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn placement(mut self, placement: Placement) -> Self {
         self.placement = placement;
         self
@@ -213,6 +281,22 @@ impl LocalClusterBuilder {
 
     /// How long a worker may stay silent before the scheduler removes it
     /// (default as [`SchedulerOptions::worker_timeout`]).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     // A worker silent for 2 s (stopped, or its machine lost) is removed.
+    ///     let cluster = LocalCluster::builder()
+    ///         .worker_timeout(Duration::from_secs(2))
+    ///         .start()?;
+    ///     assert_eq!(cluster.client()?.status()?.workers.len(), 2);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn worker_timeout(mut self, timeout: Duration) -> Self {
         self.worker_timeout = Some(timeout);
         self
@@ -220,6 +304,24 @@ impl LocalClusterBuilder {
 
     /// Starts a new worker process whenever one exits (default off): a
     /// crash costs the task it was running, not a worker.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let mut cluster = LocalCluster::builder().workers(2).replace_lost_workers(true).start()?;
+    ///     let before = cluster.worker_pids();
+    ///     cluster.kill_worker(0)?;
+    ///     std::thread::sleep(Duration::from_secs(1));
+    ///     let after = cluster.worker_pids();
+    ///     assert_eq!(after.len(), 2);
+    ///     assert!(!after.contains(&before[0]), "a fresh process took its place");
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn replace_lost_workers(mut self, replace: bool) -> Self {
         self.replace_lost = replace;
         self
@@ -227,6 +329,25 @@ impl LocalClusterBuilder {
 
     /// Tasks each worker hands its threads ahead of time (see
     /// [`WorkerOptions::prefetch`](crate::WorkerOptions::prefetch)).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     // Every queued task stays movable between workers.
+    ///     let cluster = LocalCluster::builder().prefetch(0).start()?;
+    ///     let client = cluster.client()?;
+    ///     let squares = client.map(square::REMOTE, (0..4u64,))?;
+    ///     assert_eq!(client.gather(&squares)?, [0, 1, 4, 9]);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn prefetch(mut self, tasks: usize) -> Self {
         self.prefetch = Some(tasks);
         self
@@ -234,6 +355,25 @@ impl LocalClusterBuilder {
 
     /// Retries every task gets after an error or a panic (default 0;
     /// a call's own `retries` wins when higher).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn fetch_page(url: String) -> String {
+    ///     // Something that fails now and then: a network call, a busy resource.
+    ///     format!("contents of {url}")
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::builder().retries(3).start()?;
+    ///     let client = cluster.client()?;
+    ///     let page = client.submit(fetch_page::call("https://example.org".to_string()))?;
+    ///     assert_eq!(page.result()?, "contents of https://example.org");
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn retries(mut self, retries: u32) -> Self {
         self.retries = retries;
         self
@@ -242,12 +382,54 @@ impl LocalClusterBuilder {
     /// After how many lost workers a task that was running on each of them
     /// fails instead of being run again (the scheduler's default, 3, when
     /// not given).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, ClusterError, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn crash(x: u64) -> u64 {
+    ///     if x == 0 {
+    ///         std::process::abort(); // takes its worker down with it
+    ///     }
+    ///     x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::builder()
+    ///         .workers(2)
+    ///         .replace_lost_workers(true)
+    ///         .suspicious_after(1)
+    ///         .start()?;
+    ///     let client = cluster.client()?;
+    ///     // After one lost worker the task fails instead of killing another.
+    ///     let result = client.submit(crash::call(0))?.result();
+    ///     assert!(matches!(result, Err(ClusterError::Task { .. })));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn suspicious_after(mut self, workers: u32) -> Self {
         self.suspicious_after = Some(workers.max(1));
         self
     }
 
     /// How long to wait for every worker to register (default 60 s).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::builder()
+    ///         .workers(16)
+    ///         .startup_timeout(Duration::from_secs(120))
+    ///         .start()?;
+    ///     assert_eq!(cluster.worker_pids().len(), 16);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn startup_timeout(mut self, timeout: Duration) -> Self {
         self.startup = timeout;
         self
@@ -277,6 +459,24 @@ impl LocalClusterBuilder {
     /// [`ClusterError::Io`] when the scheduler cannot listen or a worker
     /// cannot start; [`ClusterError::Config`] when a worker exits or does
     /// not register in time (every process started is stopped then).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::builder().workers(3).threads_per_worker(1).start()?;
+    ///     let client = cluster.client()?;
+    ///     assert_eq!(client.status()?.workers.len(), 3, "all registered");
+    ///     assert_eq!(client.submit(add::call(1, 2))?.result()?, 3);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn start(self) -> Result<LocalCluster, ClusterError> {
         let token = Token::random()?;
         let mut options = SchedulerOptions::new()
@@ -334,11 +534,36 @@ impl LocalCluster {
     /// # Errors
     ///
     /// As [`LocalClusterBuilder::start`].
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::new(2)?;
+    ///     let client = cluster.client()?;
+    ///     let sums = client.map(add::REMOTE, (0..3, 10..13))?;
+    ///     assert_eq!(client.gather(&sums)?, [10, 12, 14]);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn new(workers: usize) -> Result<LocalCluster, ClusterError> {
         LocalCluster::builder().workers(workers).start()
     }
 
     /// A builder with the defaults of [`LocalCluster::new`]`(2)`.
+    ///
+    /// ```
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// let builder = LocalCluster::builder();
+    /// assert_eq!(builder.worker_count(), 2);
+    /// ```
     pub fn builder() -> LocalClusterBuilder {
         LocalClusterBuilder {
             workers: 2,
@@ -355,6 +580,20 @@ impl LocalCluster {
     }
 
     /// The scheduler's address.
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{Client, LocalCluster};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::new(2)?;
+    ///     assert!(cluster.addr().ip().is_loopback());
+    ///     // Another client, as `cluster.client()` makes one.
+    ///     let client = Client::connect_with(&cluster.addr().to_string(), Some(cluster.token().clone()))?;
+    ///     assert_eq!(client.status()?.workers.len(), 2);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.scheduler
             .as_ref()
@@ -362,6 +601,19 @@ impl LocalCluster {
     }
 
     /// The cluster's token (to connect other clients or workers).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{Client, LocalCluster};
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::new(2)?;
+    ///     let addr = cluster.addr().to_string();
+    ///     assert!(Client::connect_with(&addr, None).is_err(), "the cluster wants its token");
+    ///     assert!(Client::connect_with(&addr, Some(cluster.token().clone())).is_ok());
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn token(&self) -> &Token {
         &self.token
     }
@@ -371,6 +623,23 @@ impl LocalCluster {
     /// # Errors
     ///
     /// As [`Client::connect`].
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::new(2)?;
+    ///     let client = cluster.client()?;
+    ///     assert_eq!(client.submit(add::call(1, 2))?.result()?, 3);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn client(&self) -> Result<Client, ClusterError> {
         Client::connect_tls(
             &self.addr().to_string(),
@@ -380,6 +649,19 @@ impl LocalCluster {
     }
 
     /// The process ids of the workers started.
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::new(3)?;
+    ///     let pids = cluster.worker_pids();
+    ///     assert_eq!(pids.len(), 3);
+    ///     assert!(!pids.contains(&std::process::id()), "separate processes");
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
         lock(&self.workers).iter().map(Child::id).collect()
     }
@@ -391,6 +673,27 @@ impl LocalCluster {
     ///
     /// [`ClusterError::Config`] for a worker that does not exist;
     /// [`ClusterError::Io`] when it cannot be killed.
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{remote, ClusterError, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let mut cluster = LocalCluster::new(2)?;
+    ///     let client = cluster.client()?;
+    ///     let squares = client.map(square::REMOTE, (0..100u64,))?;
+    ///     cluster.kill_worker(0)?;
+    ///     // Its work moves to the other worker: the results all come.
+    ///     assert_eq!(client.gather(&squares)?.len(), 100);
+    ///     assert!(matches!(cluster.kill_worker(7), Err(ClusterError::Config(_))));
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn kill_worker(&mut self, n: usize) -> Result<(), ClusterError> {
         let mut workers = lock(&self.workers);
         let child = workers

@@ -44,6 +44,20 @@ use crate::protocol::messages::ClientArg;
 /// A function the workers of this binary can run by name: its name and
 /// the wrapper that decodes its arguments, calls it and encodes its
 /// result. Made by `#[remote]`; not meant to be built by hand.
+///
+/// ```
+/// use flotilla_cluster::{registered_functions, remote};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn double(x: u32) -> u32 {
+///     2 * x
+/// }
+///
+/// fn main() {
+///     // `#[remote]` made a `RemoteFunction` for `double`, listed by its name.
+///     assert!(registered_functions().contains(&double::REMOTE.name()));
+/// }
+/// ```
 pub struct RemoteFunction {
     name: &'static str,
     call: EncodedCall,
@@ -64,12 +78,38 @@ impl fmt::Debug for RemoteFunction {
 inventory::collect!(RemoteFunction);
 
 impl RemoteFunction {
+    /// A function registered under `name`, run through `call`. `#[remote]`
+    /// writes this, with the function's module path and its wrapper.
+    ///
+    /// ```
+    /// use flotilla_cluster::RemoteFunction;
+    ///
+    /// fn nothing(_args: &[&[u8]]) -> Result<Vec<u8>, String> {
+    ///     Ok(Vec::new())
+    /// }
+    ///
+    /// const NOTHING: RemoteFunction = RemoteFunction::new("my_crate::nothing", nothing);
+    /// assert_eq!(NOTHING.name(), "my_crate::nothing");
+    /// ```
     #[doc(hidden)]
     pub const fn new(name: &'static str, call: EncodedCall) -> Self {
         RemoteFunction { name, call }
     }
 
     /// The name it is registered under (its module path and name).
+    ///
+    /// ```
+    /// use flotilla_cluster::RemoteFunction;
+    ///
+    /// /// What `#[remote]` writes for a function: decode, call, encode.
+    /// fn echo(args: &[&[u8]]) -> Result<Vec<u8>, String> {
+    ///     Ok(args.concat())
+    /// }
+    ///
+    /// // Built by hand here; `#[remote]` names it by the function's path.
+    /// const ECHO: RemoteFunction = RemoteFunction::new("my_crate::echo", echo);
+    /// assert_eq!(ECHO.name(), "my_crate::echo");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -179,6 +219,25 @@ pub fn registered_functions() -> Vec<&'static str> {
 /// The typed handle of a registered function taking `A` (a tuple of its
 /// arguments) and returning `R`: `#[remote] fn f(..)` makes it as
 /// `f::REMOTE`. [`Client::map`](crate::Client::map) takes one.
+///
+/// ```
+/// use flotilla_cluster::{remote, Client, Remote};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let handle: Remote<(i64, i64), i64> = add::REMOTE;
+///     assert_eq!(handle.call_here((2, 3)), 5);
+///
+///     let client = Client::in_process(2)?;
+///     let sums = client.map(handle, (vec![1, 2], vec![10, 20]))?;
+///     assert_eq!(client.gather(&sums)?, [11, 22]);
+///     Ok(())
+/// }
+/// ```
 pub struct Remote<A, R> {
     name: &'static str,
     local: fn(A) -> R,
@@ -199,6 +258,20 @@ impl<A, R> fmt::Debug for Remote<A, R> {
 }
 
 impl<A, R> Remote<A, R> {
+    /// The handle of the function registered under `name`, which `local`
+    /// calls in this process. `#[remote]` writes this as `f::REMOTE`.
+    ///
+    /// ```
+    /// use flotilla_cluster::Remote;
+    ///
+    /// fn twice((x,): (u32,)) -> u32 {
+    ///     2 * x
+    /// }
+    ///
+    /// const TWICE: Remote<(u32,), u32> = Remote::new("my_crate::twice", twice);
+    /// assert_eq!(TWICE.name(), "my_crate::twice");
+    /// assert_eq!(TWICE.call_here((21,)), 42);
+    /// ```
     #[doc(hidden)]
     pub const fn new(name: &'static str, local: fn(A) -> R) -> Self {
         Remote {
@@ -209,11 +282,39 @@ impl<A, R> Remote<A, R> {
     }
 
     /// The name the function is registered under.
+    ///
+    /// ```
+    /// mod maths {
+    ///     #[flotilla_cluster::remote(crate = flotilla_cluster)]
+    ///     pub fn add(a: i64, b: i64) -> i64 {
+    ///         a + b
+    ///     }
+    /// }
+    ///
+    /// fn main() {
+    ///     // The module path and the function's name.
+    ///     assert!(maths::add::REMOTE.name().ends_with("::maths::add"));
+    /// }
+    /// ```
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Calls the function here, in this process.
+    ///
+    /// ```
+    /// use flotilla_cluster::remote;
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() {
+    ///     // No cluster involved: the arguments as one tuple.
+    ///     assert_eq!(add::REMOTE.call_here((2, 3)), 5);
+    /// }
+    /// ```
     pub fn call_here(&self, args: A) -> R {
         (self.local)(args)
     }
@@ -222,6 +323,23 @@ impl<A, R> Remote<A, R> {
 /// A task not submitted yet: a registered function and its arguments
 /// (values already encoded, or futures of earlier tasks). `f::call(..)`
 /// makes one; [`Client::submit`](crate::Client::submit) runs it.
+///
+/// ```
+/// use flotilla_cluster::{remote, Call, Client};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     // Nothing runs yet: a call is a description of a task.
+///     let task: Call<i64> = add::call(1, 2).retries(1);
+///     let client = Client::in_process(2)?;
+///     assert_eq!(client.submit(task)?.result()?, 3);
+///     Ok(())
+/// }
+/// ```
 pub struct Call<R> {
     pub(crate) function: &'static str,
     pub(crate) args: Vec<ClientArg>,
@@ -245,6 +363,15 @@ impl<R> fmt::Debug for Call<R> {
 }
 
 impl<R> Call<R> {
+    /// A task of the function registered as `function`, with no arguments
+    /// yet. `f::call(..)` of `#[remote]` starts with this.
+    ///
+    /// ```
+    /// use flotilla_cluster::Call;
+    ///
+    /// let task: Call<i64> = Call::new("my_crate::add");
+    /// assert_eq!(format!("{task:?}"), r#"Call { function: "my_crate::add", args: 0 }"#);
+    /// ```
     #[doc(hidden)]
     pub fn new(function: &'static str) -> Call<R> {
         Call {
@@ -258,6 +385,17 @@ impl<R> Call<R> {
         }
     }
 
+    /// Adds the next argument. `f::call(..)` of `#[remote]` adds each of its
+    /// arguments with this, after checking its type.
+    ///
+    /// ```
+    /// use flotilla_cluster::{Arg, Call};
+    ///
+    /// let task: Call<i64> = Call::new("my_crate::add")
+    ///     .arg(Arg::from(1i64))
+    ///     .arg(Arg::by_ref(&2i64));
+    /// assert_eq!(format!("{task:?}"), r#"Call { function: "my_crate::add", args: 2 }"#);
+    /// ```
     #[doc(hidden)]
     pub fn arg<T: Serialize>(mut self, arg: Arg<'_, T>) -> Call<R> {
         match arg.0 {
@@ -290,6 +428,30 @@ impl<R> Call<R> {
     }
 
     /// Lets the task be retried `retries` times after an error or a panic.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    ///
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// static CALLS: AtomicU32 = AtomicU32::new(0);
+    ///
+    /// /// Panics until it is called for the `succeed_on`-th time.
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn flaky(succeed_on: u32) -> u32 {
+    ///     let n = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    ///     assert!(n >= succeed_on, "attempt {n} fails");
+    ///     n
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(1)?;
+    ///     // Two failures, then the third attempt succeeds.
+    ///     let f = client.submit(flaky::call(3).retries(2))?;
+    ///     assert_eq!(f.result()?, 3);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn retries(mut self, retries: u32) -> Call<R> {
         self.retries = retries;
         self
@@ -297,6 +459,32 @@ impl<R> Call<R> {
 
     /// Runs the task only on a worker offering `amount` of resource `name`
     /// (`gpu`, `1`).
+    ///
+    /// ```
+    /// use flotilla_cluster::{
+    ///     remote, run_worker, Client, SchedulerOptions, SchedulerServer, WorkerOptions,
+    /// };
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let scheduler =
+    ///         SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").token(None))?;
+    ///     let addr = scheduler.addr().to_string();
+    ///     // A worker, here on a thread of this process, that offers one GPU.
+    ///     let options = WorkerOptions::new().threads(1).resource("gpu", 1).token(None);
+    ///     let at = addr.clone();
+    ///     std::thread::spawn(move || run_worker(&at, options));
+    ///
+    ///     let client = Client::connect_with(&addr, None)?;
+    ///     let f = client.submit(add::call(1, 2).resource("gpu", 1))?;
+    ///     assert_eq!(f.result()?, 3);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn resource(mut self, name: &str, amount: u64) -> Call<R> {
         self.resources.push((name.to_string(), amount));
         self
@@ -306,6 +494,30 @@ impl<R> Call<R> {
 /// One argument of a [`Call`]: a value, or the future of an earlier task
 /// whose result it is (the task then waits for that one, and reads its
 /// result where it lives).
+///
+/// ```
+/// use flotilla_cluster::{remote, Arg, Client};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn total(parts: Vec<i64>) -> i64 {
+///     parts.iter().sum()
+/// }
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let client = Client::in_process(2)?;
+///     let mine = vec![1i64, 2, 3];
+///     let a = client.submit(total::call(vec![10i64]))?; // a value, moved
+///     let b = client.submit(total::call(Arg::by_ref(&mine)))?; // a value, borrowed
+///     let c = client.submit(add::call(&a, &b))?; // the futures of earlier tasks
+///     assert_eq!(c.result()?, 16);
+///     Ok(())
+/// }
+/// ```
 pub struct Arg<'a, T>(ArgInner<'a, T>);
 
 enum ArgInner<'a, T> {
@@ -358,12 +570,39 @@ impl<'a, T> Arg<'a, T> {
     }
 
     /// An argument encoded from a reference, without moving the value.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Arg, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn count(bytes: Vec<u8>) -> usize {
+    ///     bytes.len()
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let big = vec![7u8; 1 << 16];
+    ///     let n = client.submit(count::call(Arg::by_ref(&big)))?;
+    ///     assert_eq!(n.result()?, 1 << 16);
+    ///     assert_eq!(big.len(), 1 << 16, "still ours");
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn by_ref(value: &'a T) -> Self {
         Arg(ArgInner::Value(value))
     }
 }
 
 /// Decodes argument `index` of `function` (used by `#[remote]`).
+///
+/// ```
+/// use flotilla_cluster::__private::{decode_arg, encode_result};
+///
+/// let bytes = encode_result(&42u32, "my_crate::f").unwrap();
+/// assert_eq!(decode_arg::<u32>(&bytes, 0, "my_crate::f"), Ok(42));
+/// let err = decode_arg::<String>(&[], 1, "my_crate::f").unwrap_err();
+/// assert!(err.starts_with("argument 1 of my_crate::f does not decode"), "{err}");
+/// ```
 #[doc(hidden)]
 pub fn decode_arg<T: DeserializeOwned>(
     bytes: &[u8],
@@ -379,12 +618,29 @@ pub fn decode_arg<T: DeserializeOwned>(
 }
 
 /// Encodes the result of `function` (used by `#[remote]`).
+///
+/// ```
+/// use flotilla_cluster::__private::encode_result;
+///
+/// let bytes = encode_result(&(1u8, 2u8), "my_crate::pair").unwrap();
+/// assert_eq!(bytes, [1, 2]);
+/// ```
 #[doc(hidden)]
 pub fn encode_result<T: Serialize>(value: &T, function: &str) -> Result<Vec<u8>, String> {
     postcard::to_stdvec(value).map_err(|e| format!("the result of {function} does not encode: {e}"))
 }
 
 /// Checks the argument count (used by `#[remote]`).
+///
+/// ```
+/// use flotilla_cluster::__private::check_arity;
+///
+/// assert_eq!(check_arity(&[b"x", b"y"], 2, "my_crate::add"), Ok(()));
+/// assert_eq!(
+///     check_arity(&[b"x"], 2, "my_crate::add"),
+///     Err("my_crate::add takes 2 arguments, the task gave 1".to_string())
+/// );
+/// ```
 #[doc(hidden)]
 pub fn check_arity(args: &[&[u8]], expected: usize, function: &str) -> Result<(), String> {
     if args.len() == expected {

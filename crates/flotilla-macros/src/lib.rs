@@ -28,6 +28,40 @@ use syn::parse::Parser;
 use syn::{parse_macro_input, FnArg, ItemFn, Pat, ReturnType};
 
 /// Registers a free function for cluster workers; see the crate docs.
+///
+/// ```
+/// use flotilla_cluster::Client;
+/// use flotilla_macros::remote;
+///
+/// // In a crate that depends on `flotilla`, plain `#[flotilla::remote]`.
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     assert_eq!(add(2, 3), 5); // still a plain function
+///     assert!(add::REMOTE.name().ends_with("::add"));
+///
+///     let client = Client::in_process(2)?;
+///     let x = client.submit(add::call(1, 2))?; // a task of `add`
+///     let y = client.submit(add::call(&x, 10))?; // a future as an argument
+///     assert_eq!(y.result()?, 13);
+///     let sums = client.map(add::REMOTE, (0..3, 10..13))?;
+///     assert_eq!(client.gather(&sums)?, [10, 12, 14]);
+///     Ok(())
+/// }
+/// ```
+///
+/// A generic function cannot be registered: a worker finds it by one name.
+///
+/// ```compile_fail
+/// #[flotilla_macros::remote(crate = flotilla_cluster)]
+/// fn first<T: Clone>(items: Vec<T>) -> T {
+///     items[0].clone()
+/// }
+/// # fn main() {}
+/// ```
 #[proc_macro_attribute]
 pub fn remote(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut krate: syn::Path = syn::parse_quote!(::flotilla::cluster);

@@ -99,6 +99,17 @@ impl Token {
     /// # Errors
     ///
     /// [`ClusterError::Config`] for an empty token.
+    ///
+    /// ```
+    /// use flotilla_cluster::{ClusterError, Token};
+    ///
+    /// # fn main() -> Result<(), ClusterError> {
+    /// assert_eq!(Token::new("  s3cret\n")?, Token::new("s3cret")?);
+    /// assert_eq!(Token::new("s3cret")?.expose(), "s3cret");
+    /// assert!(matches!(Token::new(" \n"), Err(ClusterError::Config(_))));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(text: &str) -> Result<Token, ClusterError> {
         let text = text.trim();
         if text.is_empty() {

@@ -230,6 +230,25 @@ pub(crate) enum FailureReason {
 }
 
 /// What a cluster is doing now.
+///
+/// ```
+/// use flotilla_cluster::{remote, Client, ClusterStatus};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let client = Client::in_process(2)?;
+///     let squares = client.map(square::REMOTE, (0..5u64,))?;
+///     client.gather(&squares)?;
+///     let status: ClusterStatus = client.status()?;
+///     assert_eq!(status.workers.len(), 1);
+///     assert_eq!((status.finished, status.failed, status.waiting), (5, 0, 0));
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterStatus {
     /// The workers present.
@@ -245,6 +264,26 @@ pub struct ClusterStatus {
 }
 
 /// One worker in a [`ClusterStatus`].
+///
+/// ```
+/// use flotilla_cluster::{remote, Client, WorkerStatus};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let client = Client::in_process(2)?;
+///     let squares = client.map(square::REMOTE, (0..5u64,))?;
+///     client.gather(&squares)?;
+///     let worker: &WorkerStatus = &client.status()?.workers[0];
+///     assert_eq!(worker.threads, 2);
+///     assert_eq!(worker.tasks, 5);
+///     assert!(worker.name.contains("pid"), "{}", worker.name);
+///     Ok(())
+/// }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerStatus {
     /// The scheduler's number for it.

@@ -75,12 +75,32 @@ impl SchedulerOptions {
     }
 
     /// The address to listen on (`HOST:PORT`; port 0 picks a free one).
+    ///
+    /// ```
+    /// use flotilla_cluster::SchedulerOptions;
+    ///
+    /// let everywhere = SchedulerOptions::new().listen("0.0.0.0:8786");
+    /// assert_eq!(everywhere.listen_addr(), "0.0.0.0:8786");
+    /// ```
     pub fn listen(mut self, addr: &str) -> SchedulerOptions {
         self.listen = addr.to_string();
         self
     }
 
     /// The address it will listen on.
+    ///
+    /// ```
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let options = SchedulerOptions::new().listen("127.0.0.1:0");
+    /// assert_eq!(options.listen_addr(), "127.0.0.1:0");
+    /// // The port actually taken is the server's.
+    /// let server = SchedulerServer::start(options)?;
+    /// assert_ne!(server.addr().port(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn listen_addr(&self) -> &str {
         &self.listen
     }
@@ -97,6 +117,22 @@ impl SchedulerOptions {
     }
 
     /// The token every worker and client must prove.
+    ///
+    /// ```
+    /// use flotilla_cluster::{Client, SchedulerOptions, SchedulerServer, Token};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let token = Token::new("correct horse battery staple")?;
+    /// let server = SchedulerServer::start(
+    ///     SchedulerOptions::new().listen("127.0.0.1:0").token(Some(token.clone())),
+    /// )?;
+    /// assert_eq!(server.token(), Some(&token));
+    /// let addr = server.addr().to_string();
+    /// assert!(Client::connect_with(&addr, None).is_err(), "no token, no entry");
+    /// assert!(Client::connect_with(&addr, Some(token)).is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn token(mut self, token: Option<Token>) -> SchedulerOptions {
         self.token = token;
         self
@@ -105,6 +141,21 @@ impl SchedulerOptions {
     /// Where to write a generated token when the scheduler listens beyond
     /// loopback without one (default `flotilla-token` in the current
     /// folder).
+    ///
+    /// ```
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer, Token};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let path = std::env::temp_dir().join(format!("flotilla-token-doc-{}", std::process::id()));
+    /// // Beyond loopback without a token: one is made and written there.
+    /// let server = SchedulerServer::start(
+    ///     SchedulerOptions::new().listen("0.0.0.0:0").token(None).token_file(path.clone()),
+    /// )?;
+    /// assert_eq!(Some(&Token::from_file(&path)?), server.token());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn token_file(mut self, path: PathBuf) -> SchedulerOptions {
         self.token_file = Some(path);
         self
@@ -259,6 +310,19 @@ impl SchedulerServer {
     /// [`ClusterError::Io`] when the address cannot be bound or the
     /// runtime cannot start; [`ClusterError::Config`] when a token was
     /// needed and none could be made.
+    ///
+    /// ```
+    /// use flotilla_cluster::{Client, SchedulerOptions, SchedulerServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").token(None))?;
+    /// let client = Client::connect_with(&server.addr().to_string(), None)?;
+    /// assert!(client.status()?.workers.is_empty());
+    /// drop(client);
+    /// drop(server); // stops serving
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn start(options: SchedulerOptions) -> Result<SchedulerServer, ClusterError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -300,11 +364,39 @@ impl SchedulerServer {
     }
 
     /// The address it listens on.
+    ///
+    /// ```
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0"))?;
+    /// let addr = server.addr();
+    /// assert!(addr.ip().is_loopback());
+    /// assert_ne!(addr.port(), 0, "port 0 became a free port");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The token in force, if any.
+    ///
+    /// ```
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer, Token};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let open = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").token(None))?;
+    /// assert_eq!(open.token(), None, "loopback needs no token");
+    ///
+    /// let token = Token::random()?;
+    /// let closed = SchedulerServer::start(
+    ///     SchedulerOptions::new().listen("127.0.0.1:0").token(Some(token.clone())),
+    /// )?;
+    /// assert_eq!(closed.token(), Some(&token));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn token(&self) -> Option<&Token> {
         self.token.as_ref()
     }
@@ -314,6 +406,18 @@ impl SchedulerServer {
     /// # Errors
     ///
     /// As [`SchedulerServer::start`].
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // What `flotilla scheduler --listen 0.0.0.0:8786` does.
+    /// SchedulerServer::run(SchedulerOptions::new().listen("0.0.0.0:8786"), |addr| {
+    ///     println!("scheduler listening on {addr}")
+    /// })?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn run(
         options: SchedulerOptions,
         on_listening: impl FnOnce(SocketAddr),

@@ -78,23 +78,85 @@ impl WorkerOptions {
     }
 
     /// Threads that run tasks.
+    ///
+    /// ```
+    /// use flotilla_cluster::WorkerOptions;
+    ///
+    /// assert_eq!(WorkerOptions::new().threads(8).thread_count(), 8);
+    /// assert_eq!(WorkerOptions::new().threads(0).thread_count(), 1, "at least one");
+    /// ```
     pub fn threads(mut self, n: usize) -> WorkerOptions {
         self.threads = n.max(1);
         self
     }
 
     /// The threads that will run tasks.
+    ///
+    /// ```
+    /// use flotilla_cluster::WorkerOptions;
+    ///
+    /// let options = WorkerOptions::new().threads(3);
+    /// assert_eq!(options.thread_count(), 3);
+    /// ```
     pub fn thread_count(&self) -> usize {
         self.threads
     }
 
     /// The memory this worker offers, in bytes.
+    ///
+    /// ```
+    /// use flotilla_cluster::{run_worker, Client, SchedulerOptions, SchedulerServer, WorkerOptions};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let scheduler =
+    ///     SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").token(None))?;
+    /// let addr = scheduler.addr().to_string();
+    /// let options = WorkerOptions::new().threads(1).memory_limit(1 << 30).token(None);
+    /// let at = addr.clone();
+    /// std::thread::spawn(move || run_worker(&at, options));
+    ///
+    /// let client = Client::connect_with(&addr, None)?;
+    /// let mut status = client.status()?;
+    /// while status.workers.is_empty() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    ///     status = client.status()?;
+    /// }
+    /// assert_eq!(status.workers[0].memory_limit, Some(1 << 30));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn memory_limit(mut self, bytes: u64) -> WorkerOptions {
         self.memory_limit = Some(bytes);
         self
     }
 
     /// A named resource this worker offers (`gpu`, `1`).
+    ///
+    /// ```
+    /// use flotilla_cluster::{
+    ///     remote, run_worker, Client, SchedulerOptions, SchedulerServer, WorkerOptions,
+    /// };
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn render(frame: u32) -> String {
+    ///     format!("frame {frame} rendered")
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let scheduler =
+    ///         SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").token(None))?;
+    ///     let addr = scheduler.addr().to_string();
+    ///     let options = WorkerOptions::new().threads(1).resource("gpu", 1).token(None);
+    ///     let at = addr.clone();
+    ///     std::thread::spawn(move || run_worker(&at, options));
+    ///
+    ///     // Only a worker offering a GPU takes this task.
+    ///     let client = Client::connect_with(&addr, None)?;
+    ///     let frame = client.submit(render::call(7).resource("gpu", 1))?;
+    ///     assert_eq!(frame.result()?, "frame 7 rendered");
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn resource(mut self, name: &str, amount: u64) -> WorkerOptions {
         self.resources.push((name.to_string(), amount));
         self
@@ -132,6 +194,23 @@ impl WorkerOptions {
     }
 
     /// The token to prove to the scheduler and to require of fetchers.
+    ///
+    /// ```
+    /// use flotilla_cluster::{
+    ///     run_worker, ClusterError, SchedulerOptions, SchedulerServer, Token, WorkerOptions,
+    /// };
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let token = Token::random()?;
+    /// let scheduler = SchedulerServer::start(
+    ///     SchedulerOptions::new().listen("127.0.0.1:0").token(Some(token)),
+    /// )?;
+    /// let wrong = WorkerOptions::new().token(Some(Token::new("guess")?));
+    /// let refused = run_worker(&scheduler.addr().to_string(), wrong);
+    /// assert!(matches!(refused, Err(ClusterError::Refused { .. })));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn token(mut self, token: Option<Token>) -> WorkerOptions {
         self.token = token;
         self
@@ -184,6 +263,36 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// [`ClusterError::Io`] when the scheduler cannot be reached,
 /// [`ClusterError::Refused`] when it refuses this worker (another build,
 /// a wrong or missing token).
+///
+/// ```
+/// use flotilla_cluster::{
+///     remote, run_worker, Client, SchedulerOptions, SchedulerServer, WorkerOptions,
+/// };
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn add(a: i64, b: i64) -> i64 {
+///     a + b
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let scheduler =
+///         SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0").token(None))?;
+///     let addr = scheduler.addr().to_string();
+///     // Usually a process of its own (`flotilla worker ADDR`); here a thread.
+///     let at = addr.clone();
+///     let worker =
+///         std::thread::spawn(move || run_worker(&at, WorkerOptions::new().threads(2).token(None)));
+///
+///     let client = Client::connect_with(&addr, None)?;
+///     assert_eq!(client.submit(add::call(40, 2))?.result()?, 42);
+///
+///     // The worker returns once its scheduler is gone.
+///     drop(client);
+///     drop(scheduler);
+///     let _ = worker.join().expect("the worker thread does not panic");
+///     Ok(())
+/// }
+/// ```
 pub fn run_worker(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
