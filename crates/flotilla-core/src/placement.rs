@@ -396,6 +396,34 @@ impl Placer {
         })
     }
 
+    /// Under work stealing, the next worker of the dealing rotation other
+    /// than `besides`, advancing the rotation: the alternative a ready task
+    /// is weighed against when the worker that holds its data is busy.
+    /// `None` under other policies or with fewer than two workers.
+    ///
+    /// ```
+    /// use flotilla_core::{Placement, Placer, Target, WorkerId};
+    /// let mut p = Placer::new(Placement::WorkStealing, 3, 0);
+    /// assert_eq!(p.next_besides(WorkerId::new(0)), Some(WorkerId::new(1)));
+    /// assert_eq!(p.next_besides(WorkerId::new(2)), Some(WorkerId::new(0)));
+    /// // The rotation went on: the next task without a near worker goes to 1.
+    /// assert_eq!(p.place(0, 1.0, None), Some(Target::Stealable(WorkerId::new(1))));
+    /// assert_eq!(Placer::new(Placement::RoundRobin, 3, 0).next_besides(WorkerId::new(0)), None);
+    /// ```
+    pub fn next_besides(&mut self, besides: WorkerId) -> Option<WorkerId> {
+        let n = self.alive.len();
+        if self.placement != Placement::WorkStealing || n < 2 {
+            return None;
+        }
+        let mut w = self.alive[self.dealt % n];
+        self.dealt += 1;
+        if w == besides {
+            w = self.alive[self.dealt % n];
+            self.dealt += 1;
+        }
+        Some(w)
+    }
+
     /// Records that a task of `cost` was queued on `worker` other than by
     /// [`Placer::place`] (moved there by a steal), so load-aware policies
     /// see its queue grow.

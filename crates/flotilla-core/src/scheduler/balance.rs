@@ -258,6 +258,41 @@ impl Scheduler {
         (moved as f64 / rate) < wait
     }
 
+    /// Where ready `task`, headed for `near` (the worker that holds most
+    /// of its inputs), would finish sooner, if not there: the next worker
+    /// of the dealing rotation, when the task would wait there behind
+    /// fewer tasks, by the duration learned for its kind, even counting
+    /// the time to move its inputs. The same estimate as
+    /// [`Scheduler::set_transfer_rate`]'s steals, made once when the task
+    /// becomes ready, so that a busy worker that holds the data does not
+    /// collect every task that reads it. Needs a transfer rate and a
+    /// learned duration; without either the task goes next to its data.
+    pub(super) fn sooner_elsewhere(&mut self, task: TaskId, near: WorkerId) -> Option<WorkerId> {
+        let rate = self.transfer_rate.filter(|_| !self.results_shared)?;
+        let (each, _) = self.durations.estimate(self.graph.kind_of(task))?;
+        let threads_near = self.workers.offer(near).map_or(1, |o| o.threads().max(1));
+        if self.workers.queued(near) < threads_near as usize {
+            // A thread is free next to the data.
+            return None;
+        }
+        let other = self.placer.next_besides(near)?;
+        let wait = |w: WorkerId| {
+            let threads = self.workers.offer(w).map_or(1, |o| o.threads().max(1));
+            // Tasks ahead of it per thread; none while a thread is free.
+            let ahead = (self.workers.queued(w) + 1).saturating_sub(threads as usize);
+            each.as_secs_f64() * ahead as f64 / f64::from(threads)
+        };
+        let other_site = other.index() as u32;
+        let moved: u64 = self
+            .graph
+            .dependencies(task)
+            .iter()
+            .filter(|d| self.site[d.index()] != other_site)
+            .map(|d| self.result_bytes[d.index()])
+            .sum();
+        (wait(other) + moved as f64 / rate < wait(near)).then_some(other)
+    }
+
     fn is_stealable(
         &self,
         task: TaskId,
@@ -483,6 +518,60 @@ mod test {
         assert_eq!(steal_of_input(1 << 30, Some(1e9)), 0);
         // A kilobyte at 1 GB/s: it moves.
         assert_eq!(steal_of_input(1 << 10, Some(1e9)), 1);
+    }
+
+    /// Where a task that reads `bytes` held on worker 0 goes when it
+    /// becomes ready, with four tasks queued on worker 0 (one thread) and
+    /// worker 1 idle; its kind's duration (10 ms) learned or not.
+    fn placement_of_reader(bytes: u64, learned: bool) -> Target {
+        use std::time::Duration;
+        let mut g = TaskGraph::new();
+        let data = g.add_task(TaskKey::new("data"), &[]).unwrap();
+        let warm = g.add_task(TaskKey::indexed("read", 0), &[]).unwrap();
+        for i in 0..4 {
+            g.add_task(TaskKey::indexed("queued", i), &[]).unwrap();
+        }
+        let reader = g.add_task(TaskKey::indexed("read", 1), &[data]).unwrap();
+        let mut s = Scheduler::new(g, Placement::WorkStealing, 1);
+        s.set_transfer_rate(Some(1e9));
+        let mut out = Vec::new();
+        s.start(&mut out);
+        s.add_worker(WorkerOffer::new(1), &mut out);
+        let w0 = WorkerId::new(0);
+        let took = if learned {
+            Duration::from_millis(10)
+        } else {
+            Duration::ZERO
+        };
+        s.task_finished(warm, w0, Attempt::FIRST, Finish::new(took, 8), &mut out)
+            .unwrap();
+        out.clear();
+        s.task_finished(
+            data,
+            w0,
+            Attempt::FIRST,
+            Finish::new(Duration::ZERO, bytes),
+            &mut out,
+        )
+        .unwrap();
+        out.iter()
+            .find_map(|c| match c {
+                Command::Run { task, target, .. } if *task == reader => Some(*target),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_ready_task_goes_where_it_finishes_soonest_counting_the_transfer() {
+        let (w0, w1) = (WorkerId::new(0), WorkerId::new(1));
+        // A kilobyte moves in a microsecond; waiting behind four 10 ms
+        // tasks takes 40 ms: worker 1.
+        assert_eq!(placement_of_reader(1 << 10, true), Target::Stealable(w1));
+        // A gigabyte takes a second to move: it waits next to its data.
+        assert_eq!(placement_of_reader(1 << 30, true), Target::Stealable(w0));
+        // Nothing learned of its kind: next to its data.
+        assert_eq!(placement_of_reader(1 << 10, false), Target::Stealable(w0));
     }
 
     #[test]

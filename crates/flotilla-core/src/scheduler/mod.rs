@@ -402,6 +402,7 @@ impl Scheduler {
             }
             None => {
                 let near = self.near(task, by);
+                let near = near.map(|n| self.sooner_elsewhere(task, n).unwrap_or(n));
                 self.placer.place(i, self.graph.options(task).cost, near)
             }
         };
