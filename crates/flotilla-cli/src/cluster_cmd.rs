@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use flotilla::cluster::{Client, SchedulerOptions, SchedulerServer, Tls, Token, WorkerOptions};
+use flotilla::cluster::{
+    parse_resource, parse_size, Client, SchedulerOptions, SchedulerServer, Tls, Token,
+    WorkerOptions,
+};
 use flotilla::Placement;
 
 /// Arguments of `flotilla scheduler`.
@@ -82,7 +85,7 @@ pub(crate) struct WorkerArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// The memory this worker offers: bytes, or with a unit (512M, 4G).
-    #[arg(long, value_parser = parse_bytes)]
+    #[arg(long, value_parser = parse_size)]
     memory_limit: Option<u64>,
     /// Named resources this worker offers, NAME=AMOUNT, comma-separated (gpu=1).
     #[arg(long, value_delimiter = ',', value_parser = parse_resource)]
@@ -212,60 +215,4 @@ pub(crate) fn run_tls_certs(args: &TlsCertsArgs) -> anyhow::Result<()> {
         tls.name()
     );
     Ok(())
-}
-
-/// Bytes, optionally with a unit: `1000`, `64K`, `512M`, `4G` (powers of 1024).
-fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => t.split_at(i),
-        None => (t, ""),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (try 512M or 4G)"))?;
-    let scale = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "K" | "KB" | "KIB" => 1 << 10,
-        "M" | "MB" | "MIB" => 1 << 20,
-        "G" | "GB" | "GIB" => 1 << 30,
-        "T" | "TB" | "TIB" => 1 << 40,
-        other => return Err(format!("{other:?} is not a size unit (use K, M, G or T)")),
-    };
-    n.checked_mul(scale)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
-
-/// `NAME=AMOUNT`.
-fn parse_resource(text: &str) -> Result<(String, u64), String> {
-    let (name, amount) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?} is not NAME=AMOUNT (gpu=1)"))?;
-    let amount = amount
-        .trim()
-        .parse()
-        .map_err(|_| format!("the amount in {text:?} is not a whole number"))?;
-    if name.trim().is_empty() {
-        return Err(format!("{text:?} has no resource name"));
-    }
-    Ok((name.trim().to_string(), amount))
-}
-
-#[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn sizes_and_resources_parse_and_bad_ones_say_why() {
-        assert_eq!(parse_bytes("1000"), Ok(1000));
-        assert_eq!(parse_bytes("512M"), Ok(512 << 20));
-        assert_eq!(parse_bytes("4g"), Ok(4 << 30));
-        assert!(parse_bytes("4X").unwrap_err().contains("unit"));
-        assert!(parse_bytes("lots").unwrap_err().contains("not a size"));
-        assert_eq!(parse_resource("gpu=2"), Ok(("gpu".to_string(), 2)));
-        assert!(parse_resource("gpu").unwrap_err().contains("NAME=AMOUNT"));
-        assert!(parse_resource("gpu=x")
-            .unwrap_err()
-            .contains("whole number"));
-    }
 }

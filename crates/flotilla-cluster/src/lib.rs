@@ -67,7 +67,10 @@ pub use protocol::{ClusterStatus, Token, WorkerStatus};
 pub use registry::{registered_functions, Arg, Call, Remote, RemoteFunction};
 pub use scheduler::{SchedulerOptions, SchedulerServer};
 pub use tls::{Tls, DEFAULT_TLS_NAME, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
-pub use worker::{run_worker, WorkerOptions};
+pub use worker::{
+    parse_resource, parse_size, run_worker, WorkerOptions, WORKER_MEMORY_LIMIT_ENV,
+    WORKER_RESOURCES_ENV,
+};
 
 #[doc(hidden)]
 pub mod __private {

@@ -16,7 +16,10 @@ use crate::error::ClusterError;
 use crate::protocol::Token;
 use crate::scheduler::{SchedulerOptions, SchedulerServer};
 use crate::tls::{Tls, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
-use crate::worker::{run_worker, WorkerOptions};
+use crate::worker::run_worker;
+use crate::worker::worker_options;
+#[cfg(doc)]
+use crate::worker::{WorkerOptions, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV};
 
 /// The environment variable that makes a process of a binary that calls
 /// [`worker_if_asked`] a worker of the scheduler it names.
@@ -60,9 +63,17 @@ pub const WORKER_PREFETCH_ENV: &str = "FLOTILLA_WORKER_PREFETCH";
 /// Turns this process into a cluster worker when asked, and never
 /// returns then: when `FLOTILLA_WORKER=ADDR` is set, or the first
 /// arguments are `--flotilla-worker ADDR`, it serves the scheduler at
-/// `ADDR` (with `FLOTILLA_WORKER_THREADS` threads and the token of
-/// `FLOTILLA_TOKEN`) and exits when the scheduler goes away. Otherwise it
-/// returns at once.
+/// `ADDR` and exits when the scheduler goes away. Otherwise it returns at
+/// once.
+///
+/// Such a worker takes the options of `flotilla worker`, as flags after
+/// the address — `--threads N`, `--memory-limit SIZE`, `--resources
+/// gpu=1,...`, `--prefetch N`, `--token-file PATH`, `--tls-ca`,
+/// `--tls-cert`, `--tls-key`, `--tls-name` — or from the environment
+/// ([`WORKER_THREADS_ENV`], [`WORKER_MEMORY_LIMIT_ENV`],
+/// [`WORKER_RESOURCES_ENV`], [`WORKER_PREFETCH_ENV`], `FLOTILLA_TOKEN`,
+/// [`TLS_CA_ENV`] and the other TLS variables); flags win. A bad option
+/// ends the process with its message and exit code 2.
 ///
 /// Call it first thing in `main` of a binary whose `#[remote]` functions
 /// should run on a cluster: workers started from that binary (by
@@ -76,36 +87,21 @@ pub const WORKER_PREFETCH_ENV: &str = "FLOTILLA_WORKER_PREFETCH";
 /// }
 /// ```
 pub fn worker_if_asked() {
-    let from_flag = {
-        let mut args = std::env::args().skip(1);
-        match (args.next().as_deref(), args.next()) {
-            (Some("--flotilla-worker"), Some(addr)) => Some(addr),
-            _ => None,
-        }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (addr, flags) = match args.as_slice() {
+        [first, addr, flags @ ..] if first == "--flotilla-worker" => (addr.clone(), flags),
+        _ => match std::env::var(WORKER_ENV) {
+            Ok(addr) => (addr, &[][..]),
+            Err(_) => return,
+        },
     };
-    let Some(addr) = from_flag.or_else(|| std::env::var(WORKER_ENV).ok()) else {
-        return;
-    };
-    let mut options = WorkerOptions::new();
-    if let Some(n) = std::env::var(WORKER_THREADS_ENV)
-        .ok()
-        .and_then(|t| t.parse().ok())
-    {
-        options = options.threads(n);
-    }
-    if let Some(n) = std::env::var(WORKER_PREFETCH_ENV)
-        .ok()
-        .and_then(|t| t.parse().ok())
-    {
-        options = options.prefetch(n);
-    }
-    match Tls::from_env() {
-        Ok(tls) => options = options.tls(tls),
+    let options = match worker_options(flags, |name| std::env::var(name).ok()) {
+        Ok(options) => options,
         Err(e) => {
             eprintln!("flotilla worker: {e}");
-            std::process::exit(1)
+            std::process::exit(2)
         }
-    }
+    };
     match run_worker(&addr, options) {
         Ok(()) => std::process::exit(0),
         Err(e) => {

@@ -445,6 +445,77 @@ fn status_shows_each_workers_memory() -> Result<(), Failed> {
     }
 }
 
+/// Processes killed and reaped when the test ends, passed or not.
+struct Reaped(Vec<std::process::Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn this_binary_becomes_a_worker_with_the_options_of_flotilla_worker() -> Result<(), Failed> {
+    use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+    use std::process::{Command, Stdio};
+    let token = Token::random()?;
+    let scheduler = SchedulerServer::start(
+        SchedulerOptions::new()
+            .listen("127.0.0.1:0")
+            .token(Some(token.clone())),
+    )?;
+    let addr = scheduler.addr().to_string();
+    let dir = std::env::temp_dir().join(format!("flotilla-worker-args-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, token.expose())?;
+    let exe = std::env::current_exe()?;
+    let mut procs = Reaped(Vec::new());
+    procs.0.push(
+        Command::new(&exe)
+            .args([
+                "--flotilla-worker",
+                &addr,
+                "--threads",
+                "2",
+                "--resources",
+                "gpu=1",
+            ])
+            .arg("--token-file")
+            .arg(&token_file)
+            .env("FLOTILLA_WORKER_MEMORY_LIMIT", "64M")
+            .env_remove("FLOTILLA_TOKEN")
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let client = Client::connect_with(&addr, Some(token))?;
+    // A task that needs a gpu runs there: the worker offers one.
+    let x = client.submit(add::call(20, 22).resource("gpu", 1))?;
+    assert_eq!(x.result()?, 42);
+    let status = client.status()?;
+    let w = &status.workers[0];
+    assert_eq!(
+        (w.threads, w.memory_limit),
+        (2, Some(64 << 20)),
+        "{status:?}"
+    );
+
+    // A bad option: its message and exit code 2, before connecting.
+    let out = Command::new(&exe)
+        .args(["--flotilla-worker", &addr, "--memory-limit", "lots"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("memory limit") && err.contains("\"lots\""),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
@@ -492,6 +563,10 @@ fn main() {
         Trial::test(
             "a_wrong_or_missing_token_is_refused",
             a_wrong_or_missing_token_is_refused,
+        ),
+        Trial::test(
+            "this_binary_becomes_a_worker_with_the_options_of_flotilla_worker",
+            this_binary_becomes_a_worker_with_the_options_of_flotilla_worker,
         ),
         Trial::test(
             "status_shows_each_workers_memory",

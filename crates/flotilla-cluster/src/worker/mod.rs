@@ -15,7 +15,11 @@
 //! to an idle worker when the scheduler asks, and among the tasks on the
 //! pool the threads balance by local work stealing, at in-process cost.
 
+mod args;
 mod run;
+
+pub(crate) use args::worker_options;
+pub use args::{parse_resource, parse_size, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
