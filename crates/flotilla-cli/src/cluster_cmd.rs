@@ -170,12 +170,14 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
         status.workers.len()
     );
     println!(
-        "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>13} {:>10} {:>12} {:>11}",
+        "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>9} {:>9} {:>13} {:>10} {:>12} {:>11}",
         "worker",
         "name",
         "threads",
         "queued",
         "tasks",
+        "busy (s)",
+        "idle (s)",
         "results (MB)",
         "held (MB)",
         "memory (MB)",
@@ -185,12 +187,14 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
         |bytes: Option<u64>| bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1e6));
     for w in &status.workers {
         println!(
-            "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>13.1} {:>10.1} {:>12} {:>11}",
+            "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>9.1} {:>9.1} {:>13.1} {:>10.1} {:>12} {:>11}",
             w.id,
             w.name,
             w.threads,
             w.queued,
             w.tasks,
+            w.busy_micros as f64 / 1e6,
+            w.idle_micros() as f64 / 1e6,
             w.result_bytes as f64 / 1e6,
             w.held_bytes as f64 / 1e6,
             mb(w.memory_used),

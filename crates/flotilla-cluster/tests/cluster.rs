@@ -416,7 +416,7 @@ fn every_connection_is_encrypted_with_tls() -> Result<(), Failed> {
     Ok(())
 }
 
-fn status_shows_each_workers_memory() -> Result<(), Failed> {
+fn status_shows_each_workers_memory_and_idle_time() -> Result<(), Failed> {
     let cluster = LocalCluster::builder()
         .workers(2)
         .threads_per_worker(1)
@@ -432,10 +432,15 @@ fn status_shows_each_workers_memory() -> Result<(), Failed> {
         let reported = status
             .workers
             .iter()
-            .all(|w| w.memory_used.is_some_and(|m| m > 1 << 20));
+            .all(|w| w.memory_used.is_some_and(|m| m > 1 << 20) && w.uptime_micros > 0);
         let held: u64 = status.workers.iter().map(|w| w.held_bytes).sum();
         // 100 results of one postcard-encoded i64 each, held until released.
         if reported && held >= 100 {
+            // Mostly idle: a hundred tiny tasks over at least a heartbeat.
+            for w in &status.workers {
+                assert!(w.idle_micros() > w.busy_micros, "{w:?}");
+                assert!(w.idle_micros() <= w.uptime_micros, "{w:?}");
+            }
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
@@ -569,8 +574,8 @@ fn main() {
             this_binary_becomes_a_worker_with_the_options_of_flotilla_worker,
         ),
         Trial::test(
-            "status_shows_each_workers_memory",
-            status_shows_each_workers_memory,
+            "status_shows_each_workers_memory_and_idle_time",
+            status_shows_each_workers_memory_and_idle_time,
         ),
         Trial::test(
             "every_connection_is_encrypted_with_tls",

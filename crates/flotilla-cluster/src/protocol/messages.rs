@@ -23,14 +23,16 @@ pub(crate) enum WorkerMessage {
     Failed(Vec<Failed>),
     /// The answers to [`SchedulerMessage::GiveUp`] requests.
     GaveUp(Vec<GiveUpAnswer>),
-    /// "Still here", with the worker's memory, sent every heartbeat
+    /// "Still here", with the worker's vitals, sent every heartbeat
     /// interval.
-    Heartbeat(Memory),
+    Heartbeat(Vitals),
 }
 
-/// A worker's memory at its last heartbeat.
+/// A worker's memory and age at its last heartbeat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Memory {
+pub(crate) struct Vitals {
+    /// Time since the worker registered, in microseconds.
+    pub(crate) uptime_micros: u64,
     /// The process's resident memory (`None` where it cannot be read).
     pub(crate) process_bytes: Option<u64>,
     /// Bytes of results it holds now.
@@ -309,6 +311,27 @@ pub struct WorkerStatus {
     pub memory_used: Option<u64>,
     /// Bytes of results it held at its last heartbeat.
     pub held_bytes: u64,
+    /// Time since it registered, at its last heartbeat, in microseconds.
+    pub uptime_micros: u64,
+}
+
+impl WorkerStatus {
+    /// Thread time it spent without a task, up to its last heartbeat, in
+    /// microseconds: its threads times its uptime, less the time its
+    /// tasks ran.
+    ///
+    /// ```
+    /// let w = flotilla_cluster::WorkerStatus {
+    ///     threads: 2,
+    ///     uptime_micros: 1_000_000,
+    ///     busy_micros: 1_500_000,
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(w.idle_micros(), 500_000);
+    /// ```
+    pub fn idle_micros(&self) -> u64 {
+        (u64::from(self.threads) * self.uptime_micros).saturating_sub(self.busy_micros)
+    }
 }
 
 /// A request to a worker's data server.

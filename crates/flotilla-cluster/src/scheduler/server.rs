@@ -214,7 +214,7 @@ fn handle(state: &mut ClusterState, event: Event, links: &mut Links, timeout: Du
                 WorkerMessage::Finished(f) => state.finished(conn, &f),
                 WorkerMessage::Failed(f) => state.failed(conn, f),
                 WorkerMessage::GaveUp(a) => state.gave_up(conn, &a),
-                WorkerMessage::Heartbeat(memory) => state.memory(conn, memory),
+                WorkerMessage::Heartbeat(vitals) => state.vitals(conn, vitals),
                 WorkerMessage::Register(_) => {}
             }
         }

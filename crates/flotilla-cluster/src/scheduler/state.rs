@@ -19,7 +19,7 @@ use flotilla_core::{
 
 use crate::protocol::messages::{
     ClientArg, ClientEvent, ClusterStatus, Done, Failed, Failure, FailureReason, Finished,
-    GiveUpAnswer, InputAt, Memory, RunTask, SchedulerMessage, Submit, TaskFailure, WireArg,
+    GiveUpAnswer, InputAt, RunTask, SchedulerMessage, Submit, TaskFailure, Vitals, WireArg,
     WorkerInfo, WorkerStatus,
 };
 
@@ -50,8 +50,8 @@ struct WorkerEntry {
     tasks: u64,
     stolen: u64,
     busy_micros: u64,
-    /// Its memory at its last heartbeat.
-    memory: Memory,
+    /// Its memory and age at its last heartbeat.
+    vitals: Vitals,
     /// Tasks of the central queue handed to it and not ended.
     central: usize,
 }
@@ -177,7 +177,7 @@ impl ClusterState {
                 tasks: 0,
                 stolen: 0,
                 busy_micros: 0,
-                memory: Memory::default(),
+                vitals: Vitals::default(),
                 central: 0,
             },
         );
@@ -345,13 +345,13 @@ impl ClusterState {
     }
 
     /// Tasks that the worker on `conn` started.
-    /// The memory the worker on `conn` reported with its heartbeat.
-    pub(crate) fn memory(&mut self, conn: ConnId, memory: Memory) {
+    /// The vitals the worker on `conn` reported with its heartbeat.
+    pub(crate) fn vitals(&mut self, conn: ConnId, vitals: Vitals) {
         let Some(worker) = self.worker_of_conn.get(&conn) else {
             return;
         };
         if let Some(entry) = self.workers.get_mut(worker) {
-            entry.memory = memory;
+            entry.vitals = vitals;
         }
     }
 
@@ -506,8 +506,9 @@ impl ClusterState {
                 stolen: entry.stolen,
                 busy_micros: entry.busy_micros,
                 memory_limit: entry.info.memory_bytes,
-                memory_used: entry.memory.process_bytes,
-                held_bytes: entry.memory.held_bytes,
+                memory_used: entry.vitals.process_bytes,
+                held_bytes: entry.vitals.held_bytes,
+                uptime_micros: entry.vitals.uptime_micros,
             });
         }
         for i in 0..self.specs.len() as u32 {

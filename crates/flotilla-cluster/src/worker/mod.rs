@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use crate::error::ClusterError;
 use crate::fetch::Fetcher;
 use crate::protocol::messages::{
-    DataReply, DataRequest, Memory, SchedulerMessage, WorkerInfo, WorkerMessage,
+    DataReply, DataRequest, SchedulerMessage, Vitals, WorkerInfo, WorkerMessage,
 };
 use crate::protocol::{accept, connect, FrameWriter, Role, Token, CHUNK_BYTES, MAX_FRAME_BYTES};
 use crate::tls::Tls;
@@ -373,11 +373,13 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
     });
     tokio::spawn(report_loop(writer, outgoing, Arc::clone(&shared)));
     let beats = Arc::clone(&shared);
+    let registered = std::time::Instant::now();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(heartbeat);
         loop {
             tick.tick().await;
-            let memory = Memory {
+            let memory = Vitals {
+                uptime_micros: registered.elapsed().as_micros() as u64,
                 process_bytes: resident_bytes(),
                 held_bytes: lock(&beats.store).values().map(|v| v.len() as u64).sum(),
             };
