@@ -251,7 +251,10 @@ struct Outcomes {
 struct Queue {
     ready: VecDeque<Prepared>,
     in_flight: usize,
-    /// Tasks cancelled while their inputs were being fetched.
+    /// Tasks whose inputs are being fetched.
+    fetching: HashSet<u32>,
+    /// Of those, tasks cancelled meanwhile: dropped when their inputs
+    /// arrive.
     cancelled: HashSet<u32>,
 }
 

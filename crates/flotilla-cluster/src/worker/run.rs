@@ -52,11 +52,15 @@ pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
     }
     if !waiting.is_empty() {
         let shared = Arc::clone(shared);
+        let fetching: Vec<u32> = waiting.iter().map(|t| t.task).collect();
+        lock(&shared.queue)
+            .fetching
+            .extend(fetching.iter().copied());
         tokio::spawn(async move {
             let prepared = fetch_inputs(&shared, waiting).await;
             let mut q = lock(&shared.queue);
             for p in prepared {
-                if q.cancelled.remove(&p.task.task) {
+                if q.cancelled.contains(&p.task.task) {
                     continue;
                 }
                 if p.task.first {
@@ -64,6 +68,11 @@ pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
                 } else {
                     q.ready.push_back(p);
                 }
+            }
+            // Every task of the batch is queued, dropped or failed now.
+            for t in &fetching {
+                q.fetching.remove(t);
+                q.cancelled.remove(t);
             }
             drop(q);
             pump(&shared);
@@ -284,7 +293,9 @@ pub(crate) fn cancel(shared: &Shared, tasks: &[u32]) {
         q.ready.retain(|p| p.task.task != t);
         if q.ready.len() == before {
             // Perhaps still fetching its inputs: skip it when it arrives.
-            q.cancelled.insert(t);
+            if q.fetching.contains(&t) {
+                q.cancelled.insert(t);
+            }
         }
     }
 }

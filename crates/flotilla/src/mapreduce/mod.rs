@@ -9,6 +9,11 @@ pub mod streaming;
 pub use flotilla_data::{sort, split};
 
 pub use crate::hash::KeyHasher;
+#[cfg(feature = "cluster")]
+#[doc(hidden)]
+pub use job::cluster::__cluster;
+#[cfg(feature = "cluster")]
+pub use job::{ClusterJob, ClusterJobRunner};
 pub use job::{
     Counters, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, Partitioner, RecordError,
     ShuffleKey, ShuffleValue, TextInput, TextRecord,

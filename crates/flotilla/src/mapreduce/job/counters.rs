@@ -10,7 +10,7 @@ use std::fmt;
 /// assert_eq!(c.bad_records, 0);
 /// assert!(c.to_string().contains("map input records"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     /// Records the mappers read.
     pub map_input_records: u64,

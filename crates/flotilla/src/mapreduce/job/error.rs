@@ -47,6 +47,12 @@ pub enum JobError {
     /// written (see [`crate::output`] for the rule of output folders).
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// A task on a cluster failed for good (its message names the task,
+    /// the worker and, for a bad record, the file and line), or the
+    /// cluster went away.
+    #[cfg(feature = "cluster")]
+    #[error(transparent)]
+    Cluster(#[from] flotilla_cluster::ClusterError),
     /// The settings cannot work.
     #[error("invalid job settings: {0}")]
     Config(String),

@@ -48,6 +48,8 @@
 //! (`map_task`, `reduce_task`), the graph of a run (`run`), [`JobRunner`]
 //! (`runner`), and [`JobOutput`] with the text writers (`output`).
 
+#[cfg(feature = "cluster")]
+pub(crate) mod cluster;
 mod config;
 mod counters;
 mod emitter;
@@ -60,6 +62,8 @@ mod run;
 mod runner;
 mod shuffle_sink;
 
+#[cfg(feature = "cluster")]
+pub use cluster::{ClusterJob, ClusterJobRunner};
 pub use config::JobConfig;
 pub use counters::Counters;
 pub use emitter::Emitter;
