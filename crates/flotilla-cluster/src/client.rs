@@ -959,14 +959,7 @@ fn describe(reason: &FailureReason) -> String {
             failure,
             attempts,
         } => {
-            let what = match failure {
-                Failure::Error(m) => format!("failed: {m}"),
-                Failure::Panic(m) => format!("panicked: {m}"),
-                Failure::NotRegistered(f) => format!(
-                    "cannot run: {f} is not registered in the worker's binary (run the client's binary as the worker)"
-                ),
-                Failure::InputLost { reason, .. } => format!("lost an input: {reason}"),
-            };
+            let what = failure_text(failure);
             let tries = if *attempts == 1 {
                 "1 attempt".to_string()
             } else {
@@ -982,8 +975,26 @@ fn describe(reason: &FailureReason) -> String {
             };
             format!("was running on {times} that died or went silent (a crash, a kill, a lost machine), and is not run again")
         }
-        FailureReason::Abandoned { because } => format!("did not run: its input {because} failed"),
+        FailureReason::Abandoned {
+            because,
+            cause: Some(cause),
+        } => format!("did not run: its input {because} {}", failure_text(cause)),
+        FailureReason::Abandoned { because, .. } => {
+            format!("did not run: its input {because} failed or was cancelled")
+        }
         FailureReason::Cancelled => "was cancelled".to_string(),
+    }
+}
+
+/// How one attempt failed, in words.
+fn failure_text(failure: &Failure) -> String {
+    match failure {
+        Failure::Error(m) => format!("failed: {m}"),
+        Failure::Panic(m) => format!("panicked: {m}"),
+        Failure::NotRegistered(f) => format!(
+            "cannot run: {f} is not registered in the worker's binary (run the client's binary as the worker)"
+        ),
+        Failure::InputLost { reason, .. } => format!("lost an input: {reason}"),
     }
 }
 

@@ -226,7 +226,11 @@ pub(crate) enum FailureReason {
     /// It was running on too many workers that were lost.
     Suspicious { workers: u32 },
     /// An input failed or was cancelled.
-    Abandoned { because: String },
+    Abandoned {
+        because: String,
+        /// How that input failed, when it did (not when it was cancelled).
+        cause: Option<Failure>,
+    },
     /// It was cancelled.
     Cancelled,
 }

@@ -723,6 +723,7 @@ impl ClusterState {
             TaskState::Cancelled => FailureReason::Cancelled,
             TaskState::Abandoned { because } => FailureReason::Abandoned {
                 because: self.core.graph().key(because).to_string(),
+                cause: self.failures.get(&because).map(|f| f.failure.clone()),
             },
             TaskState::Failed => match (self.core.failure(task), self.failures.get(&task)) {
                 (Some(FailureKind::WorkerLost), _) | (_, None) => FailureReason::Suspicious {
@@ -927,7 +928,8 @@ mod test {
             .find(|f| f.id == 2)
             .expect("its reader is reported");
         assert!(
-            matches!(&next.reason, FailureReason::Abandoned { because } if because == "bad[0]")
+            matches!(&next.reason, FailureReason::Abandoned { because, cause: Some(Failure::Panic(m)) }
+                if because == "bad[0]" && m == "boom")
         );
     }
 

@@ -1,0 +1,276 @@
+//! Typed MapReduce jobs on clusters of real processes on 127.0.0.1: the
+//! workers are copies of this test binary (it calls `worker_if_asked`
+//! first), and each test's `LocalCluster` kills and reaps them when it is
+//! dropped, also when the test fails. Every job's result is compared with
+//! the same job run in-process.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use flotilla::cluster::{Client, LocalCluster};
+use flotilla::mapreduce::{
+    ClusterJobRunner, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, RecordError,
+};
+use flotilla::CpuPool;
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde::{Deserialize, Serialize};
+
+/// Word count, optionally slowed down per line in the mapper or per key in
+/// the reducer (so that a worker can be killed in the middle of a phase).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct WordCount {
+    map_delay_us: u64,
+    reduce_delay_us: u64,
+}
+
+impl Job for WordCount {
+    type Input = str;
+    type Key = String;
+    type Value = u64;
+    type Output = (String, u64);
+    type State = ();
+    const COMBINES: bool = true;
+
+    fn map(
+        &self,
+        _: &mut (),
+        line: &str,
+        emit: &mut Emitter<'_, String, u64>,
+    ) -> Result<(), RecordError> {
+        if self.map_delay_us > 0 {
+            std::thread::sleep(Duration::from_micros(self.map_delay_us));
+        }
+        if line.starts_with("!bad") {
+            return Err(RecordError::new("a line that starts with !bad"));
+        }
+        for w in line.split_whitespace() {
+            emit.emit(w.to_string(), 1)?;
+        }
+        Ok(())
+    }
+
+    fn combine(&self, acc: &mut u64, n: u64) {
+        *acc += n;
+    }
+
+    fn reduce(
+        &self,
+        _: &mut (),
+        word: String,
+        counts: Vec<u64>,
+        out: &mut Vec<(String, u64)>,
+    ) -> Result<(), RecordError> {
+        if self.reduce_delay_us > 0 {
+            std::thread::sleep(Duration::from_micros(self.reduce_delay_us));
+        }
+        out.push((word, counts.iter().sum()));
+        Ok(())
+    }
+}
+
+flotilla::cluster_job!(WordCount);
+
+/// A folder removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("flotilla-cmr-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the temp folder is writable");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `files` text files of `lines` lines each of words drawn from a
+/// vocabulary of 500, with a bad line every `bad_every` lines (0: none).
+fn write_text(dir: &Path, files: usize, lines: usize, bad_every: usize) -> Vec<String> {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..files)
+        .map(|f| {
+            let path = dir.join(format!("part-{f}.txt"));
+            let mut text = String::new();
+            for l in 0..lines {
+                if bad_every > 0 && l % bad_every == bad_every - 1 {
+                    text.push_str("!bad line\n");
+                    continue;
+                }
+                for _ in 0..8 {
+                    text.push_str(&format!("w{} ", next() % 500));
+                }
+                text.push('\n');
+            }
+            std::fs::write(&path, text).expect("the input is writable");
+            path.to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+fn sorted(out: JobOutput<(String, u64)>) -> Vec<(String, u64)> {
+    let mut records = out.records();
+    records.sort();
+    records
+}
+
+/// The job run in-process, for comparison.
+fn in_process(job: WordCount, inputs: &[&str], config: JobConfig) -> JobOutput<(String, u64)> {
+    let pool = CpuPool::with_threads(2).expect("a pool starts");
+    JobRunner::new(&pool)
+        .config(config)
+        .run_text(job, inputs)
+        .expect("the in-process job runs")
+}
+
+fn config() -> JobConfig {
+    JobConfig::default().reducers(3).split_bytes(16 << 10)
+}
+
+fn a_job_on_a_cluster_gives_the_in_process_result() -> Result<(), Failed> {
+    let dir = TempDir::new("same");
+    let inputs = write_text(&dir.0, 3, 2_000, 0);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let expected = in_process(WordCount::default(), &inputs, config());
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
+    let client = cluster.client()?;
+    let out = ClusterJobRunner::new(&client)
+        .config(config())
+        .run_text(WordCount::default(), &inputs)?;
+    assert_eq!(out.partitions.len(), 3);
+    assert_eq!(out.counters, expected.counters);
+    assert_eq!(sorted(out), sorted(expected));
+    // Both workers took part.
+    let status = client.status()?;
+    assert!(status.workers.iter().all(|w| w.tasks > 0), "{status:?}");
+    Ok(())
+}
+
+fn bad_records_name_their_file_and_line_or_are_skipped() -> Result<(), Failed> {
+    let dir = TempDir::new("bad");
+    let inputs = write_text(&dir.0, 1, 300, 100);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let client = Client::in_process(2)?;
+    let err = ClusterJobRunner::new(&client)
+        .run_text(WordCount::default(), &inputs)
+        .unwrap_err();
+    assert!(matches!(err, JobError::Cluster(_)), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("part-0.txt:100: bad record"), "{text}");
+
+    let skip = JobConfig::default().skip_bad_records(true).reducers(2);
+    let expected = in_process(WordCount::default(), &inputs, skip.clone());
+    let out = ClusterJobRunner::new(&client)
+        .config(skip)
+        .run_text(WordCount::default(), &inputs)?;
+    assert_eq!(out.counters.bad_records, 3);
+    assert_eq!(out.bad_record_sample, expected.bad_record_sample);
+    assert_eq!(sorted(out), sorted(expected));
+    Ok(())
+}
+
+/// Runs `job` on a cluster of 2 workers and kills worker 0 once `ready`
+/// says so of the cluster's count of finished tasks; the result must be
+/// the in-process one.
+fn killed_during(job: WordCount, ready: impl Fn(u64, u64) -> bool) -> Result<(), Failed> {
+    let dir = TempDir::new(if job.map_delay_us > 0 {
+        "kill-map"
+    } else {
+        "kill-reduce"
+    });
+    let inputs = write_text(&dir.0, 2, 400, 0);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let config = JobConfig::default().reducers(2).split_bytes(4 << 10);
+    let maps = flotilla::mapreduce::split::plan_splits(&inputs, 4 << 10)?.len() as u64;
+    let expected = in_process(WordCount::default(), &inputs, config.clone());
+    let mut cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
+    let client = cluster.client()?;
+    let watcher = cluster.client()?;
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| {
+            ClusterJobRunner::new(&client)
+                .config(config)
+                .run_text(job, &inputs)
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let finished = watcher.status()?.finished;
+            if ready(finished, maps) {
+                cluster.kill_worker(0)?;
+                break;
+            }
+            if run.is_finished() || Instant::now() > deadline {
+                return Err(Failed::from(format!(
+                    "the moment to kill never came ({finished} tasks finished)"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        run.join()
+            .map_err(|_| Failed::from("the job's thread panicked"))?
+            .map_err(Failed::from)
+    })?;
+    assert_eq!(out.counters, expected.counters);
+    assert_eq!(sorted(out), sorted(expected));
+    Ok(())
+}
+
+fn a_worker_killed_during_the_map_phase_costs_only_time() -> Result<(), Failed> {
+    // Two of the ten or so map tasks are done (each 400 µs × ~100 lines),
+    // most are not.
+    let job = WordCount {
+        map_delay_us: 400,
+        reduce_delay_us: 0,
+    };
+    killed_during(job, |finished, _| finished >= 2)
+}
+
+fn a_worker_killed_during_the_reduce_phase_costs_only_time() -> Result<(), Failed> {
+    // Every map, piece (two per map) and summary task done, the two
+    // reducers (250 keys each × 200 µs) still running.
+    let job = WordCount {
+        map_delay_us: 0,
+        reduce_delay_us: 200,
+    };
+    killed_during(job, |finished, maps| finished >= 4 * maps)
+}
+
+fn main() {
+    flotilla::cluster::worker_if_asked();
+    let args = Arguments::from_args();
+    let tests = vec![
+        Trial::test(
+            "a_job_on_a_cluster_gives_the_in_process_result",
+            a_job_on_a_cluster_gives_the_in_process_result,
+        ),
+        Trial::test(
+            "bad_records_name_their_file_and_line_or_are_skipped",
+            bad_records_name_their_file_and_line_or_are_skipped,
+        ),
+        Trial::test(
+            "a_worker_killed_during_the_map_phase_costs_only_time",
+            a_worker_killed_during_the_map_phase_costs_only_time,
+        ),
+        Trial::test(
+            "a_worker_killed_during_the_reduce_phase_costs_only_time",
+            a_worker_killed_during_the_reduce_phase_costs_only_time,
+        ),
+    ];
+    libtest_mimic::run(&args, tests).exit();
+}
