@@ -54,6 +54,10 @@ pub(crate) enum Workload {
     /// 10M ratings joined with the items table on item_id, then the mean
     /// rating per genre.
     W9,
+    /// W3 on a LocalCluster of --workers worker processes, one of them
+    /// killed with SIGKILL about half-way (and replaced); beside the same
+    /// run without the fault.
+    W8,
 }
 
 /// Where the workload runs.
@@ -63,7 +67,7 @@ pub(crate) enum Runtime {
     #[default]
     Local,
     /// A LocalCluster: a scheduler and --workers worker processes of this
-    /// binary on loopback (W1, W2, W7).
+    /// binary on loopback (W1, W2, W3, W4, W7; W8 always).
     Cluster,
 }
 
@@ -112,12 +116,19 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
+    if args.workload == Workload::W8 {
+        return cluster::w8(args, &ratings_file(args)?);
+    }
     if args.runtime == Runtime::Cluster {
         return match args.workload {
             Workload::W1 => cluster::w1(args),
             Workload::W2 => cluster::w2(args),
+            Workload::W3 => cluster::w3(args, &ratings_file(args)?),
+            Workload::W4 => cluster::w4(args, &text_file(args)?),
             Workload::W7 => cluster::w7(args),
-            other => bail!("{other:?} runs in-process only; --runtime cluster runs W1, W2 and W7"),
+            other => bail!(
+                "{other:?} runs in-process only; --runtime cluster runs W1, W2, W3, W4 and W7"
+            ),
         };
     }
     match args.workload {
@@ -129,6 +140,7 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
         Workload::W6 => array::w6(args),
         Workload::W7 => w7(args),
         Workload::W9 => dataframe::w9(args),
+        Workload::W8 => unreachable!("W8 runs on a cluster, above"),
     }
 }
 
@@ -420,19 +432,78 @@ fn input_file(
 }
 
 fn job_runner(args: &BenchArgs, pool: &CpuPool) -> JobRunner {
+    JobRunner::new(pool).config(job_config(args))
+}
+
+/// The job settings of W3 and W4: the memory budget, the split size.
+fn job_config(args: &BenchArgs) -> JobConfig {
     let mut config = JobConfig::default().memory_budget(args.memory_mb << 20);
     if let Some(mb) = args.split_mb {
         config = config.split_bytes(mb << 20);
     }
-    JobRunner::new(pool).config(config)
+    config
+}
+
+/// W3's input: 10M ratings.
+fn ratings_file(args: &BenchArgs) -> anyhow::Result<String> {
+    input_file(args, "ratings_10m.tsv", |p| {
+        gen::write_ratings(p, 10_000_000, 20240501).map(|_| ())
+    })
+}
+
+/// W4's input: 100 MB of text.
+fn text_file(args: &BenchArgs) -> anyhow::Result<String> {
+    input_file(args, "text_100mb.txt", |p| {
+        gen::write_text(p, 100_000_000, 20240503).map(|_| ())
+    })
+}
+
+/// W3's result: the count of each rating, as a JSON object.
+fn w3_result(counts: &[(u8, u64)]) -> Json {
+    Json::Raw(format!(
+        "{{{}}}",
+        counts
+            .iter()
+            .map(|(r, c)| format!("\"{r}\": {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// W4's result: distinct words and the top 5 as a JSON object, and the
+/// total of words.
+fn w4_result(mut pairs: Vec<(flotilla::mapreduce::SmallBytes, u64)>) -> (Json, u64) {
+    let total: u64 = pairs.iter().map(|(_, c)| c).sum();
+    let distinct = pairs.len();
+    let top_n = 5.min(pairs.len());
+    if top_n > 0 {
+        pairs.select_nth_unstable_by(top_n - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    }
+    let mut top: Vec<(flotilla::mapreduce::SmallBytes, u64)> =
+        pairs.into_iter().take(top_n).collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let top_json = top
+        .iter()
+        .map(|(w, c)| {
+            format!(
+                "[{}, {c}]",
+                crate::json::quoted(&String::from_utf8_lossy(w.as_bytes()))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (
+        Json::Raw(format!(
+            "{{\"distinct\": {distinct}, \"top5\": [{top_json}]}}"
+        )),
+        total,
+    )
 }
 
 /// W3: ratings per rating value, as a typed MapReduce job, and as a
 /// hand-written loop over the same splits (the abstraction's cost).
 fn w3(args: &BenchArgs) -> anyhow::Result<()> {
-    let input = input_file(args, "ratings_10m.tsv", |p| {
-        gen::write_ratings(p, 10_000_000, 20240501).map(|_| ())
-    })?;
+    let input = ratings_file(args)?;
     let pool = pool(args)?;
     let start = Instant::now();
     let out = job_runner(args, &pool).run_text(RatingsBreakdown, &[input.as_str()])?;
@@ -440,14 +511,7 @@ fn w3(args: &BenchArgs) -> anyhow::Result<()> {
     let counters = out.counters.clone();
     let mut counts = out.records();
     counts.sort();
-    let result = format!(
-        "{{{}}}",
-        counts
-            .iter()
-            .map(|(r, c)| format!("\"{r}\": {c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let result = w3_result(&counts);
     // The abstraction's cost: the job and the hand loop alternate three
     // times and the best of each is compared (one run each is too noisy on
     // a shared 2-core machine).
@@ -469,7 +533,7 @@ fn w3(args: &BenchArgs) -> anyhow::Result<()> {
         ("workload", "W3".into()),
         ("system", "flotilla-local".into()),
         ("seconds", secs.into()),
-        ("result", Json::Raw(result)),
+        ("result", result),
         ("records", (counters.map_input_records as usize).into()),
         ("shuffled", (counters.shuffled_records as usize).into()),
         ("workers", args.workers.into()),
@@ -531,9 +595,7 @@ fn w3_hand_loop(
 
 /// W4: word count as a typed MapReduce job; total, distinct, top 5.
 fn w4(args: &BenchArgs) -> anyhow::Result<()> {
-    let input = input_file(args, "text_100mb.txt", |p| {
-        gen::write_text(p, 100_000_000, 20240503).map(|_| ())
-    })?;
+    let input = text_file(args)?;
     let pool = pool(args)?;
     let start = Instant::now();
     let runner = job_runner(args, &pool);
@@ -543,37 +605,13 @@ fn w4(args: &BenchArgs) -> anyhow::Result<()> {
         runner.run_text(WordCount::<true>, &[input.as_str()])?
     };
     let counters = out.counters.clone();
-    let mut pairs = out.records();
-    let total: u64 = pairs.iter().map(|(_, c)| c).sum();
-    let distinct = pairs.len();
-    let top_n = 5.min(pairs.len());
-    if top_n > 0 {
-        pairs.select_nth_unstable_by(top_n - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    }
-    let mut top: Vec<(flotilla::mapreduce::SmallBytes, u64)> =
-        pairs.into_iter().take(top_n).collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let (result, total) = w4_result(out.records());
     let secs = start.elapsed().as_secs_f64();
-    let top_json = top
-        .iter()
-        .map(|(w, c)| {
-            format!(
-                "[{}, {c}]",
-                crate::json::quoted(&String::from_utf8_lossy(w.as_bytes()))
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
     emit(&[
         ("workload", "W4".into()),
         ("system", "flotilla-local".into()),
         ("seconds", secs.into()),
-        (
-            "result",
-            Json::Raw(format!(
-                "{{\"distinct\": {distinct}, \"top5\": [{top_json}]}}"
-            )),
-        ),
+        ("result", result),
         ("total_words", (total as usize).into()),
         ("shuffled", (counters.shuffled_records as usize).into()),
         ("spilled_bytes", (counters.spilled_bytes as usize).into()),

@@ -104,18 +104,18 @@ fn a_bad_skew_file_is_named_with_its_line() {
 
 #[test]
 fn unimplemented_workloads_and_bad_options_are_clear_errors() {
-    // Only what runs is offered: W8 is not a value, and the cluster runs W1 and W2.
-    let out = flotilla(&["bench", "W8"]);
+    // Only what runs is offered.
+    let out = flotilla(&["bench", "W10"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("invalid value 'W8'"),
+        text(&out.stderr).contains("invalid value 'W10'"),
         "{}",
         text(&out.stderr)
     );
-    let out = flotilla(&["bench", "W3", "--runtime", "cluster"]);
+    let out = flotilla(&["bench", "W5", "--runtime", "cluster"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("W3 runs in-process only"),
+        text(&out.stderr).contains("W5 runs in-process only"),
         "{}",
         text(&out.stderr)
     );
@@ -656,5 +656,45 @@ fn a_cluster_with_tls_serves_only_processes_given_its_files() {
         text(&out.stderr).contains("--tls-key"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn w3_w4_and_w8_run_on_a_local_cluster_with_the_in_process_results() {
+    let dir = TempDir::new("w348");
+    let ratings = dir.path("ratings.tsv");
+    let out = flotilla(&["gen", "ratings", "--rows", "300000", "--output", &ratings]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result = |out: &Output| -> String {
+        let json = text(&out.stdout);
+        let at = json.find("\"result\": ").expect("a result") + 10;
+        let end = at + json[at..].find('}').expect("an object") + 1;
+        json[at..end].to_string()
+    };
+    let local = flotilla(&["bench", "W3", "--input", &ratings, "--no-baseline"]);
+    assert!(local.status.success(), "{}", text(&local.stderr));
+    let cluster = flotilla(&["bench", "W3", "--runtime", "cluster", "--input", &ratings]);
+    assert!(cluster.status.success(), "{}", text(&cluster.stderr));
+    assert!(text(&cluster.stdout).contains("\"system\": \"flotilla-cluster\""));
+    assert_eq!(result(&cluster), result(&local));
+
+    // A worker killed half-way: the same counts, and the slowdown reported.
+    let fault = flotilla(&["bench", "W8", "--input", &ratings, "--split-mb", "1"]);
+    assert!(fault.status.success(), "{}", text(&fault.stderr));
+    let json = text(&fault.stdout);
+    assert!(
+        json.contains("\"workload\": \"W8\"") && json.contains("\"slowdown\": "),
+        "{json}"
+    );
+    assert_eq!(result(&fault), result(&local));
+
+    let words = dir.path("t.txt");
+    std::fs::write(&words, "b a b\nc b a\n").unwrap();
+    let out = flotilla(&["bench", "W4", "--runtime", "cluster", "--input", &words]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(r#""result": {"distinct": 3, "top5": [["b", 3], ["a", 2], ["c", 1]]}"#),
+        "{stdout}"
     );
 }

@@ -1,12 +1,15 @@
-//! W1 and W2 on a `LocalCluster`: worker processes of this binary, the
-//! tasks' functions registered with `#[remote]`.
+//! W1, W2, W3, W4, W7 and W8 on a `LocalCluster`: worker processes of
+//! this binary, the tasks' functions registered with `#[remote]` and the
+//! MapReduce jobs with `cluster_job!` (the built-in ones are).
 
 use std::time::Instant;
 
 use anyhow::bail;
-use flotilla::cluster::{ClusterFuture, LocalCluster};
+use flotilla::cluster::{Client, ClusterFuture, LocalCluster};
+use flotilla::mapreduce::builtin::{RatingsBreakdown, WordCount};
+use flotilla::mapreduce::{ClusterJobRunner, JobOutput};
 
-use super::{emit, BenchArgs};
+use super::{emit, job_config, peak_rss_mb, w3_result, w4_result, BenchArgs};
 
 /// W1's task: i + 1.
 #[flotilla::remote]
@@ -155,5 +158,120 @@ pub(super) fn w7(args: &BenchArgs) -> anyhow::Result<()> {
             ("workers", args.workers.into()),
         ]);
     }
+    Ok(())
+}
+
+/// Runs W3's job on `client`'s cluster.
+fn ratings(args: &BenchArgs, client: &Client, input: &str) -> anyhow::Result<JobOutput<(u8, u64)>> {
+    Ok(ClusterJobRunner::new(client)
+        .config(job_config(args))
+        .run_text(RatingsBreakdown, &[input])?)
+}
+
+/// W3: ratings per rating value, the typed job on the workers.
+pub(super) fn w3(args: &BenchArgs, input: &str) -> anyhow::Result<()> {
+    let cluster = start(args)?;
+    let client = cluster.client()?;
+    let begin = Instant::now();
+    let out = ratings(args, &client, input)?;
+    let secs = begin.elapsed().as_secs_f64();
+    let counters = out.counters.clone();
+    let mut counts = out.records();
+    counts.sort();
+    emit(&[
+        ("workload", "W3".into()),
+        ("system", "flotilla-cluster".into()),
+        ("seconds", secs.into()),
+        ("result", w3_result(&counts)),
+        ("records", (counters.map_input_records as usize).into()),
+        ("shuffled", (counters.shuffled_records as usize).into()),
+        ("workers", args.workers.into()),
+    ]);
+    Ok(())
+}
+
+/// W4: word count, the typed job on the workers.
+pub(super) fn w4(args: &BenchArgs, input: &str) -> anyhow::Result<()> {
+    let cluster = start(args)?;
+    let client = cluster.client()?;
+    let begin = Instant::now();
+    let runner = ClusterJobRunner::new(&client).config(job_config(args));
+    let out = if args.no_combiner {
+        runner.run_text(WordCount::<false>, &[input])?
+    } else {
+        runner.run_text(WordCount::<true>, &[input])?
+    };
+    let counters = out.counters.clone();
+    let (result, total) = w4_result(out.records());
+    let secs = begin.elapsed().as_secs_f64();
+    emit(&[
+        ("workload", "W4".into()),
+        ("system", "flotilla-cluster".into()),
+        ("seconds", secs.into()),
+        ("result", result),
+        ("total_words", (total as usize).into()),
+        ("shuffled", (counters.shuffled_records as usize).into()),
+        ("spilled_bytes", (counters.spilled_bytes as usize).into()),
+        ("client_peak_rss_mb", peak_rss_mb().into()),
+        ("workers", args.workers.into()),
+    ]);
+    Ok(())
+}
+
+/// W8: W3 on the cluster without a fault, then again with worker 0 killed
+/// (SIGKILL) about half-way through, a fresh worker taking its place as a
+/// crashed machine's would; the same counts, and the slowdown.
+pub(super) fn w8(args: &BenchArgs, input: &str) -> anyhow::Result<()> {
+    let mut builder = LocalCluster::builder()
+        .workers(args.workers)
+        .replace_lost_workers(true);
+    if let Some(p) = args.policy {
+        builder = builder.placement(p);
+    }
+    let mut cluster = builder.start()?;
+    let client = cluster.client()?;
+    // A first run warms the page cache and the workers, so that the run
+    // without a fault and the run with one start alike.
+    ratings(args, &client, input)?;
+    let begin = Instant::now();
+    let clean = ratings(args, &client, input)?;
+    let clean_secs = begin.elapsed().as_secs_f64();
+    let mut expected = clean.records();
+    expected.sort();
+
+    let begin = Instant::now();
+    let (faulty, killed_at) = std::thread::scope(|s| {
+        let run = s.spawn(|| ratings(args, &client, input));
+        std::thread::sleep(std::time::Duration::from_secs_f64(clean_secs / 2.0));
+        let killed_at = if run.is_finished() {
+            None
+        } else {
+            cluster.kill_worker(0)?;
+            Some(begin.elapsed().as_secs_f64())
+        };
+        let out = run
+            .join()
+            .map_err(|_| anyhow::anyhow!("the faulty run's thread panicked"))??;
+        anyhow::Ok((out, killed_at))
+    })?;
+    let secs = begin.elapsed().as_secs_f64();
+    let Some(killed_at) = killed_at else {
+        bail!("W8: the run ended before the worker could be killed ({secs:.3} s)");
+    };
+    let mut counts = faulty.records();
+    counts.sort();
+    if counts != expected {
+        bail!("W8: the run with a fault counted {counts:?}, without {expected:?}");
+    }
+    emit(&[
+        ("workload", "W8".into()),
+        ("system", "flotilla-cluster".into()),
+        ("seconds", secs.into()),
+        ("result", w3_result(&counts)),
+        ("seconds_without_fault", clean_secs.into()),
+        ("slowdown", (secs / clean_secs).into()),
+        ("killed_at_seconds", killed_at.into()),
+        ("workers", args.workers.into()),
+    ]);
     Ok(())
 }

@@ -26,8 +26,11 @@ use super::{Emitter, Job, RecordError, SmallBytes};
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RatingsBreakdown;
+
+#[cfg(feature = "cluster")]
+crate::cluster_job!(RatingsBreakdown);
 
 /// The third tab-separated field of `line`, parsed as a small number.
 fn rating_of(line: &[u8]) -> Result<u8, RecordError> {
@@ -121,8 +124,13 @@ pub fn count_rating(line: &[u8], counts: &mut [u64; 256]) -> Result<(), RecordEr
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WordCount<const COMBINE: bool>;
+
+#[cfg(feature = "cluster")]
+crate::cluster_job!(WordCount<true>);
+#[cfg(feature = "cluster")]
+crate::cluster_job!(WordCount<false>);
 
 /// Python's `bytes.split()` whitespace: space, \t, \n, \r, \x0b, \x0c.
 ///
