@@ -733,7 +733,7 @@ impl LocalCluster {
                             }
                         }
                     }
-                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(5));
                 }
             })
             .map_err(|e| ClusterError::io("starting the worker supervisor", e))?;
