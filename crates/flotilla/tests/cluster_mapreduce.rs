@@ -186,11 +186,10 @@ fn bad_records_name_their_file_and_line_or_are_skipped() -> Result<(), Failed> {
 /// says so of the cluster's count of finished tasks; the result must be
 /// the in-process one.
 fn killed_during(job: WordCount, ready: impl Fn(u64, u64) -> bool) -> Result<(), Failed> {
-    let dir = TempDir::new(if job.map_delay_us > 0 {
-        "kill-map"
-    } else {
-        "kill-reduce"
-    });
+    let dir = TempDir::new(&format!(
+        "kill-{}-{}",
+        job.map_delay_us, job.reduce_delay_us
+    ));
     let inputs = write_text(&dir.0, 2, 400, 0);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let config = JobConfig::default().reducers(2).split_bytes(4 << 10);
@@ -241,6 +240,16 @@ fn a_worker_killed_during_the_map_phase_costs_only_time() -> Result<(), Failed> 
     killed_during(job, |finished, _| finished >= 2)
 }
 
+fn a_worker_killed_during_the_shuffle_costs_only_time() -> Result<(), Failed> {
+    // As many tasks done as there are map tasks: pieces are being cut and
+    // fetched; the reducers are slow enough to be still ahead.
+    let job = WordCount {
+        map_delay_us: 0,
+        reduce_delay_us: 150,
+    };
+    killed_during(job, |finished, maps| finished >= maps)
+}
+
 fn a_worker_killed_during_the_reduce_phase_costs_only_time() -> Result<(), Failed> {
     // Every map, piece (two per map) and summary task done, the two
     // reducers (250 keys each × 200 µs) still running.
@@ -266,6 +275,10 @@ fn main() {
         Trial::test(
             "a_worker_killed_during_the_map_phase_costs_only_time",
             a_worker_killed_during_the_map_phase_costs_only_time,
+        ),
+        Trial::test(
+            "a_worker_killed_during_the_shuffle_costs_only_time",
+            a_worker_killed_during_the_shuffle_costs_only_time,
         ),
         Trial::test(
             "a_worker_killed_during_the_reduce_phase_costs_only_time",

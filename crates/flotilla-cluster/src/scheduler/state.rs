@@ -872,6 +872,57 @@ mod test {
     }
 
     #[test]
+    fn a_fetch_from_a_dead_worker_recomputes_the_input_there_is_no_more() {
+        // `load` finishes on worker 1; worker 2 joins and is given `double`
+        // (worker 1 left the data behind when it died, unnoticed so far).
+        let mut s = state_with_workers(1);
+        s.submit(CLIENT, vec![submit(1, "app::load", vec![])]);
+        let load = runs(&s.take_outbox(), 1).remove(0);
+        s.finished(1, &[finished(load.task, 1)]);
+        s.worker_joined(2, info(2));
+        s.submit(
+            CLIENT,
+            vec![submit(2, "app::double", vec![ClientArg::Future(1)])],
+        );
+        let out = s.take_outbox();
+        let (reader, double) = match (runs(&out, 1).pop(), runs(&out, 2).pop()) {
+            (Some(d), _) => (1, d),
+            (None, Some(d)) => (2, d),
+            (None, None) => panic!("double is not run"),
+        };
+        assert_eq!(double.inputs[0].addr, "10.0.0.1:7000");
+        // Its worker could not fetch the input: a typed report, not an error.
+        s.failed(
+            reader,
+            vec![Failed {
+                task: double.task,
+                attempt: double.attempt,
+                failure: Failure::InputLost {
+                    task: load.task,
+                    reason: "connection refused".into(),
+                },
+            }],
+        );
+        // The scheduler learns that worker 1 is gone; `load` runs again,
+        // then `double`, and the client sees no failure on the way.
+        s.worker_left(1);
+        let reload = runs(&s.take_outbox(), 2);
+        assert_eq!(reload.len(), 1, "{reload:?}");
+        assert_eq!((reload[0].task, reload[0].attempt), (load.task, 2));
+        s.finished(2, &[finished(load.task, 2)]);
+        let again = runs(&s.take_outbox(), 2);
+        assert_eq!(again.len(), 1, "{again:?}");
+        assert_eq!(again[0].task, double.task);
+        assert!(again[0].attempt > double.attempt);
+        s.finished(2, &[finished(double.task, again[0].attempt)]);
+        let events = client_events(&s.take_outbox());
+        assert!(
+            events.iter().all(|e| !matches!(e, ClientEvent::Failed(_))),
+            "{events:?}"
+        );
+    }
+
+    #[test]
     fn a_lost_worker_s_task_runs_again_elsewhere_and_its_old_attempt_is_ignored() {
         let mut s = state_with_workers(1);
         s.submit(CLIENT, vec![submit(1, "app::slow", vec![])]);
