@@ -84,9 +84,15 @@ pub(crate) struct WorkerArgs {
     /// Threads that run tasks (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
-    /// The memory this worker offers: bytes, or with a unit (512M, 4G).
+    /// The memory this worker may use: bytes, or with a unit (512M, 4G);
+    /// default 80% of the machine's. Results held above 60% of it spill to
+    /// --spill-dir; above 80% in resident memory no new task starts.
     #[arg(long, value_parser = parse_size)]
     memory_limit: Option<u64>,
+    /// Where results spill above the memory limit (default: the system's
+    /// temporary folder).
+    #[arg(long)]
+    spill_dir: Option<PathBuf>,
     /// Named resources this worker offers, NAME=AMOUNT, comma-separated (gpu=1).
     #[arg(long, value_delimiter = ',', value_parser = parse_resource)]
     resources: Vec<(String, u64)>,
@@ -149,6 +155,9 @@ pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     if let Some(bytes) = args.memory_limit {
         options = options.memory_limit(bytes);
     }
+    if let Some(dir) = &args.spill_dir {
+        options = options.spill_dir(dir.clone());
+    }
     for (name, amount) in &args.resources {
         options = options.resource(name, *amount);
     }
@@ -170,7 +179,7 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
         status.workers.len()
     );
     println!(
-        "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>9} {:>9} {:>13} {:>10} {:>12} {:>11}",
+        "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>9} {:>9} {:>13} {:>10} {:>13} {:>12} {:>11}",
         "worker",
         "name",
         "threads",
@@ -180,6 +189,7 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
         "idle (s)",
         "results (MB)",
         "held (MB)",
+        "spilled (MB)",
         "memory (MB)",
         "limit (MB)"
     );
@@ -187,7 +197,7 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
         |bytes: Option<u64>| bytes.map_or("-".to_string(), |b| format!("{:.1}", b as f64 / 1e6));
     for w in &status.workers {
         println!(
-            "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>9.1} {:>9.1} {:>13.1} {:>10.1} {:>12} {:>11}",
+            "{:>6}  {:<32} {:>8} {:>8} {:>8} {:>9.1} {:>9.1} {:>13.1} {:>10.1} {:>13.1} {:>12} {:>11}{}",
             w.id,
             w.name,
             w.threads,
@@ -197,8 +207,14 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
             w.idle_micros() as f64 / 1e6,
             w.result_bytes as f64 / 1e6,
             w.held_bytes as f64 / 1e6,
+            w.spilled_bytes as f64 / 1e6,
             mb(w.memory_used),
-            mb(w.memory_limit)
+            mb(w.memory_limit),
+            if w.paused {
+                "  paused: memory over 80% of its limit"
+            } else {
+                ""
+            }
         );
     }
     println!(

@@ -16,10 +16,10 @@ use crate::error::ClusterError;
 use crate::protocol::Token;
 use crate::scheduler::{SchedulerOptions, SchedulerServer};
 use crate::tls::{Tls, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
-use crate::worker::run_worker;
 use crate::worker::worker_options;
+use crate::worker::{run_worker, WORKER_MEMORY_LIMIT_ENV};
 #[cfg(doc)]
-use crate::worker::{WorkerOptions, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV};
+use crate::worker::{WorkerOptions, WORKER_RESOURCES_ENV};
 
 /// The environment variable that makes a process of a binary that calls
 /// [`worker_if_asked`] a worker of the scheduler it names.
@@ -154,6 +154,7 @@ struct Spawner {
     prefetch: Option<usize>,
     token: Token,
     tls: Option<Tls>,
+    memory_limit: u64,
 }
 
 impl Spawner {
@@ -175,6 +176,7 @@ impl Spawner {
         command
             .env(WORKER_ENV, &self.scheduler)
             .env(WORKER_THREADS_ENV, self.threads.to_string())
+            .env(WORKER_MEMORY_LIMIT_ENV, self.memory_limit.to_string())
             .env("FLOTILLA_TOKEN", self.token.expose())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -205,6 +207,7 @@ pub struct LocalClusterBuilder {
     suspicious_after: Option<u32>,
     prefetch: Option<usize>,
     tls: Option<Tls>,
+    memory_limit: Option<u64>,
 }
 
 impl LocalClusterBuilder {
@@ -248,6 +251,25 @@ impl LocalClusterBuilder {
     /// ```
     pub fn threads_per_worker(mut self, n: usize) -> Self {
         self.threads = Some(n.max(1));
+        self
+    }
+
+    /// The memory limit of each worker, in bytes (default: 80% of the
+    /// machine's memory divided among the workers). Results a worker
+    /// holds above 60% of it spill to local files.
+    ///
+    /// ```no_run
+    /// flotilla_cluster::worker_if_asked();
+    /// let cluster = flotilla_cluster::LocalCluster::builder()
+    ///     .workers(2)
+    ///     .memory_limit(512 << 20)
+    ///     .start()
+    ///     .unwrap();
+    /// let status = cluster.client().unwrap().status().unwrap();
+    /// assert_eq!(status.workers[0].memory_limit, Some(512 << 20));
+    /// ```
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = Some(bytes);
         self
     }
 
@@ -501,6 +523,10 @@ impl LocalClusterBuilder {
             prefetch: self.prefetch,
             token: token.clone(),
             tls: self.tls.clone(),
+            memory_limit: self.memory_limit.unwrap_or_else(|| {
+                let machine = crate::worker::machine_memory().unwrap_or(8 << 30);
+                machine * 4 / 5 / self.workers.max(1) as u64
+            }),
         };
         let mut cluster = LocalCluster {
             workers: Arc::new(Mutex::new(Vec::new())),
@@ -572,6 +598,7 @@ impl LocalCluster {
             suspicious_after: None,
             prefetch: None,
             tls: None,
+            memory_limit: None,
         }
     }
 

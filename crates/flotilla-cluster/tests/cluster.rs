@@ -65,6 +65,18 @@ fn square_or_abort(x: u64, crash: u64) -> u64 {
     x * x
 }
 
+/// `mb` megabytes of `i`.
+#[remote(crate = flotilla_cluster)]
+fn block(i: u8, mb: usize) -> Vec<u8> {
+    vec![i; mb << 20]
+}
+
+/// The sum of the bytes of a block.
+#[remote(crate = flotilla_cluster)]
+fn byte_sum(block: Vec<u8>) -> u64 {
+    block.iter().map(|&b| u64::from(b)).sum()
+}
+
 fn cluster(workers: usize, threads: usize) -> LocalCluster {
     LocalCluster::builder()
         .workers(workers)
@@ -521,6 +533,42 @@ fn this_binary_becomes_a_worker_with_the_options_of_flotilla_worker() -> Result<
     Ok(())
 }
 
+fn a_worker_over_its_memory_limit_spills_and_goes_on() -> Result<(), Failed> {
+    // Spills above 60% of 32 MB: 12 blocks of 2 MB cannot all stay.
+    let cluster = LocalCluster::builder()
+        .workers(1)
+        .threads_per_worker(1)
+        .memory_limit(32 << 20)
+        // Heartbeats, which carry the spill figures, every 500 ms.
+        .worker_timeout(Duration::from_secs(2))
+        .start()?;
+    let client = cluster.client()?;
+    let blocks = client.map(block::REMOTE, (0..12u8, std::iter::repeat(2)))?;
+    // Every block is read again: from memory or from its spill file.
+    let sums = blocks
+        .iter()
+        .map(|b| client.submit(byte_sum::call(b)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let expected: Vec<u64> = (0..12u64).map(|i| i * (2 << 20)).collect();
+    assert_eq!(client.gather(&sums)?, expected);
+    assert_eq!(client.gather(&blocks)?[11], vec![11u8; 2 << 20]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.status()?;
+        let w = &status.workers[0];
+        if w.spill_written > 0 && w.spill_read_back > 0 {
+            assert!(w.spilled_bytes > 0, "{w:?}");
+            assert!(w.held_bytes <= 20 << 20, "held over the spill mark: {w:?}");
+            assert_eq!(w.memory_limit, Some(32 << 20));
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("nothing spilled: {w:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
@@ -572,6 +620,10 @@ fn main() {
         Trial::test(
             "this_binary_becomes_a_worker_with_the_options_of_flotilla_worker",
             this_binary_becomes_a_worker_with_the_options_of_flotilla_worker,
+        ),
+        Trial::test(
+            "a_worker_over_its_memory_limit_spills_and_goes_on",
+            a_worker_over_its_memory_limit_spills_and_goes_on,
         ),
         Trial::test(
             "status_shows_each_workers_memory_and_idle_time",

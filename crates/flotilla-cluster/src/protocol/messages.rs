@@ -35,8 +35,17 @@ pub(crate) struct Vitals {
     pub(crate) uptime_micros: u64,
     /// The process's resident memory (`None` where it cannot be read).
     pub(crate) process_bytes: Option<u64>,
-    /// Bytes of results it holds now.
+    /// Bytes of results it holds in memory now.
     pub(crate) held_bytes: u64,
+    /// The process's peak resident memory.
+    pub(crate) peak_process_bytes: Option<u64>,
+    /// Bytes of results in its spill files now.
+    pub(crate) spilled_bytes: u64,
+    /// Bytes it wrote to spill files, and read back, over its life.
+    pub(crate) spill_written: u64,
+    pub(crate) spill_read_back: u64,
+    /// Whether it starts no task for want of memory.
+    pub(crate) paused: bool,
 }
 
 /// A worker's offer.
@@ -313,8 +322,19 @@ pub struct WorkerStatus {
     /// The resident memory of its process at its last heartbeat (`None`
     /// before the first, or where the system does not say).
     pub memory_used: Option<u64>,
-    /// Bytes of results it held at its last heartbeat.
+    /// Bytes of results it held in memory at its last heartbeat.
     pub held_bytes: u64,
+    /// The peak resident memory of its process, at its last heartbeat.
+    pub peak_memory: Option<u64>,
+    /// Bytes of results it held in spill files at its last heartbeat.
+    pub spilled_bytes: u64,
+    /// Bytes it had written to spill files, at its last heartbeat.
+    pub spill_written: u64,
+    /// Bytes it had read back from spill files, at its last heartbeat.
+    pub spill_read_back: u64,
+    /// Whether it started no task for want of memory at its last
+    /// heartbeat.
+    pub paused: bool,
     /// Time since it registered, at its last heartbeat, in microseconds.
     pub uptime_micros: u64,
 }

@@ -508,6 +508,11 @@ impl ClusterState {
                 memory_limit: entry.info.memory_bytes,
                 memory_used: entry.vitals.process_bytes,
                 held_bytes: entry.vitals.held_bytes,
+                peak_memory: entry.vitals.peak_process_bytes,
+                spilled_bytes: entry.vitals.spilled_bytes,
+                spill_written: entry.vitals.spill_written,
+                spill_read_back: entry.vitals.spill_read_back,
+                paused: entry.vitals.paused,
                 uptime_micros: entry.vitals.uptime_micros,
             });
         }

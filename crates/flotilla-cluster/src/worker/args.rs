@@ -23,6 +23,13 @@ pub const WORKER_MEMORY_LIMIT_ENV: &str = "FLOTILLA_WORKER_MEMORY_LIMIT";
 /// ```
 pub const WORKER_RESOURCES_ENV: &str = "FLOTILLA_WORKER_RESOURCES";
 
+/// The variable giving the folder a worker spills results to.
+///
+/// ```
+/// assert_eq!(flotilla_cluster::WORKER_SPILL_DIR_ENV, "FLOTILLA_WORKER_SPILL_DIR");
+/// ```
+pub const WORKER_SPILL_DIR_ENV: &str = "FLOTILLA_WORKER_SPILL_DIR";
+
 /// A number of bytes, optionally with a unit: `1000`, `64K`, `512M`, `4G`,
 /// `1T` (powers of 1024; `KB`, `MiB` and the like work too).
 ///
@@ -94,6 +101,7 @@ pub(crate) fn worker_options(
     let mut memory = var(WORKER_MEMORY_LIMIT_ENV);
     let mut resources = var(WORKER_RESOURCES_ENV);
     let mut prefetch = var(crate::WORKER_PREFETCH_ENV);
+    let mut spill_dir = var(WORKER_SPILL_DIR_ENV);
     let mut token_file = None;
     let mut tls_files: [Option<String>; 3] = [None, None, None];
     let mut tls_name = None;
@@ -108,6 +116,7 @@ pub(crate) fn worker_options(
             "--memory-limit" => &mut memory,
             "--resources" => &mut resources,
             "--prefetch" => &mut prefetch,
+            "--spill-dir" => &mut spill_dir,
             "--token-file" => &mut token_file,
             "--tls-ca" => &mut tls_files[0],
             "--tls-cert" => &mut tls_files[1],
@@ -116,7 +125,7 @@ pub(crate) fn worker_options(
             other => {
                 return Err(format!(
                     "unknown worker option {other:?} (a worker takes --threads, --memory-limit, \
-                     --resources, --prefetch, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-name)"
+                     --resources, --prefetch, --spill-dir, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-name)"
                 ))
             }
         };
@@ -155,6 +164,9 @@ pub(crate) fn worker_options(
             .parse()
             .map_err(|_| format!("prefetch: {p:?} is not a whole number"))?;
         options = options.prefetch(n);
+    }
+    if let Some(dir) = spill_dir {
+        options = options.spill_dir(dir.into());
     }
     if let Some(path) = token_file {
         options = options.token(Some(

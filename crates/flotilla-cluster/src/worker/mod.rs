@@ -16,12 +16,17 @@
 //! pool the threads balance by local work stealing, at in-process cost.
 
 mod args;
+mod memory;
 mod run;
+mod store;
 
 pub(crate) use args::worker_options;
-pub use args::{parse_resource, parse_size, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV};
+pub use args::{
+    parse_resource, parse_size, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV, WORKER_SPILL_DIR_ENV,
+};
+pub(crate) use memory::machine_bytes as machine_memory;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,6 +44,7 @@ use crate::protocol::{accept, connect, FrameWriter, Role, Token, CHUNK_BYTES, MA
 use crate::tls::Tls;
 use crate::transport;
 use run::Prepared;
+use store::Store;
 
 /// How a worker runs.
 ///
@@ -55,6 +61,7 @@ pub struct WorkerOptions {
     token: Option<Token>,
     prefetch: Option<usize>,
     tls: Option<Tls>,
+    spill_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WorkerOptions {
@@ -78,6 +85,7 @@ impl WorkerOptions {
             token: Token::from_env(),
             prefetch: None,
             tls: None,
+            spill_dir: None,
         }
     }
 
@@ -106,7 +114,11 @@ impl WorkerOptions {
         self.threads
     }
 
-    /// The memory this worker offers, in bytes.
+    /// The memory this worker may use, in bytes (default: 80% of the
+    /// machine's). Results it holds above 60% of it are written to local
+    /// files ([`WorkerOptions::spill_dir`]) and read back when needed;
+    /// above 80% in resident memory it starts no new task until memory
+    /// falls.
     ///
     /// ```
     /// use flotilla_cluster::{run_worker, Client, SchedulerOptions, SchedulerServer, WorkerOptions};
@@ -197,6 +209,18 @@ impl WorkerOptions {
         self
     }
 
+    /// Where results spilled above the memory limit go (default: the
+    /// system's temporary folder); a folder of this worker's own is made
+    /// in it, and removed when the worker ends.
+    ///
+    /// ```
+    /// let _options = flotilla_cluster::WorkerOptions::new().spill_dir("/var/tmp".into());
+    /// ```
+    pub fn spill_dir(mut self, dir: std::path::PathBuf) -> WorkerOptions {
+        self.spill_dir = Some(dir);
+        self
+    }
+
     /// The token to prove to the scheduler and to require of fetchers.
     ///
     /// ```
@@ -224,7 +248,9 @@ impl WorkerOptions {
 /// What the worker's threads and network tasks share.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    store: Mutex<HashMap<u32, Arc<Vec<u8>>>>,
+    store: Mutex<Store>,
+    /// No new task starts while set (memory above the pause mark).
+    paused: std::sync::atomic::AtomicBool,
     queue: Mutex<Queue>,
     pool: CpuPool,
     /// Tasks on the pool at most.
@@ -336,9 +362,10 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
     )
     .await
     .map_err(|e| transport::explain_handshake(e, tls))?;
+    let limit = memory::resolve_limit(options.memory_limit);
     let info = WorkerInfo {
         threads: options.threads as u32,
-        memory_bytes: options.memory_limit,
+        memory_bytes: limit,
         resources: options.resources.clone(),
         data_addr: data_addr.to_string(),
         name: format!("{} (pid {})", data_addr.ip(), std::process::id()),
@@ -364,7 +391,11 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
     })?;
     let (out, outgoing) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
-        store: Mutex::new(HashMap::new()),
+        store: Mutex::new(Store::new(
+            limit.map(|l| memory::mark(l, memory::SPILL_FRACTION)),
+            options.spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+        )),
+        paused: std::sync::atomic::AtomicBool::new(false),
         queue: Mutex::new(Queue::default()),
         pool,
         slots: options.threads + options.prefetch.unwrap_or(options.threads),
@@ -381,16 +412,31 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         let mut tick = tokio::time::interval(heartbeat);
         loop {
             tick.tick().await;
-            let memory = Vitals {
-                uptime_micros: registered.elapsed().as_micros() as u64,
-                process_bytes: resident_bytes(),
-                held_bytes: lock(&beats.store).values().map(|v| v.len() as u64).sum(),
+            let memory = {
+                let store = lock(&beats.store);
+                let spills = store.stats();
+                Vitals {
+                    uptime_micros: registered.elapsed().as_micros() as u64,
+                    process_bytes: memory::resident_bytes(),
+                    peak_process_bytes: memory::peak_resident_bytes(),
+                    held_bytes: store.held_bytes(),
+                    spilled_bytes: store.spilled_bytes(),
+                    spill_written: spills.written,
+                    spill_read_back: spills.read_back,
+                    paused: beats.paused.load(std::sync::atomic::Ordering::Relaxed),
+                }
             };
             if beats.out.send(WorkerMessage::Heartbeat(memory)).is_err() {
                 return;
             }
         }
     });
+    if let Some(limit) = limit {
+        tokio::spawn(watch_memory(
+            Arc::clone(&shared),
+            memory::mark(limit, memory::PAUSE_FRACTION),
+        ));
+    }
     tokio::spawn(data_server(
         data,
         Arc::clone(&shared),
@@ -410,7 +456,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
             SchedulerMessage::Release(tasks) => {
                 let mut store = lock(&shared.store);
                 for t in tasks {
-                    store.remove(&t);
+                    store.remove(t);
                 }
             }
             SchedulerMessage::Cancel(tasks) => run::cancel(&shared, &tasks),
@@ -473,13 +519,41 @@ async fn report_loop(
     }
 }
 
-/// This process's resident memory, where the system says (Linux:
-/// `VmRSS` of `/proc/self/status`).
-fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+/// Pauses the worker while its resident memory is above `pause_at` (and
+/// pausing can help), spilling what it holds; starts tasks again when it
+/// falls.
+async fn watch_memory(shared: Arc<Shared>, pause_at: u64) {
+    use std::sync::atomic::Ordering;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut said = false;
+    loop {
+        tick.tick().await;
+        if shared.out.is_closed() {
+            return;
+        }
+        let Some(resident) = memory::resident_bytes() else {
+            return;
+        };
+        let over = resident > pause_at;
+        if over {
+            lock(&shared.store).spill_all();
+        }
+        let held = lock(&shared.store).held_bytes();
+        let running = lock(&shared.queue).in_flight;
+        let pause = memory::should_pause(resident, pause_at, held, running);
+        if over && !pause && !said {
+            said = true;
+            eprintln!(
+                "flotilla worker: {} MB resident, over the pause mark of {} MB with no result in memory and no task running: going on",
+                resident >> 20,
+                pause_at >> 20
+            );
+        }
+        let was = shared.paused.swap(pause, Ordering::Relaxed);
+        if was && !pause {
+            run::pump(&shared);
+        }
+    }
 }
 
 /// Serves results to other workers and clients.
@@ -509,7 +583,7 @@ async fn data_server(
                 return;
             }
             while let Ok(Some(DataRequest::Fetch { task })) = reader.recv::<DataRequest>().await {
-                let value = lock(&shared.store).get(&task).cloned();
+                let value = lock(&shared.store).get(task);
                 let sent = match value {
                     None => writer.send(&DataReply::Missing { task }).await,
                     Some(bytes) => send_chunks(&mut writer, &bytes).await,

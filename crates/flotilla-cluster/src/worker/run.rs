@@ -28,14 +28,11 @@ pub(crate) struct Prepared {
 pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
     let mut waiting = Vec::new();
     {
-        let store = lock(&shared.store);
+        let mut store = lock(&shared.store);
         let mut q = lock(&shared.queue);
         for task in tasks {
-            let local: Option<Vec<Arc<Vec<u8>>>> = task
-                .inputs
-                .iter()
-                .map(|i| store.get(&i.task).cloned())
-                .collect();
+            let local: Option<Vec<Arc<Vec<u8>>>> =
+                task.inputs.iter().map(|i| store.get(i.task)).collect();
             match local {
                 Some(inputs) => {
                     let first = task.first;
@@ -91,7 +88,7 @@ async fn fetch_inputs(shared: &Arc<Shared>, tasks: Vec<RunTask>) -> Vec<Prepared
         let store = lock(&shared.store);
         for task in &tasks {
             for i in &task.inputs {
-                if !store.contains_key(&i.task) {
+                if !store.contains(i.task) {
                     let ids = wanted.entry(i.addr.as_str()).or_default();
                     if !ids.contains(&i.task) {
                         ids.push(i.task);
@@ -115,12 +112,12 @@ async fn fetch_inputs(shared: &Arc<Shared>, tasks: Vec<RunTask>) -> Vec<Prepared
         }
     }
     let mut prepared = Vec::with_capacity(tasks.len());
-    let store = lock(&shared.store);
+    let mut store = lock(&shared.store);
     'tasks: for task in tasks {
         let mut inputs = Vec::with_capacity(task.inputs.len());
         for i in &task.inputs {
-            let found = match store.get(&i.task) {
-                Some(v) => Ok(Arc::clone(v)),
+            let found = match store.get(i.task) {
+                Some(v) => Ok(v),
                 None => match fetched.get(&i.task) {
                     Some(Ok(v)) => Ok(Arc::clone(v)),
                     Some(Err(e)) => Err(e.clone()),
@@ -179,7 +176,9 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
     loop {
         let next = {
             let mut q = lock(&shared.queue);
-            if q.in_flight >= shared.slots {
+            if q.in_flight >= shared.slots
+                || shared.paused.load(std::sync::atomic::Ordering::Relaxed)
+            {
                 return;
             }
             let Some(next) = q.ready.pop_front() else {
