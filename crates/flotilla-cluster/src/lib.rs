@@ -48,6 +48,7 @@ mod process_pool;
 pub mod protocol;
 mod registry;
 mod scheduler;
+mod task_context;
 mod tls;
 mod transport;
 mod worker;
@@ -66,6 +67,7 @@ pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use protocol::{ClusterStatus, Token, WorkerStatus};
 pub use registry::{registered_functions, Arg, Call, Remote, RemoteFunction};
 pub use scheduler::{SchedulerOptions, SchedulerServer};
+pub use task_context::TaskContext;
 pub use tls::{Tls, DEFAULT_TLS_NAME, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
 pub use worker::{
     parse_resource, parse_size, run_worker, WorkerOptions, WORKER_MEMORY_LIMIT_ENV,

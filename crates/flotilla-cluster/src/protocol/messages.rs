@@ -135,6 +135,8 @@ pub(crate) struct RunTask {
     /// tasks queued earlier, so that a graph finishes its branches and
     /// frees their results depth first.
     pub(crate) first: bool,
+    /// The retries it has left if this attempt fails.
+    pub(crate) retries_left: u32,
 }
 
 /// One argument of a task on its way to a worker.

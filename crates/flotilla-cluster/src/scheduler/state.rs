@@ -712,6 +712,7 @@ impl ClusterState {
             args,
             inputs,
             first: self.continuing,
+            retries_left: self.core.retries_left(task),
         };
         self.worker_batches.entry(worker).or_default().run.push(run);
     }

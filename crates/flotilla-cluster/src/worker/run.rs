@@ -14,6 +14,7 @@ use crate::protocol::messages::{
     Failed, Failure, Finished, GiveUpAnswer, RunTask, WireArg, WorkerMessage,
 };
 use crate::registry;
+use crate::task_context::TaskContext;
 
 /// A task whose inputs are all here.
 #[derive(Debug)]
@@ -256,7 +257,8 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
         }
     }
     let start = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| function.call(&args)));
+    let context = TaskContext::new(task.key.clone(), task.attempt, task.retries_left);
+    let outcome = catch_unwind(AssertUnwindSafe(|| context.enter(|| function.call(&args))));
     let micros = start.elapsed().as_micros() as u64;
     match outcome {
         Ok(Ok(bytes)) => {

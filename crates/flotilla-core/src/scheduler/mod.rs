@@ -489,6 +489,33 @@ impl Scheduler {
         self.tries.get(&task).map_or(Attempt::FIRST, |t| t.attempt)
     }
 
+    /// The retries `task` has left: its limit (its own or the
+    /// scheduler's, whichever is higher) less the attempts that failed with
+    /// an error or a panic. An attempt run with none left is its last: a
+    /// task that must do something different then (skip its input,
+    /// report instead of failing) can tell.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `task` is not in the graph.
+    ///
+    /// ```
+    /// use flotilla_core::{Attempt, FailureKind, Placement, Scheduler, TaskGraph, TaskKey, TaskOptions, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task_with(TaskKey::new("a"), &[], TaskOptions { retries: 1, ..Default::default() }).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// assert_eq!(s.retries_left(a), 1);
+    /// s.task_failed(a, WorkerId::new(0), Attempt::FIRST, FailureKind::Error, &mut out).unwrap();
+    /// assert_eq!(s.retries_left(a), 0);
+    /// ```
+    pub fn retries_left(&self, task: TaskId) -> u32 {
+        let limit = self.graph.options(task).retries.max(self.default_retries);
+        let used = self.tries.get(&task).map_or(0, |t| t.retries_used);
+        limit.saturating_sub(used)
+    }
+
     /// Why `task` failed, once it is [`TaskState::Failed`].
     ///
     /// ```

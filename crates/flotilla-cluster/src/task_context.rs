@@ -1,0 +1,123 @@
+//! What the task running on this thread is: a registered function may ask
+//! (its key, its attempt, the retries it has left), for example to do
+//! something else on its last attempt than fail.
+
+use std::cell::RefCell;
+
+/// The task a worker thread is running.
+///
+/// ```
+/// use flotilla_cluster::{remote, Client, TaskContext};
+///
+/// /// Its own attempt and retries left, as the worker saw them.
+/// #[remote(crate = flotilla_cluster)]
+/// fn whoami() -> (u32, u32) {
+///     let me = TaskContext::current().expect("running as a task");
+///     (me.attempt(), me.retries_left())
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     assert!(TaskContext::current().is_none()); // not a task here
+///     let client = Client::in_process(1)?;
+///     assert_eq!(client.submit(whoami::call().retries(2))?.result()?, (1, 2));
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskContext {
+    key: String,
+    attempt: u32,
+    retries_left: u32,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<TaskContext>> = const { RefCell::new(None) };
+}
+
+impl TaskContext {
+    /// The task running on this thread, when a worker runs one.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_cluster::TaskContext::current(), None);
+    /// ```
+    pub fn current() -> Option<TaskContext> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Its key (`name[3]`), as the scheduler names it in messages.
+    ///
+    /// ```
+    /// # use flotilla_cluster::{remote, Client, TaskContext};
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn key() -> String {
+    ///     TaskContext::current().map(|t| t.key().to_string()).unwrap_or_default()
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::in_process(1)?;
+    /// assert!(client.submit(key::call())?.result()?.contains("key"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Which try this is, from 1 (a task moved to another worker or
+    /// re-run after its worker was lost counts a try too).
+    ///
+    /// ```
+    /// # use flotilla_cluster::{remote, Client, TaskContext};
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn attempt() -> u32 {
+    ///     TaskContext::current().map_or(0, |t| t.attempt())
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::in_process(1)?;
+    /// assert_eq!(client.submit(attempt::call())?.result()?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The retries left after this try if it fails with an error or a
+    /// panic; 0 on the last.
+    ///
+    /// ```
+    /// # use flotilla_cluster::{remote, Client, TaskContext};
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn left() -> u32 {
+    ///     TaskContext::current().map_or(99, |t| t.retries_left())
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::in_process(1)?;
+    /// assert_eq!(client.submit(left::call())?.result()?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn retries_left(&self) -> u32 {
+        self.retries_left
+    }
+
+    /// Runs `f` as the task `self` on this thread.
+    pub(crate) fn enter<R>(self, f: impl FnOnce() -> R) -> R {
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.borrow_mut().take());
+            }
+        }
+        CURRENT.with(|c| *c.borrow_mut() = Some(self));
+        let _leave = Leave;
+        f()
+    }
+
+    pub(crate) fn new(key: String, attempt: u32, retries_left: u32) -> TaskContext {
+        TaskContext {
+            key,
+            attempt,
+            retries_left,
+        }
+    }
+}
