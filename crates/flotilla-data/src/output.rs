@@ -372,6 +372,55 @@ impl OutputDir {
         })
     }
 
+    /// Joins a write that another process began with
+    /// [`create`](Self::create) on a folder both can see (the client of a
+    /// cluster and its workers): parts and logs written through this handle
+    /// go into its `_temporary/`; the commit or abort stays that process's,
+    /// so dropping this handle removes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputError::Io`] when `path` has no `_temporary/`: no write is
+    /// in progress there, as seen from here (not a folder this process
+    /// sees, or the write ended).
+    ///
+    /// ```
+    /// use flotilla_data::output::{OutputDir, WriteMode};
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-outattach-{}", std::process::id()));
+    /// # let _ = std::fs::remove_dir_all(&dir);
+    /// let out = OutputDir::create(&dir, WriteMode::ErrorIfNotEmpty)?;
+    /// let worker = OutputDir::attach(&dir)?; // in another process, typically
+    /// worker.create_part(0, "")?.commit()?;
+    /// drop(worker); // removes nothing
+    /// assert_eq!(out.commit()?.len(), 1);
+    /// assert!(OutputDir::attach(&dir).is_err()); // the write is over
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn attach(path: impl AsRef<Path>) -> Result<OutputDir, OutputError> {
+        let root = path.as_ref();
+        let temporary = root.join(TEMPORARY);
+        match fs::metadata(&temporary) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(OutputError::NotAFolder {
+                    path: temporary.clone(),
+                })
+            }
+            Err(e) => return Err(OutputError::io(&temporary, e)),
+        }
+        Ok(OutputDir {
+            inner: Arc::new(Inner {
+                root: root.to_path_buf(),
+                temporary,
+                mode: WriteMode::ErrorIfNotEmpty,
+                created: Vec::new(),
+                // Not this handle's to end.
+                ended: AtomicBool::new(true),
+            }),
+        })
+    }
+
     /// The output folder.
     ///
     /// ```

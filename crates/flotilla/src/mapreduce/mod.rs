@@ -3,6 +3,8 @@
 
 pub mod builtin;
 mod job;
+#[cfg(feature = "cluster")]
+mod pieces;
 mod small_bytes;
 pub mod streaming;
 

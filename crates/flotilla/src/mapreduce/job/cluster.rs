@@ -35,7 +35,10 @@ use super::{
     line_number_at, map_text_split, reduce_partition, Counters, Job, JobConfig, JobError,
     JobOutput, MapSetup, Partitioner, TextInput, BAD_SAMPLE,
 };
-use crate::mapreduce::sort::{merge_runs, SortOptions, SortedRun};
+use crate::mapreduce::pieces::{
+    arity, blob, decode, decode_piece, encode, encode_piece, MapBlob, Piece, PIECE, SUMMARY,
+};
+use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{default_split_bytes, plan_splits, InputSplit};
 use std::sync::Arc;
 
@@ -67,23 +70,20 @@ use std::sync::Arc;
 /// flotilla::cluster_job!(Lengths);
 ///
 /// assert!(<Lengths as ClusterJob>::MAP.ends_with("Lengths#map"));
+/// assert!(<Lengths as ClusterJob>::REDUCE.ends_with("Lengths#reduce"));
 /// ```
 pub trait ClusterJob:
     Job<Output: Serialize + DeserializeOwned> + Serialize + DeserializeOwned
 {
     /// The registered name of its map task.
     const MAP: &'static str;
-    /// The registered name of its piece task.
-    const PIECE: &'static str;
-    /// The registered name of its summary task.
-    const SUMMARY: &'static str;
     /// The registered name of its reduce task.
     const REDUCE: &'static str;
 }
 
 /// Registers a [`Job`] type (`Serialize + Deserialize`, text input, output
 /// `Serialize + Deserialize`) so that [`ClusterJobRunner`] runs it on a
-/// cluster: its map, piece, summary and reduce tasks are registered under
+/// cluster: its map and reduce tasks are registered under
 /// the type's module path and name, as `#[flotilla::remote]` functions are.
 /// Call it at module level, once per type, in the binary whose copies are
 /// the workers.
@@ -122,18 +122,6 @@ macro_rules! cluster_job {
                     ::core::stringify!($job),
                     "#map"
                 );
-                const PIECE: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($job),
-                    "#piece"
-                );
-                const SUMMARY: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($job),
-                    "#summary"
-                );
                 const REDUCE: &'static str = ::core::concat!(
                     ::core::module_path!(),
                     "::",
@@ -145,18 +133,6 @@ macro_rules! cluster_job {
                 $crate::cluster::RemoteFunction::new(
                     <$job as $crate::mapreduce::ClusterJob>::MAP,
                     $crate::mapreduce::__cluster::map_text::<$job>,
-                )
-            }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$job as $crate::mapreduce::ClusterJob>::PIECE,
-                    $crate::mapreduce::__cluster::piece,
-                )
-            }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$job as $crate::mapreduce::ClusterJob>::SUMMARY,
-                    $crate::mapreduce::__cluster::summary,
                 )
             }
             $crate::cluster::__private::inventory::submit! {
@@ -178,50 +154,16 @@ struct MapConfig {
     skip_bad: bool,
 }
 
-/// A map task's output as its worker holds it (never sent to the client:
-/// the marker types the futures).
-#[derive(Debug, Serialize, Deserialize)]
-struct MapBlob;
-
-/// One reducer's piece of a map task's output (typing only).
-#[derive(Debug, Serialize, Deserialize)]
-struct Piece;
-
 /// What a map task counted and skipped, for the client.
 type Summary = (Counters, Vec<super::run::BadRecord>);
-
-/// The head of a map task's output: its summary and the length of each
-/// piece that follows it.
-#[derive(Serialize, Deserialize)]
-struct BlobHead {
-    summary: Summary,
-    pieces: Vec<u64>,
-}
 
 /// The functions `cluster_job!` registers (not an API: the macro's).
 #[doc(hidden)]
 pub mod __cluster {
     use super::*;
 
-    fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, String> {
-        postcard::from_bytes(bytes).map_err(|e| format!("{what} does not decode: {e}"))
-    }
-
-    fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, String> {
-        postcard::to_stdvec(value).map_err(|e| format!("{what} does not encode: {e}"))
-    }
-
-    fn arity(args: &[&[u8]], at_least: usize, task: &str) -> Result<(), String> {
-        if args.len() < at_least {
-            return Err(format!(
-                "the {task} task takes at least {at_least} arguments, it was given {}",
-                args.len()
-            ));
-        }
-        Ok(())
-    }
-
-    /// A map task: `(job, split, config)` to a map blob.
+    /// A map task: `(job, split, config)` to a map blob whose head is the
+    /// task's summary (counters, skipped records).
     pub fn map_text<J>(args: &[&[u8]]) -> Result<Vec<u8>, String>
     where
         J: ClusterJob,
@@ -245,66 +187,14 @@ pub mod __cluster {
         let result = map_text_split(setup, &split).map_err(|e| e.to_string())?;
         let mut counters = result.counters;
         counters.spilled_bytes += result.output.stats().bytes_spilled;
-        let mut pieces = Vec::with_capacity(config.reducers as usize);
-        for runs in result.output.into_partitions() {
-            let records: Vec<(J::Key, J::Value)> = merge_runs(runs)
-                .map_err(|e| e.to_string())?
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?;
-            pieces.push(encode(&records, "a piece of the map output")?);
-        }
-        let head = BlobHead {
-            summary: (counters, result.bad),
-            pieces: pieces.iter().map(|p| p.len() as u64).collect(),
-        };
-        let head = encode(&head, "the map output's head")?;
-        let total = 4 + head.len() + pieces.iter().map(Vec::len).sum::<usize>();
-        let mut blob = Vec::with_capacity(total);
-        blob.extend_from_slice(&(head.len() as u32).to_le_bytes());
-        blob.extend_from_slice(&head);
-        for p in &pieces {
-            blob.extend_from_slice(p);
-        }
-        Ok(blob)
-    }
-
-    /// The head of a map blob and where its pieces start.
-    fn head(blob: &[u8]) -> Result<(BlobHead, usize), String> {
-        let len = blob
-            .get(..4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or("a map output shorter than its head")?;
-        let head = blob
-            .get(4..4 + len)
-            .ok_or("a map output shorter than its head")?;
-        Ok((decode(head, "a map output's head")?, 4 + len))
-    }
-
-    /// A piece task: `(map blob, reducer)` to that reducer's piece.
-    pub fn piece(args: &[&[u8]]) -> Result<Vec<u8>, String> {
-        arity(args, 2, "piece")?;
-        let reducer: u32 = decode(args[1], "the reducer")?;
-        let (head, mut at) = head(args[0])?;
-        let r = reducer as usize;
-        if r >= head.pieces.len() {
-            return Err(format!(
-                "reducer {r} of a map output cut into {} pieces",
-                head.pieces.len()
-            ));
-        }
-        at += head.pieces[..r].iter().sum::<u64>() as usize;
-        let end = at + head.pieces[r] as usize;
-        args[0]
-            .get(at..end)
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| "a map output shorter than its pieces".to_string())
-    }
-
-    /// A summary task: `(map blob)` to its counters and skipped records.
-    pub fn summary(args: &[&[u8]]) -> Result<Vec<u8>, String> {
-        arity(args, 1, "summary")?;
-        let (head, _) = head(args[0])?;
-        encode(&head.summary, "a map task's summary")
+        let pieces = result
+            .output
+            .into_partitions()
+            .into_iter()
+            .map(encode_piece)
+            .collect::<Result<Vec<_>, _>>()?;
+        let summary: Summary = (counters, result.bad);
+        blob(&summary, &pieces)
     }
 
     /// A reduce task: `(job, reducer, piece of map 0, piece of map 1, …)` to
@@ -313,12 +203,11 @@ pub mod __cluster {
         arity(args, 2, "reduce")?;
         let job: J = decode(args[0], "the job")?;
         let reducer: u32 = decode(args[1], "the reducer")?;
-        let mut runs = Vec::with_capacity(args.len() - 2);
-        for (m, piece) in args[2..].iter().enumerate() {
-            let records: Vec<(J::Key, J::Value)> =
-                decode(piece, &format!("the piece of map task {m}"))?;
-            runs.push(SortedRun::from_vec(records));
-        }
+        let runs = args[2..]
+            .iter()
+            .enumerate()
+            .map(|(m, piece)| decode_piece(piece, &format!("the piece of map task {m}")))
+            .collect::<Result<Vec<_>, _>>()?;
         let reduced = reduce_partition(&job, reducer as usize, runs).map_err(|e| e.to_string())?;
         encode(&reduced, "the reducer's output")
     }
@@ -487,7 +376,7 @@ impl<'c> ClusterJobRunner<'c> {
             .map(|m| {
                 submit(
                     client,
-                    Call::new(J::SUMMARY).arg(Arg::<MapBlob>::from(m)),
+                    Call::new(SUMMARY).arg(Arg::<MapBlob>::from(m)),
                     retries,
                 )
             })
@@ -500,7 +389,7 @@ impl<'c> ClusterJobRunner<'c> {
                 .map(|m| {
                     submit(
                         client,
-                        Call::new(J::PIECE)
+                        Call::new(PIECE)
                             .arg(Arg::<MapBlob>::from(m))
                             .arg(Arg::from(r)),
                         retries,

@@ -1,0 +1,182 @@
+//! A map task's output on a cluster worker, for every kind of job: one
+//! result that holds a head (what the task reports: counters, skipped
+//! records, logs) and one sorted piece per reducer.
+//!
+//! ```text
+//!  [u32 head length][head][u32 pieces][u64 length of each piece]…[piece 0][piece 1]…
+//! ```
+//!
+//! The blob stays in its worker's store. A *piece* task per (map task,
+//! reducer) cuts one piece out of it, on the same worker, so that a
+//! reducer fetches only its share; a *summary* task hands the head to the
+//! client. Both are registered once here for every job type: they never
+//! decode the pieces.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::mapreduce::sort::{merge_runs, SortedRun};
+
+/// The registered name of the piece task.
+pub(crate) const PIECE: &str = "flotilla::mapreduce::piece";
+
+/// The registered name of the summary task.
+pub(crate) const SUMMARY: &str = "flotilla::mapreduce::summary";
+
+flotilla_cluster::__private::inventory::submit! {
+    flotilla_cluster::RemoteFunction::new(PIECE, piece)
+}
+
+flotilla_cluster::__private::inventory::submit! {
+    flotilla_cluster::RemoteFunction::new(SUMMARY, summary)
+}
+
+/// A map task's result on the client's side: never fetched, only named as
+/// the input of its pieces and summary.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct MapBlob;
+
+/// One reducer's piece of a map task's output (typing only).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Piece;
+
+/// Decodes `bytes` as a `T`, or says which value did not decode.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("{what} does not decode: {e}"))
+}
+
+/// Encodes `value`, or says which value did not encode.
+pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, String> {
+    postcard::to_stdvec(value).map_err(|e| format!("{what} does not encode: {e}"))
+}
+
+/// Checks that a task was given at least `at_least` arguments.
+pub(crate) fn arity(args: &[&[u8]], at_least: usize, task: &str) -> Result<(), String> {
+    if args.len() < at_least {
+        return Err(format!(
+            "the {task} task takes at least {at_least} arguments, it was given {}",
+            args.len()
+        ));
+    }
+    Ok(())
+}
+
+/// One reducer's runs of a map task's output, merged into one sorted piece.
+pub(crate) fn encode_piece<K, V>(runs: Vec<SortedRun<K, V>>) -> Result<Vec<u8>, String>
+where
+    K: Ord + Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    let records: Vec<(K, V)> = merge_runs(runs)
+        .map_err(|e| e.to_string())?
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    encode(&records, "a piece of a map output")
+}
+
+/// A piece back as a sorted run (`which` names it in errors).
+pub(crate) fn decode_piece<K, V>(bytes: &[u8], which: &str) -> Result<SortedRun<K, V>, String>
+where
+    K: Ord + DeserializeOwned,
+    V: DeserializeOwned,
+{
+    let records: Vec<(K, V)> = decode(bytes, which)?;
+    Ok(SortedRun::from_vec(records))
+}
+
+/// The blob of a map task: its head and its pieces.
+pub(crate) fn blob<H: Serialize>(head: &H, pieces: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    let head = encode(head, "a map output's head")?;
+    let total = 8 + head.len() + 8 * pieces.len() + pieces.iter().map(Vec::len).sum::<usize>();
+    let mut blob = Vec::with_capacity(total);
+    blob.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    blob.extend_from_slice(&head);
+    blob.extend_from_slice(&(pieces.len() as u32).to_le_bytes());
+    for p in pieces {
+        blob.extend_from_slice(&(p.len() as u64).to_le_bytes());
+    }
+    for p in pieces {
+        blob.extend_from_slice(p);
+    }
+    Ok(blob)
+}
+
+/// Reads a little-endian number of `N` bytes at `at`.
+fn number<const N: usize>(blob: &[u8], at: usize) -> Result<u64, String> {
+    let bytes = blob
+        .get(at..at + N)
+        .ok_or_else(|| format!("a map output of {} bytes is cut short", blob.len()))?;
+    let mut buf = [0u8; 8];
+    buf[..N].copy_from_slice(bytes);
+    Ok(u64::from_le_bytes(buf))
+}
+
+/// The head of a blob, and where each piece starts and ends.
+fn layout(blob: &[u8]) -> Result<(&[u8], Vec<(usize, usize)>), String> {
+    let head_len = number::<4>(blob, 0)? as usize;
+    let head = blob
+        .get(4..4 + head_len)
+        .ok_or("a map output shorter than its head")?;
+    let mut at = 4 + head_len;
+    let n = number::<4>(blob, at)? as usize;
+    at += 4;
+    let mut start = at + 8 * n;
+    let mut spans = Vec::with_capacity(n);
+    for i in 0..n {
+        let len = number::<8>(blob, at + 8 * i)? as usize;
+        spans.push((start, start + len));
+        start += len;
+    }
+    if start > blob.len() {
+        return Err(format!(
+            "a map output of {} bytes is shorter than its pieces ({start})",
+            blob.len()
+        ));
+    }
+    Ok((head, spans))
+}
+
+/// The piece task: `(map blob, reducer)` to that reducer's piece.
+fn piece(args: &[&[u8]]) -> Result<Vec<u8>, String> {
+    arity(args, 2, "piece")?;
+    let reducer: u32 = decode(args[1], "the reducer")?;
+    let (_, spans) = layout(args[0])?;
+    let &(start, end) = spans.get(reducer as usize).ok_or_else(|| {
+        format!(
+            "reducer {reducer} of a map output cut into {} pieces",
+            spans.len()
+        )
+    })?;
+    Ok(args[0][start..end].to_vec())
+}
+
+/// The summary task: `(map blob)` to its head, as the map task encoded it.
+fn summary(args: &[&[u8]]) -> Result<Vec<u8>, String> {
+    arity(args, 1, "summary")?;
+    Ok(layout(args[0])?.0.to_vec())
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn pieces_and_summary_come_out_of_a_blob_as_they_went_in() {
+        let head = ("counters", 7u64);
+        let pieces = vec![b"abc".to_vec(), Vec::new(), b"zz".to_vec()];
+        let b = blob(&head, &pieces).unwrap();
+        for (r, p) in pieces.iter().enumerate() {
+            let r = encode(&(r as u32), "r").unwrap();
+            assert_eq!(&piece(&[&b, &r]).unwrap(), p);
+        }
+        let s = summary(&[&b]).unwrap();
+        assert_eq!(
+            decode::<(String, u64)>(&s, "s").unwrap(),
+            ("counters".into(), 7)
+        );
+        let far = encode(&3u32, "r").unwrap();
+        assert!(piece(&[&b, &far]).unwrap_err().contains("3 pieces"));
+        assert!(piece(&[&b[..b.len() - 1], &far]).is_err());
+        assert!(summary(&[]).unwrap_err().contains("at least 1"));
+    }
+}
