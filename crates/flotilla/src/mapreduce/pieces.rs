@@ -111,8 +111,11 @@ fn number<const N: usize>(blob: &[u8], at: usize) -> Result<u64, String> {
     Ok(u64::from_le_bytes(buf))
 }
 
-/// The head of a blob, and where each piece starts and ends.
-fn layout(blob: &[u8]) -> Result<(&[u8], Vec<(usize, usize)>), String> {
+/// Where each piece of a blob starts and ends.
+type Spans = Vec<(usize, usize)>;
+
+/// The head of a blob, and its pieces' spans.
+fn layout(blob: &[u8]) -> Result<(&[u8], Spans), String> {
     let head_len = number::<4>(blob, 0)? as usize;
     let head = blob
         .get(4..4 + head_len)
