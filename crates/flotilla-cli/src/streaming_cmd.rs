@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
+use flotilla::cluster::Client;
 use flotilla::mapreduce::streaming::{StreamingError, StreamingJob};
 use flotilla::output::{OutputError, WriteMode};
 use flotilla::CpuPool;
@@ -52,6 +53,11 @@ pub(crate) struct MapReduceArgs {
     /// Leave out the splits whose map task failed on every attempt instead of failing the job.
     #[arg(long)]
     skip_failed_splits: bool,
+    /// Run on the cluster of this scheduler (HOST:PORT) instead of in this process: the
+    /// commands, the inputs and the output folder must be at the same paths on every worker.
+    /// The token and TLS files come from FLOTILLA_TOKEN and FLOTILLA_TLS_*.
+    #[arg(long, value_name = "ADDR", conflicts_with = "workers")]
+    scheduler: Option<String>,
 }
 
 pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
@@ -61,11 +67,6 @@ pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
     if args.split_mb == 0 {
         bail!("--split-mb must be at least 1");
     }
-    let mut pool = CpuPool::builder().name("mapreduce");
-    if let Some(workers) = args.workers {
-        pool = pool.threads(workers);
-    }
-    let pool = pool.build().context("starting the worker threads")?;
     let mut job = StreamingJob::new(&args.mapper, &args.reducer)
         .split_bytes(args.split_mb.saturating_mul(1 << 20))
         .attempts(args.attempts)
@@ -82,16 +83,29 @@ pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
     if let Some(reducers) = args.reducers {
         job = job.reducers(reducers);
     }
-    let report = job
-        .run(&pool, &args.input, &args.output)
-        .map_err(|e| match e {
-            StreamingError::Output(OutputError::NotEmpty { path }) => anyhow!(
-                "output folder {} already exists and is not empty: use a new or empty folder, \
+    let ran = match &args.scheduler {
+        Some(addr) => {
+            let client = Client::connect(addr)
+                .with_context(|| format!("connecting to the scheduler at {addr}"))?;
+            job.run_on(&client, &args.input, &args.output)
+        }
+        None => {
+            let mut pool = CpuPool::builder().name("mapreduce");
+            if let Some(workers) = args.workers {
+                pool = pool.threads(workers);
+            }
+            let pool = pool.build().context("starting the worker threads")?;
+            job.run(&pool, &args.input, &args.output)
+        }
+    };
+    let report = ran.map_err(|e| match e {
+        StreamingError::Output(OutputError::NotEmpty { path }) => anyhow!(
+            "output folder {} already exists and is not empty: use a new or empty folder, \
                  or --overwrite to replace a previous flotilla output",
-                path.display()
-            ),
-            e => anyhow::Error::new(e).context("the streaming job failed"),
-        })?;
+            path.display()
+        ),
+        e => anyhow::Error::new(e).context("the streaming job failed"),
+    })?;
     eprintln!("{report}");
     Ok(())
 }

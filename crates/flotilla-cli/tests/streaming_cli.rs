@@ -232,3 +232,117 @@ fn an_output_folder_is_overwritten_when_asked() {
     );
     assert!(!PathBuf::from(dir.path("out/part-00001")).exists());
 }
+
+#[test]
+fn mapreduce_runs_on_a_cluster_given_its_scheduler() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let exe = env!("CARGO_BIN_EXE_flotilla");
+    // A scheduler and a worker started by hand, reaped when the test ends.
+    struct Reaped(Vec<std::process::Child>);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut procs = Reaped(Vec::new());
+    let mut scheduler = Command::new(exe)
+        .args(["scheduler", "--listen", "127.0.0.1:0"])
+        .env_remove("FLOTILLA_TOKEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = {
+        let mut line = String::new();
+        BufReader::new(scheduler.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line
+    };
+    procs.0.push(scheduler);
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    procs.0.push(
+        Command::new(exe)
+            .args(["worker", &addr, "--threads", "2"])
+            .env_remove("FLOTILLA_TOKEN")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let dir = TempDir::new("cluster");
+    fs::write(dir.path("a.txt"), "the cat sat\non the mat\n").unwrap();
+    fs::write(dir.path("b.txt"), "the end\n").unwrap();
+    let out = dir.path("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "mapreduce",
+            "--scheduler",
+            &addr,
+            "--input",
+            &dir.0.join("a.txt").to_str().unwrap().to_string(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.push(dir.path("b.txt"));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        flotilla(&args)
+    };
+    let result = run(&[
+        "--output",
+        &out,
+        "--mapper",
+        MAPPER,
+        "--reducer",
+        REDUCER,
+        "--reducers",
+        "2",
+    ]);
+    let stderr = text(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(stderr.contains("map input records: 3"), "{stderr}");
+    let mut lines: Vec<String> = ["part-00000", "part-00001"]
+        .iter()
+        .flat_map(|p| {
+            fs::read_to_string(PathBuf::from(&out).join(p))
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["cat\t1", "end\t1", "mat\t1", "on\t1", "sat\t1", "the\t3"]
+    );
+
+    // A mapper that fails: exit code 1, its stderr in the message, no output.
+    let failed = dir.path("failed");
+    let result = run(&[
+        "--output",
+        &failed,
+        "--mapper",
+        "echo broken pipe dream >&2; exit 5",
+        "--reducer",
+        "cat",
+        "--attempts",
+        "1",
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    let stderr = text(&result.stderr);
+    assert!(
+        stderr.contains("broken pipe dream") && stderr.contains("status 5"),
+        "{stderr}"
+    );
+    assert!(!PathBuf::from(&failed).exists());
+}

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use flotilla::cluster::{Client, LocalCluster};
+use flotilla::mapreduce::streaming::StreamingJob;
 use flotilla::mapreduce::{
     ClusterJobRunner, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, RecordError,
 };
@@ -260,10 +261,94 @@ fn a_worker_killed_during_the_reduce_phase_costs_only_time() -> Result<(), Faile
     killed_during(job, |finished, maps| finished >= 4 * maps)
 }
 
+/// The lines of every part of a streaming job's output, sorted.
+fn part_lines(parts: &[PathBuf]) -> Vec<String> {
+    let mut lines: Vec<String> = parts
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .expect("a part is readable")
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// A word count in awk, with a combiner.
+fn awk_word_count() -> StreamingJob {
+    let sum = r#"awk -F'\t' '$1 "" != k "" { if (NR > 1) print k "\t" n; k = $1; n = 0 } { n += $2 } END { if (NR) print k "\t" n }'"#;
+    StreamingJob::new(r#"awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'"#, sum)
+        .combiner(sum)
+        .reducers(3)
+        .split_bytes(8 << 10)
+}
+
+fn a_streaming_job_on_a_cluster_writes_the_in_process_output() -> Result<(), Failed> {
+    let dir = TempDir::new("streaming");
+    let inputs = write_text(&dir.0, 2, 1_000, 0);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let pool = CpuPool::with_threads(2)?;
+    let local = awk_word_count().run(&pool, &inputs, dir.0.join("local"))?;
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
+    let client = cluster.client()?;
+    let remote = awk_word_count().run_on(&client, &inputs, dir.0.join("cluster"))?;
+    assert_eq!(remote.parts.len(), 3);
+    assert!(dir.0.join("cluster").join("_SUCCESS").exists());
+    assert_eq!(part_lines(&remote.parts), part_lines(&local.parts));
+    assert_eq!(remote.counters, local.counters);
+
+    // A mapper that fails on one split: after its attempts, the job's
+    // error names the command and its stderr, and no output is left.
+    let failing = StreamingJob::new(
+        r#"if grep -q w7; then echo "no w7 allowed" >&2; exit 3; fi"#,
+        "cat",
+    )
+    .attempts(2);
+    let err = failing
+        .run_on(&client, &inputs, dir.0.join("failed"))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("exited with status 3") && text.contains("no w7 allowed"),
+        "{text}"
+    );
+    assert!(!dir.0.join("failed").exists());
+
+    // The same, skipping the splits that fail: counted, sampled, the rest written.
+    let skipping = StreamingJob::new(r#"if grep -q zzz; then exit 3; fi; echo done"#, "cat")
+        .attempts(2)
+        .skip_failed_splits(true)
+        .reducers(1);
+    let bad = dir.0.join("bad.txt");
+    std::fs::write(&bad, "zzz\n")?;
+    let mut with_bad = inputs.clone();
+    let bad = bad.to_string_lossy().into_owned();
+    with_bad.push(&bad);
+    let report = skipping.run_on(&client, &with_bad, dir.0.join("skipped"))?;
+    assert_eq!(report.counters.skipped_splits, 1);
+    assert_eq!(report.skipped_sample.len(), 1);
+    assert!(
+        report.skipped_sample[0].contains("bad.txt"),
+        "{:?}",
+        report.skipped_sample
+    );
+    Ok(())
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_streaming_job_on_a_cluster_writes_the_in_process_output",
+            a_streaming_job_on_a_cluster_writes_the_in_process_output,
+        ),
         Trial::test(
             "a_job_on_a_cluster_gives_the_in_process_result",
             a_job_on_a_cluster_gives_the_in_process_result,

@@ -140,6 +140,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod command;
 mod error;
 mod map_task;

@@ -40,7 +40,7 @@ const FIRST_LINE_CHARS: usize = 200;
 ///
 /// assert_eq!(CommandRole::Combiner.to_string(), "combiner");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum CommandRole {
     /// The map command, run once per input split.
     Mapper,

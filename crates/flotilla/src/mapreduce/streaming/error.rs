@@ -71,6 +71,12 @@ pub enum StreamingError {
     /// A task panicked or could not run on the pool.
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// A task on a cluster failed for good (its message says which and
+    /// why, as a failed task's error does in-process), or the cluster went
+    /// away.
+    #[cfg(feature = "cluster")]
+    #[error(transparent)]
+    Cluster(#[from] flotilla_cluster::ClusterError),
 }
 
 fn on_input(input: Option<&str>) -> String {

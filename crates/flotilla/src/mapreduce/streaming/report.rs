@@ -21,7 +21,7 @@ const STDERR_SHOWN: usize = 10;
 /// assert_eq!(counters.attempts_failed, 0);
 /// assert!(counters.to_string().contains("map input records"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StreamingCounters {
     /// Map tasks run (one per input split).
@@ -205,7 +205,7 @@ impl fmt::Display for StreamingReport {
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct TaskStderr {
     /// The task: `map[3]` or `reduce[0]`.
