@@ -287,7 +287,7 @@ fn mapreduce_runs_on_a_cluster_given_its_scheduler() {
             "--scheduler",
             &addr,
             "--input",
-            &dir.0.join("a.txt").to_str().unwrap().to_string(),
+            dir.0.join("a.txt").to_str().unwrap(),
         ]
         .into_iter()
         .map(String::from)
