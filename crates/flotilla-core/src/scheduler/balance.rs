@@ -244,14 +244,7 @@ impl Scheduler {
         let Some((each, _)) = self.durations.estimate(self.graph.kind_of(task)) else {
             return true;
         };
-        let thief_site = thief.index() as u32;
-        let moved: u64 = self
-            .graph
-            .dependencies(task)
-            .iter()
-            .filter(|d| self.site[d.index()] != thief_site)
-            .map(|d| self.result_bytes[d.index()])
-            .sum();
+        let moved = self.bytes_to_move(task, thief);
         let threads = self.workers.offer(victim).map_or(1, |o| o.threads().max(1));
         let ahead = self.workers.queued(victim) as f64 / f64::from(threads);
         let wait = each.as_secs_f64() * ahead;
@@ -282,15 +275,19 @@ impl Scheduler {
             let ahead = (self.workers.queued(w) + 1).saturating_sub(threads as usize);
             each.as_secs_f64() * ahead as f64 / f64::from(threads)
         };
-        let other_site = other.index() as u32;
-        let moved: u64 = self
-            .graph
+        let moved = self.bytes_to_move(task, other);
+        (wait(other) + moved as f64 / rate < wait(near)).then_some(other)
+    }
+
+    /// The bytes of `task`'s inputs that are not on `to`.
+    fn bytes_to_move(&self, task: TaskId, to: WorkerId) -> u64 {
+        let site = to.index() as u32;
+        self.graph
             .dependencies(task)
             .iter()
-            .filter(|d| self.site[d.index()] != other_site)
+            .filter(|d| self.site[d.index()] != site)
             .map(|d| self.result_bytes[d.index()])
-            .sum();
-        (wait(other) + moved as f64 / rate < wait(near)).then_some(other)
+            .sum()
     }
 
     fn is_stealable(

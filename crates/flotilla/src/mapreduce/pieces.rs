@@ -50,6 +50,20 @@ pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, Str
     postcard::to_stdvec(value).map_err(|e| format!("{what} does not encode: {e}"))
 }
 
+/// The threads of every worker of `client`'s cluster (at least 1): the
+/// default number of reducers, and what a memory budget is shared by.
+pub(crate) fn worker_threads(
+    client: &flotilla_cluster::Client,
+) -> Result<usize, flotilla_cluster::ClusterError> {
+    Ok(client
+        .status()?
+        .workers
+        .iter()
+        .map(|w| w.threads as usize)
+        .sum::<usize>()
+        .max(1))
+}
+
 /// Checks that a task was given at least `at_least` arguments.
 pub(crate) fn arity(args: &[&[u8]], at_least: usize, task: &str) -> Result<(), String> {
     if args.len() < at_least {
@@ -82,6 +96,29 @@ where
 {
     let records: Vec<(K, V)> = decode(bytes, which)?;
     Ok(SortedRun::from_vec(records))
+}
+
+/// The arguments of a reduce task, `(job, reducer, piece of map 0, piece
+/// of map 1, …)`: the job (`what` names it in errors), the reducer, and
+/// the pieces as sorted runs.
+pub(crate) fn reduce_inputs<J, K, V>(
+    args: &[&[u8]],
+    what: &str,
+) -> Result<(J, u32, Vec<SortedRun<K, V>>), String>
+where
+    J: DeserializeOwned,
+    K: Ord + DeserializeOwned,
+    V: DeserializeOwned,
+{
+    arity(args, 2, "reduce")?;
+    let job: J = decode(args[0], what)?;
+    let reducer: u32 = decode(args[1], "the reducer")?;
+    let runs = args[2..]
+        .iter()
+        .enumerate()
+        .map(|(m, piece)| decode_piece(piece, &format!("the piece of map task {m}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((job, reducer, runs))
 }
 
 /// The blob of a map task: its head and its pieces.

@@ -31,12 +31,14 @@ use flotilla_cluster::{Arg, Call, Client, ClusterError, ClusterFuture};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::run::assemble;
 use super::{
-    line_number_at, map_text_split, reduce_partition, Counters, Job, JobConfig, JobError,
-    JobOutput, MapSetup, Partitioner, TextInput, BAD_SAMPLE,
+    map_text_split, reduce_partition, Counters, Job, JobConfig, JobError, JobOutput, MapSetup,
+    Partitioner, TextInput,
 };
 use crate::mapreduce::pieces::{
-    arity, blob, decode, decode_piece, encode, encode_piece, MapBlob, Piece, PIECE, SUMMARY,
+    arity, blob, decode, encode, encode_piece, reduce_inputs, worker_threads, MapBlob, Piece,
+    PIECE, SUMMARY,
 };
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{default_split_bytes, plan_splits, InputSplit};
@@ -200,14 +202,7 @@ pub mod __cluster {
     /// A reduce task: `(job, reducer, piece of map 0, piece of map 1, …)` to
     /// its output records and counters.
     pub fn reduce<J: ClusterJob>(args: &[&[u8]]) -> Result<Vec<u8>, String> {
-        arity(args, 2, "reduce")?;
-        let job: J = decode(args[0], "the job")?;
-        let reducer: u32 = decode(args[1], "the reducer")?;
-        let runs = args[2..]
-            .iter()
-            .enumerate()
-            .map(|(m, piece)| decode_piece(piece, &format!("the piece of map task {m}")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (job, reducer, runs): (J, _, _) = reduce_inputs(args, "the job")?;
         let reduced = reduce_partition(&job, reducer as usize, runs).map_err(|e| e.to_string())?;
         encode(&reduced, "the reducer's output")
     }
@@ -338,15 +333,7 @@ impl<'c> ClusterJobRunner<'c> {
         J::Input: TextInput,
     {
         let start = Instant::now();
-        let threads: usize = self
-            .client
-            .status()
-            .map_err(JobError::Cluster)?
-            .workers
-            .iter()
-            .map(|w| w.threads as usize)
-            .sum::<usize>()
-            .max(1);
+        let threads = worker_threads(self.client).map_err(JobError::Cluster)?;
         let split_bytes = match self.config.split_bytes {
             Some(b) => b,
             None => default_split_bytes(&plan_splits(inputs, u64::MAX)?, threads),
@@ -406,31 +393,7 @@ impl<'c> ClusterJobRunner<'c> {
         }
         let reduced = self.client.gather(&outputs)?;
         let summaries = self.client.gather(&summaries)?;
-        let mut counters = Counters::default();
-        let mut partitions = Vec::with_capacity(reduced.len());
-        for (records, c) in reduced {
-            counters.add(&c);
-            partitions.push(records);
-        }
-        let mut bad = Vec::new();
-        for (c, mut b) in summaries {
-            counters.add(&c);
-            bad.append(&mut b);
-        }
-        let bad_record_sample = bad
-            .into_iter()
-            .take(BAD_SAMPLE)
-            .map(|(path, offset, snip, msg)| {
-                let line = line_number_at(&path, offset).unwrap_or(0);
-                format!("{}:{line}: {msg}: {snip}", path.display())
-            })
-            .collect();
-        Ok(JobOutput {
-            partitions,
-            counters,
-            bad_record_sample,
-            elapsed: start.elapsed(),
-        })
+        Ok(assemble(reduced, summaries, start))
     }
 }
 

@@ -141,33 +141,48 @@ impl JobRunner {
         }
         let compute = ComputeOptions::new().pool(&self.pool).label("mapreduce");
         let (outcomes, _report) = graph.compute_many_with(&reduce_keys, &compute)?;
-        let mut counters = Counters::default();
-        let mut partitions = Vec::with_capacity(outcomes.len());
+        let mut reduced = Vec::with_capacity(outcomes.len());
         for (outcome, key) in outcomes.into_iter().zip(&reduce_keys) {
             let value = outcome.map_err(|e| ledger.errors.error_of(e))?;
-            let (records, reduced) =
-                ForCaller::<(Vec<J::Output>, Counters)>::take(&value, &key.to_string())?;
-            counters.add(&reduced);
-            partitions.push(records);
+            reduced.push(ForCaller::<(Vec<J::Output>, Counters)>::take(
+                &value,
+                &key.to_string(),
+            )?);
         }
-        let mut bad = Vec::new();
-        for (map_counters, mut map_bad) in ledger.maps.take_in_order() {
-            counters.add(&map_counters);
-            bad.append(&mut map_bad);
-        }
-        let bad_record_sample = bad
-            .into_iter()
-            .take(BAD_SAMPLE)
-            .map(|(path, offset, snip, msg)| {
-                let line = line_number_at(&path, offset).unwrap_or(0);
-                format!("{}:{line}: {msg}: {snip}", path.display())
-            })
-            .collect();
-        Ok(JobOutput {
-            partitions,
-            counters,
-            bad_record_sample,
-            elapsed: start.elapsed(),
+        Ok(assemble(reduced, ledger.maps.take_in_order(), start))
+    }
+}
+
+/// A job's output from what its reduce tasks returned, in partition order,
+/// and what its map tasks counted and skipped, in split order.
+pub(super) fn assemble<O>(
+    reduced: Vec<(Vec<O>, Counters)>,
+    maps: impl IntoIterator<Item = (Counters, Vec<BadRecord>)>,
+    start: Instant,
+) -> JobOutput<O> {
+    let mut counters = Counters::default();
+    let mut partitions = Vec::with_capacity(reduced.len());
+    for (records, c) in reduced {
+        counters.add(&c);
+        partitions.push(records);
+    }
+    let mut bad = Vec::new();
+    for (map_counters, mut map_bad) in maps {
+        counters.add(&map_counters);
+        bad.append(&mut map_bad);
+    }
+    let bad_record_sample = bad
+        .into_iter()
+        .take(BAD_SAMPLE)
+        .map(|(path, offset, snip, msg)| {
+            let line = line_number_at(&path, offset).unwrap_or(0);
+            format!("{}:{line}: {msg}: {snip}", path.display())
         })
+        .collect();
+    JobOutput {
+        partitions,
+        counters,
+        bad_record_sample,
+        elapsed: start.elapsed(),
     }
 }

@@ -29,7 +29,8 @@ use super::{
     TaskStderr, SKIPPED_SAMPLE,
 };
 use crate::mapreduce::pieces::{
-    arity, blob, decode, decode_piece, encode, encode_piece, MapBlob, Piece, PIECE, SUMMARY,
+    arity, blob, decode, encode, encode_piece, reduce_inputs, worker_threads, MapBlob, Piece,
+    PIECE, SUMMARY,
 };
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{plan_splits, InputSplit};
@@ -154,14 +155,7 @@ fn map(args: &[&[u8]]) -> Result<Vec<u8>, String> {
 /// A reduce task: `(spec, reducer, piece of map 0, …)` to its counters and
 /// kept stderr, its part written into the output's `_temporary/`.
 fn reduce(args: &[&[u8]]) -> Result<Vec<u8>, String> {
-    arity(args, 2, "streaming reduce")?;
-    let spec: Spec = decode(args[0], "the streaming job")?;
-    let reducer: u32 = decode(args[1], "the reducer")?;
-    let runs = args[2..]
-        .iter()
-        .enumerate()
-        .map(|(m, piece)| decode_piece(piece, &format!("the piece of map task {m}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (spec, reducer, runs): (Spec, _, _) = reduce_inputs(args, "the streaming job")?;
     let ctx = spec.context()?;
     let reduced =
         reduce_task(&ctx, reducer as usize, runs, spec.attempt()).map_err(failure_message)?;
@@ -209,13 +203,7 @@ impl StreamingJob {
     ) -> Result<StreamingReport, StreamingError> {
         let start = Instant::now();
         self.check()?;
-        let threads: usize = client
-            .status()?
-            .workers
-            .iter()
-            .map(|w| w.threads as usize)
-            .sum::<usize>()
-            .max(1);
+        let threads = worker_threads(client)?;
         let reducers = self.reducers.unwrap_or(threads).max(1);
         let splits = plan_splits(inputs, self.split_bytes)?;
         let out = OutputDir::create(output.as_ref(), self.write_mode)?;
