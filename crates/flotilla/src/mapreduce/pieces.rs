@@ -98,13 +98,16 @@ where
     Ok(SortedRun::from_vec(records))
 }
 
+/// A reduce task's job, reducer and pieces (as sorted runs).
+pub(crate) type ReduceInputs<J, K, V> = (J, u32, Vec<SortedRun<K, V>>);
+
 /// The arguments of a reduce task, `(job, reducer, piece of map 0, piece
 /// of map 1, …)`: the job (`what` names it in errors), the reducer, and
 /// the pieces as sorted runs.
 pub(crate) fn reduce_inputs<J, K, V>(
     args: &[&[u8]],
     what: &str,
-) -> Result<(J, u32, Vec<SortedRun<K, V>>), String>
+) -> Result<ReduceInputs<J, K, V>, String>
 where
     J: DeserializeOwned,
     K: Ord + DeserializeOwned,
