@@ -2,9 +2,9 @@
 //! scheduler drives it, with simulated worker processes.
 //!
 //! Each simulated worker offers some threads and holds its own queue, as a
-//! worker process does; the core places tasks on workers ([`Command::Run`])
+//! worker process does; the core places tasks on workers ([`Command::Run`](crate::Command::Run))
 //! and, under work stealing, plans moves of queued tasks to workers that
-//! ran dry ([`Command::Steal`]). A move is answered after a round trip
+//! ran dry ([`Command::Steal`](crate::Command::Steal)). A move is answered after a round trip
 //! (`steal_latency`): confirmed if the task is still queued on the giving
 //! worker, refused if it started meanwhile — what a real worker answers.
 //! Nothing sleeps, so thousands of workers and a million tasks simulate in
@@ -83,7 +83,7 @@ pub struct ClusterRun {
     pub steals_planned: u64,
     /// Steals confirmed.
     pub steals_confirmed: u64,
-    /// Tasks the core placed (every [`Command::Run`]).
+    /// Tasks the core placed (every [`Command::Run`](crate::Command::Run)).
     pub decisions: u64,
     /// Wall time spent inside the core's calls.
     pub scheduler_time: Duration,
