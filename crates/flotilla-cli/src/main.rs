@@ -26,7 +26,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write a benchmark data set (ratings, weather, text, items, skew).
     Gen(gen::GenArgs),
-    /// Run a benchmark workload (W1-W7, W9; see `flotilla bench --help`) and print JSON lines.
+    /// Run a benchmark workload (W1-W9; see `flotilla bench --help`) and print JSON lines.
     Bench(bench::BenchArgs),
     /// Run a Hadoop-streaming-style job: shell commands as mapper, combiner and reducer.
     Mapreduce(streaming_cmd::MapReduceArgs),
