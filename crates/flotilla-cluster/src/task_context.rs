@@ -27,6 +27,7 @@ use std::cell::RefCell;
 pub struct TaskContext {
     key: String,
     attempt: u32,
+    failures: u32,
     retries_left: u32,
 }
 
@@ -81,6 +82,25 @@ impl TaskContext {
         self.attempt
     }
 
+    /// The tries of this task that failed with an error or a panic before
+    /// this one (tries ended by a lost worker or a move do not count).
+    ///
+    /// ```
+    /// # use flotilla_cluster::{remote, Client, TaskContext};
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn failures() -> u32 {
+    ///     TaskContext::current().map_or(99, |t| t.failures())
+    /// }
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = Client::in_process(1)?;
+    /// assert_eq!(client.submit(failures::call())?.result()?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
     /// The retries left after this try if it fails with an error or a
     /// panic; 0 on the last.
     ///
@@ -100,23 +120,26 @@ impl TaskContext {
         self.retries_left
     }
 
-    /// Runs `f` as the task `self` on this thread.
+    /// Runs `f` as the task `self` on this thread (the task that ran
+    /// before, if any, is current again after).
     pub(crate) fn enter<R>(self, f: impl FnOnce() -> R) -> R {
-        struct Leave;
+        struct Leave(Option<TaskContext>);
         impl Drop for Leave {
             fn drop(&mut self) {
-                CURRENT.with(|c| c.borrow_mut().take());
+                let before = self.0.take();
+                CURRENT.with(|c| *c.borrow_mut() = before);
             }
         }
-        CURRENT.with(|c| *c.borrow_mut() = Some(self));
-        let _leave = Leave;
+        let before = CURRENT.with(|c| c.borrow_mut().replace(self));
+        let _leave = Leave(before);
         f()
     }
 
-    pub(crate) fn new(key: String, attempt: u32, retries_left: u32) -> TaskContext {
+    pub(crate) fn new(key: String, attempt: u32, failures: u32, retries_left: u32) -> TaskContext {
         TaskContext {
             key,
             attempt,
+            failures,
             retries_left,
         }
     }

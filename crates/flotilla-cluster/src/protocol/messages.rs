@@ -135,7 +135,9 @@ pub(crate) struct RunTask {
     /// tasks queued earlier, so that a graph finishes its branches and
     /// frees their results depth first.
     pub(crate) first: bool,
-    /// The retries it has left if this attempt fails.
+    /// The attempts that failed before this one, and the retries it has
+    /// left if this one fails.
+    pub(crate) failures: u32,
     pub(crate) retries_left: u32,
 }
 
@@ -356,7 +358,8 @@ impl WorkerStatus {
     /// assert_eq!(w.idle_micros(), 500_000);
     /// ```
     pub fn idle_micros(&self) -> u64 {
-        (u64::from(self.threads) * self.uptime_micros).saturating_sub(self.busy_micros)
+        (u64::from(self.threads).saturating_mul(self.uptime_micros))
+            .saturating_sub(self.busy_micros)
     }
 }
 

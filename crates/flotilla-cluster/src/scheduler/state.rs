@@ -389,7 +389,7 @@ impl ClusterState {
                 self.central_done(t, worker);
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.tasks += 1;
-                    w.busy_micros += f.micros;
+                    w.busy_micros = w.busy_micros.saturating_add(f.micros);
                 }
                 self.result_at[t.index()] = Some(worker);
                 self.failures.remove(&t);
@@ -712,6 +712,7 @@ impl ClusterState {
             args,
             inputs,
             first: self.continuing,
+            failures: self.core.retries_used(task),
             retries_left: self.core.retries_left(task),
         };
         self.worker_batches.entry(worker).or_default().run.push(run);

@@ -6,10 +6,10 @@
 //!   written to local files, least recently used first (see the store).
 //! - When the process's resident memory is above [`PAUSE_FRACTION`] of the
 //!   limit, the worker spills every result it holds and starts no new task
-//!   until it falls below; its queued tasks can meanwhile be taken by
-//!   other workers. A worker that holds nothing in memory and runs nothing
-//!   goes on even above the mark (its memory is not its results', and
-//!   waiting would never end), and says so once.
+//!   while tasks it started still run (their end may free memory); its
+//!   queued tasks can meanwhile be taken by other workers. Once nothing
+//!   runs, waiting could never end, so it goes on one task at a time while
+//!   above the mark, and says so once.
 
 /// Results held in memory above this share of the limit are spilled.
 pub(crate) const SPILL_FRACTION: f64 = 0.6;
@@ -54,11 +54,10 @@ pub(crate) fn mark(limit: u64, fraction: f64) -> u64 {
     (limit as f64 * fraction) as u64
 }
 
-/// Whether a worker with `resident` bytes against `pause_at`, holding
-/// `held` bytes of results in memory with `running` tasks, starts no new
-/// task.
-pub(crate) fn should_pause(resident: u64, pause_at: u64, held: u64, running: usize) -> bool {
-    resident > pause_at && (held > 0 || running > 0)
+/// Whether a worker with `resident` bytes against `pause_at` (its results
+/// spilled) and `running` tasks starts no new task.
+pub(crate) fn should_pause(resident: u64, pause_at: u64, running: usize) -> bool {
+    resident > pause_at && running > 0
 }
 
 #[cfg(test)]
@@ -67,11 +66,10 @@ mod test {
 
     #[test]
     fn a_worker_pauses_above_the_mark_unless_pausing_cannot_help() {
-        assert!(!should_pause(700, 800, 100, 1));
-        assert!(should_pause(900, 800, 100, 0));
-        assert!(should_pause(900, 800, 0, 2));
-        // Nothing held, nothing running: waiting would never end.
-        assert!(!should_pause(900, 800, 0, 0));
+        assert!(!should_pause(700, 800, 1));
+        assert!(should_pause(900, 800, 2));
+        // Nothing running: waiting would never end.
+        assert!(!should_pause(900, 800, 0));
     }
 
     #[test]

@@ -408,25 +408,25 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
     tokio::spawn(report_loop(writer, outgoing, Arc::clone(&shared)));
     let beats = Arc::clone(&shared);
     let registered = std::time::Instant::now();
+    let mut vitals = Vitals::default();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(heartbeat);
         loop {
             tick.tick().await;
-            let memory = {
-                let store = lock(&beats.store);
+            // The store's figures as they were when it was last free: a
+            // heartbeat never waits behind a spill or a read-back.
+            if let Ok(store) = beats.store.try_lock() {
                 let spills = store.stats();
-                Vitals {
-                    uptime_micros: registered.elapsed().as_micros() as u64,
-                    process_bytes: memory::resident_bytes(),
-                    peak_process_bytes: memory::peak_resident_bytes(),
-                    held_bytes: store.held_bytes(),
-                    spilled_bytes: store.spilled_bytes(),
-                    spill_written: spills.written,
-                    spill_read_back: spills.read_back,
-                    paused: beats.paused.load(std::sync::atomic::Ordering::Relaxed),
-                }
-            };
-            if beats.out.send(WorkerMessage::Heartbeat(memory)).is_err() {
+                vitals.held_bytes = store.held_bytes();
+                vitals.spilled_bytes = store.spilled_bytes();
+                vitals.spill_written = spills.written;
+                vitals.spill_read_back = spills.read_back;
+            }
+            vitals.uptime_micros = registered.elapsed().as_micros() as u64;
+            vitals.process_bytes = memory::resident_bytes();
+            vitals.peak_process_bytes = memory::peak_resident_bytes();
+            vitals.paused = beats.paused.load(std::sync::atomic::Ordering::Relaxed);
+            if beats.out.send(WorkerMessage::Heartbeat(vitals)).is_err() {
                 return;
             }
         }
@@ -452,7 +452,10 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
             Err(e) => return Err(e),
         };
         match message {
-            SchedulerMessage::Run(tasks) => run::accept_tasks(&shared, tasks),
+            // Inputs spilled to disk are read back here.
+            SchedulerMessage::Run(tasks) => {
+                tokio::task::block_in_place(|| run::accept_tasks(&shared, tasks))
+            }
             SchedulerMessage::Release(tasks) => {
                 let mut store = lock(&shared.store);
                 for t in tasks {
@@ -536,15 +539,16 @@ async fn watch_memory(shared: Arc<Shared>, pause_at: u64) {
         };
         let over = resident > pause_at;
         if over {
-            lock(&shared.store).spill_all();
+            // Files written on this thread: the runtime moves its other
+            // work (heartbeats, fetches) to its other thread meanwhile.
+            tokio::task::block_in_place(|| lock(&shared.store).spill_all());
         }
-        let held = lock(&shared.store).held_bytes();
         let running = lock(&shared.queue).in_flight;
-        let pause = memory::should_pause(resident, pause_at, held, running);
+        let pause = memory::should_pause(resident, pause_at, running);
         if over && !pause && !said {
             said = true;
             eprintln!(
-                "flotilla worker: {} MB resident, over the pause mark of {} MB with no result in memory and no task running: going on",
+                "flotilla worker: {} MB resident, over the pause mark of {} MB with its results spilled and no task running: going on, one task at a time while over",
                 resident >> 20,
                 pause_at >> 20
             );
@@ -583,7 +587,7 @@ async fn data_server(
                 return;
             }
             while let Ok(Some(DataRequest::Fetch { task })) = reader.recv::<DataRequest>().await {
-                let value = lock(&shared.store).get(task);
+                let value = tokio::task::block_in_place(|| lock(&shared.store).get(task));
                 let sent = match value {
                     None => writer.send(&DataReply::Missing { task }).await,
                     Some(bytes) => send_chunks(&mut writer, &bytes).await,

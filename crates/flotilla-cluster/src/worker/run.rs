@@ -257,7 +257,12 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
         }
     }
     let start = Instant::now();
-    let context = TaskContext::new(task.key.clone(), task.attempt, task.retries_left);
+    let context = TaskContext::new(
+        task.key.clone(),
+        task.attempt,
+        task.failures,
+        task.retries_left,
+    );
     let outcome = catch_unwind(AssertUnwindSafe(|| context.enter(|| function.call(&args))));
     let micros = start.elapsed().as_micros() as u64;
     match outcome {

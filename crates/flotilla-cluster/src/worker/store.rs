@@ -12,7 +12,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 /// What a store did over its life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,13 +43,20 @@ pub(crate) struct Store {
     stats: SpillStats,
     /// A spill failed already (said once).
     warned: bool,
+    /// Results read back and still held by someone: read once, shared.
+    read_back: HashMap<u32, Weak<Vec<u8>>>,
 }
+
+/// Stores made by this process, so that each has a folder of its own.
+static STORES: AtomicU64 = AtomicU64::new(0);
 
 impl Store {
     /// A store that spills into a folder of its own under `parent` above
     /// `budget` bytes held in memory.
     pub(crate) fn new(budget: Option<u64>, parent: PathBuf) -> Store {
-        let dir = parent.join(format!("flotilla-worker-{}", std::process::id()));
+        remove_abandoned(&parent);
+        let n = STORES.fetch_add(1, Ordering::Relaxed);
+        let dir = parent.join(format!("flotilla-worker-{}-{n}", std::process::id()));
         Store {
             memory: HashMap::new(),
             disk: HashMap::new(),
@@ -60,28 +68,43 @@ impl Store {
             dir_made: false,
             stats: SpillStats::default(),
             warned: false,
+            read_back: HashMap::new(),
         }
     }
 
+    /// A new use of `task`: its stamp. The caller records the stamp in
+    /// `memory` right after.
     fn touch(&mut self, task: u32) -> u64 {
         self.stamp += 1;
         if self.budget.is_some() {
-            self.uses.push_back((task, self.stamp));
             if self.uses.len() > 2 * self.memory.len() + 64 {
-                // Mostly stale entries: keep each result's last use only.
+                // Mostly stale entries: keep each result's last use only
+                // (before this use is recorded, which is then the newest).
                 let memory = &self.memory;
                 self.uses
                     .retain(|(t, s)| memory.get(t).is_some_and(|(_, m)| m == s));
             }
+            self.uses.push_back((task, self.stamp));
         }
         self.stamp
     }
 
     /// Writes every result in memory to its file (memory is short).
     pub(crate) fn spill_all(&mut self) {
-        while let Some((task, stamp)) = self.uses.pop_front() {
+        self.spill_while(|_| true);
+    }
+
+    /// Writes the least recently used results to files while `more` says
+    /// so of the bytes in memory; stops at the first that cannot be
+    /// written (it stays first in line).
+    fn spill_while(&mut self, more: impl Fn(u64) -> bool) {
+        while more(self.held) {
+            let Some((task, stamp)) = self.uses.pop_front() else {
+                return;
+            };
             let current = self.memory.get(&task).is_some_and(|(_, s)| *s == stamp);
             if current && !self.spill(task) {
+                self.uses.push_front((task, stamp));
                 return;
             }
         }
@@ -106,10 +129,16 @@ impl Store {
             return Some(Arc::clone(&entry.0));
         }
         self.disk.get(&task)?;
+        if let Some(shared) = self.read_back.get(&task).and_then(Weak::upgrade) {
+            return Some(shared);
+        }
         match std::fs::read(self.file(task)) {
             Ok(bytes) => {
                 self.stats.read_back += bytes.len() as u64;
-                Some(Arc::new(bytes))
+                let bytes = Arc::new(bytes);
+                self.read_back.retain(|_, w| w.strong_count() > 0);
+                self.read_back.insert(task, Arc::downgrade(&bytes));
+                Some(bytes)
             }
             Err(e) => {
                 eprintln!(
@@ -133,6 +162,7 @@ impl Store {
         }
         if self.disk.remove(&task).is_some() {
             let _ = std::fs::remove_file(self.file(task));
+            self.read_back.remove(&task);
         }
         if self.memory.is_empty() {
             self.uses.clear();
@@ -160,17 +190,8 @@ impl Store {
     /// Writes the least recently used results to files until what is in
     /// memory fits the budget.
     fn spill_over(&mut self) {
-        let Some(budget) = self.budget else {
-            return;
-        };
-        while self.held > budget {
-            let Some((task, stamp)) = self.uses.pop_front() else {
-                return;
-            };
-            let current = self.memory.get(&task).is_some_and(|(_, s)| *s == stamp);
-            if current && !self.spill(task) {
-                return;
-            }
+        if let Some(budget) = self.budget {
+            self.spill_while(|held| held > budget);
         }
     }
 
@@ -203,6 +224,33 @@ impl Store {
         if !self.warned {
             self.warned = true;
             eprintln!("flotilla worker: results stay in memory over the budget: {what}");
+        }
+    }
+}
+
+/// Removes the spill folders under `parent` of worker processes that are
+/// gone (killed before they could clean up), where the system says which
+/// processes live (Linux).
+fn remove_abandoned(parent: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("flotilla-worker-"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
@@ -266,6 +314,41 @@ mod test {
         std::fs::remove_file(s.file(7)).unwrap();
         assert!(s.get(7).is_none());
         assert!(!s.contains(7));
+    }
+
+    #[test]
+    fn a_result_used_many_times_can_still_be_spilled() {
+        let mut s = store(1 << 20, "compact");
+        for t in 0..10 {
+            s.insert(t, bytes(100, t as u8));
+        }
+        // Enough uses to compact the line of uses several times.
+        for _ in 0..100 {
+            assert!(s.get(3).is_some());
+        }
+        s.spill_all();
+        assert_eq!(s.held_bytes(), 0, "every result spilled");
+        assert_eq!(s.spilled_bytes(), 1000);
+    }
+
+    #[test]
+    fn a_spilled_result_read_by_several_is_read_once() {
+        let mut s = store(50, "shared");
+        s.insert(1, bytes(100, 1));
+        let a = s.get(1).unwrap();
+        let b = s.get(1).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(s.stats().read_back, 100);
+        drop((a, b));
+        let _c = s.get(1).unwrap();
+        assert_eq!(s.stats().read_back, 200, "read again once nobody held it");
+    }
+
+    #[test]
+    fn stores_of_one_process_spill_into_folders_of_their_own() {
+        let a = store(0, "own");
+        let b = store(0, "own");
+        assert_ne!(a.dir, b.dir);
     }
 
     #[test]

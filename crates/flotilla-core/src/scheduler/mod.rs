@@ -512,8 +512,24 @@ impl Scheduler {
     /// ```
     pub fn retries_left(&self, task: TaskId) -> u32 {
         let limit = self.graph.options(task).retries.max(self.default_retries);
-        let used = self.tries.get(&task).map_or(0, |t| t.retries_used);
-        limit.saturating_sub(used)
+        limit.saturating_sub(self.retries_used(task))
+    }
+
+    /// The attempts of `task` that failed with an error or a panic (and so
+    /// used a retry, or failed it).
+    ///
+    /// ```
+    /// use flotilla_core::{Attempt, FailureKind, Placement, Scheduler, TaskGraph, TaskKey, TaskOptions, WorkerId};
+    /// let mut g = TaskGraph::new();
+    /// let a = g.add_task_with(TaskKey::new("a"), &[], TaskOptions { retries: 2, ..Default::default() }).unwrap();
+    /// let mut s = Scheduler::new(g, Placement::Block, 1);
+    /// let mut out = Vec::new();
+    /// s.start(&mut out);
+    /// s.task_failed(a, WorkerId::new(0), Attempt::FIRST, FailureKind::Panic, &mut out).unwrap();
+    /// assert_eq!(s.retries_used(a), 1);
+    /// ```
+    pub fn retries_used(&self, task: TaskId) -> u32 {
+        self.tries.get(&task).map_or(0, |t| t.retries_used)
     }
 
     /// Why `task` failed, once it is [`TaskState::Failed`].

@@ -163,18 +163,26 @@ fn layout(blob: &[u8]) -> Result<(&[u8], Spans), String> {
     let mut at = 4 + head_len;
     let n = number::<4>(blob, at)? as usize;
     at += 4;
+    let short = || {
+        format!(
+            "a map output of {} bytes is shorter than its pieces",
+            blob.len()
+        )
+    };
+    // Every length is read from the blob: checked before it sizes anything.
+    if n > (blob.len() - at) / 8 {
+        return Err(short());
+    }
     let mut start = at + 8 * n;
     let mut spans = Vec::with_capacity(n);
     for i in 0..n {
-        let len = number::<8>(blob, at + 8 * i)? as usize;
-        spans.push((start, start + len));
-        start += len;
-    }
-    if start > blob.len() {
-        return Err(format!(
-            "a map output of {} bytes is shorter than its pieces ({start})",
-            blob.len()
-        ));
+        let len = usize::try_from(number::<8>(blob, at + 8 * i)?).map_err(|_| short())?;
+        let end = start
+            .checked_add(len)
+            .filter(|e| *e <= blob.len())
+            .ok_or_else(short)?;
+        spans.push((start, end));
+        start = end;
     }
     Ok((head, spans))
 }
@@ -220,6 +228,15 @@ mod test {
         let far = encode(&3u32, "r").unwrap();
         assert!(piece(&[&b, &far]).unwrap_err().contains("3 pieces"));
         assert!(piece(&[&b[..b.len() - 1], &far]).is_err());
+        // Lengths that lie: a huge count, a huge piece.
+        let mut lying = b.clone();
+        let at = 4 + 4 + encode(&head, "h").unwrap().len() - 4;
+        lying[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(summary(&[&lying]).unwrap_err().contains("shorter"));
+        let mut huge = b.clone();
+        huge[at + 4..at + 12].copy_from_slice(&u64::MAX.to_le_bytes());
+        let zero = encode(&0u32, "r").unwrap();
+        assert!(piece(&[&huge, &zero]).unwrap_err().contains("shorter"));
         assert!(summary(&[]).unwrap_err().contains("at least 1"));
     }
 }

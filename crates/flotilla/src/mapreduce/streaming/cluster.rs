@@ -93,11 +93,21 @@ impl Spec {
         })
     }
 
-    /// Which attempt this is, counted as the retries allow (from 1; the
-    /// last when no retry is left).
+    /// Which attempt this is as the job counts (from 1, one more than
+    /// the attempts that failed), so that its last attempt is the job's
+    /// last: the scheduler's last, or the job's `attempts`-th.
     fn attempt(&self) -> usize {
-        let left = TaskContext::current().map_or(0, |t| t.retries_left());
-        (self.attempts.saturating_sub(left)).max(1) as usize
+        let attempts = self.attempts.max(1);
+        let Some(task) = TaskContext::current() else {
+            return attempts as usize;
+        };
+        let attempt = task.failures() + 1;
+        let last = if task.retries_left() == 0 {
+            attempt.max(attempts)
+        } else {
+            attempt.min(attempts.saturating_sub(1).max(1))
+        };
+        last as usize
     }
 }
 
@@ -308,7 +318,18 @@ fn run_tasks(
         }
         reducers.push(client.submit(call.retries(retries))?);
     }
-    let reduced = client.gather(&reducers)?;
-    let heads = client.gather(&heads)?;
-    Ok((heads, reduced))
+    let gathered = client
+        .gather(&reducers)
+        .and_then(|reduced| Ok((client.gather(&heads)?, reduced)));
+    if gathered.is_err() {
+        // What has not started does not start: the output folder is about
+        // to be removed (a reducer already writing may still race it).
+        for f in &reducers {
+            let _ = client.cancel(f);
+        }
+        for f in &maps {
+            let _ = client.cancel(f);
+        }
+    }
+    Ok(gathered?)
 }
