@@ -279,8 +279,15 @@ fn part_lines(parts: &[PathBuf]) -> Vec<String> {
 
 /// A word count in awk, with a combiner.
 fn awk_word_count() -> StreamingJob {
+    awk_word_count_after("")
+}
+
+/// The word count, its mapper running `first` (a shell command and `; `)
+/// before it reads.
+fn awk_word_count_after(first: &str) -> StreamingJob {
     let sum = r#"awk -F'\t' '$1 "" != k "" { if (NR > 1) print k "\t" n; k = $1; n = 0 } { n += $2 } END { if (NR) print k "\t" n }'"#;
-    StreamingJob::new(r#"awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'"#, sum)
+    let mapper = format!(r#"{first}awk '{{ for (i = 1; i <= NF; i++) print $i "\t1" }}'"#);
+    StreamingJob::new(mapper, sum)
         .combiner(sum)
         .reducers(3)
         .split_bytes(8 << 10)
@@ -341,6 +348,51 @@ fn a_streaming_job_on_a_cluster_writes_the_in_process_output() -> Result<(), Fai
     Ok(())
 }
 
+fn a_streaming_job_loses_nothing_to_a_worker_killed_mid_job() -> Result<(), Failed> {
+    let dir = TempDir::new("streaming-kill");
+    let inputs = write_text(&dir.0, 2, 1_000, 0);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let pool = CpuPool::with_threads(2)?;
+    let local = awk_word_count().run(&pool, &inputs, dir.0.join("local"))?;
+    let maps = flotilla::mapreduce::split::plan_splits(&inputs, 8 << 10)?.len() as u64;
+    let mut cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
+    let client = cluster.client()?;
+    let watcher = cluster.client()?;
+    // Each mapper takes a while, so that the kill comes mid-map.
+    let slow = awk_word_count_after("sleep 0.05; ");
+    let out = dir.0.join("cluster");
+    let report = std::thread::scope(|s| {
+        let run = s.spawn(|| slow.run_on(&client, &inputs, &out));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let finished = watcher.status()?.finished;
+            if finished >= 2 {
+                cluster.kill_worker(0)?;
+                break;
+            }
+            if run.is_finished() || Instant::now() > deadline {
+                return Err(Failed::from(format!(
+                    "the moment to kill never came ({finished} of {maps} maps)"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        run.join()
+            .map_err(|_| Failed::from("the job's thread panicked"))?
+            .map_err(Failed::from)
+    })?;
+    assert_eq!(part_lines(&report.parts), part_lines(&local.parts));
+    assert!(out.join("_SUCCESS").exists());
+    let left: Vec<_> = std::fs::read_dir(&out)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    assert!(!left.iter().any(|n| n == "_temporary"), "{left:?}");
+    Ok(())
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
@@ -348,6 +400,10 @@ fn main() {
         Trial::test(
             "a_streaming_job_on_a_cluster_writes_the_in_process_output",
             a_streaming_job_on_a_cluster_writes_the_in_process_output,
+        ),
+        Trial::test(
+            "a_streaming_job_loses_nothing_to_a_worker_killed_mid_job",
+            a_streaming_job_loses_nothing_to_a_worker_killed_mid_job,
         ),
         Trial::test(
             "a_job_on_a_cluster_gives_the_in_process_result",
