@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One cluster comparison run: flotilla on a LocalCluster of 2 worker processes beside
 # Dask distributed (LocalCluster of 2 workers x 1 thread) and Ray (2 CPUs), interleaved;
-# JSON lines on stdout.
+# JSON lines on stdout. W3 reads bench-data/ratings_10m.tsv (made by the first
+# `flotilla bench W3` if missing).
 # Needs: cargo build --release -p flotilla-cli; PEERS venv:
 #   python3 -m venv peers-home/.venv && peers-home/.venv/bin/pip install \
 #     "dask[distributed]==2026.8.0" numpy pandas "ray==2.60.0"
@@ -12,6 +13,7 @@ F=./target/release/flotilla
 PY=peers-home/.venv/bin/python
 P=../shared/peers
 export PYTHONPATH=$P
+R=bench-data/ratings_10m.tsv
 for i in 1 2; do
   $F bench W1 --runtime cluster --workers 2
   $PY $P/w1_tasks.py --system dask-distributed
@@ -20,3 +22,9 @@ for i in 1 2; do
 done
 $F bench W2 --runtime cluster --workers 2
 $F bench W2 --runtime cluster --workers 2
+for i in 1 2; do
+  $F bench W3 --runtime cluster --workers 2
+  $PY benches/peers/w3_distributed.py $R --system dask-distributed-dataframe
+  $F bench W3 --runtime cluster --workers 2
+  $PY benches/peers/w3_distributed.py $R --system dask-distributed-bag
+done
