@@ -393,10 +393,67 @@ fn a_streaming_job_loses_nothing_to_a_worker_killed_mid_job() -> Result<(), Fail
     Ok(())
 }
 
+fn a_job_over_input_larger_than_every_workers_memory_stays_within_it() -> Result<(), Failed> {
+    // 3 files of 39 MB against workers limited to 40 MB each.
+    let dir = TempDir::new("larger");
+    let inputs = write_text(&dir.0, 3, 1_000_000, 0);
+    let total: u64 = inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()))
+        .sum::<Result<u64, _>>()?;
+    let limit: u64 = 40 << 20;
+    assert!(
+        total > 2 * limit,
+        "the input ({total} bytes) must outsize the limit"
+    );
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .memory_limit(limit)
+        .worker_timeout(Duration::from_secs(2))
+        .start()?;
+    let client = cluster.client()?;
+    let config = JobConfig::default().reducers(2).split_bytes(4 << 20);
+    let out = ClusterJobRunner::new(&client)
+        .config(config)
+        .run_text(WordCount::default(), &inputs)?;
+    assert_eq!(out.counters.map_input_bytes, total);
+    let words: u64 = out.records().iter().map(|(_, n)| n).sum();
+    assert_eq!(words, 3 * 1_000_000 * 8);
+    // Each worker's peak resident memory, as its next heartbeat says.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.status()?;
+        let peaks: Vec<u64> = status
+            .workers
+            .iter()
+            .filter_map(|w| w.peak_memory)
+            .collect();
+        if peaks.len() == 2 && status.workers.iter().all(|w| w.tasks > 0) {
+            for p in &peaks {
+                assert!(
+                    *p < limit,
+                    "a worker peaked at {p} bytes, over its limit of {limit}"
+                );
+            }
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no peak memory reported: {status:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_job_over_input_larger_than_every_workers_memory_stays_within_it",
+            a_job_over_input_larger_than_every_workers_memory_stays_within_it,
+        ),
         Trial::test(
             "a_streaming_job_on_a_cluster_writes_the_in_process_output",
             a_streaming_job_on_a_cluster_writes_the_in_process_output,
