@@ -336,7 +336,9 @@ impl<'c> ClusterJobRunner<'c> {
         let threads = worker_threads(self.client).map_err(JobError::Cluster)?;
         let split_bytes = match self.config.split_bytes {
             Some(b) => b,
-            None => default_split_bytes(&plan_splits(inputs, u64::MAX)?, threads),
+            // Twice as many splits as in-process (about 8 per thread): a
+            // worker lost mid-job leaves less finished work to redo.
+            None => default_split_bytes(&plan_splits(inputs, u64::MAX)?, 2 * threads),
         };
         let splits = plan_splits(inputs, split_bytes)?;
         let reducers = self.config.reducers.unwrap_or(threads).max(1);
