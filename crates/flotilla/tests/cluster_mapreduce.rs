@@ -183,6 +183,37 @@ fn bad_records_name_their_file_and_line_or_are_skipped() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Runs `run` on a thread and kills worker 0 of `cluster` (SIGKILL) once
+/// `ready` says so of the count of finished tasks `watcher` sees; `run`'s
+/// result. Fails when the run ends first.
+fn run_and_kill<T: Send, E: std::fmt::Display + Send>(
+    cluster: &mut LocalCluster,
+    watcher: &Client,
+    ready: impl Fn(u64) -> bool,
+    run: impl FnOnce() -> Result<T, E> + Send,
+) -> Result<T, Failed> {
+    std::thread::scope(|s| {
+        let run = s.spawn(run);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let finished = watcher.status()?.finished;
+            if ready(finished) {
+                cluster.kill_worker(0)?;
+                break;
+            }
+            if run.is_finished() || Instant::now() > deadline {
+                return Err(Failed::from(format!(
+                    "the moment to kill never came ({finished} tasks finished)"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        run.join()
+            .map_err(|_| Failed::from("the job's thread panicked"))?
+            .map_err(|e| Failed::from(e.to_string()))
+    })
+}
+
 /// Runs `job` on a cluster of 2 workers and kills worker 0 once `ready`
 /// says so of the cluster's count of finished tasks; the result must be
 /// the in-process one.
@@ -202,30 +233,16 @@ fn killed_during(job: WordCount, ready: impl Fn(u64, u64) -> bool) -> Result<(),
         .start()?;
     let client = cluster.client()?;
     let watcher = cluster.client()?;
-    let out = std::thread::scope(|s| {
-        let run = s.spawn(|| {
+    let out = run_and_kill(
+        &mut cluster,
+        &watcher,
+        |f| ready(f, maps),
+        || {
             ClusterJobRunner::new(&client)
                 .config(config)
                 .run_text(job, &inputs)
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let finished = watcher.status()?.finished;
-            if ready(finished, maps) {
-                cluster.kill_worker(0)?;
-                break;
-            }
-            if run.is_finished() || Instant::now() > deadline {
-                return Err(Failed::from(format!(
-                    "the moment to kill never came ({finished} tasks finished)"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        run.join()
-            .map_err(|_| Failed::from("the job's thread panicked"))?
-            .map_err(Failed::from)
-    })?;
+        },
+    )?;
     assert_eq!(out.counters, expected.counters);
     assert_eq!(sorted(out), sorted(expected));
     Ok(())
@@ -364,26 +381,13 @@ fn a_streaming_job_loses_nothing_to_a_worker_killed_mid_job() -> Result<(), Fail
     // Each mapper takes a while, so that the kill comes mid-map.
     let slow = awk_word_count_after("sleep 0.05; ");
     let out = dir.0.join("cluster");
-    let report = std::thread::scope(|s| {
-        let run = s.spawn(|| slow.run_on(&client, &inputs, &out));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let finished = watcher.status()?.finished;
-            if finished >= 2 {
-                cluster.kill_worker(0)?;
-                break;
-            }
-            if run.is_finished() || Instant::now() > deadline {
-                return Err(Failed::from(format!(
-                    "the moment to kill never came ({finished} of {maps} maps)"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        run.join()
-            .map_err(|_| Failed::from("the job's thread panicked"))?
-            .map_err(Failed::from)
-    })?;
+    let report = run_and_kill(
+        &mut cluster,
+        &watcher,
+        |f| f >= 2,
+        || slow.run_on(&client, &inputs, &out),
+    )?;
+    assert!(maps > 2, "{maps} map tasks: the kill must come mid-map");
     assert_eq!(part_lines(&report.parts), part_lines(&local.parts));
     assert!(out.join("_SUCCESS").exists());
     let left: Vec<_> = std::fs::read_dir(&out)?
