@@ -24,7 +24,7 @@ use crate::protocol::messages::{
     ClientArg, ClientEvent, ClientMessage, ClusterStatus, Failure, FailureReason, Submit,
 };
 use crate::protocol::{connect, Role, Token, MAX_FRAME_BYTES};
-use crate::registry::{self, Arg, Call, Remote, SCATTER};
+use crate::registry::{self, Arg, Batch, Call, Remote, SCATTER};
 use crate::scheduler::{SchedulerOptions, SchedulerServer};
 use crate::tls::Tls;
 use crate::transport;
@@ -512,6 +512,55 @@ impl Client {
             futures.push(ClusterFuture::new(id, function.name(), self));
         }
         self.send(ClientMessage::Submit(batch))?;
+        Ok(futures)
+    }
+
+    /// Applies a one-argument `#[remote]` function to every item, `batch`
+    /// items per task (its `f::BATCH` form): many small items pay for a
+    /// few tasks, not one each. Each future holds its batch's results, in
+    /// order; gather and flatten them for the whole.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Config`] for a batch of 0;
+    /// [`ClusterError::Codec`] when a batch does not encode;
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn inc(x: u64) -> u64 {
+    ///     x + 1
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let batches = client.map_batched(inc::BATCH, 0..10_000u64, 1_000)?;
+    ///     assert_eq!(batches.len(), 10);
+    ///     let all: Vec<u64> = client.gather(&batches)?.into_iter().flatten().collect();
+    ///     assert_eq!(all, (1..=10_000).collect::<Vec<_>>());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn map_batched<A: Serialize, R>(
+        &self,
+        f: Batch<A, R>,
+        items: impl IntoIterator<Item = A>,
+        batch: usize,
+    ) -> Result<Vec<ClusterFuture<Vec<R>>>, ClusterError> {
+        if batch == 0 {
+            return Err(ClusterError::Config(format!(
+                "map_batched of {} was given a batch of 0 items",
+                f.name()
+            )));
+        }
+        let mut items = items.into_iter().peekable();
+        let mut futures = Vec::new();
+        while items.peek().is_some() {
+            let chunk: Vec<A> = items.by_ref().take(batch).collect();
+            futures.push(self.submit(f.call(chunk))?);
+        }
         Ok(futures)
     }
 

@@ -65,7 +65,7 @@ pub use local_cluster::{
 };
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use protocol::{ClusterStatus, Token, WorkerStatus};
-pub use registry::{registered_functions, Arg, Call, Remote, RemoteFunction};
+pub use registry::{registered_functions, Arg, Batch, Call, Remote, RemoteFunction};
 pub use scheduler::{SchedulerOptions, SchedulerServer};
 pub use task_context::TaskContext;
 pub use tls::{Tls, DEFAULT_TLS_NAME, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};

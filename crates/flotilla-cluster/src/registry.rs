@@ -320,6 +320,102 @@ impl<A, R> Remote<A, R> {
     }
 }
 
+/// The batch form of a one-argument `#[remote]` function `f`, `f::BATCH`:
+/// one task applies `f` to every item of a `Vec`, so that many small
+/// items pay for one task, not one each.
+///
+/// ```
+/// use flotilla_cluster::{remote, Client};
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let client = Client::in_process(2)?;
+///     let squares = client.submit(square::BATCH.call(vec![1, 2, 3]))?;
+///     assert_eq!(squares.result()?, vec![1, 4, 9]);
+///     Ok(())
+/// }
+/// ```
+pub struct Batch<A, R> {
+    name: &'static str,
+    _types: PhantomData<fn(A) -> R>,
+}
+
+impl<A, R> Clone for Batch<A, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A, R> Copy for Batch<A, R> {}
+
+impl<A, R> fmt::Debug for Batch<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Batch({})", self.name)
+    }
+}
+
+impl<A: Serialize, R> Batch<A, R> {
+    #[doc(hidden)]
+    pub const fn new(name: &'static str) -> Self {
+        Batch {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    /// The name the batch form is registered under (the function's, with
+    /// `#batch`).
+    ///
+    /// ```
+    /// #[flotilla_cluster::remote(crate = flotilla_cluster)]
+    /// fn double(x: i32) -> i32 {
+    ///     2 * x
+    /// }
+    ///
+    /// fn main() {
+    ///     assert!(double::BATCH.name().ends_with("::double#batch"));
+    /// }
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The task that applies the function to each of `items`: a `Vec` of
+    /// values, or the future of an earlier task that made one.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn words(line: String) -> usize {
+    ///     line.split_whitespace().count()
+    /// }
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn lines(n: usize) -> Vec<String> {
+    ///     (0..n).map(|i| "w ".repeat(i)).collect()
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let made = client.submit(lines::call(4))?;
+    ///     // The batch is the result of an earlier task, read where it lives.
+    ///     let counts = client.submit(words::BATCH.call(&made))?;
+    ///     assert_eq!(counts.result()?, vec![0, 1, 2, 3]);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn call<'a>(&self, items: impl Into<Arg<'a, Vec<A>>>) -> Call<Vec<R>>
+    where
+        A: 'a,
+    {
+        Call::new(self.name).arg(items.into())
+    }
+}
+
 /// A task not submitted yet: a registered function and its arguments
 /// (values already encoded, or futures of earlier tasks). `f::call(..)`
 /// makes one; [`Client::submit`](crate::Client::submit) runs it.

@@ -569,10 +569,42 @@ fn a_worker_over_its_memory_limit_spills_and_goes_on() -> Result<(), Failed> {
     }
 }
 
+/// The length of a line in words.
+#[remote(crate = flotilla_cluster)]
+fn word_count(line: String) -> usize {
+    line.split_whitespace().count()
+}
+
+fn many_small_items_run_in_batches_on_the_workers() -> Result<(), Failed> {
+    let cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let lines: Vec<String> = (0..5_000).map(|i| "w ".repeat(i % 7)).collect();
+    let before = client.status()?.finished;
+    let batches = client.map_batched(word_count::BATCH, lines.iter().cloned(), 500)?;
+    assert_eq!(batches.len(), 10);
+    let counts: Vec<usize> = client.gather(&batches)?.into_iter().flatten().collect();
+    assert_eq!(counts, (0..5_000).map(|i| i % 7).collect::<Vec<usize>>());
+    // Ten tasks, not five thousand.
+    assert_eq!(client.status()?.finished - before, 10);
+    // A batch can be the result of an earlier task.
+    let made = client.scatter(&lines[..3].to_vec())?;
+    assert_eq!(
+        client.submit(word_count::BATCH.call(&made))?.result()?,
+        vec![0, 1, 2]
+    );
+    let err = client.map_batched(word_count::BATCH, lines, 0).unwrap_err();
+    assert!(err.to_string().contains("batch of 0"), "{err}");
+    Ok(())
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "many_small_items_run_in_batches_on_the_workers",
+            many_small_items_run_in_batches_on_the_workers,
+        ),
         Trial::test(
             "a_task_graph_by_key_is_computed_whole",
             a_task_graph_by_key_is_computed_whole,

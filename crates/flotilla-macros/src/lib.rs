@@ -11,7 +11,10 @@
 //!   that a wrong argument type is a compile error;
 //! - a registry entry, made before `main` runs, under the function's
 //!   module path, with a wrapper that decodes the arguments, calls the
-//!   function and encodes the result.
+//!   function and encodes the result;
+//! - for a function of one argument, `f::BATCH` too: the function over a
+//!   `Vec` of items in one task (`Client::map_batched`), registered as
+//!   `f#batch`.
 //!
 //! The generated code names the cluster crate as `::flotilla::cluster`;
 //! `#[remote(crate = some::path)]` names it otherwise.
@@ -49,7 +52,15 @@ use syn::{parse_macro_input, FnArg, ItemFn, Pat, ReturnType};
 ///     assert_eq!(y.result()?, 13);
 ///     let sums = client.map(add::REMOTE, (0..3, 10..13))?;
 ///     assert_eq!(client.gather(&sums)?, [10, 12, 14]);
+///     // One argument: a batch form too, many items per task.
+///     let doubled = client.submit(double::BATCH.call(vec![1, 2, 3]))?;
+///     assert_eq!(doubled.result()?, [2, 4, 6]);
 ///     Ok(())
+/// }
+///
+/// #[remote(crate = flotilla_cluster)]
+/// fn double(x: i64) -> i64 {
+///     2 * x
 /// }
 /// ```
 ///
@@ -133,6 +144,27 @@ fn expand(krate: &syn::Path, function: &ItemFn) -> syn::Result<proc_macro2::Toke
     let positions: Vec<usize> = (0..n).collect();
     let lifetime = syn::Lifetime::new("'flotilla_arg", Span::call_site());
     let doc = format!("The cluster handle of [`{name}`](fn@{name}): `REMOTE` and `call`.");
+    // A one-argument function also runs over a batch of items per task.
+    let batch = match types.as_slice() {
+        [item] => quote! {
+            /// The function over a batch of items, one task for all of them.
+            pub const BATCH: #krate::Batch<#item, #output> =
+                #krate::Batch::new(::core::concat!(::core::module_path!(), "#batch"));
+
+            fn __flotilla_batch(args: &[&[u8]]) -> ::core::result::Result<::std::vec::Vec<u8>, ::std::string::String> {
+                let function = ::core::concat!(::core::module_path!(), "#batch");
+                #krate::__private::check_arity(args, 1, function)?;
+                let items: ::std::vec::Vec<#item> = #krate::__private::decode_arg(args[0], 0, function)?;
+                let results: ::std::vec::Vec<#output> = items.into_iter().map(super::#name).collect();
+                #krate::__private::encode_result(&results, function)
+            }
+
+            #krate::__private::inventory::submit! {
+                #krate::RemoteFunction::new(::core::concat!(::core::module_path!(), "#batch"), __flotilla_batch)
+            }
+        },
+        _ => quote! {},
+    };
 
     Ok(quote! {
         #function
@@ -170,6 +202,8 @@ fn expand(krate: &syn::Path, function: &ItemFn) -> syn::Result<proc_macro2::Toke
             #krate::__private::inventory::submit! {
                 #krate::RemoteFunction::new(::core::module_path!(), __flotilla_call)
             }
+
+            #batch
         }
     })
 }
