@@ -50,18 +50,40 @@ pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, Str
     postcard::to_stdvec(value).map_err(|e| format!("{what} does not encode: {e}"))
 }
 
-/// The threads of every worker of `client`'s cluster (at least 1): the
-/// default number of reducers, and what a memory budget is shared by.
-pub(crate) fn worker_threads(
+/// What a job on a cluster plans with: the threads of every worker (at
+/// least 1; the default number of reducers) and the sort buffer of one
+/// map task.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClusterShape {
+    pub(crate) threads: usize,
+    pub(crate) map_budget: u64,
+}
+
+/// The shape of `client`'s cluster for a job whose sort buffers may use
+/// `memory_budget` bytes in all: that budget shared by every thread, and
+/// never more per task than a quarter of the memory a worker gives each
+/// of its threads (its results and the tasks' other memory need the
+/// rest).
+pub(crate) fn cluster_shape(
     client: &flotilla_cluster::Client,
-) -> Result<usize, flotilla_cluster::ClusterError> {
-    Ok(client
-        .status()?
-        .workers
+    memory_budget: usize,
+) -> Result<ClusterShape, flotilla_cluster::ClusterError> {
+    let workers = client.status()?.workers;
+    let threads = workers
         .iter()
         .map(|w| w.threads as usize)
         .sum::<usize>()
-        .max(1))
+        .max(1);
+    let mut map_budget = (memory_budget / threads) as u64;
+    for w in &workers {
+        if let Some(limit) = w.memory_limit {
+            map_budget = map_budget.min(limit / 4 / u64::from(w.threads.max(1)));
+        }
+    }
+    Ok(ClusterShape {
+        threads,
+        map_budget: map_budget.max(64 << 10),
+    })
 }
 
 /// Checks that a task was given at least `at_least` arguments.
@@ -210,6 +232,18 @@ fn summary(args: &[&[u8]]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn a_map_task_s_buffer_fits_its_worker_s_memory() {
+        let client = flotilla_cluster::Client::in_process(2).unwrap();
+        let limit = client.status().unwrap().workers[0].memory_limit.unwrap();
+        let shape = cluster_shape(&client, usize::MAX).unwrap();
+        assert_eq!(shape.threads, 2);
+        assert_eq!(shape.map_budget, limit / 4 / 2);
+        // A smaller budget for the whole job wins.
+        let shape = cluster_shape(&client, 1 << 20).unwrap();
+        assert_eq!(shape.map_budget, 512 << 10);
+    }
 
     #[test]
     fn pieces_and_summary_come_out_of_a_blob_as_they_went_in() {

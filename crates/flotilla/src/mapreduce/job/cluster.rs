@@ -37,8 +37,8 @@ use super::{
     Partitioner, TextInput,
 };
 use crate::mapreduce::pieces::{
-    arity, blob, decode, encode, encode_piece, reduce_inputs, worker_threads, MapBlob, Piece,
-    PIECE, SUMMARY,
+    arity, blob, cluster_shape, decode, encode, encode_piece, reduce_inputs, MapBlob, Piece, PIECE,
+    SUMMARY,
 };
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{default_split_bytes, plan_splits, InputSplit};
@@ -333,7 +333,8 @@ impl<'c> ClusterJobRunner<'c> {
         J::Input: TextInput,
     {
         let start = Instant::now();
-        let threads = worker_threads(self.client).map_err(JobError::Cluster)?;
+        let shape = cluster_shape(self.client, self.config.memory_budget)?;
+        let threads = shape.threads;
         let split_bytes = match self.config.split_bytes {
             Some(b) => b,
             // Twice as many splits as in-process (about 8 per thread): a
@@ -344,7 +345,7 @@ impl<'c> ClusterJobRunner<'c> {
         let reducers = self.config.reducers.unwrap_or(threads).max(1);
         let config = MapConfig {
             reducers: reducers as u32,
-            budget_bytes: (self.config.memory_budget / threads).max(64 << 10) as u64,
+            budget_bytes: shape.map_budget,
             spill_dir: self.config.spill_dir.clone(),
             skip_bad: self.config.skip_bad_records,
         };

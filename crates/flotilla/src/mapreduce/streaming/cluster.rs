@@ -29,8 +29,8 @@ use super::{
     TaskStderr, SKIPPED_SAMPLE,
 };
 use crate::mapreduce::pieces::{
-    arity, blob, decode, encode, encode_piece, reduce_inputs, worker_threads, MapBlob, Piece,
-    PIECE, SUMMARY,
+    arity, blob, cluster_shape, decode, encode, encode_piece, reduce_inputs, MapBlob, Piece, PIECE,
+    SUMMARY,
 };
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{plan_splits, InputSplit};
@@ -213,7 +213,8 @@ impl StreamingJob {
     ) -> Result<StreamingReport, StreamingError> {
         let start = Instant::now();
         self.check()?;
-        let threads = worker_threads(client)?;
+        let shape = cluster_shape(client, self.memory_budget)?;
+        let threads = shape.threads;
         let reducers = self.reducers.unwrap_or(threads).max(1);
         let splits = plan_splits(inputs, self.split_bytes)?;
         let out = OutputDir::create(output.as_ref(), self.write_mode)?;
@@ -224,7 +225,7 @@ impl StreamingJob {
             reducers: reducers as u32,
             attempts: self.attempts as u32,
             skip_failed_splits: self.skip_failed_splits,
-            budget_bytes: (self.memory_budget / threads).max(64 << 10) as u64,
+            budget_bytes: shape.map_budget,
             spill_dir: self.spill_dir.clone(),
             output: absolute(out.path()),
         };
