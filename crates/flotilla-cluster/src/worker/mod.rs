@@ -26,7 +26,7 @@ pub use args::{
 };
 pub(crate) use memory::machine_bytes as machine_memory;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -278,7 +278,9 @@ struct Queue {
     ready: VecDeque<Prepared>,
     in_flight: usize,
     /// Tasks whose inputs are being fetched.
-    fetching: HashSet<u32>,
+    /// (With the number of batches fetching for each: a task given up and
+    /// given back may be in two.)
+    fetching: HashMap<u32, u32>,
     /// Of those, tasks cancelled meanwhile: dropped when their inputs
     /// arrive.
     cancelled: HashSet<u32>,

@@ -51,9 +51,12 @@ pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
     if !waiting.is_empty() {
         let shared = Arc::clone(shared);
         let fetching: Vec<u32> = waiting.iter().map(|t| t.task).collect();
-        lock(&shared.queue)
-            .fetching
-            .extend(fetching.iter().copied());
+        {
+            let mut q = lock(&shared.queue);
+            for &t in &fetching {
+                *q.fetching.entry(t).or_insert(0) += 1;
+            }
+        }
         tokio::spawn(async move {
             let prepared = fetch_inputs(&shared, waiting).await;
             let mut q = lock(&shared.queue);
@@ -67,10 +70,16 @@ pub(crate) fn accept_tasks(shared: &Arc<Shared>, tasks: Vec<RunTask>) {
                     q.ready.push_back(p);
                 }
             }
-            // Every task of the batch is queued, dropped or failed now.
+            // Every task of the batch is queued, dropped or failed now; a
+            // cancellation is forgotten once no batch fetches for it.
             for t in &fetching {
-                q.fetching.remove(t);
-                q.cancelled.remove(t);
+                if let Some(n) = q.fetching.get_mut(t) {
+                    *n -= 1;
+                    if *n == 0 {
+                        q.fetching.remove(t);
+                        q.cancelled.remove(t);
+                    }
+                }
             }
             drop(q);
             pump(&shared);
@@ -299,7 +308,7 @@ pub(crate) fn cancel(shared: &Shared, tasks: &[u32]) {
         q.ready.retain(|p| p.task.task != t);
         if q.ready.len() == before {
             // Perhaps still fetching its inputs: skip it when it arrives.
-            if q.fetching.contains(&t) {
+            if q.fetching.contains_key(&t) {
                 q.cancelled.insert(t);
             }
         }
