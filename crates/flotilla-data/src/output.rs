@@ -538,7 +538,14 @@ impl OutputDir {
                 ),
             ));
         }
-        fs::create_dir_all(&logs).map_err(|e| OutputError::io(&logs, e))?;
+        // `create_dir`, not `create_dir_all`: a write that ended (its
+        // `_temporary/` gone) must not be made anew by a late writer.
+        match fs::create_dir(&logs) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                return Err(OutputError::io(&logs, e))
+            }
+            _ => {}
+        }
         let path = logs.join(name);
         fs::write(&path, contents).map_err(|e| OutputError::io(&path, e))?;
         Ok(self.inner.root.join(LOGS).join(name))
@@ -710,12 +717,22 @@ impl Inner {
         if self.ended.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let removed = match fs::remove_dir_all(&self.temporary) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(OutputError::io(&self.temporary, e))
+        // A writer that has not seen the end yet may add a file while the
+        // folder is removed, which then fails as not empty: try again, a
+        // few times (a writer cannot make `_temporary/` anew).
+        let mut removed = Ok(());
+        for _ in 0..50 {
+            removed = match fs::remove_dir_all(&self.temporary) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(OutputError::io(&self.temporary, e))
+                }
+                _ => Ok(()),
+            };
+            if removed.is_ok() {
+                break;
             }
-            _ => Ok(()),
-        };
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         // A folder that is not empty (something else was put there
         // meanwhile) is left alone.
         remove_created(&self.created);
