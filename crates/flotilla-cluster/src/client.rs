@@ -309,17 +309,32 @@ impl Client {
             .name("flotilla-in-process-worker".into())
             .spawn(move || run_worker(&worker_addr, options))
             .map_err(|e| ClusterError::io("starting the in-process worker", e))?;
-        let embedded = Arc::new(Embedded {
+        let mut client = Client::connect_with(&addr, Some(token))?;
+        // The worker registers within moments; wait for it, or for its end.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while client.status()?.workers.is_empty() {
+            if worker.is_finished() {
+                let why = match worker.join() {
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(())) => "it ended".to_string(),
+                    Err(_) => "it panicked".to_string(),
+                };
+                return Err(ClusterError::Config(format!(
+                    "the in-process worker did not start: {why}"
+                )));
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(ClusterError::Config(
+                    "the in-process worker did not register within 30 s".into(),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        client.embedded = Some(Arc::new(Embedded {
             server: Some(server),
             worker: Some(worker),
             closures: Mutex::new(Vec::new()),
-        });
-        let mut client = Client::connect_with(&addr, Some(token))?;
-        client.embedded = Some(embedded);
-        // The worker registers within moments; wait for it.
-        while client.status()?.workers.is_empty() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        }));
         Ok(client)
     }
 
