@@ -3,6 +3,10 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod common;
+
+use common::{start_scheduler, start_scheduler_with, Reaped};
+
 fn flotilla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .args(args)
@@ -463,49 +467,6 @@ fn w1_and_w2_run_on_a_local_cluster_of_the_flotilla_binary() {
             "{json}"
         );
     }
-}
-
-/// Processes killed and reaped when the test ends, passed or not.
-struct Reaped(Vec<std::process::Child>);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Starts `flotilla scheduler` on a free loopback port with `token` in
-/// `FLOTILLA_TOKEN` (or none), reaped with `procs`; its address.
-fn start_scheduler(procs: &mut Reaped, token: Option<&str>) -> String {
-    start_scheduler_with(procs, token, &[])
-}
-
-/// [`start_scheduler`] with `extra` arguments.
-fn start_scheduler_with(procs: &mut Reaped, token: Option<&str>, extra: &[&str]) -> String {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
-    command
-        .args(["scheduler", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stderr(Stdio::piped());
-    match token {
-        Some(t) => command.env("FLOTILLA_TOKEN", t),
-        None => command.env_remove("FLOTILLA_TOKEN"),
-    };
-    let mut scheduler = command.spawn().unwrap();
-    let stderr = scheduler.stderr.take().unwrap();
-    procs.0.push(scheduler);
-    let mut first = String::new();
-    BufReader::new(stderr).read_line(&mut first).unwrap();
-    first
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string()
 }
 
 #[test]

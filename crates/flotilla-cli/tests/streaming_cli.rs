@@ -5,6 +5,8 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+mod common;
+
 fn flotilla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .args(args)
@@ -235,39 +237,11 @@ fn an_output_folder_is_overwritten_when_asked() {
 
 #[test]
 fn mapreduce_runs_on_a_cluster_given_its_scheduler() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let exe = env!("CARGO_BIN_EXE_flotilla");
     // A scheduler and a worker started by hand, reaped when the test ends.
-    struct Reaped(Vec<std::process::Child>);
-    impl Drop for Reaped {
-        fn drop(&mut self) {
-            for c in &mut self.0 {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-    let mut procs = Reaped(Vec::new());
-    let mut scheduler = Command::new(exe)
-        .args(["scheduler", "--listen", "127.0.0.1:0"])
-        .env_remove("FLOTILLA_TOKEN")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let first = {
-        let mut line = String::new();
-        BufReader::new(scheduler.stderr.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        line
-    };
-    procs.0.push(scheduler);
-    let addr = first
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
+    let mut procs = common::Reaped(Vec::new());
+    let addr = common::start_scheduler(&mut procs, None);
     procs.0.push(
         Command::new(exe)
             .args(["worker", &addr, "--threads", "2"])

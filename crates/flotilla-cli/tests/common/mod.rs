@@ -1,0 +1,51 @@
+//! What the CLI's test files share: processes reaped when a test ends, and
+//! a scheduler started on a free loopback port.
+#![allow(dead_code)] // each test file uses its part
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// Processes killed and reaped when the test ends, passed or not.
+pub(crate) struct Reaped(pub(crate) Vec<std::process::Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `flotilla scheduler` on a free loopback port with `token` in
+/// `FLOTILLA_TOKEN` (or none), reaped with `procs`; its address.
+pub(crate) fn start_scheduler(procs: &mut Reaped, token: Option<&str>) -> String {
+    start_scheduler_with(procs, token, &[])
+}
+
+/// [`start_scheduler`] with `extra` arguments.
+pub(crate) fn start_scheduler_with(
+    procs: &mut Reaped,
+    token: Option<&str>,
+    extra: &[&str],
+) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    command
+        .args(["scheduler", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stderr(Stdio::piped());
+    match token {
+        Some(t) => command.env("FLOTILLA_TOKEN", t),
+        None => command.env_remove("FLOTILLA_TOKEN"),
+    };
+    let mut scheduler = command.spawn().unwrap();
+    let stderr = scheduler.stderr.take().unwrap();
+    procs.0.push(scheduler);
+    let mut first = String::new();
+    BufReader::new(stderr).read_line(&mut first).unwrap();
+    first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string()
+}
