@@ -1143,6 +1143,11 @@ impl<T> ClusterFuture<T> {
         self.handle.id
     }
 
+    /// What keeps the task's result held while it lives.
+    pub(crate) fn keep_alive(&self) -> Arc<dyn Send + Sync> {
+        Arc::clone(&self.handle) as Arc<dyn Send + Sync>
+    }
+
     /// Whether the task ended (with a result or without).
     ///
     /// ```

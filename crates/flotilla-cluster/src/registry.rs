@@ -446,6 +446,8 @@ pub struct Call<R> {
     /// Arguments that name another node of a [`CallGraph`](crate::CallGraph):
     /// (argument index, key).
     pub(crate) keys: Vec<(usize, String)>,
+    /// The futures passed as arguments, alive until the call is submitted.
+    pub(crate) holds: Vec<Arc<dyn Send + Sync>>,
     _result: PhantomData<fn() -> R>,
 }
 
@@ -477,6 +479,7 @@ impl<R> Call<R> {
             retries: 0,
             resources: Vec::new(),
             keys: Vec::new(),
+            holds: Vec::new(),
             _result: PhantomData,
         }
     }
@@ -513,7 +516,10 @@ impl<R> Call<R> {
                     self.args.push(ClientArg::Value(Vec::new()));
                 }
             },
-            ArgInner::Future(id) => self.args.push(ClientArg::Future(id)),
+            ArgInner::Future(id, handle) => {
+                self.args.push(ClientArg::Future(id));
+                self.holds.push(handle);
+            }
             ArgInner::Key(key) => {
                 // Resolved when the graph is computed.
                 self.keys.push((self.args.len(), key));
@@ -619,7 +625,10 @@ pub struct Arg<'a, T>(ArgInner<'a, T>);
 enum ArgInner<'a, T> {
     Value(&'a T),
     Owned(T),
-    Future(u64),
+    /// A future's task, and its handle: held by the call until it is
+    /// submitted, so that a future dropped right after it was passed is
+    /// not released before the task that takes it is submitted.
+    Future(u64, Arc<dyn Send + Sync>),
     Key(String),
 }
 
@@ -627,7 +636,7 @@ impl<T> fmt::Debug for Arg<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             ArgInner::Value(_) | ArgInner::Owned(_) => f.write_str("Arg(value)"),
-            ArgInner::Future(id) => write!(f, "Arg(future {id})"),
+            ArgInner::Future(id, _) => write!(f, "Arg(future {id})"),
             ArgInner::Key(key) => write!(f, "Arg(key {key:?})"),
         }
     }
@@ -641,7 +650,7 @@ impl<T> From<T> for Arg<'_, T> {
 
 impl<'a, T> From<&'a ClusterFuture<T>> for Arg<'a, T> {
     fn from(future: &'a ClusterFuture<T>) -> Self {
-        Arg(ArgInner::Future(future.id()))
+        Arg(ArgInner::Future(future.id(), future.keep_alive()))
     }
 }
 

@@ -99,6 +99,15 @@ fn map_gather_and_futures_as_arguments() -> Result<(), Failed> {
     assert_eq!(z.result()?, 16);
     assert_eq!(x.result()?, 3);
 
+    // A future dropped once it is passed, before the call is submitted:
+    // the call holds it until then.
+    let w = client.submit(add::call(20, 1))?;
+    assert_eq!(w.result()?, 21);
+    let call = add::call(&w, 1);
+    drop(w);
+    client.status()?; // a round trip: anything sent so far has arrived
+    assert_eq!(client.submit(call)?.result()?, 22);
+
     let parts = client.map(add::REMOTE, (0..100i64, 0..100i64))?;
     let chunk = client.gather(&parts)?;
     let sum = client.submit(total::call(chunk))?;

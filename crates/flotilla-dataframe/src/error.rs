@@ -69,6 +69,16 @@ pub enum DataFrameError {
     /// the panic's message), or a task whose input failed.
     #[error(transparent)]
     Task(TaskError),
+    /// An operation that runs in-process only was asked for its portable
+    /// form (to run on a cluster): a Rust closure (`map_partitions`,
+    /// `Expr::map`), which a worker process cannot receive, or an operation
+    /// that has no cluster form (a sort, a repartition, a persisted frame,
+    /// Parquet and JSON sources, `describe`).
+    #[error("{operation} runs in-process only: it has no form that a cluster worker can run")]
+    LocalOnly {
+        /// The operation, e.g. `"map_partitions with a Rust closure"`.
+        operation: String,
+    },
     /// An invariant of the frame's own graph was broken (a bug in flotilla).
     #[error("internal error in a DataFrame's task graph: {0}")]
     Internal(String),

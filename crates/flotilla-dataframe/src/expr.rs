@@ -43,10 +43,10 @@ type ArrayFn = Arc<dyn Fn(&ArrayRef) -> Result<ArrayRef, DataFrameError> + Send 
 /// assert_eq!(out.num_rows(), 2);
 /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Expr(Node);
 
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 enum Node {
     Column(String),
     Literal(Literal),
@@ -57,7 +57,12 @@ enum Node {
     },
     Not(Box<Expr>),
     IsNull(Box<Expr>, bool),
-    Cast(Box<Expr>, DataType),
+    Cast(
+        Box<Expr>,
+        #[serde(with = "crate::portable::data_type_ipc")] DataType,
+    ),
+    /// A Rust closure: it has no portable form (see [`Expr::closure`]).
+    #[serde(skip)]
     Map {
         input: Box<Expr>,
         input_type: DataType,
@@ -67,7 +72,7 @@ enum Node {
 }
 
 /// A constant value in an expression; made by [`lit`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Literal {
     /// A null of no particular type (it takes the other operand's type).
@@ -82,7 +87,7 @@ pub enum Literal {
     Utf8(String),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum BinaryOp {
     Add,
     Sub,
@@ -471,6 +476,28 @@ impl Expr {
             left: Box::new(self),
             right: Box::new(other.into()),
         })
+    }
+
+    /// The first part of this expression that is a Rust closure
+    /// ([`map`](Expr::map), [`map_array`](Expr::map_array)), as text, or
+    /// `None`. An expression with a closure runs in-process only: a
+    /// cluster worker cannot receive a closure.
+    ///
+    /// ```
+    /// use flotilla_dataframe::arrow::array::types::Float64Type;
+    /// use flotilla_dataframe::col;
+    ///
+    /// assert_eq!((col("t") * 2).closure(), None);
+    /// let f = col("t").map::<Float64Type, Float64Type, _>(|t| t * 2.0) + 1;
+    /// assert!(f.closure().is_some());
+    /// ```
+    pub fn closure(&self) -> Option<String> {
+        match &self.0 {
+            Node::Map { .. } => Some(self.to_string()),
+            Node::Binary { left, right, .. } => left.closure().or_else(|| right.closure()),
+            Node::Not(e) | Node::IsNull(e, _) | Node::Cast(e, _) => e.closure(),
+            Node::Column(_) | Node::Literal(_) => None,
+        }
     }
 
     /// The columns this expression reads.

@@ -105,11 +105,14 @@ impl DataFrame {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_csv_source(source: CsvSource) -> DataFrame {
+        let plan = Arc::new(crate::portable::FramePlan::Csv(source.clone()));
         let source = Arc::new(source);
         let (schema, partitions) = (source.schema(), source.partitions());
-        from_source(schema, partitions, "read_csv", move |i| {
+        let mut out = from_source(schema, partitions, "read_csv", move |i| {
             source.read_partition(i)
-        })
+        });
+        out.portable = Ok(plan);
+        out
     }
 
     /// A frame of JSON-lines files (one object per line), split by byte

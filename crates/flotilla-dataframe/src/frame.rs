@@ -4,15 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow_array::{
-    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, RecordBatchOptions, StringArray,
-};
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema, SchemaRef};
 use flotilla_core::TaskKey;
 use flotilla_local::{record_result_bytes, ComputeOptions, Delayed};
 
 use super::error::settle;
 use super::expr::{not_found, Expr};
+use super::portable::{FramePlan, Portable, Reduced, Reduction, ScalarPlan, Step};
 use super::{DataFrameError, Scalar};
 use flotilla_data::panic_site::{catch_in_partition, Site};
 use flotilla_data::shuffle::MapPieces;
@@ -197,6 +196,9 @@ pub struct DataFrame {
     /// What made the frame, for task keys: `read_csv|filter|with_column`.
     pub(crate) label: String,
     pub(crate) settings: Settings,
+    /// Its lineage as data, for cluster workers, or the operation that has
+    /// no portable form (see [`portable`](crate::portable)).
+    pub(crate) portable: Portable,
 }
 
 impl fmt::Debug for DataFrame {
@@ -247,12 +249,15 @@ impl DataFrame {
             }
         }
         let key = key_group("from_batches");
+        let plan = Arc::new(FramePlan::Batches(batches.clone()));
         let inputs = batches
             .into_iter()
             .enumerate()
             .map(|(i, b)| Delayed::value(Partition::Ready(b)).named_op(key.sibling(i as u64)))
             .collect();
-        Ok(DataFrame::new(schema, inputs, "from_batches"))
+        let mut out = DataFrame::new(schema, inputs, "from_batches");
+        out.portable = Ok(plan);
+        Ok(out)
     }
 
     /// A frame made of `batch` cut into `partitions` slices of nearly equal
@@ -362,6 +367,9 @@ impl DataFrame {
             stages: Vec::new(),
             label: label.to_string(),
             settings: Settings::default(),
+            // Made by an operation without a portable form unless the
+            // operation sets one.
+            portable: Err(label.rsplit('|').next().unwrap_or(label).into()),
         }
     }
 
@@ -419,9 +427,16 @@ impl DataFrame {
     /// A frame with one more pipeline step and a new schema.
     /// A panic in the step's user code (an expression's closure, a
     /// `map_partitions` function) is reported naming the step.
-    pub(crate) fn then(&self, name: &str, schema: SchemaRef, stage: Stage) -> DataFrame {
+    pub(crate) fn then(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        stage: Stage,
+        portable: Portable,
+    ) -> DataFrame {
         let mut out = self.clone();
         out.schema = schema;
+        out.portable = portable;
         out.label = format!("{}|{name}", self.label);
         let (operation, chain): (Arc<str>, Arc<str>) = (name.into(), out.label.as_str().into());
         out.stages.push(Arc::new(move |b: RecordBatch| {
@@ -457,11 +472,13 @@ impl DataFrame {
                 .project(&indices)
                 .map_err(|e| DataFrameError::arrow("select", e))?,
         );
+        let step = Step::Select(names.iter().map(|n| n.to_string()).collect());
+        let portable = self.plan_then(step);
         let stage: Stage = Arc::new(move |b: RecordBatch| {
             b.project(&indices)
                 .map_err(|e| DataFrameError::arrow("select", e))
         });
-        Ok(self.then("select", schema, stage))
+        Ok(self.then("select", schema, stage, portable))
     }
 
     /// The frame without the columns `names`.
@@ -522,19 +539,13 @@ impl DataFrame {
             None => fields.push(Arc::clone(&field)),
         }
         let schema = Arc::new(Schema::new(fields));
-        let out_schema = Arc::clone(&schema);
-        let stage: Stage = Arc::new(move |b: RecordBatch| {
-            let values = expr.evaluate(&b)?.into_array(b.num_rows())?;
-            let mut columns = b.columns().to_vec();
-            match at {
-                Some(i) => columns[i] = values,
-                None => columns.push(values),
-            }
-            let options = RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-            RecordBatch::try_new_with_options(Arc::clone(&out_schema), columns, &options)
-                .map_err(|e| DataFrameError::arrow(format!("with_column {:?}", field.name()), e))
-        });
-        Ok(self.then("with_column", schema, stage))
+        let step = Step::WithColumn {
+            name: name.to_string(),
+            expr,
+        };
+        let portable = self.plan_then(step.clone());
+        let stage: Stage = Arc::new(move |b: RecordBatch| step.apply(b));
+        Ok(self.then("with_column", schema, stage, portable))
     }
 
     /// The rows where `predicate` is true (null counts as false, as in SQL).
@@ -559,16 +570,10 @@ impl DataFrame {
                 format!("a filter needs a boolean expression, found {t}"),
             ));
         }
-        let stage: Stage = Arc::new(move |b: RecordBatch| {
-            let mask = predicate.evaluate(&b)?.into_array(b.num_rows())?;
-            let mask = mask
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .ok_or_else(|| DataFrameError::Internal("a filter mask is not boolean".into()))?;
-            arrow_select::filter::filter_record_batch(&b, mask)
-                .map_err(|e| DataFrameError::arrow(format!("filter({predicate})"), e))
-        });
-        Ok(self.then("filter", self.schema(), stage))
+        let step = Step::Filter(predicate);
+        let portable = self.plan_then(step.clone());
+        let stage: Stage = Arc::new(move |b: RecordBatch| step.apply(b));
+        Ok(self.then("filter", self.schema(), stage, portable))
     }
 
     /// The frame with `f` applied to every partition (dask's
@@ -624,7 +629,8 @@ impl DataFrame {
             }
             Ok(out)
         });
-        Ok(self.then("map_partitions", schema, stage))
+        let portable = Err("map_partitions with a Rust closure".into());
+        Ok(self.then("map_partitions", schema, stage, portable))
     }
 
     /// One task per partition: its input read, its pipeline run, then `f`.
@@ -736,11 +742,12 @@ impl DataFrame {
         let key = key_group(&format!("{}|{label}-combine", self.label));
         let combine: Combine<A, DataFrameError> = Arc::new(combine);
         match tree(leaves, self.settings.split_every, &key, &combine) {
-            Some(root) => Scalar::new(root),
+            Some(root) => Scalar::new(root).local_only(label),
             None => {
                 // No partitions: combine nothing.
                 let combine = Arc::clone(&combine);
                 Scalar::new(Delayed::from_fn(move || combine(Vec::new())).named_op(key.sibling(0)))
+                    .local_only(label)
             }
         }
     }
@@ -753,7 +760,16 @@ impl DataFrame {
     /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
     /// ```
     pub fn count(&self) -> Scalar<usize> {
+        let plan = self.portable.clone().map(|frame| {
+            ScalarPlan::new(frame, Reduction::Rows, |r| match r {
+                Reduced::Rows(n) => Ok(n as usize),
+                other => Err(DataFrameError::Internal(format!(
+                    "a count reduced to {other:?}"
+                ))),
+            })
+        });
         self.reduction("count", |b| Ok(b.num_rows()), |v| Ok(v.into_iter().sum()))
+            .with_plan(plan)
     }
 
     /// The whole frame as one batch (its partitions concatenated in order).

@@ -10,6 +10,7 @@
 //! and reducer `j` merges the `j`-th pieces: no task ever holds all the
 //! groups, for keys with millions of values (dask's `split_out`).
 
+use super::portable::{FramePlan, GroupSpec};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -152,6 +153,14 @@ impl GroupedFrame {
         };
         let mut out = DataFrame::new(schema, inputs, &label);
         out.settings = frame.settings.clone();
+        out.portable = frame.portable.clone().map(|input| {
+            Arc::new(FramePlan::GroupBy {
+                input,
+                group: GroupSpec::new(frame.schema(), &keys, aggs),
+                split_out: self.split_out,
+                split_every: frame.settings.split_every,
+            })
+        });
         Ok(out)
     }
 

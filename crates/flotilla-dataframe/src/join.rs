@@ -23,6 +23,7 @@ use flotilla_local::Delayed;
 use super::error::settle;
 use super::frame::{key_group, run_pipeline, Load, Partition, Pieces, Stage};
 use super::kernels::{dictionary_join_schema, hash_partition, join_schema, JoinKind, JoinTable};
+use super::portable::{FramePlan, JoinSpec};
 use super::{DataFrame, DataFrameError};
 use flotilla_data::shuffle::pieces_for;
 
@@ -166,23 +167,38 @@ impl DataFrame {
         } else {
             join_schema(&self.schema, &right.schema, left_on, right_on, options.kind)?
         };
-        let plan = Plan {
+        let plan = JoinSpec {
             schema,
+            left_schema: self.schema(),
+            right_schema: right.schema(),
             left_on: left_on.iter().map(|s| s.to_string()).collect(),
             right_on: right_on.iter().map(|s| s.to_string()).collect(),
             kind: options.kind,
             dictionary,
         };
-        match strategy {
-            JoinStrategy::Broadcast => Ok(self.broadcast_join(right, plan)),
-            JoinStrategy::Shuffle { partitions: 0 } => Err(DataFrameError::Invalid(
-                "a shuffled join needs at least one partition".into(),
-            )),
-            JoinStrategy::Shuffle { partitions } => Ok(self.shuffle_join(right, plan, partitions)),
-        }
+        let portable = match (&self.portable, &right.portable) {
+            (Ok(l), Ok(r)) => Ok(Arc::new(FramePlan::Join {
+                left: Arc::clone(l),
+                right: Arc::clone(r),
+                join: plan.clone(),
+                strategy,
+            })),
+            (Err(e), _) | (_, Err(e)) => Err(Arc::clone(e)),
+        };
+        let mut out = match strategy {
+            JoinStrategy::Broadcast => self.broadcast_join(right, plan),
+            JoinStrategy::Shuffle { partitions: 0 } => {
+                return Err(DataFrameError::Invalid(
+                    "a shuffled join needs at least one partition".into(),
+                ))
+            }
+            JoinStrategy::Shuffle { partitions } => self.shuffle_join(right, plan, partitions),
+        };
+        out.portable = portable;
+        Ok(out)
     }
 
-    fn broadcast_join(&self, right: &DataFrame, plan: Plan) -> DataFrame {
+    fn broadcast_join(&self, right: &DataFrame, plan: JoinSpec) -> DataFrame {
         let right_schema = right.schema();
         let right_on = plan.right_on.clone();
         let parts = right.materialized("join-build-input");
@@ -241,7 +257,7 @@ impl DataFrame {
         out
     }
 
-    fn shuffle_join(&self, right: &DataFrame, plan: Plan, n: usize) -> DataFrame {
+    fn shuffle_join(&self, right: &DataFrame, plan: JoinSpec, n: usize) -> DataFrame {
         let pieces = |frame: &DataFrame, on: &[String], side: &str| {
             let on = on.to_vec();
             frame.partition_pieces(&format!("join-{side}-shuffle"), move |b| {
@@ -267,8 +283,7 @@ impl DataFrame {
                                 l.as_ref().map_err(Clone::clone)?,
                                 r.as_ref().map_err(Clone::clone)?,
                             );
-                            let on: Vec<&str> = plan.right_on.iter().map(String::as_str).collect();
-                            let table = JoinTable::build_from(&rs, std::slice::from_ref(r), &on)?;
+                            let table = plan.table(std::slice::from_ref(r))?;
                             plan.probe(&table, l)
                         })();
                         Partition::from_result(joined)
@@ -295,25 +310,4 @@ fn gather_piece(pieces: &[Delayed<Pieces>], j: usize, schema: SchemaRef) -> Dela
         arrow_select::concat::concat_batches(&schema, &pieces_for(all, j)?)
             .map_err(|e| DataFrameError::arrow("gathering a shuffle piece", e))
     })
-}
-
-/// A checked join: its output schema and how to probe.
-#[derive(Debug)]
-struct Plan {
-    schema: SchemaRef,
-    left_on: Vec<String>,
-    right_on: Vec<String>,
-    kind: JoinKind,
-    dictionary: bool,
-}
-
-impl Plan {
-    fn probe(&self, table: &JoinTable, left: &RecordBatch) -> Result<RecordBatch, DataFrameError> {
-        let on: Vec<&str> = self.left_on.iter().map(String::as_str).collect();
-        Ok(if self.dictionary {
-            table.probe_dictionary(left, &on, self.kind)?
-        } else {
-            table.probe(left, &on, self.kind)?
-        })
-    }
 }

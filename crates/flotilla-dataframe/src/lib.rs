@@ -71,6 +71,7 @@ mod value;
 
 pub mod io;
 pub mod kernels;
+pub mod portable;
 
 /// The arrow-rs crates that frames are made of, re-exported so that a
 /// program can build and read partitions without depending on them itself.
@@ -90,6 +91,7 @@ pub mod arrow {
     pub use arrow_buffer as buffer;
     pub use arrow_cast as cast;
     pub use arrow_schema as schema;
+    pub use arrow_select as select;
 }
 
 pub use access::{batch_column, ColumnValue};

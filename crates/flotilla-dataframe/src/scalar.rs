@@ -1,10 +1,12 @@
 //! [`Scalar`]: the lazy result of a DataFrame reduction.
 
 use std::fmt;
+use std::sync::Arc;
 
 use flotilla_local::{ComputeOptions, Delayed};
 
 use super::frame::default_options;
+use super::portable::ScalarPlan;
 use super::DataFrameError;
 
 /// The lazy result of a reduction of a [`DataFrame`](super::DataFrame) —
@@ -22,12 +24,15 @@ use super::DataFrameError;
 #[must_use = "a reduction is lazy: nothing runs until it is computed"]
 pub struct Scalar<A> {
     root: Delayed<Result<A, DataFrameError>>,
+    /// Its portable form, or the reduction that has none.
+    plan: Result<Arc<ScalarPlan<A>>, Arc<str>>,
 }
 
 impl<A> Clone for Scalar<A> {
     fn clone(&self) -> Self {
         Scalar {
             root: self.root.clone(),
+            plan: self.plan.clone(),
         }
     }
 }
@@ -42,7 +47,44 @@ impl<A: Clone + Send + Sync + 'static> Scalar<A> {
     pub(crate) fn new(root: Delayed<Result<A, DataFrameError>>) -> Scalar<A> {
         Scalar {
             root: root.hand_over(),
+            plan: Err("a reduction".into()),
         }
+    }
+
+    /// The same scalar, whose portable form is `plan`.
+    pub(crate) fn with_plan(mut self, plan: Result<ScalarPlan<A>, Arc<str>>) -> Scalar<A> {
+        self.plan = plan.map(Arc::new);
+        self
+    }
+
+    /// The same scalar, made by `operation`, which has no portable form.
+    pub(crate) fn local_only(mut self, operation: &str) -> Scalar<A> {
+        self.plan = Err(operation.into());
+        self
+    }
+
+    /// The scalar's portable form: the reduction that a cluster computes
+    /// (see [`portable`](crate::portable)).
+    ///
+    /// # Errors
+    ///
+    /// [`DataFrameError::LocalOnly`] for a reduction without one (of a
+    /// frame without one, or `describe`), naming it.
+    ///
+    /// ```
+    /// use flotilla_dataframe::portable::Reduction;
+    ///
+    /// let df = flotilla_dataframe::DataFrame::from_columns(vec![("x", vec![1.0, 5.0].into())], 2)?;
+    /// assert_eq!(df.sum("x")?.plan()?.reduction(), &Reduction::Stats("x".into()));
+    /// assert!(df.describe()?.plan().is_err());
+    /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+    /// ```
+    pub fn plan(&self) -> Result<Arc<ScalarPlan<A>>, DataFrameError> {
+        self.plan
+            .clone()
+            .map_err(|operation| DataFrameError::LocalOnly {
+                operation: operation.to_string(),
+            })
     }
 
     /// Runs the reduction on the default pool (with a progress bar when it
@@ -95,10 +137,21 @@ impl<A: Clone + Send + Sync + 'static> Scalar<A> {
         B: Clone + Send + Sync + 'static,
         F: Fn(A) -> B + Send + Sync + 'static,
     {
-        Scalar::new(
-            self.root
-                .map_owned(move |partial: Result<A, DataFrameError>| partial.map(&f)),
-        )
+        let f = Arc::new(f);
+        let plan = match &self.plan {
+            Ok(plan) => {
+                let f = Arc::clone(&f);
+                Ok(Arc::new(plan.map(move |a| f(a))))
+            }
+            Err(e) => Err(Arc::clone(e)),
+        };
+        Scalar {
+            plan,
+            ..Scalar::new(
+                self.root
+                    .map_owned(move |partial: Result<A, DataFrameError>| partial.map(&*f)),
+            )
+        }
     }
 
     /// The number of tasks that computing this scalar runs.

@@ -12,6 +12,7 @@ use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 
 use super::expr::field_type;
+use super::portable::{Reduced, Reduction, ScalarPlan};
 use super::{DataFrame, DataFrameError, Scalar};
 
 /// Count, sum, mean, min, max and variance of a column's non-null values,
@@ -27,7 +28,7 @@ use super::{DataFrame, DataFrameError, Scalar};
 /// assert_eq!(s.var(1), Some(2.0));
 /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnStats {
     /// Non-null values.
     pub count: u64,
@@ -173,7 +174,7 @@ impl ColumnStats {
     }
 
     /// The statistics of two parts together (Chan et al.'s merge).
-    fn merge(a: ColumnStats, b: ColumnStats) -> ColumnStats {
+    pub(crate) fn merge(a: ColumnStats, b: ColumnStats) -> ColumnStats {
         if a.count == 0 || b.count == 0 {
             let (full, other) = if a.count == 0 { (b, a) } else { (a, b) };
             return ColumnStats {
@@ -227,6 +228,30 @@ pub(super) fn as_floats(a: &ArrayRef, what: &str) -> Result<Float64Array, DataFr
         .ok_or_else(|| DataFrameError::Internal("a cast to Float64 gave another type".into()))
 }
 
+impl Default for ColumnStats {
+    /// The statistics of no values.
+    ///
+    /// ```
+    /// let s = flotilla_dataframe::ColumnStats::default();
+    /// assert_eq!((s.count, s.mean()), (0, None));
+    /// ```
+    fn default() -> Self {
+        ColumnStats::EMPTY
+    }
+}
+
+/// The statistics of column `i` (named `column`) of one partition.
+pub(crate) fn column_stats(
+    b: &RecordBatch,
+    i: usize,
+    column: &str,
+) -> Result<ColumnStats, DataFrameError> {
+    Ok(ColumnStats::of(&as_floats(
+        b.column(i),
+        &format!("stats of {column:?}"),
+    )?))
+}
+
 impl DataFrame {
     /// Count, nulls, sum, mean, min, max and variance of a numeric column,
     /// in one pass (a tree reduction over the partitions).
@@ -245,16 +270,26 @@ impl DataFrame {
     /// column that does not hold numbers — before any work.
     pub fn stats(&self, column: &str) -> Result<Scalar<ColumnStats>, DataFrameError> {
         let i = numeric_column(self, column, "stats")?;
-        let what = format!("stats of {column:?}");
-        Ok(self.reduction(
-            "stats",
-            move |b| Ok(ColumnStats::of(&as_floats(b.column(i), &what)?)),
-            |parts| {
-                Ok(parts
-                    .into_iter()
-                    .fold(ColumnStats::EMPTY, ColumnStats::merge))
-            },
-        ))
+        let name = column.to_string();
+        let plan = self.portable.clone().map(|frame| {
+            ScalarPlan::new(frame, Reduction::Stats(column.to_string()), |r| match r {
+                Reduced::Stats(s) => Ok(s),
+                other => Err(DataFrameError::Internal(format!(
+                    "stats reduced to {other:?}"
+                ))),
+            })
+        });
+        Ok(self
+            .reduction(
+                "stats",
+                move |b| column_stats(&b, i, &name),
+                |parts| {
+                    Ok(parts
+                        .into_iter()
+                        .fold(ColumnStats::EMPTY, ColumnStats::merge))
+                },
+            )
+            .with_plan(plan))
     }
 
     /// The sum of a numeric column's non-null values (`None` if it has

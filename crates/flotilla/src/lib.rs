@@ -66,6 +66,8 @@
 //! ```
 
 pub mod bag;
+#[cfg(all(feature = "dataframe", feature = "cluster"))]
+pub mod dataframe_cluster;
 pub mod mapreduce;
 pub mod patterns;
 

@@ -14,6 +14,10 @@ use flotilla::mapreduce::{
 };
 use flotilla::CpuPool;
 use libtest_mimic::{Arguments, Failed, Trial};
+
+mod common;
+use common::cluster::run_and_kill;
+use common::TempDir;
 use serde::{Deserialize, Serialize};
 
 /// Word count, optionally slowed down per line in the mapper or per key in
@@ -71,24 +75,6 @@ impl Job for WordCount {
 
 flotilla::cluster_job!(WordCount);
 
-/// A folder removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("flotilla-cmr-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("the temp folder is writable");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// `files` text files of `lines` lines each of words drawn from a
 /// vocabulary of 500, with a bad line every `bad_every` lines (0: none).
 fn write_text(dir: &Path, files: usize, lines: usize, bad_every: usize) -> Vec<String> {
@@ -140,7 +126,7 @@ fn config() -> JobConfig {
 
 fn a_job_on_a_cluster_gives_the_in_process_result() -> Result<(), Failed> {
     let dir = TempDir::new("same");
-    let inputs = write_text(&dir.0, 3, 2_000, 0);
+    let inputs = write_text(dir.path(), 3, 2_000, 0);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let expected = in_process(WordCount::default(), &inputs, config());
     let cluster = LocalCluster::builder()
@@ -162,7 +148,7 @@ fn a_job_on_a_cluster_gives_the_in_process_result() -> Result<(), Failed> {
 
 fn bad_records_name_their_file_and_line_or_are_skipped() -> Result<(), Failed> {
     let dir = TempDir::new("bad");
-    let inputs = write_text(&dir.0, 1, 300, 100);
+    let inputs = write_text(dir.path(), 1, 300, 100);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let client = Client::in_process(2)?;
     let err = ClusterJobRunner::new(&client)
@@ -183,37 +169,6 @@ fn bad_records_name_their_file_and_line_or_are_skipped() -> Result<(), Failed> {
     Ok(())
 }
 
-/// Runs `run` on a thread and kills worker 0 of `cluster` (SIGKILL) once
-/// `ready` says so of the count of finished tasks `watcher` sees; `run`'s
-/// result. Fails when the run ends first.
-fn run_and_kill<T: Send, E: std::fmt::Display + Send>(
-    cluster: &mut LocalCluster,
-    watcher: &Client,
-    ready: impl Fn(u64) -> bool,
-    run: impl FnOnce() -> Result<T, E> + Send,
-) -> Result<T, Failed> {
-    std::thread::scope(|s| {
-        let run = s.spawn(run);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let finished = watcher.status()?.finished;
-            if ready(finished) {
-                cluster.kill_worker(0)?;
-                break;
-            }
-            if run.is_finished() || Instant::now() > deadline {
-                return Err(Failed::from(format!(
-                    "the moment to kill never came ({finished} tasks finished)"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        run.join()
-            .map_err(|_| Failed::from("the job's thread panicked"))?
-            .map_err(|e| Failed::from(e.to_string()))
-    })
-}
-
 /// Runs `job` on a cluster of 2 workers and kills worker 0 once `ready`
 /// says so of the cluster's count of finished tasks; the result must be
 /// the in-process one.
@@ -222,7 +177,7 @@ fn killed_during(job: WordCount, ready: impl Fn(u64, u64) -> bool) -> Result<(),
         "kill-{}-{}",
         job.map_delay_us, job.reduce_delay_us
     ));
-    let inputs = write_text(&dir.0, 2, 400, 0);
+    let inputs = write_text(dir.path(), 2, 400, 0);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let config = JobConfig::default().reducers(2).split_bytes(4 << 10);
     let maps = flotilla::mapreduce::split::plan_splits(&inputs, 4 << 10)?.len() as u64;
@@ -312,18 +267,18 @@ fn awk_word_count_after(first: &str) -> StreamingJob {
 
 fn a_streaming_job_on_a_cluster_writes_the_in_process_output() -> Result<(), Failed> {
     let dir = TempDir::new("streaming");
-    let inputs = write_text(&dir.0, 2, 1_000, 0);
+    let inputs = write_text(dir.path(), 2, 1_000, 0);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let pool = CpuPool::with_threads(2)?;
-    let local = awk_word_count().run(&pool, &inputs, dir.0.join("local"))?;
+    let local = awk_word_count().run(&pool, &inputs, dir.path().join("local"))?;
     let cluster = LocalCluster::builder()
         .workers(2)
         .threads_per_worker(1)
         .start()?;
     let client = cluster.client()?;
-    let remote = awk_word_count().run_on(&client, &inputs, dir.0.join("cluster"))?;
+    let remote = awk_word_count().run_on(&client, &inputs, dir.path().join("cluster"))?;
     assert_eq!(remote.parts.len(), 3);
-    assert!(dir.0.join("cluster").join("_SUCCESS").exists());
+    assert!(dir.path().join("cluster").join("_SUCCESS").exists());
     assert_eq!(part_lines(&remote.parts), part_lines(&local.parts));
     assert_eq!(remote.counters, local.counters);
 
@@ -335,26 +290,26 @@ fn a_streaming_job_on_a_cluster_writes_the_in_process_output() -> Result<(), Fai
     )
     .attempts(2);
     let err = failing
-        .run_on(&client, &inputs, dir.0.join("failed"))
+        .run_on(&client, &inputs, dir.path().join("failed"))
         .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("exited with status 3") && text.contains("no w7 allowed"),
         "{text}"
     );
-    assert!(!dir.0.join("failed").exists());
+    assert!(!dir.path().join("failed").exists());
 
     // The same, skipping the splits that fail: counted, sampled, the rest written.
     let skipping = StreamingJob::new(r#"if grep -q zzz; then exit 3; fi; echo done"#, "cat")
         .attempts(2)
         .skip_failed_splits(true)
         .reducers(1);
-    let bad = dir.0.join("bad.txt");
+    let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, "zzz\n")?;
     let mut with_bad = inputs.clone();
     let bad = bad.to_string_lossy().into_owned();
     with_bad.push(&bad);
-    let report = skipping.run_on(&client, &with_bad, dir.0.join("skipped"))?;
+    let report = skipping.run_on(&client, &with_bad, dir.path().join("skipped"))?;
     assert_eq!(report.counters.skipped_splits, 1);
     assert_eq!(report.skipped_sample.len(), 1);
     assert!(
@@ -367,10 +322,10 @@ fn a_streaming_job_on_a_cluster_writes_the_in_process_output() -> Result<(), Fai
 
 fn a_streaming_job_loses_nothing_to_a_worker_killed_mid_job() -> Result<(), Failed> {
     let dir = TempDir::new("streaming-kill");
-    let inputs = write_text(&dir.0, 2, 1_000, 0);
+    let inputs = write_text(dir.path(), 2, 1_000, 0);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let pool = CpuPool::with_threads(2)?;
-    let local = awk_word_count().run(&pool, &inputs, dir.0.join("local"))?;
+    let local = awk_word_count().run(&pool, &inputs, dir.path().join("local"))?;
     let maps = flotilla::mapreduce::split::plan_splits(&inputs, 8 << 10)?.len() as u64;
     let mut cluster = LocalCluster::builder()
         .workers(2)
@@ -380,7 +335,7 @@ fn a_streaming_job_loses_nothing_to_a_worker_killed_mid_job() -> Result<(), Fail
     let watcher = cluster.client()?;
     // Each mapper takes a while, so that the kill comes mid-map.
     let slow = awk_word_count_after("sleep 0.05; ");
-    let out = dir.0.join("cluster");
+    let out = dir.path().join("cluster");
     let report = run_and_kill(
         &mut cluster,
         &watcher,
@@ -400,7 +355,7 @@ fn a_streaming_job_loses_nothing_to_a_worker_killed_mid_job() -> Result<(), Fail
 fn a_job_over_input_larger_than_every_workers_memory_stays_within_it() -> Result<(), Failed> {
     // 3 files of 39 MB against workers limited to 40 MB each.
     let dir = TempDir::new("larger");
-    let inputs = write_text(&dir.0, 3, 1_000_000, 0);
+    let inputs = write_text(dir.path(), 3, 1_000_000, 0);
     let total: u64 = inputs
         .iter()
         .map(|p| std::fs::metadata(p).map(|m| m.len()))

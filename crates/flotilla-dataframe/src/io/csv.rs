@@ -312,3 +312,84 @@ impl CsvSource {
         self.plan.skipped.report()
     }
 }
+
+/// A plan as it travels to a cluster worker: everything but the log of
+/// skipped records, which each process keeps for the partitions it reads.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PortablePlan {
+    splits: Vec<InputSplit>,
+    #[serde(with = "crate::portable::schema_ipc")]
+    file_schema: SchemaRef,
+    projection: Vec<usize>,
+    #[serde(with = "crate::portable::schema_ipc")]
+    schema: SchemaRef,
+    dialect: Dialect,
+    has_header: bool,
+    bytes_per_row: usize,
+    origins: Vec<String>,
+}
+
+/// A source serializes as its plan, so that a cluster worker reads its
+/// partitions exactly as this process would, without planning again.
+///
+/// ```
+/// use flotilla_dataframe::io::{CsvOptions, CsvSource};
+/// # let dir = std::env::temp_dir().join(format!("flotilla-doc-csvserde-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let file = dir.join("t.csv");
+/// std::fs::write(&file, "x,y\n1,a\n2,b\n")?;
+/// let source = CsvSource::plan(&[file.to_str().unwrap()], CsvOptions::new())?;
+/// let json_like: Vec<u8> = flotilla_dataframe::portable::to_bytes(&source)?;
+/// let back: CsvSource = flotilla_dataframe::portable::from_bytes(&json_like)?;
+/// assert_eq!(back.read_partition(0)?, source.read_partition(0)?);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl serde::Serialize for CsvSource {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let p = &self.plan;
+        PortablePlan {
+            splits: p.splits.clone(),
+            file_schema: Arc::new(arrow_schema::Schema::new(p.file_fields.clone())),
+            projection: p.projection.clone(),
+            schema: Arc::clone(&p.schema),
+            dialect: p.dialect.clone(),
+            has_header: p.has_header,
+            bytes_per_row: p.bytes_per_row,
+            origins: p.origins.iter().map(|o| o.to_string()).collect(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CsvSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CsvSource, D::Error> {
+        let p = PortablePlan::deserialize(d)?;
+        let file_fields: Vec<Field> = p
+            .file_schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        if p.projection.iter().any(|&i| i >= file_fields.len())
+            || p.origins.len() != file_fields.len()
+        {
+            return Err(serde::de::Error::custom(
+                "a CSV plan whose projection or origins do not match its columns",
+            ));
+        }
+        Ok(CsvSource {
+            plan: Arc::new(CsvPlan {
+                splits: p.splits,
+                file_fields,
+                projection: p.projection,
+                schema: p.schema,
+                dialect: p.dialect,
+                has_header: p.has_header,
+                bytes_per_row: p.bytes_per_row,
+                origins: p.origins.into_iter().map(Arc::new).collect(),
+                skipped: SkipLog::default(),
+            }),
+        })
+    }
+}

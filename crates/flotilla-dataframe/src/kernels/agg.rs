@@ -32,7 +32,7 @@ use std::fmt;
 ///
 /// assert_eq!(AggFunc::Std.to_string(), "std");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum AggFunc {
     /// Number of non-null values.
@@ -91,7 +91,7 @@ impl fmt::Display for AggFunc {
 /// assert_eq!(a.output_name(), "temperature_mean");
 /// assert_eq!(Agg::max("temperature").alias("hottest").output_name(), "hottest");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Agg {
     /// The input column.
     pub column: String,

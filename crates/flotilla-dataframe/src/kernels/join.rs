@@ -36,7 +36,7 @@ use super::KernelError;
 /// use flotilla_dataframe::kernels::JoinKind;
 /// assert_ne!(JoinKind::Inner, JoinKind::Left);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum JoinKind {
     /// Only left rows with at least one match, once per match.

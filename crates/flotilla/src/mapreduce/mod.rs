@@ -4,7 +4,7 @@
 pub mod builtin;
 mod job;
 #[cfg(feature = "cluster")]
-mod pieces;
+pub(crate) mod pieces;
 mod small_bytes;
 pub mod streaming;
 

@@ -2,6 +2,9 @@
 //! drop, and a folder's listing.
 #![allow(dead_code)] // each test crate uses its own subset
 
+#[cfg(feature = "cluster")]
+pub(crate) mod cluster;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -39,7 +39,7 @@ use arrow_schema::{DataType, TimeUnit};
 use super::fast::{lex_f64, lex_i64};
 
 /// The field texts that stand for null.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct NullTokens {
     /// Whether the empty field is null.
     empty: bool,

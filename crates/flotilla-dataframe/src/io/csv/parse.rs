@@ -8,7 +8,7 @@ use super::skipped::SAMPLE;
 use super::tokenize::{blank_line, next_record, Record, Unclosed};
 
 /// How fields are read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Dialect {
     pub(super) delimiter: u8,
     pub(super) nulls: NullTokens,

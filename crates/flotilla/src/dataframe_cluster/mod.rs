@@ -1,0 +1,144 @@
+//! DataFrames on a cluster: the same frame, computed by the worker
+//! processes of a scheduler instead of this process's threads.
+//!
+//! ```text
+//!  DataFrame ──plan()──► FramePlan ──lowering──► tasks of the scheduler ──► workers
+//!  (in-process graph)    (data: CSV splits,      (read + steps fused,       (the same kernels,
+//!                         steps, group-bys,       partials, merges,          Arrow IPC between
+//!                         joins)                  shuffles by key)           workers)
+//! ```
+//!
+//! Every [`DataFrame`] keeps its lineage as data beside its in-process task
+//! graph ([`flotilla_dataframe::portable`]). [`ComputeOnCluster::compute_on`]
+//! lowers that plan to tasks of a [`Client`]'s scheduler — the one
+//! scheduler core that runs task graphs, MapReduce jobs and bags:
+//!
+//! * a partition read from CSV is read by the task that consumes it, on
+//!   the worker it runs on (the path must be one every worker can read),
+//!   with its per-partition steps fused into that task;
+//! * reductions (`count`, `sum`, `mean`, `stats`...) compute one partial
+//!   per partition on the workers and combine the partials here;
+//! * a group-by is a tree of partial aggregates merged on the workers
+//!   (`split_out(1)`, the default), or a shuffle of the partials by key
+//!   into `split_out` partitions;
+//! * a join broadcasts a one-partition right side to the tasks of the
+//!   left one, or shuffles both sides by key; pieces of a shuffle stay in
+//!   the store of the worker that cut them (spilled to its disk past its
+//!   memory limit) until the reducers fetch them, worker to worker.
+//!
+//! Partitions travel as Arrow IPC streams. A worker that dies loses the
+//! partitions and pieces it held; the scheduler computes them again from
+//! their lineage, and the result is that of a run without the fault.
+//!
+//! Operations that hold Rust closures (`map_partitions`, `Expr::map`) or
+//! have no cluster form here (sorts, repartitions, `persist`, Parquet and
+//! JSON sources, `describe`) make `compute_on` fail with
+//! [`DataFrameError::LocalOnly`], naming the operation; such frames run
+//! in-process.
+//!
+//! ```
+//! use flotilla::cluster::Client;
+//! use flotilla::dataframe::{col, kernels::Agg, DataFrame};
+//! use flotilla::dataframe_cluster::ComputeOnCluster;
+//!
+//! let client = Client::in_process(2)?;
+//! let weather = DataFrame::from_columns(
+//!     vec![("station", vec![1i64, 2, 1].into()), ("t", vec![10.0, 20.0, 30.0].into())],
+//!     2,
+//! )?;
+//! let f = weather.with_column("f", col("t") * 9 / 5 + 32)?;
+//! assert_eq!(f.mean("f")?.compute_on(&client)?, Some(68.0));
+//! let per_station = weather.group_by(&["station"])?.agg(&[Agg::mean("t")])?;
+//! assert_eq!(per_station.compute_on(&client)?.num_rows(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod exec;
+mod tasks;
+
+use flotilla_cluster::{Client, ClusterError};
+use flotilla_dataframe::{DataFrame, DataFrameError, RecordBatch, Scalar};
+
+use exec::Lowering;
+
+/// What can go wrong computing a frame on a cluster.
+///
+/// ```
+/// use flotilla::dataframe::{DataFrame, DataFrameError};
+/// use flotilla::dataframe_cluster::{ComputeOnCluster, OnClusterError};
+///
+/// let client = flotilla::cluster::Client::in_process(1)?;
+/// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 2)?;
+/// let mapped = df.map_partitions(|b| Ok(b))?;
+/// let err = mapped.compute_on(&client).unwrap_err();
+/// assert!(matches!(err, OnClusterError::Frame(DataFrameError::LocalOnly { .. })));
+/// assert!(err.to_string().contains("map_partitions"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OnClusterError {
+    /// The frame has no cluster form ([`DataFrameError::LocalOnly`]), or
+    /// combining the partials here failed.
+    #[error(transparent)]
+    Frame(#[from] DataFrameError),
+    /// A task failed for good (bad data names its file, line and column;
+    /// the message names the task and the worker), or the cluster went
+    /// away.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+/// Computing a lazy frame or scalar on a cluster: the same value as its
+/// `compute()` in-process.
+///
+/// ```
+/// use flotilla::dataframe::DataFrame;
+/// use flotilla::dataframe_cluster::ComputeOnCluster;
+///
+/// let client = flotilla::cluster::Client::in_process(2)?;
+/// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 3)?;
+/// assert_eq!(df.count().compute_on(&client)?, df.count().compute()?);
+/// assert_eq!(df.compute_on(&client)?, df.compute()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait ComputeOnCluster {
+    /// What computing gives: a [`RecordBatch`] for a frame, the value for
+    /// a scalar.
+    type Output;
+
+    /// Computes on the workers of `client`'s scheduler.
+    ///
+    /// # Errors
+    ///
+    /// [`OnClusterError::Frame`] for a frame without a cluster form (before
+    /// any task is submitted), [`OnClusterError::Cluster`] for a task that
+    /// failed for good or a cluster that went away.
+    ///
+    /// ```
+    /// use flotilla::dataframe::DataFrame;
+    /// use flotilla::dataframe_cluster::ComputeOnCluster;
+    ///
+    /// let client = flotilla::cluster::Client::in_process(1)?;
+    /// let df = DataFrame::from_columns(vec![("x", vec![2.0, 4.0].into())], 2)?;
+    /// assert_eq!(df.mean("x")?.compute_on(&client)?, Some(3.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn compute_on(&self, client: &Client) -> Result<Self::Output, OnClusterError>;
+}
+
+impl ComputeOnCluster for DataFrame {
+    type Output = RecordBatch;
+
+    fn compute_on(&self, client: &Client) -> Result<RecordBatch, OnClusterError> {
+        Lowering::new(client).frame(&*self.plan()?, self.schema())
+    }
+}
+
+impl<A: Clone + Send + Sync + 'static> ComputeOnCluster for Scalar<A> {
+    type Output = A;
+
+    fn compute_on(&self, client: &Client) -> Result<A, OnClusterError> {
+        Lowering::new(client).scalar(&*self.plan()?)
+    }
+}
