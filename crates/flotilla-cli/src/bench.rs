@@ -67,7 +67,7 @@ pub(crate) enum Runtime {
     #[default]
     Local,
     /// A LocalCluster: a scheduler and --workers worker processes of this
-    /// binary on loopback (W1, W2, W3, W4, W7; W8 always).
+    /// binary on loopback (W1, W2, W3, W4, W5, W7, W9; W8 always).
     Cluster,
 }
 
@@ -125,10 +125,13 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
             Workload::W2 => cluster::w2(args),
             Workload::W3 => cluster::w3(args, &ratings_file(args)?),
             Workload::W4 => cluster::w4(args, &text_file(args)?),
+            Workload::W5 => dataframe::w5(args),
             Workload::W7 => cluster::w7(args),
-            other => bail!(
-                "{other:?} runs in-process only; --runtime cluster runs W1, W2, W3, W4 and W7"
+            Workload::W9 => dataframe::w9(args),
+            Workload::W6 => bail!(
+                "W6 runs in-process only; --runtime cluster runs W1, W2, W3, W4, W5, W7 and W9"
             ),
+            Workload::W8 => unreachable!("W8 runs on a cluster, above"),
         };
     }
     match args.workload {

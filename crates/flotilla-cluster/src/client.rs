@@ -338,6 +338,19 @@ impl Client {
         Ok(client)
     }
 
+    /// Whether `other` is this client or a clone of it: the futures of one
+    /// are not the other's.
+    ///
+    /// ```
+    /// let a = flotilla_cluster::Client::in_process(1).unwrap();
+    /// let b = flotilla_cluster::Client::in_process(1).unwrap();
+    /// assert!(a.is_same(&a.clone()));
+    /// assert!(!a.is_same(&b));
+    /// ```
+    pub fn is_same(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Whether this client runs its tasks inside this process
     /// ([`Client::in_process`]).
     ///

@@ -34,6 +34,7 @@
 //! # Ok::<(), flotilla_dataframe::DataFrameError>(())
 //! ```
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -72,6 +73,9 @@ pub enum FramePlan {
     Csv(CsvSource),
     /// Partitions held in memory, sent to the workers with the tasks.
     Batches(Vec<RecordBatch>),
+    /// Partitions computed and held elsewhere (in the stores of a
+    /// cluster's workers), by a handle of the executor that holds them.
+    Held(HeldPartitions),
     /// Per-partition steps, run in order in the task that reads each
     /// partition of `input`.
     Steps {
@@ -124,6 +128,72 @@ impl FramePlan {
                 steps: vec![step],
             }),
         }
+    }
+}
+
+/// Partitions computed and held elsewhere — in the stores of a cluster's
+/// workers, say — named by a handle that only the executor that made it
+/// reads (it downcasts it). Made with [`DataFrame::from_held`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use flotilla_dataframe::portable::HeldPartitions;
+///
+/// let held = HeldPartitions::new(Arc::new(vec!["part-0", "part-1"]), 2);
+/// assert_eq!(held.len(), 2);
+/// assert!(held.handle().downcast_ref::<Vec<&str>>().is_some());
+/// ```
+#[derive(Clone)]
+pub struct HeldPartitions {
+    handle: Arc<dyn Any + Send + Sync>,
+    count: usize,
+}
+
+impl fmt::Debug for HeldPartitions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HeldPartitions({})", self.count)
+    }
+}
+
+impl HeldPartitions {
+    /// `count` partitions named by `handle`.
+    ///
+    /// ```
+    /// let held = flotilla_dataframe::portable::HeldPartitions::new(std::sync::Arc::new(()), 0);
+    /// assert!(held.is_empty());
+    /// ```
+    pub fn new(handle: Arc<dyn Any + Send + Sync>, count: usize) -> HeldPartitions {
+        HeldPartitions { handle, count }
+    }
+
+    /// The handle, for the executor that made it to downcast.
+    ///
+    /// ```
+    /// let held = flotilla_dataframe::portable::HeldPartitions::new(std::sync::Arc::new(7u8), 1);
+    /// assert_eq!(held.handle().downcast_ref::<u8>(), Some(&7));
+    /// ```
+    pub fn handle(&self) -> &(dyn Any + Send + Sync) {
+        &*self.handle
+    }
+
+    /// The number of partitions.
+    ///
+    /// ```
+    /// let held = flotilla_dataframe::portable::HeldPartitions::new(std::sync::Arc::new(()), 3);
+    /// assert_eq!(held.len(), 3);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are no partitions.
+    ///
+    /// ```
+    /// let held = flotilla_dataframe::portable::HeldPartitions::new(std::sync::Arc::new(()), 3);
+    /// assert!(!held.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 
@@ -817,6 +887,40 @@ impl DataFrame {
             .map_err(|operation| DataFrameError::LocalOnly {
                 operation: operation.to_string(),
             })
+    }
+
+    /// A frame of `held` partitions of schema `schema`, computed and kept
+    /// elsewhere (a cluster's `persist`): its plan names them by their
+    /// handle, and computing it in-process reads partition `i` with
+    /// `load(i)`, in the task that uses it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use flotilla_dataframe::portable::{FramePlan, HeldPartitions};
+    /// use flotilla_dataframe::DataFrame;
+    ///
+    /// let batch = DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 1)?.compute()?;
+    /// let kept = batch.clone();
+    /// let df = DataFrame::from_held(batch.schema(), HeldPartitions::new(Arc::new(()), 3), move |_| Ok(kept.clone()));
+    /// assert_eq!(df.count().compute()?, 6);
+    /// assert!(matches!(&*df.plan()?, FramePlan::Held(h) if h.len() == 3));
+    /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+    /// ```
+    pub fn from_held(
+        schema: SchemaRef,
+        held: HeldPartitions,
+        load: impl Fn(usize) -> Result<RecordBatch, DataFrameError> + Send + Sync + 'static,
+    ) -> DataFrame {
+        let load = Arc::new(load);
+        let loaders = (0..held.len())
+            .map(|i| {
+                let load = Arc::clone(&load);
+                Arc::new(move || load(i)) as super::frame::Load
+            })
+            .collect();
+        let mut out = DataFrame::from_loaders(schema, loaders, "held");
+        out.portable = Ok(Arc::new(FramePlan::Held(held)));
+        out
     }
 
     /// This frame followed by `step` in its plan (or still without one).

@@ -35,7 +35,7 @@ fn spin_ms(ms: f64) -> f64 {
     crate::spin::spin(ms)
 }
 
-fn start(args: &BenchArgs) -> anyhow::Result<LocalCluster> {
+pub(super) fn start(args: &BenchArgs) -> anyhow::Result<LocalCluster> {
     let mut builder = LocalCluster::builder().workers(args.workers);
     if let Some(p) = args.policy {
         builder = builder.placement(p);

@@ -4,17 +4,77 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use flotilla::cluster::{Client, LocalCluster};
 use flotilla::dataframe::arrow::array::cast::AsArray;
 use flotilla::dataframe::arrow::array::types::{Float64Type, Int64Type};
 use flotilla::dataframe::arrow::array::{Array, RecordBatch};
 use flotilla::dataframe::arrow::{cast as arrow_cast, schema as arrow_schema};
 use flotilla::dataframe::io::CsvOptions;
 use flotilla::dataframe::kernels::{Agg, JoinKind};
-use flotilla::dataframe::{col, DataFrame, JoinOptions};
-use flotilla::ComputeOptions;
+use flotilla::dataframe::{col, DataFrame, JoinOptions, Scalar};
+use flotilla::dataframe_cluster::{ComputeOnCluster, PersistOnCluster};
+use flotilla::{ComputeOptions, CpuPool};
 
-use super::{emit, input_file, pool, BenchArgs, Json};
+use super::{emit, input_file, pool, BenchArgs, Json, Runtime};
 use crate::gen;
+
+/// Where the frames of a workload are computed: this process's pool, or
+/// the worker processes of a LocalCluster.
+enum Engine {
+    Local(CpuPool),
+    /// The cluster, held so that its processes live as long as the client.
+    Cluster(#[allow(dead_code)] LocalCluster, Client),
+}
+
+impl Engine {
+    fn new(args: &BenchArgs) -> anyhow::Result<Engine> {
+        Ok(match args.runtime {
+            Runtime::Local => {
+                let pool = pool(args)?;
+                pool.submit(|| ()).result()?; // warm
+                Engine::Local(pool)
+            }
+            Runtime::Cluster => {
+                let cluster = super::cluster::start(args)?;
+                let client = cluster.client()?;
+                Engine::Cluster(cluster, client)
+            }
+        })
+    }
+
+    fn system(&self) -> &'static str {
+        match self {
+            Engine::Local(_) => "flotilla-local",
+            Engine::Cluster(..) => "flotilla-cluster",
+        }
+    }
+
+    fn options(pool: &CpuPool) -> ComputeOptions {
+        ComputeOptions::new().pool(pool).progress(false)
+    }
+
+    fn scalar<A: Clone + Send + Sync + 'static>(&self, s: Scalar<A>) -> anyhow::Result<A> {
+        Ok(match self {
+            Engine::Local(pool) => s.compute_with(&Engine::options(pool))?,
+            Engine::Cluster(_, client) => s.compute_on(client)?,
+        })
+    }
+
+    fn frame(&self, df: &DataFrame) -> anyhow::Result<RecordBatch> {
+        Ok(match self {
+            Engine::Local(pool) => df.compute_with(&Engine::options(pool))?,
+            Engine::Cluster(_, client) => df.compute_on(client)?,
+        })
+    }
+
+    /// The frame's partitions computed once and kept in memory.
+    fn persist(&self, df: &DataFrame) -> anyhow::Result<DataFrame> {
+        Ok(match self {
+            Engine::Local(pool) => df.persist_with(&Engine::options(pool))?,
+            Engine::Cluster(_, client) => df.persist_on(client)?,
+        })
+    }
+}
 
 /// Full-precision JSON for a float (Rust's shortest round-trip form).
 fn num(x: f64) -> String {
@@ -27,9 +87,7 @@ pub(super) fn w5(args: &BenchArgs) -> anyhow::Result<()> {
     let input = input_file(args, "weather_10m.csv", |p| {
         gen::write_weather(p, 10_000_000, 20240502).map(|_| ())
     })?;
-    let pool = pool(args)?;
-    let options = ComputeOptions::new().pool(&pool).progress(false);
-    pool.submit(|| ()).result()?; // warm
+    let engine = Engine::new(args)?;
     let start = Instant::now();
     let df = if args.out_of_core {
         // Partitions sized to the budget, each read by the task that
@@ -38,17 +96,17 @@ pub(super) fn w5(args: &BenchArgs) -> anyhow::Result<()> {
         DataFrame::read_csv(&[input.as_str()], CsvOptions::new().memory_budget(budget))?
     } else {
         // Read once, keep the partitions in memory (as the peers do).
-        DataFrame::read_csv(&[input.as_str()], CsvOptions::new())?.persist_with(&options)?
+        engine.persist(&DataFrame::read_csv(&[input.as_str()], CsvOptions::new())?)?
     };
-    let t = df.stats("temperature")?.compute_with(&options)?;
-    let f_mean = df
-        .with_column("temperature_f", col("temperature") * 9 / 5 + 32)?
-        .mean("temperature_f")?
-        .compute_with(&options)?;
-    let stations = df
-        .group_by(&["station_id"])?
-        .agg(&[Agg::mean("temperature")])?
-        .compute_with(&options)?;
+    let t = engine.scalar(df.stats("temperature")?)?;
+    let f_mean = engine.scalar(
+        df.with_column("temperature_f", col("temperature") * 9 / 5 + 32)?
+            .mean("temperature_f")?,
+    )?;
+    let stations = engine.frame(
+        &df.group_by(&["station_id"])?
+            .agg(&[Agg::mean("temperature")])?,
+    )?;
     let secs = start.elapsed().as_secs_f64();
     let per_station = station_means(&stations)?;
     let (mean, max, f_mean) = (
@@ -75,7 +133,7 @@ pub(super) fn w5(args: &BenchArgs) -> anyhow::Result<()> {
     );
     emit(&[
         ("workload", "W5".into()),
-        ("system", "flotilla-local".into()),
+        ("system", engine.system().into()),
         ("seconds", secs.into()),
         ("result", Json::Raw(result)),
         ("rows", (t.count as usize).into()),
@@ -126,9 +184,7 @@ pub(super) fn w9(args: &BenchArgs) -> anyhow::Result<()> {
             path.to_string_lossy().into_owned()
         }
     };
-    let pool = pool(args)?;
-    let options = ComputeOptions::new().pool(&pool).progress(false);
-    pool.submit(|| ()).result()?; // warm
+    let engine = Engine::new(args)?;
     let start = Instant::now();
     let ratings = DataFrame::read_csv(
         &[ratings.as_str()],
@@ -145,10 +201,7 @@ pub(super) fn w9(args: &BenchArgs) -> anyhow::Result<()> {
         &["item_id"],
         JoinOptions::new(JoinKind::Inner).dictionary_strings(true),
     )?;
-    let means = joined
-        .group_by(&["genre"])?
-        .agg(&[Agg::mean("rating")])?
-        .compute_with(&options)?;
+    let means = engine.frame(&joined.group_by(&["genre"])?.agg(&[Agg::mean("rating")])?)?;
     let secs = start.elapsed().as_secs_f64();
     let genre = arrow_cast::cast(means.column(0), &arrow_schema::DataType::Utf8)?;
     let genre = genre.as_string_opt::<i32>().context("genre is not text")?;
@@ -170,7 +223,7 @@ pub(super) fn w9(args: &BenchArgs) -> anyhow::Result<()> {
     );
     emit(&[
         ("workload", "W9".into()),
-        ("system", "flotilla-local".into()),
+        ("system", engine.system().into()),
         ("seconds", secs.into()),
         ("result", Json::Raw(result)),
         ("partitions", ratings.num_partitions().into()),

@@ -79,6 +79,13 @@ impl Part {
     }
 }
 
+/// The partitions of a frame persisted on a cluster: in its workers'
+/// stores for as long as this lives.
+pub(crate) struct Held {
+    pub(crate) client: Client,
+    pub(crate) futures: Vec<ClusterFuture<Ipc>>,
+}
+
 /// Submits the tasks of plans on one client.
 pub(crate) struct Lowering<'c> {
     client: &'c Client,
@@ -93,17 +100,24 @@ impl<'c> Lowering<'c> {
         Ok(self.client.submit(call.retries(RETRIES))?)
     }
 
+    /// Every partition of `plan`, computed by the workers and kept there.
+    pub(crate) fn partitions(
+        &self,
+        plan: &FramePlan,
+    ) -> Result<Vec<ClusterFuture<Ipc>>, OnClusterError> {
+        self.parts(plan)?
+            .iter()
+            .map(|p| self.materialize(p))
+            .collect()
+    }
+
     /// The whole frame of `plan`, `schema` giving the type of an empty one.
     pub(crate) fn frame(
         &self,
         plan: &FramePlan,
         schema: flotilla_dataframe::arrow::schema::SchemaRef,
     ) -> Result<RecordBatch, OnClusterError> {
-        let futures = self
-            .parts(plan)?
-            .iter()
-            .map(|p| self.materialize(p))
-            .collect::<Result<Vec<_>, _>>()?;
+        let futures = self.partitions(plan)?;
         let batches = self
             .client
             .gather(&futures)?
@@ -154,6 +168,17 @@ impl<'c> Lowering<'c> {
                 .iter()
                 .map(|b| Ok(Part::computed(self.client.scatter(&Ipc::of(b)?)?)))
                 .collect::<Result<_, OnClusterError>>()?,
+            FramePlan::Held(held) => match held.handle().downcast_ref::<Held>() {
+                Some(h) if h.client.is_same(self.client) => {
+                    h.futures.iter().cloned().map(Part::computed).collect()
+                }
+                _ => {
+                    return Err(DataFrameError::Invalid(
+                        "a frame persisted on another cluster (or by another client)".into(),
+                    )
+                    .into())
+                }
+            },
             FramePlan::Steps { input, steps } => {
                 let mut parts = self.parts(input)?;
                 for p in &mut parts {

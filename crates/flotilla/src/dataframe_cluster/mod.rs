@@ -59,7 +59,10 @@ mod tasks;
 use flotilla_cluster::{Client, ClusterError};
 use flotilla_dataframe::{DataFrame, DataFrameError, RecordBatch, Scalar};
 
-use exec::Lowering;
+use std::sync::Arc;
+
+use exec::{Held, Lowering};
+use flotilla_dataframe::portable::HeldPartitions;
 
 /// What can go wrong computing a frame on a cluster.
 ///
@@ -125,6 +128,80 @@ pub trait ComputeOnCluster {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn compute_on(&self, client: &Client) -> Result<Self::Output, OnClusterError>;
+}
+
+/// Keeping a frame's partitions in the memory of a cluster's workers —
+/// dask's `persist` on a distributed client.
+///
+/// ```
+/// use flotilla::dataframe::DataFrame;
+/// use flotilla::dataframe_cluster::{ComputeOnCluster, PersistOnCluster};
+///
+/// let client = flotilla::cluster::Client::in_process(2)?;
+/// let df = DataFrame::from_columns(vec![("x", vec![1.0, 2.0, 6.0].into())], 3)?;
+/// let kept = df.persist_on(&client)?;
+/// assert_eq!(kept.mean("x")?.compute_on(&client)?, Some(3.0));
+/// assert_eq!(kept.count().compute()?, 3); // in-process too, fetching them
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait PersistOnCluster {
+    /// The same frame, its partitions computed once by the workers of
+    /// `client`'s scheduler and kept in their stores (spilled to their
+    /// disks past their memory limits) for as long as the returned frame
+    /// or a frame made from it lives. Later computations on `client`
+    /// start from them; one in-process fetches them. A worker that dies
+    /// loses its partitions, which are computed again from their lineage.
+    ///
+    /// Returns at once: the partitions are computed in the background.
+    ///
+    /// # Errors
+    ///
+    /// As [`ComputeOnCluster::compute_on`], for what can be known before
+    /// the tasks run.
+    ///
+    /// ```
+    /// use flotilla::dataframe::{col, DataFrame};
+    /// use flotilla::dataframe_cluster::{ComputeOnCluster, PersistOnCluster};
+    ///
+    /// let client = flotilla::cluster::Client::in_process(1)?;
+    /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
+    /// let big = df.filter(col("x").gt(2))?.persist_on(&client)?;
+    /// assert_eq!(big.count().compute_on(&client)?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn persist_on(&self, client: &Client) -> Result<DataFrame, OnClusterError>;
+}
+
+impl PersistOnCluster for DataFrame {
+    fn persist_on(&self, client: &Client) -> Result<DataFrame, OnClusterError> {
+        let futures = Lowering::new(client).partitions(&*self.plan()?)?;
+        let count = futures.len();
+        let held = Arc::new(Held {
+            client: client.clone(),
+            futures,
+        });
+        let fetch = Arc::clone(&held);
+        let load = move |i: usize| {
+            let future = fetch.futures.get(i..=i).unwrap_or_default();
+            let fetched = fetch.client.gather(future).map_err(|e| {
+                DataFrameError::Invalid(format!(
+                    "partition {i} of a frame persisted on a cluster could not be fetched: {e}"
+                ))
+            })?;
+            match fetched.first() {
+                Some(ipc) => ipc.batch(),
+                None => Err(DataFrameError::Internal(format!(
+                    "no partition {i} among {}",
+                    fetch.futures.len()
+                ))),
+            }
+        };
+        Ok(DataFrame::from_held(
+            self.schema(),
+            HeldPartitions::new(held, count),
+            load,
+        ))
+    }
 }
 
 impl ComputeOnCluster for DataFrame {
