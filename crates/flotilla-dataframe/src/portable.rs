@@ -746,13 +746,31 @@ impl<A: 'static> ScalarPlan<A> {
 /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
 /// ```
 pub fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, DataFrameError> {
-    let arrow = |e| DataFrameError::arrow("encoding a partition as Arrow IPC", e);
     let mut out = Vec::with_capacity(batch.get_array_memory_size() + 512);
-    let mut writer = StreamWriter::try_new(&mut out, &batch.schema()).map_err(arrow)?;
-    writer.write(batch).map_err(arrow)?;
-    writer.finish().map_err(arrow)?;
-    drop(writer);
+    write_batch(batch, &mut out)?;
     Ok(out)
+}
+
+/// [`encode_batch`], appending the stream to `out` (after a header of
+/// the caller's, say).
+///
+/// # Errors
+///
+/// As [`encode_batch`].
+///
+/// ```
+/// use flotilla_dataframe::portable::{decode_batch, write_batch};
+/// let batch = flotilla_dataframe::DataFrame::from_columns(vec![("x", vec![1i64].into())], 1)?.compute()?;
+/// let mut out = b"head".to_vec();
+/// write_batch(&batch, &mut out)?;
+/// assert_eq!(decode_batch(&out[4..])?, batch);
+/// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+/// ```
+pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), DataFrameError> {
+    let arrow = |e| DataFrameError::arrow("encoding a partition as Arrow IPC", e);
+    let mut writer = StreamWriter::try_new(out, &batch.schema()).map_err(arrow)?;
+    writer.write(batch).map_err(arrow)?;
+    writer.finish().map_err(arrow)
 }
 
 /// A batch back from [`encode_batch`]'s bytes (an empty batch of the
