@@ -116,10 +116,10 @@ fn unimplemented_workloads_and_bad_options_are_clear_errors() {
         "{}",
         text(&out.stderr)
     );
-    let out = flotilla(&["bench", "W5", "--runtime", "cluster"]);
+    let out = flotilla(&["bench", "W6", "--runtime", "cluster"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("W5 runs in-process only"),
+        text(&out.stderr).contains("W6 runs in-process only"),
         "{}",
         text(&out.stderr)
     );
@@ -618,6 +618,39 @@ fn a_cluster_with_tls_serves_only_processes_given_its_files() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn w5_and_w9_run_on_a_local_cluster_with_the_in_process_results() {
+    let dir = TempDir::new("w59");
+    let cache = dir.path("cache");
+    let weather = dir.path("weather.csv");
+    let ratings = dir.path("ratings.tsv");
+    for (kind, path) in [("weather", &weather), ("ratings", &ratings)] {
+        let out = flotilla(&["gen", kind, "--rows", "200000", "--output", path]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let result = |out: &Output| -> String {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let json = text(&out.stdout);
+        let at = json.find("\"result\": ").expect("a result") + 10;
+        let close = if json[at..].starts_with('[') {
+            "]]"
+        } else {
+            "}"
+        };
+        let end = at + json[at..].find(close).expect("the result's end") + close.len();
+        json[at..end].to_string()
+    };
+    for (workload, input) in [("W5", &weather), ("W9", &ratings)] {
+        let args = ["bench", workload, "--input", input, "--cache", &cache];
+        let local = flotilla(&args);
+        let mut on_cluster = args.to_vec();
+        on_cluster.extend(["--runtime", "cluster"]);
+        let cluster = flotilla(&on_cluster);
+        assert!(text(&cluster.stdout).contains("\"system\": \"flotilla-cluster\""));
+        assert_eq!(result(&cluster), result(&local), "{workload}");
+    }
 }
 
 #[test]
