@@ -895,7 +895,7 @@ impl DataFrame {
     ///
     /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 2)?;
     /// assert!(df.plan().is_ok());
-    /// let mapped = df.map_partitions(df.schema(), |b| Ok(b))?;
+    /// let mapped = df.map_partitions(Ok)?;
     /// assert!(matches!(mapped.plan(), Err(DataFrameError::LocalOnly { .. })));
     /// # Ok::<(), DataFrameError>(())
     /// ```

@@ -222,7 +222,7 @@ fn what_cannot_run_on_a_cluster_says_so_and_bad_data_names_its_line() -> Result<
     let df = weather(&path, 4 << 10)?;
     let client = Client::in_process(1)?;
 
-    let mapped = df.map_partitions(|b| Ok(b))?;
+    let mapped = df.map_partitions(Ok)?;
     let err = mapped.count().compute_on(&client).unwrap_err();
     assert!(
         matches!(err, OnClusterError::Frame(DataFrameError::LocalOnly { .. })),
@@ -314,10 +314,74 @@ fn a_worker_killed_during_a_shuffled_join_costs_only_time() -> Result<(), Failed
     killed_during(&means, &["genre"])
 }
 
+fn a_group_by_over_input_larger_than_every_workers_memory_stays_within_it() -> Result<(), Failed> {
+    // 130 MB of weather rows (a 1 MB block written 130 times) against
+    // workers limited to 40 MB each.
+    let dir = TempDir::new("cdf-larger");
+    let block = std::fs::read(write_weather(dir.path(), 100_000))?;
+    let body = &block[block.iter().position(|&b| b == b'\n').unwrap_or(0) + 1..];
+    let path = dir.path().join("big.csv");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    std::io::Write::write_all(&mut file, b"station_id,temperature\n")?;
+    while std::fs::metadata(&path)?.len() < 130 << 20 {
+        std::io::Write::write_all(&mut file, body)?;
+        std::io::Write::flush(&mut file)?;
+    }
+    drop(file);
+    let total = std::fs::metadata(&path)?.len();
+    let limit: u64 = 40 << 20;
+    assert!(
+        total > 3 * limit,
+        "the input ({total} bytes) must outsize the limit"
+    );
+    let df = weather(&path, 4 << 20)?;
+    let means = df
+        .group_by(&["station_id"])?
+        .split_out(2)
+        .agg(&[Agg::mean("temperature"), Agg::count("temperature")])?;
+    let expected = sorted(means.compute()?, &["station_id"])?;
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .memory_limit(limit)
+        .worker_timeout(std::time::Duration::from_secs(2))
+        .start()?;
+    let client = cluster.client()?;
+    let got = sorted(means.compute_on(&client)?, &["station_id"])?;
+    assert_batches_close(&got, &expected);
+    // Each worker's peak resident memory, as its next heartbeat says.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let status = client.status()?;
+        let peaks: Vec<u64> = status
+            .workers
+            .iter()
+            .filter_map(|w| w.peak_memory)
+            .collect();
+        if peaks.len() == 2 && status.workers.iter().all(|w| w.tasks > 0) {
+            for p in &peaks {
+                assert!(
+                    *p < limit,
+                    "a worker peaked at {p} bytes, over its limit of {limit}"
+                );
+            }
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("no peak memory reported: {status:?}").into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_group_by_over_input_larger_than_every_workers_memory_stays_within_it",
+            a_group_by_over_input_larger_than_every_workers_memory_stays_within_it,
+        ),
         Trial::test(
             "weather_on_a_cluster_gives_the_in_process_results",
             weather_on_a_cluster_gives_the_in_process_results,

@@ -23,7 +23,7 @@ use crate::gen;
 enum Engine {
     Local(CpuPool),
     /// The cluster, held so that its processes live as long as the client.
-    Cluster(#[allow(dead_code)] LocalCluster, Client),
+    Cluster(#[allow(dead_code)] Box<LocalCluster>, Client),
 }
 
 impl Engine {
@@ -37,7 +37,7 @@ impl Engine {
             Runtime::Cluster => {
                 let cluster = super::cluster::start(args)?;
                 let client = cluster.client()?;
-                Engine::Cluster(cluster, client)
+                Engine::Cluster(Box::new(cluster), client)
             }
         })
     }

@@ -72,7 +72,7 @@ use flotilla_dataframe::portable::HeldPartitions;
 ///
 /// let client = flotilla::cluster::Client::in_process(1)?;
 /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 2)?;
-/// let mapped = df.map_partitions(|b| Ok(b))?;
+/// let mapped = df.map_partitions(Ok)?;
 /// let err = mapped.compute_on(&client).unwrap_err();
 /// assert!(matches!(err, OnClusterError::Frame(DataFrameError::LocalOnly { .. })));
 /// assert!(err.to_string().contains("map_partitions"));
