@@ -15,7 +15,7 @@ use flotilla::dataframe_cluster::{ComputeOnCluster, OnClusterError};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 mod common;
-use common::cluster::run_and_kill;
+use common::cluster::{peaks_stay_under, run_and_kill};
 use common::TempDir;
 
 /// A xorshift generator, so that the data is the same on every run.
@@ -349,29 +349,7 @@ fn a_group_by_over_input_larger_than_every_workers_memory_stays_within_it() -> R
     let client = cluster.client()?;
     let got = sorted(means.compute_on(&client)?, &["station_id"])?;
     assert_batches_close(&got, &expected);
-    // Each worker's peak resident memory, as its next heartbeat says.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let status = client.status()?;
-        let peaks: Vec<u64> = status
-            .workers
-            .iter()
-            .filter_map(|w| w.peak_memory)
-            .collect();
-        if peaks.len() == 2 && status.workers.iter().all(|w| w.tasks > 0) {
-            for p in &peaks {
-                assert!(
-                    *p < limit,
-                    "a worker peaked at {p} bytes, over its limit of {limit}"
-                );
-            }
-            return Ok(());
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(format!("no peak memory reported: {status:?}").into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    peaks_stay_under(&client, 2, limit)
 }
 
 fn main() {

@@ -5,7 +5,7 @@
 //! the same job run in-process.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flotilla::cluster::{Client, LocalCluster};
 use flotilla::mapreduce::streaming::StreamingJob;
@@ -16,7 +16,7 @@ use flotilla::CpuPool;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 mod common;
-use common::cluster::run_and_kill;
+use common::cluster::{peaks_stay_under, run_and_kill};
 use common::TempDir;
 use serde::{Deserialize, Serialize};
 
@@ -380,29 +380,7 @@ fn a_job_over_input_larger_than_every_workers_memory_stays_within_it() -> Result
     assert_eq!(out.counters.map_input_bytes, total);
     let words: u64 = out.records().iter().map(|(_, n)| n).sum();
     assert_eq!(words, 3 * 1_000_000 * 8);
-    // Each worker's peak resident memory, as its next heartbeat says.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = client.status()?;
-        let peaks: Vec<u64> = status
-            .workers
-            .iter()
-            .filter_map(|w| w.peak_memory)
-            .collect();
-        if peaks.len() == 2 && status.workers.iter().all(|w| w.tasks > 0) {
-            for p in &peaks {
-                assert!(
-                    *p < limit,
-                    "a worker peaked at {p} bytes, over its limit of {limit}"
-                );
-            }
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("no peak memory reported: {status:?}").into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    peaks_stay_under(&client, 2, limit)
 }
 
 fn main() {

@@ -35,3 +35,31 @@ pub(crate) fn run_and_kill<T: Send, E: std::fmt::Display + Send>(
             .map_err(|e| Failed::from(e.to_string()))
     })
 }
+
+/// Checks that each of the `workers` workers of `client`'s cluster, all of
+/// which ran tasks, peaked under `limit` bytes of resident memory, as their
+/// next heartbeats say.
+pub(crate) fn peaks_stay_under(client: &Client, workers: usize, limit: u64) -> Result<(), Failed> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.status()?;
+        let peaks: Vec<u64> = status
+            .workers
+            .iter()
+            .filter_map(|w| w.peak_memory)
+            .collect();
+        if peaks.len() == workers && status.workers.iter().all(|w| w.tasks > 0) {
+            for p in &peaks {
+                assert!(
+                    *p < limit,
+                    "a worker peaked at {p} bytes, over its limit of {limit}"
+                );
+            }
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no peak memory reported: {status:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
