@@ -46,6 +46,9 @@ pub struct Array<T> {
     pub(crate) ops: Arc<str>,
     /// Fan-in of tree reductions.
     pub(crate) split_every: usize,
+    /// Its lineage as data, for cluster workers, or the operation that has
+    /// no portable form (see [`portable`](crate::portable)).
+    pub(crate) portable: crate::portable::Portable,
 }
 
 impl<T> Clone for Array<T> {
@@ -55,6 +58,7 @@ impl<T> Clone for Array<T> {
             blocks: Arc::clone(&self.blocks),
             ops: Arc::clone(&self.ops),
             split_every: self.split_every,
+            portable: self.portable.clone(),
         }
     }
 }
@@ -78,11 +82,16 @@ impl<T: Element> Array<T> {
         ops: impl Into<Arc<str>>,
         split_every: usize,
     ) -> Array<T> {
+        let ops: Arc<str> = ops.into();
+        // Made by an operation without a portable form unless the
+        // operation sets one.
+        let last: Arc<str> = ops.rsplit('|').next().unwrap_or(&ops).into();
         Array {
             grid: Arc::new(grid),
             blocks: blocks.into(),
-            ops: ops.into(),
+            ops,
             split_every,
+            portable: Err(last),
         }
     }
 

@@ -2,6 +2,7 @@
 //! `arange`), whose blocks compute their elements from their place alone,
 //! and `from_ndarray`, whose blocks are stored values.
 
+use crate::portable::ArrayPlan;
 use std::sync::Arc;
 
 use flotilla_local::Delayed;
@@ -47,12 +48,18 @@ impl<T: Element> Array<T> {
         chunks: impl Into<Chunks>,
         value: T,
     ) -> Result<Array<T>, ArrayError> {
-        Array::generated(shape, chunks.into(), "full", |_| {
+        let a = Array::generated(shape, chunks.into(), "full", |_| {
             Arc::new(move |_, _, out: &mut [T]| {
                 out.fill(value);
                 Ok(())
             })
-        })
+        })?;
+        let plan = ArrayPlan::Full {
+            shape: shape.to_vec(),
+            chunks: a.chunks().to_vec(),
+            value: value.to_number(),
+        };
+        Ok(a.with_plan(Ok(Arc::new(plan))))
     }
 
     /// An array of zeros.
@@ -101,7 +108,7 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn arange(n: usize, chunks: impl Into<Chunks>) -> Result<Array<T>, ArrayError> {
-        Array::generated(&[n], chunks.into(), "arange", |place| {
+        let a = Array::generated(&[n], chunks.into(), "arange", |place| {
             let first = place.origin.first().copied().unwrap_or(0);
             Arc::new(move |_, offset, out: &mut [T]| {
                 let start = first + offset;
@@ -110,7 +117,13 @@ impl<T: Element> Array<T> {
                 }
                 Ok(())
             })
-        })
+        })?;
+        let plan = ArrayPlan::Arange {
+            n,
+            chunks: a.chunks().to_vec(),
+            zero: T::ZERO.to_number(),
+        };
+        Ok(a.with_plan(Ok(Arc::new(plan))))
     }
 
     /// An array holding a copy of `data`, cut into `chunks`. Each block is
@@ -202,11 +215,17 @@ impl Array<f64> {
         chunks: impl Into<Chunks>,
         seed: u64,
     ) -> Result<Array<f64>, ArrayError> {
-        Array::generated(shape, chunks.into(), "random", |place| {
+        let a = Array::generated(shape, chunks.into(), "random", |place| {
             Arc::new(move |_, offset, out: &mut [f64]| {
                 fill_uniform(seed, place.global_index(offset) as u64, out);
                 Ok(())
             })
-        })
+        })?;
+        let plan = ArrayPlan::Random {
+            shape: shape.to_vec(),
+            chunks: a.chunks().to_vec(),
+            seed,
+        };
+        Ok(a.with_plan(Ok(Arc::new(plan))))
     }
 }

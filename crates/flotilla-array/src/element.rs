@@ -56,6 +56,10 @@ pub(crate) mod sealed {
         /// The sum of a run, with several accumulators so that the loop
         /// vectorizes (and, for `f64`, rounds less than one running sum).
         fn sum_run(run: &[Self]) -> Self;
+        /// The value as a portable number.
+        fn to_number(self) -> crate::portable::Number;
+        /// The value of a portable number of this type.
+        fn from_number(n: crate::portable::Number) -> Option<Self>;
         /// Wraps a block for the graph.
         fn into_block(block: ArrayD<Self>) -> BlockData;
         /// The block inside, when it holds this type.
@@ -129,6 +133,15 @@ impl sealed::Sealed for f64 {
             + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
             + rest
     }
+    fn to_number(self) -> crate::portable::Number {
+        crate::portable::Number::F64(self)
+    }
+    fn from_number(n: crate::portable::Number) -> Option<f64> {
+        match n {
+            crate::portable::Number::F64(x) => Some(x),
+            crate::portable::Number::I64(_) => None,
+        }
+    }
     fn into_block(block: ArrayD<f64>) -> BlockData {
         BlockData::F64(block)
     }
@@ -178,6 +191,15 @@ impl sealed::Sealed for i64 {
     }
     fn sum_run(run: &[i64]) -> i64 {
         run.iter().fold(0i64, |a, &x| a.wrapping_add(x))
+    }
+    fn to_number(self) -> crate::portable::Number {
+        crate::portable::Number::I64(self)
+    }
+    fn from_number(n: crate::portable::Number) -> Option<i64> {
+        match n {
+            crate::portable::Number::I64(x) => Some(x),
+            crate::portable::Number::F64(_) => None,
+        }
     }
     fn into_block(block: ArrayD<i64>) -> BlockData {
         BlockData::I64(block)

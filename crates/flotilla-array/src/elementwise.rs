@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::block::{Block, Fill};
 use crate::element::BlockData;
+use crate::portable::ElementOp;
 use crate::{Array, ArrayError, Element};
 
 /// Elements per piece of a run that goes through a scratch buffer (binary
@@ -124,6 +125,7 @@ impl<T: Element> Array<T> {
     /// ```
     pub fn as_f64(&self) -> Array<f64> {
         self.map_to(T::to_f64)
+            .with_plan(self.plan_then(ElementOp::AsF64))
     }
 
     /// `f(a, b)` for each pair of elements of `self` and `other` at the same
@@ -198,7 +200,7 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn abs(&self) -> Array<T> {
-        self.map_named("abs", T::magnitude)
+        self.map_portable("abs", ElementOp::Abs, T::magnitude)
     }
 
     /// Every element limited to `[low, high]` (NumPy's `clip`).
@@ -210,7 +212,8 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn clip(&self, low: T, high: T) -> Array<T> {
-        self.map_named("clip", move |x| {
+        let op = ElementOp::Clip(low.to_number(), high.to_number());
+        self.map_portable("clip", op, move |x| {
             if x < low {
                 low
             } else if x > high {
@@ -265,7 +268,7 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn sqrt(&self) -> Array<f64> {
-        self.map_named("sqrt", f64::sqrt)
+        self.map_portable("sqrt", ElementOp::Sqrt, f64::sqrt)
     }
 
     /// `e` raised to every element.
@@ -277,7 +280,7 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn exp(&self) -> Array<f64> {
-        self.map_named("exp", f64::exp)
+        self.map_portable("exp", ElementOp::Exp, f64::exp)
     }
 
     /// The natural logarithm of every element.
@@ -289,7 +292,7 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn ln(&self) -> Array<f64> {
-        self.map_named("ln", f64::ln)
+        self.map_portable("ln", ElementOp::Ln, f64::ln)
     }
 
     /// The base-10 logarithm of every element.
@@ -301,7 +304,7 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn log10(&self) -> Array<f64> {
-        self.map_named("log10", f64::log10)
+        self.map_portable("log10", ElementOp::Log10, f64::log10)
     }
 
     /// Every element raised to the integer power `n`.
@@ -313,7 +316,7 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn powi(&self, n: i32) -> Array<f64> {
-        self.map_named("powi", move |x| x.powi(n))
+        self.map_portable("powi", ElementOp::Powi(n), move |x| x.powi(n))
     }
 
     /// Every element raised to the power `p`.
@@ -325,7 +328,7 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn powf(&self, p: f64) -> Array<f64> {
-        self.map_named("powf", move |x| x.powf(p))
+        self.map_portable("powf", ElementOp::Powf(p), move |x| x.powf(p))
     }
 
     /// The sine of every element (in radians).
@@ -337,7 +340,7 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn sin(&self) -> Array<f64> {
-        self.map_named("sin", f64::sin)
+        self.map_portable("sin", ElementOp::Sin, f64::sin)
     }
 
     /// The cosine of every element (in radians).
@@ -349,6 +352,6 @@ impl Array<f64> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn cos(&self) -> Array<f64> {
-        self.map_named("cos", f64::cos)
+        self.map_portable("cos", ElementOp::Cos, f64::cos)
     }
 }

@@ -125,6 +125,16 @@ pub enum ArrayError {
     /// failed (naming that one).
     #[error(transparent)]
     Task(#[from] TaskError),
+    /// An array that runs in-process only was asked for its portable form
+    /// (to run on a cluster): a Rust closure (`map`, `zip_with`), which a
+    /// worker process cannot receive, or an operation with no cluster form
+    /// (`from_ndarray`, operations between two arrays, rechunks, slices,
+    /// `persist`, reductions along an axis).
+    #[error("{operation} runs in-process only: it has no form that a cluster worker can run")]
+    LocalOnly {
+        /// The operation, e.g. `"map"`.
+        operation: String,
+    },
     /// An invariant of the array's own task graph was broken (a bug in
     /// flotilla).
     #[error("internal error in an array's task graph: {0}")]

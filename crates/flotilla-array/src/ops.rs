@@ -21,10 +21,12 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
+use crate::element::sealed::Sealed;
+use crate::portable::{Arith, ElementOp};
 use crate::{Array, ArrayError, Element};
 
 macro_rules! binary_operator {
-    ($trait:ident, $method:ident, $name:literal, $op:ident) => {
+    ($trait:ident, $method:ident, $name:literal, $op:ident, $arith:ident) => {
         impl<T: Element> $trait<&Array<T>> for &Array<T> {
             type Output = Result<Array<T>, ArrayError>;
             /// Element by element; an error if the shapes differ.
@@ -61,7 +63,12 @@ macro_rules! binary_operator {
             type Output = Array<T>;
             /// With the scalar, element by element.
             fn $method(self, scalar: T) -> Array<T> {
-                self.map_named($name, move |x| T::$op(x, scalar))
+                let op = ElementOp::Arith {
+                    op: Arith::$arith,
+                    scalar: scalar.to_number(),
+                    scalar_left: false,
+                };
+                self.map_portable($name, op, move |x| T::$op(x, scalar))
             }
         }
 
@@ -69,24 +76,32 @@ macro_rules! binary_operator {
             type Output = Array<T>;
             /// With the scalar, element by element.
             fn $method(self, scalar: T) -> Array<T> {
-                self.map_named($name, move |x| T::$op(x, scalar))
+                let op = ElementOp::Arith {
+                    op: Arith::$arith,
+                    scalar: scalar.to_number(),
+                    scalar_left: false,
+                };
+                self.map_portable($name, op, move |x| T::$op(x, scalar))
             }
         }
 
-        scalar_on_the_left!($trait, $method, $name, $op, f64);
-        scalar_on_the_left!($trait, $method, $name, $op, i64);
+        scalar_on_the_left!($trait, $method, $name, $op, $arith, f64);
+        scalar_on_the_left!($trait, $method, $name, $op, $arith, i64);
     };
 }
 
 macro_rules! scalar_on_the_left {
-    ($trait:ident, $method:ident, $name:literal, $op:ident, $t:ty) => {
+    ($trait:ident, $method:ident, $name:literal, $op:ident, $arith:ident, $t:ty) => {
         impl $trait<&Array<$t>> for $t {
             type Output = Array<$t>;
             /// The scalar with every element.
             fn $method(self, array: &Array<$t>) -> Array<$t> {
-                array.map_named($name, move |x| {
-                    <$t as crate::element::sealed::Sealed>::$op(self, x)
-                })
+                let op = ElementOp::Arith {
+                    op: Arith::$arith,
+                    scalar: <$t as Sealed>::to_number(self),
+                    scalar_left: true,
+                };
+                array.map_portable($name, op, move |x| <$t as Sealed>::$op(self, x))
             }
         }
 
@@ -94,24 +109,27 @@ macro_rules! scalar_on_the_left {
             type Output = Array<$t>;
             /// The scalar with every element.
             fn $method(self, array: Array<$t>) -> Array<$t> {
-                array.map_named($name, move |x| {
-                    <$t as crate::element::sealed::Sealed>::$op(self, x)
-                })
+                let op = ElementOp::Arith {
+                    op: Arith::$arith,
+                    scalar: <$t as Sealed>::to_number(self),
+                    scalar_left: true,
+                };
+                array.map_portable($name, op, move |x| <$t as Sealed>::$op(self, x))
             }
         }
     };
 }
 
-binary_operator!(Add, add, "add", plus);
-binary_operator!(Sub, sub, "sub", minus);
-binary_operator!(Mul, mul, "mul", times);
-binary_operator!(Div, div, "div", divide);
+binary_operator!(Add, add, "add", plus, Add);
+binary_operator!(Sub, sub, "sub", minus, Sub);
+binary_operator!(Mul, mul, "mul", times, Mul);
+binary_operator!(Div, div, "div", divide, Div);
 
 impl<T: Element> Neg for &Array<T> {
     type Output = Array<T>;
     /// Every element negated.
     fn neg(self) -> Array<T> {
-        self.map_named("neg", T::negate)
+        self.map_portable("neg", ElementOp::Negate, T::negate)
     }
 }
 
@@ -119,6 +137,6 @@ impl<T: Element> Neg for Array<T> {
     type Output = Array<T>;
     /// Every element negated.
     fn neg(self) -> Array<T> {
-        self.map_named("neg", T::negate)
+        self.map_portable("neg", ElementOp::Negate, T::negate)
     }
 }

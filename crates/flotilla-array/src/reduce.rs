@@ -25,6 +25,7 @@ use ndarray::{ArrayD, IxDyn};
 use crate::block::{in_block, runs, unpack, Block, BlockValue, OpKeys, RUN};
 use crate::chunks::Place;
 use crate::element::sealed::Sealed as _;
+use crate::portable::ArrayReduction;
 use crate::reducers::{ArgExtreme, Extreme, Mean, Reducer, Sum, Variance};
 use crate::{Array, ArrayError, Element, Scalar};
 
@@ -318,6 +319,7 @@ impl<T: Element> Array<T> {
     /// ```
     pub fn sum(&self) -> Scalar<T> {
         self.reduce_all(Sum, |x| x)
+            .portable(&self.portable, ArrayReduction::Sum, T::from_number)
     }
 
     /// The sums along `axis`: an array with that axis removed.
@@ -348,7 +350,11 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn mean(&self) -> Scalar<f64> {
-        self.reduce_all(Mean, |x| x)
+        self.reduce_all(Mean, |x| x).portable(
+            &self.portable,
+            ArrayReduction::Mean,
+            f64::from_number,
+        )
     }
 
     /// The means along `axis`.
@@ -378,7 +384,11 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn min(&self) -> Scalar<T> {
-        self.reduce_all(Extreme { max: false }, |x| x)
+        self.reduce_all(Extreme { max: false }, |x| x).portable(
+            &self.portable,
+            ArrayReduction::Min,
+            T::from_number,
+        )
     }
 
     /// The smallest elements along `axis`.
@@ -409,7 +419,11 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), flotilla_array::ArrayError>(())
     /// ```
     pub fn max(&self) -> Scalar<T> {
-        self.reduce_all(Extreme { max: true }, |x| x)
+        self.reduce_all(Extreme { max: true }, |x| x).portable(
+            &self.portable,
+            ArrayReduction::Max,
+            T::from_number,
+        )
     }
 
     /// The largest elements along `axis`.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use flotilla_local::{ComputeOptions, Delayed};
 
+use crate::portable::{ArrayPlan, ArrayReduction, Number};
 use crate::ArrayError;
 
 /// The lazy result of a reduction over all the elements of an array
@@ -33,13 +34,80 @@ use crate::ArrayError;
 #[must_use = "a reduction is lazy: nothing runs until it is computed"]
 pub struct Scalar<A> {
     root: Result<Delayed<Result<A, ArrayError>>, ArrayError>,
+    /// Its portable form, or the reduction that has none.
+    plan: Result<Arc<ScalarPlan<A>>, Arc<str>>,
 }
 
 impl<A> Clone for Scalar<A> {
     fn clone(&self) -> Self {
         Scalar {
             root: self.root.clone(),
+            plan: self.plan.clone(),
         }
+    }
+}
+
+/// The portable form of a whole-array reduction: the array's plan, the
+/// reduction, and what turns the combined value into the scalar's. Read
+/// with [`Scalar::plan`].
+///
+/// ```
+/// use flotilla_array::portable::{ArrayReduction, Number};
+/// use flotilla_array::Array;
+///
+/// let x = Array::<i64>::arange(10, 4)?;
+/// let plan = x.sum().plan()?;
+/// assert_eq!(plan.reduction(), ArrayReduction::Sum);
+/// assert_eq!(plan.finish(Number::I64(45))?, 45);
+/// # Ok::<(), flotilla_array::ArrayError>(())
+/// ```
+#[derive(Debug)]
+pub struct ScalarPlan<A> {
+    array: Arc<ArrayPlan>,
+    reduction: ArrayReduction,
+    finish: fn(Number) -> Option<A>,
+}
+
+impl<A> ScalarPlan<A> {
+    /// The array reduced.
+    ///
+    /// ```
+    /// let x = flotilla_array::Array::<i64>::arange(10, 4)?;
+    /// assert_eq!(x.max().plan()?.array().num_blocks(), 3);
+    /// # Ok::<(), flotilla_array::ArrayError>(())
+    /// ```
+    pub fn array(&self) -> &Arc<ArrayPlan> {
+        &self.array
+    }
+
+    /// The reduction.
+    ///
+    /// ```
+    /// use flotilla_array::portable::ArrayReduction;
+    /// let x = flotilla_array::Array::<i64>::arange(10, 4)?;
+    /// assert_eq!(x.mean().plan()?.reduction(), ArrayReduction::Mean);
+    /// # Ok::<(), flotilla_array::ArrayError>(())
+    /// ```
+    pub fn reduction(&self) -> ArrayReduction {
+        self.reduction
+    }
+
+    /// The scalar's value from the combined value of its blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::Internal`] for a value of another element type.
+    ///
+    /// ```
+    /// use flotilla_array::portable::Number;
+    /// let x = flotilla_array::Array::<i64>::arange(10, 4)?;
+    /// assert!(x.sum().plan()?.finish(Number::F64(1.0)).is_err());
+    /// # Ok::<(), flotilla_array::ArrayError>(())
+    /// ```
+    pub fn finish(&self, combined: Number) -> Result<A, ArrayError> {
+        (self.finish)(combined).ok_or_else(|| {
+            ArrayError::Internal(format!("a reduction's value of another type: {combined:?}"))
+        })
     }
 }
 
@@ -54,11 +122,57 @@ impl<A> fmt::Debug for Scalar<A> {
 
 impl<A: Clone + Send + Sync + 'static> Scalar<A> {
     pub(crate) fn new(root: Delayed<Result<A, ArrayError>>) -> Scalar<A> {
-        Scalar { root: Ok(root) }
+        Scalar {
+            root: Ok(root),
+            plan: Err("a reduction".into()),
+        }
     }
 
     pub(crate) fn failed(error: ArrayError) -> Scalar<A> {
-        Scalar { root: Err(error) }
+        Scalar {
+            root: Err(error),
+            plan: Err("a reduction".into()),
+        }
+    }
+
+    /// The same scalar, the reduction `reduction` of `array`'s plan (if it
+    /// has one), its value made by `finish`.
+    pub(crate) fn portable(
+        mut self,
+        array: &crate::portable::Portable,
+        reduction: ArrayReduction,
+        finish: fn(Number) -> Option<A>,
+    ) -> Scalar<A> {
+        self.plan = array.clone().map(|array| {
+            Arc::new(ScalarPlan {
+                array,
+                reduction,
+                finish,
+            })
+        });
+        self
+    }
+
+    /// The scalar's portable form: the reduction that a cluster computes
+    /// block by block (see [`portable`](crate::portable)).
+    ///
+    /// # Errors
+    ///
+    /// [`ArrayError::LocalOnly`] for the reduction of an array without a
+    /// portable form, or one that has none (`var`, `argmax`...).
+    ///
+    /// ```
+    /// let x = flotilla_array::Array::<f64>::ones(&[4], 2)?;
+    /// assert!(x.sum().plan().is_ok());
+    /// assert!(x.var().plan().is_err());
+    /// # Ok::<(), flotilla_array::ArrayError>(())
+    /// ```
+    pub fn plan(&self) -> Result<Arc<ScalarPlan<A>>, ArrayError> {
+        self.plan
+            .clone()
+            .map_err(|operation| ArrayError::LocalOnly {
+                operation: operation.to_string(),
+            })
     }
 
     /// Runs the reduction on the default pool (with a progress bar on a

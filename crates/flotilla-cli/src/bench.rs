@@ -67,7 +67,7 @@ pub(crate) enum Runtime {
     #[default]
     Local,
     /// A LocalCluster: a scheduler and --workers worker processes of this
-    /// binary on loopback (W1, W2, W3, W4, W5, W7, W9; W8 always).
+    /// binary on loopback (every workload; W8 always).
     Cluster,
 }
 
@@ -127,10 +127,8 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
             Workload::W4 => cluster::w4(args, &text_file(args)?),
             Workload::W5 => dataframe::w5(args),
             Workload::W7 => cluster::w7(args),
+            Workload::W6 => array::w6(args),
             Workload::W9 => dataframe::w9(args),
-            Workload::W6 => bail!(
-                "W6 runs in-process only; --runtime cluster runs W1, W2, W3, W4, W5, W7 and W9"
-            ),
             Workload::W8 => unreachable!("W8 runs on a cluster, above"),
         };
     }

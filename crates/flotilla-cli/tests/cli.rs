@@ -116,13 +116,6 @@ fn unimplemented_workloads_and_bad_options_are_clear_errors() {
         "{}",
         text(&out.stderr)
     );
-    let out = flotilla(&["bench", "W6", "--runtime", "cluster"]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("W6 runs in-process only"),
-        "{}",
-        text(&out.stderr)
-    );
     let out = flotilla(&["bench", "W7", "--policy", "fastest"]);
     assert!(!out.status.success());
     assert!(
@@ -622,7 +615,7 @@ fn a_cluster_with_tls_serves_only_processes_given_its_files() {
 }
 
 #[test]
-fn w5_and_w9_run_on_a_local_cluster_with_the_in_process_results() {
+fn w5_w6_and_w9_run_on_a_local_cluster_with_the_in_process_results() {
     let dir = TempDir::new("w59");
     let cache = dir.path("cache");
     let weather = dir.path("weather.csv");
@@ -643,6 +636,24 @@ fn w5_and_w9_run_on_a_local_cluster_with_the_in_process_results() {
         let end = at + json[at..].find(close).expect("the result's end") + close.len();
         json[at..end].to_string()
     };
+    // W6 (a 10000×10000 random array summed block by block): the same sum.
+    let sum = |out: &Output| -> f64 {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let json = text(&out.stdout);
+        let at = json.find("\"result\": ").expect("a result") + 10;
+        json[at..]
+            .split(',')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (local, cluster) = (
+        sum(&flotilla(&["bench", "W6"])),
+        sum(&flotilla(&["bench", "W6", "--runtime", "cluster"])),
+    );
+    assert!((local - cluster).abs() < 1e-6, "{local} vs {cluster}");
     for (workload, input) in [("W5", &weather), ("W9", &ratings)] {
         let args = ["bench", workload, "--input", input, "--cache", &cache];
         let local = flotilla(&args);

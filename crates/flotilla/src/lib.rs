@@ -66,9 +66,9 @@
 //! ```
 
 pub mod bag;
-#[cfg(all(feature = "dataframe", feature = "cluster"))]
-pub mod dataframe_cluster;
 pub mod mapreduce;
+#[cfg(feature = "cluster")]
+pub mod on_cluster;
 pub mod patterns;
 
 pub use flotilla_data::{hash, output};

@@ -4,9 +4,10 @@
 use std::time::Instant;
 
 use flotilla::array::Array;
+use flotilla::on_cluster::ComputeOnCluster;
 use flotilla::ComputeOptions;
 
-use super::{emit, pool, BenchArgs};
+use super::{emit, pool, BenchArgs, Runtime};
 
 /// The side of the square array and of its chunks.
 const SIDE: usize = 10_000;
@@ -15,16 +16,27 @@ const CHUNK: usize = 1_000;
 const SEED: u64 = 42;
 
 pub(super) fn w6(args: &BenchArgs) -> anyhow::Result<()> {
-    let pool = pool(args)?;
-    let options = ComputeOptions::new().pool(&pool).progress(false);
-    pool.submit(|| ()).result()?; // warm
-    let start = Instant::now();
     let x = Array::random(&[SIDE, SIDE], [CHUNK, CHUNK], SEED)?;
-    let total = x.sum().compute_with(&options)?;
-    let secs = start.elapsed().as_secs_f64();
+    let (total, secs, system) = match args.runtime {
+        Runtime::Local => {
+            let pool = pool(args)?;
+            let options = ComputeOptions::new().pool(&pool).progress(false);
+            pool.submit(|| ()).result()?; // warm
+            let start = Instant::now();
+            let total = x.sum().compute_with(&options)?;
+            (total, start.elapsed().as_secs_f64(), "flotilla-local")
+        }
+        Runtime::Cluster => {
+            let cluster = super::cluster::start(args)?;
+            let client = cluster.client()?;
+            let start = Instant::now();
+            let total = x.sum().compute_on(&client)?;
+            (total, start.elapsed().as_secs_f64(), "flotilla-cluster")
+        }
+    };
     emit(&[
         ("workload", "W6".into()),
-        ("system", "flotilla-local".into()),
+        ("system", system.into()),
         ("seconds", secs.into()),
         ("result", total.into()),
         ("shape", super::Json::Raw(format!("[{SIDE}, {SIDE}]"))),

@@ -12,7 +12,7 @@ use flotilla::dataframe::arrow::{cast as arrow_cast, schema as arrow_schema};
 use flotilla::dataframe::io::CsvOptions;
 use flotilla::dataframe::kernels::{Agg, JoinKind};
 use flotilla::dataframe::{col, DataFrame, JoinOptions, Scalar};
-use flotilla::dataframe_cluster::{ComputeOnCluster, PersistOnCluster};
+use flotilla::on_cluster::{ComputeOnCluster, PersistOnCluster};
 use flotilla::{ComputeOptions, CpuPool};
 
 use super::{emit, input_file, pool, BenchArgs, Json, Runtime};

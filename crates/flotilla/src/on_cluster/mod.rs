@@ -1,5 +1,8 @@
-//! DataFrames on a cluster: the same frame, computed by the worker
-//! processes of a scheduler instead of this process's threads.
+//! Collections on a cluster: the same DataFrame or Array computation,
+//! run by the worker processes of a scheduler instead of this process's
+//! threads, with the same result.
+//!
+//! # DataFrames
 //!
 //! ```text
 //!  DataFrame ──plan()──► FramePlan ──lowering──► tasks of the scheduler ──► workers
@@ -36,10 +39,34 @@
 //! [`DataFrameError::LocalOnly`], naming the operation; such frames run
 //! in-process.
 //!
+//! # Arrays
+//!
+//! An array made of generators (`random`, `arange`, `full`, `zeros`,
+//! `ones`) and named element-wise operations keeps its lineage as data
+//! too ([`flotilla_array::portable`]). Its whole-array `sum`, `mean`, `min`
+//! and `max` run one task per block on the workers — each rebuilds the
+//! array from the plan and makes, transforms and reduces only its block,
+//! fused as in-process — and the blocks' values are combined here. Arrays
+//! with closures (`map`, `zip_with`) or from data (`from_ndarray`) fail
+//! with [`ArrayError::LocalOnly`].
+//!
+//! ```
+//! use flotilla::array::Array;
+//! use flotilla::on_cluster::ComputeOnCluster;
+//!
+//! let client = flotilla::cluster::Client::in_process(2)?;
+//! let x = (Array::random(&[400, 400], [100, 100], 7)? * 2.0).sqrt();
+//! let (here, there) = (x.mean().compute()?, x.mean().compute_on(&client)?);
+//! assert!((here - there).abs() < 1e-12);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # DataFrames, in code
+//!
 //! ```
 //! use flotilla::cluster::Client;
 //! use flotilla::dataframe::{col, kernels::Agg, DataFrame};
-//! use flotilla::dataframe_cluster::ComputeOnCluster;
+//! use flotilla::on_cluster::ComputeOnCluster;
 //!
 //! let client = Client::in_process(2)?;
 //! let weather = DataFrame::from_columns(
@@ -53,22 +80,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod exec;
-mod tasks;
+#[cfg(feature = "array")]
+mod array;
+#[cfg(feature = "dataframe")]
+mod frame;
 
+#[cfg(feature = "array")]
+use flotilla_array::ArrayError;
 use flotilla_cluster::{Client, ClusterError};
-use flotilla_dataframe::{DataFrame, DataFrameError, RecordBatch, Scalar};
-
-use std::sync::Arc;
-
-use exec::{Held, Lowering};
-use flotilla_dataframe::portable::HeldPartitions;
+#[cfg(feature = "dataframe")]
+use flotilla_dataframe::{DataFrame, DataFrameError};
 
 /// What can go wrong computing a frame on a cluster.
 ///
 /// ```
 /// use flotilla::dataframe::{DataFrame, DataFrameError};
-/// use flotilla::dataframe_cluster::{ComputeOnCluster, OnClusterError};
+/// use flotilla::on_cluster::{ComputeOnCluster, OnClusterError};
 ///
 /// let client = flotilla::cluster::Client::in_process(1)?;
 /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 2)?;
@@ -83,8 +110,14 @@ use flotilla_dataframe::portable::HeldPartitions;
 pub enum OnClusterError {
     /// The frame has no cluster form ([`DataFrameError::LocalOnly`]), or
     /// combining the partials here failed.
+    #[cfg(feature = "dataframe")]
     #[error(transparent)]
     Frame(#[from] DataFrameError),
+    /// The array has no cluster form ([`ArrayError::LocalOnly`]), or
+    /// combining the blocks' values here failed.
+    #[cfg(feature = "array")]
+    #[error(transparent)]
+    Array(#[from] ArrayError),
     /// A task failed for good (bad data names its file, line and column;
     /// the message names the task and the worker), or the cluster went
     /// away.
@@ -97,7 +130,7 @@ pub enum OnClusterError {
 ///
 /// ```
 /// use flotilla::dataframe::DataFrame;
-/// use flotilla::dataframe_cluster::ComputeOnCluster;
+/// use flotilla::on_cluster::ComputeOnCluster;
 ///
 /// let client = flotilla::cluster::Client::in_process(2)?;
 /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3].into())], 3)?;
@@ -120,7 +153,7 @@ pub trait ComputeOnCluster {
     ///
     /// ```
     /// use flotilla::dataframe::DataFrame;
-    /// use flotilla::dataframe_cluster::ComputeOnCluster;
+    /// use flotilla::on_cluster::ComputeOnCluster;
     ///
     /// let client = flotilla::cluster::Client::in_process(1)?;
     /// let df = DataFrame::from_columns(vec![("x", vec![2.0, 4.0].into())], 2)?;
@@ -135,7 +168,7 @@ pub trait ComputeOnCluster {
 ///
 /// ```
 /// use flotilla::dataframe::DataFrame;
-/// use flotilla::dataframe_cluster::{ComputeOnCluster, PersistOnCluster};
+/// use flotilla::on_cluster::{ComputeOnCluster, PersistOnCluster};
 ///
 /// let client = flotilla::cluster::Client::in_process(2)?;
 /// let df = DataFrame::from_columns(vec![("x", vec![1.0, 2.0, 6.0].into())], 3)?;
@@ -144,6 +177,7 @@ pub trait ComputeOnCluster {
 /// assert_eq!(kept.count().compute()?, 3); // in-process too, fetching them
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[cfg(feature = "dataframe")]
 pub trait PersistOnCluster {
     /// The same frame, its partitions computed once by the workers of
     /// `client`'s scheduler and kept in their stores (spilled to their
@@ -161,7 +195,7 @@ pub trait PersistOnCluster {
     ///
     /// ```
     /// use flotilla::dataframe::{col, DataFrame};
-    /// use flotilla::dataframe_cluster::{ComputeOnCluster, PersistOnCluster};
+    /// use flotilla::on_cluster::{ComputeOnCluster, PersistOnCluster};
     ///
     /// let client = flotilla::cluster::Client::in_process(1)?;
     /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 5].into())], 2)?;
@@ -170,52 +204,4 @@ pub trait PersistOnCluster {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn persist_on(&self, client: &Client) -> Result<DataFrame, OnClusterError>;
-}
-
-impl PersistOnCluster for DataFrame {
-    fn persist_on(&self, client: &Client) -> Result<DataFrame, OnClusterError> {
-        let futures = Lowering::new(client).partitions(&*self.plan()?)?;
-        let count = futures.len();
-        let held = Arc::new(Held {
-            client: client.clone(),
-            futures,
-        });
-        let fetch = Arc::clone(&held);
-        let load = move |i: usize| {
-            let future = fetch.futures.get(i..=i).unwrap_or_default();
-            let fetched = fetch.client.gather(future).map_err(|e| {
-                DataFrameError::Invalid(format!(
-                    "partition {i} of a frame persisted on a cluster could not be fetched: {e}"
-                ))
-            })?;
-            match fetched.first() {
-                Some(ipc) => ipc.batch(),
-                None => Err(DataFrameError::Internal(format!(
-                    "no partition {i} among {}",
-                    fetch.futures.len()
-                ))),
-            }
-        };
-        Ok(DataFrame::from_held(
-            self.schema(),
-            HeldPartitions::new(held, count),
-            load,
-        ))
-    }
-}
-
-impl ComputeOnCluster for DataFrame {
-    type Output = RecordBatch;
-
-    fn compute_on(&self, client: &Client) -> Result<RecordBatch, OnClusterError> {
-        Lowering::new(client).frame(&*self.plan()?, self.schema())
-    }
-}
-
-impl<A: Clone + Send + Sync + 'static> ComputeOnCluster for Scalar<A> {
-    type Output = A;
-
-    fn compute_on(&self, client: &Client) -> Result<A, OnClusterError> {
-        Lowering::new(client).scalar(&*self.plan()?)
-    }
 }

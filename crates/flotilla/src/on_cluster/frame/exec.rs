@@ -20,8 +20,8 @@ use super::tasks::{
     Input, Ipc, Op, PartSpec, GROUP_MERGE, GROUP_PARTIAL, GROUP_REDUCE, GROUP_SPLIT, HASH_SPLIT,
     JOIN, PART, REDUCE,
 };
-use super::OnClusterError;
 use crate::mapreduce::pieces::{MapBlob, Piece, PIECE};
+use crate::on_cluster::OnClusterError;
 
 /// How many times a task of a frame is tried again after it fails (a
 /// worker that dies is not a failure of its tasks: they are computed

@@ -1,4 +1,4 @@
-//! DataFrames on clusters of real processes on 127.0.0.1: the workers are
+//! DataFrames and arrays on clusters of real processes on 127.0.0.1: the workers are
 //! copies of this test binary (it calls `worker_if_asked` first), and each
 //! test's `LocalCluster` kills and reaps them when it is dropped, also
 //! when the test fails. Every result is compared with the same frame
@@ -11,7 +11,7 @@ use flotilla::dataframe::arrow::array::RecordBatch;
 use flotilla::dataframe::io::CsvOptions;
 use flotilla::dataframe::kernels::{Agg, JoinKind};
 use flotilla::dataframe::{col, DataFrame, DataFrameError, JoinOptions, JoinStrategy, SortKey};
-use flotilla::dataframe_cluster::{ComputeOnCluster, OnClusterError};
+use flotilla::on_cluster::{ComputeOnCluster, OnClusterError};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 mod common;
@@ -352,10 +352,34 @@ fn a_group_by_over_input_larger_than_every_workers_memory_stays_within_it() -> R
     peaks_stay_under(&client, 2, limit)
 }
 
+fn arrays_on_a_cluster_give_the_in_process_results() -> Result<(), Failed> {
+    use flotilla::array::Array;
+    let cluster = two_workers()?;
+    let client = cluster.client()?;
+    let x = (Array::random(&[1_000, 1_000], [250, 200], 11)? - 0.5).abs() * 4.0;
+    assert_eq!(x.max().compute_on(&client)?, x.max().compute()?);
+    assert_eq!(x.min().compute_on(&client)?, x.min().compute()?);
+    let (here, there) = (x.sum().compute()?, x.sum().compute_on(&client)?);
+    assert!((here - there).abs() <= 1e-9 * here, "{here} vs {there}");
+    let n = Array::<i64>::arange(1_000_000, 100_000)? * 2;
+    assert_eq!(n.sum().compute_on(&client)?, 999_999_000_000);
+    assert_close(
+        Some(n.mean().compute_on(&client)?),
+        Some(n.mean().compute()?),
+    );
+    let status = client.status()?;
+    assert!(status.workers.iter().all(|w| w.tasks > 0), "{status:?}");
+    Ok(())
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "arrays_on_a_cluster_give_the_in_process_results",
+            arrays_on_a_cluster_give_the_in_process_results,
+        ),
         Trial::test(
             "a_group_by_over_input_larger_than_every_workers_memory_stays_within_it",
             a_group_by_over_input_larger_than_every_workers_memory_stays_within_it,
