@@ -114,5 +114,7 @@ pub use collection::{Bag, Emit, DEFAULT_SPLIT_EVERY};
 use error::settle;
 pub use error::BagError;
 pub use item::Item;
+#[cfg(feature = "cluster")]
+pub(crate) use text::read_text_splits;
 pub use text::{read_text, read_text_bytes, read_text_bytes_with, read_text_with};
 pub use text_options::TextOptions;

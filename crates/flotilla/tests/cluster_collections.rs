@@ -1,4 +1,4 @@
-//! DataFrames and arrays on clusters of real processes on 127.0.0.1: the workers are
+//! DataFrames, arrays and bags on clusters of real processes on 127.0.0.1: the workers are
 //! copies of this test binary (it calls `worker_if_asked` first), and each
 //! test's `LocalCluster` kills and reaps them when it is dropped, also
 //! when the test fails. Every result is compared with the same frame
@@ -372,10 +372,120 @@ fn arrays_on_a_cluster_give_the_in_process_results() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Words of at least `min` letters, lowercased, each line slowed down by
+/// `delay_us` (so that a worker can be killed mid-run).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Words {
+    min: usize,
+    delay_us: u64,
+}
+
+impl flotilla::on_cluster::BagPipeline for Words {
+    type Item = String;
+    fn pipeline(&self, lines: flotilla::bag::Bag<String>) -> flotilla::bag::Bag<String> {
+        let (min, delay) = (self.min, self.delay_us);
+        lines
+            .map(move |l| {
+                if delay > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(delay));
+                }
+                l
+            })
+            .flat_map(|l| {
+                l.split_whitespace()
+                    .map(str::to_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .filter(move |w| w.len() >= min)
+    }
+}
+
+flotilla::cluster_bag!(Words, frequencies);
+
+/// `lines` lines of 8 words drawn from 300, in a file of `dir`.
+fn write_words(dir: &Path, lines: usize) -> PathBuf {
+    let mut next = numbers(0xbad5eed);
+    let mut text = String::new();
+    for _ in 0..lines {
+        for _ in 0..8 {
+            let w = next() % 300;
+            text.push_str(&format!("W{}{} ", "x".repeat((w % 5) as usize), w));
+        }
+        text.push('\n');
+    }
+    let path = dir.join("words.txt");
+    std::fs::write(&path, text).expect("the input is writable");
+    path
+}
+
+fn bags_on_a_cluster_give_the_in_process_results() -> Result<(), Failed> {
+    use flotilla::bag::{read_text_with, TextOptions};
+    use flotilla::on_cluster::{BagPipeline, RemoteBag};
+    let dir = TempDir::new("cdf-bag");
+    let path = write_words(dir.path(), 5_000);
+    let path = path.to_string_lossy();
+    let options = TextOptions::new().split_bytes(16 << 10);
+    let words = Words {
+        min: 4,
+        delay_us: 0,
+    };
+    let local = words.pipeline(read_text_with(&[path.as_ref()], options)?);
+    let cluster = two_workers()?;
+    let client = cluster.client()?;
+    let remote = RemoteBag::read_text_with(&client, words, &[path.as_ref()], options)?;
+    assert!(remote.npartitions() > 4);
+    assert_eq!(remote.compute()?, local.compute()?);
+    assert_eq!(remote.count()?, local.count().compute()?);
+    assert_eq!(remote.frequencies()?, local.frequencies().compute()?);
+    let status = client.status()?;
+    assert!(status.workers.iter().all(|w| w.tasks > 0), "{status:?}");
+    Ok(())
+}
+
+fn a_worker_killed_during_a_bag_s_frequencies_costs_only_time() -> Result<(), Failed> {
+    use flotilla::bag::{read_text_with, TextOptions};
+    use flotilla::on_cluster::{BagPipeline, RemoteBag};
+    let dir = TempDir::new("cdf-bag-kill");
+    let path = write_words(dir.path(), 2_000);
+    let path = path.to_string_lossy();
+    let options = TextOptions::new().split_bytes(8 << 10);
+    let expected = Words {
+        min: 3,
+        delay_us: 0,
+    }
+    .pipeline(read_text_with(&[path.as_ref()], options)?)
+    .frequencies()
+    .compute()?;
+    let mut cluster = two_workers()?;
+    let client = cluster.client()?;
+    let watcher = cluster.client()?;
+    let slow = Words {
+        min: 3,
+        delay_us: 300,
+    };
+    let remote = RemoteBag::read_text_with(&client, slow, &[path.as_ref()], options)?;
+    let got = run_and_kill(
+        &mut cluster,
+        &watcher,
+        |finished| finished >= 2,
+        || remote.frequencies(),
+    )?;
+    assert_eq!(got, expected);
+    Ok(())
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "bags_on_a_cluster_give_the_in_process_results",
+            bags_on_a_cluster_give_the_in_process_results,
+        ),
+        Trial::test(
+            "a_worker_killed_during_a_bag_s_frequencies_costs_only_time",
+            a_worker_killed_during_a_bag_s_frequencies_costs_only_time,
+        ),
         Trial::test(
             "arrays_on_a_cluster_give_the_in_process_results",
             arrays_on_a_cluster_give_the_in_process_results,

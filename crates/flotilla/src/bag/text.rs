@@ -87,7 +87,12 @@ pub fn read_text_with<P: AsRef<str>>(
     inputs: &[P],
     options: TextOptions,
 ) -> Result<Bag<String>, BagError> {
-    read_lines(inputs, options, "read_text", |line| match line.text() {
+    read_lines(inputs, options, "read_text", text_line)
+}
+
+/// A line as UTF-8 text, or the error naming its file, line and offset.
+fn text_line(line: Line<'_>) -> Result<String, BagError> {
+    match line.text() {
         Ok(text) => Ok(text.to_owned()),
         Err(InputError::InvalidUtf8 { path, offset }) => Err(BagError::NotUtf8 {
             line: line_number_at(&path, offset).unwrap_or(0),
@@ -95,7 +100,7 @@ pub fn read_text_with<P: AsRef<str>>(
             offset,
         }),
         Err(e) => Err(e.into()),
-    })
+    }
 }
 
 /// As [`read_text`], with each line as its bytes, unchecked: for input that
@@ -161,7 +166,22 @@ where
     P: AsRef<str>,
     T: Send + 'static,
 {
-    let splits = options.plan(inputs)?;
+    Ok(lines_of_splits(options.plan(inputs)?, name, convert))
+}
+
+/// The lines of `splits`, one text line per item (the bag of
+/// [`read_text`]) — a cluster worker reads its splits with it.
+#[cfg(feature = "cluster")]
+pub(crate) fn read_text_splits(splits: Vec<InputSplit>) -> Bag<String> {
+    lines_of_splits(splits, "read_text", text_line)
+}
+
+/// The bag of `splits`, each line converted by `convert`.
+fn lines_of_splits<T: Send + 'static>(
+    splits: Vec<InputSplit>,
+    name: &str,
+    convert: fn(Line<'_>) -> Result<T, BagError>,
+) -> Bag<T> {
     let key = key_group(name);
     let sources = splits
         .into_iter()
@@ -190,7 +210,7 @@ where
             Err(SplitError::Input(e)) => Err(e.into()),
         }
     });
-    Ok(Bag::from_sources(sources, feed, name, Settings::default()))
+    Bag::from_sources(sources, feed, name, Settings::default())
 }
 
 /// How an item becomes its line of text (without the newline).

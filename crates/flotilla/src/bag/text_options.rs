@@ -58,7 +58,7 @@ impl TextOptions {
 
     /// The splits of `inputs`: cut at the chosen size, or at one derived
     /// from the input's total size.
-    pub(super) fn plan<P: AsRef<str>>(&self, inputs: &[P]) -> Result<Vec<InputSplit>, InputError> {
+    pub(crate) fn plan<P: AsRef<str>>(&self, inputs: &[P]) -> Result<Vec<InputSplit>, InputError> {
         if let Some(bytes) = self.split_bytes {
             return plan_splits(inputs, bytes);
         }

@@ -1,4 +1,4 @@
-//! Collections on a cluster: the same DataFrame or Array computation,
+//! Collections on a cluster: the same DataFrame, Array or Bag computation,
 //! run by the worker processes of a scheduler instead of this process's
 //! threads, with the same result.
 //!
@@ -61,6 +61,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Bags
+//!
+//! A bag's steps are closures, so a bag on a cluster is a pipeline type
+//! registered with [`cluster_bag!`](crate::cluster_bag) ([`BagPipeline`]:
+//! `lines -> Bag<Item>`), run by [`RemoteBag`] one input split per task:
+//! each worker builds the in-process bag of its split, applies the
+//! pipeline and computes it; `frequencies` merges per-split counts on the
+//! workers through a shuffle by key.
+//!
 //! # DataFrames, in code
 //!
 //! ```
@@ -82,11 +91,17 @@
 
 #[cfg(feature = "array")]
 mod array;
+mod bag;
 #[cfg(feature = "dataframe")]
 mod frame;
 
+#[doc(hidden)]
+pub use bag::__bag;
+pub use bag::{BagPipeline, ClusterBag, ClusterFrequencies, RemoteBag};
 #[cfg(feature = "array")]
 use flotilla_array::ArrayError;
+
+use crate::bag::BagError;
 use flotilla_cluster::{Client, ClusterError};
 #[cfg(feature = "dataframe")]
 use flotilla_dataframe::{DataFrame, DataFrameError};
@@ -118,6 +133,10 @@ pub enum OnClusterError {
     #[cfg(feature = "array")]
     #[error(transparent)]
     Array(#[from] ArrayError),
+    /// A bag's input could not be planned here (no such file, a pattern
+    /// matching nothing).
+    #[error(transparent)]
+    Bag(#[from] BagError),
     /// A task failed for good (bad data names its file, line and column;
     /// the message names the task and the worker), or the cluster went
     /// away.
