@@ -1,7 +1,7 @@
 //! Portable plans: an array's lineage as data, for the workers of a
 //! cluster.
 //!
-//! An array's blocks are closures (see [`crate::block`]); a worker process
+//! An array's blocks are closures; a worker process
 //! cannot receive them, but it runs a copy of the same binary. So an array
 //! made only of generators (`random`, `arange`, `full`, `zeros`, `ones`)
 //! and named element-wise operations (`abs`, `clip`, `sqrt`, `exp`, `ln`,

@@ -158,7 +158,7 @@ pub enum OnClusterError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait ComputeOnCluster {
-    /// What computing gives: a [`RecordBatch`] for a frame, the value for
+    /// What computing gives: a [`RecordBatch`](crate::dataframe::RecordBatch) for a frame, the value for
     /// a scalar.
     type Output;
 
