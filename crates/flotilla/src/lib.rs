@@ -66,6 +66,33 @@
 //! ```
 
 pub mod bag;
+
+/// Registers `$f` as the task named `$name` (a helper of the registration
+/// macros, `cluster_job!` and `cluster_bag!`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register_task {
+    ($name:expr, $f:expr) => {
+        $crate::cluster::__private::inventory::submit! {
+            $crate::cluster::RemoteFunction::new($name, $f)
+        }
+    };
+}
+
+/// The name of task `$suffix` (`"#map"`) of type `$t`: the module path
+/// where the registration macro is called, and the type's name.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __task_name {
+    ($t:ty, $suffix:literal) => {
+        ::core::concat!(
+            ::core::module_path!(),
+            "::",
+            ::core::stringify!($t),
+            $suffix
+        )
+    };
+}
 pub mod mapreduce;
 #[cfg(feature = "cluster")]
 pub mod on_cluster;

@@ -86,6 +86,39 @@ pub(crate) fn cluster_shape(
     })
 }
 
+/// Piece `reducer` of each map output of `maps`, each cut out by a piece
+/// task on the worker that holds its map output.
+pub(crate) fn submit_pieces(
+    client: &flotilla_cluster::Client,
+    maps: &[flotilla_cluster::ClusterFuture<MapBlob>],
+    reducer: u32,
+    retries: u32,
+) -> Result<Vec<flotilla_cluster::ClusterFuture<Piece>>, flotilla_cluster::ClusterError> {
+    use flotilla_cluster::{Arg, Call};
+    maps.iter()
+        .map(|m| {
+            client.submit(
+                Call::new(PIECE)
+                    .arg(Arg::<MapBlob>::from(m))
+                    .arg(Arg::from(reducer))
+                    .retries(retries),
+            )
+        })
+        .collect()
+}
+
+/// `call` with `pieces` as its next arguments (the call holds them until
+/// it is submitted).
+pub(crate) fn with_pieces<R>(
+    mut call: flotilla_cluster::Call<R>,
+    pieces: &[flotilla_cluster::ClusterFuture<Piece>],
+) -> flotilla_cluster::Call<R> {
+    for p in pieces {
+        call = call.arg(flotilla_cluster::Arg::<Piece>::from(p));
+    }
+    call
+}
+
 /// Checks that a task was given at least `at_least` arguments.
 pub(crate) fn arity(args: &[&[u8]], at_least: usize, task: &str) -> Result<(), String> {
     if args.len() < at_least {

@@ -6,7 +6,7 @@ use flotilla_array::portable::{ArrayPlan, ArrayReduction, Number};
 use flotilla_array::Scalar;
 use flotilla_cluster::{Arg, Call, Client, ClusterFuture};
 
-use super::{ComputeOnCluster, OnClusterError};
+use super::{ComputeOnCluster, OnClusterError, RETRIES};
 use crate::mapreduce::pieces::{arity, decode, encode};
 
 /// The registered name of the block task.
@@ -15,9 +15,6 @@ const BLOCK: &str = "flotilla::array::block";
 flotilla_cluster::__private::inventory::submit! {
     flotilla_cluster::RemoteFunction::new(BLOCK, block)
 }
-
-/// How many times a block's task is tried again after it fails.
-const RETRIES: u32 = 1;
 
 /// `(plan, reduction, block)`: the block's value.
 fn block(args: &[&[u8]]) -> Result<Vec<u8>, String> {

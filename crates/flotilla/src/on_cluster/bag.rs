@@ -27,9 +27,11 @@ use flotilla_local::ComputeOptions;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::OnClusterError;
+use super::{OnClusterError, RETRIES};
 use crate::bag::{read_text_splits, Bag, BagError, TextOptions};
-use crate::mapreduce::pieces::{arity, blob, cluster_shape, decode, encode, MapBlob, Piece, PIECE};
+use crate::mapreduce::pieces::{
+    arity, blob, cluster_shape, decode, encode, submit_pieces, with_pieces, MapBlob,
+};
 
 /// What a bag on a cluster computes: the items a text file's lines become.
 /// Register the type with [`cluster_bag!`](crate::cluster_bag) in the
@@ -134,62 +136,34 @@ macro_rules! cluster_bag {
     ($bag:ty) => {
         const _: () = {
             impl $crate::on_cluster::ClusterBag for $bag {
-                const ITEMS: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($bag),
-                    "#items"
-                );
-                const COUNT: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($bag),
-                    "#count"
-                );
+                const ITEMS: &'static str = $crate::__task_name!($bag, "#items");
+                const COUNT: &'static str = $crate::__task_name!($bag, "#count");
             }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$bag as $crate::on_cluster::ClusterBag>::ITEMS,
-                    $crate::on_cluster::__bag::items::<$bag>,
-                )
-            }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$bag as $crate::on_cluster::ClusterBag>::COUNT,
-                    $crate::on_cluster::__bag::count::<$bag>,
-                )
-            }
+            $crate::__register_task!(
+                <$bag as $crate::on_cluster::ClusterBag>::ITEMS,
+                $crate::on_cluster::__bag::items::<$bag>
+            );
+            $crate::__register_task!(
+                <$bag as $crate::on_cluster::ClusterBag>::COUNT,
+                $crate::on_cluster::__bag::count::<$bag>
+            );
         };
     };
     ($bag:ty, frequencies) => {
         $crate::cluster_bag!($bag);
         const _: () = {
             impl $crate::on_cluster::ClusterFrequencies for $bag {
-                const FREQUENCIES: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($bag),
-                    "#frequencies"
-                );
-                const MERGE: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($bag),
-                    "#merge"
-                );
+                const FREQUENCIES: &'static str = $crate::__task_name!($bag, "#frequencies");
+                const MERGE: &'static str = $crate::__task_name!($bag, "#merge");
             }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$bag as $crate::on_cluster::ClusterFrequencies>::FREQUENCIES,
-                    $crate::on_cluster::__bag::frequencies::<$bag>,
-                )
-            }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$bag as $crate::on_cluster::ClusterFrequencies>::MERGE,
-                    $crate::on_cluster::__bag::merge::<$bag>,
-                )
-            }
+            $crate::__register_task!(
+                <$bag as $crate::on_cluster::ClusterFrequencies>::FREQUENCIES,
+                $crate::on_cluster::__bag::frequencies::<$bag>
+            );
+            $crate::__register_task!(
+                <$bag as $crate::on_cluster::ClusterFrequencies>::MERGE,
+                $crate::on_cluster::__bag::merge::<$bag>
+            );
         };
     };
 }
@@ -422,7 +396,7 @@ impl<'c, P: ClusterBag> RemoteBag<'c, P> {
                 if let Some(e) = extra {
                     call = call.arg(Arg::by_ref(e));
                 }
-                Ok(self.client.submit(call.retries(1))?)
+                Ok(self.client.submit(call.retries(RETRIES))?)
             })
             .collect()
     }
@@ -520,22 +494,12 @@ where
         let blobs = self.per_split::<MapBlob, u32>(P::FREQUENCIES, Some(&reducers))?;
         let mut merged: Vec<ClusterFuture<Counts<P::Item>>> = Vec::new();
         for r in 0..reducers {
-            let pieces = blobs
-                .iter()
-                .map(|b| {
-                    self.client.submit(
-                        Call::<Piece>::new(PIECE)
-                            .arg(Arg::<MapBlob>::from(b))
-                            .arg(Arg::from(r))
-                            .retries(1),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut call = Call::new(P::MERGE).arg(Arg::by_ref(&self.pipeline));
-            for p in &pieces {
-                call = call.arg(Arg::<Piece>::from(p));
-            }
-            merged.push(self.client.submit(call.retries(1))?);
+            let pieces = submit_pieces(self.client, &blobs, r, RETRIES)?;
+            let call = Call::new(P::MERGE).arg(Arg::by_ref(&self.pipeline));
+            merged.push(
+                self.client
+                    .submit(with_pieces(call, &pieces).retries(RETRIES))?,
+            );
         }
         let mut counts: Vec<(P::Item, u64)> =
             self.client.gather(&merged)?.into_iter().flatten().collect();

@@ -106,6 +106,11 @@ use flotilla_cluster::{Client, ClusterError};
 #[cfg(feature = "dataframe")]
 use flotilla_dataframe::{DataFrame, DataFrameError};
 
+/// How many times a task of a collection on a cluster is tried again
+/// after it fails (a worker that dies is not a failure of its tasks: they
+/// are computed again elsewhere).
+const RETRIES: u32 = 1;
+
 /// What can go wrong computing a frame on a cluster.
 ///
 /// ```

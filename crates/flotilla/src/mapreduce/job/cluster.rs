@@ -37,8 +37,8 @@ use super::{
     Partitioner, TextInput,
 };
 use crate::mapreduce::pieces::{
-    arity, blob, cluster_shape, decode, encode, encode_piece, reduce_inputs, MapBlob, Piece, PIECE,
-    SUMMARY,
+    arity, blob, cluster_shape, decode, encode, encode_piece, reduce_inputs, submit_pieces,
+    with_pieces, MapBlob, SUMMARY,
 };
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{default_split_bytes, plan_splits, InputSplit};
@@ -118,31 +118,17 @@ macro_rules! cluster_job {
     ($job:ty) => {
         const _: () = {
             impl $crate::mapreduce::ClusterJob for $job {
-                const MAP: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($job),
-                    "#map"
-                );
-                const REDUCE: &'static str = ::core::concat!(
-                    ::core::module_path!(),
-                    "::",
-                    ::core::stringify!($job),
-                    "#reduce"
-                );
+                const MAP: &'static str = $crate::__task_name!($job, "#map");
+                const REDUCE: &'static str = $crate::__task_name!($job, "#reduce");
             }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$job as $crate::mapreduce::ClusterJob>::MAP,
-                    $crate::mapreduce::__cluster::map_text::<$job>,
-                )
-            }
-            $crate::cluster::__private::inventory::submit! {
-                $crate::cluster::RemoteFunction::new(
-                    <$job as $crate::mapreduce::ClusterJob>::REDUCE,
-                    $crate::mapreduce::__cluster::reduce::<$job>,
-                )
-            }
+            $crate::__register_task!(
+                <$job as $crate::mapreduce::ClusterJob>::MAP,
+                $crate::mapreduce::__cluster::map_text::<$job>
+            );
+            $crate::__register_task!(
+                <$job as $crate::mapreduce::ClusterJob>::REDUCE,
+                $crate::mapreduce::__cluster::reduce::<$job>
+            );
         };
     };
 }
@@ -374,25 +360,11 @@ impl<'c> ClusterJobRunner<'c> {
         let mut outputs: Vec<ClusterFuture<(Vec<J::Output>, Counters)>> =
             Vec::with_capacity(reducers);
         for r in 0..reducers as u32 {
-            let pieces: Vec<ClusterFuture<Piece>> = maps
-                .iter()
-                .map(|m| {
-                    submit(
-                        client,
-                        Call::new(PIECE)
-                            .arg(Arg::<MapBlob>::from(m))
-                            .arg(Arg::from(r)),
-                        retries,
-                    )
-                })
-                .collect::<Result<_, _>>()?;
-            let mut reduce = Call::new(J::REDUCE)
+            let pieces = submit_pieces(client, &maps, r, retries)?;
+            let reduce = Call::new(J::REDUCE)
                 .arg(Arg::by_ref(&job))
                 .arg(Arg::from(r));
-            for p in &pieces {
-                reduce = reduce.arg(Arg::<Piece>::from(p));
-            }
-            outputs.push(submit(client, reduce, retries)?);
+            outputs.push(submit(client, with_pieces(reduce, &pieces), retries)?);
         }
         let reduced = self.client.gather(&outputs)?;
         let summaries = self.client.gather(&summaries)?;

@@ -29,8 +29,8 @@ use super::{
     TaskStderr, SKIPPED_SAMPLE,
 };
 use crate::mapreduce::pieces::{
-    arity, blob, cluster_shape, decode, encode, encode_piece, reduce_inputs, MapBlob, Piece, PIECE,
-    SUMMARY,
+    arity, blob, cluster_shape, decode, encode, encode_piece, reduce_inputs, submit_pieces,
+    with_pieces, MapBlob, SUMMARY,
 };
 use crate::mapreduce::sort::SortOptions;
 use crate::mapreduce::split::{plan_splits, InputSplit};
@@ -303,20 +303,9 @@ fn run_tasks(
         .collect::<Result<_, _>>()?;
     let mut reducers: Vec<ClusterFuture<(StreamingCounters, Vec<TaskStderr>)>> = Vec::new();
     for r in 0..spec.reducers {
-        let mut call = Call::new(REDUCE).arg(Arg::by_ref(spec)).arg(Arg::from(r));
-        let pieces: Vec<ClusterFuture<Piece>> = maps
-            .iter()
-            .map(|m| {
-                client.submit(
-                    Call::new(PIECE)
-                        .arg(Arg::<MapBlob>::from(m))
-                        .arg(Arg::from(r)),
-                )
-            })
-            .collect::<Result<_, _>>()?;
-        for p in &pieces {
-            call = call.arg(Arg::<Piece>::from(p));
-        }
+        let call = Call::new(REDUCE).arg(Arg::by_ref(spec)).arg(Arg::from(r));
+        let pieces = submit_pieces(client, &maps, r, 0)?;
+        let call = with_pieces(call, &pieces);
         reducers.push(client.submit(call.retries(retries))?);
     }
     let gathered = client

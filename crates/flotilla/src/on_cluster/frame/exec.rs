@@ -20,13 +20,9 @@ use super::tasks::{
     Input, Ipc, Op, PartSpec, GROUP_MERGE, GROUP_PARTIAL, GROUP_REDUCE, GROUP_SPLIT, HASH_SPLIT,
     JOIN, PART, REDUCE,
 };
-use crate::mapreduce::pieces::{MapBlob, Piece, PIECE};
+use crate::mapreduce::pieces::{submit_pieces, with_pieces, MapBlob, Piece};
 use crate::on_cluster::OnClusterError;
-
-/// How many times a task of a frame is tried again after it fails (a
-/// worker that dies is not a failure of its tasks: they are computed
-/// again elsewhere).
-const RETRIES: u32 = 1;
+use crate::on_cluster::RETRIES;
 
 /// Where a partition's rows come from, on the client.
 #[derive(Clone)]
@@ -232,13 +228,9 @@ impl<'c> Lowering<'c> {
                     let r = cut(self.parts(right)?, join.right_on())?;
                     let mut out = Vec::with_capacity(n as usize);
                     for j in 0..n {
-                        // The pieces' futures live until the join that
-                        // takes them is submitted.
-                        let (lp, rp) = (self.pieces(&l, j)?, self.pieces(&r, j)?);
-                        let mut call = Call::new(JOIN).arg(Arg::by_ref(&(join, l.len() as u32)));
-                        for piece in lp.iter().chain(&rp) {
-                            call = call.arg(Arg::<Piece>::from(piece));
-                        }
+                        let call = Call::new(JOIN).arg(Arg::by_ref(&(join, l.len() as u32)));
+                        let call = with_pieces(call, &self.pieces(&l, j)?);
+                        let call = with_pieces(call, &self.pieces(&r, j)?);
                         out.push(Part::computed(self.submit(call)?));
                     }
                     out
@@ -259,16 +251,7 @@ impl<'c> Lowering<'c> {
         blobs: &[ClusterFuture<MapBlob>],
         j: u32,
     ) -> Result<Vec<ClusterFuture<Piece>>, OnClusterError> {
-        blobs
-            .iter()
-            .map(|b| {
-                self.submit(
-                    Call::new(PIECE)
-                        .arg(Arg::<MapBlob>::from(b))
-                        .arg(Arg::from(j)),
-                )
-            })
-            .collect()
+        Ok(submit_pieces(self.client, blobs, j, RETRIES)?)
     }
 
     /// A group-by as a tree: partials per partition, merged `fan_in` at a
@@ -324,11 +307,8 @@ impl<'c> Lowering<'c> {
             .collect::<Result<Vec<ClusterFuture<MapBlob>>, _>>()?;
         (0..n)
             .map(|j| {
-                let pieces = self.pieces(&blobs, j)?;
-                let mut call = Call::new(GROUP_REDUCE).arg(Arg::by_ref(group));
-                for piece in &pieces {
-                    call = call.arg(Arg::<Piece>::from(piece));
-                }
+                let call = Call::new(GROUP_REDUCE).arg(Arg::by_ref(group));
+                let call = with_pieces(call, &self.pieces(&blobs, j)?);
                 Ok(Part::computed(self.submit(call)?))
             })
             .collect()

@@ -84,6 +84,18 @@ fn batch_arg(arg: &[u8], what: &str) -> Result<RecordBatch, String> {
 /// Bytes of the length that leads an [`Ipc`] result.
 const LENGTH_BYTES: usize = 5;
 
+/// The partition arguments `args`, each named `{before} {i} {after}` in
+/// errors.
+fn batch_args(
+    args: std::slice::Iter<'_, &[u8]>,
+    before: &str,
+    after: &str,
+) -> Result<Vec<RecordBatch>, String> {
+    args.enumerate()
+        .map(|(i, a)| batch_arg(a, format!("{before} {i} {after}").trim_end()))
+        .collect()
+}
+
 /// A batch as a task's result: what serde makes of its [`Ipc`] — the
 /// stream's length as a varint, then the stream — written in one buffer
 /// without a second copy. The length takes a fixed five bytes (leading
@@ -202,10 +214,7 @@ fn group_partial(args: &[&[u8]]) -> Result<Vec<u8>, String> {
 fn group_merge(args: &[&[u8]]) -> Result<Vec<u8>, String> {
     let ((group, finish), rest): ((GroupSpec, bool), _) = settings(args, "group-by merge")?;
     let kernel = group.kernel().map_err(|e| e.to_string())?;
-    let partials = rest
-        .enumerate()
-        .map(|(i, a)| batch_arg(a, &format!("partial {i} of a group-by")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let partials = batch_args(rest, "partial", "of a group-by")?;
     let merged = kernel.merge(&partials).map_err(|e| e.to_string())?;
     let out = match finish {
         true => kernel.finish(&merged).map_err(|e| e.to_string())?,
@@ -240,10 +249,7 @@ fn group_split(args: &[&[u8]]) -> Result<Vec<u8>, String> {
 fn group_reduce(args: &[&[u8]]) -> Result<Vec<u8>, String> {
     let (group, rest): (GroupSpec, _) = settings(args, "group-by reduce")?;
     let kernel = group.kernel().map_err(|e| e.to_string())?;
-    let pieces = rest
-        .enumerate()
-        .map(|(i, a)| batch_arg(a, &format!("the piece of map task {i}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let pieces = batch_args(rest, "the piece of map task", "")?;
     let merged = kernel.merge(&pieces).map_err(|e| e.to_string())?;
     batch_result(&kernel.finish(&merged).map_err(|e| e.to_string())?)
 }
@@ -259,10 +265,7 @@ fn hash_split(args: &[&[u8]]) -> Result<Vec<u8>, String> {
 /// partition of a shuffled join.
 fn join(args: &[&[u8]]) -> Result<Vec<u8>, String> {
     let ((spec, left), rest): ((JoinSpec, u32), _) = settings(args, "join")?;
-    let pieces = rest
-        .enumerate()
-        .map(|(i, a)| batch_arg(a, &format!("piece {i} of a join")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let pieces = batch_args(rest, "piece", "of a join")?;
     let left = (left as usize).min(pieces.len());
     let (l, r) = pieces.split_at(left);
     batch_result(&spec.join(l, r).map_err(|e| e.to_string())?)
