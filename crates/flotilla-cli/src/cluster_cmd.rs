@@ -93,6 +93,10 @@ pub(crate) struct WorkerArgs {
     /// temporary folder).
     #[arg(long)]
     spill_dir: Option<PathBuf>,
+    /// A folder on this machine's own disks (may be given several times):
+    /// tasks that read input files under it run here when they can.
+    #[arg(long, value_name = "DIR")]
+    local_data: Vec<PathBuf>,
     /// Named resources this worker offers, NAME=AMOUNT, comma-separated (gpu=1).
     #[arg(long, value_delimiter = ',', value_parser = parse_resource)]
     resources: Vec<(String, u64)>,
@@ -157,6 +161,9 @@ pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = &args.spill_dir {
         options = options.spill_dir(dir.clone());
+    }
+    for dir in &args.local_data {
+        options = options.local_data(dir.clone());
     }
     for (name, amount) in &args.resources {
         options = options.resource(name, *amount);

@@ -429,6 +429,7 @@ impl Client {
             args: Vec::new(),
             retries: 0,
             resources: Vec::new(),
+            reads: Vec::new(),
         };
         self.send(ClientMessage::Submit(vec![submit]))?;
         Ok(ClusterFuture::new(id, "closure", self))
@@ -483,6 +484,7 @@ impl Client {
             args: call.args,
             retries: call.retries,
             resources: call.resources,
+            reads: call.reads,
         };
         self.send(ClientMessage::Submit(vec![submit]))?;
         Ok(ClusterFuture::new(id, call.function, self))
@@ -536,6 +538,7 @@ impl Client {
                 args: args.into_iter().map(ClientArg::Value).collect(),
                 retries: 0,
                 resources: Vec::new(),
+                reads: Vec::new(),
             });
             futures.push(ClusterFuture::new(id, function.name(), self));
         }
@@ -1425,6 +1428,7 @@ struct GraphNode {
     keys: Vec<(usize, String)>,
     retries: u32,
     resources: Vec<(String, u64)>,
+    reads: Vec<String>,
 }
 
 impl CallGraph {
@@ -1487,6 +1491,7 @@ impl CallGraph {
             keys: call.keys,
             retries: call.retries,
             resources: call.resources,
+            reads: call.reads,
         });
         Ok(())
     }
@@ -1732,6 +1737,7 @@ impl Client {
                 args,
                 retries: node.retries,
                 resources: node.resources.clone(),
+                reads: node.reads.clone(),
             });
             futures.insert(
                 node.key.clone(),

@@ -70,8 +70,8 @@ pub use scheduler::{SchedulerOptions, SchedulerServer};
 pub use task_context::TaskContext;
 pub use tls::{Tls, DEFAULT_TLS_NAME, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
 pub use worker::{
-    parse_resource, parse_size, run_worker, WorkerOptions, WORKER_MEMORY_LIMIT_ENV,
-    WORKER_RESOURCES_ENV, WORKER_SPILL_DIR_ENV,
+    parse_resource, parse_size, run_worker, WorkerOptions, WORKER_LOCAL_DATA_ENV,
+    WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV, WORKER_SPILL_DIR_ENV,
 };
 
 #[doc(hidden)]

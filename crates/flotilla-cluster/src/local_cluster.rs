@@ -17,7 +17,7 @@ use crate::protocol::Token;
 use crate::scheduler::{SchedulerOptions, SchedulerServer};
 use crate::tls::{Tls, TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV, TLS_NAME_ENV};
 use crate::worker::worker_options;
-use crate::worker::{run_worker, WORKER_MEMORY_LIMIT_ENV};
+use crate::worker::{run_worker, WORKER_LOCAL_DATA_ENV, WORKER_MEMORY_LIMIT_ENV};
 #[cfg(doc)]
 use crate::worker::{WorkerOptions, WORKER_RESOURCES_ENV};
 
@@ -155,11 +155,30 @@ struct Spawner {
     token: Token,
     tls: Option<Tls>,
     memory_limit: u64,
+    /// The folders each worker (by number) holds on its own disks.
+    local_data: Vec<(usize, PathBuf)>,
 }
 
 impl Spawner {
-    fn spawn(&self) -> Result<Child, ClusterError> {
+    /// Starts worker number `n` (a replacement takes the number of the
+    /// worker it replaces).
+    fn spawn(&self, n: usize) -> Result<Child, ClusterError> {
         let mut command = Command::new(&self.exe);
+        let folders = self.local_data.iter().filter(|(w, _)| *w == n);
+        match std::env::join_paths(folders.map(|(_, dir)| dir)) {
+            Ok(joined) if !joined.is_empty() => {
+                command.env(WORKER_LOCAL_DATA_ENV, joined);
+            }
+            Ok(_) => {
+                command.env_remove(WORKER_LOCAL_DATA_ENV);
+            }
+            Err(e) => {
+                return Err(ClusterError::io(
+                    "listing a worker's local data folders",
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+                ))
+            }
+        }
         if let Some(n) = self.prefetch {
             command.env(WORKER_PREFETCH_ENV, n.to_string());
         }
@@ -208,6 +227,7 @@ pub struct LocalClusterBuilder {
     prefetch: Option<usize>,
     tls: Option<Tls>,
     memory_limit: Option<u64>,
+    local_data: Vec<(usize, PathBuf)>,
 }
 
 impl LocalClusterBuilder {
@@ -270,6 +290,28 @@ impl LocalClusterBuilder {
     /// ```
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Worker number `n` (from 0; a replacement of it too) holds `dir` on
+    /// its own disks ([`WorkerOptions::local_data`]): tasks that read
+    /// files under it go to that worker when they can. On one machine every
+    /// worker can read every file; this lets a program (or a test) lay out
+    /// its inputs as a cluster of machines would.
+    ///
+    /// ```no_run
+    /// flotilla_cluster::worker_if_asked();
+    /// let cluster = flotilla_cluster::LocalCluster::builder()
+    ///     .workers(2)
+    ///     .local_data(0, "/data/disk0")
+    ///     .local_data(1, "/data/disk1")
+    ///     .start()
+    ///     .unwrap();
+    /// let status = cluster.client().unwrap().status().unwrap();
+    /// assert_eq!(status.workers.len(), 2);
+    /// ```
+    pub fn local_data(mut self, n: usize, dir: impl Into<PathBuf>) -> Self {
+        self.local_data.push((n, dir.into()));
         self
     }
 
@@ -527,6 +569,7 @@ impl LocalClusterBuilder {
                 let machine = crate::worker::machine_memory().unwrap_or(8 << 30);
                 machine * 4 / 5 / self.workers.max(1) as u64
             }),
+            local_data: self.local_data,
         };
         let mut cluster = LocalCluster {
             workers: Arc::new(Mutex::new(Vec::new())),
@@ -537,8 +580,8 @@ impl LocalClusterBuilder {
             stopping: Arc::new(AtomicBool::new(false)),
             supervisor: None,
         };
-        for _ in 0..self.workers {
-            let child = cluster.spawner.spawn()?;
+        for n in 0..self.workers {
+            let child = cluster.spawner.spawn(n)?;
             lock(&cluster.workers).push(child);
         }
         cluster.wait_for_workers(self.workers, self.startup)?;
@@ -599,6 +642,7 @@ impl LocalCluster {
             prefetch: None,
             tls: None,
             memory_limit: None,
+            local_data: Vec::new(),
         }
     }
 
@@ -739,14 +783,14 @@ impl LocalCluster {
             .name("flotilla-local-cluster".into())
             .spawn(move || {
                 while !stopping.load(Ordering::Acquire) {
-                    for child in lock(&workers).iter_mut() {
+                    for (n, child) in lock(&workers).iter_mut().enumerate() {
                         let Ok(Some(status)) = child.try_wait() else {
                             continue;
                         };
                         if stopping.load(Ordering::Acquire) {
                             return;
                         }
-                        match spawner.spawn() {
+                        match spawner.spawn(n) {
                             Ok(fresh) => {
                                 eprintln!(
                                     "flotilla: worker process {} exited ({status}); started {} in its place",

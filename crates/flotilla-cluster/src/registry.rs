@@ -443,6 +443,8 @@ pub struct Call<R> {
     pub(crate) error: Option<String>,
     pub(crate) retries: u32,
     pub(crate) resources: Vec<(String, u64)>,
+    /// Files the task reads (absolute), for input locality.
+    pub(crate) reads: Vec<String>,
     /// Arguments that name another node of a [`CallGraph`](crate::CallGraph):
     /// (argument index, key).
     pub(crate) keys: Vec<(usize, String)>,
@@ -478,6 +480,7 @@ impl<R> Call<R> {
             error: None,
             retries: 0,
             resources: Vec::new(),
+            reads: Vec::new(),
             keys: Vec::new(),
             holds: Vec::new(),
             _result: PhantomData,
@@ -591,6 +594,53 @@ impl<R> Call<R> {
         self.resources.push((name.to_string(), amount));
         self
     }
+
+    /// The task reads the file at `path`: the scheduler places it on a
+    /// worker whose own disks hold the file
+    /// ([`WorkerOptions::local_data`](crate::WorkerOptions::local_data)),
+    /// when one is present; otherwise, and when an idle worker steals it,
+    /// it runs anywhere, so `path` must be one every worker can read. The
+    /// path is made absolute (and its links resolved) here, as workers
+    /// resolve their folders.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, LocalCluster};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn line_count(path: String) -> usize {
+    ///     std::fs::read_to_string(path).map_or(0, |text| text.lines().count())
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let dir = std::env::temp_dir().join(format!("flotilla-reads-doc-{}", std::process::id()));
+    ///     std::fs::create_dir_all(&dir)?;
+    ///     let file = dir.join("part-0.txt");
+    ///     std::fs::write(&file, "a\nb\n")?;
+    ///     // The one worker holds the folder on its own disk.
+    ///     let cluster = LocalCluster::builder().workers(1).local_data(0, &dir).start()?;
+    ///     let client = cluster.client()?;
+    ///     let path = file.display().to_string();
+    ///     let lines = client.submit(line_count::call(path).reads(&file))?;
+    ///     assert_eq!(lines.result()?, 2);
+    ///     std::fs::remove_dir_all(&dir)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn reads(mut self, path: impl AsRef<std::path::Path>) -> Call<R> {
+        self.reads.push(resolved_path(path.as_ref()));
+        self
+    }
+}
+
+/// `path` made absolute with its links resolved where it exists, as
+/// a worker resolves its local folders, so that the two compare.
+pub(crate) fn resolved_path(path: &std::path::Path) -> String {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// One argument of a [`Call`]: a value, or the future of an earlier task

@@ -77,6 +77,15 @@ fn byte_sum(block: Vec<u8>) -> u64 {
     block.iter().map(|&b| u64::from(b)).sum()
 }
 
+/// Reads the file at `path` after `ms` and says which process did.
+#[remote(crate = flotilla_cluster)]
+fn read_here(path: String, ms: u64) -> (u32, usize) {
+    std::thread::sleep(Duration::from_millis(ms));
+    // An unreadable file reads as empty: the test's sizes catch it.
+    let bytes = std::fs::read(&path).map_or(0, |b| b.len());
+    (std::process::id(), bytes)
+}
+
 fn cluster(workers: usize, threads: usize) -> LocalCluster {
     LocalCluster::builder()
         .workers(workers)
@@ -606,10 +615,70 @@ fn many_small_items_run_in_batches_on_the_workers() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Two workers, each holding one folder on its "own disk"; the splits
+/// are listed so that dealing them in turn would send half of them to the
+/// wrong worker. Each runs where its file lies; a file under neither folder
+/// runs all the same.
+fn map_tasks_run_on_the_worker_that_holds_their_file() -> Result<(), Failed> {
+    let root = std::env::temp_dir().join(format!("flotilla-locality-{}", std::process::id()));
+    let disks = [root.join("disk-0"), root.join("disk-1"), root.join("shared")];
+    for d in &disks {
+        std::fs::create_dir_all(d)?;
+    }
+    let cleanup = Cleanup(root.clone());
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .local_data(0, &disks[0])
+        .local_data(1, &disks[1])
+        .start()?;
+    let pids = cluster.worker_pids();
+    let client = cluster.client()?;
+    let holders = [1, 1, 0, 0];
+    let mut graph = CallGraph::new();
+    for (i, &holder) in holders.iter().enumerate() {
+        let file = disks[holder].join(format!("part-{i}.txt"));
+        std::fs::write(&file, vec![b'x'; 10 + i])?;
+        let path = file.display().to_string();
+        graph.add(&format!("split-{i}"), read_here::call(path, 150).reads(&file))?;
+    }
+    let shared = disks[2].join("part-4.txt");
+    std::fs::write(&shared, b"shared")?;
+    let path = shared.display().to_string();
+    graph.add("split-4", read_here::call(path, 0).reads(&shared))?;
+    let done = client.compute_graph(&graph)?;
+    for (i, &holder) in holders.iter().enumerate() {
+        let (pid, bytes): (u32, usize) = done.result(&format!("split-{i}"))?;
+        assert_eq!(bytes, 10 + i);
+        assert_eq!(
+            pid, pids[holder],
+            "split {i} lies on worker {holder} (pids {pids:?})"
+        );
+    }
+    let (pid, bytes): (u32, usize) = done.result("split-4")?;
+    assert_eq!(bytes, 6);
+    assert!(pids.contains(&pid));
+    drop(cleanup);
+    Ok(())
+}
+
+/// Removes a test's folder when dropped, also when the test fails.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "map_tasks_run_on_the_worker_that_holds_their_file",
+            map_tasks_run_on_the_worker_that_holds_their_file,
+        ),
         Trial::test(
             "many_small_items_run_in_batches_on_the_workers",
             many_small_items_run_in_batches_on_the_workers,

@@ -75,6 +75,42 @@ impl Job for WordCount {
 
 flotilla::cluster_job!(WordCount);
 
+/// Counts each line under the process that mapped it: `"{line} {pid}"`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct WhereMapped;
+
+impl Job for WhereMapped {
+    type Input = str;
+    type Key = String;
+    type Value = u64;
+    type Output = (String, u64);
+    type State = ();
+
+    fn map(
+        &self,
+        _: &mut (),
+        line: &str,
+        emit: &mut Emitter<'_, String, u64>,
+    ) -> Result<(), RecordError> {
+        // Slow enough that each worker is busy with its own splits.
+        std::thread::sleep(Duration::from_micros(200));
+        emit.emit(format!("{line} {}", std::process::id()), 1)
+    }
+
+    fn reduce(
+        &self,
+        _: &mut (),
+        key: String,
+        counts: Vec<u64>,
+        out: &mut Vec<(String, u64)>,
+    ) -> Result<(), RecordError> {
+        out.push((key, counts.iter().sum()));
+        Ok(())
+    }
+}
+
+flotilla::cluster_job!(WhereMapped);
+
 /// `files` text files of `lines` lines each of words drawn from a
 /// vocabulary of 500, with a bad line every `bad_every` lines (0: none).
 fn write_text(dir: &Path, files: usize, lines: usize, bad_every: usize) -> Vec<String> {
@@ -143,6 +179,43 @@ fn a_job_on_a_cluster_gives_the_in_process_result() -> Result<(), Failed> {
     // Both workers took part.
     let status = client.status()?;
     assert!(status.workers.iter().all(|w| w.tasks > 0), "{status:?}");
+    Ok(())
+}
+
+/// Two input files on each of two workers' own disks, listed so that
+/// dealing the map tasks in turn would put half of them on the wrong
+/// worker: each file is mapped by the worker that holds it.
+fn map_tasks_read_their_split_on_the_worker_that_holds_it() -> Result<(), Failed> {
+    let dir = TempDir::new("locality");
+    let disks = [dir.path().join("disk-0"), dir.path().join("disk-1")];
+    let mut inputs = Vec::new();
+    for (i, holder) in [1, 1, 0, 0].into_iter().enumerate() {
+        std::fs::create_dir_all(&disks[holder])?;
+        let file = disks[holder].join(format!("part-{i}.txt"));
+        std::fs::write(&file, format!("disk-{holder}\n").repeat(100))?;
+        inputs.push(file.display().to_string());
+    }
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .local_data(0, &disks[0])
+        .local_data(1, &disks[1])
+        .start()?;
+    let pids = cluster.worker_pids();
+    let client = cluster.client()?;
+    let out = ClusterJobRunner::new(&client)
+        .config(JobConfig::default().reducers(2).split_bytes(1 << 20))
+        .run_text(WhereMapped, &inputs)?;
+    let mut counts = out.records();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [
+            (format!("disk-0 {}", pids[0]), 200),
+            (format!("disk-1 {}", pids[1]), 200)
+        ]
+    );
     Ok(())
 }
 
@@ -387,6 +460,10 @@ fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "map_tasks_read_their_split_on_the_worker_that_holds_it",
+            map_tasks_read_their_split_on_the_worker_that_holds_it,
+        ),
         Trial::test(
             "a_job_over_input_larger_than_every_workers_memory_stays_within_it",
             a_job_over_input_larger_than_every_workers_memory_stays_within_it,

@@ -54,6 +54,8 @@ pub(crate) struct WorkerInfo {
     pub(crate) threads: u32,
     pub(crate) memory_bytes: Option<u64>,
     pub(crate) resources: Vec<(String, u64)>,
+    /// Folders on the worker's own disks (absolute).
+    pub(crate) local_data: Vec<String>,
     /// The address of the worker's data server.
     pub(crate) data_addr: String,
     /// A name for messages (host and process id).
@@ -181,6 +183,8 @@ pub(crate) struct Submit {
     pub(crate) retries: u32,
     /// Named resources it needs.
     pub(crate) resources: Vec<(String, u64)>,
+    /// Files it reads, for input locality.
+    pub(crate) reads: Vec<String>,
 }
 
 /// One argument as a client gives it.

@@ -168,6 +168,9 @@ impl ClusterState {
         for (name, amount) in &info.resources {
             offer = offer.resource(name, *amount);
         }
+        for folder in &info.local_data {
+            offer = offer.local_data(folder);
+        }
         let id = self.core.add_worker(offer, &mut self.commands);
         self.workers.insert(
             id,
@@ -300,7 +303,11 @@ impl ClusterState {
         self.result_at.push(None);
         self.placed_on.push(None);
         self.from_central.push(false);
-        match self.core.add_task(key, &deps, options, &mut self.commands) {
+        let reads: Vec<&str> = s.reads.iter().map(String::as_str).collect();
+        let added = self
+            .core
+            .add_task_reading(key, &deps, options, &reads, &mut self.commands);
+        match added {
             Ok(task) => {
                 debug_assert_eq!(task.index(), next);
                 for (name, amount) in &s.resources {
@@ -765,6 +772,7 @@ mod test_support {
             threads: 1,
             memory_bytes: None,
             resources: Vec::new(),
+            local_data: Vec::new(),
             data_addr: format!("10.0.0.{n}:7000"),
             name: format!("w{n}"),
         }
@@ -777,6 +785,7 @@ mod test_support {
             args,
             retries: 0,
             resources: Vec::new(),
+            reads: Vec::new(),
         }
     }
 

@@ -23,6 +23,14 @@ pub const WORKER_MEMORY_LIMIT_ENV: &str = "FLOTILLA_WORKER_MEMORY_LIMIT";
 /// ```
 pub const WORKER_RESOURCES_ENV: &str = "FLOTILLA_WORKER_RESOURCES";
 
+/// The variable giving the folders on a worker's own disks, separated as
+/// in `PATH` (`:` on Unix).
+///
+/// ```
+/// assert_eq!(flotilla_cluster::WORKER_LOCAL_DATA_ENV, "FLOTILLA_WORKER_LOCAL_DATA");
+/// ```
+pub const WORKER_LOCAL_DATA_ENV: &str = "FLOTILLA_WORKER_LOCAL_DATA";
+
 /// The variable giving the folder a worker spills results to.
 ///
 /// ```
@@ -102,6 +110,13 @@ pub(crate) fn worker_options(
     let mut resources = var(WORKER_RESOURCES_ENV);
     let mut prefetch = var(crate::WORKER_PREFETCH_ENV);
     let mut spill_dir = var(WORKER_SPILL_DIR_ENV);
+    let mut local_data: Vec<String> = var(WORKER_LOCAL_DATA_ENV)
+        .map(|v| {
+            std::env::split_paths(&v)
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     let mut token_file = None;
     let mut tls_files: [Option<String>; 3] = [None, None, None];
     let mut tls_name = None;
@@ -111,6 +126,17 @@ pub(crate) fn worker_options(
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (flag.as_str(), None),
         };
+        if name == "--local-data" {
+            let value = match inline {
+                Some(v) => v,
+                None => flags
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| format!("{name} needs a value"))?,
+            };
+            local_data.push(value);
+            continue;
+        }
         let slot = match name {
             "--threads" => &mut threads,
             "--memory-limit" => &mut memory,
@@ -125,7 +151,7 @@ pub(crate) fn worker_options(
             other => {
                 return Err(format!(
                     "unknown worker option {other:?} (a worker takes --threads, --memory-limit, \
-                     --resources, --prefetch, --spill-dir, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-name)"
+                     --resources, --prefetch, --spill-dir, --local-data, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-name)"
                 ))
             }
         };
@@ -167,6 +193,9 @@ pub(crate) fn worker_options(
     }
     if let Some(dir) = spill_dir {
         options = options.spill_dir(dir.into());
+    }
+    for dir in local_data.into_iter().filter(|d| !d.is_empty()) {
+        options = options.local_data(dir.into());
     }
     if let Some(path) = token_file {
         options = options.token(Some(
@@ -231,6 +260,19 @@ mod test {
             o.resources,
             [("gpu".to_string(), 2), ("fpga".to_string(), 1)]
         );
+    }
+
+    #[test]
+    fn local_folders_come_from_the_variable_and_each_flag() {
+        let env = |name: &str| match name {
+            "FLOTILLA_WORKER_LOCAL_DATA" => Some("/disk/a:/disk/b".to_string()),
+            _ => None,
+        };
+        let o = worker_options(&flags("--local-data /disk/c --local-data=/disk/d"), env).unwrap();
+        let folders: Vec<_> = o.local_folders().iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(folders, ["/disk/a", "/disk/b", "/disk/c", "/disk/d"]);
+        let err = worker_options(&flags("--local-data"), |_: &str| None).unwrap_err();
+        assert!(err.contains("--local-data needs a value"), "{err}");
     }
 
     #[test]

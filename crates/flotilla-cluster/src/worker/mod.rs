@@ -22,7 +22,8 @@ mod store;
 
 pub(crate) use args::worker_options;
 pub use args::{
-    parse_resource, parse_size, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV, WORKER_SPILL_DIR_ENV,
+    parse_resource, parse_size, WORKER_LOCAL_DATA_ENV, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV,
+    WORKER_SPILL_DIR_ENV,
 };
 pub(crate) use memory::machine_bytes as machine_memory;
 
@@ -62,6 +63,7 @@ pub struct WorkerOptions {
     prefetch: Option<usize>,
     tls: Option<Tls>,
     spill_dir: Option<std::path::PathBuf>,
+    local_data: Vec<std::path::PathBuf>,
 }
 
 impl Default for WorkerOptions {
@@ -86,6 +88,7 @@ impl WorkerOptions {
             prefetch: None,
             tls: None,
             spill_dir: None,
+            local_data: Vec::new(),
         }
     }
 
@@ -219,6 +222,29 @@ impl WorkerOptions {
     pub fn spill_dir(mut self, dir: std::path::PathBuf) -> WorkerOptions {
         self.spill_dir = Some(dir);
         self
+    }
+
+    /// A folder on this worker's own disks (it may be given several
+    /// times): tasks that read files under it
+    /// ([`Call::reads`](crate::Call::reads)) are placed on this worker when
+    /// they can be. The folder must exist when the worker starts.
+    ///
+    /// ```
+    /// let o = flotilla_cluster::WorkerOptions::new().local_data("/data/disk1".into());
+    /// assert_eq!(o.local_folders().len(), 1);
+    /// ```
+    pub fn local_data(mut self, dir: std::path::PathBuf) -> WorkerOptions {
+        self.local_data.push(dir);
+        self
+    }
+
+    /// The folders given with [`WorkerOptions::local_data`].
+    ///
+    /// ```
+    /// assert!(flotilla_cluster::WorkerOptions::new().local_folders().is_empty());
+    /// ```
+    pub fn local_folders(&self) -> &[std::path::PathBuf] {
+        &self.local_data
     }
 
     /// The token to prove to the scheduler and to require of fetchers.
@@ -365,10 +391,18 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
     .await
     .map_err(|e| transport::explain_handshake(e, tls))?;
     let limit = memory::resolve_limit(options.memory_limit);
+    let mut local_data = Vec::with_capacity(options.local_data.len());
+    for dir in &options.local_data {
+        let resolved = std::fs::canonicalize(dir).map_err(|e| {
+            ClusterError::io(format!("the local data folder {}", dir.display()), e)
+        })?;
+        local_data.push(resolved.to_string_lossy().into_owned());
+    }
     let info = WorkerInfo {
         threads: options.threads as u32,
         memory_bytes: limit,
         resources: options.resources.clone(),
+        local_data,
         data_addr: data_addr.to_string(),
         name: format!("{} (pid {})", data_addr.ip(), std::process::id()),
     };

@@ -19,6 +19,7 @@ mod durations;
 mod error;
 mod grow;
 mod lineage;
+mod locality;
 mod resources;
 mod retry;
 mod state;
@@ -129,6 +130,8 @@ pub struct Scheduler {
     unneeded: Vec<TaskId>,
     /// The named resources of the tasks that need some.
     requirements: HashMap<TaskId, resources::Requirements>,
+    /// The files the tasks that read some read, for input locality.
+    inputs: HashMap<TaskId, Box<[Arc<str>]>>,
 }
 
 impl Scheduler {
@@ -213,6 +216,7 @@ impl Scheduler {
             scratch: Vec::new(),
             unneeded: Vec::new(),
             requirements: HashMap::new(),
+            inputs: HashMap::new(),
         }
     }
 
@@ -401,8 +405,12 @@ impl Scheduler {
                 pinned
             }
             None => {
-                let near = self.near(task, by);
-                let near = near.map(|n| self.sooner_elsewhere(task, n).unwrap_or(n));
+                // A task that reads files goes next to them; the others
+                // next to their inputs' bytes, or sooner elsewhere.
+                let near = self.near_input(task).or_else(|| {
+                    let near = self.near(task, by);
+                    near.map(|n| self.sooner_elsewhere(task, n).unwrap_or(n))
+                });
                 self.placer.place(i, self.graph.options(task).cost, near)
             }
         };
@@ -1065,6 +1073,7 @@ impl Scheduler {
             + self.unneeded.capacity() * std::mem::size_of::<TaskId>()
             + self.requirements.capacity()
                 * (std::mem::size_of::<(TaskId, resources::Requirements)>() + 1)
+            + self.inputs.capacity() * (std::mem::size_of::<(TaskId, Box<[Arc<str>]>)>() + 1)
             + self.workers.heap_bytes()
             + self.durations.heap_bytes()
             + self.steals.as_ref().map_or(0, |s| s.heap_bytes())

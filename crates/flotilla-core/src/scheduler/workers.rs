@@ -27,6 +27,8 @@ pub struct WorkerOffer {
     threads: u32,
     memory: Option<u64>,
     resources: Vec<(Arc<str>, u64)>,
+    /// Folders on the worker's own disks.
+    local_data: Vec<Arc<str>>,
 }
 
 impl Default for WorkerOffer {
@@ -48,6 +50,7 @@ impl WorkerOffer {
             threads: threads.max(1),
             memory: None,
             resources: Vec::new(),
+            local_data: Vec::new(),
         }
     }
 
@@ -115,6 +118,52 @@ impl WorkerOffer {
     /// ```
     pub fn resources(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
         self.resources.iter().map(|(n, a)| (&**n, *a))
+    }
+
+    /// A folder on the worker's own disks: a task that reads a file under
+    /// it ([`Scheduler::reads`]) is placed on this worker when it can be.
+    /// Paths are compared as given, a component at a time, so give both
+    /// absolute and in the same form.
+    ///
+    /// ```
+    /// let o = flotilla_core::WorkerOffer::new(1).local_data("/data/disk1");
+    /// assert!(o.holds_locally("/data/disk1/part-0.csv"));
+    /// assert!(!o.holds_locally("/data/disk10/part-0.csv"));
+    /// assert!(!o.holds_locally("/shared/part-0.csv"));
+    /// ```
+    pub fn local_data(mut self, folder: &str) -> WorkerOffer {
+        let folder = folder.trim_end_matches('/');
+        // The root itself would be trimmed to nothing: keep it as "/".
+        self.local_data
+            .push(if folder.is_empty() { "/" } else { folder }.into());
+        self
+    }
+
+    /// Whether `path` lies under one of the worker's [local
+    /// folders](WorkerOffer::local_data).
+    ///
+    /// ```
+    /// let o = flotilla_core::WorkerOffer::new(1).local_data("/");
+    /// assert!(o.holds_locally("/any/file"));
+    /// assert!(!flotilla_core::WorkerOffer::new(1).holds_locally("/any/file"));
+    /// ```
+    pub fn holds_locally(&self, path: &str) -> bool {
+        self.local_data.iter().any(|folder| {
+            &**folder == "/"
+                || path
+                    .strip_prefix(&**folder)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
+
+    /// Its local folders, in the order given.
+    ///
+    /// ```
+    /// let o = flotilla_core::WorkerOffer::new(1).local_data("/data/");
+    /// assert_eq!(o.local_folders().collect::<Vec<_>>(), ["/data"]);
+    /// ```
+    pub fn local_folders(&self) -> impl Iterator<Item = &str> + '_ {
+        self.local_data.iter().map(|f| &**f)
     }
 }
 

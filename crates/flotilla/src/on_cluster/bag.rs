@@ -392,7 +392,8 @@ impl<'c, P: ClusterBag> RemoteBag<'c, P> {
             .map(|split| {
                 let mut call = Call::new(task)
                     .arg(Arg::by_ref(&self.pipeline))
-                    .arg(Arg::by_ref(split));
+                    .arg(Arg::by_ref(split))
+                    .reads(split.path());
                 if let Some(e) = extra {
                     call = call.arg(Arg::by_ref(e));
                 }

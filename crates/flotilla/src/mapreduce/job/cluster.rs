@@ -343,7 +343,8 @@ impl<'c> ClusterJobRunner<'c> {
                 Call::new(J::MAP)
                     .arg(Arg::by_ref(&job))
                     .arg(Arg::by_ref(split))
-                    .arg(Arg::by_ref(&config)),
+                    .arg(Arg::by_ref(&config))
+                    .reads(split.path()),
                 retries,
             )?);
         }

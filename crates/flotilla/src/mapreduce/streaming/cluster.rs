@@ -294,7 +294,8 @@ fn run_tasks(
     for split in splits {
         let call = Call::new(MAP)
             .arg(Arg::by_ref(spec))
-            .arg(Arg::by_ref(split));
+            .arg(Arg::by_ref(split))
+            .reads(split.path());
         maps.push(client.submit(call.retries(retries))?);
     }
     let heads: Vec<ClusterFuture<MapHead>> = maps

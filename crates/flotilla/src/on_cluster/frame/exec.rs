@@ -65,8 +65,13 @@ impl Part {
     /// A call of `task` with `settings` and this partition's inputs.
     fn call<R, S: Serialize>(&self, task: &'static str, settings: &S) -> Call<R> {
         let mut call = Call::new(task).arg(Arg::by_ref(settings));
-        if let PartInput::Computed(f) = &self.input {
-            call = call.arg(Arg::<Ipc>::from(f));
+        match &self.input {
+            PartInput::Computed(f) => call = call.arg(Arg::<Ipc>::from(f)),
+            PartInput::Csv(source, index) => {
+                if let Some(split) = source.splits().get(*index as usize) {
+                    call = call.reads(split.path());
+                }
+            }
         }
         for e in &self.extra {
             call = call.arg(Arg::<Ipc>::from(e));
