@@ -77,5 +77,6 @@ pub use worker::{
 #[doc(hidden)]
 pub mod __private {
     pub use crate::registry::{check_arity, decode_arg, encode_result};
+    pub use crate::task_context::shared_input;
     pub use inventory;
 }

@@ -3,6 +3,7 @@
 //! something else on its last attempt than fail.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 /// The task a worker thread is running.
 ///
@@ -33,6 +34,30 @@ pub struct TaskContext {
 
 thread_local! {
     static CURRENT: RefCell<Option<TaskContext>> = const { RefCell::new(None) };
+    /// The results the running task reads as arguments, as the worker
+    /// holds them (see [`shared_input`]).
+    static INPUTS: RefCell<Vec<Arc<Vec<u8>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The worker's own copy of the argument bytes `arg` of the task running
+/// on this thread, and where `arg` starts in it, when `arg` lies in the
+/// result of another task (not in a value sent with the task). A task
+/// that keeps views of its arguments past its return (Arrow buffers, say)
+/// takes them from this shared copy instead of copying the bytes.
+///
+/// ```
+/// assert!(flotilla_cluster::__private::shared_input(b"not a task's input").is_none());
+/// ```
+#[doc(hidden)]
+pub fn shared_input(arg: &[u8]) -> Option<(Arc<Vec<u8>>, usize)> {
+    let start = arg.as_ptr() as usize;
+    INPUTS.with(|inputs| {
+        inputs.borrow().iter().find_map(|input| {
+            let base = input.as_ptr() as usize;
+            let inside = start >= base && start + arg.len() <= base + input.len();
+            inside.then(|| (Arc::clone(input), start - base))
+        })
+    })
 }
 
 impl TaskContext {
@@ -120,18 +145,22 @@ impl TaskContext {
         self.retries_left
     }
 
-    /// Runs `f` as the task `self` on this thread (the task that ran
-    /// before, if any, is current again after).
-    pub(crate) fn enter<R>(self, f: impl FnOnce() -> R) -> R {
-        struct Leave(Option<TaskContext>);
+    /// Runs `f` as the task `self` on this thread, reading `inputs` (the
+    /// task that ran before, if any, is current again after).
+    pub(crate) fn enter<R>(self, inputs: &[Arc<Vec<u8>>], f: impl FnOnce() -> R) -> R {
+        struct Leave(Option<TaskContext>, Vec<Arc<Vec<u8>>>);
         impl Drop for Leave {
             fn drop(&mut self) {
                 let before = self.0.take();
                 CURRENT.with(|c| *c.borrow_mut() = before);
+                let inputs = std::mem::take(&mut self.1);
+                INPUTS.with(|i| *i.borrow_mut() = inputs);
             }
         }
         let before = CURRENT.with(|c| c.borrow_mut().replace(self));
-        let _leave = Leave(before);
+        let inputs_before =
+            INPUTS.with(|i| std::mem::replace(&mut *i.borrow_mut(), inputs.to_vec()));
+        let _leave = Leave(before, inputs_before);
         f()
     }
 

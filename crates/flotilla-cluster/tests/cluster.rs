@@ -621,7 +621,11 @@ fn many_small_items_run_in_batches_on_the_workers() -> Result<(), Failed> {
 /// runs all the same.
 fn map_tasks_run_on_the_worker_that_holds_their_file() -> Result<(), Failed> {
     let root = std::env::temp_dir().join(format!("flotilla-locality-{}", std::process::id()));
-    let disks = [root.join("disk-0"), root.join("disk-1"), root.join("shared")];
+    let disks = [
+        root.join("disk-0"),
+        root.join("disk-1"),
+        root.join("shared"),
+    ];
     for d in &disks {
         std::fs::create_dir_all(d)?;
     }
@@ -640,7 +644,10 @@ fn map_tasks_run_on_the_worker_that_holds_their_file() -> Result<(), Failed> {
         let file = disks[holder].join(format!("part-{i}.txt"));
         std::fs::write(&file, vec![b'x'; 10 + i])?;
         let path = file.display().to_string();
-        graph.add(&format!("split-{i}"), read_here::call(path, 150).reads(&file))?;
+        graph.add(
+            &format!("split-{i}"),
+            read_here::call(path, 150).reads(&file),
+        )?;
     }
     let shared = disks[2].join("part-4.txt");
     std::fs::write(&shared, b"shared")?;

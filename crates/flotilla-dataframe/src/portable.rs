@@ -39,7 +39,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow_array::{BooleanArray, RecordBatch, RecordBatchOptions};
-use arrow_ipc::reader::StreamReader;
+use arrow_buffer::Buffer;
+use arrow_ipc::reader::{StreamDecoder, StreamReader};
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
@@ -795,6 +796,47 @@ pub fn decode_batch(bytes: &[u8]) -> Result<RecordBatch, DataFrameError> {
             .into_iter()
             .next()
             .unwrap_or_else(|| RecordBatch::new_empty(schema))),
+        _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(arrow),
+    }
+}
+
+/// A batch back from [`encode_batch`]'s bytes held in `buffer`, as
+/// [`decode_batch`], without copying them: the batch's columns are views
+/// of `buffer` where it is aligned for their types (a stream that starts at
+/// an 8-byte boundary of an allocation is), copies where it is not.
+///
+/// # Errors
+///
+/// As [`decode_batch`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use flotilla_dataframe::portable::{decode_batch_buffer, encode_batch};
+/// use flotilla_dataframe::arrow::{array::Int64Array, buffer::Buffer};
+/// use flotilla_dataframe::RecordBatch;
+///
+/// let batch = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2, 3])) as _)]).unwrap();
+/// let bytes = encode_batch(&batch).unwrap();
+/// let back = decode_batch_buffer(Buffer::from_vec(bytes)).unwrap();
+/// assert_eq!(back, batch);
+/// assert!(decode_batch_buffer(Buffer::from_vec(b"not arrow".to_vec())).is_err());
+/// ```
+pub fn decode_batch_buffer(mut buffer: Buffer) -> Result<RecordBatch, DataFrameError> {
+    let arrow = |e| DataFrameError::arrow("decoding a partition from Arrow IPC", e);
+    let mut decoder = StreamDecoder::new();
+    let mut batches = Vec::with_capacity(1);
+    while let Some(batch) = decoder.decode(&mut buffer).map_err(arrow)? {
+        batches.push(batch);
+    }
+    decoder.finish().map_err(arrow)?;
+    let schema = decoder
+        .schema()
+        .ok_or_else(|| DataFrameError::Invalid("an Arrow IPC stream without a schema".into()))?;
+    match batches.len() {
+        1 => Ok(batches
+            .pop()
+            .unwrap_or_else(|| RecordBatch::new_empty(schema))),
+        0 => Ok(RecordBatch::new_empty(schema)),
         _ => arrow_select::concat::concat_batches(&schema, &batches).map_err(arrow),
     }
 }

@@ -269,7 +269,11 @@ mod test {
             _ => None,
         };
         let o = worker_options(&flags("--local-data /disk/c --local-data=/disk/d"), env).unwrap();
-        let folders: Vec<_> = o.local_folders().iter().map(|p| p.display().to_string()).collect();
+        let folders: Vec<_> = o
+            .local_folders()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         assert_eq!(folders, ["/disk/a", "/disk/b", "/disk/c", "/disk/d"]);
         let err = worker_options(&flags("--local-data"), |_: &str| None).unwrap_err();
         assert!(err.contains("--local-data needs a value"), "{err}");

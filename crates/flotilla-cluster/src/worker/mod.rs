@@ -22,8 +22,8 @@ mod store;
 
 pub(crate) use args::worker_options;
 pub use args::{
-    parse_resource, parse_size, WORKER_LOCAL_DATA_ENV, WORKER_MEMORY_LIMIT_ENV, WORKER_RESOURCES_ENV,
-    WORKER_SPILL_DIR_ENV,
+    parse_resource, parse_size, WORKER_LOCAL_DATA_ENV, WORKER_MEMORY_LIMIT_ENV,
+    WORKER_RESOURCES_ENV, WORKER_SPILL_DIR_ENV,
 };
 pub(crate) use memory::machine_bytes as machine_memory;
 
@@ -393,9 +393,8 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
     let limit = memory::resolve_limit(options.memory_limit);
     let mut local_data = Vec::with_capacity(options.local_data.len());
     for dir in &options.local_data {
-        let resolved = std::fs::canonicalize(dir).map_err(|e| {
-            ClusterError::io(format!("the local data folder {}", dir.display()), e)
-        })?;
+        let resolved = std::fs::canonicalize(dir)
+            .map_err(|e| ClusterError::io(format!("the local data folder {}", dir.display()), e))?;
         local_data.push(resolved.to_string_lossy().into_owned());
     }
     let info = WorkerInfo {

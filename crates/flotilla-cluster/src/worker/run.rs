@@ -272,7 +272,9 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
         task.failures,
         task.retries_left,
     );
-    let outcome = catch_unwind(AssertUnwindSafe(|| context.enter(|| function.call(&args))));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        context.enter(&inputs, || function.call(&args))
+    }));
     let micros = start.elapsed().as_micros() as u64;
     match outcome {
         Ok(Ok(bytes)) => {

@@ -51,11 +51,7 @@ impl Scheduler {
             task.index() < self.state.len(),
             "{task} is not in the graph"
         );
-        let mut paths: Vec<Arc<str>> = self
-            .inputs
-            .remove(&task)
-            .map(Vec::from)
-            .unwrap_or_default();
+        let mut paths: Vec<Arc<str>> = self.inputs.remove(&task).map(Vec::from).unwrap_or_default();
         paths.push(path.into());
         self.inputs.insert(task, paths.into_boxed_slice());
     }
@@ -250,10 +246,22 @@ mod test {
         s.start(&mut out);
         let opts = crate::TaskOptions::default();
         let first = s
-            .add_task_reading(TaskKey::indexed("map", 0), &[], opts, &["/data/x"], &mut out)
+            .add_task_reading(
+                TaskKey::indexed("map", 0),
+                &[],
+                opts,
+                &["/data/x"],
+                &mut out,
+            )
             .unwrap();
         let second = s
-            .add_task_reading(TaskKey::indexed("map", 1), &[], opts, &["/data/y"], &mut out)
+            .add_task_reading(
+                TaskKey::indexed("map", 1),
+                &[],
+                opts,
+                &["/data/y"],
+                &mut out,
+            )
             .unwrap();
         assert_eq!(
             placed_on(&out),

@@ -6,10 +6,12 @@
 //! wrapped as one serde byte string ([`Ipc`]), so that the client can
 //! fetch it as a value and a task can read it in place.
 
+use flotilla_dataframe::arrow::buffer::Buffer;
 use flotilla_dataframe::io::CsvSource;
 use flotilla_dataframe::kernels::hash_partition;
 use flotilla_dataframe::portable::{
-    decode_batch, encode_batch, write_batch, GroupSpec, JoinSpec, Reduction, Step,
+    decode_batch, decode_batch_buffer, encode_batch, write_batch, GroupSpec, JoinSpec, Reduction,
+    Step,
 };
 use flotilla_dataframe::{DataFrameError, RecordBatch};
 use serde::{Deserialize, Serialize};
@@ -74,15 +76,36 @@ impl Ipc {
     }
 }
 
-/// A partition argument back as a batch (`what` names it in errors).
+/// A partition argument back as a batch (`what` names it in errors). When
+/// the argument is a result the worker holds, the batch's columns are
+/// views of the worker's copy (no bytes copied); otherwise they are read
+/// out of `arg`.
 fn batch_arg(arg: &[u8], what: &str) -> Result<RecordBatch, String> {
     let bytes: &[u8] =
         postcard::from_bytes(arg).map_err(|e| format!("{what} does not decode: {e}"))?;
-    decode_batch(bytes).map_err(|e| format!("{what}: {e}"))
+    let decoded = match flotilla_cluster::__private::shared_input(bytes) {
+        Some((held, start)) => {
+            let held = bytes::Bytes::from_owner(Held(held));
+            decode_batch_buffer(Buffer::from(held.slice(start..start + bytes.len())))
+        }
+        None => decode_batch(bytes),
+    };
+    decoded.map_err(|e| format!("{what}: {e}"))
 }
 
-/// Bytes of the length that leads an [`Ipc`] result.
-const LENGTH_BYTES: usize = 5;
+/// A worker's copy of a result, as the owner of the buffers viewing it.
+struct Held(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Bytes of the length that leads an [`Ipc`] result: eight, so that the
+/// stream starts at an 8-byte boundary of the result's allocation and its
+/// columns can be read in place ([`batch_arg`]).
+const LENGTH_BYTES: usize = 8;
 
 /// The partition arguments `args`, each named `{before} {i} {after}` in
 /// errors.
@@ -98,9 +121,9 @@ fn batch_args(
 
 /// A batch as a task's result: what serde makes of its [`Ipc`] — the
 /// stream's length as a varint, then the stream — written in one buffer
-/// without a second copy. The length takes a fixed five bytes (leading
+/// without a second copy. The length takes a fixed eight bytes (leading
 /// groups of zero bits still marked as continued), which a varint reader
-/// reads as the same number: enough for streams under 32 GiB.
+/// reads as the same number: enough for any stream (under 64 PiB).
 fn batch_result(batch: &RecordBatch) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(LENGTH_BYTES + batch.get_array_memory_size() + 1024);
     out.resize(LENGTH_BYTES, 0);
@@ -288,5 +311,48 @@ mod test {
             assert_eq!(ipc.0, encode_batch(&batch).unwrap());
             assert_eq!(batch_arg(&result, "x").unwrap(), batch);
         }
+    }
+
+    const MAKE: &str = "flotilla::dataframe::test::make";
+    const IN_PLACE: &str = "flotilla::dataframe::test::in_place";
+    register!(MAKE => make, IN_PLACE => in_place);
+
+    fn numbers() -> RecordBatch {
+        DataFrame::from_columns(vec![("x", (0..10_000i64).collect::<Vec<_>>().into())], 1)
+            .and_then(|df| df.compute())
+            .unwrap()
+    }
+
+    fn make(_: &[&[u8]]) -> Result<Vec<u8>, String> {
+        batch_result(&numbers())
+    }
+
+    /// Whether the partition argument's column lies in the worker's copy
+    /// of the argument (read in place), and equals what was made.
+    fn in_place(args: &[&[u8]]) -> Result<Vec<u8>, String> {
+        let arg = args.first().ok_or("no argument")?;
+        let batch = batch_arg(arg, "the partition")?;
+        let values = batch.column(0).to_data().buffers()[0].as_ptr() as usize;
+        let (held, _) = flotilla_cluster::__private::shared_input(arg).ok_or("not held")?;
+        let start = held.as_ptr() as usize;
+        let inside = values >= start && values < start + held.len();
+        postcard::to_allocvec(&(inside, batch == numbers())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_partition_the_worker_holds_is_read_in_place() {
+        use flotilla_cluster::{Arg, Call, Client};
+        let client = Client::in_process(1).unwrap();
+        let part = client.submit(Call::<Ipc>::new(MAKE)).unwrap();
+        let read = client
+            .submit(Call::<(bool, bool)>::new(IN_PLACE).arg(Arg::<Ipc>::from(&part)))
+            .unwrap();
+        assert_eq!(read.result().unwrap(), (true, true));
+        // A partition sent with the task is not held: read out of the message.
+        let sent = Ipc::of(&numbers()).unwrap();
+        let read = client
+            .submit(Call::<(bool, bool)>::new(IN_PLACE).arg(Arg::by_ref(&sent)))
+            .unwrap();
+        assert!(read.result().unwrap_err().to_string().contains("not held"));
     }
 }
