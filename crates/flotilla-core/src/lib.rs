@@ -53,6 +53,6 @@ pub use key::TaskKey;
 pub use placement::{ParsePlacementError, Placement, Placer, Target};
 pub use report::{RunReport, WorkerStats};
 pub use scheduler::{
-    Actions, Command, FailureKind, Finish, Scheduler, SchedulerError, TaskCounts, TaskState,
-    WorkerLoss, WorkerOffer,
+    Actions, Command, FailureKind, Finish, Scheduler, SchedulerError, Speculation, TaskCounts,
+    TaskState, WorkerLoss, WorkerOffer,
 };

@@ -62,6 +62,17 @@ pub enum Command {
         /// The idle worker that would run it.
         to: WorkerId,
     },
+    /// Another attempt of `task` (a speculative copy, or the attempt it
+    /// copied) finished first: stop `attempt` on `worker` if it has not
+    /// started; whatever it reports from now on is refused.
+    CancelAttempt {
+        /// The task that finished.
+        task: TaskId,
+        /// Where the losing attempt runs.
+        worker: WorkerId,
+        /// The losing attempt.
+        attempt: Attempt,
+    },
 }
 
 /// The receiver of a scheduler's decisions (the driver).
@@ -92,6 +103,14 @@ pub trait Actions {
     /// `attempt`) for `to` (only drivers that turned on
     /// [`Scheduler::set_balancing`] are asked).
     fn steal(&mut self, task: TaskId, attempt: Attempt, from: WorkerId, to: WorkerId);
+    /// Another attempt of `task` finished first: stop `attempt` on
+    /// `worker` if it has not started (its reports are refused from now
+    /// on, so a result it makes anyway is ignored). Only drivers that
+    /// turned on [`Scheduler::set_speculation`] are asked; doing nothing
+    /// costs only the loser's work.
+    fn cancel_attempt(&mut self, task: TaskId, worker: WorkerId, attempt: Attempt) {
+        let _ = (task, worker, attempt);
+    }
 }
 
 impl Actions for Vec<Command> {
@@ -117,6 +136,13 @@ impl Actions for Vec<Command> {
             attempt,
             from,
             to,
+        });
+    }
+    fn cancel_attempt(&mut self, task: TaskId, worker: WorkerId, attempt: Attempt) {
+        self.push(Command::CancelAttempt {
+            task,
+            worker,
+            attempt,
         });
     }
 }

@@ -113,6 +113,10 @@ impl Scheduler {
             steals.forget_worker(worker);
         }
 
+        // Speculative copies that ran there are gone; tasks copied from
+        // there go on as their copies.
+        self.copies_on_lost_worker(worker);
+
         // What ran or was queued there goes elsewhere, highest priority
         // first.
         let mut moved: Vec<TaskId> = (0..n)

@@ -22,6 +22,7 @@ mod lineage;
 mod locality;
 mod resources;
 mod retry;
+mod speculation;
 mod state;
 #[cfg(test)]
 mod test_support;
@@ -41,6 +42,7 @@ pub use error::SchedulerError;
 pub use lineage::WorkerLoss;
 pub use retry::FailureKind;
 use retry::Tries;
+pub use speculation::Speculation;
 pub use state::{TaskCounts, TaskState};
 pub use workers::WorkerOffer;
 use workers::WorkerTable;
@@ -132,6 +134,10 @@ pub struct Scheduler {
     requirements: HashMap<TaskId, resources::Requirements>,
     /// The files the tasks that read some read, for input locality.
     inputs: HashMap<TaskId, Box<[Arc<str>]>>,
+    /// Speculative copies of stragglers, when on.
+    speculation: Option<Speculation>,
+    /// The running tasks that were copied, with both attempts.
+    copies: HashMap<TaskId, speculation::Copied>,
 }
 
 impl Scheduler {
@@ -217,6 +223,8 @@ impl Scheduler {
             unneeded: Vec::new(),
             requirements: HashMap::new(),
             inputs: HashMap::new(),
+            speculation: None,
+            copies: HashMap::new(),
         }
     }
 
@@ -687,6 +695,12 @@ impl Scheduler {
                 return Ok(());
             }
         }
+        if self.copied_side(task, worker, attempt).is_some()
+            && matches!(self.state[task.index()], TaskState::Running(_))
+        {
+            // Either attempt of a copied task reports.
+            return Ok(());
+        }
         self.check(task, event, |s| {
             matches!(s, TaskState::Ready | TaskState::Running(_))
         })?;
@@ -765,6 +779,10 @@ impl Scheduler {
         worker: WorkerId,
         attempt: Attempt,
     ) -> Result<(), SchedulerError> {
+        if self.copied_side(task, worker, attempt).is_some() {
+            // A copy of a running task started: it stays running.
+            return Ok(());
+        }
         self.check(task, "started", |s| s == TaskState::Ready)?;
         self.check_report(task, worker, attempt, "started")?;
         self.state[task.index()] = TaskState::Running(worker);
@@ -799,6 +817,9 @@ impl Scheduler {
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
         self.check_report(task, worker, attempt, "finished")?;
+        if let Some(side) = self.copied_side(task, worker, attempt) {
+            self.copy_won(task, worker, side, out);
+        }
         let i = task.index();
         self.state[i] = TaskState::Finished;
         self.counts.finished += 1;
@@ -945,6 +966,13 @@ impl Scheduler {
         out: &mut impl Actions,
     ) -> Result<(), SchedulerError> {
         self.check_report(task, worker, attempt, "failed")?;
+        if let Some(side) = self.copied_side(task, worker, attempt) {
+            if self.has_other_attempt(task, side) {
+                self.copy_lost(task, side);
+                return Ok(());
+            }
+            self.copies.remove(&task);
+        }
         self.attempt_failed(task, kind, out);
         Ok(())
     }
@@ -1074,6 +1102,7 @@ impl Scheduler {
             + self.requirements.capacity()
                 * (std::mem::size_of::<(TaskId, resources::Requirements)>() + 1)
             + self.inputs.capacity() * (std::mem::size_of::<(TaskId, Box<[Arc<str>]>)>() + 1)
+            + self.copies.capacity() * (std::mem::size_of::<(TaskId, speculation::Copied)>() + 1)
             + self.workers.heap_bytes()
             + self.durations.heap_bytes()
             + self.steals.as_ref().map_or(0, |s| s.heap_bytes())

@@ -74,7 +74,7 @@ impl Scheduler {
     }
 
     /// Whether `worker` is present and offers everything `task` needs.
-    fn offers_all(&self, worker: WorkerId, task: TaskId) -> bool {
+    pub(super) fn offers_all(&self, worker: WorkerId, task: TaskId) -> bool {
         let Some(needs) = self.requirements.get(&task) else {
             return self.workers.is_present(worker);
         };

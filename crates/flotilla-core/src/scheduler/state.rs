@@ -109,6 +109,11 @@ pub struct TaskCounts {
     /// Attempts that failed and were tried again (not a state: a task
     /// tried three times counts 2 here).
     pub retried: usize,
+    /// Speculative copies launched of running tasks (see
+    /// [`Scheduler::plan_copies`](crate::Scheduler::plan_copies)).
+    pub copied: usize,
+    /// Of those, copies that finished before the attempt they copied.
+    pub copies_won: usize,
 }
 
 impl TaskCounts {
