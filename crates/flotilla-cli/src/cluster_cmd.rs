@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use flotilla::cluster::{
-    parse_resource, parse_size, Client, SchedulerOptions, SchedulerServer, Tls, Token,
+    parse_resource, parse_size, Client, SchedulerOptions, SchedulerServer, Speculation, Tls, Token,
     WorkerOptions,
 };
 use flotilla::Placement;
@@ -26,6 +26,12 @@ pub(crate) struct SchedulerArgs {
     /// either, a token is generated into this file, default `flotilla-token`).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Copy a task that runs FACTOR times longer than the others of its
+    /// kind (default 2) onto another worker with a thread to spare; the
+    /// first result is kept, the other attempt stopped. `flotilla status`
+    /// counts the copies.
+    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "2")]
+    speculate: Option<f64>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -131,6 +137,7 @@ pub(crate) fn run_scheduler(args: &SchedulerArgs) -> anyhow::Result<()> {
     let mut options = SchedulerOptions::new()
         .listen(&args.listen)
         .placement(args.policy)
+        .speculation(args.speculate.map(Speculation::new))
         .tls(args.tls.tls()?);
     match &args.token_file {
         Some(path) if path.exists() => options = options.token(Some(Token::from_file(path)?)),
@@ -228,6 +235,12 @@ pub(crate) fn run_status(args: &StatusArgs) -> anyhow::Result<()> {
         "tasks: {} waiting, {} ready or running, {} finished, {} failed or cancelled",
         status.waiting, status.ready_or_running, status.finished, status.failed
     );
+    if status.copied > 0 {
+        println!(
+            "speculative copies: {} launched, {} finished first",
+            status.copied, status.copies_won
+        );
+    }
     Ok(())
 }
 

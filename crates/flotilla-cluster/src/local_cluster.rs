@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use flotilla_core::Placement;
+use flotilla_core::{Placement, Speculation};
 
 use crate::client::Client;
 use crate::error::ClusterError;
@@ -228,6 +228,7 @@ pub struct LocalClusterBuilder {
     tls: Option<Tls>,
     memory_limit: Option<u64>,
     local_data: Vec<(usize, PathBuf)>,
+    speculation: Option<Speculation>,
 }
 
 impl LocalClusterBuilder {
@@ -312,6 +313,18 @@ impl LocalClusterBuilder {
     /// ```
     pub fn local_data(mut self, n: usize, dir: impl Into<PathBuf>) -> Self {
         self.local_data.push((n, dir.into()));
+        self
+    }
+
+    /// Speculative copies of stragglers on the scheduler (default off):
+    /// see [`SchedulerOptions::speculation`].
+    ///
+    /// ```
+    /// use flotilla_cluster::{LocalCluster, Speculation};
+    /// let _builder = LocalCluster::builder().speculation(Some(Speculation::new(3.0)));
+    /// ```
+    pub fn speculation(mut self, speculation: Option<Speculation>) -> Self {
+        self.speculation = speculation;
         self
     }
 
@@ -544,7 +557,8 @@ impl LocalClusterBuilder {
             .placement(self.placement)
             .token(Some(token.clone()))
             .tls(self.tls.clone())
-            .retries(self.retries);
+            .retries(self.retries)
+            .speculation(self.speculation);
         if let Some(t) = self.worker_timeout {
             options = options.worker_timeout(t);
         }
@@ -643,6 +657,7 @@ impl LocalCluster {
             tls: None,
             memory_limit: None,
             local_data: Vec::new(),
+            speculation: None,
         }
     }
 

@@ -669,6 +669,45 @@ fn map_tasks_run_on_the_worker_that_holds_their_file() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Takes 20 ms, or `slow_ms` in the process `slow_pid`; says which
+/// process ran it.
+#[remote(crate = flotilla_cluster)]
+fn tile(i: u32, slow_pid: u32, slow_ms: u64) -> (u32, u32) {
+    let ms = if std::process::id() == slow_pid {
+        slow_ms
+    } else {
+        20
+    };
+    std::thread::sleep(Duration::from_millis(ms));
+    (i, std::process::id())
+}
+
+/// One worker is slow (a tile takes 5 s there, 20 ms elsewhere): with
+/// speculation on, its straggling tiles are copied to the other worker,
+/// the copies' results are the ones kept, and the status counts them.
+/// (Without speculation two tiles come from the slow worker.)
+fn a_straggler_is_copied_to_another_worker_and_the_copy_wins() -> Result<(), Failed> {
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .speculation(Some(
+            flotilla_cluster::Speculation::new(2.0).min_runtime(Duration::from_millis(100)),
+        ))
+        .start()?;
+    let slow = cluster.worker_pids()[0];
+    let client = cluster.client()?;
+    let tiles = client.map(tile::REMOTE, (0..8u32, vec![slow; 8], vec![5_000u64; 8]))?;
+    let done = client.gather(&tiles)?;
+    assert_eq!(
+        done.iter().map(|d| d.0).collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
+    assert!(done.iter().all(|d| d.1 != slow), "{done:?} (slow: {slow})");
+    let status = client.status()?;
+    assert!(status.copied >= 1 && status.copies_won >= 1, "{status:?}");
+    Ok(())
+}
+
 /// Removes a test's folder when dropped, also when the test fails.
 struct Cleanup(PathBuf);
 
@@ -682,6 +721,10 @@ fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_straggler_is_copied_to_another_worker_and_the_copy_wins",
+            a_straggler_is_copied_to_another_worker_and_the_copy_wins,
+        ),
         Trial::test(
             "map_tasks_run_on_the_worker_that_holds_their_file",
             map_tasks_run_on_the_worker_that_holds_their_file,

@@ -284,6 +284,11 @@ pub struct ClusterStatus {
     pub finished: u64,
     /// Tasks that failed, were abandoned or cancelled.
     pub failed: u64,
+    /// Speculative copies launched of straggling tasks (see
+    /// [`SchedulerOptions::speculation`](crate::SchedulerOptions::speculation)).
+    pub copied: u64,
+    /// Of those, copies that finished first.
+    pub copies_won: u64,
 }
 
 /// One worker in a [`ClusterStatus`].

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use flotilla_core::Placement;
+use flotilla_core::{Placement, Speculation};
 use tokio::sync::oneshot;
 
 pub(crate) use server::log;
@@ -44,6 +44,7 @@ pub struct SchedulerOptions {
     suspicious_after: Option<u32>,
     transfer_rate: f64,
     tls: Option<Tls>,
+    speculation: Option<Speculation>,
 }
 
 impl Default for SchedulerOptions {
@@ -71,6 +72,7 @@ impl SchedulerOptions {
             suspicious_after: None,
             transfer_rate: 1e9,
             tls: None,
+            speculation: None,
         }
     }
 
@@ -237,6 +239,21 @@ impl SchedulerOptions {
         self
     }
 
+    /// Copies a task that runs far longer than the others of its kind
+    /// (`speculation`'s factor times their learned duration) onto another
+    /// worker with a thread to spare; the first result is kept and the
+    /// other attempt stopped (default off). [`ClusterStatus`](crate::ClusterStatus)
+    /// counts the copies launched and won.
+    ///
+    /// ```
+    /// use flotilla_cluster::{SchedulerOptions, Speculation};
+    /// let _ = SchedulerOptions::new().speculation(Some(Speculation::new(3.0)));
+    /// ```
+    pub fn speculation(mut self, speculation: Option<Speculation>) -> SchedulerOptions {
+        self.speculation = speculation;
+        self
+    }
+
     /// The token in force: the one given, or — listening beyond loopback
     /// without one — a fresh one written to the token file, readable by
     /// this user only.
@@ -344,6 +361,7 @@ impl SchedulerServer {
             suspicious_after: options.suspicious_after,
             transfer_rate: options.transfer_rate,
             tls: options.tls.clone(),
+            speculation: options.speculation,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flotilla_core::Placement;
+use flotilla_core::{Placement, Speculation};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -66,6 +66,8 @@ pub(crate) struct ServerConfig {
     pub(crate) transfer_rate: f64,
     /// Encrypts every connection when set.
     pub(crate) tls: Option<Tls>,
+    /// Speculative copies of stragglers, when on.
+    pub(crate) speculation: Option<Speculation>,
 }
 
 impl Default for ServerConfig {
@@ -79,9 +81,14 @@ impl Default for ServerConfig {
             suspicious_after: None,
             transfer_rate: 1e9,
             tls: None,
+            speculation: None,
         }
     }
 }
+
+/// How often running tasks are looked at for stragglers, when speculation
+/// is on.
+const STRAGGLER_CHECK: Duration = Duration::from_millis(50);
 
 /// Serves on `listener` until `shutdown` resolves.
 pub(crate) async fn serve(
@@ -122,8 +129,13 @@ pub(crate) async fn serve(
         if let Some(n) = config.suspicious_after {
             state.set_suspicious_after(n);
         }
+        state.set_speculation(config.speculation);
+        let speculating = config.speculation.is_some();
         let mut links = Links::default();
         let timeout = config.worker_timeout;
+        // How often running tasks are looked at for stragglers.
+        let mut stragglers = tokio::time::interval(STRAGGLER_CHECK);
+        stragglers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -139,6 +151,9 @@ pub(crate) async fn serve(
                             next = inbox.try_recv().ok();
                         }
                     }
+                }
+                _ = stragglers.tick(), if speculating => {
+                    state.plan_copies(Instant::now());
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();

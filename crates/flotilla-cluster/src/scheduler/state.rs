@@ -10,11 +10,11 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flotilla_core::{
-    Attempt, Command, FailureKind, Finish, Placement, Scheduler, Target, TaskGraph, TaskId,
-    TaskKey, TaskOptions, TaskState, WorkerId, WorkerOffer,
+    Attempt, Command, FailureKind, Finish, Placement, Scheduler, Speculation, Target, TaskGraph,
+    TaskId, TaskKey, TaskOptions, TaskState, WorkerId, WorkerOffer,
 };
 
 use crate::protocol::messages::{
@@ -114,6 +114,9 @@ pub(crate) struct ClusterState {
     /// Set while finishes are handled: the tasks they make ready continue
     /// branches.
     continuing: bool,
+    /// When each running task's first attempt reported its start, for
+    /// speculative copies of stragglers.
+    running_since: HashMap<TaskId, Instant>,
 }
 
 impl ClusterState {
@@ -141,6 +144,7 @@ impl ClusterState {
             client_batches: HashMap::new(),
             ended: Vec::new(),
             continuing: false,
+            running_since: HashMap::new(),
         }
     }
 
@@ -366,11 +370,39 @@ impl ClusterState {
         let Some(&worker) = self.worker_of_conn.get(&conn) else {
             return;
         };
+        let speculating = self.core.speculation().is_some();
+        let now = Instant::now();
         for &(task, attempt) in tasks {
             if let (Some(t), Some(a)) = (self.task(task), Attempt::from_number(attempt)) {
                 // A stale report (an earlier attempt, a moved task) changes nothing.
-                let _ = self.core.task_started(t, worker, a);
+                if self.core.task_started(t, worker, a).is_ok() && speculating {
+                    self.running_since.entry(t).or_insert(now);
+                }
             }
+        }
+    }
+
+    /// Turns speculative copies of stragglers on (or off with `None`).
+    pub(crate) fn set_speculation(&mut self, speculation: Option<Speculation>) {
+        self.core.set_speculation(speculation);
+    }
+
+    /// Copies the running tasks that have run far longer than their kind
+    /// onto workers with a thread to spare, as of `now`.
+    pub(crate) fn plan_copies(&mut self, now: Instant) {
+        let core = &self.core;
+        self.running_since
+            .retain(|t, _| matches!(core.state(*t), TaskState::Running(_)));
+        if self.running_since.is_empty() {
+            return;
+        }
+        let running: Vec<(TaskId, Duration)> = self
+            .running_since
+            .iter()
+            .map(|(t, since)| (*t, now.saturating_duration_since(*since)))
+            .collect();
+        if self.core.plan_copies(running, &mut self.commands) > 0 {
+            self.apply();
         }
     }
 
@@ -388,11 +420,24 @@ impl ClusterState {
             }
             let finish = Finish::new(Duration::from_micros(f.micros), f.bytes);
             self.continuing = true;
-            if self
+            let accepted = self
                 .core
                 .task_finished(t, worker, a, finish, &mut self.commands)
-                .is_ok()
+                .is_ok();
+            if !accepted
+                && self.core.state(t) == TaskState::Finished
+                && self.result_at[t.index()].is_some_and(|at| at != worker)
             {
+                // The loser of a speculative race finished after all: its
+                // result is not the task's and goes.
+                self.worker_batches
+                    .entry(worker)
+                    .or_default()
+                    .release
+                    .push(f.task);
+            }
+            if accepted {
+                self.running_since.remove(&t);
                 self.central_done(t, worker);
                 if let Some(w) = self.workers.get_mut(&worker) {
                     w.tasks += 1;
@@ -523,6 +568,9 @@ impl ClusterState {
                 uptime_micros: entry.vitals.uptime_micros,
             });
         }
+        let counts = self.core.counts();
+        status.copied = counts.copied as u64;
+        status.copies_won = counts.copies_won as u64;
         for i in 0..self.specs.len() as u32 {
             match self.core.state(TaskId::new(i)) {
                 TaskState::Waiting => status.waiting += 1,
@@ -630,6 +678,15 @@ impl ClusterState {
                         .or_default()
                         .give_up
                         .push((task.index() as u32, to.index() as u32));
+                }
+                Command::CancelAttempt { task, worker, .. } => {
+                    let n = task.index() as u32;
+                    let batch = self.worker_batches.entry(worker).or_default();
+                    let before = batch.run.len();
+                    batch.run.retain(|r| r.task != n);
+                    if batch.run.len() == before {
+                        batch.cancel.push(n);
+                    }
                 }
                 _ => {}
             }
