@@ -13,10 +13,10 @@
 //! the scheduler's cost per decision.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::scheduler::{Actions, Scheduler, WorkerOffer};
+use crate::scheduler::{Actions, Scheduler, Speculation, WorkerOffer};
 use crate::sim::SimulationError;
 use crate::{
     Attempt, Finish, Placement, RunReport, Target, TaskGraph, TaskId, WorkerId, WorkerStats,
@@ -36,6 +36,9 @@ pub struct ClusterShape {
     threads: u32,
     placement: Placement,
     steal_latency: Duration,
+    /// One worker that runs every task this many times slower.
+    slow: Option<(usize, u32)>,
+    speculation: Option<Speculation>,
 }
 
 impl ClusterShape {
@@ -47,7 +50,32 @@ impl ClusterShape {
             threads: threads.max(1),
             placement: Placement::WorkStealing,
             steal_latency: Duration::from_micros(100),
+            slow: None,
+            speculation: None,
         }
+    }
+
+    /// Worker `worker` runs every task `factor` times slower than the
+    /// others (a loaded or failing machine).
+    ///
+    /// ```
+    /// let _ = flotilla_core::cluster_sim::ClusterShape::new(8, 1).slow_worker(0, 50);
+    /// ```
+    pub fn slow_worker(mut self, worker: usize, factor: u32) -> ClusterShape {
+        self.slow = Some((worker, factor.max(1)));
+        self
+    }
+
+    /// Speculative copies of stragglers, the core looking at running
+    /// tasks every simulated millisecond (default off).
+    ///
+    /// ```
+    /// let _ = flotilla_core::cluster_sim::ClusterShape::new(8, 1)
+    ///     .speculation(Some(flotilla_core::Speculation::new(3.0)));
+    /// ```
+    pub fn speculation(mut self, speculation: Option<Speculation>) -> ClusterShape {
+        self.speculation = speculation;
+        self
     }
 
     /// The placement policy.
@@ -87,6 +115,12 @@ pub struct ClusterRun {
     pub decisions: u64,
     /// Wall time spent inside the core's calls.
     pub scheduler_time: Duration,
+    /// Tasks that finished.
+    pub finished: u64,
+    /// Speculative copies launched, and copies that finished first.
+    pub copies: u64,
+    /// Copies that finished before the attempt they copied.
+    pub copies_won: u64,
 }
 
 impl ClusterRun {
@@ -121,7 +155,12 @@ enum Event {
     Answer { task: u32, from: u32, to: u32 },
     /// The scheduler's turn to plan steals for workers that ran dry.
     Plan,
+    /// The scheduler's turn to copy stragglers.
+    Speculate,
 }
+
+/// How often the simulated scheduler looks for stragglers.
+const STRAGGLER_CHECK_NS: u64 = 1_000_000;
 
 #[derive(Debug, Default)]
 struct Worker {
@@ -134,6 +173,7 @@ struct Worker {
 struct Decisions {
     runs: Vec<(TaskId, Target, Attempt)>,
     steals: Vec<(TaskId, WorkerId, WorkerId)>,
+    stops: Vec<(TaskId, WorkerId)>,
 }
 
 impl Actions for Decisions {
@@ -145,6 +185,9 @@ impl Actions for Decisions {
     fn cancel(&mut self, _: TaskId) {}
     fn steal(&mut self, task: TaskId, _: Attempt, from: WorkerId, to: WorkerId) {
         self.steals.push((task, from, to));
+    }
+    fn cancel_attempt(&mut self, task: TaskId, worker: WorkerId, _: Attempt) {
+        self.stops.push((task, worker));
     }
 }
 
@@ -200,9 +243,13 @@ pub fn simulate_cluster(
         plan_pending: false,
         last_plan: 0,
         decisions: Decisions::default(),
+        running_since: HashMap::new(),
+        speculate_pending: false,
+        done_at: None,
     };
     sim.core
         .set_balancing(shape.placement == Placement::WorkStealing);
+    sim.core.set_speculation(shape.speculation);
     sim.in_core(|core, d| {
         for _ in 0..shape.workers {
             core.add_worker(WorkerOffer::new(shape.threads), d);
@@ -210,8 +257,12 @@ pub fn simulate_cluster(
         core.start(d);
     });
     while sim.step() {}
+    let counts = sim.core.counts();
+    sim.run.finished = counts.finished as u64;
+    sim.run.copies = counts.copied as u64;
+    sim.run.copies_won = counts.copies_won as u64;
     sim.run.report = RunReport {
-        makespan: Duration::from_nanos(sim.now),
+        makespan: Duration::from_nanos(sim.done_at.unwrap_or(sim.now)),
         workers: sim.stats,
     };
     Ok(sim.run)
@@ -236,6 +287,13 @@ struct Sim<'a> {
     /// When steals were last planned.
     last_plan: u64,
     decisions: Decisions,
+    /// When each running task first started, for speculation.
+    running_since: HashMap<TaskId, u64>,
+    /// A [`Event::Speculate`] is on its way.
+    speculate_pending: bool,
+    /// When the last task finished (a losing speculative attempt may run
+    /// on after it, to no purpose).
+    done_at: Option<u64>,
 }
 
 impl Sim<'_> {
@@ -284,6 +342,13 @@ impl Sim<'_> {
         }
         self.decisions.steals = steals;
         self.decisions.steals.clear();
+        // A losing attempt still queued is dropped; one running finishes
+        // and is refused.
+        for (task, worker) in std::mem::take(&mut self.decisions.stops) {
+            self.workers[worker.index()]
+                .queue
+                .retain(|(t, _)| *t != task);
+        }
     }
 
     /// Worker `w` starts queued tasks while it has free threads.
@@ -297,7 +362,19 @@ impl Sim<'_> {
             self.in_core(|core, _| {
                 let _ = core.task_started(task, wid, attempt);
             });
-            let length = self.durations[task.index()];
+            let mut length = self.durations[task.index()];
+            if let Some((slow, factor)) = self.shape.slow {
+                if slow == w {
+                    length *= factor;
+                }
+            }
+            if self.shape.speculation.is_some() {
+                self.running_since.entry(task).or_insert(self.now);
+                if !self.speculate_pending {
+                    self.speculate_pending = true;
+                    self.at(STRAGGLER_CHECK_NS, Event::Speculate);
+                }
+            }
             self.stats[w].busy += length;
             self.stats[w].tasks += 1;
             let done = Event::Done {
@@ -341,9 +418,13 @@ impl Sim<'_> {
                 let (task, wid) = (TaskId::new(task), WorkerId::new(worker));
                 let attempt = Attempt::from_number(attempt).unwrap_or(Attempt::FIRST);
                 let finish = Finish::new(self.durations[task.index()], 0);
-                self.in_core(|core, d| {
+                let done = self.in_core(|core, d| {
                     let _ = core.task_finished(task, wid, attempt, finish, d);
+                    core.is_done()
                 });
+                if done && self.done_at.is_none() {
+                    self.done_at = Some(self.now);
+                }
                 self.start(w);
             }
             Event::Answer { task, from, to } => {
@@ -374,6 +455,25 @@ impl Sim<'_> {
                 self.in_core(|core, d| {
                     core.plan_steals(d);
                 });
+            }
+            Event::Speculate => {
+                self.speculate_pending = false;
+                let core = &self.core;
+                self.running_since
+                    .retain(|t, _| matches!(core.state(*t), crate::TaskState::Running(_)));
+                let now = self.now;
+                let running: Vec<(TaskId, Duration)> = self
+                    .running_since
+                    .iter()
+                    .map(|(t, since)| (*t, Duration::from_nanos(now - since)))
+                    .collect();
+                self.in_core(|core, d| {
+                    core.plan_copies(running, d);
+                });
+                if !self.running_since.is_empty() {
+                    self.speculate_pending = true;
+                    self.at(STRAGGLER_CHECK_NS, Event::Speculate);
+                }
             }
         }
         true
@@ -478,6 +578,30 @@ mod test {
             run.report.makespan < Duration::from_millis(50),
             "{:?}",
             run.report.makespan
+        );
+    }
+
+    /// One worker of twenty runs tasks 200 times slower: without
+    /// speculation the last task it started holds the run up; with it, its
+    /// stragglers are copied, the copies win and the run ends with the
+    /// others.
+    #[test]
+    fn a_slow_worker_s_stragglers_are_copied_and_won_elsewhere() {
+        let g = independent(1_000);
+        let d = vec![Duration::from_millis(10); 1_000];
+        let shape = ClusterShape::new(20, 1).slow_worker(0, 200);
+        let plain = simulate_cluster(&g, &d, shape).unwrap();
+        let spec = Speculation::new(3.0).min_runtime(Duration::from_millis(20));
+        let copied = simulate_cluster(&g, &d, shape.speculation(Some(spec))).unwrap();
+        assert_eq!((plain.finished, copied.finished), (1_000, 1_000));
+        assert_eq!((plain.copies, plain.copies_won), (0, 0));
+        assert!(copied.copies >= 1 && copied.copies_won >= 1, "{copied:?}");
+        assert!(plain.report.makespan >= Duration::from_secs(2), "{plain:?}");
+        assert!(
+            copied.report.makespan < Duration::from_millis(700),
+            "{:?} vs {:?}",
+            copied.report.makespan,
+            plain.report.makespan
         );
     }
 
