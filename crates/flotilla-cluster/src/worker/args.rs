@@ -126,28 +126,19 @@ pub(crate) fn worker_options(
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (flag.as_str(), None),
         };
-        if name == "--local-data" {
-            let value = match inline {
-                Some(v) => v,
-                None => flags
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))?,
-            };
-            local_data.push(value);
-            continue;
-        }
+        // Every flag takes one value; --local-data may be given again.
         let slot = match name {
-            "--threads" => &mut threads,
-            "--memory-limit" => &mut memory,
-            "--resources" => &mut resources,
-            "--prefetch" => &mut prefetch,
-            "--spill-dir" => &mut spill_dir,
-            "--token-file" => &mut token_file,
-            "--tls-ca" => &mut tls_files[0],
-            "--tls-cert" => &mut tls_files[1],
-            "--tls-key" => &mut tls_files[2],
-            "--tls-name" => &mut tls_name,
+            "--threads" => Some(&mut threads),
+            "--memory-limit" => Some(&mut memory),
+            "--resources" => Some(&mut resources),
+            "--prefetch" => Some(&mut prefetch),
+            "--spill-dir" => Some(&mut spill_dir),
+            "--local-data" => None,
+            "--token-file" => Some(&mut token_file),
+            "--tls-ca" => Some(&mut tls_files[0]),
+            "--tls-cert" => Some(&mut tls_files[1]),
+            "--tls-key" => Some(&mut tls_files[2]),
+            "--tls-name" => Some(&mut tls_name),
             other => {
                 return Err(format!(
                     "unknown worker option {other:?} (a worker takes --threads, --memory-limit, \
@@ -162,7 +153,10 @@ pub(crate) fn worker_options(
                 .cloned()
                 .ok_or_else(|| format!("{name} needs a value"))?,
         };
-        *slot = Some(value);
+        match slot {
+            Some(slot) => *slot = Some(value),
+            None => local_data.push(value),
+        }
     }
     if let Some(t) = threads {
         let n: usize = t
