@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::checkpoint;
 use crate::error::ClusterError;
 use crate::fetch::Fetcher;
 use crate::protocol::messages::{
@@ -430,6 +431,7 @@ impl Client {
             retries: 0,
             resources: Vec::new(),
             reads: Vec::new(),
+            checkpoint: None,
         };
         self.send(ClientMessage::Submit(vec![submit]))?;
         Ok(ClusterFuture::new(id, "closure", self))
@@ -478,16 +480,55 @@ impl Client {
             });
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let submit = Submit {
+        let mut submit = Submit {
             id,
             function: call.function.to_string(),
             args: call.args,
             retries: call.retries,
             resources: call.resources,
             reads: call.reads,
+            checkpoint: None,
+        };
+        let key = match &call.checkpoint {
+            Some(checkpoint) => {
+                let inputs = &call.input_keys;
+                let input_key = |id: u64| inputs.iter().find(|(i, _)| *i == id)?.1.clone();
+                let key = checkpoint::key_of(call.function, &call.version, &submit.args, input_key)
+                    .map_err(|n| {
+                        ClusterError::Config(format!(
+                            "a checkpointed task of {} takes as argument {n} the future of a task \
+                         that is not checkpointed, so its result has no key: checkpoint that \
+                         task too, or pass the value",
+                            call.function
+                        ))
+                    })?;
+                let path = checkpoint.path_of(&key);
+                let found = path.is_file();
+                checkpoint.count(found);
+                let path = path.to_string_lossy().into_owned();
+                if found {
+                    // Read back where it is kept instead of computed.
+                    submit.function = checkpoint::LOAD.to_string();
+                    submit.args = vec![ClientArg::Value(postcard::to_stdvec(&path).map_err(
+                        |e| ClusterError::Codec {
+                            what: format!("the checkpoint path of a task of {}", call.function),
+                            reason: e.to_string(),
+                        },
+                    )?)];
+                    submit.reads = vec![path];
+                } else {
+                    submit.checkpoint = Some(path);
+                }
+                Some(Arc::<str>::from(key))
+            }
+            None => None,
         };
         self.send(ClientMessage::Submit(vec![submit]))?;
-        Ok(ClusterFuture::new(id, call.function, self))
+        let mut future = ClusterFuture::new(id, call.function, self);
+        if let Some(key) = key {
+            future.set_checkpoint_key(key);
+        }
+        Ok(future)
     }
 
     /// One task of `function` per element of the zipped argument lists:
@@ -539,6 +580,7 @@ impl Client {
                 retries: 0,
                 resources: Vec::new(),
                 reads: Vec::new(),
+                checkpoint: None,
             });
             futures.push(ClusterFuture::new(id, function.name(), self));
         }
@@ -1107,6 +1149,8 @@ pub struct ClusterFuture<T> {
 
 struct Handle {
     id: u64,
+    /// The key its result is kept under in a checkpoint, if it is.
+    checkpoint_key: Option<Arc<str>>,
     inner: Arc<Inner>,
     /// Keeps an in-process client's scheduler and worker alive.
     embedded: Option<Arc<Embedded>>,
@@ -1147,6 +1191,7 @@ impl<T> ClusterFuture<T> {
         ClusterFuture {
             handle: Arc::new(Handle {
                 id,
+                checkpoint_key: None,
                 inner: Arc::clone(&client.inner),
                 embedded: client.embedded.clone(),
             }),
@@ -1160,6 +1205,19 @@ impl<T> ClusterFuture<T> {
     }
 
     /// What keeps the task's result held while it lives.
+    /// The key its result is kept under in a checkpoint, if it is.
+    pub(crate) fn checkpoint_key(&self) -> Option<Arc<str>> {
+        self.handle.checkpoint_key.clone()
+    }
+
+    /// Names the result by its checkpoint key (right after it is made,
+    /// while this is the handle's only owner).
+    fn set_checkpoint_key(&mut self, key: Arc<str>) {
+        if let Some(handle) = Arc::get_mut(&mut self.handle) {
+            handle.checkpoint_key = Some(key);
+        }
+    }
+
     pub(crate) fn keep_alive(&self) -> Arc<dyn Send + Sync> {
         Arc::clone(&self.handle) as Arc<dyn Send + Sync>
     }
@@ -1738,6 +1796,7 @@ impl Client {
                 retries: node.retries,
                 resources: node.resources.clone(),
                 reads: node.reads.clone(),
+                checkpoint: None,
             });
             futures.insert(
                 node.key.clone(),

@@ -40,6 +40,7 @@
 // `worker_if_asked` first thing in it.
 #![allow(clippy::needless_doctest_main)]
 
+mod checkpoint;
 mod client;
 mod error;
 mod fetch;
@@ -53,6 +54,7 @@ mod tls;
 mod transport;
 mod worker;
 
+pub use checkpoint::Checkpoint;
 pub use client::{
     ArgLists, AsCompleted, CallGraph, Client, ClusterFuture, EncodeArgs, GraphFutures,
 };

@@ -445,6 +445,11 @@ pub struct Call<R> {
     pub(crate) resources: Vec<(String, u64)>,
     /// Files the task reads (absolute), for input locality.
     pub(crate) reads: Vec<String>,
+    /// Where its result is kept across runs, and its function's version.
+    pub(crate) checkpoint: Option<crate::Checkpoint>,
+    pub(crate) version: String,
+    /// The checkpoint key of the task behind each future argument.
+    pub(crate) input_keys: Vec<(u64, Option<Arc<str>>)>,
     /// Arguments that name another node of a [`CallGraph`](crate::CallGraph):
     /// (argument index, key).
     pub(crate) keys: Vec<(usize, String)>,
@@ -481,6 +486,9 @@ impl<R> Call<R> {
             retries: 0,
             resources: Vec::new(),
             reads: Vec::new(),
+            checkpoint: None,
+            version: String::new(),
+            input_keys: Vec::new(),
             keys: Vec::new(),
             holds: Vec::new(),
             _result: PhantomData,
@@ -519,9 +527,10 @@ impl<R> Call<R> {
                     self.args.push(ClientArg::Value(Vec::new()));
                 }
             },
-            ArgInner::Future(id, handle) => {
+            ArgInner::Future(id, handle, key) => {
                 self.args.push(ClientArg::Future(id));
                 self.holds.push(handle);
+                self.input_keys.push((id, key));
             }
             ArgInner::Key(key) => {
                 // Resolved when the graph is computed.
@@ -631,6 +640,61 @@ impl<R> Call<R> {
         self.reads.push(resolved_path(path.as_ref()));
         self
     }
+
+    /// Keeps the task's result in `checkpoint`, under a key made of the
+    /// function, its [version](Call::version) and the arguments (a future's
+    /// by the key of its own checkpointed task): submitted again with the
+    /// same key — in this run or a later one — the result is read from the
+    /// folder and the function does not run. Every future passed to a
+    /// checkpointed call must come from a checkpointed call (or the
+    /// submission fails, saying which argument).
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Checkpoint, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let dir = std::env::temp_dir().join(format!("flotilla-ckpt-call-{}", std::process::id()));
+    ///     let checkpoint = Checkpoint::open(&dir)?;
+    ///     let client = Client::in_process(1)?;
+    ///     let x = client.submit(add::call(1, 2).checkpoint(&checkpoint))?;
+    ///     let y = client.submit(add::call(&x, 10).checkpoint(&checkpoint))?;
+    ///     assert_eq!(y.result()?, 13);
+    ///     // The same calls again: both read from the folder.
+    ///     let x = client.submit(add::call(1, 2).checkpoint(&checkpoint))?;
+    ///     let y = client.submit(add::call(&x, 10).checkpoint(&checkpoint))?;
+    ///     assert_eq!(y.result()?, 13);
+    ///     assert_eq!((checkpoint.computed(), checkpoint.loaded()), (2, 2));
+    ///     // A future of a call that is not checkpointed cannot be named.
+    ///     let z = client.submit(add::call(5, 5))?;
+    ///     let err = client.submit(add::call(&z, 1).checkpoint(&checkpoint)).unwrap_err();
+    ///     assert!(err.to_string().contains("argument 0"), "{err}");
+    ///     std::fs::remove_dir_all(&dir)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn checkpoint(mut self, checkpoint: &crate::Checkpoint) -> Call<R> {
+        self.checkpoint = Some(checkpoint.clone());
+        self
+    }
+
+    /// The version of the function, part of a [checkpointed](Call::checkpoint)
+    /// task's key (default empty): change it when the function changes, and
+    /// the results kept of the old one are computed again, with everything
+    /// downstream of them.
+    ///
+    /// ```
+    /// use flotilla_cluster::Call;
+    /// let _task: Call<u64> = Call::new("my_crate::render").version("2");
+    /// ```
+    pub fn version(mut self, version: &str) -> Call<R> {
+        self.version = version.to_string();
+        self
+    }
 }
 
 /// `path` made absolute with its links resolved where it exists, as
@@ -678,7 +742,7 @@ enum ArgInner<'a, T> {
     /// A future's task, and its handle: held by the call until it is
     /// submitted, so that a future dropped right after it was passed is
     /// not released before the task that takes it is submitted.
-    Future(u64, Arc<dyn Send + Sync>),
+    Future(u64, Arc<dyn Send + Sync>, Option<Arc<str>>),
     Key(String),
 }
 
@@ -686,7 +750,7 @@ impl<T> fmt::Debug for Arg<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             ArgInner::Value(_) | ArgInner::Owned(_) => f.write_str("Arg(value)"),
-            ArgInner::Future(id, _) => write!(f, "Arg(future {id})"),
+            ArgInner::Future(id, ..) => write!(f, "Arg(future {id})"),
             ArgInner::Key(key) => write!(f, "Arg(key {key:?})"),
         }
     }
@@ -700,7 +764,11 @@ impl<T> From<T> for Arg<'_, T> {
 
 impl<'a, T> From<&'a ClusterFuture<T>> for Arg<'a, T> {
     fn from(future: &'a ClusterFuture<T>) -> Self {
-        Arg(ArgInner::Future(future.id(), future.keep_alive()))
+        Arg(ArgInner::Future(
+            future.id(),
+            future.keep_alive(),
+            future.checkpoint_key(),
+        ))
     }
 }
 

@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use flotilla_cluster::{
@@ -708,6 +708,104 @@ fn a_straggler_is_copied_to_another_worker_and_the_copy_wins() -> Result<(), Fai
     Ok(())
 }
 
+/// Appends `line` to the file `log` (one line per execution).
+fn log_line(log: &str, line: String) {
+    use std::io::Write as _;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+#[remote(crate = flotilla_cluster)]
+fn logged_square(log: String, x: u64) -> u64 {
+    log_line(&log, format!("square {x}"));
+    x * x
+}
+
+#[remote(crate = flotilla_cluster)]
+fn logged_add(log: String, a: u64, b: u64) -> u64 {
+    log_line(&log, format!("add {a} {b}"));
+    a + b
+}
+
+/// Squares of `inputs` summed along a chain (acc[i] = acc[i-1] + sq[i]),
+/// every call checkpointed; runs only the first `submit` squares (an
+/// interrupted run) or everything. The final sum, if it ran that far.
+fn checkpointed_chain(
+    client: &Client,
+    checkpoint: &flotilla_cluster::Checkpoint,
+    log: &str,
+    inputs: &[u64],
+    submit: usize,
+) -> Result<Option<u64>, Failed> {
+    let squares = inputs
+        .iter()
+        .take(submit)
+        .map(|&x| client.submit(logged_square::call(log.to_string(), x).checkpoint(checkpoint)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if submit < inputs.len() {
+        for s in &squares {
+            s.result()?;
+        }
+        return Ok(None);
+    }
+    let mut acc = client.submit(logged_square::call(log.to_string(), 0).checkpoint(checkpoint))?;
+    for s in &squares {
+        acc = client.submit(logged_add::call(log.to_string(), &acc, s).checkpoint(checkpoint))?;
+    }
+    Ok(Some(acc.result()?))
+}
+
+fn take_log(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let _ = std::fs::remove_file(log);
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines.sort();
+    lines
+}
+
+/// An interrupted run keeps what finished; the run started again computes
+/// only the rest; a changed input computes that task and what is
+/// downstream of it, and reads everything else back. Each run is a fresh
+/// cluster of two worker processes, as after a crash.
+fn a_checkpointed_run_resumes_and_recomputes_exactly_what_changed() -> Result<(), Failed> {
+    let root = std::env::temp_dir().join(format!("flotilla-ckpt-{}", std::process::id()));
+    let cleanup = Cleanup(root.clone());
+    std::fs::create_dir_all(&root)?;
+    let log_path = root.join("executions.log");
+    let log = log_path.display().to_string();
+    let run = |inputs: &[u64], submit: usize| -> Result<(Option<u64>, u64, u64), Failed> {
+        let checkpoint = flotilla_cluster::Checkpoint::open(root.join("checkpoint"))?;
+        let cluster = cluster(2, 1);
+        let client = cluster.client()?;
+        let sum = checkpointed_chain(&client, &checkpoint, &log, inputs, submit)?;
+        Ok((sum, checkpoint.computed(), checkpoint.loaded()))
+    };
+    let inputs = [1u64, 2, 3, 4, 5, 6];
+    // Interrupted after three squares.
+    assert_eq!(run(&inputs, 3)?, (None, 3, 0));
+    assert_eq!(take_log(&log_path), ["square 1", "square 2", "square 3"]);
+    // Started again: the three other squares, the zero and the six adds.
+    assert_eq!(run(&inputs, 6)?, (Some(91), 10, 3));
+    assert_eq!(take_log(&log_path).len(), 10);
+    // Nothing changed: nothing runs.
+    assert_eq!(run(&inputs, 6)?, (Some(91), 0, 13));
+    assert!(take_log(&log_path).is_empty());
+    // Input 5 becomes 10: its square and the adds from there on.
+    let changed = [1u64, 2, 3, 4, 10, 6];
+    assert_eq!(run(&changed, 6)?, (Some(166), 3, 10));
+    assert_eq!(
+        take_log(&log_path),
+        ["add 130 36", "add 30 100", "square 10"]
+    );
+    drop(cleanup);
+    Ok(())
+}
+
 /// Removes a test's folder when dropped, also when the test fails.
 struct Cleanup(PathBuf);
 
@@ -721,6 +819,10 @@ fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_checkpointed_run_resumes_and_recomputes_exactly_what_changed",
+            a_checkpointed_run_resumes_and_recomputes_exactly_what_changed,
+        ),
         Trial::test(
             "a_straggler_is_copied_to_another_worker_and_the_copy_wins",
             a_straggler_is_copied_to_another_worker_and_the_copy_wins,

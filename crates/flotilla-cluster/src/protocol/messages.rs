@@ -141,6 +141,8 @@ pub(crate) struct RunTask {
     /// left if this one fails.
     pub(crate) failures: u32,
     pub(crate) retries_left: u32,
+    /// The checkpoint file to write the result to, if any.
+    pub(crate) checkpoint: Option<String>,
 }
 
 /// One argument of a task on its way to a worker.
@@ -185,6 +187,8 @@ pub(crate) struct Submit {
     pub(crate) resources: Vec<(String, u64)>,
     /// Files it reads, for input locality.
     pub(crate) reads: Vec<String>,
+    /// The checkpoint file its worker writes its result to.
+    pub(crate) checkpoint: Option<String>,
 }
 
 /// One argument as a client gives it.

@@ -39,6 +39,8 @@ enum SpecArg {
 struct TaskSpec {
     function: Arc<str>,
     args: Vec<SpecArg>,
+    /// The checkpoint file its result goes to.
+    checkpoint: Option<Arc<str>>,
     /// The client connection and the client's number for the task.
     owner: Option<(ConnId, u64)>,
 }
@@ -302,6 +304,7 @@ impl ClusterState {
         self.specs.push(TaskSpec {
             function,
             args,
+            checkpoint: s.checkpoint.as_deref().map(Arc::from),
             owner: Some((conn, id)),
         });
         self.result_at.push(None);
@@ -778,6 +781,7 @@ impl ClusterState {
             first: self.continuing,
             failures: self.core.retries_used(task),
             retries_left: self.core.retries_left(task),
+            checkpoint: spec.checkpoint.as_deref().map(String::from),
         };
         self.worker_batches.entry(worker).or_default().run.push(run);
     }
@@ -843,6 +847,7 @@ mod test_support {
             retries: 0,
             resources: Vec::new(),
             reads: Vec::new(),
+            checkpoint: None,
         }
     }
 

@@ -278,6 +278,18 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
     let micros = start.elapsed().as_micros() as u64;
     match outcome {
         Ok(Ok(bytes)) => {
+            if let Some(path) = &task.checkpoint {
+                // Kept for a later run; a result that cannot be kept is
+                // still this run's.
+                if let Err(e) = crate::checkpoint::write_result(std::path::Path::new(path), &bytes)
+                {
+                    eprintln!(
+                        "flotilla worker: the result of {} could not be kept in the checkpoint \
+                         file {path}: {e}",
+                        task.key
+                    );
+                }
+            }
             let len = bytes.len() as u64;
             lock(&shared.store).insert(task.task, Arc::new(bytes));
             let finished = Finished {
