@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::checkpoint;
+use crate::checkpoint::{self, Checkpoint};
 use crate::error::ClusterError;
 use crate::fetch::Fetcher;
 use crate::protocol::messages::{
@@ -493,33 +493,12 @@ impl Client {
             Some(checkpoint) => {
                 let inputs = &call.input_keys;
                 let input_key = |id: u64| inputs.iter().find(|(i, _)| *i == id)?.1.clone();
-                let key = checkpoint::key_of(call.function, &call.version, &submit.args, input_key)
-                    .map_err(|n| {
-                        ClusterError::Config(format!(
-                            "a checkpointed task of {} takes as argument {n} the future of a task \
-                         that is not checkpointed, so its result has no key: checkpoint that \
-                         task too, or pass the value",
-                            call.function
-                        ))
-                    })?;
-                let path = checkpoint.path_of(&key);
-                let found = path.is_file();
-                checkpoint.count(found);
-                let path = path.to_string_lossy().into_owned();
-                if found {
-                    // Read back where it is kept instead of computed.
-                    submit.function = checkpoint::LOAD.to_string();
-                    submit.args = vec![ClientArg::Value(postcard::to_stdvec(&path).map_err(
-                        |e| ClusterError::Codec {
-                            what: format!("the checkpoint path of a task of {}", call.function),
-                            reason: e.to_string(),
-                        },
-                    )?)];
-                    submit.reads = vec![path];
-                } else {
-                    submit.checkpoint = Some(path);
-                }
-                Some(Arc::<str>::from(key))
+                Some(checkpointed(
+                    &mut submit,
+                    checkpoint,
+                    &call.version,
+                    input_key,
+                )?)
             }
             None => None,
         };
@@ -1478,6 +1457,44 @@ pub struct CallGraph {
     index: HashMap<String, usize>,
 }
 
+/// Turns `submit` into a checkpointed task of `checkpoint`: a read of the
+/// result kept under its key when the folder has it, else the task itself
+/// with the file its worker writes the result to. Returns the key.
+/// `input_key` gives the key of the task behind each future argument.
+fn checkpointed(
+    submit: &mut Submit,
+    checkpoint: &Checkpoint,
+    version: &str,
+    input_key: impl Fn(u64) -> Option<Arc<str>>,
+) -> Result<Arc<str>, ClusterError> {
+    let key =
+        checkpoint::key_of(&submit.function, version, &submit.args, input_key).map_err(|n| {
+            ClusterError::Config(format!(
+                "a checkpointed task of {} takes as argument {n} the future of a task that is \
+                 not checkpointed, so its result has no key: checkpoint that task too, or pass \
+                 the value",
+                submit.function
+            ))
+        })?;
+    let path = checkpoint.path_of(&key);
+    let found = path.is_file();
+    checkpoint.count(found);
+    let path = path.to_string_lossy().into_owned();
+    if found {
+        // Read back where it is kept instead of computed.
+        let arg = postcard::to_stdvec(&path).map_err(|e| ClusterError::Codec {
+            what: format!("the checkpoint path of a task of {}", submit.function),
+            reason: e.to_string(),
+        })?;
+        submit.function = checkpoint::LOAD.to_string();
+        submit.args = vec![ClientArg::Value(arg)];
+        submit.reads = vec![path];
+    } else {
+        submit.checkpoint = Some(path);
+    }
+    Ok(Arc::from(key))
+}
+
 #[derive(Debug)]
 struct GraphNode {
     key: String,
@@ -1487,6 +1504,9 @@ struct GraphNode {
     retries: u32,
     resources: Vec<(String, u64)>,
     reads: Vec<String>,
+    checkpoint: Option<Checkpoint>,
+    version: String,
+    input_keys: Vec<(u64, Option<Arc<str>>)>,
 }
 
 impl CallGraph {
@@ -1550,6 +1570,9 @@ impl CallGraph {
             retries: call.retries,
             resources: call.resources,
             reads: call.reads,
+            checkpoint: call.checkpoint,
+            version: call.version,
+            input_keys: call.input_keys,
         });
         Ok(())
     }
@@ -1779,6 +1802,8 @@ impl Client {
         let mut ids = vec![0u64; graph.nodes.len()];
         let mut batch = Vec::with_capacity(order.len());
         let mut futures = HashMap::with_capacity(order.len());
+        // The checkpoint keys of the nodes submitted so far, by id.
+        let mut node_keys: HashMap<u64, Arc<str>> = HashMap::new();
         for n in order {
             let node = &graph.nodes[n];
             let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -1789,7 +1814,7 @@ impl Client {
                     *slot = ClientArg::Future(ids[d]);
                 }
             }
-            batch.push(Submit {
+            let mut submit = Submit {
                 id,
                 function: node.function.to_string(),
                 args,
@@ -1797,11 +1822,22 @@ impl Client {
                 resources: node.resources.clone(),
                 reads: node.reads.clone(),
                 checkpoint: None,
-            });
-            futures.insert(
-                node.key.clone(),
-                ClusterFuture::new(id, node.function, self),
-            );
+            };
+            let mut future = ClusterFuture::new(id, node.function, self);
+            if let Some(checkpoint) = &node.checkpoint {
+                let input_key = |id: u64| {
+                    node_keys
+                        .get(&id)
+                        .cloned()
+                        .or_else(|| node.input_keys.iter().find(|(i, _)| *i == id)?.1.clone())
+                };
+                let key = checkpointed(&mut submit, checkpoint, &node.version, input_key)
+                    .map_err(|e| ClusterError::Config(format!("node {:?}: {e}", node.key)))?;
+                node_keys.insert(id, Arc::clone(&key));
+                future.set_checkpoint_key(key);
+            }
+            batch.push(submit);
+            futures.insert(node.key.clone(), future);
         }
         self.send(ClientMessage::Submit(batch))?;
         Ok(GraphFutures { futures })

@@ -806,6 +806,42 @@ fn a_checkpointed_run_resumes_and_recomputes_exactly_what_changed() -> Result<()
     Ok(())
 }
 
+/// A keyed graph's checkpointed nodes chain their keys through graph
+/// keys as calls do through futures: computed again, every node is read
+/// back; a node whose input changed runs with those downstream of it.
+fn a_checkpointed_graph_reads_back_what_it_computed() -> Result<(), Failed> {
+    let root = std::env::temp_dir().join(format!("flotilla-ckpt-graph-{}", std::process::id()));
+    let cleanup = Cleanup(root.clone());
+    let client = Client::in_process(2)?;
+    let log = root.join("executions.log").display().to_string();
+    let graph = |x: u64| -> Result<(CallGraph, flotilla_cluster::Checkpoint), Failed> {
+        let checkpoint = flotilla_cluster::Checkpoint::open(root.join("checkpoint"))?;
+        let mut g = CallGraph::new();
+        g.add(
+            "a",
+            logged_square::call(log.clone(), x).checkpoint(&checkpoint),
+        )?;
+        g.add(
+            "b",
+            logged_square::call(log.clone(), 2).checkpoint(&checkpoint),
+        )?;
+        let sum = logged_add::call(log.clone(), Arg::key("a"), Arg::key("b"));
+        g.add("sum", sum.checkpoint(&checkpoint))?;
+        Ok((g, checkpoint))
+    };
+    for (x, expected, computed) in [(3u64, 13u64, 3u64), (3, 13, 0), (4, 20, 2)] {
+        let (g, checkpoint) = graph(x)?;
+        let done = client.compute_graph(&g)?;
+        assert_eq!(done.result::<u64>("sum")?, expected);
+        assert_eq!(
+            (checkpoint.computed(), checkpoint.loaded()),
+            (computed, 3 - computed)
+        );
+    }
+    drop(cleanup);
+    Ok(())
+}
+
 /// Removes a test's folder when dropped, also when the test fails.
 struct Cleanup(PathBuf);
 
@@ -819,6 +855,10 @@ fn main() {
     flotilla_cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_checkpointed_graph_reads_back_what_it_computed",
+            a_checkpointed_graph_reads_back_what_it_computed,
+        ),
         Trial::test(
             "a_checkpointed_run_resumes_and_recomputes_exactly_what_changed",
             a_checkpointed_run_resumes_and_recomputes_exactly_what_changed,
