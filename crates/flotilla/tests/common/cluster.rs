@@ -49,6 +49,7 @@ pub(crate) fn peaks_stay_under(client: &Client, workers: usize, limit: u64) -> R
             .filter_map(|w| w.peak_memory)
             .collect();
         if peaks.len() == workers && status.workers.iter().all(|w| w.tasks > 0) {
+            eprintln!("peak resident bytes per worker: {peaks:?} (limit {limit})");
             for p in &peaks {
                 assert!(
                     *p < limit,
