@@ -138,17 +138,9 @@ impl Scheduler {
 
 #[cfg(test)]
 mod test {
+    use super::super::test_support::runs;
     use crate::{Attempt, Command, Finish, Placement, Scheduler, Target, TaskGraph, TaskKey};
     use crate::{TaskId, WorkerId, WorkerOffer};
-
-    fn placed_on(out: &[Command]) -> Vec<(TaskId, Target)> {
-        out.iter()
-            .filter_map(|c| match c {
-                Command::Run { task, target, .. } => Some((*task, *target)),
-                _ => None,
-            })
-            .collect()
-    }
 
     /// Eight splits, four under each worker's folder, listed so that
     /// dealing them in turn would put every one on the wrong worker.
@@ -167,7 +159,7 @@ mod test {
             s.reads(t, &format!("/disk/{disk}/part-{i}.csv"));
         }
         s.start(&mut out);
-        let placed = placed_on(&out);
+        let placed = runs(&out);
         assert_eq!(placed.len(), 8);
         for (t, target) in placed {
             let expected = if t.index() % 2 == 0 { b } else { a };
@@ -191,7 +183,7 @@ mod test {
         }
         s.start(&mut out);
         // Every split is queued on a: its files are there.
-        assert!(placed_on(&out)
+        assert!(runs(&out)
             .iter()
             .all(|(_, target)| *target == Target::Stealable(a)));
         // b is idle: it may steal one all the same.
@@ -209,10 +201,10 @@ mod test {
         // a leaves: its splits are placed again on b, the one worker left.
         out.clear();
         s.remove_worker(a, &mut out).unwrap();
-        assert!(placed_on(&out)
+        assert!(runs(&out)
             .iter()
             .all(|(_, target)| *target == Target::Stealable(b)));
-        assert!(!placed_on(&out).is_empty());
+        assert!(!runs(&out).is_empty());
     }
 
     #[test]
@@ -226,7 +218,7 @@ mod test {
         s.add_worker(WorkerOffer::new(1).local_data("/disk/b"), &mut out);
         s.reads(t0, "/shared/part-0");
         s.start(&mut out);
-        let targets: Vec<_> = placed_on(&out).into_iter().map(|(_, t)| t).collect();
+        let targets: Vec<_> = runs(&out).into_iter().map(|(_, t)| t).collect();
         assert_eq!(
             targets,
             [
@@ -264,7 +256,7 @@ mod test {
             )
             .unwrap();
         assert_eq!(
-            placed_on(&out),
+            runs(&out),
             [
                 (first, Target::Stealable(a)),
                 (second, Target::Stealable(b))
@@ -294,6 +286,6 @@ mod test {
         s.add_worker(WorkerOffer::new(1).local_data("/data"), &mut out);
         s.reads(t, "/data/x");
         s.start(&mut out);
-        assert_eq!(placed_on(&out), [(t, Target::Pinned(first))]);
+        assert_eq!(runs(&out), [(t, Target::Pinned(first))]);
     }
 }

@@ -114,10 +114,9 @@ impl Scheduler {
         if self.requirements.is_empty() || !self.requirements.contains_key(&task) {
             return None;
         }
-        let eligible = self.workers.present().filter(|&w| self.offers_all(w, task));
         Some(
-            eligible
-                .min_by_key(|&w| (self.workers.queued(w), w))
+            self.workers
+                .least_queued(|w| self.offers_all(w, task))
                 .map(Target::Pinned),
         )
     }
@@ -134,20 +133,10 @@ impl Scheduler {
 
 #[cfg(test)]
 mod test {
-    use super::super::test_support::finish;
+    use super::super::test_support::{finish, runs};
     use super::super::{Command, WorkerOffer};
     use super::*;
     use crate::{Placement, TaskGraph, TaskKey};
-
-    /// Where each `Run` in `out` sends its task.
-    fn runs(out: &[Command]) -> Vec<(TaskId, Target)> {
-        out.iter()
-            .filter_map(|c| match c {
-                Command::Run { task, target, .. } => Some((*task, *target)),
-                _ => None,
-            })
-            .collect()
-    }
 
     #[test]
     fn a_task_needing_a_gpu_goes_only_where_there_is_one_and_waits_otherwise() {

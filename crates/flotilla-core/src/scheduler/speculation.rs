@@ -225,14 +225,10 @@ impl Scheduler {
     /// and has a thread to spare: the one with the fewest tasks queued
     /// (the lowest id among equals).
     fn copy_target(&self, task: TaskId, running: WorkerId) -> Option<WorkerId> {
-        self.workers
-            .present()
-            .filter(|&w| w != running && self.offers_all(w, task))
-            .filter(|&w| {
-                let threads = self.workers.offer(w).map_or(1, |o| o.threads().max(1));
-                self.workers.queued(w) < threads as usize
-            })
-            .min_by_key(|&w| (self.workers.queued(w), w))
+        self.workers.least_queued(|w| {
+            let threads = self.workers.offer(w).map_or(1, |o| o.threads().max(1));
+            w != running && self.offers_all(w, task) && self.workers.queued(w) < threads as usize
+        })
     }
 
     /// Which attempt of a copied task `(worker, attempt)` is, if it is one
@@ -361,6 +357,7 @@ impl Scheduler {
 mod test {
     use std::time::Duration;
 
+    use super::super::test_support::runs;
     use crate::{Attempt, Command, FailureKind, Finish, Placement, Scheduler, Speculation};
     use crate::{Target, TaskGraph, TaskId, TaskKey, TaskOptions, TaskState, WorkerId};
 
@@ -418,9 +415,7 @@ mod test {
     }
 
     fn runs_of(out: &[Command], task: TaskId) -> usize {
-        out.iter()
-            .filter(|c| matches!(c, Command::Run { task: t, .. } if *t == task))
-            .count()
+        runs(out).iter().filter(|(t, _)| *t == task).count()
     }
 
     #[test]

@@ -222,6 +222,14 @@ impl WorkerTable {
             .map(|(i, _)| WorkerId::new(i as u32))
     }
 
+    /// The present worker `eligible` accepts with the fewest tasks queued
+    /// (the lowest id among equals).
+    pub(super) fn least_queued(&self, eligible: impl Fn(WorkerId) -> bool) -> Option<WorkerId> {
+        self.present()
+            .filter(|&w| eligible(w))
+            .min_by_key(|&w| (self.queued(w), w))
+    }
+
     #[inline]
     pub(super) fn queue(&mut self, worker: u32) {
         if let Some(q) = self.queued.get_mut(worker as usize) {
