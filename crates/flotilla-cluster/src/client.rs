@@ -129,7 +129,7 @@ pub struct Client {
 /// stop when the client and every future of it are gone.
 struct Embedded {
     server: Option<SchedulerServer>,
-    worker: Option<std::thread::JoinHandle<Result<(), ClusterError>>>,
+    workers: Vec<std::thread::JoinHandle<Result<(), ClusterError>>>,
     /// The closures this client made runnable, forgotten at the end.
     closures: Mutex<Vec<String>>,
 }
@@ -138,7 +138,7 @@ impl Drop for Embedded {
     fn drop(&mut self) {
         // Stopping the scheduler closes the worker's connection: it ends.
         self.server.take();
-        if let Some(w) = self.worker.take() {
+        for w in self.workers.drain(..) {
             let _ = w.join();
         }
         let names = std::mem::take(&mut *self.closures.lock().unwrap_or_else(|p| p.into_inner()));
@@ -295,45 +295,80 @@ impl Client {
     /// assert!(client.is_in_process());
     /// ```
     pub fn in_process(threads: usize) -> Result<Client, ClusterError> {
+        Client::in_process_with(SchedulerOptions::new(), 1, threads)
+    }
+
+    /// As [`Client::in_process`], with `workers` workers of `threads`
+    /// threads each and a scheduler configured by `options` (speculation,
+    /// placement, retries…; its address, token and plain loopback
+    /// connections are chosen here). Several
+    /// workers let the scheduler copy a straggling task to another one.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Io`] when the scheduler cannot listen on loopback,
+    /// [`ClusterError::Config`] when a worker does not start.
+    ///
+    /// ```
+    /// use flotilla_cluster::{Client, SchedulerOptions, Speculation};
+    ///
+    /// let options = SchedulerOptions::new().speculation(Some(Speculation::new(3.0)));
+    /// let client = Client::in_process_with(options, 2, 1).unwrap();
+    /// assert_eq!(client.status().unwrap().workers.len(), 2);
+    /// ```
+    pub fn in_process_with(
+        options: SchedulerOptions,
+        workers: usize,
+        threads: usize,
+    ) -> Result<Client, ClusterError> {
         let token = Token::random()?;
         let server = SchedulerServer::start(
-            SchedulerOptions::new()
+            options
                 .listen("127.0.0.1:0")
-                .token(Some(token.clone())),
+                .token(Some(token.clone()))
+                .tls(None),
         )?;
         let addr = server.addr().to_string();
-        let options = WorkerOptions::new()
-            .threads(threads)
-            .token(Some(token.clone()));
-        let worker_addr = addr.clone();
-        let worker = std::thread::Builder::new()
-            .name("flotilla-in-process-worker".into())
-            .spawn(move || run_worker(&worker_addr, options))
-            .map_err(|e| ClusterError::io("starting the in-process worker", e))?;
+        let workers = workers.max(1);
+        let mut handles = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let mut options = WorkerOptions::new()
+                .threads(threads)
+                .token(Some(token.clone()));
+            // Dropping the client ends its engine, running tasks included.
+            options.finish_running = true;
+            let worker_addr = addr.clone();
+            handles.push(
+                std::thread::Builder::new()
+                    .name("flotilla-in-process-worker".into())
+                    .spawn(move || run_worker(&worker_addr, options))
+                    .map_err(|e| ClusterError::io("starting the in-process worker", e))?,
+            );
+        }
         let mut client = Client::connect_with(&addr, Some(token))?;
-        // The worker registers within moments; wait for it, or for its end.
+        // The workers register within moments; wait for them, or for an end.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while client.status()?.workers.is_empty() {
-            if worker.is_finished() {
-                let why = match worker.join() {
+        while client.status()?.workers.len() < workers {
+            if let Some(i) = handles.iter().position(|w| w.is_finished()) {
+                let why = match handles.swap_remove(i).join() {
                     Ok(Err(e)) => e.to_string(),
                     Ok(Ok(())) => "it ended".to_string(),
                     Err(_) => "it panicked".to_string(),
                 };
                 return Err(ClusterError::Config(format!(
-                    "the in-process worker did not start: {why}"
+                    "an in-process worker did not start: {why}"
                 )));
             }
             if std::time::Instant::now() > deadline {
                 return Err(ClusterError::Config(
-                    "the in-process worker did not register within 30 s".into(),
+                    "the in-process workers did not register within 30 s".into(),
                 ));
             }
             std::thread::sleep(Duration::from_millis(1));
         }
         client.embedded = Some(Arc::new(Embedded {
             server: Some(server),
-            worker: Some(worker),
+            workers: handles,
             closures: Mutex::new(Vec::new()),
         }));
         Ok(client)
@@ -726,7 +761,8 @@ impl Client {
     /// ```
     pub fn as_completed<R>(&self, futures: &[ClusterFuture<R>]) -> AsCompleted<R> {
         AsCompleted {
-            pending: futures.to_vec(),
+            pending: futures.iter().cloned().enumerate().collect(),
+            ended: std::collections::VecDeque::new(),
             inner: Arc::clone(&self.inner),
         }
     }
@@ -1398,27 +1434,67 @@ tuples! {
 /// }
 /// ```
 pub struct AsCompleted<R> {
-    pending: Vec<ClusterFuture<R>>,
+    /// Futures not yet ended, with their place in the caller's slice.
+    pending: Vec<(usize, ClusterFuture<R>)>,
+    /// Futures seen ended, not yet handed out, in the order seen.
+    ended: std::collections::VecDeque<(usize, ClusterFuture<R>)>,
     inner: Arc<Inner>,
 }
 
 impl<R> fmt::Debug for AsCompleted<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AsCompleted({} pending)", self.pending.len())
+        write!(
+            f,
+            "AsCompleted({} pending)",
+            self.pending.len() + self.ended.len()
+        )
     }
 }
 
-impl<R> Iterator for AsCompleted<R> {
-    type Item = ClusterFuture<R>;
-
-    fn next(&mut self) -> Option<ClusterFuture<R>> {
+impl<R> AsCompleted<R> {
+    /// The next future to end with its index in the slice given to
+    /// [`Client::as_completed`], so a caller can tell which input it was.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn cube(x: u64) -> u64 {
+    ///     x * x * x
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let inputs = [2u64, 3, 4];
+    ///     let cubes = client.map(cube::REMOTE, (inputs.to_vec(),))?;
+    ///     let mut done = client.as_completed(&cubes);
+    ///     while let Some((i, f)) = done.next_indexed() {
+    ///         assert_eq!(f.result()?, inputs[i].pow(3));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn next_indexed(&mut self) -> Option<(usize, ClusterFuture<R>)> {
+        if let Some(next) = self.ended.pop_front() {
+            return Some(next);
+        }
         if self.pending.is_empty() {
             return None;
         }
         let mut state = lock(&self.inner.state);
         loop {
-            if let Some(i) = self.pending.iter().position(|f| state.ended(f.id())) {
-                return Some(self.pending.remove(i));
+            // One pass moves every ended future out: each wake-up costs
+            // one scan of what is pending, not one per future.
+            let mut i = 0;
+            while i < self.pending.len() {
+                if state.ended(self.pending[i].1.id()) {
+                    self.ended.push_back(self.pending.swap_remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+            if let Some(next) = self.ended.pop_front() {
+                return Some(next);
             }
             if state.gone.is_some() {
                 // Its result() reports the lost connection.
@@ -1430,6 +1506,14 @@ impl<R> Iterator for AsCompleted<R> {
                 .wait(state)
                 .unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+impl<R> Iterator for AsCompleted<R> {
+    type Item = ClusterFuture<R>;
+
+    fn next(&mut self) -> Option<ClusterFuture<R>> {
+        self.next_indexed().map(|(_, f)| f)
     }
 }
 

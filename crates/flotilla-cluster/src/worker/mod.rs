@@ -64,6 +64,10 @@ pub struct WorkerOptions {
     tls: Option<Tls>,
     spill_dir: Option<std::path::PathBuf>,
     local_data: Vec<std::path::PathBuf>,
+    /// When the scheduler goes: wait for the tasks already running (an
+    /// in-process worker, whose threads outlive it otherwise) rather than
+    /// leave them to the process's exit.
+    pub(crate) finish_running: bool,
 }
 
 impl Default for WorkerOptions {
@@ -89,6 +93,7 @@ impl WorkerOptions {
             tls: None,
             spill_dir: None,
             local_data: Vec::new(),
+            finish_running: false,
         }
     }
 
@@ -290,6 +295,9 @@ pub(crate) struct Shared {
     /// A thread waits for its task's outcome to be written before it takes
     /// the next task, so that a crash in the next one cannot lose it.
     careful: bool,
+    /// Set when the scheduler is gone: tasks still waiting for a thread
+    /// are dropped instead of run.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Counts of outcome reports: handed to the writer, and written.
@@ -439,6 +447,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         outcomes: Mutex::new(Outcomes::default()),
         outcome_written: Condvar::new(),
         careful: options.prefetch == Some(0),
+        stopping: std::sync::atomic::AtomicBool::new(false),
     });
     tokio::spawn(report_loop(writer, outgoing, Arc::clone(&shared)));
     let beats = Arc::clone(&shared);
@@ -479,12 +488,17 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         options.tls.clone(),
     ));
 
+    let finish_running = options.finish_running;
+    let end = |result: Result<(), ClusterError>| {
+        tokio::task::block_in_place(|| run::wind_down(&shared, finish_running));
+        result
+    };
     loop {
         let message = match reader.recv::<SchedulerMessage>().await {
             Ok(Some(m)) => m,
             // The scheduler went away: this worker's work is over.
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(e),
+            Ok(None) => return end(Ok(())),
+            Err(e) => return end(Err(e)),
         };
         match message {
             // Inputs spilled to disk are read back here.
@@ -499,7 +513,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
             }
             SchedulerMessage::Cancel(tasks) => run::cancel(&shared, &tasks),
             SchedulerMessage::GiveUp(requests) => run::give_up(&shared, &requests),
-            SchedulerMessage::Shutdown => return Ok(()),
+            SchedulerMessage::Shutdown => return end(Ok(())),
             SchedulerMessage::Registered { .. } => {}
         }
     }

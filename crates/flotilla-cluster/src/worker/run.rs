@@ -204,13 +204,28 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
         let s = Arc::clone(shared);
         // The outcome goes back by message, not through the handle.
         drop(shared.pool.submit(move || {
-            let outcome = execute(&s, next);
-            if s.careful {
-                wait_written(&s, outcome);
+            if !s.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                let outcome = execute(&s, next);
+                if s.careful {
+                    wait_written(&s, outcome);
+                }
             }
             lock(&s.queue).in_flight -= 1;
             pump(&s);
         }));
+    }
+}
+
+/// The scheduler is gone: queued tasks are dropped, and tasks waiting
+/// for a pool thread will not run; with `wait`, returns once the tasks
+/// already running have ended.
+pub(crate) fn wind_down(shared: &Shared, wait: bool) {
+    shared
+        .stopping
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    lock(&shared.queue).ready.clear();
+    while wait && lock(&shared.queue).in_flight > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
