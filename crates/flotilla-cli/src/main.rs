@@ -4,6 +4,7 @@ mod bench;
 mod cluster_cmd;
 mod demo;
 mod gen;
+mod images_cmd;
 mod json;
 mod spin;
 mod streaming_cmd;
@@ -38,6 +39,9 @@ enum Command {
     Status(cluster_cmd::StatusArgs),
     /// Write a fresh TLS authority, certificate and key for a cluster.
     TlsCerts(cluster_cmd::TlsCertsArgs),
+    /// Analyse a folder of PNG/JPEG images (detect objects, measure
+    /// features) into SQLite or PostgreSQL, checkpointed and resumable.
+    Images(images_cmd::ImagesArgs),
 }
 
 /// Runs the command; an error is printed as its message and the chain of
@@ -85,5 +89,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Worker(args) => cluster_cmd::run_worker(&args),
         Command::Status(args) => cluster_cmd::run_status(&args),
         Command::TlsCerts(args) => cluster_cmd::run_tls_certs(&args),
+        Command::Images(args) => images_cmd::run_images(&args),
     }
 }
