@@ -1509,6 +1509,61 @@ impl<R> AsCompleted<R> {
     }
 }
 
+impl<R> AsCompleted<R> {
+    /// Every future that has ended by now (at least one, waiting for it
+    /// if need be), with its index: a batch to fetch in one
+    /// [`Client::gather`] — one round trip per worker instead of one per
+    /// result. Empty once every future was handed out.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn half(x: u64) -> u64 {
+    ///     x / 2
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let halves = client.map(half::REMOTE, ((0..100u64).collect::<Vec<_>>(),))?;
+    ///     let mut done = client.as_completed(&halves);
+    ///     let mut seen = 0;
+    ///     loop {
+    ///         let batch = done.next_batch();
+    ///         if batch.is_empty() {
+    ///             break;
+    ///         }
+    ///         let futures: Vec<_> = batch.iter().map(|(_, f)| f.clone()).collect();
+    ///         for ((i, _), v) in batch.iter().zip(client.gather(&futures)?) {
+    ///             assert_eq!(v, *i as u64 / 2);
+    ///         }
+    ///         seen += batch.len();
+    ///     }
+    ///     assert_eq!(seen, 100);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn next_batch(&mut self) -> Vec<(usize, ClusterFuture<R>)> {
+        let Some(first) = self.next_indexed() else {
+            return Vec::new();
+        };
+        let mut batch = vec![first];
+        {
+            let state = lock(&self.inner.state);
+            let mut i = 0;
+            while i < self.pending.len() {
+                if state.ended(self.pending[i].1.id()) {
+                    self.ended.push_back(self.pending.swap_remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        batch.extend(self.ended.drain(..));
+        batch
+    }
+}
+
 impl<R> Iterator for AsCompleted<R> {
     type Item = ClusterFuture<R>;
 

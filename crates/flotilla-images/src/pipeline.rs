@@ -295,18 +295,35 @@ impl Pipeline {
         }
         let mut interrupted = false;
         let mut done = client.as_completed(&futures);
-        while let Some((i, future)) = done.next_indexed() {
+        loop {
+            // Every result ready by now, fetched together.
+            let batch = done.next_batch();
+            if batch.is_empty() {
+                break;
+            }
+            let batch_futures: Vec<_> = batch.iter().map(|(_, f)| f.clone()).collect();
+            let outcomes: Vec<ImageOutcome> = match client.gather(&batch_futures) {
+                Ok(outcomes) => outcomes,
+                // Some task failed (a panic in the detector, or out of
+                // retries): each is then taken on its own.
+                Err(_) => batch
+                    .iter()
+                    .map(|(i, f)| {
+                        f.result().unwrap_or_else(|e| {
+                            ImageOutcome::failed(paths[*i].clone(), format!("task failed: {e}"))
+                        })
+                    })
+                    .collect(),
+            };
+            // What was fetched is recorded, stop or not.
+            for outcome in &outcomes {
+                record(outcome, &mut summary)?;
+            }
+            bar.update(summary.images);
             if self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
                 interrupted = true;
                 break;
             }
-            let outcome = match future.result() {
-                Ok(o) => o,
-                // A panic in the detector, or a task out of retries.
-                Err(e) => ImageOutcome::failed(paths[i].clone(), format!("task failed: {e}")),
-            };
-            record(&outcome, &mut summary)?;
-            bar.update(summary.images);
         }
         bar.finish(summary.images);
         if interrupted {

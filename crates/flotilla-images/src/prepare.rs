@@ -58,16 +58,38 @@ impl Prepared {
     /// assert_eq!(p.gray().dimensions(), (8, 8));
     /// ```
     pub fn new(image: RgbImage, how: &Preprocess) -> Prepared {
-        let original = image.dimensions();
-        let (w, h) = original;
-        let longest = w.max(h);
+        let (w, h) = image.dimensions();
+        Prepared::from_pixels(image.as_raw(), w, h, how)
+    }
+
+    /// As [`Prepared::new`], from packed RGB bytes (3 per pixel, rows top
+    /// to bottom) of a `width`×`height` image: what a decoder wrote into a
+    /// buffer it reuses.
+    ///
+    /// ```
+    /// let pixels = vec![200u8; 8 * 4 * 3];
+    /// let p = flotilla_images::Prepared::from_pixels(&pixels, 8, 4, &Default::default());
+    /// assert_eq!(p.gray().get_pixel(0, 0).0[0], 200);
+    /// ```
+    pub fn from_pixels(pixels: &[u8], width: u32, height: u32, how: &Preprocess) -> Prepared {
+        let original = (width, height);
+        let longest = width.max(height);
         let rgb = if how.working_size > 0 && longest > how.working_size {
-            let scale = f64::from(how.working_size) / f64::from(longest);
-            let nw = ((f64::from(w) * scale).round() as u32).max(1);
-            let nh = ((f64::from(h) * scale).round() as u32).max(1);
-            image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle)
+            let whole = longest / how.working_size;
+            if longest % how.working_size == 0 && width % whole == 0 && height % whole == 0 {
+                // A whole factor: the mean of each factor × factor block.
+                average_blocks(pixels, width, height, whole)
+            } else {
+                let scale = f64::from(how.working_size) / f64::from(longest);
+                let nw = ((f64::from(width) * scale).round() as u32).max(1);
+                let nh = ((f64::from(height) * scale).round() as u32).max(1);
+                let image = RgbImage::from_raw(width, height, pixels.to_vec())
+                    .unwrap_or_else(|| RgbImage::new(width, height));
+                image::imageops::resize(&image, nw, nh, image::imageops::FilterType::Triangle)
+            }
         } else {
-            image
+            RgbImage::from_raw(width, height, pixels.to_vec())
+                .unwrap_or_else(|| RgbImage::new(width, height))
         };
         let gray = box_blur(&luma(&rgb), how.denoise_radius);
         Prepared {
@@ -116,6 +138,31 @@ impl Prepared {
     pub fn scale(&self) -> f64 {
         f64::from(self.original.0) / f64::from(self.rgb.width().max(1))
     }
+}
+
+/// Shrinks by a whole `factor`: each output pixel the rounded mean of a
+/// `factor`×`factor` block (as area averaging, and as `Image.reduce`).
+fn average_blocks(pixels: &[u8], width: u32, height: u32, factor: u32) -> RgbImage {
+    let (w, k) = (width as usize, factor as usize);
+    let (nw, nh) = (w / k, height as usize / k);
+    let n = (k * k) as u32;
+    let mut sums = vec![0u32; nw * 3];
+    let mut out = Vec::with_capacity(nw * nh * 3);
+    for by in 0..nh {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for y in by * k..(by + 1) * k {
+            let row = &pixels[y * w * 3..(y + 1) * w * 3];
+            for (bx, block) in row.chunks_exact(3 * k).enumerate() {
+                for px in block.chunks_exact(3) {
+                    sums[bx * 3] += u32::from(px[0]);
+                    sums[bx * 3 + 1] += u32::from(px[1]);
+                    sums[bx * 3 + 2] += u32::from(px[2]);
+                }
+            }
+        }
+        out.extend(sums.iter().map(|&s| ((s + n / 2) / n) as u8));
+    }
+    RgbImage::from_raw(nw as u32, nh as u32, out).unwrap_or_else(|| RgbImage::new(1, 1))
 }
 
 /// Grey from colour (ITU-R 601 weights, integer arithmetic).
@@ -176,6 +223,26 @@ mod tests {
         let b = box_blur(&g, 1);
         assert_eq!(b.get_pixel(2, 2).0[0], 100); // (8·90 + 180) / 9
         assert_eq!(b.get_pixel(0, 0).0[0], 90);
+    }
+
+    #[test]
+    fn a_whole_factor_averages_blocks() {
+        // 4×2 → 2×1: blocks of 2×2.
+        #[rustfmt::skip]
+        let px: Vec<u8> = [
+            0, 0, 0,  10, 10, 10,  100, 0, 0,  100, 0, 0,
+            20, 20, 20,  30, 30, 30,  100, 0, 0,  101, 0, 1,
+        ].to_vec();
+        let p = Prepared::from_pixels(
+            &px,
+            4,
+            2,
+            &Preprocess {
+                working_size: 2,
+                denoise_radius: 0,
+            },
+        );
+        assert_eq!(p.rgb().as_raw(), &[15, 15, 15, 100, 0, 0]);
     }
 
     #[test]
