@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use flotilla::cluster::{Client, LocalCluster, SchedulerOptions, Speculation};
-use flotilla_images::{list_images, synthetic, DetectorSpec, Pipeline, RunReport, Settings};
+use flotilla_images::{
+    list_images, synthetic, DetectorSpec, Pipeline, Preprocess, RunReport, Settings,
+};
 
 use crate::json::{line, Json};
 
@@ -76,10 +78,13 @@ pub(crate) fn run_images(args: &ImagesArgs) -> anyhow::Result<()> {
             eprintln!("wrote {n} synthetic images into {}", args.input);
         }
     }
-    let mut settings = Settings::default();
-    settings.detector = args.detector.parse::<DetectorSpec>()?;
-    settings.preprocess.working_size = args.working_size;
-    settings.preprocess.denoise_radius = args.denoise;
+    let settings = Settings {
+        preprocess: Preprocess {
+            working_size: args.working_size,
+            denoise_radius: args.denoise,
+        },
+        detector: args.detector.parse::<DetectorSpec>()?,
+    };
     let speculation = args.speculate.map(Speculation::new);
 
     let stop = Arc::new(AtomicBool::new(false));

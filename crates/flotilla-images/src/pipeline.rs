@@ -331,7 +331,6 @@ impl Pipeline {
                 let _ = client.cancel(f);
             }
         }
-        drop(record);
         images.finish()?;
         objects.finish()?;
 

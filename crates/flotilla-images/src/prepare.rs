@@ -76,7 +76,10 @@ impl Prepared {
         let longest = width.max(height);
         let rgb = if how.working_size > 0 && longest > how.working_size {
             let whole = longest / how.working_size;
-            if longest % how.working_size == 0 && width % whole == 0 && height % whole == 0 {
+            if longest.is_multiple_of(how.working_size)
+                && width.is_multiple_of(whole)
+                && height.is_multiple_of(whole)
+            {
                 // A whole factor: the mean of each factor × factor block.
                 average_blocks(pixels, width, height, whole)
             } else {

@@ -131,9 +131,12 @@ fn input_of(dir: &Path) -> String {
     dir.to_string_lossy().into_owned()
 }
 
-/// Objects per image path as stored: `path -> [(x, y, w, h)]`.
-fn stored_objects(sink: &Sink) -> Result<BTreeMap<String, Vec<(i64, i64, i64, i64)>>, Failed> {
-    let mut by_path: BTreeMap<String, Vec<(i64, i64, i64, i64)>> = BTreeMap::new();
+/// A box as stored: `(x, y, width, height)`.
+type StoredBox = (i64, i64, i64, i64);
+
+/// Objects per image path as stored.
+fn stored_objects(sink: &Sink) -> Result<BTreeMap<String, Vec<StoredBox>>, Failed> {
+    let mut by_path: BTreeMap<String, Vec<StoredBox>> = BTreeMap::new();
     for row in sink.rows(&objects_table())? {
         let n = |i: usize| row[i].as_i64().unwrap_or(-1);
         by_path

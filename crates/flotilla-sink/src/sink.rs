@@ -56,7 +56,7 @@ pub(crate) enum Backend {
     #[cfg(feature = "sqlite")]
     Sqlite(crate::sqlite::Db),
     #[cfg(feature = "postgres")]
-    Postgres(crate::postgres::Db),
+    Postgres(Box<crate::postgres::Db>),
 }
 
 impl Sink {
@@ -312,7 +312,7 @@ fn open_backend(url: &str) -> Result<(Backend, String), SinkError> {
         {
             let target = format!("PostgreSQL {}", crate::redact(url));
             return Ok((
-                Backend::Postgres(crate::postgres::Db::connect(url, &target)?),
+                Backend::Postgres(Box::new(crate::postgres::Db::connect(url, &target)?)),
                 target,
             ));
         }

@@ -58,7 +58,7 @@ pub fn image_row(i: usize) -> Vec<Value> {
         format!("img-{i:04}.png").into(),
         (i as i64).into(),
         (i as f64 / 4.0).into(),
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             Value::Null
         } else {
             vec![i as u8; 3].into()
