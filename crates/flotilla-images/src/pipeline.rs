@@ -333,6 +333,12 @@ impl Pipeline {
         }
         images.finish()?;
         objects.finish()?;
+        // An image that now has fewer objects than an earlier run found
+        // keeps no rows of the ones it lost (upserts alone never delete).
+        sink.execute(
+            "DELETE FROM objects WHERE EXISTS (SELECT 1 FROM images \
+             WHERE images.path = objects.path AND objects.object >= images.objects)",
+        )?;
 
         let mut metrics: Vec<Vec<Value>> = summary
             .metrics()

@@ -107,6 +107,15 @@ impl Db {
         })
     }
 
+    pub(crate) fn execute(&mut self, sql: &str) -> Result<u64, SinkError> {
+        self.client
+            .execute(sql, &[])
+            .map_err(|e| SinkError::Database {
+                table: "(a statement of the caller's)".into(),
+                reason: format!("{} in {sql:?}", reason(&e)),
+            })
+    }
+
     pub(crate) fn count(&mut self, table: &Table, sql: &str) -> Result<u64, SinkError> {
         let row = self
             .client

@@ -239,6 +239,32 @@ impl Sink {
         }
     }
 
+    /// Runs a statement of the caller's own (a `DELETE`, an index, a
+    /// view) in its own transaction; the number of rows it changed. The
+    /// statement is the caller's: flotilla neither checks nor quotes it.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Database`] with the database's message.
+    ///
+    /// ```
+    /// use flotilla_sink::{ColumnType, Sink, Table};
+    /// let sink = Sink::open("sqlite::memory:").unwrap();
+    /// let t = Table::new("t").column("n", ColumnType::Integer).key(["n"]);
+    /// sink.create(&t).unwrap();
+    /// sink.upsert(&t, &[vec![1.into()], vec![2.into()], vec![3.into()]]).unwrap();
+    /// assert_eq!(sink.execute("DELETE FROM t WHERE n >= 2").unwrap(), 2);
+    /// assert_eq!(sink.count(&t).unwrap(), 1);
+    /// ```
+    pub fn execute(&self, sql: &str) -> Result<u64, SinkError> {
+        match &mut *self.lock() {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(d) => d.execute(sql),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(d) => d.execute(sql),
+        }
+    }
+
     /// Checks and writes one batch; `first` is the number of `rows[0]`
     /// among everything the caller has written, for errors.
     pub(crate) fn write_batch(

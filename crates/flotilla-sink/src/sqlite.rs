@@ -84,6 +84,16 @@ impl Db {
         tx.commit().map_err(|e| database(table, e))
     }
 
+    pub(crate) fn execute(&mut self, sql: &str) -> Result<u64, SinkError> {
+        self.conn
+            .execute(sql, [])
+            .map(|n| n as u64)
+            .map_err(|e| SinkError::Database {
+                table: "(a statement of the caller's)".into(),
+                reason: format!("{e} in {sql:?}"),
+            })
+    }
+
     pub(crate) fn count(&mut self, table: &Table, sql: &str) -> Result<u64, SinkError> {
         self.conn
             .query_row(sql, [], |r| r.get::<_, i64>(0))
