@@ -30,6 +30,7 @@ use crate::scheduler::{SchedulerOptions, SchedulerServer};
 use crate::tls::Tls;
 use crate::transport;
 use crate::worker::{run_worker, WorkerOptions};
+use flotilla_core::BatchSizer;
 use flotilla_local::Progress;
 
 /// How many times a gather fetches results that vanished with their
@@ -41,6 +42,8 @@ const MAX_FETCH_ROUNDS: usize = 20;
 struct Location {
     task: u32,
     addr: String,
+    /// How long the task ran on its worker, in microseconds.
+    micros: u64,
 }
 
 #[derive(Debug, Default)]
@@ -602,6 +605,94 @@ impl Client {
         Ok(futures)
     }
 
+    /// Applies a one-argument `#[remote]` function to every item in
+    /// batches sized as it goes: `sizer` starts small, learns the time per
+    /// item from each batch's run time on its worker, and sizes the next
+    /// batch to take about its target — many tiny items share a task,
+    /// an item slower than the target runs alone. Batches are submitted
+    /// as earlier ones finish (about two per worker thread in flight), so
+    /// this returns once the last batch is submitted. Each future holds
+    /// its batch's results, in order; gathered and flattened they are the
+    /// items' results in the items' order.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Codec`] when a batch does not encode;
+    /// [`ClusterError::Disconnected`] when the scheduler is gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use flotilla_cluster::{remote, BatchSizer, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn inc(x: u64) -> u64 {
+    ///     x + 1
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let client = Client::in_process(2)?;
+    ///     let sizer = BatchSizer::new(Duration::from_millis(20));
+    ///     let batches = client.map_adaptive(inc::BATCH, 0..100_000u64, sizer)?;
+    ///     assert!(batches.len() < 1_000, "tiny items share tasks: {}", batches.len());
+    ///     let all: Vec<u64> = client.gather(&batches)?.into_iter().flatten().collect();
+    ///     assert_eq!(all, (1..=100_000).collect::<Vec<_>>());
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn map_adaptive<A: Serialize, R>(
+        &self,
+        f: Batch<A, R>,
+        items: impl IntoIterator<Item = A>,
+        mut sizer: BatchSizer,
+    ) -> Result<Vec<ClusterFuture<Vec<R>>>, ClusterError> {
+        let threads: usize = self
+            .status()?
+            .workers
+            .iter()
+            .map(|w| w.threads as usize)
+            .sum();
+        let window = 2 * threads.max(1);
+        let mut items = items.into_iter().peekable();
+        let mut futures: Vec<ClusterFuture<Vec<R>>> = Vec::new();
+        // Submitted batches not yet ended: (index in `futures`, items).
+        let mut in_flight: Vec<(usize, usize)> = Vec::new();
+        loop {
+            while in_flight.len() < window && items.peek().is_some() {
+                let chunk: Vec<A> = items.by_ref().take(sizer.next_size()).collect();
+                in_flight.push((futures.len(), chunk.len()));
+                futures.push(self.submit(f.call(chunk))?);
+            }
+            if items.peek().is_none() {
+                return Ok(futures);
+            }
+            // Wait for batches to end; learn from those that finished.
+            let mut state = lock(&self.inner.state);
+            loop {
+                let before = in_flight.len();
+                in_flight.retain(|&(i, n)| {
+                    let id = futures[i].id();
+                    if let Some(at) = state.done.get(&id) {
+                        sizer.observe(n, Duration::from_micros(at.micros));
+                        false
+                    } else {
+                        !state.failed.contains_key(&id)
+                    }
+                });
+                if in_flight.len() < before {
+                    break;
+                }
+                if let Some(gone) = &state.gone {
+                    return Err(ClusterError::Disconnected(gone.clone()));
+                }
+                state = self
+                    .inner
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+
     /// Applies a one-argument `#[remote]` function to every item, `batch`
     /// items per task (its `f::BATCH` form): many small items pay for a
     /// few tasks, not one each. Each future holds its batch's results, in
@@ -1050,6 +1141,7 @@ async fn receive_loop(mut reader: transport::Reader, inner: std::sync::Weak<Inne
                         Location {
                             task: d.task,
                             addr: d.addr,
+                            micros: d.micros,
                         },
                     );
                 }
@@ -1260,6 +1352,23 @@ impl<T> ClusterFuture<T> {
     pub fn done(&self) -> bool {
         let state = lock(&self.handle.inner.state);
         state.done.contains_key(&self.handle.id) || state.failed.contains_key(&self.handle.id)
+    }
+
+    /// How long its task ran on its worker, once it has finished (a
+    /// result read back from a checkpoint: the read).
+    ///
+    /// ```
+    /// let client = flotilla_cluster::Client::in_process(1).unwrap();
+    /// let f = client.submit_fn(|| std::thread::sleep(std::time::Duration::from_millis(20))).unwrap();
+    /// f.result().unwrap();
+    /// assert!(f.run_time().unwrap() >= std::time::Duration::from_millis(20));
+    /// ```
+    pub fn run_time(&self) -> Option<Duration> {
+        let state = lock(&self.handle.inner.state);
+        state
+            .done
+            .get(&self.handle.id)
+            .map(|at| Duration::from_micros(at.micros))
     }
 
     /// Waits for the result.

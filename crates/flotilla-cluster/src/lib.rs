@@ -59,7 +59,7 @@ pub use client::{
     ArgLists, AsCompleted, CallGraph, Client, ClusterFuture, EncodeArgs, GraphFutures,
 };
 pub use error::ClusterError;
-pub use flotilla_core::{Placement, Speculation};
+pub use flotilla_core::{BatchSizer, Placement, Speculation};
 pub use flotilla_macros::remote;
 pub use local_cluster::{
     worker_if_asked, LocalCluster, LocalClusterBuilder, WORKER_ENV, WORKER_PREFETCH_ENV,

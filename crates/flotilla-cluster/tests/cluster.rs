@@ -615,6 +615,45 @@ fn many_small_items_run_in_batches_on_the_workers() -> Result<(), Failed> {
     Ok(())
 }
 
+#[remote(crate = flotilla_cluster)]
+fn sleep_then_double(micros: u64) -> u64 {
+    std::thread::sleep(Duration::from_micros(micros));
+    2 * micros
+}
+
+/// Batches sized from measured durations: tiny items end up many to a
+/// task, items slower than the target each alone; results in item order.
+fn a_map_sizes_its_batches_from_the_items_measured_durations() -> Result<(), Failed> {
+    let cluster = cluster(2, 1);
+    let client = cluster.client()?;
+    let tiny: Vec<String> = (0..200_000).map(|i| "w ".repeat(i % 5)).collect();
+    let sizer = flotilla_cluster::BatchSizer::new(Duration::from_millis(20));
+    let batches = client.map_adaptive(word_count::BATCH, tiny.iter().cloned(), sizer)?;
+    let counts: Vec<usize> = client.gather(&batches)?.into_iter().flatten().collect();
+    assert_eq!(counts, (0..200_000).map(|i| i % 5).collect::<Vec<usize>>());
+    assert!(
+        batches.len() < 2_000,
+        "{} tasks for 200,000 tiny items",
+        batches.len()
+    );
+    // The learned sizes: the last batches are far larger than the first.
+    let sizes: Vec<usize> = client.gather(&batches)?.iter().map(Vec::len).collect();
+    assert!(
+        sizes[0] < 10 && sizes.iter().max() > Some(&1_000),
+        "{sizes:?}"
+    );
+
+    // Items of 30 ms against a 10 ms target: one per task.
+    let slow = vec![30_000u64; 12];
+    let sizer = flotilla_cluster::BatchSizer::new(Duration::from_millis(10));
+    let batches = client.map_adaptive(sleep_then_double::BATCH, slow, sizer)?;
+    assert_eq!(batches.len(), 12);
+    let doubled: Vec<u64> = client.gather(&batches)?.into_iter().flatten().collect();
+    assert_eq!(doubled, vec![60_000; 12]);
+    assert!(batches[0].run_time() >= Some(Duration::from_millis(30)));
+    Ok(())
+}
+
 /// Two workers, each holding one folder on its "own disk"; the splits
 /// are listed so that dealing them in turn would send half of them to the
 /// wrong worker. Each runs where its file lies; a file under neither folder
@@ -866,6 +905,10 @@ fn main() {
         Trial::test(
             "a_straggler_is_copied_to_another_worker_and_the_copy_wins",
             a_straggler_is_copied_to_another_worker_and_the_copy_wins,
+        ),
+        Trial::test(
+            "a_map_sizes_its_batches_from_the_items_measured_durations",
+            a_map_sizes_its_batches_from_the_items_measured_durations,
         ),
         Trial::test(
             "map_tasks_run_on_the_worker_that_holds_their_file",

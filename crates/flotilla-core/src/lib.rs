@@ -37,6 +37,7 @@
 //! ```
 
 pub mod balance;
+mod batching;
 pub mod cluster_sim;
 mod graph;
 mod id;
@@ -47,6 +48,7 @@ pub mod rng;
 mod scheduler;
 pub mod sim;
 
+pub use batching::BatchSizer;
 pub use graph::{GraphError, KeyedGraphBuilder, TaskGraph, TaskOptions};
 pub use id::{Attempt, TaskId, WorkerId};
 pub use key::TaskKey;

@@ -223,6 +223,8 @@ pub(crate) struct Done {
     pub(crate) task: u32,
     pub(crate) addr: String,
     pub(crate) bytes: u64,
+    /// How long it ran on its worker, in microseconds.
+    pub(crate) micros: u64,
 }
 
 /// A task of a client that ended without a result.

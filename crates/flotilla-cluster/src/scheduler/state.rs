@@ -459,6 +459,7 @@ impl ClusterState {
                         task: f.task,
                         addr,
                         bytes: f.bytes,
+                        micros: f.micros,
                     });
                 }
             }
