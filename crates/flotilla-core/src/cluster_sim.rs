@@ -264,6 +264,8 @@ pub fn simulate_cluster(
     sim.run.report = RunReport {
         makespan: Duration::from_nanos(sim.done_at.unwrap_or(sim.now)),
         workers: sim.stats,
+        copies: counts.copied as u64,
+        copies_won: counts.copies_won as u64,
     };
     Ok(sim.run)
 }

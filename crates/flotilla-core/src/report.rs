@@ -38,6 +38,7 @@ pub struct WorkerStats {
 ///         WorkerStats { busy: Duration::from_secs(2), tasks: 3, stolen: 0, result_bytes: 0 },
 ///         WorkerStats { busy: Duration::from_secs(1), tasks: 1, stolen: 1, result_bytes: 0 },
 ///     ],
+///     ..RunReport::default()
 /// };
 /// assert_eq!(r.utilization(), 0.75);
 /// assert_eq!(r.idle(1), Duration::from_secs(1));
@@ -49,13 +50,17 @@ pub struct RunReport {
     pub makespan: Duration,
     /// One entry per worker, by [`WorkerId`](crate::WorkerId) index.
     pub workers: Vec<WorkerStats>,
+    /// Speculative copies launched of straggling tasks.
+    pub copies: u64,
+    /// Of those, copies that finished before the attempt they copied.
+    pub copies_won: u64,
 }
 
 impl RunReport {
     /// The makespan in seconds.
     ///
     /// ```
-    /// let r = flotilla_core::RunReport { makespan: std::time::Duration::from_millis(1500), workers: vec![] };
+    /// let r = flotilla_core::RunReport { makespan: std::time::Duration::from_millis(1500), ..Default::default() };
     /// assert_eq!(r.makespan_seconds(), 1.5);
     /// ```
     pub fn makespan_seconds(&self) -> f64 {
@@ -95,7 +100,7 @@ impl RunReport {
     /// ```
     /// use std::time::Duration;
     /// use flotilla_core::{RunReport, WorkerStats};
-    /// let r = RunReport { makespan: Duration::from_secs(1), workers: vec![WorkerStats::default()] };
+    /// let r = RunReport { makespan: Duration::from_secs(1), workers: vec![WorkerStats::default()], ..RunReport::default() };
     /// assert_eq!(r.idle(0), Duration::from_secs(1));
     /// ```
     pub fn idle(&self, worker: usize) -> Duration {
@@ -160,10 +165,17 @@ impl fmt::Display for RunReport {
             self.tasks(),
             self.stolen()
         )?;
-        match self.result_bytes() {
-            0 => Ok(()),
-            bytes => write!(f, ", {} of results", Bytes(bytes)),
+        if self.result_bytes() > 0 {
+            write!(f, ", {} of results", Bytes(self.result_bytes()))?;
         }
+        if self.copies > 0 {
+            write!(
+                f,
+                ", {} speculative copies ({} won)",
+                self.copies, self.copies_won
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -246,6 +246,7 @@ pub fn simulate(
     Ok(RunReport {
         makespan: Duration::from_nanos(now_ns),
         workers: stats,
+        ..RunReport::default()
     })
 }
 

@@ -392,7 +392,12 @@ impl CpuPool {
         let r = body();
         let makespan = start.elapsed();
         let workers = stats_since(&before, &self.worker_stats());
-        (r, RunReport { makespan, workers })
+        let report = RunReport {
+            makespan,
+            workers,
+            ..RunReport::default()
+        };
+        (r, report)
     }
 }
 

@@ -17,8 +17,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use flotilla_core::{
-    Actions, Attempt, FailureKind, Finish, Placement, RunReport, Scheduler, Target, TaskGraph,
-    TaskId, TaskState, WorkerId,
+    Actions, Attempt, FailureKind, Finish, Placement, RunReport, Scheduler, Speculation, Target,
+    TaskGraph, TaskId, TaskState, WorkerId,
 };
 
 use crate::error::{panic_message, SharedError, TaskError};
@@ -184,6 +184,7 @@ pub struct ComputeOptions {
     progress: Option<bool>,
     label: Option<String>,
     retries: u32,
+    speculation: Option<Speculation>,
 }
 
 impl ComputeOptions {
@@ -256,6 +257,46 @@ impl ComputeOptions {
         self
     }
 
+    /// Copies a task that runs `speculation`'s factor times longer than the
+    /// others of its kind onto another pool thread with nothing queued; the
+    /// first to finish is kept (the other's result is ignored) and the run
+    /// ends without waiting for the straggler. The run report counts the
+    /// copies launched and won. Off unless set; tasks should be free of
+    /// side effects, since both attempts run.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use flotilla_local::{ComputeOptions, CpuPool, Delayed, Speculation};
+    ///
+    /// let pool = CpuPool::with_threads(2).unwrap();
+    /// let first = Arc::new(AtomicBool::new(true));
+    /// // Ten parts of 20 ms; the first call of all (one of them) takes 3 s.
+    /// let parts: Vec<Delayed<u64>> = (0..10u64)
+    ///     .map(|i| {
+    ///         let first = Arc::clone(&first);
+    ///         Delayed::from_fn(move || {
+    ///             let slow = first.swap(false, Ordering::SeqCst);
+    ///             std::thread::sleep(Duration::from_millis(if slow { 3_000 } else { 20 }));
+    ///             i
+    ///         })
+    ///     })
+    ///     .collect();
+    /// let sum = Delayed::gather(&parts, |v| v.iter().copied().sum::<u64>());
+    /// let options = ComputeOptions::new()
+    ///     .pool(&pool)
+    ///     .speculation(Speculation::new(3.0).min_runtime(Duration::from_millis(100)));
+    /// let (value, report) = sum.compute_shared_with(&options).unwrap();
+    /// assert_eq!(*value, 45);
+    /// assert!(report.copies_won >= 1);
+    /// assert!(report.makespan < Duration::from_secs(3), "{report}");
+    /// ```
+    pub fn speculation(mut self, speculation: Speculation) -> ComputeOptions {
+        self.speculation = Some(speculation);
+        self
+    }
+
     /// The label of the progress bar.
     ///
     /// ```
@@ -295,6 +336,25 @@ struct GraphRun {
     done: Mutex<bool>,
     done_signal: Condvar,
     pool: PoolHandle,
+    /// With speculation: when each running attempt started.
+    running: Option<Mutex<HashMap<(TaskId, u32), Instant>>>,
+}
+
+/// How often a run with speculation looks for stragglers.
+const STRAGGLER_CHECK: Duration = Duration::from_millis(20);
+
+/// Forgets a running attempt when its job ends, however it ends.
+struct Running<'a> {
+    run: &'a GraphRun,
+    key: (TaskId, u32),
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Some(running) = &self.run.running {
+            lock(running).remove(&self.key);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -426,6 +486,17 @@ impl GraphRun {
             return;
         }
         let worker = self.pool.current_worker().unwrap_or(WorkerId::new(0));
+        let _running = self.running.as_ref().map(|running| {
+            // The core copies only tasks it knows to be running.
+            self.with_scheduler(|s, _| {
+                let _ = s.task_started(task, worker, attempt);
+            });
+            lock(running).insert((task, attempt.number()), Instant::now());
+            Running {
+                run: self,
+                key: (task, attempt.number()),
+            }
+        });
         let GraphTask { func, function, .. } = &self.tasks[task.index()];
         let inputs = match self.read_inputs(task) {
             Ok(inputs) => inputs,
@@ -530,8 +601,13 @@ impl GraphRun {
 
     /// Blocks until every task ended. A worker thread runs other jobs
     /// meanwhile; another thread sleeps, waking to draw the progress bar.
-    fn wait(&self, progress: &mut Progress) {
+    fn wait(self: &Arc<Self>, progress: &mut Progress) {
+        let mut checked = Instant::now();
         loop {
+            if self.running.is_some() && checked.elapsed() >= STRAGGLER_CHECK {
+                checked = Instant::now();
+                self.copy_stragglers();
+            }
             if crate::pool::is_any_worker_thread() {
                 if *lock(&self.done) {
                     return;
@@ -546,6 +622,8 @@ impl GraphRun {
             }
             let pause = if crate::pool::is_any_worker_thread() {
                 Duration::from_millis(1)
+            } else if self.running.is_some() {
+                STRAGGLER_CHECK
             } else {
                 Duration::from_millis(100)
             };
@@ -558,6 +636,26 @@ impl GraphRun {
             }
             drop(g);
             progress.update(self.terminal.load(Ordering::Relaxed) as u64);
+        }
+    }
+}
+
+impl GraphRun {
+    /// Hands the core how long each running attempt has run; it copies
+    /// the stragglers.
+    fn copy_stragglers(self: &Arc<Self>) {
+        let Some(running) = &self.running else {
+            return;
+        };
+        let now = Instant::now();
+        let ran: Vec<(TaskId, Duration)> = lock(running)
+            .iter()
+            .map(|(&(task, _), &since)| (task, now - since))
+            .collect();
+        if !ran.is_empty() {
+            self.with_scheduler(|s, d| {
+                s.plan_copies(ran, d);
+            });
         }
     }
 }
@@ -583,6 +681,7 @@ pub(crate) fn run_graph(
     let graph = Arc::new(graph);
     let mut scheduler = Scheduler::new(Arc::clone(&graph), placement, pool.threads());
     scheduler.set_retries(options.retries);
+    scheduler.set_speculation(options.speculation);
     scheduler.set_results_shared(true);
     // Results handed over count their readers; the others are shared.
     let mut readers: Vec<u32> = tasks
@@ -615,6 +714,7 @@ pub(crate) fn run_graph(
         done: Mutex::new(total == 0),
         done_signal: Condvar::new(),
         pool: pool.handle().clone(),
+        running: options.speculation.map(|_| Mutex::new(HashMap::new())),
     });
     let label = options
         .label
@@ -634,7 +734,13 @@ pub(crate) fn run_graph(
             w.result_bytes = scheduler.bytes_produced_on(WorkerId::new(i as u32));
         }
     }
-    let report = RunReport { makespan, workers };
+    let counts = lock(&run.scheduler).counts();
+    let report = RunReport {
+        makespan,
+        workers,
+        copies: counts.copied as u64,
+        copies_won: counts.copies_won as u64,
+    };
     let errors = lock(&run.errors);
     let outputs = outputs
         .iter()

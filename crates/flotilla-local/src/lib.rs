@@ -36,6 +36,7 @@ mod waiting;
 pub use delayed::Delayed;
 pub use error::{is_panic_with_message, panic_message, SharedError, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
+pub use flotilla_core::Speculation;
 pub use future::TaskFuture;
 pub use graph_run::{fail_task, input_consumed, record_result_bytes, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
