@@ -96,6 +96,20 @@ struct Inner {
     scheduler: String,
 }
 
+impl Inner {
+    /// Waits for news from the scheduler (the state changed); an error
+    /// once the connection is gone.
+    fn wait_changed<'a>(
+        &'a self,
+        state: MutexGuard<'a, State>,
+    ) -> Result<MutexGuard<'a, State>, ClusterError> {
+        if let Some(gone) = &state.gone {
+            return Err(ClusterError::Disconnected(gone.clone()));
+        }
+        Ok(self.changed.wait(state).unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 impl State {
     /// Whether task `id` ended, with a result or without.
     fn ended(&self, id: u64) -> bool {
@@ -681,14 +695,7 @@ impl Client {
                 if in_flight.len() < before {
                     break;
                 }
-                if let Some(gone) = &state.gone {
-                    return Err(ClusterError::Disconnected(gone.clone()));
-                }
-                state = self
-                    .inner
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
+                state = self.inner.wait_changed(state)?;
             }
         }
     }
@@ -995,14 +1002,7 @@ impl Client {
                     .filter_map(|id| state.done.get(id).cloned())
                     .collect());
             }
-            if let Some(gone) = &state.gone {
-                return Err(ClusterError::Disconnected(gone.clone()));
-            }
-            state = self
-                .inner
-                .changed
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            state = self.inner.wait_changed(state)?;
         }
     }
 
@@ -1072,14 +1072,7 @@ impl Client {
             if let Some(s) = state.status.take() {
                 return Ok(s);
             }
-            if let Some(gone) = &state.gone {
-                return Err(ClusterError::Disconnected(gone.clone()));
-            }
-            state = self
-                .inner
-                .changed
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            state = self.inner.wait_changed(state)?;
         }
     }
 
