@@ -1,7 +1,6 @@
 //! A database rows go to, opened from an address; one connection shared
 //! by every writer of the sink.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::SinkError;
@@ -169,7 +168,15 @@ impl Sink {
     /// assert_eq!(sink.count(&t).unwrap(), 0);
     /// ```
     pub fn upsert(&self, table: &Table, rows: &[Vec<Value>]) -> Result<(), SinkError> {
-        self.write_batch(table, rows, 0)
+        for (i, row) in rows.iter().enumerate() {
+            table.check_row(row).map_err(|reason| SinkError::Refused {
+                table: table.name().to_string(),
+                row: i as u64,
+                key: table.describe_key(row),
+                reason,
+            })?;
+        }
+        self.write_checked(table, rows, 0)
     }
 
     /// A writer that collects rows for `table` and writes them in batches
@@ -265,9 +272,10 @@ impl Sink {
         }
     }
 
-    /// Checks and writes one batch; `first` is the number of `rows[0]`
-    /// among everything the caller has written, for errors.
-    pub(crate) fn write_batch(
+    /// Writes one batch of rows already checked against the columns;
+    /// `first` is the number of `rows[0]` among everything the caller has
+    /// written, for errors.
+    pub(crate) fn write_checked(
         &self,
         table: &Table,
         rows: &[Vec<Value>],
@@ -277,20 +285,12 @@ impl Sink {
             return Ok(());
         }
         table.validate()?;
-        for (i, row) in rows.iter().enumerate() {
-            table.check_row(row).map_err(|reason| SinkError::Refused {
-                table: table.name().to_string(),
-                row: first + i as u64,
-                key: table.describe_key(row),
-                reason,
-            })?;
-        }
-        let batch = last_of_each_key(table, rows, first);
         match &mut *self.lock() {
+            // Row by row: a key met twice is simply written twice.
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(d) => d.write(table, &batch),
+            Backend::Sqlite(d) => d.write(table, &numbered(rows, first)),
             #[cfg(feature = "postgres")]
-            Backend::Postgres(d) => d.write(table, &batch),
+            Backend::Postgres(d) => d.write(table, &last_of_each_key(table, rows, first)),
         }
     }
 
@@ -304,22 +304,28 @@ impl Sink {
 /// One row of a batch with its number among the caller's rows.
 pub(crate) type Numbered<'a> = (u64, &'a [Value]);
 
+/// Each row of a batch with its number.
+fn numbered(rows: &[Vec<Value>], first: u64) -> Vec<Numbered<'_>> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| (first + i as u64, r.as_slice()))
+        .collect()
+}
+
 /// The rows of a batch, keeping only the last row of each key: one
 /// statement may not upsert a key twice (PostgreSQL refuses it), and the
 /// last write wins as it would have row by row.
+#[cfg(feature = "postgres")]
 fn last_of_each_key<'a>(table: &Table, rows: &'a [Vec<Value>], first: u64) -> Vec<Numbered<'a>> {
     let keys = table.key_positions();
-    let mut last: HashMap<Vec<String>, usize> = HashMap::with_capacity(rows.len());
+    let mut last: std::collections::HashMap<Vec<String>, usize> =
+        std::collections::HashMap::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let key: Vec<String> = keys.iter().map(|&k| format!("{:?}", row[k])).collect();
         last.insert(key, i);
     }
     if last.len() == rows.len() {
-        return rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (first + i as u64, r.as_slice()))
-            .collect();
+        return numbered(rows, first);
     }
     let mut keep: Vec<usize> = last.into_values().collect();
     keep.sort_unstable();

@@ -122,7 +122,7 @@ impl TableWriter {
             return Ok(());
         }
         self.sink
-            .write_batch(&self.table, &self.batch, self.written)?;
+            .write_checked(&self.table, &self.batch, self.written)?;
         self.written += self.batch.len() as u64;
         self.batch.clear();
         Ok(())
