@@ -1554,6 +1554,19 @@ impl<R> fmt::Debug for AsCompleted<R> {
 }
 
 impl<R> AsCompleted<R> {
+    /// Moves every pending future that has ended to `ended`, in one pass:
+    /// each wake-up costs one scan of what is pending, not one per future.
+    fn move_ended(&mut self, state: &State) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            if state.ended(self.pending[i].1.id()) {
+                self.ended.push_back(self.pending.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// The next future to end with its index in the slice given to
     /// [`Client::as_completed`], so a caller can tell which input it was.
     ///
@@ -1583,18 +1596,10 @@ impl<R> AsCompleted<R> {
         if self.pending.is_empty() {
             return None;
         }
-        let mut state = lock(&self.inner.state);
+        let inner = Arc::clone(&self.inner);
+        let mut state = lock(&inner.state);
         loop {
-            // One pass moves every ended future out: each wake-up costs
-            // one scan of what is pending, not one per future.
-            let mut i = 0;
-            while i < self.pending.len() {
-                if state.ended(self.pending[i].1.id()) {
-                    self.ended.push_back(self.pending.swap_remove(i));
-                } else {
-                    i += 1;
-                }
-            }
+            self.move_ended(&state);
             if let Some(next) = self.ended.pop_front() {
                 return Some(next);
             }
@@ -1602,11 +1607,7 @@ impl<R> AsCompleted<R> {
                 // Its result() reports the lost connection.
                 return Some(self.pending.remove(0));
             }
-            state = self
-                .inner
-                .changed
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+            state = inner.changed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -1650,17 +1651,8 @@ impl<R> AsCompleted<R> {
             return Vec::new();
         };
         let mut batch = vec![first];
-        {
-            let state = lock(&self.inner.state);
-            let mut i = 0;
-            while i < self.pending.len() {
-                if state.ended(self.pending[i].1.id()) {
-                    self.ended.push_back(self.pending.swap_remove(i));
-                } else {
-                    i += 1;
-                }
-            }
-        }
+        let inner = Arc::clone(&self.inner);
+        self.move_ended(&lock(&inner.state));
         batch.extend(self.ended.drain(..));
         batch
     }
