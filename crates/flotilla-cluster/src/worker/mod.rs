@@ -298,6 +298,8 @@ pub(crate) struct Shared {
     /// Set when the scheduler is gone: tasks still waiting for a thread
     /// are dropped instead of run.
     stopping: std::sync::atomic::AtomicBool,
+    /// Signalled, once `stopping` is set, each time a task leaves the pool.
+    left_pool: Condvar,
 }
 
 /// Counts of outcome reports: handed to the writer, and written.
@@ -448,6 +450,7 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         outcome_written: Condvar::new(),
         careful: options.prefetch == Some(0),
         stopping: std::sync::atomic::AtomicBool::new(false),
+        left_pool: Condvar::new(),
     });
     tokio::spawn(report_loop(writer, outgoing, Arc::clone(&shared)));
     let beats = Arc::clone(&shared);

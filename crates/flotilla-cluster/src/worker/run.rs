@@ -210,7 +210,14 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
                     wait_written(&s, outcome);
                 }
             }
-            lock(&s.queue).in_flight -= 1;
+            {
+                let mut q = lock(&s.queue);
+                q.in_flight -= 1;
+                // Only a worker winding down waits for this.
+                if s.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    s.left_pool.notify_all();
+                }
+            }
             pump(&s);
         }));
     }
@@ -223,9 +230,10 @@ pub(crate) fn wind_down(shared: &Shared, wait: bool) {
     shared
         .stopping
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    lock(&shared.queue).ready.clear();
-    while wait && lock(&shared.queue).in_flight > 0 {
-        std::thread::sleep(std::time::Duration::from_millis(1));
+    let mut q = lock(&shared.queue);
+    q.ready.clear();
+    while wait && q.in_flight > 0 {
+        q = shared.left_pool.wait(q).unwrap_or_else(|p| p.into_inner());
     }
 }
 
