@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use flotilla_core::rng::Rng;
+
 /// A generated image and the boxes of the objects drawn in it.
 ///
 /// ```
@@ -21,22 +23,9 @@ pub struct SyntheticImage {
     pub objects: Vec<(u32, u32, u32, u32)>,
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u32, hi: u32) -> u32 {
-        lo + (self.next() % u64::from(hi - lo + 1)) as u32
-    }
+/// Uniform in `lo..=hi`.
+fn range(rng: &mut Rng, lo: u32, hi: u32) -> u32 {
+    rng.range_inclusive(u64::from(lo), u64::from(hi)) as u32
 }
 
 /// Writes `count` images of `size`×`size` pixels into `dir` (created if
@@ -89,13 +78,13 @@ pub fn generate(
 }
 
 fn one(dir: &Path, i: usize, size: u32, seed: u64) -> std::io::Result<SyntheticImage> {
-    let mut rng = Rng(seed ^ (i as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+    let mut rng = Rng::stream(seed, i as u64);
     let mut img = image::RgbImage::new(size, size);
     // A shaded, noisy, slightly green background.
-    let base = rng.range(40, 75) as i32;
+    let base = range(&mut rng, 40, 75) as i32;
     for (x, _, p) in img.enumerate_pixels_mut() {
         let shade = (x as i32 * 20) / size as i32;
-        let noise = rng.range(0, 30) as i32 - 15;
+        let noise = range(&mut rng, 0, 30) as i32 - 15;
         let v = base + shade + noise;
         *p = image::Rgb([
             v.clamp(0, 255) as u8,
@@ -103,14 +92,14 @@ fn one(dir: &Path, i: usize, size: u32, seed: u64) -> std::io::Result<SyntheticI
             v.clamp(0, 255) as u8,
         ]);
     }
-    let wanted = rng.range(0, 5);
+    let wanted = range(&mut rng, 0, 5);
     let (small, large, gap) = ((size / 16).max(4), (size / 6).max(6), (size / 32).max(3));
     let mut objects: Vec<(u32, u32, u32, u32)> = Vec::new();
     for _ in 0..wanted {
         for _attempt in 0..50 {
-            let (w, h) = (rng.range(small, large), rng.range(small, large));
-            let x = rng.range(gap, size - w - gap);
-            let y = rng.range(gap, size - h - gap);
+            let (w, h) = (range(&mut rng, small, large), range(&mut rng, small, large));
+            let x = range(&mut rng, gap, size - w - gap);
+            let y = range(&mut rng, gap, size - h - gap);
             let apart = objects.iter().all(|&(ox, oy, ow, oh)| {
                 x + w + gap <= ox || ox + ow + gap <= x || y + h + gap <= oy || oy + oh + gap <= y
             });
@@ -122,13 +111,13 @@ fn one(dir: &Path, i: usize, size: u32, seed: u64) -> std::io::Result<SyntheticI
     }
     for &(x0, y0, w, h) in &objects {
         let colour = [
-            rng.range(200, 250),
-            rng.range(200, 250),
-            rng.range(150, 250),
+            range(&mut rng, 200, 250),
+            range(&mut rng, 200, 250),
+            range(&mut rng, 150, 250),
         ];
         for y in y0..y0 + h {
             for x in x0..x0 + w {
-                let n = rng.range(0, 10);
+                let n = range(&mut rng, 0, 10);
                 img.put_pixel(x, y, image::Rgb(colour.map(|c| (c + n - 5).min(255) as u8)));
             }
         }
