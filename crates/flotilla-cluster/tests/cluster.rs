@@ -747,7 +747,10 @@ fn a_straggler_is_copied_to_another_worker_and_the_copy_wins() -> Result<(), Fai
     Ok(())
 }
 
-/// Appends `line` to the file `log` (one line per execution).
+/// Appends `line` to the file `log` (one line per execution), in one
+/// `write` call: workers in other processes append to the same file, and
+/// `writeln!` may write the text and its newline separately, interleaving
+/// two lines.
 fn log_line(log: &str, line: String) {
     use std::io::Write as _;
     if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -755,7 +758,7 @@ fn log_line(log: &str, line: String) {
         .append(true)
         .open(log)
     {
-        let _ = writeln!(f, "{line}");
+        let _ = f.write_all(format!("{line}\n").as_bytes());
     }
 }
 
