@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::checkpoint::{self, Checkpoint};
+use crate::checkpoint;
 use crate::error::ClusterError;
 use crate::fetch::Fetcher;
 use crate::protocol::messages::{
@@ -30,6 +30,7 @@ use crate::scheduler::{SchedulerOptions, SchedulerServer};
 use crate::tls::Tls;
 use crate::transport;
 use crate::worker::{run_worker, WorkerOptions};
+use crate::Checkpoint;
 use flotilla_core::BatchSizer;
 use flotilla_local::Progress;
 

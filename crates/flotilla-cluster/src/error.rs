@@ -112,6 +112,9 @@ pub enum ClusterError {
     /// The client was closed, or its scheduler went away.
     #[error("the connection to the scheduler is gone: {0}")]
     Disconnected(String),
+    /// A checkpoint folder could not be opened, or one of its files read.
+    #[error(transparent)]
+    Checkpoint(#[from] flotilla_local::CheckpointError),
 }
 
 impl ClusterError {

@@ -54,12 +54,12 @@ mod tls;
 mod transport;
 mod worker;
 
-pub use checkpoint::Checkpoint;
 pub use client::{
     ArgLists, AsCompleted, CallGraph, Client, ClusterFuture, EncodeArgs, GraphFutures,
 };
 pub use error::ClusterError;
 pub use flotilla_core::{BatchSizer, Placement, Speculation};
+pub use flotilla_local::{Checkpoint, CheckpointError};
 pub use flotilla_macros::remote;
 pub use local_cluster::{
     worker_if_asked, LocalCluster, LocalClusterBuilder, WORKER_ENV, WORKER_PREFETCH_ENV,

@@ -27,4 +27,7 @@ pub enum ImagesError {
     /// The cluster (or the in-process engine) failed.
     #[error("{0}")]
     Cluster(#[from] flotilla_cluster::ClusterError),
+    /// The checkpoint folder could not be made.
+    #[error("{0}")]
+    Checkpoint(#[from] flotilla_cluster::CheckpointError),
 }

@@ -63,7 +63,14 @@ use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
 
 use flotilla_core::{RunReport, TaskGraph, TaskId, TaskKey, TaskOptions};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
+use checkpointed::Persist;
+
+mod checkpointed;
+
+use crate::checkpoint::Checkpoint;
 use crate::error::TaskError;
 use crate::graph_run::{run_graph, ComputeOptions, GraphTask, TaskFn, Value};
 
@@ -86,6 +93,11 @@ struct Node {
     /// Whether its result goes to its last reader (see
     /// [`Delayed::hand_over`]).
     hand_over: bool,
+    /// What the user says its result depends on besides its key, function
+    /// and inputs (see [`Delayed::version`]).
+    version: Option<Arc<[u8]>>,
+    /// Where its result is kept across runs (see [`Delayed::checkpoint`]).
+    persist: Option<Arc<Persist>>,
 }
 
 impl Node {
@@ -99,6 +111,8 @@ impl Node {
             function: self.function,
             retries: self.retries,
             hand_over: self.hand_over,
+            version: self.version.clone(),
+            persist: self.persist.clone(),
         }
     }
 }
@@ -330,6 +344,8 @@ impl<'a> Names<'a> {
 struct Assembled<'a> {
     graph: TaskGraph,
     nodes: Vec<&'a Node>,
+    /// Whether any node keeps its result in a checkpoint.
+    checkpointed: bool,
 }
 
 impl Assembled<'_> {
@@ -365,6 +381,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 function,
                 retries: 0,
                 hand_over: false,
+                version: None,
+                persist: None,
             }),
             _type: PhantomData,
         }
@@ -509,6 +527,32 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// ```
     pub fn hand_over(self) -> Delayed<T> {
         self.changed(|node| node.hand_over = true)
+    }
+
+    /// Says what this node's result depends on besides its key, its
+    /// function's name and its inputs: a version of the function, or for a
+    /// value or a call without inputs, what it reads (the bytes of the
+    /// value, a file's size and modification time). A checkpointed node's
+    /// key chains the versions of every node upstream of it, so a new
+    /// version computes this node and the checkpointed nodes downstream
+    /// of it again, and nothing else (see [`Delayed::checkpoint`]).
+    ///
+    /// ```
+    /// use flotilla_local::{Checkpoint, Delayed};
+    /// let dir = std::env::temp_dir().join(format!("flotilla-version-doc-{}", std::process::id()));
+    /// let checkpoint = Checkpoint::open(&dir).unwrap();
+    /// for x in [2u64, 2, 3] {
+    ///     let input = Delayed::value(x).version(x.to_le_bytes());
+    ///     let squared = input.map(|v| v * v).checkpoint(&checkpoint);
+    ///     assert_eq!(squared.compute().unwrap(), x * x);
+    /// }
+    /// // 2 computed, 2 read back, 3 computed.
+    /// assert_eq!((checkpoint.computed(), checkpoint.loaded()), (2, 1));
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn version(self, version: impl AsRef<[u8]>) -> Delayed<T> {
+        let version: Arc<[u8]> = Arc::from(version.as_ref());
+        self.changed(|node| node.version = Some(version))
     }
 
     /// The key of this node in the graph that computes it (the one
@@ -780,13 +824,21 @@ impl<T: Send + Sync + 'static> Delayed<T> {
             };
             let _ = graph.add_task_with(key, deps, options);
         }
-        Assembled { graph, nodes }
+        let checkpointed = nodes.iter().any(|node| node.persist.is_some());
+        Assembled {
+            graph,
+            nodes,
+            checkpointed,
+        }
     }
 
     /// The graph that computing this value runs, the functions of its tasks
     /// and the task of the value.
     fn graph(&self) -> (TaskGraph, Vec<GraphTask>, TaskId) {
         let assembled = self.assemble();
+        if assembled.checkpointed {
+            return checkpointed::graph(&assembled);
+        }
         let root = assembled.root();
         let tasks = assembled
             .nodes
@@ -875,6 +927,57 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 found: "another type",
             })?;
         Ok((value, outcome.report))
+    }
+}
+
+impl<T: Serialize + DeserializeOwned + Send + Sync + 'static> Delayed<T> {
+    /// Keeps this node's result in `checkpoint`, so that a computation run
+    /// again (after a crash, a Ctrl-C, or to change a later step) reads it
+    /// back instead of computing it and the part of the graph upstream of
+    /// it.
+    ///
+    /// The result is kept under a key made, when the graph is assembled,
+    /// from the node's key in the graph, its function's name, its
+    /// [version](Delayed::version) and the same key of each of its inputs,
+    /// checkpointed or not, all the way up the graph. Keys depend on the
+    /// graph's shape, not on the process, so the same program finds its
+    /// results again; a changed input or version changes the keys of the
+    /// nodes downstream of it and of nothing else, and exactly those run
+    /// again. What a value or a call without inputs holds is not part of
+    /// its key: give such a node a [version](Delayed::version) (or a name
+    /// of its own, [`Delayed::named`]) saying what it holds when that
+    /// changes between runs.
+    ///
+    /// A checkpointed task writes its result (encoded with `postcard`)
+    /// as it finishes; a result that cannot be encoded or written fails
+    /// the task with a message naming the file, and a damaged file fails
+    /// the task reading it (remove the file to compute it again).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use flotilla_local::{Checkpoint, Delayed};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-checkpoint-doc-{}", std::process::id()));
+    /// let runs = Arc::new(AtomicU32::new(0));
+    /// for _ in 0..2 {
+    ///     let checkpoint = Checkpoint::open(&dir).unwrap();
+    ///     let counter = Arc::clone(&runs);
+    ///     let slow = Delayed::value(20u64)
+    ///         .map(move |x| {
+    ///             counter.fetch_add(1, Ordering::SeqCst);
+    ///             x * 2
+    ///         })
+    ///         .checkpoint(&checkpoint);
+    ///     assert_eq!(slow.map(|x| x + 2).compute().unwrap(), 42);
+    /// }
+    /// // The second run read the doubled value back.
+    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn checkpoint(self, checkpoint: &Checkpoint) -> Delayed<T> {
+        let persist = Arc::new(Persist::of::<T>(checkpoint));
+        self.changed(|node| node.persist = Some(persist))
     }
 }
 

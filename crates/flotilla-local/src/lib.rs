@@ -12,6 +12,8 @@
 //! * `scope` — [`CpuPool::scope`]: jobs that borrow from the caller, who
 //!   waits for them (the crate's one `unsafe`, and its invariant);
 //! * `waiting` — [`as_completed`] and [`wait`];
+//! * `checkpoint` — [`Checkpoint`]: task results kept in a folder across
+//!   runs;
 //! * `error` — [`TaskError`].
 //!
 //! ```
@@ -20,6 +22,7 @@
 //! assert_eq!(pool.submit(|| 2 + 2).result().unwrap(), 4);
 //! ```
 
+pub mod checkpoint;
 mod delayed;
 mod error;
 mod executor;
@@ -33,6 +36,7 @@ mod scope;
 mod sleep;
 mod waiting;
 
+pub use checkpoint::{Checkpoint, CheckpointError};
 pub use delayed::Delayed;
 pub use error::{is_panic_with_message, panic_message, SharedError, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};

@@ -123,9 +123,9 @@ pub use flotilla_core as core;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
 pub use flotilla_local::{
     as_completed, fail_task, record_result_bytes, sleep, sleep_until, wait, yield_now, AsCompleted,
-    ComputeOptions, CpuPool, CpuPoolBuilder, Delayed, Graph, Inputs, IoMapResults, IoPool,
-    IoPoolBuilder, MapResults, Scope, Sleep, TaskError, TaskFuture, TaskValue, WaitFor, WaitResult,
-    Yield,
+    Checkpoint, CheckpointError, ComputeOptions, CpuPool, CpuPoolBuilder, Delayed, Graph, Inputs,
+    IoMapResults, IoPool, IoPoolBuilder, MapResults, Scope, Sleep, TaskError, TaskFuture,
+    TaskValue, WaitFor, WaitResult, Yield,
 };
 
 /// The names most programs need, in one `use`.

@@ -304,7 +304,8 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
             if let Some(path) = &task.checkpoint {
                 // Kept for a later run; a result that cannot be kept is
                 // still this run's.
-                if let Err(e) = crate::checkpoint::write_result(std::path::Path::new(path), &bytes)
+                if let Err(e) =
+                    flotilla_local::checkpoint::write_result(std::path::Path::new(path), &bytes)
                 {
                     eprintln!(
                         "flotilla worker: the result of {} could not be kept in the checkpoint \
