@@ -92,7 +92,10 @@ fn a_run_that_failed_part_way_resumes_and_recomputes_exactly_what_changed() {
     let (sum, computed, loaded) = run(&inputs, None);
     assert_eq!(sum.unwrap(), 91);
     let second = log.take();
-    assert!(second.iter().all(|l| !first.contains(l)), "{first:?} then {second:?}");
+    assert!(
+        second.iter().all(|l| !first.contains(l)),
+        "{first:?} then {second:?}"
+    );
     assert_eq!(first.len() + second.len(), 12, "{first:?} then {second:?}");
     assert_eq!(computed as usize, second.len());
     assert!(loaded > 0);
@@ -130,7 +133,11 @@ fn a_new_version_of_a_function_computes_it_and_what_reads_it() {
             l3.push("first".into());
             v[0]
         });
-        (first.compute().unwrap(), checkpoint.computed(), checkpoint.loaded())
+        (
+            first.compute().unwrap(),
+            checkpoint.computed(),
+            checkpoint.loaded(),
+        )
     };
     assert_eq!(run("1"), (1, 2, 0));
     assert_eq!(log.take(), ["first", "read", "sort"]);
@@ -157,7 +164,10 @@ fn a_damaged_checkpoint_file_fails_its_task_and_names_the_file() {
     let err = value().compute().unwrap_err();
     assert!(matches!(err, TaskError::Failed { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains(&files[0].display().to_string()), "{message}");
+    assert!(
+        message.contains(&files[0].display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("damaged"), "{message}");
     // Removed, the file is computed and written again.
     std::fs::remove_file(&files[0]).unwrap();

@@ -12,7 +12,7 @@ use flotilla::mapreduce::streaming::StreamingJob;
 use flotilla::mapreduce::{
     ClusterJobRunner, Emitter, Job, JobConfig, JobError, JobOutput, JobRunner, RecordError,
 };
-use flotilla::CpuPool;
+use flotilla::{Checkpoint, CpuPool};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 mod common;
@@ -456,10 +456,103 @@ fn a_job_over_input_larger_than_every_workers_memory_stays_within_it() -> Result
     peaks_stay_under(&client, 2, limit)
 }
 
+/// Runs `job` with its map tasks kept in the folder `dir` (a fresh
+/// `Checkpoint` each time, as a new process would open), in-process on
+/// `threads` threads or on `cluster`. The output, or the error, and the
+/// map tasks computed and read back.
+fn checkpointed_run(
+    dir: &Path,
+    inputs: &[&str],
+    config: JobConfig,
+    on: Option<&Client>,
+) -> (Result<Vec<(String, u64)>, JobError>, u64, u64) {
+    let checkpoint = Checkpoint::open(dir).expect("the checkpoint folder opens");
+    let config = config.checkpoint(&checkpoint);
+    let out = match on {
+        Some(client) => ClusterJobRunner::new(client)
+            .config(config)
+            .run_text(WordCount::default(), inputs),
+        None => {
+            let pool = CpuPool::with_threads(1).expect("a pool starts");
+            JobRunner::new(&pool)
+                .config(config)
+                .run_text(WordCount::default(), inputs)
+        }
+    };
+    (out.map(sorted), checkpoint.computed(), checkpoint.loaded())
+}
+
+/// A job whose map tasks are kept: a run that failed part-way keeps the
+/// splits it mapped, the run started again maps only the rest, a changed
+/// file maps only its own splits, a new version maps everything; on a
+/// cluster the same, the workers writing and reading the folder.
+fn a_checkpointed_job_maps_only_the_splits_it_does_not_find() -> Result<(), Failed> {
+    let dir = TempDir::new("job-checkpoint");
+    let inputs = write_text(dir.path(), 3, 2_000, 0);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let good_last = std::fs::read(inputs[2])?;
+    // The last line of the last file is bad: the run fails there.
+    let mut bad_last = good_last.clone();
+    bad_last.extend_from_slice(b"!bad line\n");
+    std::fs::write(inputs[2], &bad_last)?;
+    let store = dir.join("checkpoint");
+    let (out, failed_computed, loaded) = checkpointed_run(&store, &inputs, config(), None);
+    assert!(matches!(out, Err(JobError::BadRecord { .. })), "{out:?}");
+    assert!(failed_computed > 0 && loaded == 0);
+    // Mended, the file is mapped again (it changed); the others are read.
+    std::fs::write(inputs[2], &good_last)?;
+    let expected = sorted(in_process(WordCount::default(), &inputs, config()));
+    let (out, computed, loaded) = checkpointed_run(&store, &inputs, config(), None);
+    assert_eq!(out?, expected);
+    assert!(
+        loaded > 0 && computed > 0,
+        "{computed} computed, {loaded} loaded"
+    );
+    let splits = computed + loaded;
+    // Nothing changed: every split is read back.
+    let (out, computed, loaded) = checkpointed_run(&store, &inputs, config(), None);
+    assert_eq!(out?, expected);
+    assert_eq!((computed, loaded), (0, splits));
+    // One file grows: its splits are mapped, the other files' read.
+    let mut grown = good_last.clone();
+    grown.extend_from_slice(b"w1 w2 new-word\n");
+    std::fs::write(inputs[2], &grown)?;
+    let expected = sorted(in_process(WordCount::default(), &inputs, config()));
+    let (out, computed, loaded) = checkpointed_run(&store, &inputs, config(), None);
+    assert_eq!(out?, expected);
+    assert!(
+        computed > 0 && computed < splits / 2,
+        "{computed} of {splits} computed"
+    );
+    assert_eq!(computed + loaded, splits);
+    // A new version of the job maps everything.
+    let (out, computed, _) = checkpointed_run(&store, &inputs, config().version("2"), None);
+    assert_eq!(out?, expected);
+    assert_eq!(computed, splits);
+    // On a cluster: the first run maps, the second reads back.
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .start()?;
+    let client = cluster.client()?;
+    let store = dir.join("cluster-checkpoint");
+    let (out, computed, loaded) = checkpointed_run(&store, &inputs, config(), Some(&client));
+    assert_eq!(out?, expected);
+    assert_eq!((computed > 0, loaded), (true, 0));
+    let (out, again, loaded) = checkpointed_run(&store, &inputs, config(), Some(&client));
+    assert_eq!(out?, expected);
+    assert_eq!((again, loaded), (0, computed));
+    Ok(())
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "a_checkpointed_job_maps_only_the_splits_it_does_not_find",
+            a_checkpointed_job_maps_only_the_splits_it_does_not_find,
+        ),
         Trial::test(
             "map_tasks_read_their_split_on_the_worker_that_holds_it",
             map_tasks_read_their_split_on_the_worker_that_holds_it,

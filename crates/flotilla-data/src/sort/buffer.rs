@@ -54,6 +54,22 @@ pub struct MapOutput<K, V> {
 }
 
 impl<K, V> MapOutput<K, V> {
+    /// An output made of runs already sorted, indexed by partition (a map
+    /// task's output read back from where it was kept).
+    ///
+    /// ```
+    /// use flotilla_data::sort::{MapOutput, SortedRun};
+    ///
+    /// let output = MapOutput::from_runs(vec![vec![], vec![SortedRun::from_vec(vec![(1u8, 'a')])]]);
+    /// assert_eq!(output.partition_count(), 2);
+    /// ```
+    pub fn from_runs(partitions: Vec<Vec<SortedRun<K, V>>>) -> Self {
+        MapOutput {
+            partitions,
+            stats: SortStats::default(),
+        }
+    }
+
     /// How many partitions the output has.
     ///
     /// ```

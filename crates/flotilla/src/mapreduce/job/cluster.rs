@@ -28,9 +28,11 @@
 use std::time::Instant;
 
 use flotilla_cluster::{Arg, Call, Client, ClusterError, ClusterFuture};
+use flotilla_local::checkpoint::KeyHasher;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::checkpointed;
 use super::run::assemble;
 use super::{
     map_text_split, reduce_partition, Counters, Job, JobConfig, JobError, JobOutput, MapSetup,
@@ -337,16 +339,25 @@ impl<'c> ClusterJobRunner<'c> {
         };
         let (client, retries) = (self.client, self.config.retries);
         let mut maps: Vec<ClusterFuture<MapBlob>> = Vec::with_capacity(splits.len());
+        // Kept map tasks are named by their arguments (the job, the split,
+        // the settings) and a version naming the file's state and the job's.
+        let kept = self.config.checkpoint.as_ref().map(|checkpoint| {
+            let version =
+                KeyHasher::new("mapreduce cluster map").part(self.config.version.as_bytes());
+            (checkpoint, version)
+        });
         for split in &splits {
-            maps.push(submit(
-                client,
-                Call::new(J::MAP)
-                    .arg(Arg::by_ref(&job))
-                    .arg(Arg::by_ref(split))
-                    .arg(Arg::by_ref(&config))
-                    .reads(split.path()),
-                retries,
-            )?);
+            let mut call = Call::new(J::MAP)
+                .arg(Arg::by_ref(&job))
+                .arg(Arg::by_ref(split))
+                .arg(Arg::by_ref(&config))
+                .reads(split.path());
+            if let Some((checkpoint, version)) = &kept {
+                call = call
+                    .checkpoint(checkpoint)
+                    .version(&checkpointed::split_key(version, split)?);
+            }
+            maps.push(submit(client, call, retries)?);
         }
         let summaries: Vec<ClusterFuture<Summary>> = maps
             .iter()

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use flotilla_local::Checkpoint;
+
 /// The settings of a run.
 ///
 /// ```
@@ -16,6 +18,8 @@ pub struct JobConfig {
     pub(super) skip_bad_records: bool,
     pub(super) records_per_map_task: usize,
     pub(super) retries: u32,
+    pub(super) checkpoint: Option<Checkpoint>,
+    pub(super) version: String,
 }
 
 impl Default for JobConfig {
@@ -28,6 +32,8 @@ impl Default for JobConfig {
             skip_bad_records: false,
             records_per_map_task: 100_000,
             retries: 0,
+            checkpoint: None,
+            version: String::new(),
         }
     }
 }
@@ -108,6 +114,45 @@ impl JobConfig {
     /// ```
     pub fn retries(mut self, n: u32) -> JobConfig {
         self.retries = n;
+        self
+    }
+
+    /// Keeps each map task's output (its sorted partitions, counters and
+    /// skipped records) in `checkpoint`, so that the job run again — after
+    /// a crash, a Ctrl-C, or with a changed reducer — maps only the splits
+    /// it does not find there. A map task over a file is kept under a key
+    /// made of the job's type, its [version](JobConfig::version), the
+    /// number of reducers and the partitioner, whether bad records are
+    /// skipped, and the split: the file's path, its byte range, size and
+    /// modification time. A changed file maps its splits again; the others
+    /// are read back. On a cluster the job's own fields are part of the
+    /// key too (they travel with each map task); in-process they are not:
+    /// change the version when they change. A job over in-memory records
+    /// ([`JobRunner::run_records`](super::JobRunner::run_records)) maps
+    /// them every time: nothing names its records beyond the run.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// use flotilla_local::Checkpoint;
+    /// let dir = std::env::temp_dir().join(format!("flotilla-job-ckpt-doc-{}", std::process::id()));
+    /// let c = JobConfig::default().checkpoint(&Checkpoint::open(&dir).unwrap()).version("2");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn checkpoint(mut self, checkpoint: &Checkpoint) -> JobConfig {
+        self.checkpoint = Some(checkpoint.clone());
+        self
+    }
+
+    /// The version of the job's code and parameters, part of every
+    /// checkpoint key ([`JobConfig::checkpoint`]): a new version maps
+    /// everything again. Default empty.
+    ///
+    /// ```
+    /// use flotilla::mapreduce::JobConfig;
+    /// let c = JobConfig::default().version("min-rating=3");
+    /// ```
+    pub fn version(mut self, version: impl Into<String>) -> JobConfig {
+        self.version = version.into();
         self
     }
 }

@@ -56,4 +56,8 @@ pub enum JobError {
     /// The settings cannot work.
     #[error("invalid job settings: {0}")]
     Config(String),
+    /// A map task's checkpoint file could not be written or read back
+    /// (the error names the file).
+    #[error(transparent)]
+    Checkpoint(#[from] flotilla_local::CheckpointError),
 }

@@ -48,6 +48,7 @@
 //! (`map_task`, `reduce_task`), the graph of a run (`run`), [`JobRunner`]
 //! (`runner`), and [`JobOutput`] with the text writers (`output`).
 
+mod checkpointed;
 #[cfg(feature = "cluster")]
 pub(crate) mod cluster;
 mod config;

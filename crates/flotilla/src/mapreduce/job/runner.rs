@@ -1,8 +1,8 @@
 //! [`JobRunner`]: runs jobs over text files or records.
 
 use super::{
-    map_records, map_text_split, Job, JobConfig, JobError, JobOutput, MapSetup, Partitioner,
-    TextInput,
+    checkpointed, map_records, map_text_split, Job, JobConfig, JobError, JobOutput, MapSetup,
+    Partitioner, TextInput,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -94,13 +94,33 @@ impl JobRunner {
         let splits = plan_splits(inputs, self.split_bytes_for(inputs)?)?;
         let partitions = self.checked_reducers(&partitioner)?;
         let setup = self.map_setup(job, partitioner, partitions);
+        let kept = match &self.config.checkpoint {
+            Some(checkpoint) => Some((
+                checkpoint,
+                checkpointed::job_key::<J>(&self.config, &setup.partitioner, partitions)?,
+            )),
+            None => None,
+        };
         let maps = splits
             .into_iter()
             .map(|split| {
+                let key = match &kept {
+                    Some((checkpoint, job)) => {
+                        Some((*checkpoint, checkpointed::split_key(job, &split)?))
+                    }
+                    None => None,
+                };
                 let setup = setup.clone();
-                Box::new(move || map_text_split(setup.clone(), &split)) as super::run::MapFn<J>
+                let map =
+                    Box::new(move || map_text_split(setup.clone(), &split)) as super::run::MapFn<J>;
+                Ok(match key {
+                    Some((checkpoint, key)) => {
+                        checkpointed::keep::<J>(checkpoint.clone(), key, map)
+                    }
+                    None => map,
+                })
             })
-            .collect();
+            .collect::<Result<_, JobError>>()?;
         self.run_graph(setup.job, maps, start)
     }
 
