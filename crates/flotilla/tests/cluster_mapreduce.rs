@@ -456,6 +456,9 @@ fn a_job_over_input_larger_than_every_workers_memory_stays_within_it() -> Result
     peaks_stay_under(&client, 2, limit)
 }
 
+/// Word counts, sorted.
+type Counts = Vec<(String, u64)>;
+
 /// Runs `job` with its map tasks kept in the folder `dir` (a fresh
 /// `Checkpoint` each time, as a new process would open), in-process on
 /// `threads` threads or on `cluster`. The output, or the error, and the
@@ -465,7 +468,7 @@ fn checkpointed_run(
     inputs: &[&str],
     config: JobConfig,
     on: Option<&Client>,
-) -> (Result<Vec<(String, u64)>, JobError>, u64, u64) {
+) -> (Result<Counts, JobError>, u64, u64) {
     let checkpoint = Checkpoint::open(dir).expect("the checkpoint folder opens");
     let config = config.checkpoint(&checkpoint);
     let out = match on {
