@@ -536,6 +536,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// key chains the versions of every node upstream of it, so a new
     /// version computes this node and the checkpointed nodes downstream
     /// of it again, and nothing else (see [`Delayed::checkpoint`]).
+    /// Versions add up: a second call adds to what the first said (a
+    /// library's version of what a source reads, then the user's).
     ///
     /// ```
     /// use flotilla_local::{Checkpoint, Delayed};
@@ -551,8 +553,15 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// std::fs::remove_dir_all(&dir).unwrap();
     /// ```
     pub fn version(self, version: impl AsRef<[u8]>) -> Delayed<T> {
-        let version: Arc<[u8]> = Arc::from(version.as_ref());
-        self.changed(|node| node.version = Some(version))
+        let version = version.as_ref();
+        self.changed(|node| {
+            // Each version is added with its length, so that where one
+            // ends and the next starts is part of the key.
+            let mut all = node.version.as_deref().unwrap_or_default().to_vec();
+            all.extend_from_slice(&(version.len() as u64).to_le_bytes());
+            all.extend_from_slice(version);
+            node.version = Some(Arc::from(all));
+        })
     }
 
     /// The key of this node in the graph that computes it (the one

@@ -789,3 +789,68 @@ fn a_spill_that_fails_is_a_task_failure_retried_and_reported_typed() {
     assert_eq!(groups.len(), 3);
     assert_eq!(groups.iter().map(|(_, v)| v.len()).sum::<usize>(), 2_000);
 }
+
+/// A checkpointed bag over files: run again it reads its partitions back
+/// and runs nothing before them; a changed file computes its own
+/// partitions again, the others are read; a new version computes all.
+#[test]
+fn a_checkpointed_bag_computes_only_the_partitions_it_does_not_find() {
+    let dir = TempDir::new("bag-checkpoint");
+    let files: Vec<String> = (0..3)
+        .map(|f| {
+            let path = dir.join(&format!("in-{f}.txt"));
+            let text: String = (0..200).map(|l| format!("{}\n", f * 1000 + l)).collect();
+            fs::write(&path, text).unwrap();
+            path.to_string_lossy().into_owned()
+        })
+        .collect();
+    let inputs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let parsed = Arc::new(AtomicUsize::new(0));
+    let run = |version: &str| {
+        let checkpoint = flotilla::Checkpoint::open(dir.join("checkpoint")).unwrap();
+        let counter = Arc::clone(&parsed);
+        let numbers = read_text(&inputs)
+            .unwrap()
+            .version(version)
+            .map(move |line| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                line.trim().parse::<u64>().unwrap()
+            })
+            .checkpoint(&checkpoint);
+        let sum = numbers.filter(|n| n % 2 == 0).sum().compute().unwrap();
+        let lines = parsed.swap(0, Ordering::Relaxed);
+        (sum, lines, checkpoint.computed(), checkpoint.loaded())
+    };
+    let expected = |files: &[&str]| -> u64 {
+        files
+            .iter()
+            .flat_map(|f| {
+                fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(|l| l.parse::<u64>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|n| n % 2 == 0)
+            .sum()
+    };
+    let (sum, lines, computed, loaded) = run("1");
+    assert_eq!(sum, expected(&inputs));
+    assert_eq!((lines, loaded), (600, 0));
+    let partitions = computed;
+    assert!(partitions >= 3);
+    // Run again: no line is parsed.
+    assert_eq!(run("1"), (expected(&inputs), 0, 0, partitions));
+    // The second file grows by a line: only its partitions are computed.
+    let mut grown = fs::read_to_string(inputs[1]).unwrap();
+    grown.push_str("4242\n");
+    fs::write(inputs[1], grown).unwrap();
+    let (sum, lines, computed, loaded) = run("1");
+    assert_eq!(sum, expected(&inputs));
+    assert_eq!(lines, 201);
+    assert_eq!(computed + loaded, partitions);
+    assert!(computed >= 1 && computed < partitions);
+    // A new version computes everything.
+    let (sum, lines, computed, _) = run("2");
+    assert_eq!((sum, lines, computed), (expected(&inputs), 601, partitions));
+}

@@ -166,6 +166,43 @@ impl InputSplit {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    /// Bytes that change when what this split reads changes: the file's
+    /// path, the byte range, and the file's size and modification time as
+    /// they are now (none when the file cannot be read: reading it will
+    /// say why). A checkpoint key of a task over the split includes them.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-fingerprint-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// # let file = dir.join("a.txt");
+    /// std::fs::write(&file, "0123456789")?;
+    /// let before = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 100)?[0].fingerprint();
+    /// std::fs::write(&file, "0123456789 and more")?;
+    /// let after = flotilla_data::split::plan_splits(&[file.to_str().unwrap()], 100)?[0].fingerprint();
+    /// assert_ne!(before, after);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn fingerprint(&self) -> Vec<u8> {
+        let path = self.path.as_os_str().as_encoded_bytes();
+        let mut bytes = Vec::with_capacity(path.len() + 50);
+        bytes.extend_from_slice(&(path.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(path);
+        bytes.extend_from_slice(&self.start.to_le_bytes());
+        bytes.extend_from_slice(&self.end.to_le_bytes());
+        bytes.push(u8::from(self.compressed));
+        if let Ok(meta) = std::fs::metadata(&self.path) {
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            bytes.extend_from_slice(&meta.len().to_le_bytes());
+            bytes.extend_from_slice(&modified.to_le_bytes());
+        }
+        bytes
+    }
 }
 
 /// `path[start..end]`, with `, gzip` added for compressed splits:

@@ -186,7 +186,12 @@ fn lines_of_splits<T: Send + 'static>(
     let sources = splits
         .into_iter()
         .enumerate()
-        .map(|(i, split)| Delayed::value(Source::new(split)).named_op(key.sibling(i as u64)))
+        .map(|(i, split)| {
+            let fingerprint = split.fingerprint();
+            Delayed::value(Source::new(split))
+                .version(fingerprint)
+                .named_op(key.sibling(i as u64))
+        })
         .collect();
     let feed = feed(move |_, source, sink: &mut Sink<'_, T>| {
         let split = source.get::<InputSplit>()?;

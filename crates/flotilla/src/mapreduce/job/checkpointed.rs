@@ -10,7 +10,6 @@
 //! not kept: they read the map outputs and run every time.
 
 use std::path::PathBuf;
-use std::time::UNIX_EPOCH;
 
 use flotilla_local::checkpoint::KeyHasher;
 use flotilla_local::{Checkpoint, CheckpointError};
@@ -57,27 +56,8 @@ pub(super) fn job_key<J: Job>(
 }
 
 /// The key of the map task over `split` of the job named by `job`.
-pub(super) fn split_key(job: &KeyHasher, split: &InputSplit) -> Result<String, JobError> {
-    let path = split.path();
-    let meta = std::fs::metadata(path).map_err(|source| CheckpointError::Io {
-        what: format!(
-            "reading the size and modification time of {} for the checkpoint",
-            path.display()
-        ),
-        source,
-    })?;
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let mut key = job.clone();
-    key.add(path.as_os_str().as_encoded_bytes());
-    for n in [split.start(), split.end(), meta.len()] {
-        key.add(&n.to_le_bytes());
-    }
-    key.add(&modified.to_le_bytes());
-    Ok(key.finish())
+pub(super) fn split_key(job: &KeyHasher, split: &InputSplit) -> String {
+    job.clone().part(&split.fingerprint()).finish()
 }
 
 /// The map task `map`, kept in `checkpoint` under `key`: read back if

@@ -355,7 +355,7 @@ impl<'c> ClusterJobRunner<'c> {
             if let Some((checkpoint, version)) = &kept {
                 call = call
                     .checkpoint(checkpoint)
-                    .version(&checkpointed::split_key(version, split)?);
+                    .version(&checkpointed::split_key(version, split));
             }
             maps.push(submit(client, call, retries)?);
         }

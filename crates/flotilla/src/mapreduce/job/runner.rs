@@ -106,7 +106,7 @@ impl JobRunner {
             .map(|split| {
                 let key = match &kept {
                     Some((checkpoint, job)) => {
-                        Some((*checkpoint, checkpointed::split_key(job, &split)?))
+                        Some((*checkpoint, checkpointed::split_key(job, &split)))
                     }
                     None => None,
                 };
