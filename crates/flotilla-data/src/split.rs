@@ -111,7 +111,7 @@ mod test;
 
 pub use error::{InputError, SplitError};
 pub use line_number::line_number_at;
-pub use plan::{default_split_bytes, list_input_files, plan_splits, InputSplit};
+pub use plan::{default_split_bytes, file_fingerprint, list_input_files, plan_splits, InputSplit};
 pub use read::{
     for_each_line, Line, LineReader, OwnedLine, SplitLines, SplitStats, DEFAULT_BUFFER_SIZE,
 };

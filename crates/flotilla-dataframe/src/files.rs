@@ -40,16 +40,23 @@ enum Format {
 }
 
 /// A frame of `partitions` partitions, partition `i` made by `read(i)` in
-/// the task that uses it.
-fn from_source<F>(schema: SchemaRef, partitions: usize, label: &str, read: F) -> DataFrame
+/// the task that uses it and named for checkpoints by `fingerprint(i)`.
+fn from_source<F, P>(
+    schema: SchemaRef,
+    partitions: usize,
+    label: &str,
+    read: F,
+    fingerprint: P,
+) -> DataFrame
 where
     F: Fn(usize) -> Result<RecordBatch, IoError> + Send + Sync + 'static,
+    P: Fn(usize) -> Vec<u8>,
 {
     let read = Arc::new(read);
     let loaders = (0..partitions)
         .map(|i| {
             let read = Arc::clone(&read);
-            Arc::new(move || Ok(read(i)?)) as Load
+            (Arc::new(move || Ok(read(i)?)) as Load, fingerprint(i))
         })
         .collect();
     DataFrame::from_loaders(schema, loaders, label)
@@ -108,9 +115,14 @@ impl DataFrame {
         let plan = Arc::new(crate::portable::FramePlan::Csv(source.clone()));
         let source = Arc::new(source);
         let (schema, partitions) = (source.schema(), source.partitions());
-        let mut out = from_source(schema, partitions, "read_csv", move |i| {
-            source.read_partition(i)
-        });
+        let read = Arc::clone(&source);
+        let mut out = from_source(
+            schema,
+            partitions,
+            "read_csv",
+            move |i| read.read_partition(i),
+            |i| source.fingerprint(i),
+        );
         out.portable = Ok(plan);
         out
     }
@@ -139,9 +151,14 @@ impl DataFrame {
     ) -> Result<DataFrame, DataFrameError> {
         let source = Arc::new(JsonSource::plan(inputs, options)?);
         let (schema, partitions) = (source.schema(), source.partitions());
-        Ok(from_source(schema, partitions, "read_json", move |i| {
-            source.read_partition(i)
-        }))
+        let read = Arc::clone(&source);
+        Ok(from_source(
+            schema,
+            partitions,
+            "read_json",
+            move |i| read.read_partition(i),
+            |i| source.fingerprint(i),
+        ))
     }
 
     /// A frame of Parquet files, one partition per row group.
@@ -166,9 +183,14 @@ impl DataFrame {
     ) -> Result<DataFrame, DataFrameError> {
         let source = Arc::new(ParquetSource::plan(inputs, options)?);
         let (schema, partitions) = (source.schema(), source.partitions());
-        Ok(from_source(schema, partitions, "read_parquet", move |i| {
-            source.read_partition(i)
-        }))
+        let read = Arc::clone(&source);
+        Ok(from_source(
+            schema,
+            partitions,
+            "read_parquet",
+            move |i| read.read_partition(i),
+            |i| source.fingerprint(i),
+        ))
     }
 
     /// Writes the frame as a folder of CSV parts (`part-00000.csv`, ...,

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema, SchemaRef};
 use flotilla_core::TaskKey;
-use flotilla_local::{record_result_bytes, ComputeOptions, Delayed};
+use flotilla_local::{record_result_bytes, Checkpoint, ComputeOptions, Delayed};
+
+use super::kept::KeptBatch;
 
 use super::error::settle;
 use super::expr::{not_found, Expr};
@@ -193,6 +195,9 @@ pub struct DataFrame {
     pub(crate) schema: SchemaRef,
     pub(crate) inputs: Vec<Delayed<Partition>>,
     pub(crate) stages: Vec<Stage>,
+    /// What the pending stages do, for checkpoint keys: each stage's name
+    /// and expression (or closure type).
+    pub(crate) recipe: Arc<str>,
     /// What made the frame, for task keys: `read_csv|filter|with_column`.
     pub(crate) label: String,
     pub(crate) settings: Settings,
@@ -349,13 +354,27 @@ impl DataFrame {
     }
 
     /// A frame whose partitions are made by `loaders` when their tasks run
-    /// (the readers of files), with the schema they produce.
-    pub(crate) fn from_loaders(schema: SchemaRef, loaders: Vec<Load>, label: &str) -> DataFrame {
+    /// (the readers of files), with the schema they produce; each loader
+    /// comes with the bytes that name what it reads for checkpoints
+    /// ([`Delayed::version`]; empty: nothing beyond its place).
+    pub(crate) fn from_loaders(
+        schema: SchemaRef,
+        loaders: Vec<(Load, Vec<u8>)>,
+        label: &str,
+    ) -> DataFrame {
         let key = key_group(label);
         let inputs = loaders
             .into_iter()
             .enumerate()
-            .map(|(i, l)| Delayed::value(Partition::Load(l)).named_op(key.sibling(i as u64)))
+            .map(|(i, (l, version))| {
+                let input = Delayed::value(Partition::Load(l));
+                let input = if version.is_empty() {
+                    input
+                } else {
+                    input.version(version)
+                };
+                input.named_op(key.sibling(i as u64))
+            })
             .collect();
         DataFrame::new(schema, inputs, label)
     }
@@ -365,6 +384,7 @@ impl DataFrame {
             schema,
             inputs,
             stages: Vec::new(),
+            recipe: Arc::from(""),
             label: label.to_string(),
             settings: Settings::default(),
             // Made by an operation without a portable form unless the
@@ -427,14 +447,18 @@ impl DataFrame {
     /// A frame with one more pipeline step and a new schema.
     /// A panic in the step's user code (an expression's closure, a
     /// `map_partitions` function) is reported naming the step.
+    /// `what` says what the step does (its expression), for checkpoint
+    /// keys.
     pub(crate) fn then(
         &self,
         name: &str,
+        what: &str,
         schema: SchemaRef,
         stage: Stage,
         portable: Portable,
     ) -> DataFrame {
         let mut out = self.clone();
+        out.recipe = format!("{}|{name}:{what}", self.recipe).into();
         out.schema = schema;
         out.portable = portable;
         out.label = format!("{}|{name}", self.label);
@@ -473,12 +497,13 @@ impl DataFrame {
                 .map_err(|e| DataFrameError::arrow("select", e))?,
         );
         let step = Step::Select(names.iter().map(|n| n.to_string()).collect());
+        let what = format!("{step:?}");
         let portable = self.plan_then(step);
         let stage: Stage = Arc::new(move |b: RecordBatch| {
             b.project(&indices)
                 .map_err(|e| DataFrameError::arrow("select", e))
         });
-        Ok(self.then("select", schema, stage, portable))
+        Ok(self.then("select", &what, schema, stage, portable))
     }
 
     /// The frame without the columns `names`.
@@ -544,8 +569,9 @@ impl DataFrame {
             expr,
         };
         let portable = self.plan_then(step.clone());
+        let what = format!("{step:?}");
         let stage: Stage = Arc::new(move |b: RecordBatch| step.apply(b));
-        Ok(self.then("with_column", schema, stage, portable))
+        Ok(self.then("with_column", &what, schema, stage, portable))
     }
 
     /// The rows where `predicate` is true (null counts as false, as in SQL).
@@ -572,8 +598,9 @@ impl DataFrame {
         }
         let step = Step::Filter(predicate);
         let portable = self.plan_then(step.clone());
+        let what = format!("{step:?}");
         let stage: Stage = Arc::new(move |b: RecordBatch| step.apply(b));
-        Ok(self.then("filter", self.schema(), stage, portable))
+        Ok(self.then("filter", &what, self.schema(), stage, portable))
     }
 
     /// The frame with `f` applied to every partition (dask's
@@ -630,7 +657,8 @@ impl DataFrame {
             Ok(out)
         });
         let portable = Err("map_partitions with a Rust closure".into());
-        Ok(self.then("map_partitions", schema, stage, portable))
+        let what = std::any::type_name::<F>();
+        Ok(self.then("map_partitions", what, schema, stage, portable))
     }
 
     /// One task per partition: its input read, its pipeline run, then `f`.
@@ -684,9 +712,16 @@ impl DataFrame {
                 let task = Arc::clone(&task);
                 let stages = Arc::clone(&stages);
                 let chain = Arc::clone(&chain);
-                input
-                    .map(move |p: &Partition| catch_in_partition(i, &chain, || task(i, p, &stages)))
-                    .named_op(key.sibling(i as u64))
+                let node = input.map(move |p: &Partition| {
+                    catch_in_partition(i, &chain, || task(i, p, &stages))
+                });
+                // What the fused stages do is part of the node's checkpoint key.
+                let node = if self.recipe.is_empty() {
+                    node
+                } else {
+                    node.version(self.recipe.as_bytes())
+                };
+                node.named_op(key.sibling(i as u64))
             })
             .collect()
     }
@@ -897,6 +932,85 @@ impl DataFrame {
         let mut out = DataFrame::new(self.schema(), inputs, &format!("{}|persist", self.label));
         out.settings = self.settings.clone();
         Ok(out)
+    }
+
+    /// The same rows, each partition kept in `checkpoint` once computed: a
+    /// computation of this frame (or of anything made from it) run again
+    /// — after a crash, a Ctrl-C, or with a changed later step — reads the
+    /// partitions it finds there instead of reading and computing them,
+    /// and computes only the rest.
+    ///
+    /// A partition is kept under a key made of the frame's chain of
+    /// operations and the partition's number, what each operation does (a
+    /// filter's expression, a column's formula, the type of a closure), what its source reads (a file's path, byte range or row
+    /// group, size and modification time, and the schema read) and the keys
+    /// of the tasks in between: a changed file computes its own partitions
+    /// again and nothing else. What a Rust closure does
+    /// ([`map_partitions`](DataFrame::map_partitions)) is not part of a
+    /// key: change the [version](DataFrame::version) when it changes. A
+    /// partition that fails fails its task and is not kept. Partitions are
+    /// kept as Arrow IPC.
+    ///
+    /// ```
+    /// use flotilla_dataframe::{col, DataFrame};
+    /// use flotilla_local::Checkpoint;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-frame-ckpt-doc-{}", std::process::id()));
+    /// for run in 0..2 {
+    ///     let checkpoint = Checkpoint::open(&dir)?;
+    ///     let df = DataFrame::from_columns(vec![("x", vec![1i64, 2, 3, 4].into())], 2)?;
+    ///     let kept = df.filter(col("x").gt(1))?.checkpoint(&checkpoint);
+    ///     assert_eq!(kept.sum("x")?.compute()?, Some(9.0));
+    ///     let expected = if run == 0 { (2, 0) } else { (0, 2) };
+    ///     assert_eq!((checkpoint.computed(), checkpoint.loaded()), expected);
+    /// }
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn checkpoint(&self, checkpoint: &Checkpoint) -> DataFrame {
+        let label = format!("{}|checkpoint", self.label);
+        let key = key_group(&label);
+        let inputs = self
+            .per_partition("keep", |_, p, stages| match run_pipeline(p, stages) {
+                Ok(batch) => KeptBatch(batch),
+                Err(e) => flotilla_local::fail_task(e),
+            })
+            .into_iter()
+            .enumerate()
+            .map(|(i, kept)| {
+                kept.checkpoint(checkpoint)
+                    .hand_over()
+                    .map_owned(|kept: KeptBatch| Partition::Ready(kept.0))
+                    .named_op(key.sibling(i as u64))
+            })
+            .collect();
+        let mut out = DataFrame::new(self.schema(), inputs, &label);
+        out.settings = self.settings.clone();
+        out
+    }
+
+    /// The same frame, whose partitions come from sources of this
+    /// `version`: part of every checkpoint key downstream
+    /// ([`DataFrame::checkpoint`]). Give one to a frame made from values
+    /// in memory ([`DataFrame::from_columns`], [`DataFrame::from_batch`])
+    /// saying what they are, and change it when a closure of its
+    /// operations changes. (Files are named by what they read already.)
+    ///
+    /// ```
+    /// use flotilla_dataframe::DataFrame;
+    /// let df = DataFrame::from_columns(vec![("x", vec![1i64, 2].into())], 1)?.version("2024-06");
+    /// assert_eq!(df.count().compute()?, 2);
+    /// # Ok::<(), flotilla_dataframe::DataFrameError>(())
+    /// ```
+    pub fn version(&self, version: impl AsRef<[u8]>) -> DataFrame {
+        let version = version.as_ref();
+        let mut out = self.clone();
+        out.inputs = self
+            .inputs
+            .iter()
+            .map(|input| input.clone().version(version))
+            .collect();
+        out
     }
 
     /// The first `n` rows, computing partitions in order only until there

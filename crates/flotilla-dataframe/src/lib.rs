@@ -64,6 +64,7 @@ mod files;
 mod frame;
 mod group;
 mod join;
+mod kept;
 mod scalar;
 mod sort;
 mod stats;

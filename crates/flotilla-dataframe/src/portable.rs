@@ -975,7 +975,7 @@ impl DataFrame {
         let loaders = (0..held.len())
             .map(|i| {
                 let load = Arc::clone(&load);
-                Arc::new(move || load(i)) as super::frame::Load
+                (Arc::new(move || load(i)) as super::frame::Load, Vec::new())
             })
             .collect();
         let mut out = DataFrame::from_loaders(schema, loaders, "held");

@@ -1180,3 +1180,78 @@ fn rows_of_the_wrong_width_are_skipped_counted_and_sampled_when_asked() {
     assert!(matches!(err, IoError::FieldCount { line: 6, .. }), "{err}");
     assert!(err.to_string().contains("skip_bad_records"), "{err}");
 }
+
+/// A checkpointed frame over CSV files: run again it reads its partitions
+/// back without reading the files; a changed file computes its own
+/// partitions again; a changed filter (part of the frame's plan) computes
+/// everything.
+#[test]
+fn a_checkpointed_frame_computes_only_the_partitions_it_does_not_find() {
+    use flotilla::dataframe::{col, DataFrame};
+    let dir = TempDir::new("frame-checkpoint");
+    let files: Vec<String> = (0..3)
+        .map(|f| {
+            let rows: String = (0..50)
+                .map(|r| format!("{},{}\n", f, f * 100 + r))
+                .collect();
+            dir.file(&format!("t{f}.csv"), format!("station,reading\n{rows}"))
+        })
+        .collect();
+    let inputs: Vec<&str> = files.iter().map(String::as_str).collect();
+    let batches = Arc::new(AtomicUsize::new(0));
+    let run = |threshold: i64| {
+        let checkpoint = flotilla::Checkpoint::open(dir.path().join("checkpoint")).unwrap();
+        let counter = Arc::clone(&batches);
+        let df = DataFrame::read_csv(&inputs, CsvOptions::new())
+            .unwrap()
+            .map_partitions(move |b| {
+                if b.num_rows() > 0 {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(b)
+            })
+            .unwrap()
+            .filter(col("reading").gt(threshold))
+            .unwrap()
+            .checkpoint(&checkpoint);
+        let sum = df.sum("reading").unwrap().compute().unwrap();
+        let read = batches.swap(0, Ordering::Relaxed);
+        (sum, read, checkpoint.computed(), checkpoint.loaded())
+    };
+    let expected = |threshold: i64| -> f64 {
+        files
+            .iter()
+            .flat_map(|f| {
+                fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .skip(1)
+                    .map(|l| l.split(',').nth(1).unwrap().parse::<i64>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|&r| r > threshold)
+            .sum::<i64>() as f64
+    };
+    let (sum, read, partitions, loaded) = run(10);
+    assert_eq!(sum, Some(expected(10)));
+    assert_eq!((read as u64, loaded), (partitions, 0));
+    assert!(partitions >= 3);
+    // Again: nothing is read.
+    assert_eq!(run(10), (Some(expected(10)), 0, 0, partitions));
+    // The last file gains a row: its partitions only.
+    let mut grown = fs::read_to_string(&files[2]).unwrap();
+    grown.push_str("2,777\n");
+    fs::write(&files[2], grown).unwrap();
+    let (sum, read, computed, loaded) = run(10);
+    assert_eq!(sum, Some(expected(10)));
+    assert!(
+        computed >= 1 && computed < partitions,
+        "{computed} of {partitions}"
+    );
+    assert_eq!((read as u64, computed + loaded), (computed, partitions));
+    // Another filter (its expression is part of the keys): every
+    // partition is computed; the first one's are still there.
+    let (sum, _, computed, _) = run(120);
+    assert_eq!((sum, computed), (Some(expected(120)), partitions));
+    assert_eq!(run(10), (Some(expected(10)), 0, 0, partitions));
+}

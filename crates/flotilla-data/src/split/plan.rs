@@ -185,24 +185,44 @@ impl InputSplit {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn fingerprint(&self) -> Vec<u8> {
-        let path = self.path.as_os_str().as_encoded_bytes();
-        let mut bytes = Vec::with_capacity(path.len() + 50);
-        bytes.extend_from_slice(&(path.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(path);
+        let mut bytes = file_fingerprint(&self.path);
         bytes.extend_from_slice(&self.start.to_le_bytes());
         bytes.extend_from_slice(&self.end.to_le_bytes());
         bytes.push(u8::from(self.compressed));
-        if let Ok(meta) = std::fs::metadata(&self.path) {
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            bytes.extend_from_slice(&meta.len().to_le_bytes());
-            bytes.extend_from_slice(&modified.to_le_bytes());
-        }
         bytes
     }
+}
+
+/// Bytes that change when the file at `path` changes: its path, and its
+/// size and modification time as they are now (none when it cannot be
+/// read: reading it will say why). See [`InputSplit::fingerprint`].
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("flotilla-doc-file-fingerprint-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let file = dir.join("a.txt");
+/// std::fs::write(&file, "one")?;
+/// let before = flotilla_data::split::file_fingerprint(&file);
+/// std::fs::write(&file, "one, two")?;
+/// assert_ne!(before, flotilla_data::split::file_fingerprint(&file));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn file_fingerprint(path: &Path) -> Vec<u8> {
+    let name = path.as_os_str().as_encoded_bytes();
+    let mut bytes = Vec::with_capacity(name.len() + 50);
+    bytes.extend_from_slice(&(name.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(name);
+    if let Ok(meta) = std::fs::metadata(path) {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        bytes.extend_from_slice(&meta.len().to_le_bytes());
+        bytes.extend_from_slice(&modified.to_le_bytes());
+    }
+    bytes
 }
 
 /// `path[start..end]`, with `, gzip` added for compressed splits:

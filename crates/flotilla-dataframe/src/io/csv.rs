@@ -229,6 +229,16 @@ impl CsvSource {
         &self.plan.splits
     }
 
+    /// Bytes that change when what partition `index` reads changes: its
+    /// split's [fingerprint](InputSplit::fingerprint) and the schema read.
+    pub(crate) fn fingerprint(&self, index: usize) -> Vec<u8> {
+        let mut bytes = format!("{:?}", self.schema()).into_bytes();
+        if let Some(split) = self.plan.splits.get(index) {
+            bytes.extend(split.fingerprint());
+        }
+        bytes
+    }
+
     /// Reads partition `index` into one batch.
     ///
     /// Errors name the file, the line, the column (name and 1-based

@@ -245,6 +245,16 @@ impl JsonSource {
         self.plan.splits.len()
     }
 
+    /// Bytes that change when what partition `index` reads changes: its
+    /// split's [fingerprint](InputSplit::fingerprint) and the schema read.
+    pub(crate) fn fingerprint(&self, index: usize) -> Vec<u8> {
+        let mut bytes = format!("{:?}", self.plan.schema).into_bytes();
+        if let Some(split) = self.plan.splits.get(index) {
+            bytes.extend(split.fingerprint());
+        }
+        bytes
+    }
+
     /// Reads partition `index` into one batch. A line that does not decode
     /// is an [`IoError::BadJson`] naming its file and line.
     ///

@@ -214,6 +214,20 @@ impl ParquetSource {
         self.plan.parts.len()
     }
 
+    /// Bytes that change when what partition `index` reads changes: its
+    /// file's [fingerprint](flotilla_data::split::file_fingerprint), its
+    /// row group and the schema read.
+    pub(crate) fn fingerprint(&self, index: usize) -> Vec<u8> {
+        let mut bytes = format!("{:?}", self.plan.schema).into_bytes();
+        if let Some(&(file, group)) = self.plan.parts.get(index) {
+            if let Some(f) = self.plan.files.get(file) {
+                bytes.extend(flotilla_data::split::file_fingerprint(&f.path));
+            }
+            bytes.extend_from_slice(&(group as u64).to_le_bytes());
+        }
+        bytes
+    }
+
     /// Reads partition `index` (one row group) into one batch.
     ///
     /// ```

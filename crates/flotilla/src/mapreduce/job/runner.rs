@@ -104,23 +104,20 @@ impl JobRunner {
         let maps = splits
             .into_iter()
             .map(|split| {
-                let key = match &kept {
-                    Some((checkpoint, job)) => {
-                        Some((*checkpoint, checkpointed::split_key(job, &split)))
-                    }
-                    None => None,
-                };
+                let key = kept
+                    .as_ref()
+                    .map(|(checkpoint, job)| (*checkpoint, checkpointed::split_key(job, &split)));
                 let setup = setup.clone();
                 let map =
                     Box::new(move || map_text_split(setup.clone(), &split)) as super::run::MapFn<J>;
-                Ok(match key {
+                match key {
                     Some((checkpoint, key)) => {
                         checkpointed::keep::<J>(checkpoint.clone(), key, map)
                     }
                     None => map,
-                })
+                }
             })
-            .collect::<Result<_, JobError>>()?;
+            .collect();
         self.run_graph(setup.job, maps, start)
     }
 
