@@ -101,6 +101,7 @@ mod create;
 mod element;
 mod elementwise;
 mod error;
+mod kept;
 pub mod ops;
 pub mod portable;
 mod random;
