@@ -66,9 +66,7 @@ use flotilla_core::{RunReport, TaskGraph, TaskId, TaskKey, TaskOptions};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use checkpointed::Persist;
-
-mod checkpointed;
+use crate::checkpointed::{NodeCheckpoint, Persist};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::TaskError;
@@ -845,11 +843,8 @@ impl<T: Send + Sync + 'static> Delayed<T> {
     /// and the task of the value.
     fn graph(&self) -> (TaskGraph, Vec<GraphTask>, TaskId) {
         let assembled = self.assemble();
-        if assembled.checkpointed {
-            return checkpointed::graph(&assembled);
-        }
         let root = assembled.root();
-        let tasks = assembled
+        let tasks: Vec<GraphTask> = assembled
             .nodes
             .iter()
             .map(|node| GraphTask {
@@ -858,6 +853,19 @@ impl<T: Send + Sync + 'static> Delayed<T> {
                 hand_over: node.hand_over,
             })
             .collect();
+        if assembled.checkpointed {
+            let nodes: Vec<NodeCheckpoint<'_>> = assembled
+                .nodes
+                .iter()
+                .map(|node| NodeCheckpoint {
+                    version: node.version.as_deref().unwrap_or_default(),
+                    persist: node.persist.as_ref(),
+                })
+                .collect();
+            let (graph, tasks, outputs) =
+                crate::checkpointed::graph(&assembled.graph, &tasks, &nodes, &[root]);
+            return (graph, tasks, outputs.first().copied().unwrap_or(root));
+        }
         (assembled.graph, tasks, root)
     }
 

@@ -6,7 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use flotilla_core::{GraphError, KeyedGraphBuilder, RunReport, TaskId, TaskKey, TaskOptions};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
+use crate::checkpoint::Checkpoint;
+use crate::checkpointed::{self, NodeCheckpoint, Persist};
 use crate::error::TaskError;
 use crate::graph_run::{run_graph, ComputeOptions, GraphTask, Value};
 
@@ -104,6 +108,11 @@ impl Inputs<'_> {
 pub struct Graph {
     entries: Vec<(TaskKey, Vec<TaskKey>, TaskOptions)>,
     tasks: Vec<GraphTask>,
+    /// Per task: where its result is kept ([`Graph::checkpoint`]).
+    persist: Vec<Option<Arc<Persist>>>,
+    /// Per task: what its result depends on besides its key, function and
+    /// inputs ([`Graph::version`]).
+    versions: Vec<Arc<[u8]>>,
 }
 
 impl fmt::Debug for Graph {
@@ -199,6 +208,87 @@ impl Graph {
             function,
             hand_over: false,
         });
+        self.persist.push(None);
+        self.versions.push(Arc::from(&[][..]));
+    }
+
+    /// The position of the task `key` (the last inserted under it).
+    fn position(&self, key: &TaskKey) -> Result<usize, GraphError> {
+        self.entries
+            .iter()
+            .rposition(|(k, _, _)| k == key)
+            .ok_or_else(|| GraphError::UnknownDependency {
+                task: TaskKey::new("checkpoint"),
+                dependency: key.to_string(),
+            })
+    }
+
+    /// Keeps the result of the task `key`, a `T`, in `checkpoint`: a
+    /// computation run again reads it back instead of running the task
+    /// and what only it needed. It is kept under a key made of the task's
+    /// key, its function's name, its [version](Graph::version) and the same
+    /// key of each of its dependencies, all the way up — so a changed
+    /// version upstream computes it again, and nothing else changes. What a
+    /// closure does is not part of the key: give a new version when it
+    /// changes. Results are encoded with `postcard`; a result that is not
+    /// a `T` fails the task, naming the type.
+    ///
+    /// # Errors
+    ///
+    /// [`GraphError::UnknownDependency`] when no task has the key.
+    ///
+    /// ```
+    /// use flotilla_local::{Checkpoint, Graph, Inputs, TaskError};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("flotilla-graph-ckpt-doc-{}", std::process::id()));
+    /// for run in 0..2 {
+    ///     let checkpoint = Checkpoint::open(&dir).unwrap();
+    ///     let mut g = Graph::new();
+    ///     g.insert("x", [] as [&str; 0], |_: &Inputs<'_>| Ok::<u64, String>(20));
+    ///     g.insert("y", ["x"], |i: &Inputs<'_>| Ok::<u64, TaskError>(i.get::<u64>(0)? * 2));
+    ///     g.checkpoint::<u64>("y", &checkpoint).unwrap();
+    ///     assert_eq!(g.compute::<u64>("y").unwrap(), 40);
+    ///     let expected = if run == 0 { (1, 0) } else { (0, 1) };
+    ///     assert_eq!((checkpoint.computed(), checkpoint.loaded()), expected);
+    /// }
+    /// std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn checkpoint<T>(
+        &mut self,
+        key: impl Into<TaskKey>,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), GraphError>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        let at = self.position(&key.into())?;
+        self.persist[at] = Some(Arc::new(Persist::of::<T>(checkpoint)));
+        Ok(())
+    }
+
+    /// Says what the task `key`'s result depends on besides its key, its
+    /// function's name and its inputs (a version of its code, what a task
+    /// without inputs reads), for checkpoint keys ([`Graph::checkpoint`]).
+    ///
+    /// # Errors
+    ///
+    /// [`GraphError::UnknownDependency`] when no task has the key.
+    ///
+    /// ```
+    /// use flotilla_local::{Graph, Inputs};
+    /// let mut g = Graph::new();
+    /// g.insert("x", [] as [&str; 0], |_: &Inputs<'_>| Ok::<u8, String>(1));
+    /// g.version("x", "2").unwrap();
+    /// assert!(g.version("nope", "2").is_err());
+    /// ```
+    pub fn version(
+        &mut self,
+        key: impl Into<TaskKey>,
+        version: impl AsRef<[u8]>,
+    ) -> Result<(), GraphError> {
+        let at = self.position(&key.into())?;
+        self.versions[at] = Arc::from(version.as_ref());
+        Ok(())
     }
 
     fn build(&self) -> Result<flotilla_core::TaskGraph, GraphError> {
@@ -310,11 +400,23 @@ impl Graph {
             position.insert(*old, TaskId::new(new as u32));
         }
         let outputs: Vec<TaskId> = wanted.iter().map(|t| position[t]).collect();
-        let tasks = original
+        let tasks: Vec<GraphTask> = original
             .iter()
             .map(|t| self.tasks[t.index()].clone())
             .collect();
-        let outcome = run_graph(graph, tasks, &outputs, options);
+        let outcome = if original.iter().any(|t| self.persist[t.index()].is_some()) {
+            let nodes: Vec<NodeCheckpoint<'_>> = original
+                .iter()
+                .map(|t| NodeCheckpoint {
+                    version: &self.versions[t.index()],
+                    persist: self.persist[t.index()].as_ref(),
+                })
+                .collect();
+            let (graph, tasks, outputs) = checkpointed::graph(&graph, &tasks, &nodes, &outputs);
+            run_graph(graph, tasks, &outputs, options)
+        } else {
+            run_graph(graph, tasks, &outputs, options)
+        };
         Ok((outcome.outputs, outcome.report))
     }
 }

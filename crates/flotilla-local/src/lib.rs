@@ -23,6 +23,7 @@
 //! ```
 
 pub mod checkpoint;
+mod checkpointed;
 mod delayed;
 mod error;
 mod executor;
