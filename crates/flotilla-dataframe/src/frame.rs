@@ -949,7 +949,10 @@ impl DataFrame {
     /// ([`map_partitions`](DataFrame::map_partitions)) is not part of a
     /// key: change the [version](DataFrame::version) when it changes. A
     /// partition that fails fails its task and is not kept. Partitions are
-    /// kept as Arrow IPC.
+    /// kept as Arrow IPC. On a cluster (`compute_on`), a frame read from
+    /// CSV files with its per-partition steps keeps each partition the
+    /// same way, written and read by the workers (the folder must be one
+    /// they all reach).
     ///
     /// ```
     /// use flotilla_dataframe::{col, DataFrame};
@@ -986,6 +989,13 @@ impl DataFrame {
             .collect();
         let mut out = DataFrame::new(self.schema(), inputs, &label);
         out.settings = self.settings.clone();
+        out.portable = match &self.portable {
+            Ok(plan) => Ok(Arc::new(FramePlan::Checkpoint {
+                input: Arc::clone(plan),
+                checkpoint: checkpoint.clone(),
+            })),
+            Err(operation) => Err(Arc::clone(operation)),
+        };
         out
     }
 

@@ -109,6 +109,15 @@ pub enum FramePlan {
         /// Broadcast or shuffle, as the in-process frame chose.
         strategy: JoinStrategy,
     },
+    /// The partitions of `input`, each computed by a task of its own whose
+    /// result is kept in `checkpoint` (a folder every worker can reach) and
+    /// read back from there when it was kept ([`DataFrame::checkpoint`]).
+    Checkpoint {
+        /// The frame kept.
+        input: Arc<FramePlan>,
+        /// Where its partitions are kept.
+        checkpoint: flotilla_local::Checkpoint,
+    },
 }
 
 impl FramePlan {

@@ -477,10 +477,93 @@ fn a_worker_killed_during_a_bag_s_frequencies_costs_only_time() -> Result<(), Fa
     Ok(())
 }
 
+/// A frame read from CSV and a bag over text files, kept in checkpoints
+/// on a cluster: the workers write each partition's task result, a second
+/// run reads every one back, a changed file runs its own partitions again;
+/// results equal the in-process ones. A checkpoint after a group-by says
+/// what a cluster can keep.
+fn checkpointed_collections_on_a_cluster_read_back_what_they_kept() -> Result<(), Failed> {
+    use flotilla::bag::{read_text_with, TextOptions};
+    use flotilla::on_cluster::{BagPipeline, RemoteBag};
+    use flotilla::Checkpoint;
+    let dir = TempDir::new("cdf-checkpoint");
+    let path = write_weather(dir.path(), 20_000);
+    let cluster = two_workers()?;
+    let client = cluster.client()?;
+    let store = dir.join("frames");
+    let hot = |checkpoint: &Checkpoint| -> Result<DataFrame, Failed> {
+        Ok(weather(&path, 64 << 10)?
+            .with_column("f", col("temperature") * 9 / 5 + 32)?
+            .filter(col("f").gt(50.0))?
+            .checkpoint(checkpoint))
+    };
+    let expected = hot(&Checkpoint::open(dir.join("in-process"))?)?
+        .mean("f")?
+        .compute()?;
+    let checkpoint = Checkpoint::open(&store)?;
+    let first = hot(&checkpoint)?.mean("f")?.compute_on(&client)?;
+    assert_close(first, expected);
+    let parts = checkpoint.computed();
+    assert!(parts > 2 && checkpoint.loaded() == 0, "{parts}");
+    let checkpoint = Checkpoint::open(&store)?;
+    let again = hot(&checkpoint)?.mean("f")?.compute_on(&client)?;
+    assert_close(again, expected);
+    assert_eq!((checkpoint.computed(), checkpoint.loaded()), (0, parts));
+    // After a group-by the partitions come from other tasks: a clear error.
+    let grouped = weather(&path, 64 << 10)?
+        .group_by(&["station_id"])?
+        .agg(&[Agg::count("temperature")])?
+        .checkpoint(&checkpoint);
+    let err = grouped.compute_on(&client).unwrap_err();
+    assert!(err.to_string().contains("checkpoint"), "{err}");
+
+    let words_path = write_words(dir.path(), 3_000);
+    let words_path = words_path.to_string_lossy().into_owned();
+    let other = dir.join("other.txt");
+    std::fs::write(&other, "Wxxone Wxxtwo\n")?;
+    let other = other.to_string_lossy().into_owned();
+    let inputs = [words_path.as_str(), other.as_str()];
+    let options = TextOptions::new().split_bytes(16 << 10);
+    let words = || Words {
+        min: 4,
+        delay_us: 0,
+    };
+    let store = dir.join("bags");
+    type Run = (Vec<(String, u64)>, u64, u64);
+    let run = || -> Result<Run, Failed> {
+        let checkpoint = Checkpoint::open(&store)?;
+        let bag =
+            RemoteBag::read_text_with(&client, words(), &inputs, options)?.checkpoint(&checkpoint);
+        let counts = bag.frequencies()?;
+        Ok((counts, checkpoint.computed(), checkpoint.loaded()))
+    };
+    let local = || -> Result<Vec<(String, u64)>, Failed> {
+        Ok(words()
+            .pipeline(read_text_with(&inputs, options)?)
+            .frequencies()
+            .compute()?)
+    };
+    let (counts, splits, loaded) = run()?;
+    assert_eq!(counts, local()?);
+    assert!(splits > 2 && loaded == 0, "{splits}");
+    assert_eq!(run()?, (local()?, 0, splits));
+    // The small file changes (a file's size and time name all its
+    // splits): its one split runs again, the big file's are read back.
+    std::fs::write(&other, "Wxxone Wxxtwo Wxxthree\n")?;
+    let (counts, computed, loaded) = run()?;
+    assert_eq!(counts, local()?);
+    assert_eq!((computed, loaded), (1, splits - 1));
+    Ok(())
+}
+
 fn main() {
     flotilla::cluster::worker_if_asked();
     let args = Arguments::from_args();
     let tests = vec![
+        Trial::test(
+            "checkpointed_collections_on_a_cluster_read_back_what_they_kept",
+            checkpointed_collections_on_a_cluster_read_back_what_they_kept,
+        ),
         Trial::test(
             "bags_on_a_cluster_give_the_in_process_results",
             bags_on_a_cluster_give_the_in_process_results,

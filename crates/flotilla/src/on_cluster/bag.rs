@@ -23,7 +23,8 @@ use std::hash::Hash;
 
 use flotilla_cluster::{Arg, Call, Client, ClusterFuture};
 use flotilla_data::split::InputSplit;
-use flotilla_local::ComputeOptions;
+use flotilla_local::checkpoint::KeyHasher;
+use flotilla_local::{Checkpoint, ComputeOptions};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -288,6 +289,7 @@ pub struct RemoteBag<'c, P> {
     client: &'c Client,
     pipeline: P,
     splits: Vec<InputSplit>,
+    checkpoint: Option<Checkpoint>,
 }
 
 impl<'c, P: ClusterBag> RemoteBag<'c, P> {
@@ -355,7 +357,44 @@ impl<'c, P: ClusterBag> RemoteBag<'c, P> {
             client,
             pipeline,
             splits,
+            checkpoint: None,
         })
+    }
+
+    /// Keeps each split's task result in `checkpoint` (a folder every
+    /// worker can reach): a computation run again reads back what it finds
+    /// instead of running the pipeline over those splits. A task is kept
+    /// under a key of what it computes (items, count, or counts to merge),
+    /// the pipeline's own fields (they travel with each task), the split,
+    /// and the file's size and modification time: a changed file runs its
+    /// splits again, the others are read back.
+    ///
+    /// ```
+    /// # use flotilla::bag::Bag;
+    /// # use flotilla::on_cluster::{BagPipeline, RemoteBag};
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct Lines;
+    /// # impl BagPipeline for Lines {
+    /// #     type Item = String;
+    /// #     fn pipeline(&self, lines: Bag<String>) -> Bag<String> { lines }
+    /// # }
+    /// # flotilla::cluster_bag!(Lines);
+    /// # let file = std::env::temp_dir().join(format!("flotilla-doc-rb-ckpt-{}.txt", std::process::id()));
+    /// # let dir = std::env::temp_dir().join(format!("flotilla-doc-rb-ckpt-dir-{}", std::process::id()));
+    /// std::fs::write(&file, "a\nb\n").unwrap();
+    /// let client = flotilla::cluster::Client::in_process(1).unwrap();
+    /// for run in 0..2 {
+    ///     let checkpoint = flotilla::Checkpoint::open(&dir).unwrap();
+    ///     let bag = RemoteBag::read_text(&client, Lines, &[file.to_str().unwrap()]).unwrap();
+    ///     assert_eq!(bag.checkpoint(&checkpoint).count().unwrap(), 2);
+    ///     assert_eq!(checkpoint.loaded(), run);
+    /// }
+    /// # std::fs::remove_file(&file).unwrap();
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn checkpoint(mut self, checkpoint: &Checkpoint) -> RemoteBag<'c, P> {
+        self.checkpoint = Some(checkpoint.clone());
+        self
     }
 
     /// The number of partitions (input splits).
@@ -396,6 +435,10 @@ impl<'c, P: ClusterBag> RemoteBag<'c, P> {
                     .reads(split.path());
                 if let Some(e) = extra {
                     call = call.arg(Arg::by_ref(e));
+                }
+                if let Some(checkpoint) = &self.checkpoint {
+                    let version = KeyHasher::new("split").part(&split.fingerprint()).finish();
+                    call = call.checkpoint(checkpoint).version(&version);
                 }
                 Ok(self.client.submit(call.retries(RETRIES))?)
             })

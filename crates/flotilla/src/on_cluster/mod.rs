@@ -70,6 +70,20 @@
 //! pipeline and computes it; `frequencies` merges per-split counts on the
 //! workers through a shuffle by key.
 //!
+//! # Checkpoints
+//!
+//! A frame read from CSV files and checkpointed ([`DataFrame::checkpoint`])
+//! computes each partition (the read and its per-partition steps) in a
+//! task of its own whose result the worker keeps in the checkpoint folder;
+//! run again, the tasks whose key is found there are read back instead.
+//! [`RemoteBag::checkpoint`] keeps each split's task result the same way.
+//! Keys name the task's arguments (the source or pipeline, the split, the
+//! steps) and the file's size and modification time. The folder must be
+//! one every worker reaches. A checkpoint of partitions that other tasks
+//! compute (after a group-by, a join, or from memory) and a checkpointed
+//! array run in-process only: on a cluster they are
+//! [`DataFrameError::LocalOnly`] and [`ArrayError::LocalOnly`] errors.
+//!
 //! # DataFrames, in code
 //!
 //! ```

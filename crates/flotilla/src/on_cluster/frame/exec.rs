@@ -10,10 +10,12 @@
 //! store; the piece tasks and the reducers that fetch them are those of
 //! the MapReduce jobs.
 
-use flotilla_cluster::{Arg, Call, Client, ClusterFuture};
+use flotilla_cluster::{Arg, Call, Checkpoint, Client, ClusterFuture};
+use flotilla_data::split::InputSplit;
 use flotilla_dataframe::io::CsvSource;
 use flotilla_dataframe::portable::{FramePlan, GroupSpec, Reduced, ScalarPlan};
 use flotilla_dataframe::{DataFrameError, JoinStrategy, RecordBatch};
+use flotilla_local::checkpoint::KeyHasher;
 use serde::Serialize;
 
 use super::tasks::{
@@ -241,6 +243,11 @@ impl<'c> Lowering<'c> {
                     out
                 }
             },
+            FramePlan::Checkpoint { input, checkpoint } => self
+                .parts(input)?
+                .iter()
+                .map(|p| self.kept(p, checkpoint))
+                .collect::<Result<_, _>>()?,
             other => {
                 return Err(DataFrameError::LocalOnly {
                     operation: format!("{other:?}"),
@@ -248,6 +255,33 @@ impl<'c> Lowering<'c> {
                 .into())
             }
         })
+    }
+
+    /// The partition of `part` computed by a task of its own whose result
+    /// is kept in `checkpoint`, named by the task's arguments (the source,
+    /// the split, the steps) and the file's size and modification time.
+    fn kept(&self, part: &Part, checkpoint: &Checkpoint) -> Result<Part, OnClusterError> {
+        let split = match &part.input {
+            PartInput::Csv(source, index) if part.extra.is_empty() => {
+                source.splits().get(*index as usize)
+            }
+            _ => {
+                return Err(DataFrameError::LocalOnly {
+                    operation: "a checkpoint of partitions that other tasks compute (after a \
+                                group-by, a join or from memory): on a cluster a checkpoint keeps \
+                                partitions read from files and their per-partition steps"
+                        .into(),
+                }
+                .into())
+            }
+        };
+        let fingerprint = split.map(InputSplit::fingerprint).unwrap_or_default();
+        let version = KeyHasher::new("frame part").part(&fingerprint).finish();
+        let call = part
+            .call(PART, &part.spec())
+            .checkpoint(checkpoint)
+            .version(&version);
+        Ok(Part::computed(self.submit(call)?))
     }
 
     /// Piece `j` of each map output of a shuffle, cut out on its worker.
