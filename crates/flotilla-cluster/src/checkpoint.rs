@@ -64,6 +64,28 @@ pub(crate) fn key_of(
     Ok(key.finish())
 }
 
+/// A key given whole ([`Call::checkpoint_as`]) as it names its file: as
+/// it is, if it is made of ASCII letters, digits, `-` and `_` (at most 200).
+///
+/// # Errors
+///
+/// What is wrong with it.
+pub(crate) fn given_key(given: &str) -> Result<String, String> {
+    let fits = !given.is_empty()
+        && given.len() <= 200
+        && given
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fits {
+        Ok(given.to_string())
+    } else {
+        Err(format!(
+            "the checkpoint key {given:?} names a file: use 1 to 200 ASCII letters, digits, '-' \
+             and '_'"
+        ))
+    }
+}
+
 /// The built-in task behind a call found in a checkpoint: its one argument
 /// is the file's path.
 fn load(args: &[&[u8]]) -> Result<Vec<u8>, String> {

@@ -549,7 +549,7 @@ impl Client {
                 Some(checkpointed(
                     &mut submit,
                     checkpoint,
-                    &call.version,
+                    (&call.version, call.given_key.as_deref()),
                     input_key,
                 )?)
             }
@@ -1695,21 +1695,29 @@ pub struct CallGraph {
 /// result kept under its key when the folder has it, else the task itself
 /// with the file its worker writes the result to. Returns the key.
 /// `input_key` gives the key of the task behind each future argument.
+/// `(version, given)` names the task: a key given whole, or one made of
+/// the function, the version and the arguments.
 fn checkpointed(
     submit: &mut Submit,
     checkpoint: &Checkpoint,
-    version: &str,
+    (version, given): (&str, Option<&str>),
     input_key: impl Fn(u64) -> Option<Arc<str>>,
 ) -> Result<Arc<str>, ClusterError> {
-    let key =
-        checkpoint::key_of(&submit.function, version, &submit.args, input_key).map_err(|n| {
-            ClusterError::Config(format!(
-                "a checkpointed task of {} takes as argument {n} the future of a task that is \
-                 not checkpointed, so its result has no key: checkpoint that task too, or pass \
-                 the value",
-                submit.function
-            ))
-        })?;
+    let key = match given {
+        Some(given) => checkpoint::given_key(given).map_err(|e| {
+            ClusterError::Config(format!("a checkpointed task of {}: {e}", submit.function))
+        })?,
+        None => {
+            checkpoint::key_of(&submit.function, version, &submit.args, input_key).map_err(|n| {
+                ClusterError::Config(format!(
+                    "a checkpointed task of {} takes as argument {n} the future of a task that \
+                     is not checkpointed, so its result has no key: checkpoint that task too, \
+                     or pass the value",
+                    submit.function
+                ))
+            })?
+        }
+    };
     let path = checkpoint.path_of(&key);
     let found = path.is_file();
     checkpoint.count(found);
@@ -1740,6 +1748,7 @@ struct GraphNode {
     reads: Vec<String>,
     checkpoint: Option<Checkpoint>,
     version: String,
+    given_key: Option<String>,
     input_keys: Vec<(u64, Option<Arc<str>>)>,
 }
 
@@ -1806,6 +1815,7 @@ impl CallGraph {
             reads: call.reads,
             checkpoint: call.checkpoint,
             version: call.version,
+            given_key: call.given_key,
             input_keys: call.input_keys,
         });
         Ok(())
@@ -2065,7 +2075,8 @@ impl Client {
                         .cloned()
                         .or_else(|| node.input_keys.iter().find(|(i, _)| *i == id)?.1.clone())
                 };
-                let key = checkpointed(&mut submit, checkpoint, &node.version, input_key)
+                let name = (node.version.as_str(), node.given_key.as_deref());
+                let key = checkpointed(&mut submit, checkpoint, name, input_key)
                     .map_err(|e| ClusterError::Config(format!("node {:?}: {e}", node.key)))?;
                 node_keys.insert(id, Arc::clone(&key));
                 future.set_checkpoint_key(key);

@@ -448,6 +448,8 @@ pub struct Call<R> {
     /// Where its result is kept across runs, and its function's version.
     pub(crate) checkpoint: Option<crate::Checkpoint>,
     pub(crate) version: String,
+    /// A checkpoint key given whole ([`Call::checkpoint_as`]).
+    pub(crate) given_key: Option<String>,
     /// The checkpoint key of the task behind each future argument.
     pub(crate) input_keys: Vec<(u64, Option<Arc<str>>)>,
     /// Arguments that name another node of a [`CallGraph`](crate::CallGraph):
@@ -488,6 +490,7 @@ impl<R> Call<R> {
             reads: Vec::new(),
             checkpoint: None,
             version: String::new(),
+            given_key: None,
             input_keys: Vec::new(),
             keys: Vec::new(),
             holds: Vec::new(),
@@ -679,6 +682,42 @@ impl<R> Call<R> {
     /// ```
     pub fn checkpoint(mut self, checkpoint: &crate::Checkpoint) -> Call<R> {
         self.checkpoint = Some(checkpoint.clone());
+        self
+    }
+
+    /// Keeps the task's result in `checkpoint` under `key`, given whole by
+    /// the caller instead of made from the arguments: for a library whose
+    /// calls take futures of tasks that are not checkpointed (a shuffle's
+    /// pieces, say) but that can name what the result depends on itself.
+    /// The key (with the function's name) must change whenever the result
+    /// would; found in the folder, the result is read back and the
+    /// function does not run.
+    ///
+    /// ```
+    /// use flotilla_cluster::{remote, Checkpoint, Client};
+    ///
+    /// #[remote(crate = flotilla_cluster)]
+    /// fn add(a: i64, b: i64) -> i64 {
+    ///     a + b
+    /// }
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let dir = std::env::temp_dir().join(format!("flotilla-ckpt-as-{}", std::process::id()));
+    ///     let checkpoint = Checkpoint::open(&dir)?;
+    ///     let client = Client::in_process(1)?;
+    ///     let z = client.submit(add::call(5, 5))?; // not checkpointed
+    ///     for _ in 0..2 {
+    ///         let y = client.submit(add::call(&z, 1).checkpoint_as(&checkpoint, "ten plus one"))?;
+    ///         assert_eq!(y.result()?, 11);
+    ///     }
+    ///     assert_eq!((checkpoint.computed(), checkpoint.loaded()), (1, 1));
+    ///     std::fs::remove_dir_all(&dir)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn checkpoint_as(mut self, checkpoint: &crate::Checkpoint, key: &str) -> Call<R> {
+        self.checkpoint = Some(checkpoint.clone());
+        self.given_key = Some(key.to_string());
         self
     }
 

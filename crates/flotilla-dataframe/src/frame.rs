@@ -949,10 +949,10 @@ impl DataFrame {
     /// ([`map_partitions`](DataFrame::map_partitions)) is not part of a
     /// key: change the [version](DataFrame::version) when it changes. A
     /// partition that fails fails its task and is not kept. Partitions are
-    /// kept as Arrow IPC. On a cluster (`compute_on`), a frame read from
-    /// CSV files with its per-partition steps keeps each partition the
-    /// same way, written and read by the workers (the folder must be one
-    /// they all reach).
+    /// kept as Arrow IPC. On a cluster (`compute_on`) each partition is
+    /// kept by the worker that computes it (the folder must be one they
+    /// all reach), under a key of the frame's plan, its files' sizes and
+    /// times and the partition's number.
     ///
     /// ```
     /// use flotilla_dataframe::{col, DataFrame};

@@ -111,7 +111,8 @@ pub enum FramePlan {
     },
     /// The partitions of `input`, each computed by a task of its own whose
     /// result is kept in `checkpoint` (a folder every worker can reach) and
-    /// read back from there when it was kept ([`DataFrame::checkpoint`]).
+    /// read back from there when it was kept
+    /// ([`DataFrame::checkpoint`](crate::DataFrame::checkpoint)).
     Checkpoint {
         /// The frame kept.
         input: Arc<FramePlan>,

@@ -45,9 +45,19 @@ const MAGIC: &[u8; 8] = b"FLCKPT1\n";
 /// }
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Checkpoint {
     inner: Arc<Inner>,
+}
+
+/// Shows the folder only: the counts change as tasks run, and a plan that
+/// holds a checkpoint is named by its `Debug` text.
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpoint")
+            .field("dir", &self.inner.dir)
+            .finish()
+    }
 }
 
 #[derive(Debug)]

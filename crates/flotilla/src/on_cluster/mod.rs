@@ -72,17 +72,18 @@
 //!
 //! # Checkpoints
 //!
-//! A frame read from CSV files and checkpointed ([`DataFrame::checkpoint`])
-//! computes each partition (the read and its per-partition steps) in a
-//! task of its own whose result the worker keeps in the checkpoint folder;
-//! run again, the tasks whose key is found there are read back instead.
-//! [`RemoteBag::checkpoint`] keeps each split's task result the same way.
-//! Keys name the task's arguments (the source or pipeline, the split, the
-//! steps) and the file's size and modification time. The folder must be
-//! one every worker reaches. A checkpoint of partitions that other tasks
-//! compute (after a group-by, a join, or from memory) and a checkpointed
-//! array run in-process only: on a cluster they are
-//! [`DataFrameError::LocalOnly`] and [`ArrayError::LocalOnly`] errors.
+//! A checkpointed frame ([`DataFrame::checkpoint`]) computes each of its
+//! partitions in a task of its own whose result the worker keeps in the
+//! checkpoint folder, under a key naming the frame's plan (sources, steps,
+//! group-bys, joins), the size and modification time of every file it
+//! reads, and the partition's number; run again with every partition
+//! kept, the partitions are read back and nothing before them runs.
+//! [`RemoteBag::checkpoint`] keeps each split's task result, named by the
+//! pipeline, the split and its file. The folder must be one every worker
+//! reaches. A checkpoint of partitions persisted on a cluster (they have
+//! no name that outlives them) and a checkpointed array run in-process
+//! only: on a cluster they are [`DataFrameError::LocalOnly`] and
+//! [`ArrayError::LocalOnly`] errors.
 //!
 //! # DataFrames, in code
 //!

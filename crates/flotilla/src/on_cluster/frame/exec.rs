@@ -11,7 +11,6 @@
 //! the MapReduce jobs.
 
 use flotilla_cluster::{Arg, Call, Checkpoint, Client, ClusterFuture};
-use flotilla_data::split::InputSplit;
 use flotilla_dataframe::io::CsvSource;
 use flotilla_dataframe::portable::{FramePlan, GroupSpec, Reduced, ScalarPlan};
 use flotilla_dataframe::{DataFrameError, JoinStrategy, RecordBatch};
@@ -243,11 +242,7 @@ impl<'c> Lowering<'c> {
                     out
                 }
             },
-            FramePlan::Checkpoint { input, checkpoint } => self
-                .parts(input)?
-                .iter()
-                .map(|p| self.kept(p, checkpoint))
-                .collect::<Result<_, _>>()?,
+            FramePlan::Checkpoint { input, checkpoint } => self.kept_parts(input, checkpoint)?,
             other => {
                 return Err(DataFrameError::LocalOnly {
                     operation: format!("{other:?}"),
@@ -257,31 +252,47 @@ impl<'c> Lowering<'c> {
         })
     }
 
-    /// The partition of `part` computed by a task of its own whose result
-    /// is kept in `checkpoint`, named by the task's arguments (the source,
-    /// the split, the steps) and the file's size and modification time.
-    fn kept(&self, part: &Part, checkpoint: &Checkpoint) -> Result<Part, OnClusterError> {
-        let split = match &part.input {
-            PartInput::Csv(source, index) if part.extra.is_empty() => {
-                source.splits().get(*index as usize)
-            }
-            _ => {
-                return Err(DataFrameError::LocalOnly {
-                    operation: "a checkpoint of partitions that other tasks compute (after a \
-                                group-by, a join or from memory): on a cluster a checkpoint keeps \
-                                partitions read from files and their per-partition steps"
-                        .into(),
-                }
-                .into())
-            }
-        };
-        let fingerprint = split.map(InputSplit::fingerprint).unwrap_or_default();
-        let version = KeyHasher::new("frame part").part(&fingerprint).finish();
-        let call = part
-            .call(PART, &part.spec())
-            .checkpoint(checkpoint)
-            .version(&version);
-        Ok(Part::computed(self.submit(call)?))
+    /// The partitions of `input`, each computed by a task of its own whose
+    /// result is kept in `checkpoint`, under a key naming the input's plan,
+    /// what its files hold now and the partition's number. When every one
+    /// is kept, they are read back and nothing of the input is submitted.
+    fn kept_parts(
+        &self,
+        input: &FramePlan,
+        checkpoint: &Checkpoint,
+    ) -> Result<Vec<Part>, OnClusterError> {
+        let mut name = KeyHasher::new("frame partition");
+        name_plan(input, &mut name)?;
+        let count = partition_count(input)?;
+        let keys: Vec<String> = (0..count as u64)
+            .map(|i| name.clone().part(&i.to_le_bytes()).finish())
+            .collect();
+        if keys.iter().all(|k| checkpoint.contains(k)) {
+            return keys
+                .iter()
+                .map(|k| {
+                    let load = Call::new(PART).checkpoint_as(checkpoint, k);
+                    Ok(Part::computed(self.submit(load)?))
+                })
+                .collect();
+        }
+        let parts = self.parts(input)?;
+        if parts.len() != keys.len() {
+            return Err(DataFrameError::Internal(format!(
+                "a checkpointed frame planned {} partitions and lowered {}",
+                keys.len(),
+                parts.len()
+            ))
+            .into());
+        }
+        parts
+            .iter()
+            .zip(&keys)
+            .map(|(p, k)| {
+                let call = p.call(PART, &p.spec()).checkpoint_as(checkpoint, k);
+                Ok(Part::computed(self.submit(call)?))
+            })
+            .collect()
     }
 
     /// Piece `j` of each map output of a shuffle, cut out on its worker.
@@ -352,4 +363,60 @@ impl<'c> Lowering<'c> {
             })
             .collect()
     }
+}
+
+/// Adds to `name` what the partitions of `plan` depend on: the plan itself
+/// (its sources, steps, groupings and joins, as its `Debug` text shows
+/// them) and the size and modification time of every file it reads.
+fn name_plan(plan: &FramePlan, name: &mut KeyHasher) -> Result<(), OnClusterError> {
+    name.add(format!("{plan:?}").as_bytes());
+    let mut stack = vec![plan];
+    while let Some(plan) = stack.pop() {
+        match plan {
+            FramePlan::Csv(source) => {
+                for split in source.splits() {
+                    name.add(&split.fingerprint());
+                }
+            }
+            FramePlan::Batches(_) => {}
+            FramePlan::Steps { input, .. }
+            | FramePlan::GroupBy { input, .. }
+            | FramePlan::Checkpoint { input, .. } => stack.push(input),
+            FramePlan::Join { left, right, .. } => {
+                stack.push(left);
+                stack.push(right);
+            }
+            other => return Err(not_kept(other)),
+        }
+    }
+    Ok(())
+}
+
+/// How many partitions lowering `plan` makes.
+fn partition_count(plan: &FramePlan) -> Result<usize, OnClusterError> {
+    Ok(match plan {
+        FramePlan::Csv(source) => source.partitions(),
+        FramePlan::Batches(batches) => batches.len(),
+        FramePlan::Steps { input, .. } | FramePlan::Checkpoint { input, .. } => {
+            partition_count(input)?
+        }
+        FramePlan::GroupBy { split_out, .. } => (*split_out).max(1),
+        FramePlan::Join { left, strategy, .. } => match strategy {
+            JoinStrategy::Broadcast => partition_count(left)?,
+            JoinStrategy::Shuffle { partitions } => (*partitions).max(1),
+        },
+        other => return Err(not_kept(other)),
+    })
+}
+
+/// The error of a checkpoint over `plan`, whose partitions have no name
+/// that outlives the run (partitions persisted on a cluster).
+fn not_kept(plan: &FramePlan) -> OnClusterError {
+    DataFrameError::LocalOnly {
+        operation: format!(
+            "a checkpoint of {plan:?}: partitions held by a cluster have no name that outlives \
+             them"
+        ),
+    }
+    .into()
 }
