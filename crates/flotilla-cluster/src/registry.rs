@@ -686,12 +686,15 @@ impl<R> Call<R> {
     }
 
     /// Keeps the task's result in `checkpoint` under `key`, given whole by
-    /// the caller instead of made from the arguments: for a library whose
-    /// calls take futures of tasks that are not checkpointed (a shuffle's
-    /// pieces, say) but that can name what the result depends on itself.
-    /// The key (with the function's name) must change whenever the result
-    /// would; found in the folder, the result is read back and the
-    /// function does not run.
+    /// the caller instead of made from the function and the arguments: for
+    /// a library whose calls take futures of tasks that are not
+    /// checkpointed (a shuffle's pieces, say) but that can name what the
+    /// result depends on itself (a hash of it, as
+    /// [`KeyHasher`](flotilla_local::checkpoint::KeyHasher) makes). The key
+    /// names the result's file (`KEY.result`): 1 to 200 ASCII letters,
+    /// digits, `-` and `_`, else the submission fails. It must change
+    /// whenever the result would; found in the folder, the result is read
+    /// back and the function does not run.
     ///
     /// ```
     /// use flotilla_cluster::{remote, Checkpoint, Client};
@@ -707,10 +710,13 @@ impl<R> Call<R> {
     ///     let client = Client::in_process(1)?;
     ///     let z = client.submit(add::call(5, 5))?; // not checkpointed
     ///     for _ in 0..2 {
-    ///         let y = client.submit(add::call(&z, 1).checkpoint_as(&checkpoint, "ten plus one"))?;
+    ///         let y = client.submit(add::call(&z, 1).checkpoint_as(&checkpoint, "ten-plus-one"))?;
     ///         assert_eq!(y.result()?, 11);
     ///     }
     ///     assert_eq!((checkpoint.computed(), checkpoint.loaded()), (1, 1));
+    ///     assert!(checkpoint.contains("ten-plus-one"));
+    ///     let bad = client.submit(add::call(&z, 1).checkpoint_as(&checkpoint, "../x"));
+    ///     assert!(bad.unwrap_err().to_string().contains("names a file"));
     ///     std::fs::remove_dir_all(&dir)?;
     ///     Ok(())
     /// }
