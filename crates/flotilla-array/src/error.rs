@@ -135,6 +135,9 @@ pub enum ArrayError {
         /// The operation, e.g. `"map"`.
         operation: String,
     },
+    /// A checkpoint folder could not be opened (the message names it).
+    #[error("{0}")]
+    Checkpoint(String),
     /// An invariant of the array's own task graph was broken (a bug in
     /// flotilla).
     #[error("internal error in an array's task graph: {0}")]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::{Block, BlockValue, OpKeys};
 use crate::element::BlockData;
+use crate::portable::ArrayPlan;
 use crate::{Array, ArrayError, Element};
 
 /// A block as a checkpoint keeps it: its shape and its elements in
@@ -59,7 +60,10 @@ impl<T: Element> Array<T> {
     /// holds a Rust closure ([`Array::map`]) has no plan: its key names
     /// its operations but not what the closure or the parameters before it
     /// do, so after changing those use another folder (or empty it). A
-    /// block that fails fails its task and is not kept.
+    /// block that fails fails its task and is not kept. On a cluster
+    /// (`compute_on`) each worker rebuilding the array from its plan keeps
+    /// and reads the blocks it computes in the same folder (one every
+    /// worker must reach), under the same keys.
     ///
     /// ```
     /// use flotilla_array::Array;
@@ -78,22 +82,41 @@ impl<T: Element> Array<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn checkpoint(&self, checkpoint: &Checkpoint) -> Array<T> {
-        let keys = OpKeys::new(&self.ops, "checkpoint");
-        let plan = match &self.portable {
-            Ok(plan) => format!("{plan:?}").into_bytes(),
-            Err(_) => Vec::new(),
-        };
+        // An array with a plan is kept as the array its plan rebuilds, the
+        // one a cluster's workers build: the same tasks, so the same keys.
+        if let Ok(plan) = &self.portable {
+            if let Some(rebuilt) = plan.build_typed::<T>() {
+                return rebuilt.kept(checkpoint, Some(plan));
+            }
+        }
+        self.kept(checkpoint, None)
+    }
+
+    /// This array with its blocks kept in `checkpoint`; `plan` is its plan,
+    /// if it has one, part of every block's key.
+    pub(crate) fn kept(&self, checkpoint: &Checkpoint, plan: Option<&ArrayPlan>) -> Array<T> {
+        // Every node is named by its block's index, so a graph of some
+        // blocks (a worker's slice) keys them as the whole array's does.
+        let (made, kept_keys, keys) = (
+            OpKeys::new(&self.ops, "compute"),
+            OpKeys::new(&self.ops, "keep"),
+            OpKeys::new(&self.ops, "checkpoint"),
+        );
+        let version = plan
+            .map(|p| format!("{p:?}").into_bytes())
+            .unwrap_or_default();
         let blocks = (0..self.blocks.len())
             .map(|i| {
                 let coords = self.grid.coords(i);
                 let shape = self.grid.block_shape(&coords);
-                let computed = self.blocks[i].materialize(coords, shape, keys.block(i));
+                let computed = self.blocks[i].materialize(coords, shape, made.block(i));
                 let kept = computed
                     .map(|value: &BlockValue| match value {
                         Ok(block) => KeptBlock::of(block),
                         Err(e) => fail_task(e.clone()),
                     })
-                    .version(&plan)
+                    .named_op(kept_keys.block(i))
+                    .version(&version)
                     .checkpoint(checkpoint);
                 Block::stored(
                     kept.map(|k: &KeptBlock| k.clone().into_block())
@@ -107,7 +130,13 @@ impl<T: Element> Array<T> {
             self.ops_then("checkpoint"),
             self.split_every,
         );
-        out.portable = Err("checkpoint".into());
+        out.portable = match plan {
+            Some(plan) => Ok(std::sync::Arc::new(ArrayPlan::Checkpoint {
+                input: Box::new(plan.clone()),
+                dir: checkpoint.dir().to_path_buf(),
+            })),
+            None => Err("checkpoint".into()),
+        };
         out
     }
 }
@@ -130,6 +159,37 @@ mod test {
         assert_eq!(run(1), (6, 0));
         assert_eq!(run(2), (6, 0));
         assert_eq!(run(1), (0, 6));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[cfg(test)]
+mod shared_keys {
+    use super::*;
+    use crate::portable::ArrayReduction;
+
+    /// What a cluster worker computes for one block (the plan rebuilt,
+    /// sliced, reduced) reads the block the whole array kept, and the
+    /// other way round.
+    #[test]
+    fn a_block_rebuilt_from_the_plan_has_the_key_of_the_whole_array_s() {
+        let dir =
+            std::env::temp_dir().join(format!("flotilla-array-shared-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let checkpoint = Checkpoint::open(&dir).unwrap();
+        let x = (Array::random(&[40, 30], [10, 10], 5).unwrap() * 3.0).checkpoint(&checkpoint);
+        let whole = x.sum().compute().unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 12);
+        let plan = x.plan().unwrap();
+        let mut by_block = 0.0;
+        for b in 0..12 {
+            match plan.reduce_block(ArrayReduction::Sum, b).unwrap() {
+                crate::portable::Number::F64(v) => by_block += v,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 12);
+        assert!((whole - by_block).abs() <= 1e-9 * whole.abs());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

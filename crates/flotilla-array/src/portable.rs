@@ -34,7 +34,7 @@
 
 use std::sync::Arc;
 
-use flotilla_local::ComputeOptions;
+use flotilla_local::{Checkpoint, ComputeOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::{Array, ArrayError, Element};
@@ -184,6 +184,15 @@ pub enum ArrayPlan {
         /// The operation.
         op: ElementOp,
     },
+    /// Another plan whose blocks are kept in the checkpoint folder `dir`
+    /// ([`Array::checkpoint`]): rebuilt on a worker, the blocks it computes
+    /// are read from there when kept, and written there when not.
+    Checkpoint {
+        /// The array kept.
+        input: Box<ArrayPlan>,
+        /// The checkpoint's folder (one every worker reaches).
+        dir: std::path::PathBuf,
+    },
 }
 
 /// An array of either element type, rebuilt from a plan.
@@ -244,7 +253,7 @@ impl ArrayPlan {
             ArrayPlan::Random { chunks, .. }
             | ArrayPlan::Arange { chunks, .. }
             | ArrayPlan::Full { chunks, .. } => chunks,
-            ArrayPlan::Map { input, .. } => input.chunks(),
+            ArrayPlan::Map { input, .. } | ArrayPlan::Checkpoint { input, .. } => input.chunks(),
         }
     }
 
@@ -303,6 +312,14 @@ impl ArrayPlan {
                 Number::F64(v) => Built::F64(Array::full(shape, chunks.as_slice(), v)?),
                 Number::I64(v) => Built::I64(Array::full(shape, chunks.as_slice(), v)?),
             },
+            ArrayPlan::Checkpoint { input, dir } => {
+                let checkpoint =
+                    Checkpoint::open(dir).map_err(|e| ArrayError::Checkpoint(e.to_string()))?;
+                match input.build()? {
+                    Built::F64(a) => Built::F64(a.kept(&checkpoint, Some(input))),
+                    Built::I64(a) => Built::I64(a.kept(&checkpoint, Some(input))),
+                }
+            }
             ArrayPlan::Map { input, op } => match (input.build()?, *op) {
                 (Built::I64(a), ElementOp::AsF64) => Built::F64(a.as_f64()),
                 (Built::F64(a), ElementOp::AsF64) => Built::F64(a),
@@ -318,6 +335,15 @@ impl ArrayPlan {
                 (Built::I64(a), op) => Built::I64(common_op(&a, op)?),
             },
         })
+    }
+
+    /// The array this plan builds, if its elements are `T`s.
+    pub(crate) fn build_typed<T: Element>(&self) -> Option<Array<T>> {
+        let built: Box<dyn std::any::Any> = match self.build().ok()? {
+            Built::F64(a) => Box::new(a),
+            Built::I64(a) => Box::new(a),
+        };
+        built.downcast::<Array<T>>().ok().map(|a| *a)
     }
 
     /// The ranges of block `index` (in row-major order of the blocks).

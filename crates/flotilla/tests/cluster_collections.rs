@@ -552,6 +552,33 @@ fn checkpointed_collections_on_a_cluster_read_back_what_they_kept() -> Result<()
     // One task read it back; no partial or merge ran.
     assert_eq!(tasks_after - tasks_before, 1);
 
+    // An array: the workers keep the blocks they compute, under the keys
+    // the in-process array uses, so either reads what the other kept.
+    let store = dir.join("arrays");
+    let array = |checkpoint: &Checkpoint| -> Result<flotilla::array::Array<f64>, Failed> {
+        let x = flotilla::array::Array::random(&[400, 300], [100, 100], 5)? * 3.0;
+        Ok(x.checkpoint(checkpoint))
+    };
+    let checkpoint = Checkpoint::open(&store)?;
+    let on_cluster = array(&checkpoint)?.sum().compute_on(&client)?;
+    let blocks: Vec<PathBuf> = std::fs::read_dir(&store)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(blocks.len(), 12, "{blocks:?}");
+    // In-process, every block is read back from what the workers kept.
+    let checkpoint = Checkpoint::open(&store)?;
+    let here = array(&checkpoint)?.sum().compute()?;
+    assert_eq!((checkpoint.computed(), checkpoint.loaded()), (0, 12));
+    assert!(
+        (here - on_cluster).abs() <= 1e-9 * here.abs(),
+        "{here} vs {on_cluster}"
+    );
+    // A damaged block is read, not recomputed: the error names its file.
+    let bytes = std::fs::read(&blocks[0])?;
+    std::fs::write(&blocks[0], &bytes[..bytes.len() - 1])?;
+    let err = array(&checkpoint)?.sum().compute_on(&client).unwrap_err();
+    assert!(err.to_string().contains("damaged"), "{err}");
+
     let words_path = write_words(dir.path(), 3_000);
     let words_path = words_path.to_string_lossy().into_owned();
     let other = dir.join("other.txt");

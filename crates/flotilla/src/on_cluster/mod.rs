@@ -79,11 +79,14 @@
 //! reads, and the partition's number; run again with every partition
 //! kept, the partitions are read back and nothing before them runs.
 //! [`RemoteBag::checkpoint`] keeps each split's task result, named by the
-//! pipeline, the split and its file. The folder must be one every worker
-//! reaches. A checkpoint of partitions persisted on a cluster (they have
-//! no name that outlives them) and a checkpointed array run in-process
-//! only: on a cluster they are [`DataFrameError::LocalOnly`] and
-//! [`ArrayError::LocalOnly`] errors.
+//! pipeline, the split and its file. A checkpointed array
+//! ([`Array::checkpoint`](flotilla_array::Array::checkpoint)) travels in
+//! its plan: each worker rebuilding it keeps and reads the blocks it
+//! computes under the keys the in-process array uses, so either reads what
+//! the other kept. The folder must be one every worker reaches. A
+//! checkpoint of partitions persisted on a cluster (they have no name that
+//! outlives them) runs in-process only ([`DataFrameError::LocalOnly`] on a
+//! cluster).
 //!
 //! # DataFrames, in code
 //!
