@@ -112,7 +112,7 @@ pub struct Graph {
     persist: Vec<Option<Arc<Persist>>>,
     /// Per task: what its result depends on besides its key, function and
     /// inputs ([`Graph::version`]).
-    versions: Vec<Arc<[u8]>>,
+    versions: Vec<Option<Arc<[u8]>>>,
 }
 
 impl fmt::Debug for Graph {
@@ -209,7 +209,7 @@ impl Graph {
             hand_over: false,
         });
         self.persist.push(None);
-        self.versions.push(Arc::from(&[][..]));
+        self.versions.push(None);
     }
 
     /// The position of the task `key` (the last inserted under it).
@@ -287,7 +287,7 @@ impl Graph {
         version: impl AsRef<[u8]>,
     ) -> Result<(), GraphError> {
         let at = self.position(&key.into())?;
-        self.versions[at] = Arc::from(version.as_ref());
+        self.versions[at] = Some(Arc::from(version.as_ref()));
         Ok(())
     }
 
@@ -408,7 +408,7 @@ impl Graph {
             let nodes: Vec<NodeCheckpoint<'_>> = original
                 .iter()
                 .map(|t| NodeCheckpoint {
-                    version: &self.versions[t.index()],
+                    version: self.versions[t.index()].as_deref().unwrap_or_default(),
                     persist: self.persist[t.index()].as_ref(),
                 })
                 .collect();
