@@ -19,6 +19,8 @@
 //!   worker takes work from, shared by the pool and the simulator.
 //! * [`RunReport`]: per-worker busy time, idle time, tasks run and stolen.
 //! * [`sim`]: a discrete-event simulator with any number of fake workers.
+//! * [`trace`]: the record of a run, task by task, that reports and
+//!   dashboards draw.
 //! * [`rng`]: the seedable generator shared by policies and data generators.
 //!
 //! ```
@@ -47,6 +49,7 @@ mod report;
 pub mod rng;
 mod scheduler;
 pub mod sim;
+pub mod trace;
 
 pub use batching::BatchSizer;
 pub use graph::{GraphError, KeyedGraphBuilder, TaskGraph, TaskOptions};

@@ -116,6 +116,14 @@ pub enum TaskError {
     /// The settings asked for cannot work (named in the message).
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
+    /// The run report asked for cannot be written; nothing ran.
+    #[error("cannot write the run report {path}: {message}")]
+    Report {
+        /// The report's path.
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// The pool could not start its threads.
     #[error("could not start the pool's threads: {0}")]
     Spawn(String),

@@ -193,6 +193,27 @@ impl CpuPool {
         self.pool.handle().placement()
     }
 
+    /// Starts recording what the pool's threads run: every task of every
+    /// run and every submitted job, on which thread, from when to when,
+    /// of which kind, stolen or not. The pool records while at least one
+    /// [`Recorder`](crate::Recorder) is alive; with none, recording costs
+    /// each job one relaxed atomic load.
+    ///
+    /// ```
+    /// let pool = flotilla_local::CpuPool::with_threads(2).unwrap();
+    /// let recorder = pool.record();
+    /// let futures: Vec<_> = (0..10u64).map(|i| pool.submit(move || i)).collect();
+    /// for f in futures {
+    ///     f.result().unwrap();
+    /// }
+    /// let trace = recorder.trace("ten jobs");
+    /// assert_eq!(trace.spans.len(), 10);
+    /// assert!(trace.spans.iter().all(|s| trace.kinds[s.kind as usize] == "submit"));
+    /// ```
+    pub fn record(&self) -> crate::Recorder {
+        crate::Recorder::start(self)
+    }
+
     pub(crate) fn handle(&self) -> &PoolHandle {
         self.pool.handle()
     }

@@ -461,6 +461,9 @@ impl<T, F: FnOnce() -> Result<T, TaskError>> PendingTask<T, F> {
                 message: panic_message(&*payload),
             }),
         };
+        crate::pool::tag_current_job_if_recording(|| {
+            crate::recording::submitted(name.group, name.seq, result.is_err())
+        });
         let _ = crate::pool::account_current_job();
         self.slot.complete(result);
     }

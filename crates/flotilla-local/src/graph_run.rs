@@ -12,10 +12,12 @@ use std::any::Any;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use flotilla_core::trace::{DecisionKind, Outcome};
 use flotilla_core::{
     Actions, Attempt, FailureKind, Finish, Placement, RunReport, Scheduler, Speculation, Target,
     TaskGraph, TaskId, TaskState, WorkerId,
@@ -25,6 +27,7 @@ use crate::error::{panic_message, SharedError, TaskError};
 use crate::executor::CpuPool;
 use crate::pool::{stats_since, PoolHandle};
 use crate::progress::Progress;
+use crate::recording::{tag_current_job, Recording, Tag};
 
 /// A task's result, shared between the tasks that read it.
 pub(crate) type Value = Arc<dyn Any + Send + Sync>;
@@ -185,6 +188,7 @@ pub struct ComputeOptions {
     label: Option<String>,
     retries: u32,
     speculation: Option<Speculation>,
+    report: Option<PathBuf>,
 }
 
 impl ComputeOptions {
@@ -297,6 +301,30 @@ impl ComputeOptions {
         self
     }
 
+    /// Writes a run report at `path` when the run ends: one
+    /// self-contained HTML file (it opens offline) with the task stream
+    /// (one lane per pool thread, a bar per task coloured by kind, steals
+    /// marked), utilization over time per thread, durations per kind of
+    /// task, the scheduler's decisions (retries, speculative copies,
+    /// recomputations) and the run's settings. The file is created before
+    /// anything runs: a path that cannot be written fails the run at once
+    /// ([`TaskError::Report`]) and nothing is computed.
+    ///
+    /// ```
+    /// use flotilla_local::{ComputeOptions, Delayed};
+    /// let path = std::env::temp_dir().join(format!("flotilla-doc-run-{}.html", std::process::id()));
+    /// let parts: Vec<_> = (0..4u64).map(|i| Delayed::from_fn(move || i).named("part")).collect();
+    /// let sum = Delayed::gather(&parts, |v| v.iter().copied().sum::<u64>());
+    /// assert_eq!(sum.compute_with(&ComputeOptions::new().report(&path)).unwrap(), 6);
+    /// let html = std::fs::read_to_string(&path).unwrap();
+    /// assert!(html.contains("part") && html.contains("<svg"));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn report(mut self, path: impl AsRef<Path>) -> ComputeOptions {
+        self.report = Some(path.as_ref().to_path_buf());
+        self
+    }
+
     /// The label of the progress bar.
     ///
     /// ```
@@ -338,6 +366,57 @@ struct GraphRun {
     pool: PoolHandle,
     /// With speculation: when each running attempt started.
     running: Option<Mutex<HashMap<(TaskId, u32), Instant>>>,
+    /// While the pool is recorded: each task's kind, and how its last
+    /// attempt ended.
+    traced: Option<Traced>,
+}
+
+/// What a recorded run keeps to tag its spans and name its decisions.
+struct Traced {
+    recording: Arc<Recording>,
+    kinds: Vec<u32>,
+    /// Per task: 0 while no attempt ended, else `Outcome as u8 + 1`.
+    last: Vec<AtomicU8>,
+}
+
+impl Traced {
+    fn new(recording: &Arc<Recording>, graph: &TaskGraph) -> Traced {
+        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let kinds = graph
+            .task_ids()
+            .map(|t| {
+                let kind = graph.key(t).kind();
+                *ids.entry(kind).or_insert_with(|| recording.kind(kind))
+            })
+            .collect();
+        Traced {
+            recording: Arc::clone(recording),
+            kinds,
+            last: (0..graph.len()).map(|_| AtomicU8::new(0)).collect(),
+        }
+    }
+
+    /// Tags the running job (attempt of `task`) before it is accounted.
+    fn tag(&self, task: TaskId, outcome: Outcome) {
+        self.last[task.index()].store(outcome as u8 + 1, Ordering::Relaxed);
+        tag_current_job(Tag {
+            task: task.index() as u32,
+            kind: self.kinds[task.index()],
+            outcome,
+        });
+    }
+
+    /// Why `task` runs again: after a failure a retry, while its attempt
+    /// still runs a speculative copy, else a recomputation.
+    fn rerun(&self, graph: &TaskGraph, task: TaskId, attempt: Attempt) {
+        let kind = match self.last[task.index()].load(Ordering::Relaxed) {
+            0 => DecisionKind::Copy,
+            x if x == Outcome::Failed as u8 + 1 => DecisionKind::Retry,
+            _ => DecisionKind::Recompute,
+        };
+        self.recording
+            .decide(kind, graph.key(task).to_string(), attempt.number());
+    }
 }
 
 /// How often a run with speculation looks for stragglers.
@@ -375,6 +454,11 @@ struct Dispatch<'a> {
 impl Actions for Dispatch<'_> {
     fn run(&mut self, task: TaskId, target: Target, attempt: Attempt) {
         self.run.queued_attempt[task.index()].store(attempt.number(), Ordering::Relaxed);
+        if let Some(traced) = &self.run.traced {
+            if attempt.number() > 1 {
+                traced.rerun(&self.run.graph, task, attempt);
+            }
+        }
         // A job left in a queue when the run ends (a cancelled or replaced
         // attempt) must not keep the run's tasks and results alive: it holds
         // the run weakly, and does nothing once the run is gone.
@@ -479,6 +563,15 @@ impl GraphRun {
         Ok(inputs)
     }
 
+    /// Accounts the running job (an attempt of `task` that ended as
+    /// `outcome`), tagged when the pool is recorded; returns how long it ran.
+    fn account(&self, task: TaskId, outcome: Outcome) -> Duration {
+        if let Some(traced) = &self.traced {
+            traced.tag(task, outcome);
+        }
+        crate::pool::account_current_job()
+    }
+
     fn execute(self: &Arc<Self>, task: TaskId, attempt: Attempt) {
         if self.any_cancelled.load(Ordering::Acquire)
             && lock(&self.cancelled).contains(&(task, attempt.number()))
@@ -501,7 +594,7 @@ impl GraphRun {
         let inputs = match self.read_inputs(task) {
             Ok(inputs) => inputs,
             Err(lost) => {
-                let _ = crate::pool::account_current_job();
+                let _ = self.account(task, Outcome::InputLost);
                 return self.with_scheduler(|s, d| {
                     let _ = s.input_lost(task, worker, attempt, lost, d);
                 });
@@ -515,7 +608,7 @@ impl GraphRun {
         match outcome {
             Ok(Ok(value)) => {
                 *lock(&self.results[task.index()]) = Some(value);
-                let took = crate::pool::account_current_job();
+                let took = self.account(task, Outcome::Done);
                 let finish = Finish::new(took, bytes);
                 self.with_scheduler(|s, d| {
                     let _ = s.task_finished(task, worker, attempt, finish, d);
@@ -547,7 +640,7 @@ impl GraphRun {
             Err(payload) => {
                 if let Some(&InputConsumed(index)) = payload.downcast_ref::<InputConsumed>() {
                     let lost = self.graph.dependencies(task).get(index).copied();
-                    let _ = crate::pool::account_current_job();
+                    let _ = self.account(task, Outcome::InputLost);
                     if let Some(lost) = lost {
                         return self.with_scheduler(|s, d| {
                             let _ = s.input_lost(task, worker, attempt, lost, d);
@@ -589,7 +682,7 @@ impl GraphRun {
         let key = self.graph.key(task).to_string();
         // Recorded first: the tasks abandoned below name it as their cause.
         lock(&self.errors).insert(task, err(key));
-        let _ = crate::pool::account_current_job();
+        let _ = self.account(task, Outcome::Failed);
         self.with_scheduler(|s, d| {
             let _ = s.task_failed(task, worker, attempt, kind, d);
             if s.state(task) != TaskState::Failed {
@@ -678,6 +771,28 @@ pub(crate) fn run_graph(
     let pool = options.resolved_pool();
     let placement = options.placement.unwrap_or_else(|| pool.placement());
     let total = graph.len();
+    // A report's file is made first: a path that cannot be written fails
+    // the run before anything is computed.
+    let recorder = match &options.report {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(_) => Some((pool.record(), path)),
+            Err(e) => {
+                let error = TaskError::Report {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                };
+                return GraphOutcome {
+                    outputs: outputs.iter().map(|_| Err(error.clone())).collect(),
+                    report: RunReport::default(),
+                };
+            }
+        },
+        None => None,
+    };
+    let traced = pool
+        .handle()
+        .active_recording()
+        .map(|recording| Traced::new(recording, &graph));
     let graph = Arc::new(graph);
     let mut scheduler = Scheduler::new(Arc::clone(&graph), placement, pool.threads());
     scheduler.set_retries(options.retries);
@@ -715,6 +830,7 @@ pub(crate) fn run_graph(
         done_signal: Condvar::new(),
         pool: pool.handle().clone(),
         running: options.speculation.map(|_| Mutex::new(HashMap::new())),
+        traced,
     });
     let label = options
         .label
@@ -741,6 +857,9 @@ pub(crate) fn run_graph(
         copies: counts.copied as u64,
         copies_won: counts.copies_won as u64,
     };
+    if let Some((recorder, path)) = recorder {
+        write_report(&recorder, path, &label, total, options, placement, &report);
+    }
     let errors = lock(&run.errors);
     let outputs = outputs
         .iter()
@@ -755,4 +874,35 @@ pub(crate) fn run_graph(
         })
         .collect();
     GraphOutcome { outputs, report }
+}
+
+/// Writes the report of a run that asked for one. The file was made
+/// before the run; a failure to write it now (a full disk) is said on
+/// stderr, and the run's results are kept.
+fn write_report(
+    recorder: &crate::Recorder,
+    path: &Path,
+    label: &str,
+    tasks: usize,
+    options: &ComputeOptions,
+    placement: Placement,
+    report: &RunReport,
+) {
+    let mut trace = recorder.trace(label);
+    trace.tasks = tasks as u64;
+    trace.makespan_us = report.makespan.as_micros() as u64;
+    trace.config.retain(|(name, _)| name != "placement");
+    trace.set("placement", placement.name());
+    trace.set("retries", options.retries);
+    trace.set(
+        "speculation",
+        options
+            .speculation
+            .map_or_else(|| "off".to_string(), |s| format!("{s:?}")),
+    );
+    trace.set("tasks in graph", tasks);
+    let html = flotilla_dashboard::report::render(&trace);
+    if let Err(e) = crate::recording::write_html(path, &html) {
+        eprintln!("flotilla: {e}");
+    }
 }

@@ -12,6 +12,8 @@
 //! * `scope` — [`CpuPool::scope`]: jobs that borrow from the caller, who
 //!   waits for them (the crate's one `unsafe`, and its invariant);
 //! * `waiting` — [`as_completed`] and [`wait`];
+//! * `recording` — [`Recorder`]: what the pool's threads ran, task by
+//!   task, for run reports and dashboards;
 //! * `checkpoint` — [`Checkpoint`]: task results kept in a folder across
 //!   runs;
 //! * `error` — [`TaskError`].
@@ -33,6 +35,7 @@ mod io;
 mod keyed_graph;
 mod pool;
 mod progress;
+mod recording;
 mod scope;
 mod sleep;
 mod waiting;
@@ -47,5 +50,6 @@ pub use graph_run::{fail_task, input_consumed, record_result_bytes, ComputeOptio
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};
 pub use keyed_graph::{Graph, Inputs, TaskValue};
 pub use progress::Progress;
+pub use recording::Recorder;
 pub use scope::{yield_now, Scope, Yield};
 pub use waiting::{as_completed, wait, AsCompleted, WaitFor, WaitResult};

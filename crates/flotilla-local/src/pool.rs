@@ -24,7 +24,7 @@ use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,7 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use flotilla_core::balance::steal_victim;
 use flotilla_core::{Placement, Placer, Target, WorkerId, WorkerStats};
 
+use crate::recording::{tag_current_job, Recording, Tag};
 use crate::sleep::Sleep;
 
 /// A unit of work queued on the pool. Jobs never unwind into the worker:
@@ -61,6 +62,10 @@ pub(crate) struct Shared {
     placement: Placement,
     placer: Mutex<Placer>,
     name: String,
+    /// What the threads ran, made when first asked for (see `recording`).
+    recording: OnceLock<Arc<Recording>>,
+    /// Recorders alive: jobs are recorded while this is above zero.
+    recorders: AtomicUsize,
 }
 
 impl std::fmt::Debug for Shared {
@@ -90,6 +95,8 @@ impl Shared {
             placement,
             placer: Mutex::new(Placer::new(placement, threads, usize::MAX / 2)),
             name: name.to_string(),
+            recording: OnceLock::new(),
+            recorders: AtomicUsize::new(0),
         });
         (shared, deques)
     }
@@ -240,6 +247,11 @@ fn record(shared: &Shared, index: usize, start: Instant, stolen: bool) -> Durati
     if stolen {
         c.stolen.fetch_add(1, Ordering::Relaxed);
     }
+    if shared.recorders.load(Ordering::Relaxed) > 0 {
+        if let Some(recording) = shared.recording.get() {
+            recording.push(index, start, took, stolen);
+        }
+    }
     took
 }
 
@@ -329,6 +341,19 @@ fn has_job_for(local: &Local) -> bool {
         || s.stealers.iter().any(|q| !q.is_empty())
 }
 
+/// Tags the job running on this thread as `tag` says, when this thread is
+/// a worker of a pool that is being recorded.
+pub(crate) fn tag_current_job_if_recording(tag: impl FnOnce() -> Tag) {
+    let recording = CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|l| l.shared.recorders.load(Ordering::Relaxed) > 0)
+    });
+    if recording {
+        tag_current_job(tag());
+    }
+}
+
 /// The worker index of the calling thread if it is a worker of `handle`'s pool.
 fn current_index(shared: &Arc<Shared>) -> Option<usize> {
     CURRENT.with(|c| {
@@ -409,6 +434,29 @@ impl PoolHandle {
             }
         };
         self.push(job, target);
+    }
+
+    /// The pool's recording, made on first demand.
+    pub(crate) fn recording(&self) -> Arc<Recording> {
+        let threads = self.workers();
+        Arc::clone(
+            self.shared
+                .recording
+                .get_or_init(|| Arc::new(Recording::new(threads))),
+        )
+    }
+
+    /// The count of the pool's live recorders.
+    pub(crate) fn recorders(&self) -> &AtomicUsize {
+        &self.shared.recorders
+    }
+
+    /// The recording, while someone records this pool.
+    pub(crate) fn active_recording(&self) -> Option<&Arc<Recording>> {
+        if self.shared.recorders.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        self.shared.recording.get()
     }
 
     /// A snapshot of every worker's counters.
