@@ -110,12 +110,58 @@ pub(crate) struct BenchArgs {
     /// Folder for generated inputs.
     #[arg(long, default_value = "bench-data")]
     cache: PathBuf,
+    /// Record the workload's pool and write an HTML run report there
+    /// (task stream, utilization per thread, durations per kind); with
+    /// --runtime local.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
+    let Some(path) = &args.report else {
+        return run_workload(args);
+    };
+    if args.runtime != Runtime::Local || args.workload == Workload::W8 {
+        bail!("--report records this process's pool: it works with --runtime local, and W8 always runs on a cluster");
+    }
+    // Made first: a report that cannot be written stops the run before it starts.
+    std::fs::File::create(path)
+        .with_context(|| format!("cannot write the report {}", path.display()))?;
+    run_workload(args)?;
+    let title = format!("flotilla bench {:?}", args.workload);
+    let traces: Vec<_> = RECORDERS.with(|r| {
+        r.borrow_mut()
+            .drain(..)
+            .map(|recorder| recorder.trace(&title))
+            .collect()
+    });
+    let html = match traces.as_slice() {
+        [one] => flotilla::dashboard::report::render(one),
+        _ => flotilla::dashboard::report::render_comparison(&title, &[(title.clone(), traces)]),
+    };
+    std::fs::write(path, html)
+        .with_context(|| format!("cannot write the report {}", path.display()))?;
+    eprintln!("report: {}", path.display());
+    Ok(())
+}
+
+thread_local! {
+    /// With --report: a recorder of each pool the workload made.
+    static RECORDERS: std::cell::RefCell<Vec<flotilla::Recorder>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `pool`, recorded from now on when the run writes a report.
+fn recorded(args: &BenchArgs, pool: CpuPool) -> CpuPool {
+    if args.report.is_some() {
+        RECORDERS.with(|r| r.borrow_mut().push(pool.record()));
+    }
+    pool
+}
+
+fn run_workload(args: &BenchArgs) -> anyhow::Result<()> {
     if args.workload == Workload::W8 {
         return cluster::w8(args, &ratings_file(args)?);
     }
@@ -154,7 +200,7 @@ fn pool(args: &BenchArgs) -> anyhow::Result<CpuPool> {
     if let Some(p) = args.policy {
         b = b.placement(p);
     }
-    Ok(b.build()?)
+    Ok(recorded(args, b.build()?))
 }
 
 /// W1: f(i) = i + 1 for 100,000 tasks submitted one by one; the sum.
@@ -381,10 +427,13 @@ pub(crate) fn run_skew(
 /// W7: every shape under every policy (or the one chosen).
 fn w7(args: &BenchArgs) -> anyhow::Result<()> {
     let inputs = skew_inputs(args)?;
-    let pool = CpuPool::builder()
-        .threads(args.workers)
-        .name("w7")
-        .build()?;
+    let pool = recorded(
+        args,
+        CpuPool::builder()
+            .threads(args.workers)
+            .name("w7")
+            .build()?,
+    );
     let policies: Vec<Placement> = match args.policy {
         Some(p) => vec![p],
         None => Placement::ALL.to_vec(),

@@ -7,9 +7,11 @@
 //! that each static strategy's failure case is visible.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use flotilla::prelude::*;
+use flotilla::Trace;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::run_skew;
@@ -24,6 +26,10 @@ pub(crate) struct DemoArgs {
     /// Multiply every task's duration by this (1.0 = the durations of `flotilla bench W7`).
     #[arg(long, default_value_t = 0.25)]
     scale: f64,
+    /// Also write an HTML report comparing the policies: per shape, each
+    /// policy's utilization over time and task stream, on one time scale.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
@@ -33,6 +39,13 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
+    // Made first, so that a report that cannot be written stops the demo
+    // before it measures anything.
+    if let Some(path) = &args.report {
+        std::fs::File::create(path)
+            .with_context(|| format!("cannot write the report {}", path.display()))?;
+    }
+    let mut groups: Vec<(String, Vec<Trace>)> = Vec::new();
     let pool = CpuPool::builder()
         .threads(args.workers)
         .name("demo")
@@ -72,9 +85,19 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
         let work: f64 = durations.iter().sum::<f64>() / 1000.0;
         let mut best: Option<(Placement, f64)> = None;
         let mut worst: Option<(Placement, f64)> = None;
+        let mut traces = Vec::new();
         for p in Placement::ALL {
             bar.set_message(format!("{name} / {}", p.name()));
+            let recorder = args.report.is_some().then(|| pool.record());
             let r = run_skew(&pool, &durations, p)?;
+            if let Some(recorder) = recorder {
+                let mut trace = recorder.trace(p.name());
+                trace.makespan_ns = (r.makespan * 1e9) as u64;
+                trace.tasks = durations.len() as u64;
+                trace.set("shape", name);
+                trace.set("scale", args.scale);
+                traces.push(trace);
+            }
             bar.inc(1);
             row.push((p, r.utilization));
             bar.suspend(|| {
@@ -96,6 +119,12 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
             }
         }
         table.push((name, row));
+        if args.report.is_some() {
+            groups.push((
+                format!("{name}: {} tasks, {work:.2} s of work", durations.len()),
+                traces,
+            ));
+        }
         if let (Some((bp, bu)), Some((wp, wu))) = (best, worst) {
             bar.suspend(|| {
                 println!(
@@ -115,6 +144,16 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
         println!("{sentence}");
     }
     println!("Reproduce any row with: flotilla bench W7 --policy NAME");
+    if let Some(path) = &args.report {
+        let title = format!(
+            "Placement policies on skewed work: {} workers, durations × {}",
+            args.workers, args.scale
+        );
+        let html = flotilla::dashboard::report::render_comparison(&title, &groups);
+        std::fs::write(path, html)
+            .with_context(|| format!("cannot write the report {}", path.display()))?;
+        println!("Report: {}", path.display());
+    }
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! when, of which kind, whether it was stolen and how it ended), the
 //! scheduler's [`Decision`]s (retries, speculative copies, results
 //! computed again), [`Transfer`]s of results between workers, [`Spill`]s
-//! to disk and [`MemorySample`]s. Times are microseconds since the run
+//! to disk and [`MemorySample`]s. Times are nanoseconds since the run
 //! began, so a trace holds no clock and can be built by hand in a test.
 //!
 //! The trace itself is plain data; its methods aggregate it into what a
@@ -23,7 +23,7 @@
 //! t.lanes = vec![Lane::new(0, 0), Lane::new(0, 1)];
 //! t.spans.push(Span::new(0, spin, 0, 0, 1_000));
 //! t.spans.push(Span::new(1, spin, 1, 0, 500));
-//! t.makespan_us = 1_000;
+//! t.makespan_ns = 1_000;
 //! assert_eq!(t.utilization_overall(), 0.75);
 //! assert_eq!(t.kind_stats()[0].count, 2);
 //! ```
@@ -83,7 +83,7 @@ pub enum Outcome {
 /// ```
 /// use flotilla_core::trace::{Outcome, Span};
 /// let s = Span::new(7, 0, 1, 100, 350);
-/// assert_eq!(s.micros(), 250);
+/// assert_eq!(s.nanos(), 250);
 /// assert_eq!(s.outcome, Outcome::Done);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,10 +94,10 @@ pub struct Span {
     pub kind: u32,
     /// The lane that ran it: an index into [`Trace::lanes`].
     pub lane: u32,
-    /// When it started, in microseconds since the run began.
-    pub start_us: u64,
+    /// When it started, in nanoseconds since the run began.
+    pub start_ns: u64,
     /// When it ended.
-    pub end_us: u64,
+    pub end_ns: u64,
     /// Whether the lane took it from another lane's queue.
     pub stolen: bool,
     /// How it ended.
@@ -106,31 +106,31 @@ pub struct Span {
 
 impl Span {
     /// A finished, not stolen attempt of `task` (of kind `kind`) on lane
-    /// `lane`, from `start_us` to `end_us`.
+    /// `lane`, from `start_ns` to `end_ns`.
     ///
     /// ```
     /// let s = flotilla_core::trace::Span::new(0, 0, 0, 5, 9);
     /// assert!(!s.stolen);
     /// ```
-    pub fn new(task: u32, kind: u32, lane: u32, start_us: u64, end_us: u64) -> Span {
+    pub fn new(task: u32, kind: u32, lane: u32, start_ns: u64, end_ns: u64) -> Span {
         Span {
             task,
             kind,
             lane,
-            start_us,
-            end_us: end_us.max(start_us),
+            start_ns,
+            end_ns: end_ns.max(start_ns),
             stolen: false,
             outcome: Outcome::Done,
         }
     }
 
-    /// How long it ran, in microseconds.
+    /// How long it ran, in nanoseconds.
     ///
     /// ```
-    /// assert_eq!(flotilla_core::trace::Span::new(0, 0, 0, 5, 9).micros(), 4);
+    /// assert_eq!(flotilla_core::trace::Span::new(0, 0, 0, 5, 9).nanos(), 4);
     /// ```
-    pub fn micros(&self) -> u64 {
-        self.end_us - self.start_us
+    pub fn nanos(&self) -> u64 {
+        self.end_ns - self.start_ns
     }
 }
 
@@ -168,13 +168,13 @@ impl DecisionKind {
 ///
 /// ```
 /// use flotilla_core::trace::{Decision, DecisionKind};
-/// let d = Decision { at_us: 10, task: "load[3]".into(), attempt: 2, kind: DecisionKind::Retry };
+/// let d = Decision { at_ns: 10, task: "load[3]".into(), attempt: 2, kind: DecisionKind::Retry };
 /// assert_eq!(d.attempt, 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// When, in microseconds since the run began.
-    pub at_us: u64,
+    /// When, in nanoseconds since the run began.
+    pub at_ns: u64,
     /// The task's key.
     pub task: String,
     /// The attempt it started.
@@ -186,13 +186,13 @@ pub struct Decision {
 /// A result moved from one worker to another.
 ///
 /// ```
-/// let t = flotilla_core::trace::Transfer { at_us: 0, from: 0, to: 1, bytes: 4096 };
+/// let t = flotilla_core::trace::Transfer { at_ns: 0, from: 0, to: 1, bytes: 4096 };
 /// assert_eq!(t.bytes, 4096);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
-    /// When it arrived, in microseconds since the run began.
-    pub at_us: u64,
+    /// When it arrived, in nanoseconds since the run began.
+    pub at_ns: u64,
     /// The worker that held it.
     pub from: u32,
     /// The worker that needed it.
@@ -204,13 +204,13 @@ pub struct Transfer {
 /// Results written to disk by a worker short of memory.
 ///
 /// ```
-/// let s = flotilla_core::trace::Spill { at_us: 0, worker: 1, bytes: 1 << 20 };
+/// let s = flotilla_core::trace::Spill { at_ns: 0, worker: 1, bytes: 1 << 20 };
 /// assert_eq!(s.worker, 1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Spill {
-    /// When, in microseconds since the run began.
-    pub at_us: u64,
+    /// When, in nanoseconds since the run began.
+    pub at_ns: u64,
     /// The worker that spilled.
     pub worker: u32,
     /// Bytes written.
@@ -220,13 +220,13 @@ pub struct Spill {
 /// A worker's memory at one moment.
 ///
 /// ```
-/// let m = flotilla_core::trace::MemorySample { at_us: 0, worker: 0, bytes: 1 << 30, spilled: 0 };
+/// let m = flotilla_core::trace::MemorySample { at_ns: 0, worker: 0, bytes: 1 << 30, spilled: 0 };
 /// assert_eq!(m.spilled, 0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemorySample {
-    /// When, in microseconds since the run began.
-    pub at_us: u64,
+    /// When, in nanoseconds since the run began.
+    pub at_ns: u64,
     /// The worker.
     pub worker: u32,
     /// Bytes of results it held in memory.
@@ -265,14 +265,14 @@ pub struct Trace {
     pub spills: Vec<Spill>,
     /// Worker memory over time.
     pub memory: Vec<MemorySample>,
-    /// Wall time of the run, in microseconds.
-    pub makespan_us: u64,
+    /// Wall time of the run, in nanoseconds.
+    pub makespan_ns: u64,
 }
 
 /// Adjacent tasks of one kind on one lane, drawn as one bar.
 ///
 /// ```
-/// let b = flotilla_core::trace::Bar { lane: 0, kind: 0, start_us: 0, end_us: 9, tasks: 3, stolen: 1, failed: 0 };
+/// let b = flotilla_core::trace::Bar { lane: 0, kind: 0, start_ns: 0, end_ns: 9, tasks: 3, stolen: 1, failed: 0 };
 /// assert_eq!(b.tasks, 3);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,9 +282,9 @@ pub struct Bar {
     /// Its kind.
     pub kind: u32,
     /// Start of its first task.
-    pub start_us: u64,
+    pub start_ns: u64,
     /// End of its last task.
-    pub end_us: u64,
+    pub end_ns: u64,
     /// Tasks merged into it.
     pub tasks: u32,
     /// Of those, tasks stolen.
@@ -304,8 +304,8 @@ pub struct Bar {
 ///     t.spans.push(Span::new(i as u32, k, 0, 0, us));
 /// }
 /// let s = &t.kind_stats()[0];
-/// assert_eq!((s.count, s.min_us, s.max_us, s.total_us), (3, 10, 30, 60));
-/// assert_eq!(s.median_us, 20);
+/// assert_eq!((s.count, s.min_ns, s.max_ns, s.total_ns), (3, 10, 30, 60));
+/// assert_eq!(s.median_ns, 20);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindStats {
@@ -316,17 +316,17 @@ pub struct KindStats {
     /// Of those, attempts that failed.
     pub failed: u64,
     /// Their total run time.
-    pub total_us: u64,
+    pub total_ns: u64,
     /// The shortest.
-    pub min_us: u64,
+    pub min_ns: u64,
     /// The median.
-    pub median_us: u64,
+    pub median_ns: u64,
     /// The 95th percentile.
-    pub p95_us: u64,
+    pub p95_ns: u64,
     /// The longest.
-    pub max_us: u64,
+    pub max_ns: u64,
     /// Attempts per power-of-two bucket of run time: bucket `i` counts
-    /// run times in `[2^i, 2^(i+1))` microseconds (bucket 0 also holds 0).
+    /// run times in `[2^i, 2^(i+1))` nanoseconds (bucket 0 also holds 0).
     pub histogram: Vec<u64>,
 }
 
@@ -379,11 +379,11 @@ impl Trace {
     /// assert_eq!(flotilla_core::trace::Trace::new("x").utilization_overall(), 0.0);
     /// ```
     pub fn utilization_overall(&self) -> f64 {
-        let capacity = self.lanes.len() as f64 * self.makespan_us as f64;
+        let capacity = self.lanes.len() as f64 * self.makespan_ns as f64;
         if capacity == 0.0 {
             return 0.0;
         }
-        let busy: u64 = self.spans.iter().map(Span::micros).sum();
+        let busy: u64 = self.spans.iter().map(Span::nanos).sum();
         (busy as f64 / capacity).min(1.0)
     }
 
@@ -395,20 +395,20 @@ impl Trace {
     /// let mut t = Trace::new("x");
     /// t.lanes.push(Lane::new(0, 0));
     /// t.spans.push(Span::new(0, 0, 0, 0, 150));
-    /// t.makespan_us = 200;
+    /// t.makespan_ns = 200;
     /// assert_eq!(t.utilization(2), vec![vec![1.0, 0.5]]);
     /// ```
     pub fn utilization(&self, bins: usize) -> Vec<Vec<f64>> {
         let mut busy = vec![vec![0.0f64; bins]; self.lanes.len()];
-        if bins == 0 || self.makespan_us == 0 {
+        if bins == 0 || self.makespan_ns == 0 {
             return busy;
         }
-        let width = self.makespan_us as f64 / bins as f64;
+        let width = self.makespan_ns as f64 / bins as f64;
         for s in &self.spans {
             let Some(row) = busy.get_mut(s.lane as usize) else {
                 continue;
             };
-            let (start, end) = (s.start_us as f64, s.end_us as f64);
+            let (start, end) = (s.start_ns as f64, s.end_ns as f64);
             let first = ((start / width) as usize).min(bins - 1);
             let last = ((end / width) as usize).min(bins - 1);
             for (b, cell) in row.iter_mut().enumerate().take(last + 1).skip(first) {
@@ -428,11 +428,13 @@ impl Trace {
     }
 
     /// The task stream as bars: per lane, spans in start order, where a
-    /// span joins the bar before it when both are of one kind, the gap
-    /// between them is at most `resolution_us` and that bar is still
-    /// narrower than `resolution_us`. Bars of tasks long enough to see
-    /// stay one per task; a hundred thousand tiny tasks become about one
-    /// bar per `resolution_us` per lane.
+    /// span joins the bar before it when that bar is still narrower than
+    /// `resolution_ns`, the gap between them is at most `resolution_ns`,
+    /// and the span is of the bar's kind or itself shorter than
+    /// `resolution_ns`. A bar shows the kind of its longest span. Tasks
+    /// long enough to see keep a bar each; a hundred thousand tiny tasks,
+    /// of any mix of kinds, become about one bar per `resolution_ns` per
+    /// lane.
     ///
     /// ```
     /// use flotilla_core::trace::{Lane, Span, Trace};
@@ -441,16 +443,16 @@ impl Trace {
     /// for i in 0..1000u64 {
     ///     t.spans.push(Span::new(i as u32, 0, 0, i, i + 1));
     /// }
-    /// t.makespan_us = 1000;
+    /// t.makespan_ns = 1000;
     /// let bars = t.stream(100);
     /// assert_eq!(bars.len(), 10);
     /// assert_eq!(bars.iter().map(|b| b.tasks).sum::<u32>(), 1000);
     /// ```
-    pub fn stream(&self, resolution_us: u64) -> Vec<Bar> {
-        self.stream_between(0, u64::MAX, resolution_us)
+    pub fn stream(&self, resolution_ns: u64) -> Vec<Bar> {
+        self.stream_between(0, u64::MAX, resolution_ns)
     }
 
-    /// [`Trace::stream`] of the spans that overlap `[from_us, to_us)`.
+    /// [`Trace::stream`] of the spans that overlap `[from_ns, to_ns)`.
     ///
     /// ```
     /// use flotilla_core::trace::{Lane, Span, Trace};
@@ -460,10 +462,10 @@ impl Trace {
     /// t.spans.push(Span::new(1, 0, 0, 50, 60));
     /// assert_eq!(t.stream_between(40, 100, 1).len(), 1);
     /// ```
-    pub fn stream_between(&self, from_us: u64, to_us: u64, resolution_us: u64) -> Vec<Bar> {
+    pub fn stream_between(&self, from_ns: u64, to_ns: u64, resolution_ns: u64) -> Vec<Bar> {
         let mut per_lane: Vec<Vec<&Span>> = vec![Vec::new(); self.lanes.len()];
         for s in &self.spans {
-            if s.end_us < from_us || s.start_us >= to_us {
+            if s.end_ns < from_ns || s.start_ns >= to_ns {
                 continue;
             }
             if let Some(lane) = per_lane.get_mut(s.lane as usize) {
@@ -472,16 +474,22 @@ impl Trace {
         }
         let mut bars = Vec::new();
         for spans in &mut per_lane {
-            spans.sort_by_key(|s| s.start_us);
+            spans.sort_by_key(|s| s.start_ns);
             let mut current: Option<Bar> = None;
+            // The longest span of the current bar, whose kind it shows.
+            let mut longest = 0;
             for s in spans.iter() {
                 let failed = u32::from(s.outcome != Outcome::Done);
                 if let Some(bar) = &mut current {
-                    if bar.kind == s.kind
-                        && s.start_us <= bar.end_us.saturating_add(resolution_us)
-                        && bar.end_us - bar.start_us < resolution_us
+                    if bar.end_ns - bar.start_ns < resolution_ns
+                        && s.start_ns <= bar.end_ns.saturating_add(resolution_ns)
+                        && (bar.kind == s.kind || s.nanos() < resolution_ns)
                     {
-                        bar.end_us = bar.end_us.max(s.end_us);
+                        if s.nanos() > longest {
+                            longest = s.nanos();
+                            bar.kind = s.kind;
+                        }
+                        bar.end_ns = bar.end_ns.max(s.end_ns);
                         bar.tasks += 1;
                         bar.stolen += u32::from(s.stolen);
                         bar.failed += failed;
@@ -489,11 +497,12 @@ impl Trace {
                     }
                     bars.push(*bar);
                 }
+                longest = s.nanos();
                 current = Some(Bar {
                     lane: s.lane,
                     kind: s.kind,
-                    start_us: s.start_us,
-                    end_us: s.end_us,
+                    start_ns: s.start_ns,
+                    end_ns: s.end_ns,
                     tasks: 1,
                     stolen: u32::from(s.stolen),
                     failed,
@@ -514,7 +523,7 @@ impl Trace {
         let mut per_kind: HashMap<u32, (Vec<u64>, u64)> = HashMap::new();
         for s in &self.spans {
             let entry = per_kind.entry(s.kind).or_default();
-            entry.0.push(s.micros());
+            entry.0.push(s.nanos());
             entry.1 += u64::from(s.outcome == Outcome::Failed);
         }
         let mut stats = Vec::new();
@@ -536,11 +545,11 @@ impl Trace {
                 kind: name.clone(),
                 count: times.len() as u64,
                 failed,
-                total_us: times.iter().sum(),
-                min_us: times[0],
-                median_us: at(0.5),
-                p95_us: at(0.95),
-                max_us: times[times.len() - 1],
+                total_ns: times.iter().sum(),
+                min_ns: times[0],
+                median_ns: at(0.5),
+                p95_ns: at(0.95),
+                max_ns: times[times.len() - 1],
                 histogram,
             });
         }
@@ -579,16 +588,42 @@ mod tests {
     }
 
     #[test]
-    fn long_tasks_keep_a_bar_each_and_kinds_never_merge() {
+    fn long_tasks_keep_a_bar_each_and_short_ones_of_any_kind_merge() {
         let mut t = trace(1);
         let a = t.kind("a");
         let b = t.kind("b");
         t.spans.push(Span::new(0, a, 0, 0, 500));
         t.spans.push(Span::new(1, a, 0, 500, 1000));
         t.spans.push(Span::new(2, b, 0, 1000, 1001));
-        t.spans.push(Span::new(3, a, 0, 1001, 1002));
+        t.spans.push(Span::new(3, a, 0, 1001, 1004));
+        t.spans.push(Span::new(4, b, 0, 1004, 1005));
+        // Long enough to see: a bar of its own, not merged into the short one.
+        t.spans.push(Span::new(5, b, 0, 1005, 1100));
         let bars = t.stream(10);
         assert_eq!(bars.len(), 4, "{bars:?}");
+        assert_eq!(
+            (bars[2].tasks, bars[2].kind),
+            (3, a),
+            "the longest span names the bar"
+        );
+        assert_eq!((bars[3].tasks, bars[3].kind), (1, b));
+    }
+
+    #[test]
+    fn alternating_kinds_of_tiny_tasks_stay_bounded() {
+        let mut t = trace(1);
+        let a = t.kind("a");
+        let b = t.kind("b");
+        for i in 0..10_000u64 {
+            t.spans.push(Span::new(
+                i as u32,
+                if i % 2 == 0 { a } else { b },
+                0,
+                i * 2,
+                i * 2 + 1,
+            ));
+        }
+        assert!(t.stream(200).len() <= 101);
     }
 
     #[test]
@@ -604,7 +639,7 @@ mod tests {
                 n += 1;
             }
         }
-        t.makespan_us = 30_000;
+        t.makespan_ns = 30_000;
         let bars = t.stream(300);
         assert!(bars.len() <= 3 * 101, "{}", bars.len());
         assert_eq!(bars.iter().map(|b| b.tasks).sum::<u32>(), 30_000);
@@ -620,7 +655,7 @@ mod tests {
         let mut t = trace(2);
         t.spans.push(Span::new(0, 0, 0, 25, 75));
         t.spans.push(Span::new(1, 0, 1, 0, 100));
-        t.makespan_us = 100;
+        t.makespan_ns = 100;
         let u = t.utilization(4);
         assert_eq!(u[0], vec![0.0, 1.0, 1.0, 0.0]);
         assert_eq!(u[1], vec![1.0; 4]);

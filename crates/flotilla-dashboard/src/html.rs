@@ -23,17 +23,19 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-/// A duration in microseconds, in the unit that reads best.
-pub(crate) fn micros(us: u64) -> String {
-    let us = us as f64;
-    if us >= 60_000_000.0 {
-        format!("{:.1} min", us / 60_000_000.0)
-    } else if us >= 1_000_000.0 {
-        format!("{:.2} s", us / 1_000_000.0)
-    } else if us >= 1_000.0 {
-        format!("{:.1} ms", us / 1_000.0)
+/// A duration in nanoseconds, in the unit that reads best.
+pub(crate) fn nanos(ns: u64) -> String {
+    let ns = ns as f64;
+    if ns >= 60e9 {
+        format!("{:.1} min", ns / 60e9)
+    } else if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.1} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
     } else {
-        format!("{us:.0} µs")
+        format!("{ns:.0} ns")
     }
 }
 
@@ -66,9 +68,11 @@ pub(crate) fn colour(kind: u32) -> &'static str {
 pub(crate) const PLOT_WIDTH: u64 = 960;
 /// Room left of a plot for its lane labels.
 const LABEL_WIDTH: u64 = 140;
+/// Room right of a plot for the last tick's label.
+const RIGHT_MARGIN: u64 = 30;
 
-/// Time axis ticks under a plot of `width` pixels covering `span_us`.
-fn time_axis(out: &mut String, y: u64, width: u64, span_us: u64) {
+/// Time axis ticks under a plot of `width` pixels covering `span_ns`.
+fn time_axis(out: &mut String, y: u64, width: u64, span_ns: u64) {
     let _ = write!(
         out,
         r##"<line x1="{LABEL_WIDTH}" y1="{y}" x2="{}" y2="{y}" stroke="#888"/>"##,
@@ -76,13 +80,13 @@ fn time_axis(out: &mut String, y: u64, width: u64, span_us: u64) {
     );
     for i in 0..=5u64 {
         let x = LABEL_WIDTH + width * i / 5;
-        let at = span_us * i / 5;
+        let at = span_ns * i / 5;
         let _ = write!(
             out,
             r##"<line x1="{x}" y1="{y}" x2="{x}" y2="{}" stroke="#888"/><text x="{x}" y="{}" font-size="10" text-anchor="middle">{}</text>"##,
             y + 4,
             y + 15,
-            micros(at)
+            nanos(at)
         );
     }
 }
@@ -94,15 +98,15 @@ fn time_axis(out: &mut String, y: u64, width: u64, span_us: u64) {
 pub(crate) fn stream_svg(trace: &Trace, width: u64) -> String {
     let lanes = trace.lanes.len().max(1) as u64;
     let lane_height: u64 = if lanes > 48 { 4 } else { 16 };
-    let span_us = trace.makespan_us.max(1);
-    let resolution = span_us.div_ceil(width);
+    let span_ns = trace.makespan_ns.max(1);
+    let resolution = span_ns.div_ceil(width);
     let height = lanes * lane_height + 24;
     let mut out = String::new();
     let _ = write!(
         out,
         r#"<svg class="stream" width="{}" height="{height}" viewBox="0 0 {} {height}" xmlns="http://www.w3.org/2000/svg" role="img"><title>Task stream of {}</title>"#,
-        LABEL_WIDTH + width + 10,
-        LABEL_WIDTH + width + 10,
+        LABEL_WIDTH + width + RIGHT_MARGIN,
+        LABEL_WIDTH + width + RIGHT_MARGIN,
         escape(&trace.title)
     );
     for (i, lane) in trace.lanes.iter().enumerate() {
@@ -122,10 +126,10 @@ pub(crate) fn stream_svg(trace: &Trace, width: u64) -> String {
             lane_height - 1
         );
     }
-    let scale = width as f64 / span_us as f64;
+    let scale = width as f64 / span_ns as f64;
     for bar in trace.stream(resolution) {
-        let x = LABEL_WIDTH as f64 + bar.start_us as f64 * scale;
-        let w = ((bar.end_us - bar.start_us) as f64 * scale).max(0.5);
+        let x = LABEL_WIDTH as f64 + bar.start_ns as f64 * scale;
+        let w = ((bar.end_ns - bar.start_ns) as f64 * scale).max(0.5);
         let y = u64::from(bar.lane) * lane_height;
         let kind = trace
             .kinds
@@ -144,8 +148,8 @@ pub(crate) fn stream_svg(trace: &Trace, width: u64) -> String {
             colour(bar.kind),
             escape(kind),
             bar.tasks,
-            micros(bar.start_us),
-            micros(bar.end_us),
+            nanos(bar.start_ns),
+            nanos(bar.end_ns),
             if bar.stolen > 0 {
                 format!(", {} stolen", bar.stolen)
             } else {
@@ -165,7 +169,7 @@ pub(crate) fn stream_svg(trace: &Trace, width: u64) -> String {
             );
         }
     }
-    time_axis(&mut out, lanes * lane_height + 2, width, span_us);
+    time_axis(&mut out, lanes * lane_height + 2, width, span_ns);
     out.push_str("</svg>");
     out
 }
@@ -180,8 +184,8 @@ pub(crate) fn utilization_svg(trace: &Trace, width: u64, bins: usize) -> String 
     let _ = write!(
         out,
         r#"<svg class="utilization" width="{}" height="{height}" viewBox="0 0 {} {height}" xmlns="http://www.w3.org/2000/svg" role="img"><title>Utilization of {}</title>"#,
-        LABEL_WIDTH + width + 10,
-        LABEL_WIDTH + width + 10,
+        LABEL_WIDTH + width + RIGHT_MARGIN,
+        LABEL_WIDTH + width + RIGHT_MARGIN,
         escape(&trace.title)
     );
     for (i, row) in rows.iter().enumerate() {
@@ -231,7 +235,7 @@ pub(crate) fn utilization_svg(trace: &Trace, width: u64, bins: usize) -> String 
         &mut out,
         rows.len() as u64 * row_height + 2,
         width,
-        trace.makespan_us.max(1),
+        trace.makespan_ns.max(1),
     );
     out.push_str("</svg>");
     out
@@ -256,8 +260,8 @@ pub(crate) fn histogram_svg(histogram: &[u64]) -> String {
             i as u64 * bar,
             height - h,
             bar - 1,
-            micros(if i == 0 { 0 } else { 1 << i }),
-            micros(1 << (i + 1))
+            nanos(if i == 0 { 0 } else { 1 << i }),
+            nanos(1 << (i + 1))
         );
     }
     out.push_str("</svg>");
@@ -278,9 +282,10 @@ mod tests {
 
     #[test]
     fn numbers_read_in_their_unit() {
-        assert_eq!(micros(12), "12 µs");
-        assert_eq!(micros(1_500), "1.5 ms");
-        assert_eq!(micros(2_000_000), "2.00 s");
+        assert_eq!(nanos(12), "12 ns");
+        assert_eq!(nanos(12_000), "12.0 µs");
+        assert_eq!(nanos(1_500_000), "1.5 ms");
+        assert_eq!(nanos(2_000_000_000), "2.00 s");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(3 << 20), "3.0 MiB");
     }

@@ -17,7 +17,7 @@
 //! let k = t.kind("square");
 //! t.lanes.push(Lane::new(0, 0));
 //! t.spans.push(Span::new(0, k, 0, 0, 1_000));
-//! t.makespan_us = 1_000;
+//! t.makespan_ns = 1_000;
 //! let html = flotilla_dashboard::report::render(&t);
 //! assert!(html.starts_with("<!DOCTYPE html>"));
 //! assert!(html.contains("square"));

@@ -18,7 +18,7 @@
 //! t.lanes.push(Lane::new(0, 0));
 //! let k = t.kind("load");
 //! t.spans.push(Span::new(0, k, 0, 0, 2_000));
-//! t.makespan_us = 2_000;
+//! t.makespan_ns = 2_000;
 //! let html = flotilla_dashboard::report::render(&t);
 //! assert!(html.contains("<svg class=\"stream\""));
 //! ```
@@ -28,20 +28,20 @@ use std::fmt::Write;
 use flotilla_core::trace::{DecisionKind, Trace};
 
 use crate::html::{
-    bytes, colour, escape, histogram_svg, micros, stream_svg, utilization_svg, PLOT_WIDTH,
+    bytes, colour, escape, histogram_svg, nanos, stream_svg, utilization_svg, PLOT_WIDTH,
 };
 
 /// Decisions listed one by one in a report (all are counted).
 const DECISIONS_LISTED: usize = 200;
 
-const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}\
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1320px}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}\
 h3{font-size:15px;margin:18px 0 6px}table{border-collapse:collapse;margin:6px 0}\
 td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}td.n,th.n{text-align:right}\
 .summary{display:flex;flex-wrap:wrap;gap:18px;margin:12px 0}.summary div{background:#f4f6fa;padding:8px 14px;border-radius:6px}\
 .summary b{display:block;font-size:18px}.legend span{display:inline-block;margin-right:14px}\
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}\
-.muted{color:#777}.runs{display:flex;flex-wrap:wrap;gap:18px}.run{border:1px solid #ddd;border-radius:6px;padding:8px}\
+.muted{color:#777}.runs{display:flex;flex-wrap:wrap;gap:18px}.run{border:1px solid #ddd;border-radius:6px;padding:8px}.run svg{display:block}\
 svg text{fill:#333;font-family:system-ui,sans-serif}";
 
 /// The report of one run, as a whole HTML page.
@@ -82,7 +82,7 @@ pub fn render(trace: &Trace) -> String {
 ///     t.lanes = vec![Lane::new(0, 0), Lane::new(0, 1)];
 ///     t.spans.push(Span::new(0, 0, 0, 0, 100));
 ///     t.spans.push(Span::new(1, 0, 1, 0, end));
-///     t.makespan_us = end.max(100);
+///     t.makespan_ns = end.max(100);
 ///     t.kinds.push("spin".into());
 ///     t
 /// };
@@ -103,22 +103,22 @@ pub fn render_comparison(title: &str, groups: &[(String, Vec<Trace>)]) -> String
                 out,
                 r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{:.1}%</td><td class="n">{attempts}</td><td class="n">{stolen}</td></tr>"#,
                 escape(&t.title),
-                micros(t.makespan_us),
+                nanos(t.makespan_ns),
                 t.utilization_overall() * 100.0
             );
         }
         out.push_str("</table>");
         // Runs of a group share one time scale, so that a longer makespan
         // is a longer plot.
-        let longest = runs.iter().map(|t| t.makespan_us).max().unwrap_or(0).max(1);
+        let longest = runs.iter().map(|t| t.makespan_ns).max().unwrap_or(0).max(1);
         out.push_str(r#"<div class="runs">"#);
         for t in runs {
-            let width = (460 * t.makespan_us.max(1)).div_ceil(longest).max(40);
+            let width = (440 * t.makespan_ns.max(1)).div_ceil(longest).max(40);
             let _ = write!(
                 out,
                 r#"<div class="run"><h3>{} — {}, utilization {:.1}%</h3>"#,
                 escape(&t.title),
-                micros(t.makespan_us),
+                nanos(t.makespan_ns),
                 t.utilization_overall() * 100.0
             );
             out.push_str(&utilization_svg(t, width, 60));
@@ -143,16 +143,16 @@ fn page_start(title: &str) -> String {
 
 fn summary(out: &mut String, trace: &Trace) {
     let (attempts, stolen, failed) = trace.counts();
-    let busy: u64 = trace.spans.iter().map(|s| s.micros()).sum();
+    let busy: u64 = trace.spans.iter().map(|s| s.nanos()).sum();
     let items = [
-        ("makespan", micros(trace.makespan_us)),
+        ("makespan", nanos(trace.makespan_ns)),
         ("tasks in graph", trace.tasks.to_string()),
         ("attempts run", attempts.to_string()),
         (
             "utilization",
             format!("{:.1}%", trace.utilization_overall() * 100.0),
         ),
-        ("busy time", micros(busy)),
+        ("busy time", nanos(busy)),
         ("worker threads", trace.lanes.len().to_string()),
         ("stolen", stolen.to_string()),
         ("failed attempts", failed.to_string()),
@@ -165,9 +165,16 @@ fn summary(out: &mut String, trace: &Trace) {
     out.push_str("</div>");
 }
 
+/// The colours of the kinds that ran.
 fn legend(out: &mut String, trace: &Trace) {
+    let mut ran = vec![false; trace.kinds.len()];
+    for s in &trace.spans {
+        if let Some(r) = ran.get_mut(s.kind as usize) {
+            *r = true;
+        }
+    }
     out.push_str(r#"<p class="legend">"#);
-    for (i, kind) in trace.kinds.iter().enumerate() {
+    for (i, kind) in trace.kinds.iter().enumerate().filter(|&(i, _)| ran[i]) {
         let _ = write!(
             out,
             r#"<span><i style="background:{}"></i>{}</span>"#,
@@ -193,11 +200,11 @@ fn kinds(out: &mut String, trace: &Trace) {
             escape(&s.kind),
             s.count,
             s.failed,
-            micros(s.total_us),
-            micros(s.min_us),
-            micros(s.median_us),
-            micros(s.p95_us),
-            micros(s.max_us),
+            nanos(s.total_ns),
+            nanos(s.min_ns),
+            nanos(s.median_ns),
+            nanos(s.p95_ns),
+            nanos(s.max_ns),
             histogram_svg(&s.histogram)
         );
     }
@@ -269,7 +276,7 @@ fn decisions(out: &mut String, trace: &Trace) {
         let _ = write!(
             out,
             r#"<tr><td class="n">{}</td><td>{}</td><td>{}</td><td class="n">{}</td></tr>"#,
-            micros(d.at_us),
+            nanos(d.at_ns),
             d.kind.name(),
             escape(&d.task),
             d.attempt
@@ -318,19 +325,19 @@ mod tests {
         }
         t.spans.push(Span::new(100, sum, 0, 1000, 1500));
         t.decisions.push(Decision {
-            at_us: 95,
+            at_ns: 95,
             task: "load[9]".into(),
             attempt: 2,
             kind: DecisionKind::Retry,
         });
         t.transfers.push(Transfer {
-            at_us: 990,
+            at_ns: 990,
             from: 1,
             to: 0,
             bytes: 2048,
         });
         t.tasks = 101;
-        t.makespan_us = 1500;
+        t.makespan_ns = 1500;
         t.set("placement", "work-stealing");
         t
     }
@@ -380,7 +387,7 @@ mod tests {
             let start = u64::from(i / 2) * 10;
             t.spans.push(Span::new(i, k, i % 2, start, start + 8));
         }
-        t.makespan_us = 500_000;
+        t.makespan_ns = 500_000;
         let html = render(&t);
         assert!(html.len() < 1_000_000, "{} bytes", html.len());
         assert!(html.matches("class=\"bar\"").count() <= 2 * (PLOT_WIDTH as usize + 1));

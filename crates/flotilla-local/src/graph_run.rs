@@ -890,7 +890,7 @@ fn write_report(
 ) {
     let mut trace = recorder.trace(label);
     trace.tasks = tasks as u64;
-    trace.makespan_us = report.makespan.as_micros() as u64;
+    trace.makespan_ns = report.makespan.as_nanos() as u64;
     trace.config.retain(|(name, _)| name != "placement");
     trace.set("placement", placement.name());
     trace.set("retries", options.retries);

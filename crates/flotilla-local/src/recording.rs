@@ -95,8 +95,8 @@ impl Recording {
         r
     }
 
-    fn micros(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.began).as_micros() as u64
+    fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.began).as_nanos() as u64
     }
 
     /// The index of kind `name`, added if new.
@@ -118,13 +118,13 @@ impl Recording {
             kind: 0,
             outcome: Outcome::Done,
         });
-        let start_us = self.micros(start);
+        let start_ns = self.nanos(start);
         let span = Span {
             task: tag.task,
             kind: tag.kind,
             lane: lane as u32,
-            start_us,
-            end_us: start_us + took.as_micros() as u64,
+            start_ns,
+            end_ns: start_ns + took.as_nanos() as u64,
             stolen,
             outcome: tag.outcome,
         };
@@ -135,23 +135,23 @@ impl Recording {
 
     /// Records that the scheduler started `attempt` of `task` again.
     pub(crate) fn decide(&self, kind: DecisionKind, task: String, attempt: u32) {
-        let at_us = self.micros(Instant::now());
+        let at_ns = self.nanos(Instant::now());
         lock(&self.decisions).push(Decision {
-            at_us,
+            at_ns,
             task,
             attempt,
             kind,
         });
     }
 
-    fn now_us(&self) -> u64 {
-        self.micros(Instant::now())
+    fn now_ns(&self) -> u64 {
+        self.nanos(Instant::now())
     }
 
-    /// Everything recorded from `from_us` on, with times counted from
-    /// `from_us`, up to now.
-    fn trace_since(&self, from_us: u64, title: &str) -> Trace {
-        let to_us = self.now_us();
+    /// Everything recorded from `from_ns` on, with times counted from
+    /// `from_ns`, up to now.
+    fn trace_since(&self, from_ns: u64, title: &str) -> Trace {
+        let to_ns = self.now_ns();
         let mut t = Trace::new(title);
         t.kinds = lock(&self.kinds).names.clone();
         t.lanes = (0..self.lanes.len() as u32)
@@ -161,23 +161,23 @@ impl Recording {
             t.spans.extend(
                 lock(buffer)
                     .iter()
-                    .filter(|s| s.start_us >= from_us)
+                    .filter(|s| s.start_ns >= from_ns)
                     .map(|s| Span {
-                        start_us: s.start_us - from_us,
-                        end_us: s.end_us - from_us,
+                        start_ns: s.start_ns - from_ns,
+                        end_ns: s.end_ns - from_ns,
                         ..*s
                     }),
             );
         }
         t.decisions = lock(&self.decisions)
             .iter()
-            .filter(|d| d.at_us >= from_us)
+            .filter(|d| d.at_ns >= from_ns)
             .map(|d| Decision {
-                at_us: d.at_us - from_us,
+                at_ns: d.at_ns - from_ns,
                 ..d.clone()
             })
             .collect();
-        t.makespan_us = to_us.saturating_sub(from_us);
+        t.makespan_ns = to_ns.saturating_sub(from_ns);
         t.tasks = t.spans.len() as u64;
         t
     }
@@ -217,14 +217,14 @@ impl Recording {
 pub struct Recorder {
     pool: CpuPool,
     recording: Arc<Recording>,
-    from_us: u64,
+    from_ns: u64,
 }
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recorder")
             .field("pool", &self.pool)
-            .field("from_us", &self.from_us)
+            .field("from_ns", &self.from_ns)
             .finish()
     }
 }
@@ -234,16 +234,16 @@ impl Recorder {
         let handle = pool.handle();
         let recording = handle.recording();
         handle.recorders().fetch_add(1, Ordering::AcqRel);
-        let from_us = recording.now_us();
+        let from_ns = recording.now_ns();
         Recorder {
             pool: pool.clone(),
             recording,
-            from_us,
+            from_ns,
         }
     }
 
     /// What was recorded since this recorder was made, titled `title`:
-    /// one lane per pool thread, times in microseconds since then, the
+    /// one lane per pool thread, times in nanoseconds since then, the
     /// makespan up to now, and the pool's settings.
     ///
     /// ```
@@ -255,7 +255,7 @@ impl Recorder {
     /// assert_eq!(trace.lanes.len(), 1);
     /// ```
     pub fn trace(&self, title: &str) -> Trace {
-        let mut t = self.recording.trace_since(self.from_us, title);
+        let mut t = self.recording.trace_since(self.from_ns, title);
         t.set("threads", self.pool.threads());
         t.set("placement", self.pool.placement().name());
         t

@@ -56,7 +56,7 @@ fn every_task_of_a_run_is_one_span_on_the_thread_that_ran_it() {
         .spans
         .iter()
         .all(|s| s.outcome == Outcome::Done && s.lane < 2));
-    assert!(spins.iter().filter(|s| s.micros() >= 2_000).count() >= 20);
+    assert!(spins.iter().filter(|s| s.nanos() >= 2_000_000).count() >= 20);
     // The steals the pool counted are the steals the trace marks.
     let (_, stolen, failed) = trace.counts();
     assert_eq!(stolen, report.stolen());
@@ -64,9 +64,9 @@ fn every_task_of_a_run_is_one_span_on_the_thread_that_ran_it() {
     // Spans on one lane do not overlap: a thread runs one task at a time.
     for lane in 0..2 {
         let mut on_lane: Vec<_> = trace.spans.iter().filter(|s| s.lane == lane).collect();
-        on_lane.sort_by_key(|s| s.start_us);
+        on_lane.sort_by_key(|s| s.start_ns);
         for pair in on_lane.windows(2) {
-            assert!(pair[0].end_us <= pair[1].start_us + 50, "{pair:?}");
+            assert!(pair[0].end_ns <= pair[1].start_ns + 50_000, "{pair:?}");
         }
     }
 }
