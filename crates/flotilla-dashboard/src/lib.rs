@@ -24,4 +24,10 @@
 //! ```
 
 mod html;
+pub mod live;
+pub mod metrics;
 pub mod report;
+#[cfg(feature = "server")]
+mod server;
+#[cfg(feature = "server")]
+pub use server::{Dashboard, DashboardError};

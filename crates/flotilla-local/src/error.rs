@@ -124,6 +124,14 @@ pub enum TaskError {
         /// Why.
         message: String,
     },
+    /// The dashboard asked for cannot be served; nothing ran.
+    #[error("cannot serve the dashboard at {addr}: {message}")]
+    Dashboard {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        message: String,
+    },
     /// The pool could not start its threads.
     #[error("could not start the pool's threads: {0}")]
     Spawn(String),

@@ -168,10 +168,20 @@ impl CpuPool {
     /// assert_eq!(f.result().unwrap(), 2);
     /// ```
     pub fn global() -> &'static CpuPool {
-        GLOBAL.get_or_init(|| match CpuPool::builder().build() {
-            Ok(p) => p,
-            Err(e) => panic!("flotilla could not start its default pool: {e}"),
-        })
+        let mut made = false;
+        let pool = GLOBAL.get_or_init(|| {
+            made = true;
+            match CpuPool::builder().build() {
+                Ok(p) => p,
+                Err(e) => panic!("flotilla could not start its default pool: {e}"),
+            }
+        });
+        #[cfg(feature = "dashboard")]
+        if made {
+            crate::dashboard::serve_if_asked(pool);
+        }
+        let _ = made;
+        pool
     }
 
     /// The number of worker threads.
@@ -212,6 +222,14 @@ impl CpuPool {
     /// ```
     pub fn record(&self) -> crate::Recorder {
         crate::Recorder::start(self)
+    }
+
+    /// Counts `tasks` more tasks of `kind` for the dashboard, while the
+    /// pool is recorded.
+    fn planned(&self, kind: u32, tasks: u64) {
+        if let Some(recording) = self.pool.handle().active_recording() {
+            recording.plan(kind, tasks);
+        }
     }
 
     pub(crate) fn handle(&self) -> &PoolHandle {
@@ -257,6 +275,7 @@ impl CpuPool {
             slot,
             f: Some(move || Ok(f())),
         };
+        self.planned(crate::recording::SUBMIT_KIND, 1);
         self.pool.handle().submit(Box::new(move || task.run()));
         future
     }
@@ -290,6 +309,7 @@ impl CpuPool {
                 })
             }),
         };
+        self.planned(crate::recording::SUBMIT_KIND, 1);
         self.pool.handle().submit(Box::new(move || task.run()));
         future
     }
@@ -373,6 +393,7 @@ impl CpuPool {
                     Ok(out)
                 }),
             };
+            self.planned(crate::recording::MAP_KIND, 1);
             self.pool.handle().submit(Box::new(move || task.run()));
             chunks.push(future);
         }

@@ -27,7 +27,7 @@ use crate::error::{panic_message, SharedError, TaskError};
 use crate::executor::CpuPool;
 use crate::pool::{stats_since, PoolHandle};
 use crate::progress::Progress;
-use crate::recording::{tag_current_job, Recording, Tag};
+use crate::recording::{tag_current_job, Recording, SmallGraph, Tag, DRAWN_GRAPH_TASKS};
 
 /// A task's result, shared between the tasks that read it.
 pub(crate) type Value = Arc<dyn Any + Send + Sync>;
@@ -189,6 +189,8 @@ pub struct ComputeOptions {
     retries: u32,
     speculation: Option<Speculation>,
     report: Option<PathBuf>,
+    #[cfg(feature = "dashboard")]
+    dashboard: Option<String>,
 }
 
 impl ComputeOptions {
@@ -325,6 +327,28 @@ impl ComputeOptions {
         self
     }
 
+    /// Serves a live dashboard of the run's pool at `addr` (`host:port`)
+    /// from this run on, for the rest of the process (see
+    /// [`CpuPool::dashboard`]); later runs asking for the same address
+    /// find it there. Setting `FLOTILLA_DASHBOARD=host:port` does the same
+    /// for the default pool without changing the program. An address that
+    /// cannot be served fails the run at once ([`TaskError::Dashboard`]);
+    /// nothing is computed.
+    ///
+    /// ```
+    /// use flotilla_local::{ComputeOptions, Delayed, TaskError};
+    /// let err = Delayed::value(1)
+    ///     .map(|x| x + 1)
+    ///     .compute_with(&ComputeOptions::new().dashboard("no port here"))
+    ///     .unwrap_err();
+    /// assert!(matches!(err, TaskError::Dashboard { .. }), "{err}");
+    /// ```
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard(mut self, addr: &str) -> ComputeOptions {
+        self.dashboard = Some(addr.to_string());
+        self
+    }
+
     /// The label of the progress bar.
     ///
     /// ```
@@ -382,13 +406,35 @@ struct Traced {
 impl Traced {
     fn new(recording: &Arc<Recording>, graph: &TaskGraph) -> Traced {
         let mut ids: HashMap<&str, u32> = HashMap::new();
-        let kinds = graph
+        let kinds: Vec<u32> = graph
             .task_ids()
             .map(|t| {
                 let kind = graph.key(t).kind();
                 *ids.entry(kind).or_insert_with(|| recording.kind(kind))
             })
             .collect();
+        let mut planned: HashMap<u32, u64> = HashMap::new();
+        for &k in &kinds {
+            *planned.entry(k).or_default() += 1;
+        }
+        for (k, n) in planned {
+            recording.plan(k, n);
+        }
+        if graph.len() <= DRAWN_GRAPH_TASKS {
+            recording.set_graph(SmallGraph {
+                keys: graph.task_ids().map(|t| graph.key(t).to_string()).collect(),
+                kinds: kinds.clone(),
+                edges: graph
+                    .task_ids()
+                    .flat_map(|t| {
+                        graph
+                            .dependencies(t)
+                            .iter()
+                            .map(move |d| (d.index() as u32, t.index() as u32))
+                    })
+                    .collect(),
+            });
+        }
         Traced {
             recording: Arc::clone(recording),
             kinds,
@@ -771,6 +817,23 @@ pub(crate) fn run_graph(
     let pool = options.resolved_pool();
     let placement = options.placement.unwrap_or_else(|| pool.placement());
     let total = graph.len();
+    #[cfg(feature = "dashboard")]
+    if let Some(addr) = &options.dashboard {
+        if let Err(e) = crate::dashboard::serve_for_process(&pool, addr) {
+            let message = match e {
+                flotilla_dashboard::DashboardError::Bind { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
+            let error = TaskError::Dashboard {
+                addr: addr.clone(),
+                message,
+            };
+            return GraphOutcome {
+                outputs: outputs.iter().map(|_| Err(error.clone())).collect(),
+                report: RunReport::default(),
+            };
+        }
+    }
     // A report's file is made first: a path that cannot be written fails
     // the run before anything is computed.
     let recorder = match &options.report {

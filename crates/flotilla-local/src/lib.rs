@@ -26,6 +26,8 @@
 
 pub mod checkpoint;
 mod checkpointed;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod delayed;
 mod error;
 mod executor;
@@ -45,6 +47,8 @@ pub use delayed::Delayed;
 pub use error::{is_panic_with_message, panic_message, SharedError, TaskError};
 pub use executor::{CpuPool, CpuPoolBuilder, MapResults};
 pub use flotilla_core::Speculation;
+#[cfg(feature = "dashboard")]
+pub use flotilla_dashboard::{Dashboard, DashboardError};
 pub use future::TaskFuture;
 pub use graph_run::{fail_task, input_consumed, record_result_bytes, ComputeOptions};
 pub use io::{sleep, sleep_until, IoMapResults, IoPool, IoPoolBuilder, Sleep};

@@ -459,6 +459,19 @@ impl PoolHandle {
         self.shared.recording.get()
     }
 
+    /// Jobs queued per worker now: its deque, inbox and pinned queue; the
+    /// pool's shared queue counts on worker 0.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn queued(&self) -> Vec<u64> {
+        let s = &self.shared;
+        (0..s.inboxes.len())
+            .map(|i| {
+                let shared = if i == 0 { s.shared_queue.len() } else { 0 };
+                (s.inboxes[i].len() + s.pinned[i].len() + s.stealers[i].len() + shared) as u64
+            })
+            .collect()
+    }
+
     /// A snapshot of every worker's counters.
     pub(crate) fn stats(&self) -> Vec<WorkerStats> {
         self.shared

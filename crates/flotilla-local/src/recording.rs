@@ -44,6 +44,10 @@ pub(crate) fn tag_current_job(tag: Tag) {
 /// The first kinds of every recording: jobs that did not tag themselves,
 /// then the groups of the pool's own submitted jobs.
 const FIRST_KINDS: [&str; 3] = ["job", "submit", "map"];
+/// The kind of `CpuPool::submit`'s jobs.
+pub(crate) const SUBMIT_KIND: u32 = 1;
+/// The kind of `CpuPool::map`'s jobs.
+pub(crate) const MAP_KIND: u32 = 2;
 
 /// The tag of a job submitted to the pool (`CpuPool::submit`, `map`):
 /// its group (a kind made in advance, so tagging takes no lock) and
@@ -73,7 +77,24 @@ pub(crate) struct Recording {
     lanes: Vec<Mutex<Vec<Span>>>,
     kinds: Mutex<Kinds>,
     decisions: Mutex<Vec<Decision>>,
+    /// Per kind, the tasks handed to the pool while it was recorded.
+    planned: Mutex<Vec<u64>>,
+    /// The latest run's graph when small enough to draw: its keys, kinds
+    /// and edges, and when it was handed over.
+    graph: Mutex<Option<(SmallGraph, u64)>>,
 }
+
+/// A graph small enough to draw on a dashboard.
+#[derive(Clone, Default)]
+#[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+pub(crate) struct SmallGraph {
+    pub(crate) keys: Vec<String>,
+    pub(crate) kinds: Vec<u32>,
+    pub(crate) edges: Vec<(u32, u32)>,
+}
+
+/// The largest graph a dashboard draws.
+pub(crate) const DRAWN_GRAPH_TASKS: usize = 200;
 
 #[derive(Default)]
 struct Kinds {
@@ -88,6 +109,8 @@ impl Recording {
             lanes: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
             kinds: Mutex::new(Kinds::default()),
             decisions: Mutex::new(Vec::new()),
+            planned: Mutex::new(Vec::new()),
+            graph: Mutex::new(None),
         };
         for kind in FIRST_KINDS {
             r.kind(kind);
@@ -109,6 +132,46 @@ impl Recording {
         kinds.names.push(name.to_string());
         kinds.index.insert(name.to_string(), i);
         i
+    }
+
+    /// Counts `tasks` more tasks of kind `kind` handed to the pool.
+    pub(crate) fn plan(&self, kind: u32, tasks: u64) {
+        let mut planned = lock(&self.planned);
+        let k = kind as usize;
+        if planned.len() <= k {
+            planned.resize(k + 1, 0);
+        }
+        planned[k] += tasks;
+    }
+
+    /// Keeps `graph` as the latest run's, to draw.
+    pub(crate) fn set_graph(&self, graph: SmallGraph) {
+        let at = self.now_ns();
+        *lock(&self.graph) = Some((graph, at));
+    }
+
+    /// The tasks planned per kind.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn planned(&self) -> Vec<u64> {
+        lock(&self.planned).clone()
+    }
+
+    /// The latest small graph, each task marked done when a span of it
+    /// finished after the graph was handed over.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn graph(&self) -> Option<(SmallGraph, Vec<bool>)> {
+        let (graph, at) = lock(&self.graph).clone()?;
+        let mut done = vec![false; graph.keys.len()];
+        for buffer in &self.lanes {
+            for s in lock(buffer).iter().filter(|s| s.start_ns >= at) {
+                if s.outcome == Outcome::Done {
+                    if let Some(d) = done.get_mut(s.task as usize) {
+                        *d = true;
+                    }
+                }
+            }
+        }
+        Some((graph, done))
     }
 
     /// Records the job that ran on thread `lane` from `start` for `took`.
@@ -144,7 +207,7 @@ impl Recording {
         });
     }
 
-    fn now_ns(&self) -> u64 {
+    pub(crate) fn now_ns(&self) -> u64 {
         self.nanos(Instant::now())
     }
 
@@ -188,6 +251,8 @@ impl Recording {
             *lock(buffer) = Vec::new();
         }
         lock(&self.decisions).clear();
+        lock(&self.planned).clear();
+        *lock(&self.graph) = None;
     }
 }
 
@@ -230,6 +295,12 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
+    /// The pool's recording this recorder reads.
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    pub(crate) fn recording(&self) -> &Arc<Recording> {
+        &self.recording
+    }
+
     pub(crate) fn start(pool: &CpuPool) -> Recorder {
         let handle = pool.handle();
         let recording = handle.recording();

@@ -130,6 +130,8 @@ pub use flotilla_local::{
     IoMapResults, IoPool, IoPoolBuilder, MapResults, Recorder, Scope, Sleep, TaskError, TaskFuture,
     TaskValue, WaitFor, WaitResult, Yield,
 };
+#[cfg(feature = "dashboard")]
+pub use flotilla_local::{Dashboard, DashboardError};
 
 /// The names most programs need, in one `use`.
 ///
