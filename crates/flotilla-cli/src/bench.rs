@@ -115,22 +115,31 @@ pub(crate) struct BenchArgs {
     /// --runtime local.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Serve a live dashboard of the workload's pool at this address
+    /// (host:port) while it runs; with --runtime local.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<String>,
 }
 
 pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
-    let Some(path) = &args.report else {
-        return run_workload(args);
-    };
-    if args.runtime != Runtime::Local || args.workload == Workload::W8 {
-        bail!("--report records this process's pool: it works with --runtime local, and W8 always runs on a cluster");
+    if (args.report.is_some() || args.dashboard.is_some())
+        && (args.runtime != Runtime::Local || args.workload == Workload::W8)
+    {
+        bail!("--report and --dashboard watch this process's pool: they work with --runtime local, and W8 always runs on a cluster");
     }
+    let Some(path) = &args.report else {
+        let outcome = run_workload(args);
+        DASHBOARDS.with(|d| d.borrow_mut().clear());
+        return outcome;
+    };
     // Made first: a report that cannot be written stops the run before it starts.
     std::fs::File::create(path)
         .with_context(|| format!("cannot write the report {}", path.display()))?;
     run_workload(args)?;
+    DASHBOARDS.with(|d| d.borrow_mut().clear());
     let title = format!("flotilla bench {:?}", args.workload);
     let traces: Vec<_> = RECORDERS.with(|r| {
         r.borrow_mut()
@@ -153,12 +162,26 @@ thread_local! {
     static RECORDERS: std::cell::RefCell<Vec<flotilla::Recorder>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `pool`, recorded from now on when the run writes a report.
-fn recorded(args: &BenchArgs, pool: CpuPool) -> CpuPool {
+thread_local! {
+    /// With --dashboard: the dashboard of the workload's pool.
+    static DASHBOARDS: std::cell::RefCell<Vec<flotilla::Dashboard>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `pool`, recorded from now on when the run writes a report, and served
+/// on a dashboard when the run asks for one (the first pool made gets the
+/// address).
+fn recorded(args: &BenchArgs, pool: CpuPool) -> anyhow::Result<CpuPool> {
     if args.report.is_some() {
         RECORDERS.with(|r| r.borrow_mut().push(pool.record()));
     }
-    pool
+    if let Some(addr) = &args.dashboard {
+        if DASHBOARDS.with(|d| d.borrow().is_empty()) {
+            let dashboard = pool.dashboard(addr)?;
+            eprintln!("dashboard: {}", dashboard.url());
+            DASHBOARDS.with(|d| d.borrow_mut().push(dashboard));
+        }
+    }
+    Ok(pool)
 }
 
 fn run_workload(args: &BenchArgs) -> anyhow::Result<()> {
@@ -200,7 +223,7 @@ fn pool(args: &BenchArgs) -> anyhow::Result<CpuPool> {
     if let Some(p) = args.policy {
         b = b.placement(p);
     }
-    Ok(recorded(args, b.build()?))
+    recorded(args, b.build()?)
 }
 
 /// W1: f(i) = i + 1 for 100,000 tasks submitted one by one; the sum.
@@ -433,7 +456,7 @@ fn w7(args: &BenchArgs) -> anyhow::Result<()> {
             .threads(args.workers)
             .name("w7")
             .build()?,
-    );
+    )?;
     let policies: Vec<Placement> = match args.policy {
         Some(p) => vec![p],
         None => Placement::ALL.to_vec(),
