@@ -145,9 +145,9 @@ pub(crate) fn run_scheduler(args: &SchedulerArgs) -> anyhow::Result<()> {
         None => {}
     }
     SchedulerServer::run(options, |addr| {
-        eprintln!(
-            "flotilla scheduler: listening on {addr} ({} placement)",
-            args.policy
+        flotilla::log::info(
+            "scheduler",
+            &format!("listening on {addr} ({} placement)", args.policy),
         );
     })
     .context("the scheduler stopped")
@@ -175,10 +175,13 @@ pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     for (name, amount) in &args.resources {
         options = options.resource(name, *amount);
     }
-    eprintln!(
-        "flotilla worker: serving {} with {} threads",
-        args.scheduler,
-        options.thread_count()
+    flotilla::log::info(
+        "worker",
+        &format!(
+            "serving {} with {} threads",
+            args.scheduler,
+            options.thread_count()
+        ),
     );
     flotilla::cluster::run_worker(&args.scheduler, options)
         .with_context(|| format!("the worker of {} stopped", args.scheduler))

@@ -19,6 +19,36 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How the scheduler, workers and pools log what happens: text lines
+    /// or JSON lines (one object per event: timestamp, level, component,
+    /// message), on standard error. Worker processes this command starts
+    /// log the same way (FLOTILLA_LOG_FORMAT).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// The format of the log lines.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The variable through which worker processes learn the log format.
+const LOG_FORMAT_VARIABLE: &str = "FLOTILLA_LOG_FORMAT";
+
+/// Installs the log subscriber: events at info level and above, on stderr.
+fn init_logs(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,10 +78,30 @@ enum Command {
 /// its causes, with exit code 1 — never with a backtrace, whatever
 /// `RUST_BACKTRACE` says: a user's mistake is not a crash.
 fn main() -> ExitCode {
+    // A worker process logs as the command that started it asked.
+    let inherited = match std::env::var(LOG_FORMAT_VARIABLE).as_deref() {
+        Ok("json") => Some(LogFormat::Json),
+        Ok("text") => Some(LogFormat::Text),
+        _ => None,
+    };
+    if let Some(format) = inherited {
+        init_logs(format);
+    }
     // A copy of this binary started as a cluster worker (by `LocalCluster`,
     // `--runtime cluster`) serves its scheduler and never returns here.
     flotilla::cluster::worker_if_asked();
     let cli = Cli::parse();
+    if inherited.is_none() {
+        init_logs(cli.log_format);
+        // Still one thread: the workers this command starts inherit it.
+        std::env::set_var(
+            LOG_FORMAT_VARIABLE,
+            match cli.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            },
+        );
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -727,3 +727,96 @@ fn w3_w4_and_w8_run_on_a_local_cluster_with_the_in_process_results() {
         "{stdout}"
     );
 }
+
+#[test]
+fn demo_report_compares_every_policy_on_every_shape() {
+    let dir = TempDir::new("demo-report");
+    let report = dir.path("policies.html");
+    let out = flotilla(&["demo", "--scale", "0.02", "--report", &report]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&report), "{}", text(&out.stdout));
+    let html = std::fs::read_to_string(&report).unwrap();
+    for shape in ["heavy", "ramp", "periodic"] {
+        assert!(
+            html.contains(&format!("<h2>{shape}:")),
+            "no section for {shape}"
+        );
+    }
+    for policy in [
+        "work-stealing",
+        "central-queue",
+        "round-robin",
+        "block",
+        "random",
+    ] {
+        assert!(html.contains(policy), "{policy} missing");
+    }
+    // A utilization plot and a task stream per policy and shape.
+    assert_eq!(html.matches("<svg class=\"utilization\"").count(), 21);
+    assert_eq!(html.matches("<svg class=\"stream\"").count(), 21);
+}
+
+#[test]
+fn bench_report_draws_the_workloads_run_and_refuses_an_unwritable_path() {
+    let dir = TempDir::new("bench-report");
+    let report = dir.path("w2.html");
+    let out = flotilla(&[
+        "bench",
+        "W2",
+        "--n",
+        "1000",
+        "--no-baseline",
+        "--report",
+        &report,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("flotilla bench W2"));
+    assert!(html.contains("<svg class=\"stream\""));
+
+    let bad = dir.path("missing/w2.html");
+    let out = flotilla(&["bench", "W2", "--n", "1000", "--report", &bad]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot write the report") && err.contains("missing"),
+        "{err}"
+    );
+    assert!(
+        text(&out.stdout).is_empty(),
+        "nothing ran: {}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    use std::io::{BufRead, BufReader};
+    let mut procs = Reaped(Vec::new());
+    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args([
+            "--log-format",
+            "json",
+            "scheduler",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("FLOTILLA_LOG_FORMAT")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = scheduler.stderr.take().unwrap();
+    procs.0.push(scheduler);
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line).unwrap();
+    let line = line.trim();
+    assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
+    for field in [
+        "\"timestamp\":",
+        "\"level\":\"INFO\"",
+        "\"component\":\"scheduler\"",
+        "listening on 127.0.0.1:",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+}

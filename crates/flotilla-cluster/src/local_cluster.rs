@@ -98,14 +98,14 @@ pub fn worker_if_asked() {
     let options = match worker_options(flags, |name| std::env::var(name).ok()) {
         Ok(options) => options,
         Err(e) => {
-            eprintln!("flotilla worker: {e}");
+            flotilla_local::log::warn("worker", &e.to_string());
             std::process::exit(2)
         }
     };
     match run_worker(&addr, options) {
         Ok(()) => std::process::exit(0),
         Err(e) => {
-            eprintln!("flotilla worker: {e}");
+            flotilla_local::log::warn("worker", &e.to_string());
             std::process::exit(1)
         }
     }
@@ -807,15 +807,21 @@ impl LocalCluster {
                         }
                         match spawner.spawn(n) {
                             Ok(fresh) => {
-                                eprintln!(
-                                    "flotilla: worker process {} exited ({status}); started {} in its place",
-                                    child.id(),
-                                    fresh.id()
+                                flotilla_local::log::warn(
+                                    "cluster",
+                                    &format!(
+                                        "worker process {} exited ({status}); started {} in its place",
+                                        child.id(),
+                                        fresh.id()
+                                    ),
                                 );
                                 *child = fresh;
                             }
                             Err(e) => {
-                                eprintln!("flotilla: a worker process exited and none could replace it: {e}")
+                                flotilla_local::log::warn(
+                                    "cluster",
+                                    &format!("a worker process exited and none could replace it: {e}"),
+                                )
                             }
                         }
                     }

@@ -448,7 +448,7 @@ fn results_go_to_postgresql_once_per_key() -> Result<(), Failed> {
     assert_eq!(counts(&first), counts(&again));
     assert_eq!(
         first.summary.objects,
-        made.iter().map(|m| m.objects.len() as u64).sum()
+        made.iter().map(|m| m.objects.len() as u64).sum::<u64>()
     );
     assert!(first.database.starts_with("PostgreSQL"));
     let sink = Sink::open(&server.url())?;

@@ -130,7 +130,7 @@ pub(crate) fn serve_if_asked(pool: &CpuPool) {
         return;
     };
     match serve_for_process(pool, &addr) {
-        Ok(()) => eprintln!("flotilla: dashboard at http://{addr}/"),
-        Err(e) => eprintln!("flotilla: {DASHBOARD_VARIABLE}: {e}"),
+        Ok(()) => crate::log::info("pool", &format!("dashboard at http://{addr}/")),
+        Err(e) => crate::log::warn("pool", &format!("{DASHBOARD_VARIABLE}: {e}")),
     }
 }

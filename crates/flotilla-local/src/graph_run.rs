@@ -966,6 +966,6 @@ fn write_report(
     trace.set("tasks in graph", tasks);
     let html = flotilla_dashboard::report::render(&trace);
     if let Err(e) = crate::recording::write_html(path, &html) {
-        eprintln!("flotilla: {e}");
+        crate::log::warn("pool", &e.to_string());
     }
 }

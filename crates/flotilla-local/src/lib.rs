@@ -35,6 +35,7 @@ mod future;
 mod graph_run;
 mod io;
 mod keyed_graph;
+pub mod log;
 mod pool;
 mod progress;
 mod recording;

@@ -124,6 +124,7 @@ pub use flotilla_core::trace::Trace;
 pub use flotilla_core::{Placement, RunReport, TaskKey, WorkerStats};
 /// Run reports drawn from traces ([`flotilla_dashboard`]).
 pub use flotilla_dashboard as dashboard;
+pub use flotilla_local::log;
 pub use flotilla_local::{
     as_completed, fail_task, record_result_bytes, sleep, sleep_until, wait, yield_now, AsCompleted,
     Checkpoint, CheckpointError, ComputeOptions, CpuPool, CpuPoolBuilder, Delayed, Graph, Inputs,

@@ -374,9 +374,10 @@ where
     }
 }
 
-/// Logs a line about the scheduler's connections on standard error.
+/// Logs a line about the scheduler's connections (see
+/// [`flotilla_local::log`]).
 pub(crate) fn log(line: &str) {
-    eprintln!("flotilla scheduler: {line}");
+    flotilla_local::log::warn("scheduler", line);
 }
 
 /// Binds `addr`.

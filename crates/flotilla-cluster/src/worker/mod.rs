@@ -599,10 +599,13 @@ async fn watch_memory(shared: Arc<Shared>, pause_at: u64) {
         let pause = memory::should_pause(resident, pause_at, running);
         if over && !pause && !said {
             said = true;
-            eprintln!(
-                "flotilla worker: {} MB resident, over the pause mark of {} MB with its results spilled and no task running: going on, one task at a time while over",
-                resident >> 20,
-                pause_at >> 20
+            flotilla_local::log::warn(
+                "worker",
+                &format!(
+                    "{} MB resident, over the pause mark of {} MB with its results spilled and no task running: going on, one task at a time while over",
+                    resident >> 20,
+                    pause_at >> 20
+                ),
             );
         }
         let was = shared.paused.swap(pause, Ordering::Relaxed);

@@ -307,10 +307,12 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
                 if let Err(e) =
                     flotilla_local::checkpoint::write_result(std::path::Path::new(path), &bytes)
                 {
-                    eprintln!(
-                        "flotilla worker: the result of {} could not be kept in the checkpoint \
-                         file {path}: {e}",
-                        task.key
+                    flotilla_local::log::warn(
+                        "worker",
+                        &format!(
+                            "the result of {} could not be kept in the checkpoint file {path}: {e}",
+                            task.key
+                        ),
                     );
                 }
             }

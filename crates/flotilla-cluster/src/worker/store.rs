@@ -141,8 +141,9 @@ impl Store {
                 Some(bytes)
             }
             Err(e) => {
-                eprintln!(
-                    "flotilla worker: the spilled result of task {task} cannot be read back ({e}); it will be computed again"
+                flotilla_local::log::warn(
+                    "worker",
+                    &format!("the spilled result of task {task} cannot be read back ({e}); it will be computed again"),
                 );
                 self.remove(task);
                 None
@@ -223,7 +224,10 @@ impl Store {
     fn warn(&mut self, what: &str) {
         if !self.warned {
             self.warned = true;
-            eprintln!("flotilla worker: results stay in memory over the budget: {what}");
+            flotilla_local::log::warn(
+                "worker",
+                &format!("results stay in memory over the budget: {what}"),
+            );
         }
     }
 }

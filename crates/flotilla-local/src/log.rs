@@ -1,0 +1,39 @@
+//! How flotilla's crates say what happened beside the results: as
+//! [`tracing`] events when the program installed a subscriber (the
+//! `flotilla` binary does, as text or JSON lines), as plain lines on
+//! standard error otherwise, so that a program with no subscriber still
+//! hears about a worker removed or a report that could not be written.
+//!
+//! Every event carries a `component` field (`scheduler`, `worker`,
+//! `cluster`, `pool`) and its message.
+//!
+//! ```
+//! flotilla_local::log::info("pool", "ready");
+//! flotilla_local::log::warn("pool", "something to look at");
+//! ```
+
+/// Logs `message` of `component` at the warning level.
+///
+/// ```
+/// flotilla_local::log::warn("worker", "spilled 3 results");
+/// ```
+pub fn warn(component: &'static str, message: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::warn!(component, "{message}");
+    } else {
+        eprintln!("flotilla {component}: {message}");
+    }
+}
+
+/// Logs `message` of `component` at the info level.
+///
+/// ```
+/// flotilla_local::log::info("scheduler", "listening");
+/// ```
+pub fn info(component: &'static str, message: &str) {
+    if tracing::dispatcher::has_been_set() {
+        tracing::info!(component, "{message}");
+    } else {
+        eprintln!("flotilla {component}: {message}");
+    }
+}
