@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use flotilla::cluster::{
-    parse_resource, parse_size, Client, SchedulerOptions, SchedulerServer, Speculation, Tls, Token,
+    parse_resource, parse_size, Client, ClusterError, SchedulerOptions, SchedulerServer, Speculation, Tls, Token,
     WorkerOptions,
 };
 use flotilla::Placement;
@@ -32,9 +32,21 @@ pub(crate) struct SchedulerArgs {
     /// counts the copies.
     #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "2")]
     speculate: Option<f64>,
+    /// Serve the live dashboard (workers, progress per kind, the task
+    /// stream, memory) and Prometheus metrics (/metrics) at this address.
+    /// When the default address is taken, the scheduler runs without one
+    /// and says so.
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_DASHBOARD)]
+    dashboard: String,
+    /// Serve no dashboard.
+    #[arg(long, conflicts_with = "dashboard")]
+    no_dashboard: bool,
     #[command(flatten)]
     tls: TlsArgs,
 }
+
+/// Where `flotilla scheduler` serves its dashboard unless told otherwise.
+const DEFAULT_DASHBOARD: &str = "127.0.0.1:8787";
 
 /// The TLS options of every process of a cluster.
 #[derive(clap::Args, Debug)]
@@ -144,13 +156,29 @@ pub(crate) fn run_scheduler(args: &SchedulerArgs) -> anyhow::Result<()> {
         Some(path) => options = options.token(Token::from_env()).token_file(path.clone()),
         None => {}
     }
-    SchedulerServer::run(options, |addr| {
-        flotilla::log::info(
-            "scheduler",
-            &format!("listening on {addr} ({} placement)", args.policy),
-        );
-    })
-    .context("the scheduler stopped")
+    let dashboard = (!args.no_dashboard).then(|| args.dashboard.clone());
+    let server = match SchedulerServer::start(options.clone().dashboard(dashboard)) {
+        // Another scheduler (or anything) holds the default address: this
+        // one runs without a dashboard rather than not at all.
+        Err(ClusterError::Dashboard { addr, message }) if addr == DEFAULT_DASHBOARD => {
+            flotilla::log::warn(
+                "scheduler",
+                &format!("no dashboard: {addr} cannot be served ({message}); give --dashboard ADDR"),
+            );
+            SchedulerServer::start(options)
+        }
+        other => other,
+    }
+    .context("the scheduler could not start")?;
+    flotilla::log::info(
+        "scheduler",
+        &format!("listening on {} ({} placement)", server.addr(), args.policy),
+    );
+    if let Some(at) = server.dashboard_addr() {
+        flotilla::log::info("scheduler", &format!("dashboard at http://{at}/"));
+    }
+    server.wait();
+    Ok(())
 }
 
 pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {

@@ -71,6 +71,15 @@ pub enum ClusterError {
     /// A setting is wrong (an empty token, a bad address).
     #[error("{0}")]
     Config(String),
+    /// The scheduler's dashboard could not be served at the address asked
+    /// for (taken, not an address).
+    #[error("cannot serve the dashboard at {addr}: {message}")]
+    Dashboard {
+        /// The address asked for.
+        addr: String,
+        /// Why.
+        message: String,
+    },
     /// A function that is not registered was asked to run on a cluster.
     #[error(
         "{function} is not a registered function: mark it #[flotilla::remote] \

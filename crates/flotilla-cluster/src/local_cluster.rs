@@ -229,6 +229,8 @@ pub struct LocalClusterBuilder {
     memory_limit: Option<u64>,
     local_data: Vec<(usize, PathBuf)>,
     speculation: Option<Speculation>,
+    #[cfg_attr(not(feature = "dashboard"), allow(dead_code))]
+    dashboard: Option<String>,
 }
 
 impl LocalClusterBuilder {
@@ -524,6 +526,26 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Serves the scheduler's live dashboard and metrics at `addr`
+    /// (`host:port`, port 0 for a free one; default none; see
+    /// [`SchedulerOptions::dashboard`]). With the `dashboard` feature.
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::LocalCluster;
+    ///
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = LocalCluster::builder().dashboard("127.0.0.1:0").start()?;
+    ///     println!("dashboard at http://{}/", cluster.dashboard_addr().unwrap());
+    ///     Ok(())
+    /// }
+    /// ```
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard(mut self, addr: &str) -> LocalClusterBuilder {
+        self.dashboard = Some(addr.to_string());
+        self
+    }
+
     /// Starts the scheduler and the workers, and waits until every worker
     /// has registered.
     ///
@@ -564,6 +586,10 @@ impl LocalClusterBuilder {
         }
         if let Some(n) = self.suspicious_after {
             options = options.suspicious_after(n);
+        }
+        #[cfg(feature = "dashboard")]
+        {
+            options = options.dashboard(self.dashboard.clone());
         }
         let scheduler = SchedulerServer::start(options)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -658,6 +684,7 @@ impl LocalCluster {
             memory_limit: None,
             local_data: Vec::new(),
             speculation: None,
+            dashboard: None,
         }
     }
 
@@ -680,6 +707,21 @@ impl LocalCluster {
         self.scheduler
             .as_ref()
             .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |s| s.addr())
+    }
+
+    /// Where the scheduler's dashboard is served, when it serves one (see
+    /// [`LocalClusterBuilder::dashboard`]).
+    ///
+    /// ```no_run
+    /// fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     flotilla_cluster::worker_if_asked();
+    ///     let cluster = flotilla_cluster::LocalCluster::new(1)?;
+    ///     assert_eq!(cluster.dashboard_addr(), None);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.scheduler.as_ref().and_then(SchedulerServer::dashboard_addr)
     }
 
     /// The cluster's token (to connect other clients or workers).

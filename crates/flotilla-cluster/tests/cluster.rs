@@ -480,6 +480,92 @@ fn status_shows_each_workers_memory_and_idle_time() -> Result<(), Failed> {
     }
 }
 
+/// The body of `GET path` at `addr` (the dashboard's own endpoints).
+fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<String, Failed> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP head")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("GET {path}: {head}").into());
+    }
+    Ok(body.to_string())
+}
+
+fn the_schedulers_dashboard_shows_workers_tasks_and_metrics() -> Result<(), Failed> {
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(2)
+        .worker_timeout(Duration::from_millis(400))
+        .dashboard("127.0.0.1:0")
+        .start()?;
+    let at = cluster.dashboard_addr().ok_or("no dashboard")?;
+    let client = cluster.client()?;
+    let sums = client.map(add::REMOTE, (0..200i64, 0..200i64))?;
+    let parts = client.gather(&sums)?;
+    let total = client.submit(total::call(parts))?;
+    assert_eq!(total.result()?, 39_800);
+    // Sums of results held across the two workers: some inputs move.
+    let pairs: Vec<_> = (0..20)
+        .map(|i| client.submit(add::call(&sums[i], &sums[199 - i])))
+        .collect::<Result<_, _>>()?;
+    assert!(client.gather(&pairs)?.iter().all(|&v| v == 398));
+    // The slow squares keep both workers' threads busy at once.
+    let slow = client.map(slow_square::REMOTE, (vec![50u64; 8], 0..8u64))?;
+    client.gather(&slow)?;
+
+    let page = http_get(at, "/")?;
+    assert!(page.contains("<canvas id=\"stream\""), "{page}");
+    // The view, once the heartbeats brought the memory.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let view = loop {
+        let view: serde_json::Value = serde_json::from_str(&http_get(at, "/api/view")?)?;
+        let reported = view["workers"]
+            .as_array()
+            .is_some_and(|w| w.len() == 2 && w.iter().all(|w| w["memory"].as_u64() > Some(1 << 20)));
+        if reported {
+            break view;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!("no memory in {view}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(view["lanes"].as_array().map(Vec::len), Some(4), "{view}");
+    assert_eq!(view["placement"], "work-stealing");
+    assert_eq!(view["totals"]["done"].as_u64(), Some(229), "{}", view["totals"]);
+    let progress = view["progress"].as_array().ok_or("no progress")?;
+    let add = progress.iter().find(|p| p["kind"] == "add").ok_or("no add")?;
+    assert_eq!((add["done"].as_u64(), add["total"].as_u64()), (Some(220), Some(220)));
+    let squares = progress.iter().find(|p| p["kind"] == "slow_square").ok_or("no slow_square")?;
+    assert_eq!(squares["done"].as_u64(), Some(8));
+    assert!(!view["stream"].as_array().ok_or("no stream")?.is_empty());
+    // Every slow square ran 50 ms: with two threads per worker, some ran
+    // side by side, on two lanes of one worker.
+    let mut lanes_used = std::collections::HashSet::new();
+    for bar in view["stream"].as_array().unwrap() {
+        lanes_used.insert(bar["lane"].as_u64());
+    }
+    assert!(lanes_used.len() >= 3, "{lanes_used:?}");
+
+    let metrics = http_get(at, "/metrics")?;
+    let value = |name: &str| -> Result<f64, Failed> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .ok_or_else(|| format!("{name} missing from\n{metrics}").into())
+    };
+    assert_eq!(value("flotilla_tasks{state=\"done\"}")?, 229.0);
+    assert_eq!(value("flotilla_task_duration_seconds_count{kind=\"slow_square\"}")?, 8.0);
+    assert!(value("flotilla_task_duration_seconds_sum{kind=\"slow_square\"}")? >= 0.4);
+    assert!(value("flotilla_memory_bytes{worker=\"1\"}")? > 0.0);
+    assert!(value("flotilla_transferred_bytes_total")? > 0.0, "no input moved");
+    Ok(())
+}
+
 /// Processes killed and reaped when the test ends, passed or not.
 struct Reaped(Vec<std::process::Child>);
 
@@ -976,6 +1062,10 @@ fn main() {
         Trial::test(
             "status_shows_each_workers_memory_and_idle_time",
             status_shows_each_workers_memory_and_idle_time,
+        ),
+        Trial::test(
+            "the_schedulers_dashboard_shows_workers_tasks_and_metrics",
+            the_schedulers_dashboard_shows_workers_tasks_and_metrics,
         ),
         Trial::test(
             "every_connection_is_encrypted_with_tls",

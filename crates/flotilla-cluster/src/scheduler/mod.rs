@@ -9,6 +9,7 @@
 
 mod server;
 pub(crate) mod state;
+mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ pub struct SchedulerOptions {
     transfer_rate: f64,
     tls: Option<Tls>,
     speculation: Option<Speculation>,
+    dashboard: Option<String>,
 }
 
 impl Default for SchedulerOptions {
@@ -73,6 +75,7 @@ impl SchedulerOptions {
             transfer_rate: 1e9,
             tls: None,
             speculation: None,
+            dashboard: None,
         }
     }
 
@@ -254,6 +257,28 @@ impl SchedulerOptions {
         self
     }
 
+    /// Serves a live dashboard of the cluster at `addr` (`host:port`; port
+    /// 0 picks a free one; default none): its workers with their busy
+    /// time, queues, memory and spilled bytes, progress per kind of task,
+    /// the task stream of the last seconds (a lane per worker thread, a
+    /// bar per task coloured by kind, steals marked), the scheduler's
+    /// decisions, the placement policy — and Prometheus metrics at
+    /// `/metrics`. With the `dashboard` feature.
+    ///
+    /// ```
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+    /// let server = SchedulerServer::start(
+    ///     SchedulerOptions::new().listen("127.0.0.1:0").dashboard(Some("127.0.0.1:0".into())),
+    /// )
+    /// .unwrap();
+    /// assert!(server.dashboard_addr().is_some());
+    /// ```
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard(mut self, addr: Option<String>) -> SchedulerOptions {
+        self.dashboard = addr;
+        self
+    }
+
     /// The token in force: the one given, or — listening beyond loopback
     /// without one — a fresh one written to the token file, readable by
     /// this user only.
@@ -315,6 +340,9 @@ pub(crate) fn write_private(path: &std::path::Path, text: &str) -> Result<(), Cl
 pub struct SchedulerServer {
     addr: SocketAddr,
     token: Option<Token>,
+    /// The dashboard's server, stopped before the scheduler.
+    #[cfg(feature = "dashboard")]
+    dashboard: Option<flotilla_dashboard::Dashboard>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -352,6 +380,28 @@ impl SchedulerServer {
             .local_addr()
             .map_err(|e| ClusterError::io(format!("listening on {}", options.listen), e))?;
         let token = options.resolve_token(addr)?;
+        let watch = options.dashboard.as_ref().map(|_| {
+            std::sync::Arc::new(std::sync::Mutex::new(watch::Watch::new(
+                options.placement.name(),
+            )))
+        });
+        #[cfg(feature = "dashboard")]
+        let dashboard = match (&options.dashboard, &watch) {
+            (Some(at), Some(watch)) => Some(
+                flotilla_dashboard::Dashboard::serve(
+                    at,
+                    std::sync::Arc::new(watch::SharedWatch(std::sync::Arc::clone(watch))),
+                )
+                .map_err(|e| ClusterError::Dashboard {
+                    addr: at.clone(),
+                    message: match e {
+                        flotilla_dashboard::DashboardError::Bind { source, .. } => source.to_string(),
+                        other => other.to_string(),
+                    },
+                })?,
+            ),
+            _ => None,
+        };
         let config = ServerConfig {
             placement: options.placement,
             token: token.clone(),
@@ -362,6 +412,7 @@ impl SchedulerServer {
             transfer_rate: options.transfer_rate,
             tls: options.tls.clone(),
             speculation: options.speculation,
+            watch,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -376,6 +427,8 @@ impl SchedulerServer {
         Ok(SchedulerServer {
             addr,
             token,
+            #[cfg(feature = "dashboard")]
+            dashboard,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -396,6 +449,21 @@ impl SchedulerServer {
     /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address its dashboard is served at, when it serves one (see
+    /// [`SchedulerOptions::dashboard`]).
+    ///
+    /// ```
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+    /// let server = SchedulerServer::start(SchedulerOptions::new().listen("127.0.0.1:0")).unwrap();
+    /// assert_eq!(server.dashboard_addr(), None);
+    /// ```
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        #[cfg(feature = "dashboard")]
+        return self.dashboard.as_ref().map(flotilla_dashboard::Dashboard::addr);
+        #[cfg(not(feature = "dashboard"))]
+        None
     }
 
     /// The token in force, if any.
@@ -442,11 +510,23 @@ impl SchedulerServer {
     ) -> Result<(), ClusterError> {
         let server = SchedulerServer::start(options)?;
         on_listening(server.addr);
-        let mut server = server;
-        if let Some(t) = server.thread.take() {
+        server.wait();
+        Ok(())
+    }
+
+    /// Serves in the foreground until the process ends (what
+    /// [`SchedulerServer::run`] does after starting).
+    ///
+    /// ```no_run
+    /// use flotilla_cluster::{SchedulerOptions, SchedulerServer};
+    /// let server = SchedulerServer::start(SchedulerOptions::new()).unwrap();
+    /// println!("listening on {}", server.addr());
+    /// server.wait();
+    /// ```
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        Ok(())
     }
 }
 

@@ -20,8 +20,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::state::{ClusterState, ConnId};
+use super::watch::Watch;
 use crate::error::ClusterError;
-use crate::protocol::messages::{ClientEvent, ClientMessage, SchedulerMessage, WorkerMessage};
+use crate::protocol::messages::{
+    ClientEvent, ClientMessage, Failure, SchedulerMessage, WorkerMessage,
+};
+use flotilla_core::trace::Outcome;
 use crate::protocol::{accept, FrameWriter, Role, Token, MAX_FRAME_BYTES};
 use crate::tls::Tls;
 use crate::transport;
@@ -68,6 +72,8 @@ pub(crate) struct ServerConfig {
     pub(crate) tls: Option<Tls>,
     /// Speculative copies of stragglers, when on.
     pub(crate) speculation: Option<Speculation>,
+    /// What the dashboard shows, when one is served.
+    pub(crate) watch: Option<Arc<std::sync::Mutex<Watch>>>,
 }
 
 impl Default for ServerConfig {
@@ -82,9 +88,13 @@ impl Default for ServerConfig {
             transfer_rate: 1e9,
             tls: None,
             speculation: None,
+            watch: None,
         }
     }
 }
+
+/// How often the dashboard takes the cluster's status (queues, memory).
+const STATUS_EVERY: Duration = Duration::from_millis(250);
 
 /// How often running tasks are looked at for stragglers, when speculation
 /// is on.
@@ -137,6 +147,8 @@ pub(crate) async fn serve(
         let mut stragglers = tokio::time::interval(STRAGGLER_CHECK);
         stragglers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(10)));
+        // When the dashboard last took the cluster's status.
+        let mut status_at = Instant::now() - STATUS_EVERY;
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -144,8 +156,20 @@ pub(crate) async fn serve(
                     let Some(first) = first else { break };
                     let mut next = Some(first);
                     let mut handled = 0;
+                    let mut watch = config.watch.as_deref().map(lock);
                     while let Some(event) = next.take() {
-                        handle(&mut state, event, &mut links, timeout);
+                        match watch.as_deref_mut() {
+                            Some(w) => {
+                                let joined = watch_before(w, &state, &event);
+                                handle(&mut state, event, &mut links, timeout);
+                                if let Some((conn, threads)) = joined {
+                                    if let Some(id) = state.worker_index(conn) {
+                                        w.worker_joined(id, threads);
+                                    }
+                                }
+                            }
+                            None => handle(&mut state, event, &mut links, timeout),
+                        }
                         handled += 1;
                         if handled < 4096 {
                             next = inbox.try_recv().ok();
@@ -173,6 +197,14 @@ pub(crate) async fn serve(
                 }
             }
             let out = state.take_outbox();
+            if let Some(watch) = config.watch.as_deref() {
+                let mut w = lock(watch);
+                watch_sent(&mut w, &state, &out.workers);
+                if status_at.elapsed() >= STATUS_EVERY {
+                    status_at = Instant::now();
+                    w.set_status(state.status());
+                }
+            }
             for (conn, messages) in out.workers {
                 if let Some(tx) = links.workers.get(&conn) {
                     for m in messages {
@@ -196,6 +228,89 @@ pub(crate) async fn serve(
         _ = accept_loop => {}
         _ = event_loop => {}
         _ = shutdown => {}
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Notes what `event` says for the dashboard, before the state handles
+/// it; a worker joining is noted after (its number is made then), so its
+/// connection and threads are returned.
+fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(ConnId, u32)> {
+    match event {
+        Event::WorkerJoined { conn, info, .. } => return Some((*conn, info.threads)),
+        Event::Worker { conn, message } => {
+            let worker = state.worker_index(*conn)?;
+            let kind = |task: u32| state.task_kind(task).unwrap_or("?").to_string();
+            match message {
+                WorkerMessage::Started(tasks) => {
+                    for &(task, _) in tasks {
+                        w.started(task);
+                    }
+                }
+                WorkerMessage::Finished(tasks) => {
+                    for f in tasks {
+                        w.ended(worker, f.task, &kind(f.task), Some(f.micros), Outcome::Done);
+                    }
+                }
+                WorkerMessage::Failed(tasks) => {
+                    for f in tasks {
+                        let outcome = match f.failure {
+                            Failure::InputLost { .. } => Outcome::InputLost,
+                            _ => Outcome::Failed,
+                        };
+                        w.ended(worker, f.task, &kind(f.task), None, outcome);
+                    }
+                }
+                WorkerMessage::GaveUp(answers) => {
+                    for a in answers.iter().filter(|a| a.given) {
+                        w.given_up(a.task);
+                    }
+                }
+                WorkerMessage::Heartbeat(_) | WorkerMessage::Register(_) => {}
+            }
+        }
+        Event::Client {
+            message: ClientMessage::Submit(tasks),
+            ..
+        } => w.submitted(
+            tasks
+                .iter()
+                .map(|t| t.function.rsplit("::").next().unwrap_or(&t.function)),
+        ),
+        _ => {}
+    }
+    None
+}
+
+/// Notes the tasks handed out this turn: reruns and the inputs they need
+/// from other workers.
+fn watch_sent(
+    w: &mut Watch,
+    state: &ClusterState,
+    sent: &HashMap<ConnId, Vec<SchedulerMessage>>,
+) {
+    for (conn, messages) in sent {
+        let Some(worker) = state.worker_index(*conn) else {
+            continue;
+        };
+        for message in messages {
+            let SchedulerMessage::Run(tasks) = message else {
+                continue;
+            };
+            for t in tasks {
+                let inputs = t
+                    .inputs
+                    .iter()
+                    .map(|i| (i.worker, state.result_bytes(i.task)));
+                w.dispatched(worker, t.task, &t.key, t.attempt, inputs);
+            }
+        }
     }
 }
 

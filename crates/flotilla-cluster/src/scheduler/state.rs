@@ -545,6 +545,23 @@ impl ClusterState {
         self.apply();
     }
 
+    /// The number of the worker on `conn`.
+    pub(crate) fn worker_index(&self, conn: ConnId) -> Option<u32> {
+        self.worker_of_conn.get(&conn).map(|w| w.index() as u32)
+    }
+
+    /// The kind of task `task` (its key's kind).
+    pub(crate) fn task_kind(&self, task: u32) -> Option<&str> {
+        self.task(task).map(|t| self.core.graph().key(t).kind())
+    }
+
+    /// The size of `task`'s result, where it is held.
+    pub(crate) fn result_bytes(&self, task: u32) -> u64 {
+        self.task(task)
+            .and_then(|t| self.core.result_location(t))
+            .map_or(0, |(_, bytes)| bytes)
+    }
+
     /// What the cluster is doing now.
     pub(crate) fn status(&self) -> ClusterStatus {
         let mut status = ClusterStatus::default();
