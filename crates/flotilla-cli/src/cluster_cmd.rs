@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use flotilla::cluster::{
-    parse_resource, parse_size, Client, ClusterError, SchedulerOptions, SchedulerServer, Speculation, Tls, Token,
-    WorkerOptions,
+    parse_resource, parse_size, Client, ClusterError, SchedulerOptions, SchedulerServer,
+    Speculation, Tls, Token, WorkerOptions,
 };
 use flotilla::Placement;
 
@@ -163,7 +163,9 @@ pub(crate) fn run_scheduler(args: &SchedulerArgs) -> anyhow::Result<()> {
         Err(ClusterError::Dashboard { addr, message }) if addr == DEFAULT_DASHBOARD => {
             flotilla::log::warn(
                 "scheduler",
-                &format!("no dashboard: {addr} cannot be served ({message}); give --dashboard ADDR"),
+                &format!(
+                    "no dashboard: {addr} cannot be served ({message}); give --dashboard ADDR"
+                ),
             );
             SchedulerServer::start(options)
         }

@@ -721,7 +721,9 @@ impl LocalCluster {
     /// }
     /// ```
     pub fn dashboard_addr(&self) -> Option<SocketAddr> {
-        self.scheduler.as_ref().and_then(SchedulerServer::dashboard_addr)
+        self.scheduler
+            .as_ref()
+            .and_then(SchedulerServer::dashboard_addr)
     }
 
     /// The cluster's token (to connect other clients or workers).

@@ -4,6 +4,12 @@
 //! starts its own `LocalCluster`; dropping it kills and reaps the workers,
 //! also when the test fails.
 
+/// Headless Chromium over the DevTools protocol, shared with flotilla's
+/// browser tests.
+#[path = "../../flotilla/tests/browser/chromium.rs"]
+#[allow(dead_code)]
+mod chromium;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -485,7 +491,10 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<String, Failed> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP head")?;
@@ -523,9 +532,9 @@ fn the_schedulers_dashboard_shows_workers_tasks_and_metrics() -> Result<(), Fail
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let view = loop {
         let view: serde_json::Value = serde_json::from_str(&http_get(at, "/api/view")?)?;
-        let reported = view["workers"]
-            .as_array()
-            .is_some_and(|w| w.len() == 2 && w.iter().all(|w| w["memory"].as_u64() > Some(1 << 20)));
+        let reported = view["workers"].as_array().is_some_and(|w| {
+            w.len() == 2 && w.iter().all(|w| w["memory"].as_u64() > Some(1 << 20))
+        });
         if reported {
             break view;
         }
@@ -536,11 +545,25 @@ fn the_schedulers_dashboard_shows_workers_tasks_and_metrics() -> Result<(), Fail
     };
     assert_eq!(view["lanes"].as_array().map(Vec::len), Some(4), "{view}");
     assert_eq!(view["placement"], "work-stealing");
-    assert_eq!(view["totals"]["done"].as_u64(), Some(229), "{}", view["totals"]);
+    assert_eq!(
+        view["totals"]["done"].as_u64(),
+        Some(229),
+        "{}",
+        view["totals"]
+    );
     let progress = view["progress"].as_array().ok_or("no progress")?;
-    let add = progress.iter().find(|p| p["kind"] == "add").ok_or("no add")?;
-    assert_eq!((add["done"].as_u64(), add["total"].as_u64()), (Some(220), Some(220)));
-    let squares = progress.iter().find(|p| p["kind"] == "slow_square").ok_or("no slow_square")?;
+    let add = progress
+        .iter()
+        .find(|p| p["kind"] == "add")
+        .ok_or("no add")?;
+    assert_eq!(
+        (add["done"].as_u64(), add["total"].as_u64()),
+        (Some(220), Some(220))
+    );
+    let squares = progress
+        .iter()
+        .find(|p| p["kind"] == "slow_square")
+        .ok_or("no slow_square")?;
     assert_eq!(squares["done"].as_u64(), Some(8));
     assert!(!view["stream"].as_array().ok_or("no stream")?.is_empty());
     // Every slow square ran 50 ms: with two threads per worker, some ran
@@ -559,11 +582,98 @@ fn the_schedulers_dashboard_shows_workers_tasks_and_metrics() -> Result<(), Fail
             .ok_or_else(|| format!("{name} missing from\n{metrics}").into())
     };
     assert_eq!(value("flotilla_tasks{state=\"done\"}")?, 229.0);
-    assert_eq!(value("flotilla_task_duration_seconds_count{kind=\"slow_square\"}")?, 8.0);
+    assert_eq!(
+        value("flotilla_task_duration_seconds_count{kind=\"slow_square\"}")?,
+        8.0
+    );
     assert!(value("flotilla_task_duration_seconds_sum{kind=\"slow_square\"}")? >= 0.4);
     assert!(value("flotilla_memory_bytes{worker=\"1\"}")? > 0.0);
-    assert!(value("flotilla_transferred_bytes_total")? > 0.0, "no input moved");
+    assert!(
+        value("flotilla_transferred_bytes_total")? > 0.0,
+        "no input moved"
+    );
     Ok(())
+}
+
+fn the_schedulers_dashboard_updates_live_in_a_browser() -> Result<(), Failed> {
+    let cluster = LocalCluster::builder()
+        .workers(2)
+        .threads_per_worker(1)
+        .worker_timeout(Duration::from_millis(400))
+        .dashboard("127.0.0.1:0")
+        .start()?;
+    let at = cluster.dashboard_addr().ok_or("no dashboard")?;
+    let client = cluster.client()?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Rounds of ten 20 ms squares until the test is done with the page.
+    let work = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || -> Result<(), String> {
+            let mut rounds = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) && rounds < 15 {
+                let squares = client
+                    .map(slow_square::REMOTE, (vec![20u64; 10], 0..10u64))
+                    .map_err(|e| e.to_string())?;
+                client.gather(&squares).map_err(|e| e.to_string())?;
+                rounds += 1;
+            }
+            Ok(())
+        })
+    };
+    let checked = (|| -> Result<(), Failed> {
+        let browser = chromium::Browser::start();
+        let mut page = browser.open(&format!("http://{at}/"));
+        page.wait_until(
+            "Number(document.body.dataset.updates) >= 4",
+            Duration::from_secs(30),
+        );
+        let history = page.eval("document.body.dataset.doneHistory.split(',').map(Number)");
+        let history: Vec<u64> = history
+            .as_array()
+            .ok_or("no history")?
+            .iter()
+            .filter_map(serde_json::Value::as_u64)
+            .collect();
+        if history.last() <= history.first() {
+            return Err(format!("no task finished between updates: {history:?}").into());
+        }
+        let workers = page.eval("document.querySelectorAll('#workers tr.worker').length");
+        if workers != 2 {
+            return Err(format!("{workers} workers listed").into());
+        }
+        let kinds = page.eval("[...document.querySelectorAll('#progress tr.kind td:first-child')].map(td => td.textContent)");
+        if !kinds
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k == "slow_square"))
+        {
+            return Err(format!("kinds {kinds}").into());
+        }
+        if page
+            .eval("Number(document.getElementById('stream').dataset.bars)")
+            .as_u64()
+            < Some(1)
+        {
+            return Err("no bar in the stream".into());
+        }
+        if page
+            .eval("document.querySelectorAll('svg.graph circle.node').length")
+            .as_u64()
+            < Some(10)
+        {
+            return Err("no graph drawn".into());
+        }
+        let errors = page.console_errors();
+        if !errors.is_empty() {
+            return Err(format!("console errors: {errors:?}").into());
+        }
+        if let Some(dir) = std::env::var_os("FLOTILLA_SCREENSHOTS") {
+            page.screenshot(&std::path::Path::new(&dir).join("cluster-dashboard.png"));
+        }
+        Ok(())
+    })();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    work.join().map_err(|_| "the work thread panicked")??;
+    checked
 }
 
 /// Processes killed and reaped when the test ends, passed or not.
@@ -1062,6 +1172,10 @@ fn main() {
         Trial::test(
             "status_shows_each_workers_memory_and_idle_time",
             status_shows_each_workers_memory_and_idle_time,
+        ),
+        Trial::test(
+            "the_schedulers_dashboard_updates_live_in_a_browser",
+            the_schedulers_dashboard_updates_live_in_a_browser,
         ),
         Trial::test(
             "the_schedulers_dashboard_shows_workers_tasks_and_metrics",

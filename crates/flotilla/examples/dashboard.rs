@@ -44,7 +44,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let loads: Vec<Delayed<u64>> = (0..48u64)
             .map(|i| {
                 // Every seventh task is ten times longer: stealing evens it out.
-                let micros = if (i + round).is_multiple_of(7) { 20_000 } else { 2_000 };
+                let micros = if (i + round).is_multiple_of(7) {
+                    20_000
+                } else {
+                    2_000
+                };
                 Delayed::from_fn(move || spin(micros)).named(flotilla::TaskKey::indexed("load", i))
             })
             .collect();

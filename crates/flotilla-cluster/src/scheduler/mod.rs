@@ -395,7 +395,9 @@ impl SchedulerServer {
                 .map_err(|e| ClusterError::Dashboard {
                     addr: at.clone(),
                     message: match e {
-                        flotilla_dashboard::DashboardError::Bind { source, .. } => source.to_string(),
+                        flotilla_dashboard::DashboardError::Bind { source, .. } => {
+                            source.to_string()
+                        }
                         other => other.to_string(),
                     },
                 })?,
@@ -461,7 +463,10 @@ impl SchedulerServer {
     /// ```
     pub fn dashboard_addr(&self) -> Option<SocketAddr> {
         #[cfg(feature = "dashboard")]
-        return self.dashboard.as_ref().map(flotilla_dashboard::Dashboard::addr);
+        return self
+            .dashboard
+            .as_ref()
+            .map(flotilla_dashboard::Dashboard::addr);
         #[cfg(not(feature = "dashboard"))]
         None
     }

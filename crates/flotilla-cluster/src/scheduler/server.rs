@@ -25,10 +25,10 @@ use crate::error::ClusterError;
 use crate::protocol::messages::{
     ClientEvent, ClientMessage, Failure, SchedulerMessage, WorkerMessage,
 };
-use flotilla_core::trace::Outcome;
 use crate::protocol::{accept, FrameWriter, Role, Token, MAX_FRAME_BYTES};
 use crate::tls::Tls;
 use crate::transport;
+use flotilla_core::trace::Outcome;
 
 /// What a connection tells the event loop.
 enum Event {
@@ -203,6 +203,7 @@ pub(crate) async fn serve(
                 if status_at.elapsed() >= STATUS_EVERY {
                     status_at = Instant::now();
                     w.set_status(state.status());
+                    w.set_graph(state.graph_shape(super::watch::DRAWN_GRAPH_TASKS));
                 }
             }
             for (conn, messages) in out.workers {
@@ -290,11 +291,7 @@ fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(C
 
 /// Notes the tasks handed out this turn: reruns and the inputs they need
 /// from other workers.
-fn watch_sent(
-    w: &mut Watch,
-    state: &ClusterState,
-    sent: &HashMap<ConnId, Vec<SchedulerMessage>>,
-) {
+fn watch_sent(w: &mut Watch, state: &ClusterState, sent: &HashMap<ConnId, Vec<SchedulerMessage>>) {
     for (conn, messages) in sent {
         let Some(worker) = state.worker_index(*conn) else {
             continue;

@@ -89,6 +89,10 @@ struct ClientBatch {
 }
 
 /// The cluster scheduler's state.
+/// A graph as [`ClusterState::graph_shape`] gives it: per task its key,
+/// kind and whether it finished; the edges.
+pub(crate) type GraphParts<'a> = (Vec<(String, &'a str, bool)>, Vec<(u32, u32)>);
+
 #[derive(Debug)]
 pub(crate) struct ClusterState {
     core: Scheduler,
@@ -553,6 +557,36 @@ impl ClusterState {
     /// The kind of task `task` (its key's kind).
     pub(crate) fn task_kind(&self, task: u32) -> Option<&str> {
         self.task(task).map(|t| self.core.graph().key(t).kind())
+    }
+
+    /// Every task — key, kind, whether it finished — and every edge
+    /// (dependency, dependent), when there are at most `max` tasks.
+    pub(crate) fn graph_shape(&self, max: usize) -> Option<GraphParts<'_>> {
+        let graph = self.core.graph();
+        if self.specs.len() > max {
+            return None;
+        }
+        let ids = (0..self.specs.len() as u32).map(TaskId::new);
+        let nodes = ids
+            .clone()
+            .map(|t| {
+                let key = graph.key(t);
+                (
+                    key.to_string(),
+                    key.kind(),
+                    self.core.state(t) == TaskState::Finished,
+                )
+            })
+            .collect();
+        let edges = ids
+            .flat_map(|t| {
+                graph
+                    .dependencies(t)
+                    .iter()
+                    .map(move |d| (d.index() as u32, t.index() as u32))
+            })
+            .collect();
+        Some((nodes, edges))
     }
 
     /// The size of `task`'s result, where it is held.

@@ -20,8 +20,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use flotilla_core::trace::{Decision, DecisionKind, Lane, MemorySample, Outcome, Span, Trace, Transfer};
-use flotilla_dashboard::live::{Live, Source};
+use flotilla_core::trace::{
+    Decision, DecisionKind, Lane, MemorySample, Outcome, Span, Trace, Transfer,
+};
+use flotilla_dashboard::live::{GraphNode, GraphShape, Live, Source};
 
 use crate::protocol::messages::ClusterStatus;
 
@@ -46,7 +48,11 @@ pub(crate) struct Watch {
     planned: Vec<u64>,
     status: ClusterStatus,
     placement: String,
+    graph: Option<GraphShape>,
 }
+
+/// The largest graph the dashboard draws.
+pub(crate) const DRAWN_GRAPH_TASKS: usize = 200;
 
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -69,6 +75,7 @@ impl Watch {
             planned: Vec::new(),
             status: ClusterStatus::default(),
             placement: placement.to_string(),
+            graph: None,
         }
     }
 
@@ -203,11 +210,31 @@ impl Watch {
         self.status = status;
     }
 
+    /// The cluster's graph, when small enough to draw.
+    pub(crate) fn set_graph(&mut self, parts: Option<crate::scheduler::state::GraphParts<'_>>) {
+        self.graph = parts.map(|(nodes, edges)| GraphShape {
+            nodes: nodes
+                .into_iter()
+                .map(|(key, kind, done)| GraphNode {
+                    key,
+                    kind: self.trace.kind(kind),
+                    done,
+                })
+                .collect(),
+            edges,
+        });
+    }
+
     /// What the dashboard draws now.
     pub(crate) fn live(&self) -> Live {
         let mut trace = self.trace.clone();
         trace.makespan_ns = self.now();
-        let workers = trace.lanes.iter().map(|l| l.worker).max().map_or(0, |w| w as usize + 1);
+        let workers = trace
+            .lanes
+            .iter()
+            .map(|l| l.worker)
+            .max()
+            .map_or(0, |w| w as usize + 1);
         let mut memory = vec![0; workers];
         let mut spilled = vec![0; workers];
         let mut queued = vec![0; trace.lanes.len()];
@@ -234,7 +261,7 @@ impl Watch {
             spilled,
             queued,
             placement: self.placement.clone(),
-            graph: None,
+            graph: self.graph.clone(),
         }
     }
 }
