@@ -800,6 +800,7 @@ fn log_format_json_writes_one_object_per_line() {
             "scheduler",
             "--listen",
             "127.0.0.1:0",
+            "--no-dashboard",
         ])
         .env_remove("FLOTILLA_LOG_FORMAT")
         .stderr(std::process::Stdio::piped())
@@ -819,4 +820,63 @@ fn log_format_json_writes_one_object_per_line() {
     ] {
         assert!(line.contains(field), "{field} missing from {line}");
     }
+}
+
+#[test]
+fn the_scheduler_serves_its_dashboard_and_metrics_where_asked() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut procs = Reaped(Vec::new());
+    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args([
+            "scheduler",
+            "--listen",
+            "127.0.0.1:0",
+            "--dashboard",
+            "127.0.0.1:0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = scheduler.stderr.take().unwrap();
+    procs.0.push(scheduler);
+    let mut reader = BufReader::new(stderr);
+    let dashboard = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "no dashboard line"
+        );
+        if let Some(rest) = line.split("dashboard at http://").nth(1) {
+            let url = rest.split_whitespace().next().unwrap_or_default();
+            break url.trim_end_matches('/').to_string();
+        }
+    };
+    let mut http = std::net::TcpStream::connect(&dashboard).unwrap();
+    write!(
+        http,
+        "GET /metrics HTTP/1.1\r\nHost: {dashboard}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    http.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("flotilla_tasks{state=\"done\"} 0"),
+        "{response}"
+    );
+
+    // An address that cannot be served, given explicitly, is an error.
+    let out = flotilla(&[
+        "scheduler",
+        "--listen",
+        "127.0.0.1:0",
+        "--dashboard",
+        "no-port",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("cannot serve the dashboard at no-port"),
+        "{}",
+        text(&out.stderr)
+    );
 }

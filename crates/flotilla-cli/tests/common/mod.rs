@@ -41,11 +41,22 @@ pub(crate) fn start_scheduler_with(
     let mut scheduler = command.spawn().unwrap();
     let stderr = scheduler.stderr.take().unwrap();
     procs.0.push(scheduler);
-    let mut first = String::new();
-    BufReader::new(stderr).read_line(&mut first).unwrap();
-    first
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string()
+    // The line that says where it listens (a line about its dashboard may
+    // come first, when another scheduler holds the default address).
+    let mut reader = BufReader::new(stderr);
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            panic!("the scheduler ended without saying where it listens: {said:?}");
+        }
+        said.push_str(&line);
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            return rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_else(|| panic!("no address in {line:?}"))
+                .to_string();
+        }
+    }
 }
