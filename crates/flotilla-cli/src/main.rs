@@ -44,7 +44,10 @@ fn init_logs(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::INFO)
-        .with_target(false);
+        .with_target(false)
+        // A closed stderr (a parent that stopped reading) must not stop
+        // the process: lines that cannot be written are dropped.
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

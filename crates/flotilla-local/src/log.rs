@@ -7,6 +7,8 @@
 //! Every event carries a `component` field (`scheduler`, `worker`,
 //! `cluster`, `pool`) and its message.
 //!
+//! A line that cannot be written (standard error closed) is dropped.
+//!
 //! ```
 //! flotilla_local::log::info("pool", "ready");
 //! flotilla_local::log::warn("pool", "something to look at");
@@ -21,7 +23,7 @@ pub fn warn(component: &'static str, message: &str) {
     if tracing::dispatcher::has_been_set() {
         tracing::warn!(component, "{message}");
     } else {
-        eprintln!("flotilla {component}: {message}");
+        plain(component, message);
     }
 }
 
@@ -34,6 +36,14 @@ pub fn info(component: &'static str, message: &str) {
     if tracing::dispatcher::has_been_set() {
         tracing::info!(component, "{message}");
     } else {
-        eprintln!("flotilla {component}: {message}");
+        plain(component, message);
     }
+}
+
+/// The line on standard error, in one write; dropped if it cannot be
+/// written.
+fn plain(component: &str, message: &str) {
+    use std::io::Write;
+    let line = format!("flotilla {component}: {message}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
