@@ -486,24 +486,6 @@ fn status_shows_each_workers_memory_and_idle_time() -> Result<(), Failed> {
     }
 }
 
-/// The body of `GET path` at `addr` (the dashboard's own endpoints).
-fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<String, Failed> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").ok_or("no HTTP head")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("GET {path}: {head}").into());
-    }
-    Ok(body.to_string())
-}
-
 fn the_schedulers_dashboard_shows_workers_tasks_and_metrics() -> Result<(), Failed> {
     let cluster = LocalCluster::builder()
         .workers(2)
@@ -526,12 +508,12 @@ fn the_schedulers_dashboard_shows_workers_tasks_and_metrics() -> Result<(), Fail
     let slow = client.map(slow_square::REMOTE, (vec![50u64; 8], 0..8u64))?;
     client.gather(&slow)?;
 
-    let page = http_get(at, "/")?;
+    let page = chromium::get(at, "/");
     assert!(page.contains("<canvas id=\"stream\""), "{page}");
     // The view, once the heartbeats brought the memory.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let view = loop {
-        let view: serde_json::Value = serde_json::from_str(&http_get(at, "/api/view")?)?;
+        let view: serde_json::Value = serde_json::from_str(&chromium::get(at, "/api/view"))?;
         let reported = view["workers"].as_array().is_some_and(|w| {
             w.len() == 2 && w.iter().all(|w| w["memory"].as_u64() > Some(1 << 20))
         });
@@ -574,7 +556,7 @@ fn the_schedulers_dashboard_shows_workers_tasks_and_metrics() -> Result<(), Fail
     }
     assert!(lanes_used.len() >= 3, "{lanes_used:?}");
 
-    let metrics = http_get(at, "/metrics")?;
+    let metrics = chromium::get(at, "/metrics");
     let value = |name: &str| -> Result<f64, Failed> {
         metrics
             .lines()

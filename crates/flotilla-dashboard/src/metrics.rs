@@ -136,44 +136,30 @@ pub fn render(live: &Live) -> String {
         );
     }
 
-    header(
-        &mut out,
-        "flotilla_worker_busy_ratio",
-        "gauge",
-        "Fraction of a worker's thread time spent running tasks over the last 10 s.",
-    );
-    for (w, worker) in view.workers.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "flotilla_worker_busy_ratio{{worker=\"{w}\"}} {}",
-            worker.busy
-        );
-    }
-    header(
-        &mut out,
-        "flotilla_memory_bytes",
-        "gauge",
-        "Bytes of results a worker holds in memory.",
-    );
-    for (w, worker) in view.workers.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "flotilla_memory_bytes{{worker=\"{w}\"}} {}",
-            worker.memory
-        );
-    }
-    header(
-        &mut out,
-        "flotilla_spilled_bytes",
-        "gauge",
-        "Bytes of results a worker holds on disk.",
-    );
-    for (w, worker) in view.workers.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "flotilla_spilled_bytes{{worker=\"{w}\"}} {}",
-            worker.spilled
-        );
+    // One gauge per worker, each read off the worker's row of the view.
+    type PerWorker = fn(&crate::live::WorkerView) -> f64;
+    let per_worker: [(&str, &str, PerWorker); 3] = [
+        (
+            "flotilla_worker_busy_ratio",
+            "Fraction of a worker's thread time spent running tasks over the last 10 s.",
+            |w| w.busy,
+        ),
+        (
+            "flotilla_memory_bytes",
+            "Bytes of results a worker holds in memory.",
+            |w| w.memory as f64,
+        ),
+        (
+            "flotilla_spilled_bytes",
+            "Bytes of results a worker holds on disk.",
+            |w| w.spilled as f64,
+        ),
+    ];
+    for (name, help, value) in per_worker {
+        header(&mut out, name, "gauge", help);
+        for (w, worker) in view.workers.iter().enumerate() {
+            let _ = writeln!(out, "{name}{{worker=\"{w}\"}} {}", value(worker));
+        }
     }
 
     for (name, help, value) in [
