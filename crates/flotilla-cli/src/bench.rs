@@ -110,13 +110,13 @@ pub(crate) struct BenchArgs {
     /// Folder for generated inputs.
     #[arg(long, default_value = "bench-data")]
     cache: PathBuf,
-    /// Record the workload's pool and write an HTML run report there
-    /// (task stream, utilization per thread, durations per kind); with
-    /// --runtime local.
+    /// Record the workload's run and write an HTML run report there
+    /// (task stream, utilization per worker thread, durations per kind,
+    /// the scheduler's decisions).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-    /// Serve a live dashboard of the workload's pool at this address
-    /// (host:port) while it runs; with --runtime local.
+    /// Serve a live dashboard of the workload's run at this address
+    /// (host:port) while it runs: its pool's, or its cluster scheduler's.
     #[arg(long, value_name = "ADDR")]
     dashboard: Option<String>,
 }
@@ -125,41 +125,101 @@ pub(crate) fn run_bench(args: &BenchArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
-    if (args.report.is_some() || args.dashboard.is_some())
-        && (args.runtime != Runtime::Local || args.workload == Workload::W8)
-    {
-        bail!("--report and --dashboard watch this process's pool: they work with --runtime local, and W8 always runs on a cluster");
-    }
     let Some(path) = &args.report else {
         let outcome = run_workload(args);
         DASHBOARDS.with(|d| d.borrow_mut().clear());
         return outcome;
     };
-    // Made first: a report that cannot be written stops the run before it starts.
-    std::fs::File::create(path)
-        .with_context(|| format!("cannot write the report {}", path.display()))?;
-    run_workload(args)?;
+    crate::report::prepare(path)?;
+    let outcome = run_workload(args);
     DASHBOARDS.with(|d| d.borrow_mut().clear());
+    let recorders: Vec<Recording> = RECORDERS.with(|r| r.borrow_mut().drain(..).collect());
+    outcome?;
     let title = format!("flotilla bench {:?}", args.workload);
-    let traces: Vec<_> = RECORDERS.with(|r| {
-        r.borrow_mut()
-            .drain(..)
-            .map(|recorder| recorder.trace(&title))
-            .collect()
-    });
+    let traces = recorders
+        .into_iter()
+        .map(|recorder| recorder.trace(&title))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let html = match traces.as_slice() {
         [one] => flotilla::dashboard::report::render(one),
         _ => flotilla::dashboard::report::render_comparison(&title, &[(title.clone(), traces)]),
     };
-    std::fs::write(path, html)
-        .with_context(|| format!("cannot write the report {}", path.display()))?;
+    crate::report::write(path, html)?;
     eprintln!("report: {}", path.display());
     Ok(())
 }
 
+/// What a workload's run is recorded by: its pool, or its cluster's
+/// scheduler (whose record is read before the cluster stops).
+enum Recording {
+    Pool(flotilla::Recorder),
+    Cluster(Result<flotilla::Trace, flotilla::cluster::ClusterError>),
+}
+
+impl Recording {
+    fn trace(self, title: &str) -> anyhow::Result<flotilla::Trace> {
+        Ok(match self {
+            Recording::Pool(r) => r.trace(title),
+            Recording::Cluster(t) => t.context("reading the scheduler's record for the report")?,
+        })
+    }
+}
+
+/// A workload's local cluster: with --report its scheduler records from
+/// the start, and the record is read when the cluster is dropped, before
+/// its scheduler stops.
+pub(super) struct BenchCluster {
+    cluster: flotilla::cluster::LocalCluster,
+    recorder: Option<(flotilla::cluster::Recorder, String)>,
+}
+
+impl BenchCluster {
+    fn new(
+        args: &BenchArgs,
+        cluster: flotilla::cluster::LocalCluster,
+    ) -> anyhow::Result<BenchCluster> {
+        if let Some(addr) = cluster.dashboard_addr() {
+            eprintln!("dashboard: http://{addr}/");
+        }
+        let recorder = match args.report {
+            Some(_) => Some((
+                cluster
+                    .client()?
+                    .record()
+                    .context("starting the scheduler's record")?,
+                format!("flotilla bench {:?}", args.workload),
+            )),
+            None => None,
+        };
+        Ok(BenchCluster { cluster, recorder })
+    }
+}
+
+impl std::ops::Deref for BenchCluster {
+    type Target = flotilla::cluster::LocalCluster;
+    fn deref(&self) -> &Self::Target {
+        &self.cluster
+    }
+}
+
+impl std::ops::DerefMut for BenchCluster {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.cluster
+    }
+}
+
+impl Drop for BenchCluster {
+    fn drop(&mut self) {
+        if let Some((recorder, title)) = self.recorder.take() {
+            let trace = recorder.trace(&title);
+            RECORDERS.with(|r| r.borrow_mut().push(Recording::Cluster(trace)));
+        }
+    }
+}
+
 thread_local! {
-    /// With --report: a recorder of each pool the workload made.
-    static RECORDERS: std::cell::RefCell<Vec<flotilla::Recorder>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// With --report: a recorder of each pool or cluster the workload made.
+    static RECORDERS: std::cell::RefCell<Vec<Recording>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 thread_local! {
@@ -172,7 +232,7 @@ thread_local! {
 /// address).
 fn recorded(args: &BenchArgs, pool: CpuPool) -> anyhow::Result<CpuPool> {
     if args.report.is_some() {
-        RECORDERS.with(|r| r.borrow_mut().push(pool.record()));
+        RECORDERS.with(|r| r.borrow_mut().push(Recording::Pool(pool.record())));
     }
     if let Some(addr) = &args.dashboard {
         if DASHBOARDS.with(|d| d.borrow().is_empty()) {

@@ -121,6 +121,11 @@ pub(crate) struct WorkerArgs {
     /// The file holding the cluster's token (default: FLOTILLA_TOKEN).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Serve this worker's own dashboard and Prometheus metrics (/metrics)
+    /// at this address, HOST:PORT (port 0: a free one): its threads' task
+    /// stream, tasks per kind, its memory and spilled results.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -205,6 +210,7 @@ pub(crate) fn run_worker(args: &WorkerArgs) -> anyhow::Result<()> {
     for (name, amount) in &args.resources {
         options = options.resource(name, *amount);
     }
+    options = options.dashboard(args.dashboard.clone());
     flotilla::log::info(
         "worker",
         &format!(

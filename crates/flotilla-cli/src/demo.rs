@@ -9,7 +9,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use flotilla::prelude::*;
 use flotilla::Trace;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -42,8 +42,7 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
     // Made first, so that a report that cannot be written stops the demo
     // before it measures anything.
     if let Some(path) = &args.report {
-        std::fs::File::create(path)
-            .with_context(|| format!("cannot write the report {}", path.display()))?;
+        crate::report::prepare(path)?;
     }
     let mut groups: Vec<(String, Vec<Trace>)> = Vec::new();
     let pool = CpuPool::builder()
@@ -150,8 +149,7 @@ pub(crate) fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
             args.workers, args.scale
         );
         let html = flotilla::dashboard::report::render_comparison(&title, &groups);
-        std::fs::write(path, html)
-            .with_context(|| format!("cannot write the report {}", path.display()))?;
+        crate::report::write(path, html)?;
         println!("Report: {}", path.display());
     }
     Ok(())

@@ -68,6 +68,11 @@ pub(crate) struct ImagesArgs {
     /// Print the run's figures as one JSON line instead of text.
     #[arg(long)]
     json: bool,
+    /// Write an HTML run report there: the task stream of every worker
+    /// thread, utilization, durations per kind of task, the scheduler's
+    /// retries and copies.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 pub(crate) fn run_images(args: &ImagesArgs) -> anyhow::Result<()> {
@@ -86,6 +91,9 @@ pub(crate) fn run_images(args: &ImagesArgs) -> anyhow::Result<()> {
         detector: args.detector.parse::<DetectorSpec>()?,
     };
     let speculation = args.speculate.map(Speculation::new);
+    if let Some(path) = &args.report {
+        crate::report::prepare(path)?;
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let stop_on_signal = Arc::clone(&stop);
@@ -117,7 +125,10 @@ pub(crate) fn run_images(args: &ImagesArgs) -> anyhow::Result<()> {
             );
         }
         let client = Client::connect(addr).with_context(|| format!("connecting to {addr}"))?;
-        (pipeline.run(&client)?, format!("the cluster at {addr}"))
+        (
+            run_recorded(&pipeline, &client, args)?,
+            format!("the cluster at {addr}"),
+        )
     } else if let Some(n) = args.workers {
         let cluster = LocalCluster::builder()
             .workers(n)
@@ -127,7 +138,7 @@ pub(crate) fn run_images(args: &ImagesArgs) -> anyhow::Result<()> {
             .context("starting the local cluster")?;
         let client = cluster.client()?;
         (
-            pipeline.run(&client)?,
+            run_recorded(&pipeline, &client, args)?,
             format!("a local cluster of {n} worker processes"),
         )
     } else {
@@ -143,7 +154,7 @@ pub(crate) fn run_images(args: &ImagesArgs) -> anyhow::Result<()> {
             None => Client::in_process(threads)?,
         };
         (
-            pipeline.run(&client)?,
+            run_recorded(&pipeline, &client, args)?,
             format!("this process ({threads} threads)"),
         )
     };
@@ -164,6 +175,28 @@ pub(crate) fn run_images(args: &ImagesArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Runs `pipeline` on `client`'s cluster, and writes the run report when
+/// `--report` asks for one (also of a run that was interrupted).
+fn run_recorded(
+    pipeline: &Pipeline,
+    client: &Client,
+    args: &ImagesArgs,
+) -> anyhow::Result<RunReport> {
+    let Some(path) = &args.report else {
+        return Ok(pipeline.run(client)?);
+    };
+    let recorder = client
+        .record()
+        .context("starting the scheduler's record for the report")?;
+    let report = pipeline.run(client)?;
+    let trace = recorder
+        .trace(&format!("flotilla images {}", args.input))
+        .context("reading the scheduler's record for the report")?;
+    crate::report::write(path, flotilla::dashboard::report::render(&trace))?;
+    eprintln!("report: {}", path.display());
+    Ok(report)
 }
 
 fn metric(report: &RunReport, name: &str) -> f64 {

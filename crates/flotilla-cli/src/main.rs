@@ -6,6 +6,7 @@ mod demo;
 mod gen;
 mod images_cmd;
 mod json;
+mod report;
 mod spin;
 mod streaming_cmd;
 

@@ -58,6 +58,10 @@ pub(crate) struct MapReduceArgs {
     /// The token and TLS files come from FLOTILLA_TOKEN and FLOTILLA_TLS_*.
     #[arg(long, value_name = "ADDR", conflicts_with = "workers")]
     scheduler: Option<String>,
+    /// Write an HTML run report there: the map, combine and reduce tasks
+    /// on every worker thread over time, utilization, durations per kind.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
@@ -83,11 +87,24 @@ pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
     if let Some(reducers) = args.reducers {
         job = job.reducers(reducers);
     }
-    let ran = match &args.scheduler {
+    if let Some(path) = &args.report {
+        crate::report::prepare(path)?;
+    }
+    let title = format!("flotilla mapreduce {}", args.input.join(" "));
+    let (ran, trace) = match &args.scheduler {
         Some(addr) => {
             let client = Client::connect(addr)
                 .with_context(|| format!("connecting to the scheduler at {addr}"))?;
-            job.run_on(&client, &args.input, &args.output)
+            let recorder = match args.report {
+                Some(_) => Some(client.record().context("starting the scheduler's record")?),
+                None => None,
+            };
+            let ran = job.run_on(&client, &args.input, &args.output);
+            let trace = match recorder {
+                Some(r) => Some(r.trace(&title).context("reading the scheduler's record")?),
+                None => None,
+            };
+            (ran, trace)
         }
         None => {
             let mut pool = CpuPool::builder().name("mapreduce");
@@ -95,9 +112,17 @@ pub(crate) fn run_mapreduce(args: &MapReduceArgs) -> anyhow::Result<()> {
                 pool = pool.threads(workers);
             }
             let pool = pool.build().context("starting the worker threads")?;
-            job.run(&pool, &args.input, &args.output)
+            let recorder = args.report.as_ref().map(|_| pool.record());
+            let ran = job.run(&pool, &args.input, &args.output);
+            (ran, recorder.map(|r| r.trace(&title)))
         }
     };
+    // Written whether the job succeeded or not: a report of a failed run
+    // shows where it failed.
+    if let (Some(path), Some(trace)) = (&args.report, trace) {
+        crate::report::write(path, flotilla::dashboard::report::render(&trace))?;
+        eprintln!("report: {}", path.display());
+    }
     let report = ran.map_err(|e| match e {
         StreamingError::Output(OutputError::NotEmpty { path }) => anyhow!(
             "output folder {} already exists and is not empty: use a new or empty folder, \

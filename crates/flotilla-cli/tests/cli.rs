@@ -790,6 +790,68 @@ fn bench_report_draws_the_workloads_run_and_refuses_an_unwritable_path() {
 }
 
 #[test]
+fn bench_report_of_a_cluster_run_is_the_schedulers_record() {
+    let dir = TempDir::new("bench-cluster-report");
+    let report = dir.path("w7.html");
+    let file = dir.path("tiny.txt");
+    std::fs::write(&file, "5\n1\n2\n1\n3\n1\n").unwrap();
+    let out = flotilla(&[
+        "bench",
+        "W7",
+        "--runtime",
+        "cluster",
+        "--workers",
+        "2",
+        "--input",
+        &file,
+        "--report",
+        &report,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("flotilla bench W7"), "{html}");
+    assert!(!html.contains("No task ran."), "{html}");
+    // Two worker processes, one thread each: a lane for each.
+    assert!(
+        html.contains("worker 0 / thread 0") && html.contains("worker 1 / thread 0"),
+        "{html}"
+    );
+}
+
+#[test]
+fn images_writes_a_run_report_of_its_tasks() {
+    let dir = TempDir::new("images-report");
+    let images = dir.path("images");
+    let report = dir.path("images.html");
+    let db = format!("sqlite:{}", dir.path("images.db"));
+    let out = flotilla(&[
+        "images",
+        "--input",
+        &images,
+        "--synthetic",
+        "4",
+        "--db",
+        &db,
+        "--threads",
+        "2",
+        "--report",
+        &report,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("flotilla images"), "{html}");
+    assert!(html.contains("<td>analyze_image</td>"), "{html}");
+    assert!(!html.contains("No task ran."), "{html}");
+
+    // A report that cannot be written stops the run before it starts.
+    let bad = dir.path("missing/images.html");
+    let out = flotilla(&["images", "--input", &images, "--db", &db, "--report", &bad]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot write the report"), "{err}");
+}
+
+#[test]
 fn log_format_json_writes_one_object_per_line() {
     use std::io::{BufRead, BufReader};
     let mut procs = Reaped(Vec::new());
@@ -824,7 +886,7 @@ fn log_format_json_writes_one_object_per_line() {
 
 #[test]
 fn the_scheduler_serves_its_dashboard_and_metrics_where_asked() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::BufReader;
     let mut procs = Reaped(Vec::new());
     let mut scheduler = Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .args([
@@ -839,26 +901,8 @@ fn the_scheduler_serves_its_dashboard_and_metrics_where_asked() {
         .unwrap();
     let stderr = scheduler.stderr.take().unwrap();
     procs.0.push(scheduler);
-    let mut reader = BufReader::new(stderr);
-    let dashboard = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "no dashboard line"
-        );
-        if let Some(rest) = line.split("dashboard at http://").nth(1) {
-            let url = rest.split_whitespace().next().unwrap_or_default();
-            break url.trim_end_matches('/').to_string();
-        }
-    };
-    let mut http = std::net::TcpStream::connect(&dashboard).unwrap();
-    write!(
-        http,
-        "GET /metrics HTTP/1.1\r\nHost: {dashboard}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    http.read_to_string(&mut response).unwrap();
+    let dashboard = dashboard_address(&mut BufReader::new(stderr));
+    let response = http_get(&dashboard, "/metrics");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response.contains("flotilla_tasks{state=\"done\"} 0"),
@@ -879,4 +923,95 @@ fn the_scheduler_serves_its_dashboard_and_metrics_where_asked() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// The address on the first line of `log` that says where a dashboard is
+/// served.
+fn dashboard_address(log: &mut impl std::io::BufRead) -> String {
+    loop {
+        let mut line = String::new();
+        assert!(log.read_line(&mut line).unwrap() > 0, "no dashboard line");
+        if let Some(rest) = line.split("dashboard at http://").nth(1) {
+            let url = rest.split_whitespace().next().unwrap_or_default();
+            return url.trim_end_matches('/').to_string();
+        }
+    }
+}
+
+/// The whole HTTP response to `GET path` from `addr`.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut http = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        http,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    http.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn a_worker_serves_its_own_dashboard_and_metrics() {
+    use std::io::BufReader;
+    let mut procs = Reaped(Vec::new());
+    let addr = start_scheduler_with(&mut procs, None, &["--no-dashboard"]);
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args([
+            "worker",
+            &addr,
+            "--threads",
+            "2",
+            "--dashboard",
+            "127.0.0.1:0",
+        ])
+        .env_remove("FLOTILLA_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = worker.stderr.take().unwrap();
+    procs.0.push(worker);
+    let dashboard = dashboard_address(&mut BufReader::new(stderr));
+
+    // A streaming job on the cluster: its map and reduce tasks run here.
+    let dir = TempDir::new("worker-dashboard");
+    let input = dir.path("words.txt");
+    std::fs::write(&input, "a b a\nc a b\n").unwrap();
+    let out = flotilla(&[
+        "mapreduce",
+        "--scheduler",
+        &addr,
+        "--input",
+        &input,
+        "--output",
+        &dir.path("out"),
+        "--mapper",
+        r#"awk '{ for (i = 1; i <= NF; i++) print $i "\t1" }'"#,
+        "--reducer",
+        "cat",
+        "--reducers",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let metrics = http_get(&dashboard, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    // One map task (one small split) and two reduce tasks, by kind,
+    // among the job's tasks.
+    assert!(
+        metrics.contains("flotilla_tasks{state=\"failed\"} 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("flotilla_task_duration_seconds_count{kind=\"map\"} 1\n")
+            && metrics.contains("flotilla_task_duration_seconds_count{kind=\"reduce\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("flotilla_spilled_bytes{worker=\"0\"} 0\n"),
+        "{metrics}"
+    );
+    let page = http_get(&dashboard, "/api/view");
+    assert!(page.contains("flotilla worker"), "{page}");
 }

@@ -271,6 +271,7 @@ fn mapreduce_runs_on_a_cluster_given_its_scheduler() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         flotilla(&args)
     };
+    let report = dir.path("cluster-run.html");
     let result = run(&[
         "--output",
         &out,
@@ -280,10 +281,22 @@ fn mapreduce_runs_on_a_cluster_given_its_scheduler() {
         REDUCER,
         "--reducers",
         "2",
+        "--report",
+        &report,
     ]);
     let stderr = text(&result.stderr);
     assert!(result.status.success(), "{stderr}");
     assert!(stderr.contains("map input records: 3"), "{stderr}");
+    // The run report is the scheduler's record of the job: its map and
+    // reduce tasks on the worker's two thread lanes.
+    let html = fs::read_to_string(&report).unwrap();
+    assert!(html.contains("flotilla mapreduce"), "{html}");
+    assert!(!html.contains("No task ran."), "{html}");
+    assert!(
+        html.contains("<td>map</td>") && html.contains("<td>reduce</td>"),
+        "{html}"
+    );
+    assert!(html.contains("worker 0 / thread 1"), "{html}");
     let mut lines: Vec<String> = ["part-00000", "part-00001"]
         .iter()
         .flat_map(|p| {

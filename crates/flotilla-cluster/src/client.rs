@@ -31,6 +31,7 @@ use crate::tls::Tls;
 use crate::transport;
 use crate::worker::{run_worker, WorkerOptions};
 use crate::Checkpoint;
+use flotilla_core::trace::Trace;
 use flotilla_core::BatchSizer;
 use flotilla_local::Progress;
 
@@ -54,6 +55,9 @@ struct State {
     /// Failures' functions and keys, for errors.
     failed_info: HashMap<u64, (String, String)>,
     status: Option<ClusterStatus>,
+    /// The answers about the scheduler's record of tasks.
+    recording: Option<u64>,
+    trace: Option<Option<Box<Trace>>>,
     gone: Option<String>,
 }
 
@@ -1077,6 +1081,40 @@ impl Client {
         }
     }
 
+    /// Has the scheduler keep a record of its tasks (if it keeps none
+    /// yet); the time on that record's clock from which it holds what
+    /// this client does next.
+    pub(crate) fn start_record(&self) -> Result<u64, ClusterError> {
+        lock(&self.inner.state).recording = None;
+        self.send(ClientMessage::Record)?;
+        let mut state = lock(&self.inner.state);
+        loop {
+            if let Some(at) = state.recording.take() {
+                return Ok(at);
+            }
+            state = self.inner.wait_changed(state)?;
+        }
+    }
+
+    /// The scheduler's record of its tasks so far (`None` if it keeps
+    /// none).
+    pub(crate) fn scheduler_trace(&self) -> Result<Option<Trace>, ClusterError> {
+        lock(&self.inner.state).trace = None;
+        self.send(ClientMessage::Trace)?;
+        let mut state = lock(&self.inner.state);
+        loop {
+            if let Some(trace) = state.trace.take() {
+                return Ok(trace.map(|t| *t));
+            }
+            state = self.inner.wait_changed(state)?;
+        }
+    }
+
+    /// The scheduler's address, as this client was given it.
+    pub(crate) fn scheduler_name(&self) -> &str {
+        &self.inner.scheduler
+    }
+
     fn send(&self, message: ClientMessage) -> Result<(), ClusterError> {
         self.inner.outgoing.send(message).map_err(|_| {
             ClusterError::Disconnected(format!("the client of {} is closed", self.inner.scheduler))
@@ -1092,6 +1130,8 @@ async fn send_loop(mut writer: transport::Writer, mut rx: mpsc::UnboundedReceive
         let mut release = Vec::new();
         let mut cancel = Vec::new();
         let mut status = false;
+        let mut record = false;
+        let mut trace = false;
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
@@ -1099,6 +1139,8 @@ async fn send_loop(mut writer: transport::Writer, mut rx: mpsc::UnboundedReceive
                 ClientMessage::Release(r) => release.extend(r),
                 ClientMessage::Cancel(c) => cancel.extend(c),
                 ClientMessage::Status => status = true,
+                ClientMessage::Record => record = true,
+                ClientMessage::Trace => trace = true,
             }
             if submit.len() < 16384 {
                 next = rx.try_recv().ok();
@@ -1110,6 +1152,8 @@ async fn send_loop(mut writer: transport::Writer, mut rx: mpsc::UnboundedReceive
             (!cancel.is_empty()).then_some(ClientMessage::Cancel(cancel)),
             (!release.is_empty()).then_some(ClientMessage::Release(release)),
             status.then_some(ClientMessage::Status),
+            record.then_some(ClientMessage::Record),
+            trace.then_some(ClientMessage::Trace),
         ];
         for m in batch.into_iter().flatten() {
             if writer.send(&m).await.is_err() {
@@ -1147,6 +1191,8 @@ async fn receive_loop(mut reader: transport::Reader, inner: std::sync::Weak<Inne
                 }
             }
             Ok(Some(ClientEvent::Status(s))) => state.status = Some(s),
+            Ok(Some(ClientEvent::Recording { at_ns })) => state.recording = Some(at_ns),
+            Ok(Some(ClientEvent::Trace(t))) => state.trace = Some(t),
             Ok(Some(ClientEvent::Lost(ids))) => {
                 for id in ids {
                     state.done.remove(&id);

@@ -127,6 +127,18 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
+    /// The dashboard meant for `addr` could not be served.
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn dashboard(addr: &str, e: flotilla_dashboard::DashboardError) -> ClusterError {
+        ClusterError::Dashboard {
+            addr: addr.to_string(),
+            message: match e {
+                flotilla_dashboard::DashboardError::Bind { source, .. } => source.to_string(),
+                other => other.to_string(),
+            },
+        }
+    }
+
     pub(crate) fn io(what: impl Into<String>, source: io::Error) -> ClusterError {
         ClusterError::Io {
             what: what.into(),

@@ -47,6 +47,7 @@ mod fetch;
 mod local_cluster;
 mod process_pool;
 pub mod protocol;
+mod recorder;
 mod registry;
 mod scheduler;
 mod task_context;
@@ -67,6 +68,7 @@ pub use local_cluster::{
 };
 pub use process_pool::{ProcessPool, ProcessPoolBuilder};
 pub use protocol::{ClusterStatus, Token, WorkerStatus};
+pub use recorder::Recorder;
 pub use registry::{registered_functions, Arg, Batch, Call, Remote, RemoteFunction};
 pub use scheduler::{SchedulerOptions, SchedulerServer};
 pub use task_context::TaskContext;

@@ -913,6 +913,8 @@ fn a_straggler_is_copied_to_another_worker_and_the_copy_wins() -> Result<(), Fai
         .start()?;
     let slow = cluster.worker_pids()[0];
     let client = cluster.client()?;
+    // The scheduler serves no dashboard: it keeps a record from here on.
+    let recorder = client.record()?;
     let tiles = client.map(tile::REMOTE, (0..8u32, vec![slow; 8], vec![5_000u64; 8]))?;
     let done = client.gather(&tiles)?;
     assert_eq!(
@@ -922,6 +924,31 @@ fn a_straggler_is_copied_to_another_worker_and_the_copy_wins() -> Result<(), Fai
     assert!(done.iter().all(|d| d.1 != slow), "{done:?} (slow: {slow})");
     let status = client.status()?;
     assert!(status.copied >= 1 && status.copies_won >= 1, "{status:?}");
+
+    // The run as its report draws it: the tiles on both workers' lanes,
+    // and the copies among the scheduler's decisions.
+    use flotilla_core::trace::{DecisionKind, Outcome};
+    let trace = recorder.trace("a straggler")?;
+    assert_eq!(trace.title, "a straggler");
+    assert_eq!(trace.lanes.len(), 2, "{:?}", trace.lanes);
+    assert_eq!(trace.kinds, ["tile"]);
+    let done_spans = trace.spans.iter().filter(|s| s.outcome == Outcome::Done);
+    assert!(done_spans.count() >= 8, "{:?}", trace.spans);
+    let copies = trace
+        .decisions
+        .iter()
+        .filter(|d| d.kind == DecisionKind::Copy)
+        .count();
+    assert!(copies as u64 >= status.copied, "{:?}", trace.decisions);
+    assert!(trace
+        .config
+        .iter()
+        .any(|(k, v)| k == "placement" && v == "work-stealing"));
+    let html = flotilla_dashboard::report::render(&trace);
+    assert!(html.contains("speculative copies"), "{html}");
+    // A recorder made later holds none of it.
+    let later = client.record()?;
+    assert!(later.trace("later")?.spans.is_empty());
     Ok(())
 }
 

@@ -37,6 +37,7 @@ use std::collections::HashMap;
 /// assert_eq!(lane.to_string(), "worker 1 / thread 3");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Lane {
     /// The worker (a process on a cluster; the whole pool in-process).
     pub worker: u32,
@@ -67,6 +68,7 @@ impl std::fmt::Display for Lane {
 /// assert_eq!(flotilla_core::trace::Outcome::default(), flotilla_core::trace::Outcome::Done);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Outcome {
     /// It made its result.
     #[default]
@@ -87,6 +89,7 @@ pub enum Outcome {
 /// assert_eq!(s.outcome, Outcome::Done);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Span {
     /// The task's index in its graph.
     pub task: u32,
@@ -140,6 +143,7 @@ impl Span {
 /// assert_eq!(flotilla_core::trace::DecisionKind::Copy.name(), "speculative copy");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DecisionKind {
     /// A failed task runs again.
     Retry,
@@ -172,6 +176,7 @@ impl DecisionKind {
 /// assert_eq!(d.attempt, 2);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Decision {
     /// When, in nanoseconds since the run began.
     pub at_ns: u64,
@@ -190,6 +195,7 @@ pub struct Decision {
 /// assert_eq!(t.bytes, 4096);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Transfer {
     /// When it arrived, in nanoseconds since the run began.
     pub at_ns: u64,
@@ -208,6 +214,7 @@ pub struct Transfer {
 /// assert_eq!(s.worker, 1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Spill {
     /// When, in nanoseconds since the run began.
     pub at_ns: u64,
@@ -224,6 +231,7 @@ pub struct Spill {
 /// assert_eq!(m.spilled, 0);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MemorySample {
     /// When, in nanoseconds since the run began.
     pub at_ns: u64,
@@ -243,6 +251,7 @@ pub struct MemorySample {
 /// assert_eq!(t.utilization_overall(), 0.0);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Trace {
     /// What ran (a label: a command, a workload).
     pub title: String,
@@ -370,6 +379,87 @@ impl Trace {
     /// ```
     pub fn set(&mut self, name: &str, value: impl std::fmt::Display) {
         self.config.push((name.to_string(), value.to_string()));
+    }
+
+    /// The part of the trace from `from_ns` on, its times counted from
+    /// there: attempts that started earlier, and decisions, transfers,
+    /// spills and memory samples before it, are left out. What a recorder
+    /// started in the middle of a longer record shows.
+    ///
+    /// ```
+    /// use flotilla_core::trace::{Lane, Span, Trace};
+    /// let mut t = Trace::new("x");
+    /// let k = t.kind("step");
+    /// t.lanes.push(Lane::new(0, 0));
+    /// t.spans.push(Span::new(0, k, 0, 0, 100));
+    /// t.spans.push(Span::new(1, k, 0, 150, 400));
+    /// t.makespan_ns = 500;
+    /// let later = t.since(120);
+    /// assert_eq!(later.spans.len(), 1);
+    /// assert_eq!((later.spans[0].start_ns, later.spans[0].end_ns), (30, 280));
+    /// assert_eq!(later.makespan_ns, 380);
+    /// ```
+    pub fn since(&self, from_ns: u64) -> Trace {
+        let shift = |at: u64| at.checked_sub(from_ns);
+        Trace {
+            title: self.title.clone(),
+            config: self.config.clone(),
+            kinds: self.kinds.clone(),
+            lanes: self.lanes.clone(),
+            tasks: self.tasks,
+            spans: self
+                .spans
+                .iter()
+                .filter_map(|s| {
+                    Some(Span {
+                        start_ns: shift(s.start_ns)?,
+                        end_ns: shift(s.end_ns)?,
+                        ..*s
+                    })
+                })
+                .collect(),
+            decisions: self
+                .decisions
+                .iter()
+                .filter_map(|d| {
+                    Some(Decision {
+                        at_ns: shift(d.at_ns)?,
+                        ..d.clone()
+                    })
+                })
+                .collect(),
+            transfers: self
+                .transfers
+                .iter()
+                .filter_map(|t| {
+                    Some(Transfer {
+                        at_ns: shift(t.at_ns)?,
+                        ..*t
+                    })
+                })
+                .collect(),
+            spills: self
+                .spills
+                .iter()
+                .filter_map(|s| {
+                    Some(Spill {
+                        at_ns: shift(s.at_ns)?,
+                        ..*s
+                    })
+                })
+                .collect(),
+            memory: self
+                .memory
+                .iter()
+                .filter_map(|m| {
+                    Some(MemorySample {
+                        at_ns: shift(m.at_ns)?,
+                        ..*m
+                    })
+                })
+                .collect(),
+            makespan_ns: self.makespan_ns.saturating_sub(from_ns),
+        }
     }
 
     /// The busy time of all lanes over the capacity offered (lanes ×
@@ -580,6 +670,12 @@ impl Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_takes_32_bytes() {
+        // The runtimes' docs give a recording's memory as 32 bytes a task.
+        assert_eq!(std::mem::size_of::<Span>(), 32);
+    }
 
     fn trace(lanes: u32) -> Trace {
         let mut t = Trace::new("t");

@@ -82,7 +82,8 @@ impl CpuPool {
     /// placement policy; it updates itself twice a second over
     /// server-sent events. `/metrics` on the same address serves the
     /// pool's Prometheus metrics. The pool is recorded while the returned
-    /// [`Dashboard`] lives; dropping it stops the server.
+    /// [`Dashboard`] lives (32 bytes per task run: see
+    /// [`CpuPool::record`]); dropping it stops the server.
     ///
     /// ```
     /// use std::io::{Read, Write};
@@ -97,11 +98,27 @@ impl CpuPool {
     /// assert!(text.contains("flotilla_tasks{state=\"done\"} 100"), "{text}");
     /// ```
     pub fn dashboard(&self, addr: &str) -> Result<Dashboard, DashboardError> {
-        let source = PoolSource {
+        Dashboard::serve(addr, self.dashboard_source())
+    }
+
+    /// What [`CpuPool::dashboard`] serves, for a program that adds to it
+    /// before serving it with [`Dashboard::serve`] (a cluster worker puts
+    /// its held and spilled results in). The pool is recorded while the
+    /// source lives.
+    ///
+    /// ```
+    /// let pool = flotilla_local::CpuPool::with_threads(2).unwrap();
+    /// let source = pool.dashboard_source();
+    /// pool.submit(|| 1).result().unwrap();
+    /// let live = source.live();
+    /// assert_eq!(live.trace.lanes.len(), 2);
+    /// assert_eq!(live.trace.spans.len(), 1);
+    /// ```
+    pub fn dashboard_source(&self) -> Arc<dyn Source> {
+        Arc::new(PoolSource {
             recorder: self.record(),
             pool: self.clone(),
-        };
-        Dashboard::serve(addr, Arc::new(source))
+        })
     }
 }
 

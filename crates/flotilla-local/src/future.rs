@@ -45,6 +45,9 @@ pub(crate) struct TaskName {
     pub(crate) group: &'static str,
     pub(crate) seq: u64,
     pub(crate) function: &'static str,
+    /// The kind it is recorded as, when not its group's (an index into
+    /// the pool's recording).
+    pub(crate) kind: Option<u32>,
 }
 
 impl fmt::Display for TaskName {
@@ -462,7 +465,7 @@ impl<T, F: FnOnce() -> Result<T, TaskError>> PendingTask<T, F> {
             }),
         };
         crate::pool::tag_current_job_if_recording(|| {
-            crate::recording::submitted(name.group, name.seq, result.is_err())
+            crate::recording::submitted(name.group, name.kind, name.seq, result.is_err())
         });
         let _ = crate::pool::account_current_job();
         self.slot.complete(result);

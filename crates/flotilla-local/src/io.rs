@@ -93,6 +93,7 @@ impl Shared {
             group,
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             function,
+            kind: None,
         }
     }
 }

@@ -50,12 +50,13 @@ pub(crate) const SUBMIT_KIND: u32 = 1;
 pub(crate) const MAP_KIND: u32 = 2;
 
 /// The tag of a job submitted to the pool (`CpuPool::submit`, `map`):
-/// its group (a kind made in advance, so tagging takes no lock) and
-/// sequence number.
-pub(crate) fn submitted(group: &str, seq: u64, failed: bool) -> Tag {
+/// its kind (named when submitted, else its group's, a kind made in
+/// advance, so tagging takes no lock) and sequence number.
+pub(crate) fn submitted(group: &str, kind: Option<u32>, seq: u64, failed: bool) -> Tag {
     Tag {
         task: seq as u32,
-        kind: FIRST_KINDS.iter().position(|k| *k == group).unwrap_or(0) as u32,
+        kind: kind
+            .unwrap_or_else(|| FIRST_KINDS.iter().position(|k| *k == group).unwrap_or(0) as u32),
         outcome: if failed {
             Outcome::Failed
         } else {

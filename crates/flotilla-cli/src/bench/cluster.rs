@@ -5,11 +5,11 @@
 use std::time::Instant;
 
 use anyhow::bail;
-use flotilla::cluster::{Client, ClusterFuture, LocalCluster};
+use flotilla::cluster::{Client, ClusterFuture, LocalCluster, LocalClusterBuilder};
 use flotilla::mapreduce::builtin::{RatingsBreakdown, WordCount};
 use flotilla::mapreduce::{ClusterJobRunner, JobOutput};
 
-use super::{emit, job_config, peak_rss_mb, w3_result, w4_result, BenchArgs};
+use super::{emit, job_config, peak_rss_mb, w3_result, w4_result, BenchArgs, BenchCluster};
 
 /// W1's task: i + 1.
 #[flotilla::remote]
@@ -35,12 +35,21 @@ fn spin_ms(ms: f64) -> f64 {
     crate::spin::spin(ms)
 }
 
-pub(super) fn start(args: &BenchArgs) -> anyhow::Result<LocalCluster> {
+/// A local cluster of `--workers` workers, placing with `--policy`,
+/// serving `--dashboard`.
+fn builder(args: &BenchArgs) -> LocalClusterBuilder {
     let mut builder = LocalCluster::builder().workers(args.workers);
     if let Some(p) = args.policy {
         builder = builder.placement(p);
     }
-    Ok(builder.start()?)
+    if let Some(addr) = &args.dashboard {
+        builder = builder.dashboard(addr);
+    }
+    builder
+}
+
+pub(super) fn start(args: &BenchArgs) -> anyhow::Result<BenchCluster> {
+    BenchCluster::new(args, builder(args).start()?)
 }
 
 /// W1: 100,000 tasks submitted one by one, gathered.
@@ -222,13 +231,7 @@ pub(super) fn w4(args: &BenchArgs, input: &str) -> anyhow::Result<()> {
 /// (SIGKILL) about half-way through, a fresh worker taking its place as a
 /// crashed machine's would; the same counts, and the slowdown.
 pub(super) fn w8(args: &BenchArgs, input: &str) -> anyhow::Result<()> {
-    let mut builder = LocalCluster::builder()
-        .workers(args.workers)
-        .replace_lost_workers(true);
-    if let Some(p) = args.policy {
-        builder = builder.placement(p);
-    }
-    let mut cluster = builder.start()?;
+    let mut cluster = BenchCluster::new(args, builder(args).replace_lost_workers(true).start()?)?;
     let client = cluster.client()?;
     // A first run warms the page cache and the workers, so that the run
     // without a fault and the run with one start alike.

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use flotilla::cluster::{Client, LocalCluster};
+use flotilla::cluster::Client;
 use flotilla::dataframe::arrow::array::cast::AsArray;
 use flotilla::dataframe::arrow::array::types::{Float64Type, Int64Type};
 use flotilla::dataframe::arrow::array::{Array, RecordBatch};
@@ -23,7 +23,7 @@ use crate::gen;
 enum Engine {
     Local(CpuPool),
     /// The cluster, held so that its processes live as long as the client.
-    Cluster(#[allow(dead_code)] Box<LocalCluster>, Client),
+    Cluster(#[allow(dead_code)] Box<super::BenchCluster>, Client),
 }
 
 impl Engine {

@@ -173,6 +173,11 @@ pub(crate) enum ClientMessage {
     Cancel(Vec<u64>),
     /// Asks for a [`ClusterStatus`].
     Status,
+    /// Starts the scheduler's record of its tasks, if it keeps none yet;
+    /// answered by [`ClientEvent::Recording`].
+    Record,
+    /// Asks for that record; answered by [`ClientEvent::Trace`].
+    Trace,
 }
 
 /// A task as a client submits it.
@@ -214,6 +219,12 @@ pub(crate) enum ClientEvent {
     Lost(Vec<u64>),
     /// A submission the scheduler could not accept.
     Rejected { id: u64, reason: String },
+    /// The answer to [`ClientMessage::Record`]: the time on the record's
+    /// clock (nanoseconds) from which it holds what the client does next.
+    Recording { at_ns: u64 },
+    /// The answer to [`ClientMessage::Trace`]: the record so far (`None`
+    /// when the scheduler keeps none).
+    Trace(Option<Box<flotilla_core::trace::Trace>>),
 }
 
 /// A finished task of a client.

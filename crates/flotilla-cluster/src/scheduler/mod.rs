@@ -392,15 +392,7 @@ impl SchedulerServer {
                     at,
                     std::sync::Arc::new(watch::SharedWatch(std::sync::Arc::clone(watch))),
                 )
-                .map_err(|e| ClusterError::Dashboard {
-                    addr: at.clone(),
-                    message: match e {
-                        flotilla_dashboard::DashboardError::Bind { source, .. } => {
-                            source.to_string()
-                        }
-                        other => other.to_string(),
-                    },
-                })?,
+                .map_err(|e| ClusterError::dashboard(at, e))?,
             ),
             _ => None,
         };

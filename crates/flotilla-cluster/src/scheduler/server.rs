@@ -142,6 +142,9 @@ pub(crate) async fn serve(
         state.set_speculation(config.speculation);
         let speculating = config.speculation.is_some();
         let mut links = Links::default();
+        // The record of tasks: kept from the start when a dashboard shows
+        // it, else from the first client that asks for one.
+        let mut watch = config.watch.clone();
         let timeout = config.worker_timeout;
         // How often running tasks are looked at for stragglers.
         let mut stragglers = tokio::time::interval(STRAGGLER_CHECK);
@@ -156,7 +159,7 @@ pub(crate) async fn serve(
                     let Some(first) = first else { break };
                     let mut next = Some(first);
                     let mut handled = 0;
-                    let mut watch = config.watch.as_deref().map(lock);
+                    let mut watch = watch.as_deref().map(lock);
                     while let Some(event) = next.take() {
                         match watch.as_deref_mut() {
                             Some(w) => {
@@ -197,7 +200,7 @@ pub(crate) async fn serve(
                 }
             }
             let out = state.take_outbox();
-            if let Some(watch) = config.watch.as_deref() {
+            if let Some(watch) = watch.as_deref() {
                 let mut w = lock(watch);
                 watch_sent(&mut w, &state, &out.workers);
                 if status_at.elapsed() >= STATUS_EVERY {
@@ -219,6 +222,9 @@ pub(crate) async fn serve(
                         let _ = tx.send(e);
                     }
                 }
+            }
+            if !links.asked.is_empty() {
+                answer_asked(&mut links, &mut watch, &state, config.placement.name());
             }
         }
         for tx in links.workers.values() {
@@ -318,6 +324,51 @@ struct Links {
     workers: HashMap<ConnId, mpsc::UnboundedSender<SchedulerMessage>>,
     clients: HashMap<ConnId, mpsc::UnboundedSender<ClientEvent>>,
     last_heard: HashMap<ConnId, Instant>,
+    /// Clients' requests about the record of tasks, answered at the end
+    /// of the turn.
+    asked: Vec<(ConnId, Asked)>,
+}
+
+/// What a client asked about the record of tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Record,
+    Trace,
+}
+
+/// Answers the clients' requests about the record: a request to record
+/// starts one (seeded with the workers already there) where there is
+/// none, a request for the record gets a copy of it.
+fn answer_asked(
+    links: &mut Links,
+    watch: &mut Option<Arc<std::sync::Mutex<Watch>>>,
+    state: &ClusterState,
+    placement: &str,
+) {
+    for (conn, asked) in std::mem::take(&mut links.asked) {
+        let Some(tx) = links.clients.get(&conn) else {
+            continue;
+        };
+        let answer = match (asked, watch.as_deref()) {
+            (Asked::Record, Some(w)) => ClientEvent::Recording {
+                at_ns: lock(w).now(),
+            },
+            (Asked::Record, None) => {
+                let mut w = Watch::new(placement);
+                let status = state.status();
+                for worker in &status.workers {
+                    w.worker_joined(worker.id, worker.threads);
+                }
+                w.set_status(status);
+                let at_ns = w.now();
+                *watch = Some(Arc::new(std::sync::Mutex::new(w)));
+                ClientEvent::Recording { at_ns }
+            }
+            (Asked::Trace, Some(w)) => ClientEvent::Trace(Some(Box::new(lock(w).trace()))),
+            (Asked::Trace, None) => ClientEvent::Trace(None),
+        };
+        let _ = tx.send(answer);
+    }
 }
 
 fn handle(state: &mut ClusterState, event: Event, links: &mut Links, timeout: Duration) {
@@ -359,6 +410,8 @@ fn handle(state: &mut ClusterState, event: Event, links: &mut Links, timeout: Du
             ClientMessage::Release(ids) => state.release(conn, &ids),
             ClientMessage::Cancel(ids) => state.cancel(conn, &ids),
             ClientMessage::Status => state.status_request(conn),
+            ClientMessage::Record => links.asked.push((conn, Asked::Record)),
+            ClientMessage::Trace => links.asked.push((conn, Asked::Trace)),
         },
         Event::ClientLeft { conn } => {
             links.clients.remove(&conn);

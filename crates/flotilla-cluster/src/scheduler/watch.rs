@@ -79,7 +79,8 @@ impl Watch {
         }
     }
 
-    fn now(&self) -> u64 {
+    /// Nanoseconds since the watch began: the clock of its record.
+    pub(crate) fn now(&self) -> u64 {
         self.began.elapsed().as_nanos() as u64
     }
 
@@ -225,10 +226,24 @@ impl Watch {
         });
     }
 
-    /// What the dashboard draws now.
-    pub(crate) fn live(&self) -> Live {
+    /// The record so far, titled with the cluster's size and its settings.
+    pub(crate) fn trace(&self) -> Trace {
         let mut trace = self.trace.clone();
         trace.makespan_ns = self.now();
+        trace.tasks = self.planned.iter().sum();
+        trace.title = format!(
+            "flotilla cluster: {} workers, {} threads",
+            self.status.workers.len(),
+            self.status.workers.iter().map(|w| w.threads).sum::<u32>()
+        );
+        trace.set("placement", &self.placement);
+        trace.set("workers", self.status.workers.len());
+        trace
+    }
+
+    /// What the dashboard draws now.
+    pub(crate) fn live(&self) -> Live {
+        let trace = self.trace();
         let workers = trace
             .lanes
             .iter()
@@ -249,11 +264,6 @@ impl Watch {
                 queued[lane.0 as usize] = w.queued;
             }
         }
-        trace.title = format!(
-            "flotilla cluster: {} workers, {} threads",
-            self.status.workers.len(),
-            self.status.workers.iter().map(|w| w.threads).sum::<u32>()
-        );
         Live {
             trace,
             planned: self.planned.clone(),

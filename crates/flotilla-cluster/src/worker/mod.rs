@@ -16,6 +16,8 @@
 //! pool the threads balance by local work stealing, at in-process cost.
 
 mod args;
+#[cfg(feature = "dashboard")]
+mod dashboard;
 mod memory;
 mod run;
 mod store;
@@ -64,6 +66,8 @@ pub struct WorkerOptions {
     tls: Option<Tls>,
     spill_dir: Option<std::path::PathBuf>,
     local_data: Vec<std::path::PathBuf>,
+    /// Where its dashboard and metrics are served, if anywhere.
+    dashboard: Option<String>,
     /// When the scheduler goes: wait for the tasks already running (an
     /// in-process worker, whose threads outlive it otherwise) rather than
     /// leave them to the process's exit.
@@ -93,6 +97,7 @@ impl WorkerOptions {
             tls: None,
             spill_dir: None,
             local_data: Vec::new(),
+            dashboard: None,
             finish_running: false,
         }
     }
@@ -217,6 +222,31 @@ impl WorkerOptions {
         self
     }
 
+    /// Serves this worker's own live dashboard at `addr` (`host:port`;
+    /// port 0 picks a free one; default none): its threads' task stream,
+    /// tasks per kind, the results it holds and has spilled, its queue;
+    /// `/metrics` there serves them as Prometheus metrics. With the
+    /// `dashboard` feature.
+    ///
+    /// ```
+    /// let options = flotilla_cluster::WorkerOptions::new().dashboard(Some("127.0.0.1:0".into()));
+    /// assert_eq!(options.dashboard_address(), Some("127.0.0.1:0"));
+    /// ```
+    #[cfg(feature = "dashboard")]
+    pub fn dashboard(mut self, addr: Option<String>) -> WorkerOptions {
+        self.dashboard = addr;
+        self
+    }
+
+    /// The address [`WorkerOptions::dashboard`] asked for.
+    ///
+    /// ```
+    /// assert_eq!(flotilla_cluster::WorkerOptions::new().dashboard_address(), None);
+    /// ```
+    pub fn dashboard_address(&self) -> Option<&str> {
+        self.dashboard.as_deref()
+    }
+
     /// Where results spilled above the memory limit go (default: the
     /// system's temporary folder); a folder of this worker's own is made
     /// in it, and removed when the worker ends.
@@ -300,6 +330,9 @@ pub(crate) struct Shared {
     stopping: std::sync::atomic::AtomicBool,
     /// Signalled, once `stopping` is set, each time a task leaves the pool.
     left_pool: Condvar,
+    /// Whether a dashboard watches the pool (its tasks are then recorded
+    /// by the name of their function).
+    watched: bool,
 }
 
 /// Counts of outcome reports: handed to the writer, and written.
@@ -415,6 +448,8 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         data_addr: data_addr.to_string(),
         name: format!("{} (pid {})", data_addr.ip(), std::process::id()),
     };
+    #[cfg(feature = "dashboard")]
+    let info_name = info.name.clone();
     writer.send_now(&WorkerMessage::Register(info)).await?;
     let heartbeat = match reader.expect::<SchedulerMessage>("registration").await? {
         SchedulerMessage::Registered { heartbeat_ms, .. } => {
@@ -451,7 +486,14 @@ async fn serve(scheduler: &str, options: WorkerOptions) -> Result<(), ClusterErr
         careful: options.prefetch == Some(0),
         stopping: std::sync::atomic::AtomicBool::new(false),
         left_pool: Condvar::new(),
+        watched: options.dashboard.is_some(),
     });
+    // Served until the worker ends.
+    #[cfg(feature = "dashboard")]
+    let _dashboard = match &options.dashboard {
+        Some(addr) => Some(dashboard::serve(addr, &shared, &info_name)?),
+        None => None,
+    };
     tokio::spawn(report_loop(writer, outgoing, Arc::clone(&shared)));
     let beats = Arc::clone(&shared);
     let registered = std::time::Instant::now();

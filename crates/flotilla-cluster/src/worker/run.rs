@@ -202,10 +202,23 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
         let started = WorkerMessage::Started(vec![(next.task.task, next.task.attempt)]);
         let _ = shared.out.send(started);
         let s = Arc::clone(shared);
-        // The outcome goes back by message, not through the handle.
-        drop(shared.pool.submit(move || {
+        // Recorded by its function's name while a dashboard watches.
+        let kind = match shared.watched {
+            true => kind_of(&next.task.function).to_string(),
+            false => String::new(),
+        };
+        // The outcome goes back by message, not through the handle; the
+        // handle's error only marks a failed attempt on the dashboard.
+        drop(shared.pool.try_submit_as(&kind, move || {
+            let mut ended = Ok(());
             if !s.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                let outcome = execute(&s, next);
+                let (outcome, failed) = match execute(&s, next) {
+                    Ok(n) => (n, false),
+                    Err(n) => (n, true),
+                };
+                if failed {
+                    ended = Err("the attempt failed");
+                }
                 if s.careful {
                     wait_written(&s, outcome);
                 }
@@ -219,6 +232,7 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
                 }
             }
             pump(&s);
+            ended
         }));
     }
 }
@@ -267,10 +281,21 @@ fn send_outcome(shared: &Shared, message: WorkerMessage) -> u64 {
 
 /// Runs one task on this thread and reports its outcome; the outcome's
 /// number.
-fn execute(shared: &Shared, prepared: Prepared) -> u64 {
+/// A registered function's kind of task: its name without its path.
+fn kind_of(function: &str) -> &str {
+    function.rsplit("::").next().unwrap_or(function)
+}
+
+/// Runs the task and reports its outcome: `Ok` with the outcome's number
+/// when it finished, `Err` with it when it failed.
+fn execute(shared: &Shared, prepared: Prepared) -> Result<u64, u64> {
     let Prepared { task, inputs } = prepared;
     let Some(function) = registry::find(&task.function) else {
-        return report_failure(shared, &task, Failure::NotRegistered(task.function.clone()));
+        return Err(report_failure(
+            shared,
+            &task,
+            Failure::NotRegistered(task.function.clone()),
+        ));
     };
     let mut args: Vec<&[u8]> = Vec::with_capacity(task.args.len());
     for a in &task.args {
@@ -283,7 +308,7 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
                         "argument refers to input {n}, the task has {}",
                         inputs.len()
                     );
-                    return report_failure(shared, &task, Failure::Error(message));
+                    return Err(report_failure(shared, &task, Failure::Error(message)));
                 }
             },
         }
@@ -324,10 +349,17 @@ fn execute(shared: &Shared, prepared: Prepared) -> u64 {
                 bytes: len,
                 micros,
             };
-            send_outcome(shared, WorkerMessage::Finished(vec![finished]))
+            Ok(send_outcome(
+                shared,
+                WorkerMessage::Finished(vec![finished]),
+            ))
         }
-        Ok(Err(message)) => report_failure(shared, &task, Failure::Error(message)),
-        Err(payload) => report_failure(shared, &task, Failure::Panic(panic_message(&*payload))),
+        Ok(Err(message)) => Err(report_failure(shared, &task, Failure::Error(message))),
+        Err(payload) => Err(report_failure(
+            shared,
+            &task,
+            Failure::Panic(panic_message(&*payload)),
+        )),
     }
 }
 
