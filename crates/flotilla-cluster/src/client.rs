@@ -1096,11 +1096,11 @@ impl Client {
         }
     }
 
-    /// The scheduler's record of its tasks so far (`None` if it keeps
-    /// none).
-    pub(crate) fn scheduler_trace(&self) -> Result<Option<Trace>, ClusterError> {
+    /// The scheduler's record of its tasks from `from_ns` on (`None` if
+    /// it keeps none).
+    pub(crate) fn scheduler_trace(&self, from_ns: u64) -> Result<Option<Trace>, ClusterError> {
         lock(&self.inner.state).trace = None;
-        self.send(ClientMessage::Trace)?;
+        self.send(ClientMessage::Trace { from_ns })?;
         let mut state = lock(&self.inner.state);
         loop {
             if let Some(trace) = state.trace.take() {
@@ -1131,7 +1131,7 @@ async fn send_loop(mut writer: transport::Writer, mut rx: mpsc::UnboundedReceive
         let mut cancel = Vec::new();
         let mut status = false;
         let mut record = false;
-        let mut trace = false;
+        let mut trace = None;
         let mut next = Some(first);
         while let Some(m) = next.take() {
             match m {
@@ -1140,7 +1140,7 @@ async fn send_loop(mut writer: transport::Writer, mut rx: mpsc::UnboundedReceive
                 ClientMessage::Cancel(c) => cancel.extend(c),
                 ClientMessage::Status => status = true,
                 ClientMessage::Record => record = true,
-                ClientMessage::Trace => trace = true,
+                ClientMessage::Trace { from_ns } => trace = Some(from_ns),
             }
             if submit.len() < 16384 {
                 next = rx.try_recv().ok();
@@ -1153,7 +1153,7 @@ async fn send_loop(mut writer: transport::Writer, mut rx: mpsc::UnboundedReceive
             (!release.is_empty()).then_some(ClientMessage::Release(release)),
             status.then_some(ClientMessage::Status),
             record.then_some(ClientMessage::Record),
-            trace.then_some(ClientMessage::Trace),
+            trace.map(|from_ns| ClientMessage::Trace { from_ns }),
         ];
         for m in batch.into_iter().flatten() {
             if writer.send(&m).await.is_err() {

@@ -10,6 +10,9 @@
 //!
 //! The record is the scheduler's, not the client's: on a scheduler that
 //! several clients share, a report shows every task that ran meanwhile.
+//! A recorder reads at most the latest 1,048,576 attempts of its part (a
+//! longer run's report says how many earlier ones it left out), so that
+//! the record fits in one message.
 
 use std::path::Path;
 
@@ -90,14 +93,13 @@ impl Recorder {
     /// assert_eq!(trace.lanes.len(), 2);
     /// ```
     pub fn trace(&self, title: &str) -> Result<Trace, ClusterError> {
-        let Some(whole) = self.client.scheduler_trace()? else {
+        let Some(mut trace) = self.client.scheduler_trace(self.from_ns)? else {
             return Err(ClusterError::Config(format!(
                 "the scheduler at {} keeps no record of its tasks (it restarted since the \
                  recording began)",
                 self.client.scheduler_name()
             )));
         };
-        let mut trace = whole.since(self.from_ns);
         let cluster = std::mem::replace(&mut trace.title, title.to_string());
         trace.set("cluster", cluster);
         trace.set("scheduler", self.client.scheduler_name());

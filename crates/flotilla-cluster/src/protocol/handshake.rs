@@ -29,7 +29,7 @@ use crate::error::ClusterError;
 /// ```
 /// assert!(flotilla_cluster::protocol::PROTOCOL_VERSION >= 1);
 /// ```
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The build every process of a cluster must share: flotilla's version
 /// and the protocol's.

@@ -162,6 +162,11 @@ pub(crate) struct InputAt {
     pub(crate) addr: String,
 }
 
+/// The most attempts (and, apart, decisions and transfers) of a record
+/// sent to a client in one [`ClientEvent::Trace`]: some 30 bytes each,
+/// well inside a frame.
+pub(crate) const SENT_RECORD_ITEMS: usize = 1 << 20;
+
 /// What a client tells the scheduler.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum ClientMessage {
@@ -176,8 +181,9 @@ pub(crate) enum ClientMessage {
     /// Starts the scheduler's record of its tasks, if it keeps none yet;
     /// answered by [`ClientEvent::Recording`].
     Record,
-    /// Asks for that record; answered by [`ClientEvent::Trace`].
-    Trace,
+    /// Asks for that record from `from_ns` on (on its clock); answered
+    /// by [`ClientEvent::Trace`].
+    Trace { from_ns: u64 },
 }
 
 /// A task as a client submits it.
@@ -222,7 +228,9 @@ pub(crate) enum ClientEvent {
     /// The answer to [`ClientMessage::Record`]: the time on the record's
     /// clock (nanoseconds) from which it holds what the client does next.
     Recording { at_ns: u64 },
-    /// The answer to [`ClientMessage::Trace`]: the record so far (`None`
+    /// The answer to [`ClientMessage::Trace`]: the record so far, its
+    /// times counted from the `from_ns` asked for, its lists cut to their
+    /// latest [`SENT_RECORD_ITEMS`] so that it fits in a frame (`None`
     /// when the scheduler keeps none).
     Trace(Option<Box<flotilla_core::trace::Trace>>),
 }

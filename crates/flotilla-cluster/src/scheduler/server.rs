@@ -23,7 +23,7 @@ use super::state::{ClusterState, ConnId};
 use super::watch::Watch;
 use crate::error::ClusterError;
 use crate::protocol::messages::{
-    ClientEvent, ClientMessage, Failure, SchedulerMessage, WorkerMessage,
+    ClientEvent, ClientMessage, Failure, SchedulerMessage, WorkerMessage, SENT_RECORD_ITEMS,
 };
 use crate::protocol::{accept, FrameWriter, Role, Token, MAX_FRAME_BYTES};
 use crate::tls::Tls;
@@ -333,7 +333,7 @@ struct Links {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Asked {
     Record,
-    Trace,
+    Trace { from_ns: u64 },
 }
 
 /// Answers the clients' requests about the record: a request to record
@@ -364,8 +364,10 @@ fn answer_asked(
                 *watch = Some(Arc::new(std::sync::Mutex::new(w)));
                 ClientEvent::Recording { at_ns }
             }
-            (Asked::Trace, Some(w)) => ClientEvent::Trace(Some(Box::new(lock(w).trace()))),
-            (Asked::Trace, None) => ClientEvent::Trace(None),
+            (Asked::Trace { from_ns }, Some(w)) => ClientEvent::Trace(Some(Box::new(
+                lock(w).trace_since(from_ns, SENT_RECORD_ITEMS),
+            ))),
+            (Asked::Trace { .. }, None) => ClientEvent::Trace(None),
         };
         let _ = tx.send(answer);
     }
@@ -411,7 +413,7 @@ fn handle(state: &mut ClusterState, event: Event, links: &mut Links, timeout: Du
             ClientMessage::Cancel(ids) => state.cancel(conn, &ids),
             ClientMessage::Status => state.status_request(conn),
             ClientMessage::Record => links.asked.push((conn, Asked::Record)),
-            ClientMessage::Trace => links.asked.push((conn, Asked::Trace)),
+            ClientMessage::Trace { from_ns } => links.asked.push((conn, Asked::Trace { from_ns })),
         },
         Event::ClientLeft { conn } => {
             links.clients.remove(&conn);

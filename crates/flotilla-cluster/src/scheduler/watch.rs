@@ -241,6 +241,25 @@ impl Watch {
         trace
     }
 
+    /// The record from `from_ns` on, times counted from there, each list
+    /// cut to its latest `most` items (the number left out said in the
+    /// settings).
+    pub(crate) fn trace_since(&self, from_ns: u64, most: usize) -> Trace {
+        let mut trace = self.trace().since(from_ns);
+        let over = trace.spans.len().saturating_sub(most);
+        if over > 0 {
+            trace.spans.drain(..over);
+            trace.set("attempts left out (the earliest)", over);
+        }
+        let over = trace.decisions.len().saturating_sub(most);
+        trace.decisions.drain(..over);
+        let over = trace.transfers.len().saturating_sub(most);
+        trace.transfers.drain(..over);
+        let over = trace.memory.len().saturating_sub(most);
+        trace.memory.drain(..over);
+        trace
+    }
+
     /// What the dashboard draws now.
     pub(crate) fn live(&self) -> Live {
         let trace = self.trace();
@@ -285,5 +304,29 @@ impl Source for SharedWatch {
             Ok(w) => w.live(),
             Err(p) => p.into_inner().live(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_sent_keeps_the_latest_attempts_and_says_how_many_it_left_out() {
+        let mut w = Watch::new("work-stealing");
+        w.worker_joined(0, 1);
+        for task in 0..5 {
+            w.started(task);
+            w.ended(0, task, "step", Some(0), Outcome::Done);
+        }
+        let sent = w.trace_since(0, 3);
+        let tasks: Vec<u32> = sent.spans.iter().map(|s| s.task).collect();
+        assert_eq!(tasks, [2, 3, 4]);
+        assert!(sent
+            .config
+            .iter()
+            .any(|(k, v)| k.starts_with("attempts left out") && v == "2"));
+        // From a later time on, nothing earlier.
+        assert!(w.trace_since(w.now() + 1, 3).spans.is_empty());
     }
 }
