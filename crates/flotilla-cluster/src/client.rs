@@ -1070,12 +1070,22 @@ impl Client {
     /// }
     /// ```
     pub fn status(&self) -> Result<ClusterStatus, ClusterError> {
-        lock(&self.inner.state).status = None;
-        self.send(ClientMessage::Status)?;
+        self.ask(ClientMessage::Status, |s| s.status.take())
+    }
+
+    /// Sends `message` and waits for its answer, which `take` takes from
+    /// the state once it has come (a stale one is dropped first).
+    fn ask<T>(
+        &self,
+        message: ClientMessage,
+        mut take: impl FnMut(&mut State) -> Option<T>,
+    ) -> Result<T, ClusterError> {
+        take(&mut lock(&self.inner.state));
+        self.send(message)?;
         let mut state = lock(&self.inner.state);
         loop {
-            if let Some(s) = state.status.take() {
-                return Ok(s);
+            if let Some(answer) = take(&mut state) {
+                return Ok(answer);
             }
             state = self.inner.wait_changed(state)?;
         }
@@ -1085,29 +1095,14 @@ impl Client {
     /// yet); the time on that record's clock from which it holds what
     /// this client does next.
     pub(crate) fn start_record(&self) -> Result<u64, ClusterError> {
-        lock(&self.inner.state).recording = None;
-        self.send(ClientMessage::Record)?;
-        let mut state = lock(&self.inner.state);
-        loop {
-            if let Some(at) = state.recording.take() {
-                return Ok(at);
-            }
-            state = self.inner.wait_changed(state)?;
-        }
+        self.ask(ClientMessage::Record, |s| s.recording.take())
     }
 
     /// The scheduler's record of its tasks from `from_ns` on (`None` if
     /// it keeps none).
     pub(crate) fn scheduler_trace(&self, from_ns: u64) -> Result<Option<Trace>, ClusterError> {
-        lock(&self.inner.state).trace = None;
-        self.send(ClientMessage::Trace { from_ns })?;
-        let mut state = lock(&self.inner.state);
-        loop {
-            if let Some(trace) = state.trace.take() {
-                return Ok(trace.map(|t| *t));
-            }
-            state = self.inner.wait_changed(state)?;
-        }
+        let trace = self.ask(ClientMessage::Trace { from_ns }, |s| s.trace.take())?;
+        Ok(trace.map(|t| *t))
     }
 
     /// The scheduler's address, as this client was given it.

@@ -300,21 +300,7 @@ impl CpuPool {
         T: Send + 'static,
         E: std::fmt::Display,
     {
-        let name = self.next_name("submit", type_name::<F>());
-        let (future, slot) = TaskFuture::new(name);
-        let task = PendingTask {
-            slot,
-            f: Some(move || {
-                f().map_err(|e| TaskError::Failed {
-                    task: name.to_string(),
-                    function: name.function.to_string(),
-                    message: e.to_string(),
-                })
-            }),
-        };
-        self.planned(crate::recording::SUBMIT_KIND, 1);
-        self.pool.handle().submit(Box::new(move || task.run()));
-        future
+        self.try_submit_named(None, f)
     }
 
     /// [`CpuPool::try_submit`], recorded as a task of kind `kind` when the
@@ -339,11 +325,23 @@ impl CpuPool {
         T: Send + 'static,
         E: std::fmt::Display,
     {
+        self.try_submit_named(Some(kind), f)
+    }
+
+    /// A fallible job, recorded as a task of `kind` (else as a submitted
+    /// job) while the pool is recorded.
+    fn try_submit_named<F, T, E>(&self, kind: Option<&str>, f: F) -> TaskFuture<T>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: std::fmt::Display,
+    {
         let mut name = self.next_name("submit", type_name::<F>());
-        name.kind = self.pool.handle().active_recording().map(|recording| {
+        name.kind = kind.and_then(|kind| {
+            let recording = self.pool.handle().active_recording()?;
             let k = recording.kind(kind);
             recording.plan(k, 1);
-            k
+            Some(k)
         });
         if name.kind.is_none() {
             self.planned(crate::recording::SUBMIT_KIND, 1);
@@ -351,13 +349,7 @@ impl CpuPool {
         let (future, slot) = TaskFuture::new(name);
         let task = PendingTask {
             slot,
-            f: Some(move || {
-                f().map_err(|e| TaskError::Failed {
-                    task: name.to_string(),
-                    function: name.function.to_string(),
-                    message: e.to_string(),
-                })
-            }),
+            f: Some(move || f().map_err(|e| crate::future::failed(name, e))),
         };
         self.pool.handle().submit(Box::new(move || task.run()));
         future

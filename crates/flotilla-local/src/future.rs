@@ -50,6 +50,15 @@ pub(crate) struct TaskName {
     pub(crate) kind: Option<u32>,
 }
 
+/// A job's `Err` as a [`TaskError::Failed`] naming its task `name`.
+pub(crate) fn failed(name: TaskName, error: impl fmt::Display) -> TaskError {
+    TaskError::Failed {
+        task: name.to_string(),
+        function: name.function.to_string(),
+        message: error.to_string(),
+    }
+}
+
 impl fmt::Display for TaskName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}[{}]", self.group, self.seq)

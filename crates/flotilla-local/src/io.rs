@@ -388,13 +388,7 @@ impl IoPool {
         let (future, slot) = TaskFuture::new(name);
         let task = PendingTask {
             slot,
-            f: Some(move || {
-                f().map_err(|e| TaskError::Failed {
-                    task: name.to_string(),
-                    function: name.function.to_string(),
-                    message: e.to_string(),
-                })
-            }),
+            f: Some(move || f().map_err(|e| crate::future::failed(name, e))),
         };
         self.shared()
             .threads
