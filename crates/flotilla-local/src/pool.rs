@@ -29,6 +29,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::CachePadded;
 use flotilla_core::balance::steal_victim;
 use flotilla_core::{Placement, Placer, Target, WorkerId, WorkerStats};
 
@@ -56,11 +57,15 @@ pub(crate) struct Shared {
     pinned: Vec<Injector<Job>>,
     stealers: Vec<Stealer<Job>>,
     counters: Vec<Counters>,
-    sleep: Sleep,
+    // The fields written while jobs flow (by submitters, or by workers
+    // going to sleep) each sit on a cache line of their own: sharing one
+    // with the fields every worker reads per job (the queues' addresses,
+    // the pool's id) made each submission wait for that line.
+    sleep: CachePadded<Sleep>,
     shutdown: AtomicBool,
-    dealt: AtomicUsize,
+    dealt: CachePadded<AtomicUsize>,
     placement: Placement,
-    placer: Mutex<Placer>,
+    placer: CachePadded<Mutex<Placer>>,
     name: String,
     /// What the threads ran, made when first asked for (see `recording`).
     recording: OnceLock<Arc<Recording>>,
@@ -89,11 +94,11 @@ impl Shared {
             pinned: (0..threads).map(|_| Injector::new()).collect(),
             stealers: deques.iter().map(Worker::stealer).collect(),
             counters: (0..threads).map(|_| Counters::default()).collect(),
-            sleep: Sleep::default(),
+            sleep: CachePadded::new(Sleep::default()),
             shutdown: AtomicBool::new(false),
-            dealt: AtomicUsize::new(0),
+            dealt: CachePadded::new(AtomicUsize::new(0)),
             placement,
-            placer: Mutex::new(Placer::new(placement, threads, usize::MAX / 2)),
+            placer: CachePadded::new(Mutex::new(Placer::new(placement, threads, usize::MAX / 2))),
             name: name.to_string(),
             recording: OnceLock::new(),
             recorders: AtomicUsize::new(0),
