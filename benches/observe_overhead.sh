@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-5}"
 cargo build --release -q -p flotilla-cli
-bin=target/release/flotilla
+bin="${CARGO_TARGET_DIR:-target}/release/flotilla"
 port=18799
 out=$(mktemp)
 

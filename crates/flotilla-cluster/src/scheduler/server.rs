@@ -253,16 +253,25 @@ fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(C
         Event::WorkerJoined { conn, info, .. } => return Some((*conn, info.threads)),
         Event::Worker { conn, message } => {
             let worker = state.worker_index(*conn)?;
-            let kind = |task: u32| state.task_kind(task).unwrap_or("?").to_string();
+            let kind = |task: u32| state.task_kind(task).unwrap_or("?");
+            // One reading of the clock for the message's batch of tasks.
+            let now = w.now();
             match message {
                 WorkerMessage::Started(tasks) => {
                     for &(task, _) in tasks {
-                        w.started(task);
+                        w.started(task, now);
                     }
                 }
                 WorkerMessage::Finished(tasks) => {
                     for f in tasks {
-                        w.ended(worker, f.task, &kind(f.task), Some(f.micros), Outcome::Done);
+                        w.ended(
+                            worker,
+                            f.task,
+                            kind(f.task),
+                            now,
+                            Some(f.micros),
+                            Outcome::Done,
+                        );
                     }
                 }
                 WorkerMessage::Failed(tasks) => {
@@ -271,7 +280,7 @@ fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(C
                             Failure::InputLost { .. } => Outcome::InputLost,
                             _ => Outcome::Failed,
                         };
-                        w.ended(worker, f.task, &kind(f.task), None, outcome);
+                        w.ended(worker, f.task, kind(f.task), now, None, outcome);
                     }
                 }
                 WorkerMessage::GaveUp(answers) => {
@@ -298,6 +307,10 @@ fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(C
 /// Notes the tasks handed out this turn: reruns and the inputs they need
 /// from other workers.
 fn watch_sent(w: &mut Watch, state: &ClusterState, sent: &HashMap<ConnId, Vec<SchedulerMessage>>) {
+    if sent.is_empty() {
+        return;
+    }
+    let now = w.now();
     for (conn, messages) in sent {
         let Some(worker) = state.worker_index(*conn) else {
             continue;
@@ -311,7 +324,7 @@ fn watch_sent(w: &mut Watch, state: &ClusterState, sent: &HashMap<ConnId, Vec<Sc
                     .inputs
                     .iter()
                     .map(|i| (i.worker, state.result_bytes(i.task)));
-                w.dispatched(worker, t.task, &t.key, t.attempt, inputs);
+                w.dispatched(worker, t.task, &t.key, t.attempt, now, inputs);
             }
         }
     }

@@ -12,11 +12,14 @@
 //! memory and spills come from their heartbeats, through the latest
 //! [`ClusterStatus`].
 //!
-//! Nothing here runs unless the scheduler serves a dashboard.
+//! Nothing here runs unless the scheduler serves a dashboard or a client
+//! records. When it runs it is on the event loop's path, so it is cheap
+//! per task: what it notes of a task sits in a vector indexed by the
+//! task's number, and a batch of tasks in one message shares one reading
+//! of the clock.
 
 #![cfg_attr(not(feature = "dashboard"), allow(dead_code))]
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -33,17 +36,25 @@ struct Watched {
     lanes: Vec<(u32, u64)>,
 }
 
+/// What the watch notes of one task between its attempts.
+#[derive(Debug, Clone, Copy, Default)]
+struct Noted {
+    /// When its running attempt reported its start.
+    started: Option<u64>,
+    /// How its last attempt ended.
+    last: Option<Outcome>,
+    /// A worker gave it up to another (stolen, when it finishes).
+    given_up: bool,
+}
+
 /// The scheduler's record of its tasks, for its dashboard.
 pub(crate) struct Watch {
     began: Instant,
     trace: Trace,
-    workers: HashMap<u32, Watched>,
-    /// Per task, when its running attempt reported its start.
-    started: HashMap<u32, u64>,
-    /// Per task, how its last attempt ended.
-    last: HashMap<u32, Outcome>,
-    /// Tasks a worker gave up to another (stolen, when they finish).
-    stolen: HashSet<u32>,
+    /// The workers seen, by worker number.
+    workers: Vec<Option<Watched>>,
+    /// What is noted of each task, by task number.
+    tasks: Vec<Noted>,
     /// Per kind, tasks submitted.
     planned: Vec<u64>,
     status: ClusterStatus,
@@ -58,7 +69,7 @@ impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Watch")
             .field("spans", &self.trace.spans.len())
-            .field("workers", &self.workers.len())
+            .field("workers", &self.workers.iter().flatten().count())
             .finish()
     }
 }
@@ -68,10 +79,8 @@ impl Watch {
         Watch {
             began: Instant::now(),
             trace: Trace::new("flotilla cluster"),
-            workers: HashMap::new(),
-            started: HashMap::new(),
-            last: HashMap::new(),
-            stolen: HashSet::new(),
+            workers: Vec::new(),
+            tasks: Vec::new(),
             planned: Vec::new(),
             status: ClusterStatus::default(),
             placement: placement.to_string(),
@@ -92,7 +101,11 @@ impl Watch {
                 ((self.trace.lanes.len() - 1) as u32, 0)
             })
             .collect();
-        self.workers.insert(worker, Watched { lanes });
+        let i = worker as usize;
+        if self.workers.len() <= i {
+            self.workers.resize_with(i + 1, || None);
+        }
+        self.workers[i] = Some(Watched { lanes });
     }
 
     /// Tasks of these kinds were submitted.
@@ -106,29 +119,42 @@ impl Watch {
         }
     }
 
-    pub(crate) fn started(&mut self, task: u32) {
-        let now = self.now();
-        self.started.insert(task, now);
+    /// What is noted of `task`, made on first mention.
+    fn noted(&mut self, task: u32) -> &mut Noted {
+        let i = task as usize;
+        if self.tasks.len() <= i {
+            self.tasks.resize(i + 1, Noted::default());
+        }
+        &mut self.tasks[i]
     }
 
-    /// An attempt of `task` (of kind `kind`) ended on `worker` after
-    /// running `micros` (when the worker said; else since it started).
+    /// An attempt of `task` reported its start at `now` (see [`Watch::now`]).
+    pub(crate) fn started(&mut self, task: u32, now: u64) {
+        self.noted(task).started = Some(now);
+    }
+
+    /// An attempt of `task` (of kind `kind`) ended on `worker` at `end`
+    /// (see [`Watch::now`]) after running `micros` (when the worker said;
+    /// else since it started).
     pub(crate) fn ended(
         &mut self,
         worker: u32,
         task: u32,
         kind: &str,
+        end: u64,
         micros: Option<u64>,
         outcome: Outcome,
     ) {
-        let end = self.now();
-        let began = self.started.remove(&task);
+        let noted = self.noted(task);
+        let began = noted.started.take();
+        noted.last = Some(outcome);
+        let stolen = outcome == Outcome::Done && std::mem::take(&mut noted.given_up);
         let start = match micros {
             Some(us) => end.saturating_sub(us.saturating_mul(1_000)),
             None => began.unwrap_or(end),
         };
         let kind = self.trace.kind(kind);
-        let Some(watched) = self.workers.get_mut(&worker) else {
+        let Some(Some(watched)) = self.workers.get_mut(worker as usize) else {
             return;
         };
         // The first lane free when it started, else the one free soonest.
@@ -151,27 +177,26 @@ impl Watch {
         lane.1 = lane.1.max(end);
         let mut span = Span::new(task, kind, lane.0, start, end);
         span.outcome = outcome;
-        span.stolen = outcome == Outcome::Done && self.stolen.remove(&task);
+        span.stolen = stolen;
         self.trace.spans.push(span);
-        self.last.insert(task, outcome);
     }
 
     /// `task` was moved to another worker's queue.
     pub(crate) fn given_up(&mut self, task: u32) {
-        self.stolen.insert(task);
+        self.noted(task).given_up = true;
     }
 
-    /// `task` (key `key`) was handed to `worker` as attempt `attempt`,
-    /// its inputs `(worker, bytes)` where they are.
+    /// `task` (key `key`) was handed to `worker` as attempt `attempt` at
+    /// `now` (see [`Watch::now`]), its inputs `(worker, bytes)` where they are.
     pub(crate) fn dispatched(
         &mut self,
         worker: u32,
         task: u32,
         key: &str,
         attempt: u32,
+        now: u64,
         inputs: impl IntoIterator<Item = (u32, u64)>,
     ) {
-        let now = self.now();
         for (from, bytes) in inputs {
             if from != worker {
                 self.trace.transfers.push(Transfer {
@@ -183,9 +208,10 @@ impl Watch {
             }
         }
         if attempt > 1 {
-            let kind = match self.last.get(&task) {
+            let noted = self.tasks.get(task as usize).copied().unwrap_or_default();
+            let kind = match noted.last {
                 Some(Outcome::Failed) => DecisionKind::Retry,
-                None if self.started.contains_key(&task) => DecisionKind::Copy,
+                None if noted.started.is_some() => DecisionKind::Copy,
                 _ => DecisionKind::Recompute,
             };
             self.trace.decisions.push(Decision {
@@ -279,7 +305,8 @@ impl Watch {
                 spilled[i] = w.spilled_bytes;
             }
             // A worker's queue counts on its first lane.
-            if let Some(lane) = self.workers.get(&w.id).and_then(|x| x.lanes.first()) {
+            let watched = self.workers.get(w.id as usize).and_then(Option::as_ref);
+            if let Some(lane) = watched.and_then(|x| x.lanes.first()) {
                 queued[lane.0 as usize] = w.queued;
             }
         }
@@ -312,12 +339,66 @@ mod tests {
     use super::*;
 
     #[test]
+    fn attempts_handed_out_again_are_named_by_what_became_of_the_last() {
+        let mut w = Watch::new("work-stealing");
+        w.worker_joined(0, 2);
+        w.worker_joined(1, 1);
+        // Task 0 failed on worker 0, then ran again: a retry.
+        w.dispatched(0, 0, "step-0", 1, 0, []);
+        w.started(0, 10);
+        w.ended(0, 0, "step", 20, None, Outcome::Failed);
+        w.dispatched(1, 0, "step-0", 2, 30, [(0, 8)]);
+        // Task 1 still runs when a second attempt goes out: a copy.
+        w.started(1, 40);
+        w.dispatched(1, 1, "step-1", 2, 50, []);
+        // Task 2 finished, then ran again: its result was lost.
+        w.started(2, 60);
+        w.ended(0, 2, "step", 70, Some(0), Outcome::Done);
+        w.dispatched(1, 2, "step-2", 2, 80, []);
+        let kinds: Vec<_> = w
+            .trace
+            .decisions
+            .iter()
+            .map(|d| (d.task.as_str(), d.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("step-0", DecisionKind::Retry),
+                ("step-1", DecisionKind::Copy),
+                ("step-2", DecisionKind::Recompute)
+            ]
+        );
+        // Its input was on worker 0, the rerun on worker 1: a transfer.
+        assert_eq!(w.trace.transfers.len(), 1);
+        assert_eq!((w.trace.transfers[0].from, w.trace.transfers[0].to), (0, 1));
+    }
+
+    #[test]
+    fn a_task_given_up_and_then_done_is_stolen_and_overlapping_attempts_take_separate_lanes() {
+        let mut w = Watch::new("work-stealing");
+        w.worker_joined(0, 2);
+        w.given_up(3);
+        // Two attempts of 10 µs ending together ran at once: two lanes.
+        w.ended(0, 3, "step", 20_000, Some(10), Outcome::Done);
+        w.ended(0, 4, "step", 20_000, Some(10), Outcome::Done);
+        let spans = &w.trace.spans;
+        assert_eq!(spans.len(), 2);
+        assert!(spans[0].stolen && !spans[1].stolen);
+        assert_ne!(spans[0].lane, spans[1].lane);
+        assert_eq!((spans[0].start_ns, spans[0].end_ns), (10_000, 20_000));
+        // An attempt on a worker the watch never saw join is not drawn.
+        w.ended(7, 5, "step", 30_000, Some(1), Outcome::Done);
+        assert_eq!(w.trace.spans.len(), 2);
+    }
+
+    #[test]
     fn a_record_sent_keeps_the_latest_attempts_and_says_how_many_it_left_out() {
         let mut w = Watch::new("work-stealing");
         w.worker_joined(0, 1);
         for task in 0..5 {
-            w.started(task);
-            w.ended(0, task, "step", Some(0), Outcome::Done);
+            w.started(task, w.now());
+            w.ended(0, task, "step", w.now(), Some(0), Outcome::Done);
         }
         let sent = w.trace_since(0, 3);
         let tasks: Vec<u32> = sent.spans.iter().map(|s| s.task).collect();
