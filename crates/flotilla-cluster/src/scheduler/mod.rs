@@ -390,7 +390,7 @@ impl SchedulerServer {
             (Some(at), Some(watch)) => Some(
                 flotilla_dashboard::Dashboard::serve(
                     at,
-                    std::sync::Arc::new(watch::SharedWatch(std::sync::Arc::clone(watch))),
+                    std::sync::Arc::new(watch::SharedWatch::new(std::sync::Arc::clone(watch))),
                 )
                 .map_err(|e| ClusterError::dashboard(at, e))?,
             ),

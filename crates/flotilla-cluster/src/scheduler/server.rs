@@ -96,6 +96,12 @@ impl Default for ServerConfig {
 /// How often the dashboard takes the cluster's status (queues, memory).
 const STATUS_EVERY: Duration = Duration::from_millis(250);
 
+/// While watching, the clock is read once per turn of the event loop and
+/// again after this many events of one turn: the events of a turn arrived
+/// before it began, and a reading per task would cost more than the
+/// watch's bookkeeping itself.
+const EVENTS_PER_CLOCK_READING: usize = 256;
+
 /// How often running tasks are looked at for stragglers, when speculation
 /// is on.
 const STRAGGLER_CHECK: Duration = Duration::from_millis(50);
@@ -150,8 +156,8 @@ pub(crate) async fn serve(
         let mut stragglers = tokio::time::interval(STRAGGLER_CHECK);
         stragglers.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut tick = tokio::time::interval((timeout / 4).max(Duration::from_millis(10)));
-        // When the dashboard last took the cluster's status.
-        let mut status_at = Instant::now() - STATUS_EVERY;
+        // When the watch next takes the cluster's status (on its clock).
+        let mut status_due_ns = 0;
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -160,10 +166,16 @@ pub(crate) async fn serve(
                     let mut next = Some(first);
                     let mut handled = 0;
                     let mut watch = watch.as_deref().map(lock);
+                    let mut now = watch.as_deref().map_or(0, Watch::now);
                     while let Some(event) = next.take() {
                         match watch.as_deref_mut() {
                             Some(w) => {
-                                let joined = watch_before(w, &state, &event);
+                                if handled % EVENTS_PER_CLOCK_READING
+                                    == EVENTS_PER_CLOCK_READING - 1
+                                {
+                                    now = w.now();
+                                }
+                                let joined = watch_before(w, &state, &event, now);
                                 handle(&mut state, event, &mut links, timeout);
                                 if let Some((conn, threads)) = joined {
                                     if let Some(id) = state.worker_index(conn) {
@@ -202,9 +214,10 @@ pub(crate) async fn serve(
             let out = state.take_outbox();
             if let Some(watch) = watch.as_deref() {
                 let mut w = lock(watch);
-                watch_sent(&mut w, &state, &out.workers);
-                if status_at.elapsed() >= STATUS_EVERY {
-                    status_at = Instant::now();
+                let now = w.now();
+                watch_sent(&mut w, &state, &out.workers, now);
+                if now >= status_due_ns {
+                    status_due_ns = now + STATUS_EVERY.as_nanos() as u64;
                     w.set_status(state.status());
                     w.set_graph(state.graph_shape(super::watch::DRAWN_GRAPH_TASKS));
                 }
@@ -245,17 +258,19 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// Notes what `event` says for the dashboard, before the state handles
-/// it; a worker joining is noted after (its number is made then), so its
-/// connection and threads are returned.
-fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(ConnId, u32)> {
+/// Notes what `event`, which arrived by `now` (the watch's clock), says for the
+/// dashboard, before the state handles it; a worker joining is noted after
+/// (its number is made then), so its connection and threads are returned.
+fn watch_before(
+    w: &mut Watch,
+    state: &ClusterState,
+    event: &Event,
+    now: u64,
+) -> Option<(ConnId, u32)> {
     match event {
         Event::WorkerJoined { conn, info, .. } => return Some((*conn, info.threads)),
         Event::Worker { conn, message } => {
             let worker = state.worker_index(*conn)?;
-            let kind = |task: u32| state.task_kind(task).unwrap_or("?");
-            // One reading of the clock for the message's batch of tasks.
-            let now = w.now();
             match message {
                 WorkerMessage::Started(tasks) => {
                     for &(task, _) in tasks {
@@ -264,14 +279,8 @@ fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(C
                 }
                 WorkerMessage::Finished(tasks) => {
                     for f in tasks {
-                        w.ended(
-                            worker,
-                            f.task,
-                            kind(f.task),
-                            now,
-                            Some(f.micros),
-                            Outcome::Done,
-                        );
+                        let kind = w.kind(state.task_kind(f.task));
+                        w.ended(worker, f.task, kind, now, Some(f.micros), Outcome::Done);
                     }
                 }
                 WorkerMessage::Failed(tasks) => {
@@ -280,7 +289,8 @@ fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(C
                             Failure::InputLost { .. } => Outcome::InputLost,
                             _ => Outcome::Failed,
                         };
-                        w.ended(worker, f.task, kind(f.task), now, None, outcome);
+                        let kind = w.kind(state.task_kind(f.task));
+                        w.ended(worker, f.task, kind, now, None, outcome);
                     }
                 }
                 WorkerMessage::GaveUp(answers) => {
@@ -294,23 +304,20 @@ fn watch_before(w: &mut Watch, state: &ClusterState, event: &Event) -> Option<(C
         Event::Client {
             message: ClientMessage::Submit(tasks),
             ..
-        } => w.submitted(
-            tasks
-                .iter()
-                .map(|t| t.function.rsplit("::").next().unwrap_or(&t.function)),
-        ),
+        } => w.submitted(tasks.iter().map(|t| t.function.as_str())),
         _ => {}
     }
     None
 }
 
-/// Notes the tasks handed out this turn: reruns and the inputs they need
-/// from other workers.
-fn watch_sent(w: &mut Watch, state: &ClusterState, sent: &HashMap<ConnId, Vec<SchedulerMessage>>) {
-    if sent.is_empty() {
-        return;
-    }
-    let now = w.now();
+/// Notes the tasks handed out this turn (at `now`, the watch's clock): reruns
+/// and the inputs they need from other workers.
+fn watch_sent(
+    w: &mut Watch,
+    state: &ClusterState,
+    sent: &HashMap<ConnId, Vec<SchedulerMessage>>,
+    now: u64,
+) {
     for (conn, messages) in sent {
         let Some(worker) = state.worker_index(*conn) else {
             continue;

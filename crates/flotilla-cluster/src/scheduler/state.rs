@@ -554,9 +554,14 @@ impl ClusterState {
         self.worker_of_conn.get(&conn).map(|w| w.index() as u32)
     }
 
-    /// The kind of task `task` (its key's kind).
-    pub(crate) fn task_kind(&self, task: u32) -> Option<&str> {
-        self.task(task).map(|t| self.core.graph().key(t).kind())
+    /// The kind of task `task` (its key's kind): its number in the graph
+    /// and its name.
+    pub(crate) fn task_kind(&self, task: u32) -> Option<(usize, &str)> {
+        let graph = self.core.graph();
+        self.task(task).map(|t| {
+            let kind = graph.kind_of(t);
+            (kind, graph.kind_name(kind))
+        })
     }
 
     /// Every task — key, kind, whether it finished — and every edge

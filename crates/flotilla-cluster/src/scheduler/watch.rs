@@ -57,6 +57,11 @@ pub(crate) struct Watch {
     tasks: Vec<Noted>,
     /// Per kind, tasks submitted.
     planned: Vec<u64>,
+    /// The function submitted last and its kind: a client submits many
+    /// tasks of one function, one message each.
+    last_submitted: (String, usize),
+    /// The trace's kind of each kind of the scheduler's graph, by its number.
+    graph_kinds: Vec<Option<u32>>,
     status: ClusterStatus,
     placement: String,
     graph: Option<GraphShape>,
@@ -82,6 +87,8 @@ impl Watch {
             workers: Vec::new(),
             tasks: Vec::new(),
             planned: Vec::new(),
+            last_submitted: (String::new(), 0),
+            graph_kinds: Vec::new(),
             status: ClusterStatus::default(),
             placement: placement.to_string(),
             graph: None,
@@ -108,10 +115,18 @@ impl Watch {
         self.workers[i] = Some(Watched { lanes });
     }
 
-    /// Tasks of these kinds were submitted.
-    pub(crate) fn submitted<'a>(&mut self, kinds: impl IntoIterator<Item = &'a str>) {
-        for kind in kinds {
-            let k = self.trace.kind(kind) as usize;
+    /// Tasks of these functions (their registered names) were submitted;
+    /// a task's kind is its function's last path segment, as in its key.
+    pub(crate) fn submitted<'a>(&mut self, functions: impl IntoIterator<Item = &'a str>) {
+        for function in functions {
+            let k = if self.last_submitted.0 == function {
+                self.last_submitted.1
+            } else {
+                let kind = function.rsplit("::").next().unwrap_or(function);
+                let k = self.trace.kind(kind) as usize;
+                self.last_submitted = (function.to_string(), k);
+                k
+            };
             if self.planned.len() <= k {
                 self.planned.resize(k + 1, 0);
             }
@@ -128,19 +143,37 @@ impl Watch {
         &mut self.tasks[i]
     }
 
+    /// The trace's number of a task's kind: its number in the scheduler's
+    /// graph and its name (`None`: a task the graph does not know).
+    pub(crate) fn kind(&mut self, kind: Option<(usize, &str)>) -> u32 {
+        let Some((number, name)) = kind else {
+            return self.trace.kind("?");
+        };
+        if let Some(&Some(k)) = self.graph_kinds.get(number) {
+            return k;
+        }
+        let k = self.trace.kind(name);
+        if self.graph_kinds.len() <= number {
+            self.graph_kinds.resize(number + 1, None);
+        }
+        self.graph_kinds[number] = Some(k);
+        k
+    }
+
     /// An attempt of `task` reported its start at `now` (see [`Watch::now`]).
     pub(crate) fn started(&mut self, task: u32, now: u64) {
         self.noted(task).started = Some(now);
     }
 
-    /// An attempt of `task` (of kind `kind`) ended on `worker` at `end`
+    /// An attempt of `task` (of the trace's kind `kind`, see
+    /// [`Watch::kind`]) ended on `worker` at `end`
     /// (see [`Watch::now`]) after running `micros` (when the worker said;
     /// else since it started).
     pub(crate) fn ended(
         &mut self,
         worker: u32,
         task: u32,
-        kind: &str,
+        kind: u32,
         end: u64,
         micros: Option<u64>,
         outcome: Outcome,
@@ -153,7 +186,6 @@ impl Watch {
             Some(us) => end.saturating_sub(us.saturating_mul(1_000)),
             None => began.unwrap_or(end),
         };
-        let kind = self.trace.kind(kind);
         let Some(Some(watched)) = self.workers.get_mut(worker as usize) else {
             return;
         };
@@ -255,6 +287,36 @@ impl Watch {
     /// The record so far, titled with the cluster's size and its settings.
     pub(crate) fn trace(&self) -> Trace {
         let mut trace = self.trace.clone();
+        self.describe(&mut trace);
+        trace
+    }
+
+    /// Brings `copy`, an earlier copy of the record, up to date. The record
+    /// only grows, so this appends what was added since: a dashboard's
+    /// request holds the event loop's lock for what is new, not for the
+    /// whole record.
+    pub(crate) fn update(&self, copy: &mut Trace) {
+        fn append<T: Clone>(copy: &mut Vec<T>, record: &[T]) {
+            match record.get(copy.len()..) {
+                Some(new) => copy.extend_from_slice(new),
+                // Not a copy of this record: copy it whole.
+                None => *copy = record.to_vec(),
+            }
+        }
+        let record = &self.trace;
+        append(&mut copy.kinds, &record.kinds);
+        append(&mut copy.lanes, &record.lanes);
+        append(&mut copy.spans, &record.spans);
+        append(&mut copy.decisions, &record.decisions);
+        append(&mut copy.transfers, &record.transfers);
+        append(&mut copy.spills, &record.spills);
+        append(&mut copy.memory, &record.memory);
+        copy.config.clone_from(&record.config);
+        self.describe(copy);
+    }
+
+    /// Titles `trace` with the cluster's size and adds its settings.
+    fn describe(&self, trace: &mut Trace) {
         trace.makespan_ns = self.now();
         trace.tasks = self.planned.iter().sum();
         trace.title = format!(
@@ -264,7 +326,6 @@ impl Watch {
         );
         trace.set("placement", &self.placement);
         trace.set("workers", self.status.workers.len());
-        trace
     }
 
     /// The record from `from_ns` on, times counted from there, each list
@@ -286,9 +347,10 @@ impl Watch {
         trace
     }
 
-    /// What the dashboard draws now.
-    pub(crate) fn live(&self) -> Live {
-        let trace = self.trace();
+    /// What the dashboard draws now, but for the record itself: its
+    /// `trace` is empty (see [`Watch::update`]).
+    fn live_but_trace(&self) -> Live {
+        let trace = &self.trace;
         let workers = trace
             .lanes
             .iter()
@@ -311,7 +373,7 @@ impl Watch {
             }
         }
         Live {
-            trace,
+            trace: Trace::new(""),
             planned: self.planned.clone(),
             memory,
             spilled,
@@ -323,20 +385,65 @@ impl Watch {
 }
 
 /// The watch shared by the event loop and the dashboard's server.
-pub(crate) struct SharedWatch(pub(crate) Arc<Mutex<Watch>>);
+pub(crate) struct SharedWatch {
+    watch: Arc<Mutex<Watch>>,
+    /// The record as the dashboard last copied it out.
+    copy: Mutex<Trace>,
+}
+
+impl SharedWatch {
+    pub(crate) fn new(watch: Arc<Mutex<Watch>>) -> SharedWatch {
+        SharedWatch {
+            watch,
+            copy: Mutex::new(Trace::new("")),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
 
 impl Source for SharedWatch {
     fn live(&self) -> Live {
-        match self.0.lock() {
-            Ok(w) => w.live(),
-            Err(p) => p.into_inner().live(),
-        }
+        let mut copy = lock(&self.copy);
+        let mut live = {
+            let watch = lock(&self.watch);
+            watch.update(&mut copy);
+            watch.live_but_trace()
+        };
+        // Cloned with the event loop's lock released.
+        live.trace = copy.clone();
+        live
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_are_the_functions_last_segments_and_a_graph_kind_is_looked_up_once() {
+        let mut w = Watch::new("work-stealing");
+        w.submitted([
+            "app::jobs::step",
+            "app::jobs::step",
+            "app::load",
+            "app::jobs::step",
+        ]);
+        assert_eq!(w.trace.kinds, ["step", "load"]);
+        assert_eq!(w.planned, [3, 1]);
+        // The graph numbers its kinds its own way; the trace's follow.
+        assert_eq!(w.kind(Some((4, "load"))), 1);
+        assert_eq!(w.kind(Some((2, "step"))), 0);
+        assert_eq!(w.kind(Some((4, "load"))), 1);
+        assert_eq!(w.kind(Some((0, "merge"))), 2);
+        assert_eq!(w.kind(None), 3);
+        assert_eq!(w.trace.kinds, ["step", "load", "merge", "?"]);
+    }
 
     #[test]
     fn attempts_handed_out_again_are_named_by_what_became_of_the_last() {
@@ -346,14 +453,14 @@ mod tests {
         // Task 0 failed on worker 0, then ran again: a retry.
         w.dispatched(0, 0, "step-0", 1, 0, []);
         w.started(0, 10);
-        w.ended(0, 0, "step", 20, None, Outcome::Failed);
+        w.ended(0, 0, 0, 20, None, Outcome::Failed);
         w.dispatched(1, 0, "step-0", 2, 30, [(0, 8)]);
         // Task 1 still runs when a second attempt goes out: a copy.
         w.started(1, 40);
         w.dispatched(1, 1, "step-1", 2, 50, []);
         // Task 2 finished, then ran again: its result was lost.
         w.started(2, 60);
-        w.ended(0, 2, "step", 70, Some(0), Outcome::Done);
+        w.ended(0, 2, 0, 70, Some(0), Outcome::Done);
         w.dispatched(1, 2, "step-2", 2, 80, []);
         let kinds: Vec<_> = w
             .trace
@@ -380,16 +487,45 @@ mod tests {
         w.worker_joined(0, 2);
         w.given_up(3);
         // Two attempts of 10 µs ending together ran at once: two lanes.
-        w.ended(0, 3, "step", 20_000, Some(10), Outcome::Done);
-        w.ended(0, 4, "step", 20_000, Some(10), Outcome::Done);
+        w.ended(0, 3, 0, 20_000, Some(10), Outcome::Done);
+        w.ended(0, 4, 0, 20_000, Some(10), Outcome::Done);
         let spans = &w.trace.spans;
         assert_eq!(spans.len(), 2);
         assert!(spans[0].stolen && !spans[1].stolen);
         assert_ne!(spans[0].lane, spans[1].lane);
         assert_eq!((spans[0].start_ns, spans[0].end_ns), (10_000, 20_000));
         // An attempt on a worker the watch never saw join is not drawn.
-        w.ended(7, 5, "step", 30_000, Some(1), Outcome::Done);
+        w.ended(7, 5, 0, 30_000, Some(1), Outcome::Done);
         assert_eq!(w.trace.spans.len(), 2);
+    }
+
+    #[test]
+    fn the_dashboard_copies_what_was_added_since_its_last_look_and_sees_the_whole_record() {
+        let watch = Arc::new(Mutex::new(Watch::new("work-stealing")));
+        let source = SharedWatch::new(Arc::clone(&watch));
+        let end = |task: u32| {
+            let mut w = lock(&watch);
+            let kind = w.kind(Some((0, "step")));
+            let now = w.now();
+            w.ended(0, task, kind, now, Some(0), Outcome::Done);
+        };
+        lock(&watch).worker_joined(0, 1);
+        end(0);
+        assert_eq!(source.live().trace.spans.len(), 1);
+        lock(&watch).worker_joined(1, 2);
+        end(1);
+        lock(&watch).dispatched(1, 1, "step-1", 2, 5, [(0, 64)]);
+        let live = source.live();
+        let whole = lock(&watch).trace();
+        let tasks = |t: &Trace| t.spans.iter().map(|s| s.task).collect::<Vec<_>>();
+        assert_eq!(tasks(&live.trace), [0, 1]);
+        assert_eq!(tasks(&live.trace), tasks(&whole));
+        assert_eq!(live.trace.lanes.len(), 3);
+        assert_eq!(live.trace.kinds, ["step"]);
+        assert_eq!(live.trace.decisions.len(), 1);
+        assert_eq!(live.trace.transfers.len(), 1);
+        assert_eq!(live.trace.config, whole.config);
+        assert_eq!(live.queued.len(), 3);
     }
 
     #[test]
@@ -398,7 +534,7 @@ mod tests {
         w.worker_joined(0, 1);
         for task in 0..5 {
             w.started(task, w.now());
-            w.ended(0, task, "step", w.now(), Some(0), Outcome::Done);
+            w.ended(0, task, 0, w.now(), Some(0), Outcome::Done);
         }
         let sent = w.trace_since(0, 3);
         let tasks: Vec<u32> = sent.spans.iter().map(|s| s.task).collect();
