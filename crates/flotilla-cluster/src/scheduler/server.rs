@@ -176,7 +176,10 @@ pub(crate) async fn serve(
                                     now = w.now();
                                 }
                                 let joined = watch_before(w, &state, &event, now);
+                                let tasks = state.task_count();
                                 handle(&mut state, event, &mut links, timeout);
+                                // The tasks the event added to the graph.
+                                w.tasks_added((tasks..state.task_count()).map(|t| state.task_kind(t)));
                                 if let Some((conn, threads)) = joined {
                                     if let Some(id) = state.worker_index(conn) {
                                         w.worker_joined(id, threads);
@@ -301,10 +304,6 @@ fn watch_before(
                 WorkerMessage::Heartbeat(_) | WorkerMessage::Register(_) => {}
             }
         }
-        Event::Client {
-            message: ClientMessage::Submit(tasks),
-            ..
-        } => w.submitted(tasks.iter().map(|t| t.function.as_str())),
         _ => {}
     }
     None

@@ -554,6 +554,12 @@ impl ClusterState {
         self.worker_of_conn.get(&conn).map(|w| w.index() as u32)
     }
 
+    /// The number of tasks the graph holds: tasks are numbered from 0 in
+    /// the order they joined it.
+    pub(crate) fn task_count(&self) -> u32 {
+        self.specs.len() as u32
+    }
+
     /// The kind of task `task` (its key's kind): its number in the graph
     /// and its name.
     pub(crate) fn task_kind(&self, task: u32) -> Option<(usize, &str)> {

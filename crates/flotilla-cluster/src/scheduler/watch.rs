@@ -57,9 +57,6 @@ pub(crate) struct Watch {
     tasks: Vec<Noted>,
     /// Per kind, tasks submitted.
     planned: Vec<u64>,
-    /// The function submitted last and its kind: a client submits many
-    /// tasks of one function, one message each.
-    last_submitted: (String, usize),
     /// The trace's kind of each kind of the scheduler's graph, by its number.
     graph_kinds: Vec<Option<u32>>,
     status: ClusterStatus,
@@ -87,7 +84,6 @@ impl Watch {
             workers: Vec::new(),
             tasks: Vec::new(),
             planned: Vec::new(),
-            last_submitted: (String::new(), 0),
             graph_kinds: Vec::new(),
             status: ClusterStatus::default(),
             placement: placement.to_string(),
@@ -115,18 +111,14 @@ impl Watch {
         self.workers[i] = Some(Watched { lanes });
     }
 
-    /// Tasks of these functions (their registered names) were submitted;
-    /// a task's kind is its function's last path segment, as in its key.
-    pub(crate) fn submitted<'a>(&mut self, functions: impl IntoIterator<Item = &'a str>) {
-        for function in functions {
-            let k = if self.last_submitted.0 == function {
-                self.last_submitted.1
-            } else {
-                let kind = function.rsplit("::").next().unwrap_or(function);
-                let k = self.trace.kind(kind) as usize;
-                self.last_submitted = (function.to_string(), k);
-                k
-            };
+    /// Tasks of these kinds (as [`Watch::kind`] takes them) joined the
+    /// scheduler's graph.
+    pub(crate) fn tasks_added<'a>(
+        &mut self,
+        kinds: impl IntoIterator<Item = Option<(usize, &'a str)>>,
+    ) {
+        for kind in kinds {
+            let k = self.kind(kind) as usize;
             if self.planned.len() <= k {
                 self.planned.resize(k + 1, 0);
             }
@@ -426,13 +418,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_are_the_functions_last_segments_and_a_graph_kind_is_looked_up_once() {
+    fn tasks_added_count_per_kind_and_a_graph_kind_is_looked_up_once() {
         let mut w = Watch::new("work-stealing");
-        w.submitted([
-            "app::jobs::step",
-            "app::jobs::step",
-            "app::load",
-            "app::jobs::step",
+        w.tasks_added([
+            Some((2, "step")),
+            Some((2, "step")),
+            Some((4, "load")),
+            Some((2, "step")),
         ]);
         assert_eq!(w.trace.kinds, ["step", "load"]);
         assert_eq!(w.planned, [3, 1]);
