@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::state::{ClusterState, ConnId};
-use super::watch::Watch;
+use super::watch::{lock, Watch};
 use crate::error::ClusterError;
 use crate::protocol::messages::{
     ClientEvent, ClientMessage, Failure, SchedulerMessage, WorkerMessage, SENT_RECORD_ITEMS,
@@ -96,10 +96,11 @@ impl Default for ServerConfig {
 /// How often the dashboard takes the cluster's status (queues, memory).
 const STATUS_EVERY: Duration = Duration::from_millis(250);
 
-/// While watching, the clock is read once per turn of the event loop and
-/// again after this many events of one turn: the events of a turn arrived
-/// before it began, and a reading per task would cost more than the
-/// watch's bookkeeping itself.
+/// While watching, the clock is read when a turn of the event loop begins
+/// and again at every this many events of one turn: the events it handles
+/// arrived about then (the first before it began, the others while it
+/// ran), and a reading per task would cost more than the watch's
+/// bookkeeping itself.
 const EVENTS_PER_CLOCK_READING: usize = 256;
 
 /// How often running tasks are looked at for stragglers, when speculation
@@ -179,7 +180,9 @@ pub(crate) async fn serve(
                                 let tasks = state.task_count();
                                 handle(&mut state, event, &mut links, timeout);
                                 // The tasks the event added to the graph.
-                                w.tasks_added((tasks..state.task_count()).map(|t| state.task_kind(t)));
+                                w.tasks_added(
+                                    (tasks..state.task_count()).filter_map(|t| state.task_kind(t)),
+                                );
                                 if let Some((conn, threads)) = joined {
                                     if let Some(id) = state.worker_index(conn) {
                                         w.worker_joined(id, threads);
@@ -254,13 +257,6 @@ pub(crate) async fn serve(
     }
 }
 
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
 /// Notes what `event`, which arrived by `now` (the watch's clock), says for the
 /// dashboard, before the state handles it; a worker joining is noted after
 /// (its number is made then), so its connection and threads are returned.
@@ -274,15 +270,21 @@ fn watch_before(
         Event::WorkerJoined { conn, info, .. } => return Some((*conn, info.threads)),
         Event::Worker { conn, message } => {
             let worker = state.worker_index(*conn)?;
+            // Tasks the graph does not know (a confused worker's numbers)
+            // are not noted: the state ignores them too.
+            let known = |task: u32| task < state.task_count();
             match message {
                 WorkerMessage::Started(tasks) => {
-                    for &(task, _) in tasks {
+                    for &(task, _) in tasks.iter().filter(|(task, _)| known(*task)) {
                         w.started(task, now);
                     }
                 }
                 WorkerMessage::Finished(tasks) => {
                     for f in tasks {
-                        let kind = w.kind(state.task_kind(f.task));
+                        let Some(kind) = state.task_kind(f.task) else {
+                            continue;
+                        };
+                        let kind = w.kind(kind);
                         w.ended(worker, f.task, kind, now, Some(f.micros), Outcome::Done);
                     }
                 }
@@ -292,12 +294,15 @@ fn watch_before(
                             Failure::InputLost { .. } => Outcome::InputLost,
                             _ => Outcome::Failed,
                         };
-                        let kind = w.kind(state.task_kind(f.task));
+                        let Some(kind) = state.task_kind(f.task) else {
+                            continue;
+                        };
+                        let kind = w.kind(kind);
                         w.ended(worker, f.task, kind, now, None, outcome);
                     }
                 }
                 WorkerMessage::GaveUp(answers) => {
-                    for a in answers.iter().filter(|a| a.given) {
+                    for a in answers.iter().filter(|a| a.given && known(a.task)) {
                         w.given_up(a.task);
                     }
                 }

@@ -15,8 +15,9 @@
 //! Nothing here runs unless the scheduler serves a dashboard or a client
 //! records. When it runs it is on the event loop's path, so it is cheap
 //! per task: what it notes of a task sits in a vector indexed by the
-//! task's number, and a batch of tasks in one message shares one reading
-//! of the clock.
+//! task's number (the event loop passes only numbers of its graph's
+//! tasks), and the events of one turn of the event loop share a reading
+//! of the clock (a long turn reads it again every 256 events).
 
 #![cfg_attr(not(feature = "dashboard"), allow(dead_code))]
 
@@ -55,7 +56,7 @@ pub(crate) struct Watch {
     workers: Vec<Option<Watched>>,
     /// What is noted of each task, by task number.
     tasks: Vec<Noted>,
-    /// Per kind, tasks submitted.
+    /// Per kind, the tasks that joined the scheduler's graph.
     planned: Vec<u64>,
     /// The trace's kind of each kind of the scheduler's graph, by its number.
     graph_kinds: Vec<Option<u32>>,
@@ -113,10 +114,7 @@ impl Watch {
 
     /// Tasks of these kinds (as [`Watch::kind`] takes them) joined the
     /// scheduler's graph.
-    pub(crate) fn tasks_added<'a>(
-        &mut self,
-        kinds: impl IntoIterator<Item = Option<(usize, &'a str)>>,
-    ) {
+    pub(crate) fn tasks_added<'a>(&mut self, kinds: impl IntoIterator<Item = (usize, &'a str)>) {
         for kind in kinds {
             let k = self.kind(kind) as usize;
             if self.planned.len() <= k {
@@ -126,7 +124,8 @@ impl Watch {
         }
     }
 
-    /// What is noted of `task`, made on first mention.
+    /// What is noted of `task`, made on first mention; `task` is a task of
+    /// the scheduler's graph (the vector grows to its number).
     fn noted(&mut self, task: u32) -> &mut Noted {
         let i = task as usize;
         if self.tasks.len() <= i {
@@ -135,12 +134,9 @@ impl Watch {
         &mut self.tasks[i]
     }
 
-    /// The trace's number of a task's kind: its number in the scheduler's
-    /// graph and its name (`None`: a task the graph does not know).
-    pub(crate) fn kind(&mut self, kind: Option<(usize, &str)>) -> u32 {
-        let Some((number, name)) = kind else {
-            return self.trace.kind("?");
-        };
+    /// The trace's number of a task's kind, given as its number in the
+    /// scheduler's graph and its name.
+    pub(crate) fn kind(&mut self, (number, name): (usize, &str)) -> u32 {
         if let Some(&Some(k)) = self.graph_kinds.get(number) {
             return k;
         }
@@ -384,6 +380,7 @@ pub(crate) struct SharedWatch {
 }
 
 impl SharedWatch {
+    /// The dashboard's source of `watch`, with no copy of its record yet.
     pub(crate) fn new(watch: Arc<Mutex<Watch>>) -> SharedWatch {
         SharedWatch {
             watch,
@@ -392,7 +389,9 @@ impl SharedWatch {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, also when a panic elsewhere poisoned it: the event loop and
+/// the dashboard go on with what the record holds.
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -420,21 +419,15 @@ mod tests {
     #[test]
     fn tasks_added_count_per_kind_and_a_graph_kind_is_looked_up_once() {
         let mut w = Watch::new("work-stealing");
-        w.tasks_added([
-            Some((2, "step")),
-            Some((2, "step")),
-            Some((4, "load")),
-            Some((2, "step")),
-        ]);
+        w.tasks_added([(2, "step"), (2, "step"), (4, "load"), (2, "step")]);
         assert_eq!(w.trace.kinds, ["step", "load"]);
         assert_eq!(w.planned, [3, 1]);
         // The graph numbers its kinds its own way; the trace's follow.
-        assert_eq!(w.kind(Some((4, "load"))), 1);
-        assert_eq!(w.kind(Some((2, "step"))), 0);
-        assert_eq!(w.kind(Some((4, "load"))), 1);
-        assert_eq!(w.kind(Some((0, "merge"))), 2);
-        assert_eq!(w.kind(None), 3);
-        assert_eq!(w.trace.kinds, ["step", "load", "merge", "?"]);
+        assert_eq!(w.kind((4, "load")), 1);
+        assert_eq!(w.kind((2, "step")), 0);
+        assert_eq!(w.kind((4, "load")), 1);
+        assert_eq!(w.kind((0, "merge")), 2);
+        assert_eq!(w.trace.kinds, ["step", "load", "merge"]);
     }
 
     #[test]
@@ -497,7 +490,7 @@ mod tests {
         let source = SharedWatch::new(Arc::clone(&watch));
         let end = |task: u32| {
             let mut w = lock(&watch);
-            let kind = w.kind(Some((0, "step")));
+            let kind = w.kind((0, "step"));
             let now = w.now();
             w.ended(0, task, kind, now, Some(0), Outcome::Done);
         };
