@@ -577,3 +577,33 @@ pub(crate) async fn bind(addr: &str) -> Result<TcpListener, ClusterError> {
         .await
         .map_err(|e| ClusterError::io(format!("listening on {addr}"), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::state::test_support::{finished, state_with_workers, submit, CLIENT};
+
+    #[test]
+    fn the_watch_notes_only_the_tasks_of_the_graph() {
+        let mut state = state_with_workers(1);
+        state.submit(CLIENT, vec![submit(7, "app::add", vec![])]);
+        let mut w = Watch::new("work-stealing");
+        w.worker_joined(0, 1);
+        // Worker 1 (connection 1) names a task the graph does not have:
+        // noting it by its number would grow the watch to 4 G entries.
+        let started = Event::Worker {
+            conn: 1,
+            message: WorkerMessage::Started(vec![(u32::MAX, 1), (0, 1)]),
+        };
+        let ended = Event::Worker {
+            conn: 1,
+            message: WorkerMessage::Finished(vec![finished(u32::MAX, 1), finished(0, 1)]),
+        };
+        assert_eq!(watch_before(&mut w, &state, &started, 5), None);
+        assert_eq!(watch_before(&mut w, &state, &ended, 9), None);
+        let trace = w.trace();
+        let tasks: Vec<u32> = trace.spans.iter().map(|s| s.task).collect();
+        assert_eq!(tasks, [0]);
+        assert_eq!(trace.kinds, ["add"]);
+    }
+}

@@ -886,12 +886,12 @@ impl ClusterState {
 }
 
 #[cfg(test)]
-mod test_support {
+pub(super) mod test_support {
     use super::*;
 
-    pub(super) const CLIENT: ConnId = 100;
+    pub(in crate::scheduler) const CLIENT: ConnId = 100;
 
-    pub(super) fn info(n: u32) -> WorkerInfo {
+    pub(in crate::scheduler) fn info(n: u32) -> WorkerInfo {
         WorkerInfo {
             threads: 1,
             memory_bytes: None,
@@ -902,7 +902,7 @@ mod test_support {
         }
     }
 
-    pub(super) fn submit(id: u64, function: &str, args: Vec<ClientArg>) -> Submit {
+    pub(in crate::scheduler) fn submit(id: u64, function: &str, args: Vec<ClientArg>) -> Submit {
         Submit {
             id,
             function: function.into(),
@@ -914,12 +914,12 @@ mod test_support {
         }
     }
 
-    pub(super) fn value(v: u8) -> ClientArg {
+    pub(in crate::scheduler) fn value(v: u8) -> ClientArg {
         ClientArg::Value(vec![v])
     }
 
     /// The Run messages for the worker on `conn`.
-    pub(super) fn runs(out: &Outbox, conn: ConnId) -> Vec<RunTask> {
+    pub(in crate::scheduler) fn runs(out: &Outbox, conn: ConnId) -> Vec<RunTask> {
         out.workers
             .get(&conn)
             .into_iter()
@@ -932,11 +932,11 @@ mod test_support {
             .collect()
     }
 
-    pub(super) fn client_events(out: &Outbox) -> Vec<ClientEvent> {
+    pub(in crate::scheduler) fn client_events(out: &Outbox) -> Vec<ClientEvent> {
         out.clients.get(&CLIENT).cloned().unwrap_or_default()
     }
 
-    pub(super) fn finished(task: u32, attempt: u32) -> Finished {
+    pub(in crate::scheduler) fn finished(task: u32, attempt: u32) -> Finished {
         Finished {
             task,
             attempt,
@@ -945,7 +945,7 @@ mod test_support {
         }
     }
 
-    pub(super) fn state_with_workers(n: u32) -> ClusterState {
+    pub(in crate::scheduler) fn state_with_workers(n: u32) -> ClusterState {
         let mut s = ClusterState::new(Placement::WorkStealing);
         for w in 1..=n {
             s.worker_joined(u64::from(w), info(w));
