@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::{start_scheduler, start_scheduler_with, Reaped};
+use common::{spawn_logged, start_scheduler, start_scheduler_with, Reaped};
 
 fn flotilla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
@@ -853,25 +853,23 @@ fn images_writes_a_run_report_of_its_tasks() {
 
 #[test]
 fn log_format_json_writes_one_object_per_line() {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufRead;
     let mut procs = Reaped(Vec::new());
-    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args([
-            "--log-format",
-            "json",
-            "scheduler",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-dashboard",
-        ])
-        .env_remove("FLOTILLA_LOG_FORMAT")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = scheduler.stderr.take().unwrap();
-    procs.0.push(scheduler);
+    let mut log = spawn_logged(
+        &mut procs,
+        Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args([
+                "--log-format",
+                "json",
+                "scheduler",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-dashboard",
+            ])
+            .env_remove("FLOTILLA_LOG_FORMAT"),
+    );
     let mut line = String::new();
-    BufReader::new(stderr).read_line(&mut line).unwrap();
+    log.read_line(&mut line).unwrap();
     let line = line.trim();
     assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
     for field in [
@@ -886,22 +884,18 @@ fn log_format_json_writes_one_object_per_line() {
 
 #[test]
 fn the_scheduler_serves_its_dashboard_and_metrics_where_asked() {
-    use std::io::BufReader;
     let mut procs = Reaped(Vec::new());
-    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args([
+    let mut log = spawn_logged(
+        &mut procs,
+        Command::new(env!("CARGO_BIN_EXE_flotilla")).args([
             "scheduler",
             "--listen",
             "127.0.0.1:0",
             "--dashboard",
             "127.0.0.1:0",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = scheduler.stderr.take().unwrap();
-    procs.0.push(scheduler);
-    let dashboard = dashboard_address(&mut BufReader::new(stderr));
+        ]),
+    );
+    let dashboard = dashboard_address(&mut log);
     let response = http_get(&dashboard, "/metrics");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
@@ -954,25 +948,22 @@ fn http_get(addr: &str, path: &str) -> String {
 
 #[test]
 fn a_worker_serves_its_own_dashboard_and_metrics() {
-    use std::io::BufReader;
     let mut procs = Reaped(Vec::new());
     let addr = start_scheduler_with(&mut procs, None, &["--no-dashboard"]);
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args([
-            "worker",
-            &addr,
-            "--threads",
-            "2",
-            "--dashboard",
-            "127.0.0.1:0",
-        ])
-        .env_remove("FLOTILLA_TOKEN")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = worker.stderr.take().unwrap();
-    procs.0.push(worker);
-    let dashboard = dashboard_address(&mut BufReader::new(stderr));
+    let mut log = spawn_logged(
+        &mut procs,
+        Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args([
+                "worker",
+                &addr,
+                "--threads",
+                "2",
+                "--dashboard",
+                "127.0.0.1:0",
+            ])
+            .env_remove("FLOTILLA_TOKEN"),
+    );
+    let dashboard = dashboard_address(&mut log);
 
     // A streaming job on the cluster: its map and reduce tasks run here.
     let dir = TempDir::new("worker-dashboard");

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses its part
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{ChildStderr, Command, Stdio};
 
 /// Processes killed and reaped when the test ends, passed or not.
 pub(crate) struct Reaped(pub(crate) Vec<std::process::Child>);
@@ -15,6 +15,15 @@ impl Drop for Reaped {
             let _ = c.wait();
         }
     }
+}
+
+/// Starts `command` with its standard error piped, reaped with `procs`; a
+/// reader of what it logs.
+pub(crate) fn spawn_logged(procs: &mut Reaped, command: &mut Command) -> BufReader<ChildStderr> {
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    procs.0.push(child);
+    BufReader::new(stderr)
 }
 
 /// Starts `flotilla scheduler` on a free loopback port with `token` in
@@ -32,18 +41,14 @@ pub(crate) fn start_scheduler_with(
     let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
     command
         .args(["scheduler", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stderr(Stdio::piped());
+        .args(extra);
     match token {
         Some(t) => command.env("FLOTILLA_TOKEN", t),
         None => command.env_remove("FLOTILLA_TOKEN"),
     };
-    let mut scheduler = command.spawn().unwrap();
-    let stderr = scheduler.stderr.take().unwrap();
-    procs.0.push(scheduler);
     // The line that says where it listens (a line about its dashboard may
     // come first, when another scheduler holds the default address).
-    let mut reader = BufReader::new(stderr);
+    let mut reader = spawn_logged(procs, &mut command);
     let mut said = String::new();
     loop {
         let mut line = String::new();
