@@ -203,26 +203,24 @@ pub(crate) fn pump(shared: &Arc<Shared>) {
         let _ = shared.out.send(started);
         let s = Arc::clone(shared);
         // Recorded by its function's name while a dashboard watches.
-        let kind = match shared.watched {
-            true => kind_of(&next.task.function).to_string(),
-            false => String::new(),
+        let kind = if shared.watched {
+            kind_of(&next.task.function).to_string()
+        } else {
+            String::new()
         };
         // The outcome goes back by message, not through the handle; the
         // handle's error only marks a failed attempt on the dashboard.
         drop(shared.pool.try_submit_as(&kind, move || {
-            let mut ended = Ok(());
-            if !s.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                let (outcome, failed) = match execute(&s, next) {
-                    Ok(n) => (n, false),
-                    Err(n) => (n, true),
-                };
-                if failed {
-                    ended = Err("the attempt failed");
-                }
+            let ended = if s.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                Ok(())
+            } else {
+                let executed = execute(&s, next);
                 if s.careful {
+                    let (Ok(outcome) | Err(outcome)) = executed;
                     wait_written(&s, outcome);
                 }
-            }
+                executed.map(drop).map_err(|_| "the attempt failed")
+            };
             {
                 let mut q = lock(&s.queue);
                 q.in_flight -= 1;
