@@ -986,17 +986,23 @@ fn a_worker_serves_its_own_dashboard_and_metrics() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let metrics = http_get(&dashboard, "/metrics");
-    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
     // One map task (one small split) and two reduce tasks, by kind,
-    // among the job's tasks.
+    // among the job's tasks. A worker reports a task's outcome before its
+    // pool records the attempt, so the last one may show a moment later.
+    let done = |m: &str| {
+        m.contains("flotilla_task_duration_seconds_count{kind=\"map\"} 1\n")
+            && m.contains("flotilla_task_duration_seconds_count{kind=\"reduce\"} 2\n")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut metrics = http_get(&dashboard, "/metrics");
+    while !done(&metrics) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        metrics = http_get(&dashboard, "/metrics");
+    }
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(done(&metrics), "{metrics}");
     assert!(
         metrics.contains("flotilla_tasks{state=\"failed\"} 0\n"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("flotilla_task_duration_seconds_count{kind=\"map\"} 1\n")
-            && metrics.contains("flotilla_task_duration_seconds_count{kind=\"reduce\"} 2\n"),
         "{metrics}"
     );
     assert!(
